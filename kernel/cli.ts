@@ -1,0 +1,380 @@
+/**
+ * The `cellar` command line.
+ *
+ *     cellar run ingest --param maxPages=50
+ *     cellar cell eval run_eval_suite
+ *     cellar show 12 --json
+ *
+ * Exit codes: 0 success; 1 a run or cell failed; 2 bad input (the message
+ * names it); 130 interrupted (the run can be resumed).
+ */
+import Table from "cli-table3";
+import { Command, CommanderError, Option } from "commander";
+import { stringify } from "csv-stringify/sync";
+import { type CostModel, costLines, parseCostModel } from "./cost.ts";
+import { formatDuration } from "./duration.ts";
+import { CellarError, errorLine } from "./errors.ts";
+import { loadPipeline } from "./loader.ts";
+import { parseDate, type Pipeline } from "./pipeline.ts";
+import { showProgress } from "./progress.ts";
+import { runDetail } from "./report.ts";
+import { Runner, type RunResult } from "./runner.ts";
+import {
+  createManualRun,
+  createScheduledRuns,
+  getRun,
+  listRuns,
+  markInterrupted,
+  type RunOptions,
+  type RunRecord,
+  scheduledRunKey,
+} from "./runs.ts";
+import { runtime } from "./runtime/mod.ts";
+import { Scheduler } from "./scheduler.ts";
+import { Store } from "./store/store.ts";
+import type { DataInterval } from "./timetable.ts";
+
+const DEFAULT_DB = ".cellar/cellar.duckdb";
+const DEFAULT_COST_MODEL = "pipelines/cost-model.csv";
+
+const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 130 } as const;
+
+interface GlobalOptions {
+  db?: string;
+}
+
+/** Runs the CLI with `argv` (without the program name); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command("cellar")
+    .description("Scheduled DAGs and GPU fan-out for RAG pipelines, as TypeScript cells")
+    .option("--db <path>", `DuckDB store (default: $CELLAR_DB or ${DEFAULT_DB})`)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => runtime.writeOut(s), writeErr: (s) => runtime.writeErr(s) })
+    .showHelpAfterError("(cellar --help for usage)");
+
+  const dbPath = () => program.opts<GlobalOptions>().db ?? runtime.env("CELLAR_DB") ?? DEFAULT_DB;
+  const action = <A extends unknown[]>(body: (...args: A) => Promise<number>) => async (...args: A) => {
+    exitCode = await body(...args);
+  };
+
+  program.command("run")
+    .description("run a pipeline once now (resumes its interrupted run with the same params, if any)")
+    .argument("<pipeline>", "pipeline id (pipelines/<id>.ts) or file")
+    .addOption(paramOption())
+    .option("--date <logical-date>", "logical date of the run (default: now)")
+    .option("--no-cache", "recompute every cell")
+    .option("--from <cell>", "recompute this cell and everything downstream")
+    .option("--new", "always start a new run, even if an interrupted one could be resumed")
+    .action(action(async (ref: string, opts: { param: Record<string, string>; date?: string; cache: boolean; from?: string; new?: boolean }) => {
+      const { pipeline } = await loadPipeline(ref);
+      const params = pipeline.resolveParams(opts.param);
+      const date = opts.date === undefined ? new Date() : parseDate(opts.date, "--date");
+      const options: RunOptions = { ...(opts.cache ? {} : { noCache: true }), ...(opts.from ? { from: opts.from } : {}) };
+      if (opts.from) pipeline.getCell(opts.from);
+      return await withStore(dbPath(), async (store) => {
+        const resumable = opts.new || opts.from || !opts.cache
+          ? undefined
+          : (await listRuns(store, pipeline.id, { states: ["interrupted"], kinds: ["manual"] }))
+            .find((r) => JSON.stringify(r.params) === JSON.stringify(params) && (opts.date === undefined || +r.logicalDate === +date));
+        let run: RunRecord;
+        if (resumable) {
+          run = resumable;
+          runtime.writeErr(`resuming run ${run.runId} (interrupted); pass --new for a fresh run\n`);
+        } else {
+          const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
+          run = await createManualRun(store, pipeline.id, "manual", date, interval, params, options);
+        }
+        return exitFor(await execute(store, pipeline, run));
+      });
+    }));
+
+  program.command("resume")
+    .description("resume an interrupted or failed run: completed cells are kept, the rest run")
+    .argument("<run-id>", "run id (see cellar runs)")
+    .action(action(async (id: string) =>
+      await withStore(dbPath(), async (store) => {
+        const run = await getRun(store, parseRunId(id));
+        if (run.state === "success") throw new CellarError(`run ${run.runId}: already succeeded; nothing to resume`);
+        const { pipeline } = await loadPipeline(run.pipeline);
+        return exitFor(await execute(store, pipeline, run));
+      })
+    ));
+
+  program.command("cell")
+    .description("run one cell, its inputs taken from the latest checkpoints of its upstream cells (like airflow tasks test)")
+    .argument("<pipeline>", "pipeline id or file")
+    .argument("<cell>", "cell name")
+    .addOption(paramOption())
+    .option("--date <logical-date>", "logical date (default: now)")
+    .action(action(async (ref: string, cellName: string, opts: { param: Record<string, string>; date?: string }) => {
+      const { pipeline } = await loadPipeline(ref);
+      pipeline.getCell(cellName);
+      const params = pipeline.resolveParams(opts.param);
+      const date = opts.date === undefined ? new Date() : parseDate(opts.date, "--date");
+      return await withStore(dbPath(), async (store) => {
+        const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
+        const run = await createManualRun(store, pipeline.id, "cell", date, interval, params, { only: [cellName] });
+        const result = await execute(store, pipeline, run);
+        if (result.outputs.has(cellName)) runtime.writeOut(`${JSON.stringify(result.outputs.get(cellName), null, 2)}\n`);
+        return exitFor(result);
+      });
+    }));
+
+  program.command("backfill")
+    .description("create and run the scheduled runs whose logical dates fall in [from, to]")
+    .argument("<pipeline>", "pipeline id or file")
+    .requiredOption("--from <date>", "first logical date (inclusive)")
+    .requiredOption("--to <date>", "last logical date (inclusive)")
+    .action(action(async (ref: string, opts: { from: string; to: string }) => {
+      const { pipeline } = await loadPipeline(ref);
+      const from = parseDate(opts.from, "--from");
+      const to = parseDate(opts.to, "--to");
+      if (from > to) throw new CellarError(`--from ${opts.from} is after --to ${opts.to}`);
+      if (!pipeline.timetable) throw new CellarError(`pipeline "${pipeline.id}" has no schedule; backfill needs one`);
+      const intervals: DataInterval[] = [];
+      for (let i = pipeline.timetable.nextInterval(new Date(from.getTime() - 1)); i && i.start <= to; i = pipeline.timetable.nextInterval(i.start)) {
+        intervals.push(i);
+      }
+      if (intervals.length === 0) throw new CellarError(`no schedule tick of "${pipeline.id}" falls between ${opts.from} and ${opts.to}`);
+      return await withStore(dbPath(), async (store) => {
+        const created = await createScheduledRuns(store, pipeline.id, intervals, pipeline.resolveParams({}), "backfill");
+        runtime.writeErr(`backfill ${pipeline.id}: ${intervals.length} intervals, ${created} new runs\n`);
+        const keys = new Set(intervals.map((i) => scheduledRunKey(i.start)));
+        const runs = (await listRuns(store, pipeline.id, { kinds: ["scheduled", "backfill"] }))
+          .filter((r) => keys.has(r.runKey) && r.state !== "success")
+          .reverse();
+        const runner = new Runner(store);
+        const stop = showProgress(runner, { quiet: true });
+        const unsignal = cancelOnSignals(runner);
+        let worst: number = EXIT.ok;
+        try {
+          await runPool(runs, pipeline.maxActiveRuns, async (run) => {
+            if (runner.cancelled) return;
+            worst = Math.max(worst, exitFor(await runner.execute(pipeline, run)));
+          });
+        } finally {
+          unsignal();
+          stop();
+        }
+        return runner.cancelled ? EXIT.interrupted : worst;
+      });
+    }));
+
+  program.command("schedule")
+    .description("run the scheduler in the foreground until interrupted")
+    .argument("[pipelines...]", "pipeline ids or files (default: every scheduled pipeline in pipelines/)")
+    .option("--once", "create the due runs, run them, and exit")
+    .action(action(async (refs: string[], opts: { once?: boolean }) => {
+      const pipelines = await loadScheduled(refs);
+      return await withStore(dbPath(), async (store) => {
+        const runner = new Runner(store);
+        const scheduler = new Scheduler(store, runner, pipelines);
+        const stop = showProgress(runner);
+        const stopping = new AbortController();
+        const unsignal = cancelOnSignals(runner, () => stopping.abort());
+        runtime.writeErr(`scheduling ${pipelines.map((p) => p.id).join(", ")} on ${store.path}\n`);
+        try {
+          if (opts.once) await scheduler.runOnce();
+          else await scheduler.run(stopping.signal);
+        } finally {
+          unsignal();
+          stop();
+        }
+        return runner.cancelled && opts.once ? EXIT.interrupted : EXIT.ok;
+      });
+    }));
+
+  program.command("runs")
+    .description("list a pipeline's runs, newest first")
+    .argument("<pipeline>", "pipeline id")
+    .option("--json", "print JSON")
+    .option("--limit <n>", "at most this many runs", "20")
+    .action(action(async (id: string, opts: { json?: boolean; limit: string }) =>
+      await withStore(dbPath(), async (store) => {
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new CellarError(`--limit ${opts.limit}: expected a whole number ≥ 1`);
+        const runs = await listRuns(store, id, { limit });
+        if (opts.json) {
+          runtime.writeOut(`${JSON.stringify(runs, null, 2)}\n`);
+          return EXIT.ok;
+        }
+        const table = new Table({ head: ["run", "kind", "logical date", "state", "started", "took"] });
+        for (const r of runs) {
+          table.push([
+            r.runId, r.kind, r.logicalDate.toISOString(), r.state, r.startedAt?.toISOString() ?? "",
+            r.startedAt && r.endedAt ? formatDuration(+r.endedAt - +r.startedAt) : "",
+          ]);
+        }
+        runtime.writeOut(runs.length ? `${table.toString()}\n` : `no runs of "${id}" in ${store.path}\n`);
+        return EXIT.ok;
+      })
+    ));
+
+  program.command("show")
+    .description("show a run: its cells, states, tries, durations, errors and costs")
+    .argument("<run-id>", "run id")
+    .option("--json", "print JSON")
+    .action(action(async (id: string, opts: { json?: boolean }) =>
+      await withStore(dbPath(), async (store) => {
+        const detail = await runDetail(store, parseRunId(id));
+        if (opts.json) {
+          runtime.writeOut(`${JSON.stringify(detail, null, 2)}\n`);
+          return EXIT.ok;
+        }
+        const { run } = detail;
+        runtime.writeOut(
+          `run ${run.runId} of ${run.pipeline} (${run.kind}) — ${run.state}\n` +
+            `logical date ${run.logicalDate.toISOString()}, interval ${run.interval.start.toISOString()} → ${run.interval.end.toISOString()}\n` +
+            `params ${JSON.stringify(run.params)}\n`,
+        );
+        const table = new Table({ head: ["cell", "state", "tries", "took", "cpu", "costs", "error"], wordWrap: true, colWidths: [null, null, null, null, null, 28, 48] as number[] });
+        for (const c of detail.cells) {
+          table.push([
+            c.cell, c.cachedFrom ? `cached (run ${c.cachedFrom})` : c.state, c.tries,
+            c.durationMs === null ? "" : formatDuration(c.durationMs), c.cpuMs === null ? "" : formatDuration(c.cpuMs),
+            Object.entries(c.costs).map(([k, v]) => `${k} ${round(v)}`).join(", "), c.error ?? "",
+          ]);
+        }
+        runtime.writeOut(`${table.toString()}\n`);
+        return EXIT.ok;
+      })
+    ));
+
+  program.command("costs")
+    .description("what a pipeline's recent runs used, per cell and resource, priced by a cost model")
+    .argument("<pipeline>", "pipeline id")
+    .option("--model <csv>", `cost model: resource,unit,usd_per_unit (default: $CELLAR_COST_MODEL or ${DEFAULT_COST_MODEL})`)
+    .option("--csv", "print CSV")
+    .option("--runs <n>", "the most recent n runs", "20")
+    .action(action(async (id: string, opts: { model?: string; csv?: boolean; runs: string }) => {
+      const modelPath = opts.model ?? runtime.env("CELLAR_COST_MODEL") ?? DEFAULT_COST_MODEL;
+      const explicit = opts.model !== undefined || runtime.env("CELLAR_COST_MODEL") !== undefined;
+      let model: CostModel | undefined;
+      if (await runtime.exists(modelPath)) model = parseCostModel(await runtime.readTextFile(modelPath), modelPath);
+      else if (explicit) throw new CellarError(`cost model ${modelPath}: not found`);
+      const runs = Number(opts.runs);
+      if (!Number.isInteger(runs) || runs < 1) throw new CellarError(`--runs ${opts.runs}: expected a whole number ≥ 1`);
+      return await withStore(dbPath(), async (store) => {
+        const lines = await costLines(store, id, model, runs);
+        if (opts.csv) {
+          runtime.writeOut(stringify(lines.map((l) => ({
+            run_id: l.runId, logical_date: l.logicalDate.toISOString(), cell: l.cell, resource: l.resource,
+            amount: l.amount, unit: l.unit, usd: l.usd ?? "",
+          })), { header: true }));
+          return EXIT.ok;
+        }
+        const table = new Table({ head: ["run", "cell", "resource", "amount", "usd"] });
+        let total = 0;
+        for (const l of lines) {
+          total += l.usd ?? 0;
+          table.push([l.runId, l.cell, l.resource, `${round(l.amount)} ${l.unit}`.trim(), l.usd === undefined ? "-" : `$${l.usd.toFixed(6)}`]);
+        }
+        runtime.writeOut(lines.length ? `${table.toString()}\ntotal $${total.toFixed(6)}${model ? "" : " (no cost model)"}\n` : `no runs of "${id}"\n`);
+        return EXIT.ok;
+      });
+    }));
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    }
+    runtime.writeErr(`cellar: ${errorLine(err)}\n`);
+    if (!(err instanceof CellarError) && runtime.env("CELLAR_DEBUG")) runtime.writeErr(`${(err as Error)?.stack}\n`);
+    return EXIT.badInput;
+  }
+}
+
+/** `--param k=v`, repeatable, collected into an object. */
+function paramOption(): Option {
+  return new Option("--param <key=value>", "set a pipeline param (repeatable)")
+    .argParser((value: string, previous: Record<string, string> = {}) => {
+      const eq = value.indexOf("=");
+      if (eq <= 0) throw new CellarError(`--param ${value}: expected key=value`);
+      return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+    })
+    .default({}, "none");
+}
+
+async function withStore<T>(path: string, body: (store: Store) => Promise<T>): Promise<T> {
+  const store = await Store.open(path);
+  try {
+    await markInterrupted(store);
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Executes a run with progress shown and SIGINT/SIGTERM turned into a clean, resumable stop. */
+async function execute(store: Store, pipeline: Pipeline, run: RunRecord): Promise<RunResult> {
+  const runner = new Runner(store);
+  const stop = showProgress(runner);
+  const unsignal = cancelOnSignals(runner);
+  try {
+    return await runner.execute(pipeline, run);
+  } finally {
+    unsignal();
+    stop();
+  }
+}
+
+function cancelOnSignals(runner: Runner, onFirst?: () => void): () => void {
+  let signals = 0;
+  const handler = () => {
+    signals++;
+    if (signals === 1) {
+      runtime.writeErr("stopping: cancelling running cells (again to exit at once)\n");
+      runner.cancel("interrupted by signal");
+      onFirst?.();
+    } else {
+      runtime.exit(EXIT.interrupted);
+    }
+  };
+  const offs = [runtime.onSignal("SIGINT", handler), runtime.onSignal("SIGTERM", handler)];
+  return () => offs.forEach((off) => off());
+}
+
+function exitFor(result: RunResult): number {
+  if (result.state === "success") return EXIT.ok;
+  if (result.state === "interrupted") {
+    runtime.writeErr(`run ${result.runId} interrupted; resume it with: cellar resume ${result.runId}\n`);
+    return EXIT.interrupted;
+  }
+  return EXIT.failed;
+}
+
+async function loadScheduled(refs: string[]): Promise<Pipeline[]> {
+  if (refs.length === 0) {
+    throw new CellarError("cellar schedule: name the pipelines to schedule, e.g. cellar schedule ingest eval");
+  }
+  const pipelines = await Promise.all(refs.map(async (ref) => (await loadPipeline(ref)).pipeline));
+  for (const p of pipelines) if (!p.timetable) throw new CellarError(`pipeline "${p.id}" has no schedule`);
+  return pipelines;
+}
+
+/** Runs `work` over `items`, at most `limit` at a time, in order of starting. */
+async function runPool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+function parseRunId(text: string): number {
+  const id = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(id) || id < 1) throw new CellarError(`run id ${text}: expected a positive whole number`);
+  return id;
+}
+
+function round(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toPrecision(4);
+}
+
+if (runtime.isMainModule(import.meta.url)) {
+  runtime.exit(await main(runtime.args()));
+}

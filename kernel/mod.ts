@@ -1,0 +1,18 @@
+/**
+ * Cellar's public API: define a pipeline of cells; the CLI and the scheduler run it.
+ *
+ * @example
+ * import { pipeline } from "../kernel/mod.ts";
+ *
+ * export default pipeline({ id: "hello", schedule: "@daily", startDate: "2026-05-01" })
+ *   .cell("greet", (ctx) => `hello ${ctx.logicalDate.toISOString().slice(0, 10)}`)
+ *   .cell("shout", { retries: 2, retryDelay: "30s" }, (_ctx, text: string) => text.toUpperCase());
+ */
+export { pipeline } from "./pipeline.ts";
+export type { AlertHook, CellOptions, ParamValue, Pipeline, PipelineOptions, RetryOptions, RunFailure } from "./pipeline.ts";
+export type { Context, Logger } from "./context.ts";
+export type { TableRef } from "./output.ts";
+export type { Columns, TableWriter } from "./tables.ts";
+export type { Duration } from "./duration.ts";
+export type { DataInterval } from "./timetable.ts";
+export { CellarError } from "./errors.ts";

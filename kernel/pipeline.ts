@@ -1,0 +1,328 @@
+import type { Context } from "./context.ts";
+import { type Duration, parseDuration } from "./duration.ts";
+import { CellarError } from "./errors.ts";
+import { Timetable } from "./timetable.ts";
+
+/** A pipeline parameter: its default's type is the type `--param` values are read as. */
+export type ParamValue = string | number | boolean | null | ParamValue[] | { [key: string]: ParamValue };
+
+export interface RetryOptions {
+  /** Tries after the first. Default 0. */
+  retries?: number;
+  /** Wait before the first retry. Default "5m", Airflow's. */
+  retryDelay?: Duration;
+  /** "exponential" waits retryDelay × 2^(retry−1). Default "fixed". */
+  retryBackoff?: "fixed" | "exponential";
+  /** Cap on any one wait. Default "24h", Airflow's. */
+  maxRetryDelay?: Duration;
+  /** An attempt running longer is aborted through `ctx.signal` and counts as failed. */
+  timeout?: Duration;
+  /** Serve an unchanged cell from its checkpoint. Default true. */
+  cache?: boolean;
+}
+
+export interface CellOptions extends RetryOptions {
+  /**
+   * The cells this one depends on. By default a cell depends on the cell written
+   * just before it; naming `needs` replaces that, so `needs: []` starts an
+   * independent branch and `needs: ["a", "b"]` joins two.
+   */
+  needs?: string[];
+  /** "all_success" (default) runs only if every upstream succeeded; "all_done" once they all finished. */
+  triggerRule?: "all_success" | "all_done";
+}
+
+/** What an alert hook receives when a run has finally failed. */
+export interface RunFailure {
+  pipeline: string;
+  runId: number;
+  logicalDate: string;
+  failedCells: Array<{ cell: string; tries: number; error: string }>;
+}
+
+export type AlertHook = (failure: RunFailure) => unknown;
+
+export interface PipelineOptions {
+  /** Letters, digits, "_" and "-"; `pipelines/<id>.ts` is found by it. */
+  id: string;
+  description?: string;
+  /** A cron expression or @hourly, @daily, @weekly, @monthly, @yearly. */
+  schedule?: string;
+  /** IANA time zone the schedule is read in. Default "UTC". */
+  timezone?: string;
+  /** First data interval starts at the first schedule tick at or after this. */
+  startDate?: string | Date;
+  endDate?: string | Date;
+  /** Create every missed interval (true), or only the latest (false, default). */
+  catchup?: boolean;
+  /** Runs of this pipeline executing at once. Default 16, Airflow's. */
+  maxActiveRuns?: number;
+  /** Cells of one run executing at once. Default 8. */
+  maxActiveCells?: number;
+  /** Defaults for every cell's retry, timeout and cache options. */
+  defaults?: RetryOptions;
+  params?: Record<string, ParamValue>;
+  /** Called (function) or POSTed as JSON (URL) when a run finally fails. */
+  alert?: string | AlertHook;
+}
+
+// deno-lint-ignore no-explicit-any
+export type CellFn = (ctx: Context, input: any) => unknown;
+
+/** A cell with its options resolved to numbers. */
+export interface CellDef {
+  name: string;
+  fn: CellFn;
+  needs: string[];
+  triggerRule: "all_success" | "all_done";
+  retries: number;
+  retryDelayMs: number;
+  exponential: boolean;
+  maxRetryDelayMs: number;
+  timeoutMs: number | undefined;
+  cache: boolean;
+  /** Where `.cell()` was called: the file whose text identifies the cell's code. */
+  callSite: { file: string; line: number } | undefined;
+}
+
+const PIPELINE_BRAND = Symbol.for("cellar.pipeline");
+const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const CELL_OPTIONS = new Set(["retries", "retryDelay", "retryBackoff", "maxRetryDelay", "timeout", "cache", "needs", "triggerRule"]);
+const PIPELINE_OPTIONS = new Set([
+  "id", "description", "schedule", "timezone", "startDate", "endDate", "catchup",
+  "maxActiveRuns", "maxActiveCells", "defaults", "params", "alert",
+]);
+
+/**
+ * A pipeline: cells in the order written, with a schedule and defaults.
+ *
+ * @example
+ * export default pipeline({ id: "hello", schedule: "@daily", startDate: "2026-05-01" })
+ *   .cell("greet", (ctx) => `hello for ${ctx.logicalDate.toISOString()}`)
+ *   .cell("shout", { retries: 2 }, (_ctx, text: string) => text.toUpperCase());
+ */
+export function pipeline(options: PipelineOptions): Pipeline {
+  return new Pipeline(options);
+}
+
+export class Pipeline {
+  readonly [PIPELINE_BRAND] = true;
+  readonly id: string;
+  readonly timetable: Timetable | undefined;
+  readonly startDate: Date | undefined;
+  readonly endDate: Date | undefined;
+  readonly catchup: boolean;
+  readonly maxActiveRuns: number;
+  readonly maxActiveCells: number;
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly alert: string | AlertHook | undefined;
+  readonly #cells = new Map<string, CellDef>();
+  readonly #defaults: RetryOptions;
+
+  constructor(readonly options: PipelineOptions) {
+    if (typeof options !== "object" || options === null) throw new CellarError("pipeline(): expected an options object with an id");
+    const id = options.id;
+    if (typeof id !== "string" || !NAME.test(id)) {
+      throw new CellarError(`pipeline id ${JSON.stringify(id)}: expected letters, digits, "_" or "-"`);
+    }
+    this.id = id;
+    unknownKeys(options, PIPELINE_OPTIONS, `pipeline "${id}"`);
+    const where = `pipeline "${id}"`;
+    this.startDate = options.startDate === undefined ? undefined : parseDate(options.startDate, `${where} startDate`);
+    this.endDate = options.endDate === undefined ? undefined : parseDate(options.endDate, `${where} endDate`);
+    if (this.startDate && this.endDate && this.startDate > this.endDate) {
+      throw new CellarError(
+        `${where}: startDate ${this.startDate.toISOString()} is after endDate ${this.endDate.toISOString()}`,
+      );
+    }
+    if (options.timezone !== undefined && options.schedule === undefined) {
+      throw new CellarError(`${where}: timezone ${JSON.stringify(options.timezone)} given without a schedule`);
+    }
+    this.timetable = options.schedule === undefined ? undefined : new Timetable({
+      schedule: options.schedule,
+      timezone: options.timezone,
+      startDate: this.startDate,
+      endDate: this.endDate,
+    });
+    this.catchup = options.catchup ?? false;
+    this.maxActiveRuns = positiveInt(options.maxActiveRuns ?? 16, `${where} maxActiveRuns`);
+    this.maxActiveCells = positiveInt(options.maxActiveCells ?? 8, `${where} maxActiveCells`);
+    this.#defaults = options.defaults ?? {};
+    unknownKeys(this.#defaults, CELL_OPTIONS, `${where} defaults`);
+    this.params = options.params ?? {};
+    this.alert = options.alert;
+    if (this.alert !== undefined && typeof this.alert !== "function") {
+      try {
+        const url = new URL(String(this.alert));
+        if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
+      } catch {
+        throw new CellarError(`${where} alert ${JSON.stringify(this.alert)}: expected a function or an http(s) URL`);
+      }
+    }
+  }
+
+  /** Adds a cell. Its default upstream is the cell written before it. */
+  cell(name: string, fn: CellFn): this;
+  cell(name: string, options: CellOptions, fn: CellFn): this;
+  cell(name: string, optionsOrFn: CellOptions | CellFn, maybeFn?: CellFn): this {
+    const [options, fn] = typeof optionsOrFn === "function" ? [{}, optionsOrFn] : [optionsOrFn ?? {}, maybeFn];
+    const where = `pipeline "${this.id}" cell ${JSON.stringify(name)}`;
+    if (typeof name !== "string" || !NAME.test(name)) {
+      throw new CellarError(`${where}: a cell name needs letters, digits, "_" or "-", starting with a letter or "_"`);
+    }
+    if (this.#cells.has(name)) throw new CellarError(`${where}: duplicate cell name`);
+    if (typeof fn !== "function") throw new CellarError(`${where}: expected a function (ctx, input) => output`);
+    unknownKeys(options, CELL_OPTIONS, where);
+    const merged = { ...this.#defaults, ...options };
+    const previous = [...this.#cells.keys()].at(-1);
+    const needs = options.needs ?? (previous === undefined ? [] : [previous]);
+    if (!Array.isArray(needs) || needs.some((n) => typeof n !== "string")) {
+      throw new CellarError(`${where}: needs must be an array of cell names`);
+    }
+    const backoff = merged.retryBackoff ?? "fixed";
+    if (backoff !== "fixed" && backoff !== "exponential") {
+      throw new CellarError(`${where}: retryBackoff ${JSON.stringify(backoff)}; expected "fixed" or "exponential"`);
+    }
+    const triggerRule = options.triggerRule ?? "all_success";
+    if (triggerRule !== "all_success" && triggerRule !== "all_done") {
+      throw new CellarError(`${where}: triggerRule ${JSON.stringify(triggerRule)}; expected "all_success" or "all_done"`);
+    }
+    const retries = merged.retries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new CellarError(`${where}: retries ${JSON.stringify(retries)}; expected a whole number ≥ 0`);
+    }
+    this.#cells.set(name, {
+      name,
+      fn,
+      needs: [...new Set(needs)],
+      triggerRule,
+      retries,
+      retryDelayMs: parseDuration(merged.retryDelay ?? "5m", `${where} retryDelay`),
+      exponential: backoff === "exponential",
+      maxRetryDelayMs: parseDuration(merged.maxRetryDelay ?? "24h", `${where} maxRetryDelay`),
+      timeoutMs: merged.timeout === undefined ? undefined : parseDuration(merged.timeout, `${where} timeout`),
+      cache: merged.cache ?? true,
+      callSite: callSite(),
+    });
+    return this;
+  }
+
+  /** The cells in the order written. */
+  get cells(): readonly CellDef[] {
+    return [...this.#cells.values()];
+  }
+
+  getCell(name: string): CellDef {
+    const cell = this.#cells.get(name);
+    if (!cell) {
+      throw new CellarError(`cell ${JSON.stringify(name)}: pipeline "${this.id}" has no such cell; it has ${[...this.#cells.keys()].join(", ")}`);
+    }
+    return cell;
+  }
+
+  /**
+   * Checks what only the whole pipeline shows: unknown `needs` and cycles.
+   * Returns the cells in an order where every cell follows its upstreams,
+   * keeping the written order wherever the dependencies allow.
+   */
+  validate(): CellDef[] {
+    if (this.#cells.size === 0) throw new CellarError(`pipeline "${this.id}": has no cells`);
+    for (const cell of this.#cells.values()) {
+      for (const need of cell.needs) {
+        if (!this.#cells.has(need)) {
+          throw new CellarError(`pipeline "${this.id}" cell "${cell.name}": needs "${need}", which is not a cell of this pipeline`);
+        }
+        if (need === cell.name) throw new CellarError(`pipeline "${this.id}" cell "${cell.name}": needs itself`);
+      }
+    }
+    const order: CellDef[] = [];
+    const state = new Map<string, "visiting" | "done">();
+    const visit = (cell: CellDef, path: string[]): void => {
+      const seen = state.get(cell.name);
+      if (seen === "done") return;
+      if (seen === "visiting") {
+        const cycle = [...path.slice(path.indexOf(cell.name)), cell.name];
+        throw new CellarError(`pipeline "${this.id}": cycle ${cycle.join(" → ")}`);
+      }
+      state.set(cell.name, "visiting");
+      for (const need of cell.needs) visit(this.#cells.get(need)!, [...path, cell.name]);
+      state.set(cell.name, "done");
+      order.push(cell);
+    };
+    for (const cell of this.#cells.values()) visit(cell, []);
+    return order;
+  }
+
+  /** Defaults overridden by `overrides`, each read as its default's type. */
+  resolveParams(overrides: Record<string, string | ParamValue>): Record<string, ParamValue> {
+    const params: Record<string, ParamValue> = { ...this.params };
+    for (const [key, raw] of Object.entries(overrides)) {
+      if (!(key in this.params)) {
+        const known = Object.keys(this.params);
+        throw new CellarError(
+          `--param ${key}: pipeline "${this.id}" has no param "${key}"; ${known.length ? `it has ${known.join(", ")}` : "it takes no params"}`,
+        );
+      }
+      params[key] = typeof raw === "string" ? coerceParam(key, raw, this.params[key]) : raw;
+    }
+    return params;
+  }
+}
+
+/** True for a value made by `pipeline()`, also when another copy of this module made it. */
+export function isPipeline(value: unknown): value is Pipeline {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[PIPELINE_BRAND] === true;
+}
+
+function coerceParam(key: string, raw: string, example: ParamValue): ParamValue {
+  const fail = (expected: string): never => {
+    throw new CellarError(`--param ${key}=${raw}: expected ${expected}`);
+  };
+  switch (typeof example) {
+    case "number": {
+      const n = Number(raw);
+      return raw.trim() !== "" && Number.isFinite(n) ? n : fail("a number");
+    }
+    case "boolean":
+      return raw === "true" ? true : raw === "false" ? false : fail("true or false");
+    case "string":
+      return raw;
+    default:
+      try {
+        return JSON.parse(raw) as ParamValue;
+      } catch {
+        return example === null ? raw : fail("JSON");
+      }
+  }
+}
+
+/** A date as written in a pipeline or on the command line: "2026-05-01" (UTC midnight) or an ISO timestamp. */
+export function parseDate(value: string | Date, what: string): Date {
+  const date = value instanceof Date ? value : new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(date.getTime())) {
+    throw new CellarError(`${what} ${JSON.stringify(value)}: expected a date like "2026-05-01" or an ISO timestamp`);
+  }
+  return date;
+}
+
+function positiveInt(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new CellarError(`${what} ${JSON.stringify(value)}: expected a whole number ≥ 1`);
+  return value;
+}
+
+function unknownKeys(options: object, known: Set<string>, where: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new CellarError(`${where}: unknown option "${key}"; expected one of ${[...known].join(", ")}`);
+  }
+}
+
+/** The file and line of the code that called `.cell()`, read off a stack trace. */
+function callSite(): CellDef["callSite"] {
+  const frames = (new Error().stack ?? "").split("\n").slice(1);
+  for (const frame of frames) {
+    const match = /(file:\/\/[^\s)]+|\/[^\s():]+):(\d+):\d+\)?\s*$/.exec(frame);
+    if (!match || match[1].includes("/kernel/pipeline.ts")) continue;
+    return { file: match[1], line: Number(match[2]) };
+  }
+  return undefined;
+}

@@ -1,0 +1,110 @@
+/**
+ * Shows what a run is doing. On a terminal: a live bar per running cell, with
+ * finished cells and log lines scrolling above. Elsewhere (CI, pipes, files):
+ * plain timestamped lines, progress at most every 10% or 10 s per cell.
+ *
+ * @example
+ * const stop = showProgress(runner);
+ * await runner.execute(pipeline, run);
+ * stop();
+ */
+import cliProgress from "cli-progress";
+import { formatDuration } from "./duration.ts";
+import type { RunEvent, Runner } from "./runner.ts";
+import { runtime } from "./runtime/mod.ts";
+
+const PLAIN_PROGRESS_MS = 10_000;
+
+export function showProgress(runner: Runner, options: { quiet?: boolean } = {}): () => void {
+  const stream = runtime.progressStream();
+  return runner.on(stream ? terminalView(stream) : plainView(options.quiet ?? false));
+}
+
+function describe(event: Extract<RunEvent, { type: "cell" }>): string {
+  const prefix = `run ${event.runId} ${event.cell}`;
+  const took = event.ms === undefined ? "" : ` in ${formatDuration(event.ms)}`;
+  switch (event.state) {
+    case "running":
+      return `${prefix}: running (try ${event.tryNumber})`;
+    case "success":
+      return `${prefix}: success${took}`;
+    case "cached":
+      return `${prefix}: cached (unchanged since its checkpoint)`;
+    case "up_for_retry":
+      return `${prefix}: try ${event.tryNumber} failed${took}: ${event.error}; retrying in ${formatDuration(event.retryInMs ?? 0)}`;
+    case "failed":
+      return `${prefix}: failed after ${event.tryNumber} ${event.tryNumber === 1 ? "try" : "tries"}${took}: ${event.error}`;
+    case "upstream_failed":
+      return `${prefix}: not run (upstream_failed)`;
+    case "cancelled":
+      return `${prefix}: cancelled`;
+    default:
+      return `${prefix}: ${event.state}`;
+  }
+}
+
+function plainView(quiet: boolean): (event: RunEvent) => void {
+  const lastShown = new Map<string, { at: number; fraction: number }>();
+  const line = (text: string) => runtime.writeErr(`${new Date().toISOString()} ${text}\n`);
+  return (event) => {
+    switch (event.type) {
+      case "run":
+        return line(`run ${event.runId} ${event.pipeline}: ${event.state}`);
+      case "cell":
+        if (!quiet || event.state !== "running") line(describe(event));
+        return;
+      case "log":
+        return line(`run ${event.runId} ${event.cell || "-"} [${event.level}] ${event.message}`);
+      case "progress": {
+        if (quiet) return;
+        const key = `${event.runId}/${event.cell}`;
+        const now = Date.now();
+        const fraction = event.total ? event.done / event.total : 0;
+        const last = lastShown.get(key);
+        if (last && now - last.at < PLAIN_PROGRESS_MS && fraction - last.fraction < 0.1 && fraction < 1) return;
+        lastShown.set(key, { at: now, fraction });
+        const of = event.total === undefined ? "" : `/${event.total} (${Math.round(fraction * 100)}%)`;
+        return line(`run ${event.runId} ${event.cell}: ${event.done}${of}`);
+      }
+    }
+  };
+}
+
+function terminalView(stream: unknown): (event: RunEvent) => void {
+  const bars = new cliProgress.MultiBar({
+    stream: stream as NodeJS.WritableStream,
+    format: " {cell} [{bar}] {value}/{total} {duration_formatted}",
+    hideCursor: true,
+    clearOnComplete: true,
+    autopadding: true,
+    barsize: 30,
+  }, cliProgress.Presets.shades_classic);
+  const active = new Map<string, cliProgress.SingleBar>();
+  const say = (text: string) => bars.log(`${text}\n`);
+  return (event) => {
+    const key = event.type === "run" ? "" : `${event.runId}/${event.cell}`;
+    switch (event.type) {
+      case "run":
+        say(`run ${event.runId} ${event.pipeline}: ${event.state}`);
+        if (event.state !== "running" && active.size === 0) bars.stop();
+        return;
+      case "cell": {
+        if (event.state === "running") {
+          if (!active.has(key)) active.set(key, bars.create(1, 0, { cell: event.cell }));
+          return;
+        }
+        const bar = active.get(key);
+        if (bar) bars.remove(bar), active.delete(key);
+        return say(describe(event));
+      }
+      case "log":
+        return say(`  ${event.cell || "-"} [${event.level}] ${event.message}`);
+      case "progress": {
+        const bar = active.get(key);
+        if (!bar) return;
+        if (event.total !== undefined) bar.setTotal(event.total);
+        bar.update(event.done, { cell: event.cell });
+      }
+    }
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * What a run did, read back from the store: for `cellar show`, `cellar runs`
+ * and the server's API.
+ *
+ * @example
+ * const detail = await runDetail(store, 12);
+ * detail.cells.find((c) => c.cell === "embed_docs")?.state;
+ */
+import { getRun, type RunRecord } from "./runs.ts";
+import type { Store } from "./store/store.ts";
+
+export interface CellReport {
+  cell: string;
+  state: string;
+  /** Tries that executed the cell's code (cache hits and upstream failures have none). */
+  tries: number;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  /** Wall time of the last try. */
+  durationMs: number | null;
+  cpuMs: number | null;
+  error: string | null;
+  cachedFrom: number | null;
+  costs: Record<string, number>;
+  attempts: Array<{ tryNumber: number; state: string; startedAt: Date | null; durationMs: number | null; error: string | null }>;
+}
+
+export interface RunDetail {
+  run: RunRecord;
+  cells: CellReport[];
+}
+
+export async function runDetail(store: Store, runId: number): Promise<RunDetail> {
+  const run = await getRun(store, runId);
+  const attempts = await store.query(
+    `SELECT cell, try_number, state, started_at, ended_at, wall_ms, cpu_ms, error
+     FROM attempts WHERE run_id = ? ORDER BY started_at NULLS LAST, cell, try_number`,
+    [runId],
+  );
+  const outputs = await store.query(`SELECT cell, cached_from FROM outputs WHERE run_id = ?`, [runId]);
+  const costs = await store.query(
+    `SELECT cell, resource, sum(amount) AS amount FROM costs WHERE run_id = ? GROUP BY ALL ORDER BY ALL`,
+    [runId],
+  );
+  const done = new Map(outputs.map((o) => [String(o.cell), o.cached_from === null ? null : Number(o.cached_from)]));
+  const cells = new Map<string, CellReport>();
+  for (const a of attempts) {
+    const name = String(a.cell);
+    let report = cells.get(name);
+    if (!report) {
+      report = {
+        cell: name, state: "", tries: 0, startedAt: null, endedAt: null, durationMs: null, cpuMs: null,
+        error: null, cachedFrom: null, costs: {}, attempts: [],
+      };
+      cells.set(name, report);
+    }
+    const tryNumber = Number(a.try_number);
+    const attempt = {
+      tryNumber,
+      state: String(a.state),
+      startedAt: a.started_at ? new Date(a.started_at as Date) : null,
+      durationMs: a.wall_ms === null ? null : Number(a.wall_ms),
+      error: a.error === null ? null : String(a.error),
+    };
+    report.attempts.push(attempt);
+    if (tryNumber > 0 && attempt.state !== "cached") report.tries++;
+    report.state = attempt.state;
+    report.startedAt ??= attempt.startedAt;
+    report.endedAt = a.ended_at ? new Date(a.ended_at as Date) : null;
+    report.durationMs = attempt.durationMs;
+    report.cpuMs = a.cpu_ms === null ? null : Number(a.cpu_ms);
+    if (attempt.error) report.error = attempt.error;
+  }
+  for (const [cell, cachedFrom] of done) {
+    const report = cells.get(cell);
+    // The checkpoint is the truth: a crash between committing a cell's tables and its attempt record leaves "running".
+    if (report) {
+      report.state = cachedFrom === null ? "success" : "cached";
+      report.cachedFrom = cachedFrom;
+      if (report.state === "success") report.error = null;
+    }
+  }
+  for (const c of costs) {
+    const report = cells.get(String(c.cell));
+    if (report) report.costs[String(c.resource)] = Number(c.amount);
+  }
+  return { run, cells: [...cells.values()] };
+}

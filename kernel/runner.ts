@@ -1,0 +1,642 @@
+/**
+ * Executes one run: cells in dependency order, independent branches in
+ * parallel, each try checkpointed; retries with backoff, timeouts through the
+ * cell's AbortSignal, cancellation that leaves the run resumable.
+ *
+ * @example
+ * const runner = new Runner(store);
+ * const result = await runner.execute(pipeline, run);
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { sendAlert } from "./alert.ts";
+import type { Context, Logger } from "./context.ts";
+import { formatDuration } from "./duration.ts";
+import { CellarError, errorLine } from "./errors.ts";
+import { codeVersion } from "./fingerprint.ts";
+import { sha256 } from "./hash.ts";
+import { encodeOutput, OutputError } from "./output.ts";
+import type { CellDef, ParamValue, Pipeline, RunFailure } from "./pipeline.ts";
+import { retryDelayMs } from "./retry.ts";
+import type { RunRecord, RunState } from "./runs.ts";
+import { runtime } from "./runtime/mod.ts";
+import type { Store } from "./store/store.ts";
+import type { AttemptRecord, CostRecord, LogRecord } from "./store/writer.ts";
+import { type Columns, createTable, quoteIdent, type TableWriter } from "./tables.ts";
+
+export type CellState =
+  | "waiting"
+  | "running"
+  | "up_for_retry"
+  | "success"
+  | "cached"
+  | "failed"
+  | "upstream_failed"
+  | "cancelled";
+
+/** What the runner tells its listeners (the CLI's progress display, the server's live updates). */
+export type RunEvent =
+  | { type: "run"; runId: number; pipeline: string; state: RunState }
+  | { type: "cell"; runId: number; cell: string; state: CellState; tryNumber: number; error?: string; ms?: number; retryInMs?: number }
+  | { type: "progress"; runId: number; cell: string; done: number; total?: number }
+  | { type: "log"; runId: number; cell: string; level: string; message: string };
+
+export interface RunResult {
+  runId: number;
+  state: RunState;
+  cells: Map<string, CellState>;
+  /** Outputs as a later run would read them back (JSON round trip). */
+  outputs: Map<string, unknown>;
+}
+
+export interface RunnerOptions {
+  /** How long a cell may ignore its aborted signal before it is abandoned. Default 5 s. */
+  abandonAfterMs?: number;
+}
+
+interface Checkpoint {
+  output: unknown;
+  hash: string;
+}
+
+/** Raised inside a cell's signal when the runner is cancelled (SIGINT, SIGTERM). */
+export class CancelledError extends Error {
+  override name = "CancelledError";
+}
+
+export class Runner {
+  readonly #listeners = new Set<(event: RunEvent) => void>();
+  readonly #cancel = new AbortController();
+  readonly #abandonAfterMs: number;
+
+  constructor(private readonly store: Store, options: RunnerOptions = {}) {
+    this.#abandonAfterMs = options.abandonAfterMs ?? 5_000;
+  }
+
+  /** Subscribes to run events; returns the unsubscribe function. */
+  on(listener: (event: RunEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Aborts every running attempt and starts nothing new; the runs stay resumable. */
+  cancel(reason = "cancelled"): void {
+    this.#cancel.abort(new CancelledError(reason));
+  }
+
+  get cancelled(): boolean {
+    return this.#cancel.signal.aborted;
+  }
+
+  emit(event: RunEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken display must not break a run.
+      }
+    }
+  }
+
+  async execute(pipeline: Pipeline, run: RunRecord): Promise<RunResult> {
+    const execution = new Execution(this, this.store, pipeline, run, this.#cancel.signal, this.#abandonAfterMs);
+    return await execution.execute();
+  }
+}
+
+/** The state of one run while it executes. */
+class Execution {
+  readonly states = new Map<string, CellState>();
+  readonly checkpoints = new Map<string, Checkpoint>();
+  readonly tries = new Map<string, number>();
+  readonly forced = new Set<string>();
+  readonly errors = new Map<string, string>();
+  readonly order: CellDef[];
+  readonly selected: Set<string>;
+  /** Cells started and not yet settled: what maxActiveCells counts. */
+  readonly active = new Set<string>();
+  #wake: () => void = () => {};
+
+  constructor(
+    readonly runner: Runner,
+    readonly store: Store,
+    readonly pipeline: Pipeline,
+    readonly run: RunRecord,
+    readonly cancelSignal: AbortSignal,
+    readonly abandonAfterMs: number,
+  ) {
+    this.order = pipeline.validate();
+    const only = run.options.only;
+    for (const name of only ?? []) pipeline.getCell(name);
+    this.selected = new Set(only ?? this.order.map((c) => c.name));
+    if (run.options.from !== undefined) {
+      pipeline.getCell(run.options.from);
+      this.forced = downstreamOf(this.order, run.options.from);
+    }
+    if (only) for (const name of only) this.forced.add(name);
+    if (run.options.noCache) for (const cell of this.order) this.forced.add(cell.name);
+  }
+
+  async execute(): Promise<RunResult> {
+    const { runId } = this.run;
+    await this.loadCheckpoints();
+    const startedAt = this.run.startedAt ?? new Date();
+    await this.store.writer.write({ runStates: [[runId, { state: "running", startedAt, endedAt: null }]] });
+    this.runner.emit({ type: "run", runId, pipeline: this.pipeline.id, state: "running" });
+
+    await this.schedule();
+
+    const cancelled = this.cancelSignal.aborted && [...this.states.values()].some((s) => s === "cancelled" || s === "waiting");
+    const failed = [...this.states.entries()].filter(([, s]) => s === "failed" || s === "upstream_failed");
+    const state: RunState = cancelled ? "interrupted" : failed.length > 0 ? "failed" : "success";
+    await this.store.writer.write({
+      runStates: [[runId, { state, endedAt: state === "interrupted" ? null : new Date() }]],
+    });
+    this.runner.emit({ type: "run", runId, pipeline: this.pipeline.id, state });
+    if (state === "failed") await this.alert();
+
+    const outputs = new Map<string, unknown>();
+    for (const [name, checkpoint] of this.checkpoints) if (this.selected.has(name)) outputs.set(name, checkpoint.output);
+    const cells = new Map([...this.states].filter(([name]) => this.selected.has(name)));
+    return { runId, state, cells, outputs };
+  }
+
+  /** Outputs committed by an earlier process for this run (resume), and the upstream inputs of `only` runs. */
+  async loadCheckpoints(): Promise<void> {
+    const rows = await this.store.query(`SELECT cell, output, output_hash FROM outputs WHERE run_id = ?`, [this.run.runId]);
+    for (const row of rows) {
+      this.checkpoints.set(String(row.cell), { output: JSON.parse(String(row.output)), hash: String(row.output_hash) });
+    }
+    const tries = await this.store.query(
+      `SELECT cell, max(try_number) AS n FROM attempts WHERE run_id = ? GROUP BY cell`,
+      [this.run.runId],
+    );
+    for (const row of tries) this.tries.set(String(row.cell), Number(row.n));
+    for (const cell of this.order) {
+      if (this.checkpoints.has(cell.name) && !this.forced.has(cell.name)) this.states.set(cell.name, "success");
+      else this.states.set(cell.name, "waiting");
+    }
+    if (!this.run.options.only) return;
+    for (const cell of this.order) {
+      if (this.selected.has(cell.name)) continue;
+      const latest = await this.store.query(
+        `SELECT output, output_hash FROM outputs WHERE pipeline = ? AND cell = ? ORDER BY created_at DESC LIMIT 1`,
+        [this.pipeline.id, cell.name],
+      );
+      if (latest.length > 0) {
+        this.checkpoints.set(cell.name, { output: JSON.parse(String(latest[0].output)), hash: String(latest[0].output_hash) });
+        this.states.set(cell.name, "success");
+      }
+    }
+    for (const name of this.selected) {
+      for (const need of this.pipeline.getCell(name).needs) {
+        if (!this.selected.has(need) && !this.checkpoints.has(need)) {
+          throw new CellarError(
+            `cell "${name}" needs the output of "${need}", which has no checkpoint in ${this.store.path}; run pipeline "${this.pipeline.id}" first`,
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * Starts every cell whose upstreams are settled, at most maxActiveCells at a
+   * time, until none can start. A cell's dependents start as soon as its output
+   * is known; its checkpoint becomes durable in the background (group commit),
+   * and the run ends only when every checkpoint is.
+   */
+  async schedule(): Promise<void> {
+    const tasks: Promise<void>[] = [];
+    let failure: unknown;
+    for (;;) {
+      if (!this.cancelSignal.aborted) {
+        for (const cell of this.order) {
+          if (this.active.size >= this.pipeline.maxActiveCells) break;
+          if (!this.selected.has(cell.name) || this.states.get(cell.name) !== "waiting" || this.active.has(cell.name)) continue;
+          if (cell.needs.some((n) => !isSettled(this.states.get(n)!))) continue;
+          this.active.add(cell.name);
+          tasks.push(this.runCell(cell).catch((err) => {
+            failure ??= err;
+            this.settle(cell.name, "failed");
+          }));
+        }
+      }
+      if (this.active.size === 0) break;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    await Promise.all(tasks);
+    if (failure) throw failure;
+    for (const [name, state] of this.states) {
+      if (this.selected.has(name) && state === "waiting" && this.cancelSignal.aborted) this.states.set(name, "cancelled");
+    }
+  }
+
+  /** Sets a cell's state; a final state frees its slot and lets its dependents start. */
+  settle(cell: string, state: CellState): void {
+    this.states.set(cell, state);
+    if (isSettled(state) || state === "cancelled") {
+      this.active.delete(cell);
+      this.#wake();
+    }
+  }
+
+  report(cell: string, state: CellState, extra: { tryNumber?: number; error?: string; ms?: number; retryInMs?: number } = {}): void {
+    if (extra.error) this.errors.set(cell, extra.error);
+    this.runner.emit({ type: "cell", runId: this.run.runId, cell, state, tryNumber: extra.tryNumber ?? 0, ...extra });
+  }
+
+  setState(cell: string, state: CellState, extra: { tryNumber?: number; error?: string; ms?: number; retryInMs?: number } = {}): void {
+    this.settle(cell, state);
+    this.report(cell, state, extra);
+  }
+
+  async runCell(cell: CellDef): Promise<void> {
+    const { runId } = this.run;
+    const upstreamStates = cell.needs.map((n) => this.states.get(n)!);
+    if (cell.triggerRule === "all_success" && upstreamStates.some((s) => s !== "success" && s !== "cached")) {
+      const durable = this.store.writer.write({ attempts: [{ runId, cell: cell.name, tryNumber: 0, state: "upstream_failed" }] });
+      this.settle(cell.name, "upstream_failed");
+      await durable;
+      this.report(cell.name, "upstream_failed");
+      return;
+    }
+    const cacheKey = await this.cacheKey(cell);
+    if (cell.cache && !this.forced.has(cell.name) && await this.serveFromCache(cell, cacheKey)) return;
+
+    const firstTry = (this.tries.get(cell.name) ?? 0) + 1;
+    const lastTry = firstTry + cell.retries;
+    for (let tryNumber = firstTry; tryNumber <= lastTry; tryNumber++) {
+      this.tries.set(cell.name, tryNumber);
+      const outcome = await new Attempt(this, cell, tryNumber, cacheKey).run();
+      if (outcome.ok) return;
+      if (outcome.cancelled) return this.setState(cell.name, "cancelled", { tryNumber, error: outcome.error });
+      if (tryNumber === lastTry || !outcome.retryable) {
+        return this.setState(cell.name, "failed", { tryNumber, error: outcome.error, ms: outcome.ms });
+      }
+      const delay = retryDelayMs(cell, tryNumber - firstTry + 1);
+      this.setState(cell.name, "up_for_retry", { tryNumber, error: outcome.error, ms: outcome.ms, retryInMs: delay });
+      if (!(await sleep(delay, this.cancelSignal))) return this.setState(cell.name, "cancelled", { tryNumber });
+    }
+  }
+
+  /**
+   * The identity of a cell's computation: its code as written and the hashes
+   * of its upstream outputs. The params and interval it reads are matched
+   * against each checkpoint's recorded reads (see `serveFromCache`).
+   */
+  async cacheKey(cell: CellDef): Promise<string> {
+    const upstream = cell.needs.map((n) => [n, this.checkpoints.get(n)?.hash ?? null]);
+    return await sha256(JSON.stringify([cell.name, await codeVersion(cell), upstream]));
+  }
+
+  get intervalKey(): string {
+    return `${this.run.interval.start.toISOString()}/${this.run.interval.end.toISOString()}`;
+  }
+
+  /**
+   * Serves the newest checkpoint with the same key whose recorded reads match
+   * this run: the same value for every param it read, the same data interval
+   * if it read that. A param only one cell reads then invalidates only that cell.
+   */
+  async serveFromCache(cell: CellDef, cacheKey: string): Promise<boolean> {
+    const candidates = await this.store.query(
+      `SELECT run_id, output, output_hash, reads FROM outputs
+       WHERE pipeline = ? AND cell = ? AND cache_key = ? ORDER BY created_at DESC LIMIT 50`,
+      [this.pipeline.id, cell.name, cacheKey],
+    );
+    const hit = candidates.find((c) => this.sameReads(JSON.parse(String(c.reads))));
+    if (!hit) return false;
+    const { runId } = this.run;
+    const tryNumber = this.tries.get(cell.name) ?? 0;
+    const durable = this.store.writer.write({
+      outputs: [{
+        runId, cell: cell.name, pipeline: this.pipeline.id, tryNumber, cacheKey,
+        output: String(hit.output), outputHash: String(hit.output_hash),
+        reads: String(hit.reads),
+        cachedFrom: Number(hit.run_id),
+      }],
+      attempts: [{ runId, cell: cell.name, tryNumber, state: "cached", startedAt: new Date(), endedAt: new Date() }],
+    });
+    this.checkpoints.set(cell.name, { output: JSON.parse(String(hit.output)), hash: String(hit.output_hash) });
+    this.settle(cell.name, "cached");
+    await durable;
+    this.report(cell.name, "cached", { tryNumber });
+    return true;
+  }
+
+  sameReads(reads: { params: Record<string, unknown>; interval?: string }): boolean {
+    if (reads.interval !== undefined && reads.interval !== this.intervalKey) return false;
+    return Object.entries(reads.params).every(([name, value]) =>
+      name in this.run.params && encodeOutput("params", this.run.params[name]).json === encodeOutput("params", value).json
+    );
+  }
+
+  async alert(): Promise<void> {
+    if (this.pipeline.alert === undefined) return;
+    const failure: RunFailure = {
+      pipeline: this.pipeline.id,
+      runId: this.run.runId,
+      logicalDate: this.run.logicalDate.toISOString(),
+      failedCells: [...this.states].filter(([, s]) => s === "failed").map(([cell]) => ({
+        cell,
+        tries: this.tries.get(cell) ?? 0,
+        error: this.errors.get(cell) ?? "",
+      })),
+    };
+    const problem = await sendAlert(this.pipeline.alert, failure);
+    if (problem) {
+      this.runner.emit({ type: "log", runId: this.run.runId, cell: "", level: "error", message: `alert: ${problem}` });
+    }
+  }
+}
+
+type Outcome = { ok: true } | { ok: false; error: string; retryable: boolean; cancelled: boolean; ms: number };
+
+/** One try of one cell: its context, its transaction, its timers. */
+class Attempt {
+  readonly controller = new AbortController();
+  readonly costs = new Map<string, number>();
+  readonly startedAt = new Date();
+  conn: DuckDBConnection | undefined;
+  tables: TableWriter[] = [];
+  /** False once the attempt is over; an abandoned cell's late calls then fail instead of writing. */
+  live = true;
+  /** Which params and whether the data interval the cell read: recorded with its checkpoint for cache matching. */
+  readonly readParams = new Set<string>();
+  readInterval = false;
+
+  constructor(
+    readonly exec: Execution,
+    readonly cell: CellDef,
+    readonly tryNumber: number,
+    readonly cacheKey: string,
+  ) {}
+
+  get record(): Pick<AttemptRecord, "runId" | "cell" | "tryNumber"> {
+    return { runId: this.exec.run.runId, cell: this.cell.name, tryNumber: this.tryNumber };
+  }
+
+  async run(): Promise<Outcome> {
+    const { exec, cell, controller } = this;
+    const started = exec.store.writer.write({ attempts: [{ ...this.record, state: "running", startedAt: this.startedAt }] });
+    exec.setState(cell.name, "running", { tryNumber: this.tryNumber });
+
+    const onCancel = () => controller.abort(exec.cancelSignal.reason);
+    exec.cancelSignal.addEventListener("abort", onCancel, { once: true });
+    if (exec.cancelSignal.aborted) onCancel();
+    const timer = cell.timeoutMs === undefined ? undefined : setTimeout(() => {
+      controller.abort(new DOMException(`timed out after ${formatDuration(cell.timeoutMs!)}`, "TimeoutError"));
+    }, cell.timeoutMs);
+
+    const t0 = performance.now();
+    const cpu0 = runtime.cpuTimeMs();
+    let outcome: Outcome;
+    try {
+      const input = cell.needs.length > 0 ? exec.checkpoints.get(cell.needs[0])?.output : undefined;
+      const value = await this.settleOrAbandon(Promise.resolve().then(() => cell.fn(this.context(), input)));
+      await this.commit(value, performance.now() - t0, runtime.cpuTimeMs() - cpu0);
+      outcome = { ok: true };
+    } catch (err) {
+      outcome = await this.fail(err, performance.now() - t0, runtime.cpuTimeMs() - cpu0);
+    } finally {
+      this.live = false;
+      clearTimeout(timer);
+      exec.cancelSignal.removeEventListener("abort", onCancel);
+      this.conn?.closeSync();
+    }
+    await started;
+    return outcome;
+  }
+
+  /** The cell's result, or — once its signal is aborted and it has not stopped in time — an abandonment. */
+  settleOrAbandon<T>(work: Promise<T>): Promise<T> {
+    const { signal } = this.controller;
+    return new Promise<T>((resolve, reject) => {
+      let abandonTimer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        abandonTimer = setTimeout(() => {
+          reject(new AbandonedError(`${errorLine(signal.reason)}; ignored its abort signal for ${formatDuration(this.exec.abandonAfterMs)} and was abandoned`));
+        }, this.exec.abandonAfterMs);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      work.then(resolve, reject).finally(() => {
+        clearTimeout(abandonTimer);
+        signal.removeEventListener("abort", onAbort);
+      });
+    });
+  }
+
+  async commit(value: unknown, wallMs: number, cpuMs: number): Promise<void> {
+    const { exec, cell } = this;
+    // A cell that returns after its signal fired has still timed out or been cancelled.
+    this.controller.signal.throwIfAborted();
+    for (const table of this.tables) await table.finish();
+    const encoded = encodeOutput(cell.name, value);
+    const outputHash = await sha256(encoded.identity);
+    const output = {
+      ...this.record, pipeline: exec.pipeline.id, cacheKey: this.cacheKey, output: encoded.json, outputHash,
+      reads: this.reads(),
+    };
+    const attempt: AttemptRecord = {
+      ...this.record, state: "success", startedAt: this.startedAt, endedAt: new Date(), wallMs, cpuMs,
+    };
+    let durable: Promise<void>;
+    if (this.conn) {
+      // A checkpoint must never be durable before its upstreams' checkpoints are.
+      await exec.store.writer.drain();
+      // The cell's tables and its checkpoint commit together or not at all.
+      await this.conn.run(
+        `INSERT INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, now())`,
+        [output.runId, output.cell, output.pipeline, output.tryNumber, output.cacheKey, output.output, output.outputHash, output.reads],
+      );
+      await this.conn.run("COMMIT");
+      await this.pointViewsAtNewTables();
+      durable = exec.store.writer.write({ attempts: [attempt], costs: this.costRecords() });
+    } else {
+      durable = exec.store.writer.write({ outputs: [output], attempts: [attempt], costs: this.costRecords() });
+    }
+    exec.checkpoints.set(cell.name, { output: JSON.parse(encoded.json), hash: outputHash });
+    this.live = false;
+    exec.settle(cell.name, "success");
+    await durable;
+    exec.report(cell.name, "success", { tryNumber: this.tryNumber, ms: wallMs });
+  }
+
+  async fail(err: unknown, wallMs: number, cpuMs: number): Promise<Outcome> {
+    const { exec, cell } = this;
+    const reason = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
+    const cancelled = reason instanceof CancelledError;
+    // When the signal fired, its reason says why (timeout, cancel) better than the cell's own AbortError.
+    const error = reason !== undefined && !(err instanceof AbandonedError) ? errorLine(reason) : errorLine(err);
+    if (this.conn) {
+      this.conn.interrupt();
+      await this.conn.run("ROLLBACK").catch(() => {});
+    }
+    await exec.store.writer.write({
+      attempts: [{
+        ...this.record, state: cancelled ? "cancelled" : "failed", startedAt: this.startedAt, endedAt: new Date(),
+        wallMs, cpuMs, error,
+      }],
+      costs: this.costRecords(),
+      logs: [this.logRecord("error", error)],
+    });
+    return { ok: false, error, retryable: !(err instanceof OutputError), cancelled, ms: wallMs };
+  }
+
+  reads(): string {
+    const { params } = this.exec.run;
+    const read = Object.fromEntries([...this.readParams].filter((k) => k in params).map((k) => [k, params[k]]));
+    return encodeOutput("reads", { params: read, interval: this.readInterval ? this.exec.intervalKey : undefined }).json;
+  }
+
+  costRecords(): CostRecord[] {
+    return [...this.costs].map(([resource, amount]) => ({ ...this.record, resource, amount }));
+  }
+
+  logRecord(level: string, message: string): LogRecord {
+    return { ...this.record, ts: new Date(), level, message };
+  }
+
+  checkLive(): void {
+    if (!this.live) throw new CellarError(`cell "${this.cell.name}" try ${this.tryNumber} is over; its late call was refused`);
+  }
+
+  async connection(): Promise<DuckDBConnection> {
+    if (!this.conn) {
+      this.conn = await this.exec.store.connect();
+      await this.conn.run("BEGIN TRANSACTION");
+    }
+    return this.conn;
+  }
+
+  async pointViewsAtNewTables(): Promise<void> {
+    for (const table of this.tables) {
+      const view = `${quoteIdent(this.exec.pipeline.id)}.${quoteIdent(table.name)}`;
+      await this.exec.store.query(`CREATE OR REPLACE VIEW ${view} AS SELECT * FROM ${table.sql}`).catch(() => {});
+    }
+  }
+
+  context(): Context {
+    const attempt = this;
+    const { exec, cell } = this;
+    const log = (level: string) => (message: string) => {
+      attempt.checkLive();
+      const text = String(message);
+      exec.runner.emit({ type: "log", runId: exec.run.runId, cell: cell.name, level, message: text });
+      exec.store.writer.write({ logs: [attempt.logRecord(level, text)] }).catch(() => {});
+    };
+    const logger: Logger = { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+    return {
+      pipeline: exec.pipeline.id,
+      runId: exec.run.runId,
+      cell: cell.name,
+      tryNumber: this.tryNumber,
+      params: trackReads(exec.run.params, attempt.readParams),
+      get logicalDate() {
+        attempt.readInterval = true;
+        return new Date(exec.run.logicalDate);
+      },
+      get dataInterval() {
+        attempt.readInterval = true;
+        return { start: new Date(exec.run.interval.start), end: new Date(exec.run.interval.end) };
+      },
+      signal: this.controller.signal,
+      log: logger,
+      progress(done: number, total?: number) {
+        exec.runner.emit({ type: "progress", runId: exec.run.runId, cell: cell.name, done, total });
+      },
+      cost: {
+        add(resource: string, amount: number) {
+          attempt.checkLive();
+          if (typeof resource !== "string" || resource === "" || !Number.isFinite(amount)) {
+            throw new CellarError(`ctx.cost.add(${JSON.stringify(resource)}, ${amount}): expected a resource name and a finite number`);
+          }
+          attempt.costs.set(resource, (attempt.costs.get(resource) ?? 0) + amount);
+        },
+      },
+      upstream<T>(name: string): T {
+        if (!cell.needs.includes(name)) {
+          throw new CellarError(`ctx.upstream("${name}"): cell "${cell.name}" does not need "${name}"; add it to needs`);
+        }
+        return exec.checkpoints.get(name)?.output as T;
+      },
+      async table(name: string, columns: Columns): Promise<TableWriter> {
+        attempt.checkLive();
+        await ensureSchema(exec.store, exec.pipeline.id);
+        const conn = await attempt.connection();
+        const writer = await createTable(conn, exec.pipeline.id, name, exec.run.runId, columns, () => attempt.checkLive());
+        attempt.tables.push(writer);
+        return writer;
+      },
+      async sql(query: string, values: unknown[] = []) {
+        attempt.checkLive();
+        if (!attempt.conn) return await exec.store.query(query, values as never[]);
+        const reader = await attempt.conn.runAndReadAll(query, values as never[]);
+        return reader.getRowObjectsJS() as Record<string, unknown>[];
+      },
+    };
+  }
+}
+
+/** A read-only view of the params that notes each name read; listing them reads them all. */
+function trackReads(params: Record<string, ParamValue>, read: Set<string>): Readonly<Record<string, ParamValue>> {
+  const frozen = Object.freeze(structuredClone(params));
+  return new Proxy(frozen, {
+    get(target, key, receiver) {
+      if (typeof key === "string") read.add(key);
+      return Reflect.get(target, key, receiver);
+    },
+    has(target, key) {
+      if (typeof key === "string") read.add(key);
+      return Reflect.has(target, key);
+    },
+    ownKeys(target) {
+      for (const key of Object.keys(target)) read.add(key);
+      return Reflect.ownKeys(target);
+    },
+  });
+}
+
+class AbandonedError extends Error {
+  override name = "AbandonedError";
+}
+
+const schemas = new WeakMap<Store, Map<string, Promise<void>>>();
+
+/** Creates a pipeline's data schema once per store, outside any cell's transaction (catalog writes would conflict). */
+function ensureSchema(store: Store, schema: string): Promise<void> {
+  let known = schemas.get(store);
+  if (!known) schemas.set(store, known = new Map());
+  let created = known.get(schema);
+  if (!created) {
+    created = store.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`).then(() => {});
+    known.set(schema, created);
+  }
+  return created;
+}
+
+function isSettled(state: CellState): boolean {
+  return state === "success" || state === "cached" || state === "failed" || state === "upstream_failed";
+}
+
+/** `from` and every cell that depends on it, directly or not. */
+function downstreamOf(order: CellDef[], from: string): Set<string> {
+  const result = new Set([from]);
+  for (const cell of order) if (cell.needs.some((n) => result.has(n))) result.add(cell.name);
+  return result;
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

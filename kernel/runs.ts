@@ -1,0 +1,172 @@
+/**
+ * Run records: creating them idempotently and reading them back.
+ *
+ * A scheduled or backfilled run is keyed by (pipeline, logical date), so
+ * creating it twice — two schedulers, a restart, a backfill over a scheduled
+ * range — leaves one run. Manual runs get keys of their own.
+ *
+ * @example
+ * const created = await createScheduledRuns(store, "ingest", intervals, params, "scheduled");
+ */
+import type { DuckDBValue } from "@duckdb/node-api";
+import { CellarError } from "./errors.ts";
+import type { ParamValue } from "./pipeline.ts";
+import type { Store } from "./store/store.ts";
+import type { DataInterval } from "./timetable.ts";
+
+export type RunKind = "scheduled" | "backfill" | "manual" | "cell";
+export type RunState = "queued" | "running" | "success" | "failed" | "interrupted";
+
+export interface RunOptions {
+  /** Recompute every cell instead of serving unchanged ones from their checkpoints. */
+  noCache?: boolean;
+  /** Recompute this cell and everything downstream of it. */
+  from?: string;
+  /** Run only these cells, their upstream inputs taken from the latest checkpoints. */
+  only?: string[];
+}
+
+export interface RunRecord {
+  runId: number;
+  pipeline: string;
+  runKey: string;
+  kind: RunKind;
+  logicalDate: Date;
+  interval: DataInterval;
+  params: Record<string, ParamValue>;
+  options: RunOptions;
+  state: RunState;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
+const COLUMNS = `run_id, pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at, started_at, ended_at`;
+
+/** The key of the run for a logical date: the same for the scheduler and for backfill. */
+export function scheduledRunKey(logicalDate: Date): string {
+  return `scheduled__${logicalDate.toISOString()}`;
+}
+
+/**
+ * Creates the runs for these intervals that do not exist yet, in one
+ * transaction and one statement; returns how many were new.
+ */
+export async function createScheduledRuns(
+  store: Store,
+  pipeline: string,
+  intervals: DataInterval[],
+  params: Record<string, ParamValue>,
+  kind: "scheduled" | "backfill",
+): Promise<number> {
+  if (intervals.length === 0) return 0;
+  const now = new Date().toISOString();
+  const paramsJson = JSON.stringify(params);
+  return await store.transaction(async (conn) => {
+    let created = 0;
+    // DuckDB binds at most a few thousand parameters comfortably; chunk long catchups.
+    for (let i = 0; i < intervals.length; i += 500) {
+      const chunk = intervals.slice(i, i + 500);
+      const values: DuckDBValue[] = [];
+      const rows = chunk.map((interval) => {
+        const start = interval.start.toISOString();
+        values.push(pipeline, scheduledRunKey(interval.start), start, start, interval.end.toISOString(), paramsJson, now);
+        return `(?, ?, '${kind}', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, '{}', 'queued', ?::TIMESTAMPTZ)`;
+      });
+      const reader = await conn.runAndReadAll(
+        `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
+         VALUES ${rows.join(", ")} ON CONFLICT (pipeline, run_key) DO NOTHING RETURNING run_id`,
+        values,
+      );
+      created += reader.currentRowCount;
+    }
+    return created;
+  });
+}
+
+/** A manual run (its own key, never deduplicated) at `logicalDate`; returns its record. */
+export async function createManualRun(
+  store: Store,
+  pipeline: string,
+  kind: "manual" | "cell",
+  logicalDate: Date,
+  interval: DataInterval,
+  params: Record<string, ParamValue>,
+  options: RunOptions,
+): Promise<RunRecord> {
+  const key = `${kind}__${new Date().toISOString()}__${crypto.randomUUID().slice(0, 8)}`;
+  const rows = await store.transaction(async (conn) => {
+    const reader = await conn.runAndReadAll(
+      `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
+       VALUES (?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, 'queued', now()) RETURNING ${COLUMNS}`,
+      [
+        pipeline, key, kind, logicalDate.toISOString(), interval.start.toISOString(), interval.end.toISOString(),
+        JSON.stringify(params), JSON.stringify(options),
+      ],
+    );
+    return reader.getRowObjectsJS();
+  });
+  return toRecord(rows[0]);
+}
+
+export async function getRun(store: Store, runId: number): Promise<RunRecord> {
+  if (!Number.isSafeInteger(runId) || runId < 1) throw new CellarError(`run id ${JSON.stringify(runId)}: expected a positive whole number`);
+  const rows = await store.query(`SELECT ${COLUMNS} FROM runs WHERE run_id = ?`, [runId]);
+  if (rows.length === 0) throw new CellarError(`run ${runId}: no such run in ${store.path}`);
+  return toRecord(rows[0]);
+}
+
+export async function listRuns(
+  store: Store,
+  pipeline: string,
+  where: { states?: RunState[]; kinds?: RunKind[]; limit?: number } = {},
+): Promise<RunRecord[]> {
+  const clauses = ["pipeline = ?"];
+  const values: DuckDBValue[] = [pipeline];
+  if (where.states) clauses.push(`state IN (${where.states.map(() => "?").join(", ")})`), values.push(...where.states);
+  if (where.kinds) clauses.push(`kind IN (${where.kinds.map(() => "?").join(", ")})`), values.push(...where.kinds);
+  const limit = where.limit ? `LIMIT ${Math.floor(where.limit)}` : "";
+  const rows = await store.query(
+    `SELECT ${COLUMNS} FROM runs WHERE ${clauses.join(" AND ")} ORDER BY logical_date DESC, run_id DESC ${limit}`,
+    values,
+  );
+  return rows.map(toRecord);
+}
+
+/** The latest logical date of a scheduled or backfilled run: where catchup continues from. */
+export async function lastScheduledDate(store: Store, pipeline: string): Promise<Date | undefined> {
+  const rows = await store.query(
+    `SELECT max(logical_date) AS d FROM runs WHERE pipeline = ? AND kind IN ('scheduled', 'backfill')`,
+    [pipeline],
+  );
+  return rows[0]?.d ? new Date(rows[0].d as Date) : undefined;
+}
+
+/**
+ * Runs and attempts left "running" by a process that died. Only one process
+ * opens the store for writing, so at open time nothing else is running them.
+ */
+export async function markInterrupted(store: Store): Promise<void> {
+  await store.transaction(async (conn) => {
+    await conn.run(`UPDATE attempts SET state = 'interrupted' WHERE state = 'running'`);
+    await conn.run(`UPDATE runs SET state = 'interrupted' WHERE state = 'running'`);
+  });
+}
+
+function toRecord(row: Record<string, unknown>): RunRecord {
+  const date = (v: unknown) => (v ? new Date(v as Date) : null);
+  return {
+    runId: Number(row.run_id),
+    pipeline: String(row.pipeline),
+    runKey: String(row.run_key),
+    kind: row.kind as RunKind,
+    logicalDate: date(row.logical_date)!,
+    interval: { start: date(row.interval_start)!, end: date(row.interval_end)! },
+    params: JSON.parse(String(row.params)),
+    options: JSON.parse(String(row.options)),
+    state: row.state as RunState,
+    createdAt: date(row.created_at)!,
+    startedAt: date(row.started_at),
+    endedAt: date(row.ended_at),
+  };
+}

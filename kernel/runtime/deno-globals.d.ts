@@ -1,0 +1,27 @@
+// The slice of Deno's global API that kernel/runtime/deno.ts uses, so that tsc
+// (which checks the Node side) can check it too. `deno check` uses Deno's own
+// types and never reads this file.
+declare namespace Deno {
+  const args: string[];
+  const pid: number;
+  const mainModule: string;
+  const env: { get(name: string): string | undefined };
+  const errors: { NotFound: new (...args: unknown[]) => Error };
+  interface Writer {
+    writeSync(p: Uint8Array): number;
+    isTerminal(): boolean;
+  }
+  const stdout: Writer;
+  const stderr: Writer;
+  function cwd(): string;
+  function stat(path: string): Promise<unknown>;
+  function readTextFile(path: string): Promise<string>;
+  function writeTextFile(path: string, text: string): Promise<void>;
+  function mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+  function cpuUsage(): { user: number; system: number };
+  function hostname(): string;
+  function consoleSize(): { columns: number; rows: number };
+  function addSignalListener(signal: string, handler: () => void): void;
+  function removeSignalListener(signal: string, handler: () => void): void;
+  function exit(code?: number): never;
+}

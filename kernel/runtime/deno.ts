@@ -1,0 +1,59 @@
+// Path arithmetic comes from Deno's Node compatibility: @std/path is on JSR, which this project cannot reach.
+import { dirname, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Runtime } from "./types.ts";
+
+const encoder = new TextEncoder();
+
+export const runtime: Runtime = {
+  name: "deno",
+  args: () => Deno.args,
+  env: (name) => Deno.env.get(name),
+  cwd: () => Deno.cwd(),
+  resolve: (...parts) => resolve(...parts),
+  dirname: (path) => dirname(path),
+  toFileUrl: (path) => pathToFileURL(path).href,
+  fromFileUrl: (url) => fileURLToPath(url),
+  exists: async (path) => {
+    try {
+      await Deno.stat(path);
+      return true;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return false;
+      throw err;
+    }
+  },
+  readTextFile: (path) => Deno.readTextFile(path),
+  writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+  mkdir: (path) => Deno.mkdir(path, { recursive: true }),
+  cpuTimeMs: () => {
+    const { user, system } = Deno.cpuUsage();
+    return (user + system) / 1_000;
+  },
+  pid: () => Deno.pid,
+  hostname: () => Deno.hostname(),
+  stdoutIsTerminal: () => Deno.stdout.isTerminal(),
+  stdoutColumns: () => {
+    try {
+      return Deno.consoleSize().columns;
+    } catch {
+      return 100;
+    }
+  },
+  writeOut: (text) => writeAll(Deno.stdout, encoder.encode(text)),
+  writeErr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
+  onSignal: (signal, handler) => {
+    Deno.addSignalListener(signal, handler);
+    return () => Deno.removeSignalListener(signal, handler);
+  },
+  isMainModule: (url) => Deno.mainModule === url,
+  exit: (code) => Deno.exit(code),
+  // Progress bars draw on a Node-style TTY stream; Deno provides one through its Node compatibility.
+  progressStream: () => (Deno.stderr.isTerminal() ? process.stderr : undefined),
+};
+
+function writeAll(target: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += target.writeSync(bytes.subarray(offset));
+}

@@ -1,0 +1,32 @@
+/** What the kernel needs from the JavaScript runtime it runs on. Everything else is web standards. */
+export interface Runtime {
+  readonly name: "node" | "deno";
+  /** Command-line arguments after the script. */
+  args(): string[];
+  env(name: string): string | undefined;
+  cwd(): string;
+  /** An absolute, normalized path: later parts resolve against earlier ones, the first against cwd. */
+  resolve(...parts: string[]): string;
+  dirname(path: string): string;
+  toFileUrl(path: string): string;
+  fromFileUrl(url: string): string;
+  exists(path: string): Promise<boolean>;
+  readTextFile(path: string): Promise<string>;
+  writeTextFile(path: string, text: string): Promise<void>;
+  mkdir(path: string): Promise<void>;
+  /** Process CPU time (user + system) in milliseconds since start. */
+  cpuTimeMs(): number;
+  pid(): number;
+  hostname(): string;
+  stdoutIsTerminal(): boolean;
+  stdoutColumns(): number;
+  writeOut(text: string): void;
+  writeErr(text: string): void;
+  /** Calls `handler` on the signal; returns a function that removes it. */
+  onSignal(signal: "SIGINT" | "SIGTERM", handler: () => void): () => void;
+  /** True when the module at `url` is the program's entry point. */
+  isMainModule(url: string): boolean;
+  exit(code: number): never;
+  /** A stream the CLI's progress bars can draw on (a Node-compatible TTY stream), or undefined. */
+  progressStream(): unknown;
+}

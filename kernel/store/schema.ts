@@ -1,0 +1,76 @@
+/**
+ * The store's schema as forward migrations. Version N is the database after
+ * `MIGRATIONS[0..N-1]`; a database is never migrated backwards, and one written
+ * by a newer Cellar is refused rather than guessed at.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE cellar_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+  CREATE SEQUENCE run_ids START 1;
+  -- One row per run. (pipeline, run_key) is the identity that makes creating a run idempotent:
+  -- scheduled and backfill runs use their logical date, manual runs a unique key.
+  CREATE TABLE runs (
+    run_id BIGINT PRIMARY KEY DEFAULT nextval('run_ids'),
+    pipeline VARCHAR NOT NULL,
+    run_key VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    logical_date TIMESTAMPTZ NOT NULL,
+    interval_start TIMESTAMPTZ NOT NULL,
+    interval_end TIMESTAMPTZ NOT NULL,
+    params JSON NOT NULL,
+    options JSON NOT NULL,
+    state VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    started_at TIMESTAMPTZ,
+    ended_at TIMESTAMPTZ,
+    UNIQUE (pipeline, run_key)
+  );
+  -- Every try of every cell, and the cells that never ran (upstream_failed) or came from cache.
+  CREATE TABLE attempts (
+    run_id BIGINT NOT NULL,
+    cell VARCHAR NOT NULL,
+    try_number INTEGER NOT NULL,
+    state VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ,
+    ended_at TIMESTAMPTZ,
+    wall_ms DOUBLE,
+    cpu_ms DOUBLE,
+    error VARCHAR,
+    PRIMARY KEY (run_id, cell, try_number)
+  );
+  -- The checkpoint: a cell is done in a run exactly when it has a row here.
+  CREATE TABLE outputs (
+    run_id BIGINT NOT NULL,
+    cell VARCHAR NOT NULL,
+    pipeline VARCHAR NOT NULL,
+    try_number INTEGER NOT NULL,
+    cache_key VARCHAR NOT NULL,
+    output JSON NOT NULL,
+    output_hash VARCHAR NOT NULL,
+    -- the params (name → value) and data interval the cell read: a cache hit needs the same values
+    reads JSON NOT NULL,
+    cached_from BIGINT,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (run_id, cell)
+  );
+  CREATE INDEX outputs_by_cache_key ON outputs (pipeline, cell, cache_key);
+  CREATE TABLE logs (
+    run_id BIGINT NOT NULL,
+    cell VARCHAR NOT NULL,
+    try_number INTEGER NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    level VARCHAR NOT NULL,
+    message VARCHAR NOT NULL
+  );
+  CREATE TABLE costs (
+    run_id BIGINT NOT NULL,
+    cell VARCHAR NOT NULL,
+    try_number INTEGER NOT NULL,
+    resource VARCHAR NOT NULL,
+    amount DOUBLE NOT NULL
+  );
+  CREATE SCHEMA cellar_data;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,133 @@
+import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
+import { CellarError } from "../errors.ts";
+import { runtime } from "../runtime/mod.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
+import { GroupWriter } from "./writer.ts";
+
+export type Row = Record<string, unknown>;
+
+/**
+ * The DuckDB file that holds runs, attempts, checkpoints, logs, costs and the
+ * tables cells write. One process owns it for writing; DuckDB's file lock
+ * enforces that and we turn its refusal into a message that names the holder.
+ *
+ * @example
+ * const store = await Store.open(".cellar/cellar.duckdb");
+ * const runs = await store.query("SELECT * FROM runs");
+ */
+export class Store {
+  readonly writer: GroupWriter;
+  #readQueue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+    writerConn: DuckDBConnection,
+  ) {
+    this.writer = new GroupWriter(writerConn);
+  }
+
+  static async open(path: string): Promise<Store> {
+    if (path !== ":memory:") await runtime.mkdir(runtime.dirname(runtime.resolve(path)));
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (err) {
+      throw openError(path, err);
+    }
+    const conn = await instance.connect();
+    await migrate(path, conn);
+    return new Store(path, instance, conn, await instance.connect());
+  }
+
+  /** Runs `sql` on the shared connection, one statement at a time, and returns rows as JS objects. */
+  query(sql: string, values: DuckDBValue[] = []): Promise<Row[]> {
+    const result = this.#readQueue.then(async () => {
+      const reader = await this.conn.runAndReadAll(sql, values);
+      return reader.getRowObjectsJS() as Row[];
+    });
+    this.#readQueue = result.catch(() => {});
+    return result;
+  }
+
+  /** A transaction of its own, for writes that must commit together (creating runs, a cell's tables). */
+  async transaction<T>(body: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const conn = await this.instance.connect();
+    try {
+      await conn.run("BEGIN TRANSACTION");
+      try {
+        const result = await body(conn);
+        await conn.run("COMMIT");
+        return result;
+      } catch (err) {
+        await conn.run("ROLLBACK").catch(() => {});
+        throw err;
+      }
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  /** A separate connection, for a cell that writes tables in a transaction it commits with its output. */
+  connect(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
+  async close(): Promise<void> {
+    await this.writer.drain();
+    await this.#readQueue;
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+async function migrate(path: string, conn: DuckDBConnection): Promise<void> {
+  const found = await conn.runAndReadAll(
+    "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'cellar_meta'",
+  );
+  let version = 0;
+  if (Number(found.getRowObjectsJS()[0].n) > 0) {
+    const rows = (await conn.runAndReadAll("SELECT value FROM cellar_meta WHERE key = 'schema_version'"))
+      .getRowObjectsJS();
+    version = Number(rows[0]?.value ?? 0);
+  } else {
+    const tables = await conn.runAndReadAll("SELECT count(*) AS n FROM information_schema.tables");
+    if (Number(tables.getRowObjectsJS()[0].n) > 0) {
+      throw new CellarError(`database ${path}: a DuckDB file, but not a Cellar store (no cellar_meta table); use another --db`);
+    }
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new CellarError(
+      `database ${path}: written by a newer Cellar (schema version ${version}; this Cellar knows up to ${SCHEMA_VERSION}); upgrade Cellar to open it`,
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    await conn.run("BEGIN TRANSACTION");
+    try {
+      await conn.run(MIGRATIONS[v]);
+      await conn.run(
+        "INSERT INTO cellar_meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [String(v + 1)],
+      );
+      await conn.run("COMMIT");
+    } catch (err) {
+      await conn.run("ROLLBACK").catch(() => {});
+      throw err;
+    }
+  }
+}
+
+function openError(path: string, err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  const holder = /Conflicting lock is held in (.+?) \(PID (\d+)\)/.exec(message);
+  if (holder) {
+    return new CellarError(
+      `database ${path} is held for writing by another process (PID ${holder[2]}, ${holder[1]}); stop it or pass another --db`,
+    );
+  }
+  if (/not a valid DuckDB database file/.test(message)) {
+    return new CellarError(`database ${path}: not a DuckDB database file; pass a DuckDB file or a new path with --db`);
+  }
+  return new CellarError(`database ${path}: ${message.split("\n", 1)[0]}`);
+}

@@ -1,0 +1,99 @@
+// kill -9 at many points of a run; the next `cellar run` resumes it, does not
+// re-execute cells that had committed, and ends with the outputs of a run that
+// was never interrupted.
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Store } from "../kernel/store/store.ts";
+import { cli, ROOT, tempDir } from "./helpers.ts";
+
+const FIXTURE = join(ROOT, "test/fixtures/crash.ts");
+
+/** Starts a run and SIGKILLs it right after its `killAt`-th progress line. Returns the lines seen. */
+function runAndKill(db: string, log: string, killAt: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "kernel/cli.ts"), "--db", db, "run", FIXTURE, "--param", `log=${log}`], {
+      cwd: ROOT,
+    });
+    const lines: string[] = [];
+    let buffer = "";
+    child.stderr.on("data", (chunk) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        lines.push(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        if (lines.length === killAt) child.kill("SIGKILL");
+      }
+    });
+    child.on("close", () => resolve(lines));
+  });
+}
+
+async function finalOutputs(db: string): Promise<{ runIds: number[]; outputs: Record<string, unknown> }> {
+  const store = await Store.open(db);
+  try {
+    const runs = await store.query("SELECT run_id FROM runs ORDER BY run_id");
+    const runId = Number(runs.at(-1)!.run_id);
+    const rows = await store.query("SELECT cell, output FROM outputs WHERE run_id = ? ORDER BY cell", [runId]);
+    const outputs: Record<string, unknown> = {};
+    for (const row of rows) {
+      // The physical table name carries the run id; the rows and their hash must match.
+      outputs[String(row.cell)] = JSON.parse(String(row.output), (key, value) => (key === "sql" ? undefined : value));
+    }
+    return { runIds: runs.map((r) => Number(r.run_id)), outputs };
+  } finally {
+    await store.close();
+  }
+}
+
+const executions = (log: string) => readFileSync(log, "utf8").split("\n").filter(Boolean);
+
+describe("kill -9 and resume", () => {
+  it("resumes at every kill point with the uninterrupted run's outputs", async () => {
+    const reference = tempDir();
+    const refLog = join(reference, "log");
+    writeFileSync(refLog, "");
+    const clean = await cli(["--db", join(reference, "db.duckdb"), "run", FIXTURE, "--param", `log=${refLog}`]);
+    expect(clean.code, clean.stderr).toBe(0);
+    const expected = (await finalOutputs(join(reference, "db.duckdb"))).outputs;
+    expect(Object.keys(expected)).toEqual(["join", "left", "numbers", "right", "seed", "sum"]);
+    const totalLines = clean.stderr.split("\n").filter(Boolean).length;
+    expect(totalLines).toBeGreaterThan(14);
+
+    // Every line of progress is a distinct moment of the run: cells starting, appending, committing.
+    const killPoints = Array.from({ length: 12 }, (_, i) => 1 + Math.floor((i * (totalLines - 2)) / 11));
+    expect(new Set(killPoints).size).toBeGreaterThanOrEqual(10);
+
+    const check = async (killAt: number) => {
+      const dir = tempDir();
+      const db = join(dir, "db.duckdb");
+      const log = join(dir, "log");
+      writeFileSync(log, "");
+      const seen = await runAndKill(db, log, killAt);
+      const committed = seen.flatMap((line) => /run \d+ (\w+): success/.exec(line)?.[1] ?? []);
+      const executedBefore = executions(log);
+
+      const resumed = await cli(["--db", db, "run", FIXTURE, "--param", `log=${log}`]);
+      expect(resumed.code, `kill at line ${killAt}: ${resumed.stderr}`).toBe(0);
+      const { runIds, outputs } = await finalOutputs(db);
+      expect(runIds, `kill at line ${killAt}: the interrupted run was resumed, not replaced`).toEqual([1]);
+      expect(outputs, `kill at line ${killAt}`).toEqual(expected);
+
+      const counts = new Map<string, number>();
+      for (const cell of executions(log)) counts.set(cell, (counts.get(cell) ?? 0) + 1);
+      for (const cell of committed) expect(counts.get(cell), `kill at line ${killAt}: ${cell} committed before the kill`).toBe(1);
+      for (const cell of Object.keys(expected)) expect(counts.get(cell) ?? 0).toBeGreaterThanOrEqual(1);
+      return { killAt, committed: committed.length, executedBefore: executedBefore.length };
+    };
+
+    const results = [];
+    for (let i = 0; i < killPoints.length; i += 2) {
+      results.push(...await Promise.all(killPoints.slice(i, i + 2).map(check)));
+    }
+    // The kill points really spread over the run: from nothing committed to most of it.
+    const committedCounts = new Set(results.map((r) => r.committed));
+    expect(committedCounts.size).toBeGreaterThanOrEqual(4);
+  });
+});

@@ -1,0 +1,45 @@
+/** Shared test plumbing: temporary stores, pipeline files, and the CLI as a child process. */
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Store } from "../kernel/store/store.ts";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+
+export function tempDir(prefix = "cellar-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function tempStore(): Promise<Store> {
+  return await Store.open(join(tempDir(), "cellar.duckdb"));
+}
+
+/** Writes a pipeline module into `dir` that imports the kernel by absolute path. */
+export function writePipeline(dir: string, name: string, body: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, `import { pipeline } from ${JSON.stringify(join(ROOT, "kernel/mod.ts"))};\n${body}\n`);
+  return file;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cellar <args>` under Node (tsx) in `cwd`. */
+export function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "kernel/cli.ts"), ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  });
+}
