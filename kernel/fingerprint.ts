@@ -27,12 +27,22 @@ interface Parsed {
   /** Local name → [relative specifier, imported name]. */
   imports: Map<string, [string, string]>;
   relativeImports: string[];
+  /** Every `.cell(...)` call in the file. */
+  cellCalls: Node[];
 }
 
 const parsedFiles = new Map<string, Promise<Parsed | undefined>>();
 const moduleVersions = new Map<string, Promise<string>>();
 
-export async function codeVersion(cell: CellDef): Promise<string> {
+const cellVersions = new WeakMap<CellDef, Promise<string>>();
+
+export function codeVersion(cell: CellDef): Promise<string> {
+  let version = cellVersions.get(cell);
+  if (!version) cellVersions.set(cell, version = computeCodeVersion(cell));
+  return version;
+}
+
+async function computeCodeVersion(cell: CellDef): Promise<string> {
   const site = cell.callSite;
   const parsed = site ? await parseFile(site.file) : undefined;
   if (!parsed || !site) return sha256(`fn:${cell.fn.toString()}`);
@@ -78,7 +88,14 @@ function parseFile(fileOrUrl: string): Promise<Parsed | undefined> {
           if (specifier && isRelative(specifier)) relativeImports.push(specifier);
         }
       }
-      return { path, text, program: result.program, imports, relativeImports };
+      const cellCalls: Node[] = [];
+      walk(result.program, (node) => {
+        if (
+          node.type === "CallExpression" && node.callee?.type === "MemberExpression" &&
+          node.callee.property?.name === "cell" && node.arguments.length >= 2
+        ) cellCalls.push(node);
+      });
+      return { path, text, program: result.program, imports, relativeImports, cellCalls };
     })();
     parsedFiles.set(path, parsed);
   }
@@ -108,13 +125,7 @@ function moduleVersion(path: string, seen = new Set<string>()): Promise<string> 
 
 /** The `.cell(name, ...)` call for this cell: by its name literal, else by the line it was called from. */
 function findCellCall(parsed: Parsed, name: string, line: number): Node | undefined {
-  const calls: Node[] = [];
-  walk(parsed.program, (node) => {
-    if (
-      node.type === "CallExpression" && node.callee?.type === "MemberExpression" &&
-      node.callee.property?.name === "cell" && node.arguments.length >= 2
-    ) calls.push(node);
-  });
+  const calls = parsed.cellCalls;
   const byName = calls.filter((c) => c.arguments[0].type === "Literal" && c.arguments[0].value === name);
   if (byName.length === 1) return byName[0];
   const lineStart = nthLineOffset(parsed.text, line);

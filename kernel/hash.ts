@@ -1,12 +1,15 @@
 /**
  * Content hashes for cache keys and checkpoints.
  *
+ * Synchronous on purpose: `crypto.subtle.digest` is asynchronous and queues on
+ * the same thread pool as DuckDB's work, which put a commit's latency in front
+ * of every cell's cache key.
+ *
  * @example
- * await sha256("hello"); // "2cf24dba…"
+ * sha256("hello"); // "2cf24dba…"
  */
-const encoder = new TextEncoder();
+import { runtime } from "./runtime/mod.ts";
 
-export async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+export function sha256(text: string): string {
+  return runtime.sha256Hex(text);
 }

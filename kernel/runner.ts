@@ -53,6 +53,12 @@ export interface RunnerOptions {
   abandonAfterMs?: number;
 }
 
+/** What a cell read from its run, recorded with its checkpoint. */
+interface Reads {
+  params: Record<string, unknown>;
+  interval?: string;
+}
+
 interface Checkpoint {
   output: unknown;
   hash: string;
@@ -114,7 +120,12 @@ class Execution {
   readonly selected: Set<string>;
   /** Cells started and not yet settled: what maxActiveCells counts. */
   readonly active = new Set<string>();
+  /** Cells whose upstreams have all settled, in the order they became ready. */
+  readonly ready: CellDef[] = [];
+  readonly queued = new Set<string>();
+  readonly dependents = new Map<string, CellDef[]>();
   #wake: () => void = () => {};
+  #cacheIndex: Promise<Map<string, Array<{ runId: number; reads: Reads }>>> | undefined;
 
   constructor(
     readonly runner: Runner,
@@ -125,6 +136,9 @@ class Execution {
     readonly abandonAfterMs: number,
   ) {
     this.order = pipeline.validate();
+    for (const cell of this.order) {
+      for (const need of cell.needs) this.dependents.set(need, [...(this.dependents.get(need) ?? []), cell]);
+    }
     const only = run.options.only;
     for (const name of only ?? []) pipeline.getCell(name);
     this.selected = new Set(only ?? this.order.map((c) => c.name));
@@ -207,18 +221,15 @@ class Execution {
   async schedule(): Promise<void> {
     const tasks: Promise<void>[] = [];
     let failure: unknown;
+    for (const cell of this.order) this.enqueueIfReady(cell);
     for (;;) {
-      if (!this.cancelSignal.aborted) {
-        for (const cell of this.order) {
-          if (this.active.size >= this.pipeline.maxActiveCells) break;
-          if (!this.selected.has(cell.name) || this.states.get(cell.name) !== "waiting" || this.active.has(cell.name)) continue;
-          if (cell.needs.some((n) => !isSettled(this.states.get(n)!))) continue;
-          this.active.add(cell.name);
-          tasks.push(this.runCell(cell).catch((err) => {
-            failure ??= err;
-            this.settle(cell.name, "failed");
-          }));
-        }
+      while (!this.cancelSignal.aborted && this.ready.length > 0 && this.active.size < this.pipeline.maxActiveCells) {
+        const cell = this.ready.shift()!;
+        this.active.add(cell.name);
+        tasks.push(this.runCell(cell).catch((err) => {
+          failure ??= err;
+          this.settle(cell.name, "failed");
+        }));
       }
       if (this.active.size === 0) break;
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -230,11 +241,20 @@ class Execution {
     }
   }
 
+  /** Queues a waiting cell once every upstream has settled. */
+  enqueueIfReady(cell: CellDef): void {
+    if (!this.selected.has(cell.name) || this.states.get(cell.name) !== "waiting" || this.queued.has(cell.name)) return;
+    if (cell.needs.some((n) => !isSettled(this.states.get(n)!))) return;
+    this.queued.add(cell.name);
+    this.ready.push(cell);
+  }
+
   /** Sets a cell's state; a final state frees its slot and lets its dependents start. */
   settle(cell: string, state: CellState): void {
     this.states.set(cell, state);
     if (isSettled(state) || state === "cancelled") {
       this.active.delete(cell);
+      for (const dependent of this.dependents.get(cell) ?? []) this.enqueueIfReady(dependent);
       this.#wake();
     }
   }
@@ -285,7 +305,7 @@ class Execution {
    */
   async cacheKey(cell: CellDef): Promise<string> {
     const upstream = cell.needs.map((n) => [n, this.checkpoints.get(n)?.hash ?? null]);
-    return await sha256(JSON.stringify([cell.name, await codeVersion(cell), upstream]));
+    return sha256(JSON.stringify([cell.name, await codeVersion(cell), upstream]));
   }
 
   get intervalKey(): string {
@@ -298,13 +318,13 @@ class Execution {
    * if it read that. A param only one cell reads then invalidates only that cell.
    */
   async serveFromCache(cell: CellDef, cacheKey: string): Promise<boolean> {
-    const candidates = await this.store.query(
-      `SELECT run_id, output, output_hash, reads FROM outputs
-       WHERE pipeline = ? AND cell = ? AND cache_key = ? ORDER BY created_at DESC LIMIT 50`,
-      [this.pipeline.id, cell.name, cacheKey],
+    const candidates = (await this.cacheIndex).get(`${cell.name}\u0000${cacheKey}`) ?? [];
+    const match = candidates.find((c) => this.sameReads(c.reads));
+    if (!match) return false;
+    const [hit] = await this.store.query(
+      `SELECT run_id, output, output_hash, reads FROM outputs WHERE run_id = ? AND cell = ?`,
+      [match.runId, cell.name],
     );
-    const hit = candidates.find((c) => this.sameReads(JSON.parse(String(c.reads))));
-    if (!hit) return false;
     const { runId } = this.run;
     const tryNumber = this.tries.get(cell.name) ?? 0;
     const durable = this.store.writer.write({
@@ -323,7 +343,29 @@ class Execution {
     return true;
   }
 
-  sameReads(reads: { params: Record<string, unknown>; interval?: string }): boolean {
+  /**
+   * The pipeline's checkpoints by (cell, cache key), newest first, read once per
+   * run: one query instead of one per cell, which matters for long pipelines.
+   */
+  get cacheIndex(): Promise<Map<string, Array<{ runId: number; reads: Reads }>>> {
+    this.#cacheIndex ??= this.store.query(
+      `SELECT cell, cache_key, run_id, reads FROM outputs WHERE pipeline = ?
+       QUALIFY row_number() OVER (PARTITION BY cell, cache_key ORDER BY created_at DESC) <= 20
+       ORDER BY created_at DESC`,
+      [this.pipeline.id],
+    ).then((rows) => {
+      const index = new Map<string, Array<{ runId: number; reads: Reads }>>();
+      for (const row of rows) {
+        const key = `${row.cell}\u0000${row.cache_key}`;
+        if (!index.has(key)) index.set(key, []);
+        index.get(key)!.push({ runId: Number(row.run_id), reads: JSON.parse(String(row.reads)) });
+      }
+      return index;
+    });
+    return this.#cacheIndex;
+  }
+
+  sameReads(reads: Reads): boolean {
     if (reads.interval !== undefined && reads.interval !== this.intervalKey) return false;
     return Object.entries(reads.params).every(([name, value]) =>
       name in this.run.params && encodeOutput("params", this.run.params[name]).json === encodeOutput("params", value).json
@@ -363,6 +405,7 @@ class Attempt {
   /** Which params and whether the data interval the cell read: recorded with its checkpoint for cache matching. */
   readonly readParams = new Set<string>();
   readInterval = false;
+  committed: { durable: Promise<void>; wallMs: number } | undefined;
 
   constructor(
     readonly exec: Execution,
@@ -404,6 +447,11 @@ class Attempt {
       this.conn?.closeSync();
     }
     await started;
+    if (this.committed) {
+      // Dependents are already running; the cell is reported done once its checkpoint is durable.
+      await this.committed.durable;
+      exec.report(cell.name, "success", { tryNumber: this.tryNumber, ms: this.committed.wallMs });
+    }
     return outcome;
   }
 
@@ -425,13 +473,14 @@ class Attempt {
     });
   }
 
+  /** Stores the output (and the cell's tables) and lets dependents start; durability follows in `committed`. */
   async commit(value: unknown, wallMs: number, cpuMs: number): Promise<void> {
     const { exec, cell } = this;
     // A cell that returns after its signal fired has still timed out or been cancelled.
     this.controller.signal.throwIfAborted();
     for (const table of this.tables) await table.finish();
     const encoded = encodeOutput(cell.name, value);
-    const outputHash = await sha256(encoded.identity);
+    const outputHash = sha256(encoded.identity);
     const output = {
       ...this.record, pipeline: exec.pipeline.id, cacheKey: this.cacheKey, output: encoded.json, outputHash,
       reads: this.reads(),
@@ -456,9 +505,8 @@ class Attempt {
     }
     exec.checkpoints.set(cell.name, { output: JSON.parse(encoded.json), hash: outputHash });
     this.live = false;
+    this.committed = { durable, wallMs };
     exec.settle(cell.name, "success");
-    await durable;
-    exec.report(cell.name, "success", { tryNumber: this.tryNumber, ms: wallMs });
   }
 
   async fail(err: unknown, wallMs: number, cpuMs: number): Promise<Outcome> {

@@ -8,7 +8,7 @@
  * @example
  * const created = await createScheduledRuns(store, "ingest", intervals, params, "scheduled");
  */
-import type { DuckDBValue } from "@duckdb/node-api";
+import { type DuckDBValue, listValue } from "@duckdb/node-api";
 import { CellarError } from "./errors.ts";
 import type { ParamValue } from "./pipeline.ts";
 import type { Store } from "./store/store.ts";
@@ -43,7 +43,7 @@ export interface RunRecord {
 
 const COLUMNS = `run_id, pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at, started_at, ended_at`;
 
-/** The key of the run for a logical date: the same for the scheduler and for backfill. */
+/** The key of the run for a logical date: the same for the scheduler and for backfill (and built so in SQL below). */
 export function scheduledRunKey(logicalDate: Date): string {
   return `scheduled__${logicalDate.toISOString()}`;
 }
@@ -60,27 +60,18 @@ export async function createScheduledRuns(
   kind: "scheduled" | "backfill",
 ): Promise<number> {
   if (intervals.length === 0) return 0;
-  const now = new Date().toISOString();
-  const paramsJson = JSON.stringify(params);
+  const starts = intervals.map((i) => i.start.toISOString());
+  const ends = intervals.map((i) => i.end.toISOString());
   return await store.transaction(async (conn) => {
-    let created = 0;
-    // DuckDB binds at most a few thousand parameters comfortably; chunk long catchups.
-    for (let i = 0; i < intervals.length; i += 500) {
-      const chunk = intervals.slice(i, i + 500);
-      const values: DuckDBValue[] = [];
-      const rows = chunk.map((interval) => {
-        const start = interval.start.toISOString();
-        values.push(pipeline, scheduledRunKey(interval.start), start, start, interval.end.toISOString(), paramsJson, now);
-        return `(?, ?, '${kind}', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, '{}', 'queued', ?::TIMESTAMPTZ)`;
-      });
-      const reader = await conn.runAndReadAll(
-        `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
-         VALUES ${rows.join(", ")} ON CONFLICT (pipeline, run_key) DO NOTHING RETURNING run_id`,
-        values,
-      );
-      created += reader.currentRowCount;
-    }
-    return created;
+    // Two list parameters unnested in SQL: binding thousands of scalar parameters is ~20× slower.
+    const reader = await conn.runAndReadAll(
+      `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
+       SELECT $pipeline, 'scheduled__' || s, $kind, s::TIMESTAMPTZ, s::TIMESTAMPTZ, e::TIMESTAMPTZ, $params, '{}', 'queued', now()
+       FROM (SELECT unnest($starts::VARCHAR[]) AS s, unnest($ends::VARCHAR[]) AS e)
+       ON CONFLICT (pipeline, run_key) DO NOTHING RETURNING run_id`,
+      { pipeline, kind, params: JSON.stringify(params), starts: listValue(starts), ends: listValue(ends) },
+    );
+    return reader.currentRowCount;
   });
 }
 

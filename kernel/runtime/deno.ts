@@ -2,6 +2,7 @@
 import { dirname, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { createHash } from "node:crypto";
 import type { Runtime } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -31,6 +32,7 @@ export const runtime: Runtime = {
     const { user, system } = Deno.cpuUsage();
     return (user + system) / 1_000;
   },
+  sha256Hex: (text) => createHash("sha256").update(text).digest("hex"),
   pid: () => Deno.pid,
   hostname: () => Deno.hostname(),
   stdoutIsTerminal: () => Deno.stdout.isTerminal(),

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -23,6 +24,7 @@ export const runtime: Runtime = {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1_000;
   },
+  sha256Hex: (text) => createHash("sha256").update(text).digest("hex"),
   pid: () => process.pid,
   hostname: () => hostname(),
   stdoutIsTerminal: () => process.stdout.isTTY === true,

@@ -16,6 +16,8 @@ export interface Runtime {
   mkdir(path: string): Promise<void>;
   /** Process CPU time (user + system) in milliseconds since start. */
   cpuTimeMs(): number;
+  /** SHA-256 of UTF-8 text, hex, computed synchronously. */
+  sha256Hex(text: string): string;
   pid(): number;
   hostname(): string;
   stdoutIsTerminal(): boolean;
