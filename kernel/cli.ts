@@ -199,14 +199,14 @@ export async function main(argv: string[]): Promise<number> {
           runtime.writeOut(`${JSON.stringify(runs, null, 2)}\n`);
           return EXIT.ok;
         }
-        const table = new Table({ head: ["run", "kind", "logical date", "state", "started", "took"] });
+        const grid = table(["run", "kind", "logical date", "state", "started", "took"]);
         for (const r of runs) {
-          table.push([
+          grid.push([
             r.runId, r.kind, r.logicalDate.toISOString(), r.state, r.startedAt?.toISOString() ?? "",
             r.startedAt && r.endedAt ? formatDuration(+r.endedAt - +r.startedAt) : "",
           ]);
         }
-        runtime.writeOut(runs.length ? `${table.toString()}\n` : `no runs of "${id}" in ${store.path}\n`);
+        runtime.writeOut(runs.length ? `${grid.toString()}\n` : `no runs of "${id}" in ${store.path}\n`);
         return EXIT.ok;
       })
     ));
@@ -228,15 +228,15 @@ export async function main(argv: string[]): Promise<number> {
             `logical date ${run.logicalDate.toISOString()}, interval ${run.interval.start.toISOString()} → ${run.interval.end.toISOString()}\n` +
             `params ${JSON.stringify(run.params)}\n`,
         );
-        const table = new Table({ head: ["cell", "state", "tries", "took", "cpu", "costs", "error"], wordWrap: true, colWidths: [null, null, null, null, null, 28, 48] as number[] });
+        const grid = table(["cell", "state", "tries", "took", "cpu", "costs", "error"], { wordWrap: true, colWidths: [null, null, null, null, null, 28, 48] as number[] });
         for (const c of detail.cells) {
-          table.push([
+          grid.push([
             c.cell, c.cachedFrom ? `cached (run ${c.cachedFrom})` : c.state, c.tries,
             c.durationMs === null ? "" : formatDuration(c.durationMs), c.cpuMs === null ? "" : formatDuration(c.cpuMs),
             Object.entries(c.costs).map(([k, v]) => `${k} ${round(v)}`).join(", "), c.error ?? "",
           ]);
         }
-        runtime.writeOut(`${table.toString()}\n`);
+        runtime.writeOut(`${grid.toString()}\n`);
         return EXIT.ok;
       })
     ));
@@ -264,13 +264,23 @@ export async function main(argv: string[]): Promise<number> {
           })), { header: true }));
           return EXIT.ok;
         }
-        const table = new Table({ head: ["run", "cell", "resource", "amount", "usd"] });
-        let total = 0;
+        // One row per run and cell, one column per resource.
+        const resources = [...new Set(lines.map((l) => l.resource))];
+        const rows = new Map<string, { runId: number; cell: string; amounts: Map<string, number>; usd: number | undefined }>();
         for (const l of lines) {
-          total += l.usd ?? 0;
-          table.push([l.runId, l.cell, l.resource, `${round(l.amount)} ${l.unit}`.trim(), l.usd === undefined ? "-" : `$${l.usd.toFixed(6)}`]);
+          const key = `${l.runId}/${l.cell}`;
+          if (!rows.has(key)) rows.set(key, { runId: l.runId, cell: l.cell, amounts: new Map(), usd: undefined });
+          const row = rows.get(key)!;
+          row.amounts.set(l.resource, l.amount);
+          if (l.usd !== undefined) row.usd = (row.usd ?? 0) + l.usd;
         }
-        runtime.writeOut(lines.length ? `${table.toString()}\ntotal $${total.toFixed(6)}${model ? "" : " (no cost model)"}\n` : `no runs of "${id}"\n`);
+        const out = table(["run", "cell", ...resources, "usd"]);
+        let total = 0;
+        for (const row of rows.values()) {
+          total += row.usd ?? 0;
+          out.push([row.runId, row.cell, ...resources.map((r) => (row.amounts.has(r) ? round(row.amounts.get(r)!) : "")), row.usd === undefined ? "-" : dollars(row.usd)]);
+        }
+        runtime.writeOut(lines.length ? `${out.toString()}\ntotal ${dollars(total)}${model ? "" : " (no cost model)"}\n` : `no runs of "${id}"\n`);
         return EXIT.ok;
       });
     }));
@@ -347,12 +357,17 @@ function exitFor(result: RunResult): number {
   return EXIT.failed;
 }
 
+/** The named pipelines, or every pipeline in pipelines/ that has a schedule. */
 async function loadScheduled(refs: string[]): Promise<Pipeline[]> {
-  if (refs.length === 0) {
-    throw new CellarError("cellar schedule: name the pipelines to schedule, e.g. cellar schedule ingest eval");
+  if (refs.length > 0) {
+    const pipelines = await Promise.all(refs.map(async (ref) => (await loadPipeline(ref)).pipeline));
+    for (const p of pipelines) if (!p.timetable) throw new CellarError(`pipeline "${p.id}" has no schedule; cellar schedule runs scheduled pipelines`);
+    return pipelines;
   }
-  const pipelines = await Promise.all(refs.map(async (ref) => (await loadPipeline(ref)).pipeline));
-  for (const p of pipelines) if (!p.timetable) throw new CellarError(`pipeline "${p.id}" has no schedule`);
+  const dir = runtime.resolve("pipelines");
+  const files = (await runtime.exists(dir)) ? (await runtime.readDir(dir)).filter((f) => f.endsWith(".ts")).sort() : [];
+  const pipelines = (await Promise.all(files.map(async (f) => (await loadPipeline(`pipelines/${f}`)).pipeline))).filter((p) => p.timetable);
+  if (pipelines.length === 0) throw new CellarError(`no scheduled pipeline in ${dir}; name one: cellar schedule <pipeline>`);
   return pipelines;
 }
 
@@ -369,6 +384,15 @@ function parseRunId(text: string): number {
   const id = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(id) || id < 1) throw new CellarError(`run id ${text}: expected a positive whole number`);
   return id;
+}
+
+/** A plain table: no colours, which would only be escape codes in logs and pipes. */
+function table(head: string[], options: Partial<Table.TableConstructorOptions> = {}): Table.Table {
+  return new Table({ head, style: { head: [], border: [] }, ...options });
+}
+
+function dollars(usd: number): string {
+  return usd === 0 || usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toPrecision(2)}`;
 }
 
 function round(n: number): string {

@@ -16,9 +16,9 @@ declare namespace Deno {
   function cwd(): string;
   function stat(path: string): Promise<unknown>;
   function readTextFile(path: string): Promise<string>;
+  function readDir(path: string): AsyncIterable<{ name: string }>;
   function writeTextFile(path: string, text: string): Promise<void>;
   function mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
-  function cpuUsage(): { user: number; system: number };
   function hostname(): string;
   function consoleSize(): { columns: number; rows: number };
   function addSignalListener(signal: string, handler: () => void): void;

@@ -25,11 +25,13 @@ export const runtime: Runtime = {
       throw err;
     }
   },
+  readDir: async (path) => (await Array.fromAsync(Deno.readDir(path))).map((entry) => entry.name),
   readTextFile: (path) => Deno.readTextFile(path),
   writeTextFile: (path, text) => Deno.writeTextFile(path, text),
   mkdir: (path) => Deno.mkdir(path, { recursive: true }),
+  // Deno.cpuUsage is not in Deno's stable types; its Node compatibility layer has the same counter.
   cpuTimeMs: () => {
-    const { user, system } = Deno.cpuUsage();
+    const { user, system } = process.cpuUsage();
     return (user + system) / 1_000;
   },
   sha256Hex: (text) => createHash("sha256").update(text).digest("hex"),

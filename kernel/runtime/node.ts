@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
@@ -17,6 +17,7 @@ export const runtime: Runtime = {
   toFileUrl: (path) => pathToFileURL(path).href,
   fromFileUrl: (url) => fileURLToPath(url),
   exists: (path) => Promise.resolve(existsSync(path)),
+  readDir: (path) => readdir(path),
   readTextFile: (path) => readFile(path, "utf8"),
   writeTextFile: (path, text) => writeFile(path, text, "utf8"),
   mkdir: async (path) => void (await mkdir(path, { recursive: true })),

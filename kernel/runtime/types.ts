@@ -11,6 +11,8 @@ export interface Runtime {
   toFileUrl(path: string): string;
   fromFileUrl(url: string): string;
   exists(path: string): Promise<boolean>;
+  /** Names of the entries of a directory. */
+  readDir(path: string): Promise<string[]>;
   readTextFile(path: string): Promise<string>;
   writeTextFile(path: string, text: string): Promise<void>;
   mkdir(path: string): Promise<void>;

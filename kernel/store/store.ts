@@ -36,9 +36,20 @@ export class Store {
     } catch (err) {
       throw openError(path, err);
     }
-    const conn = await instance.connect();
-    await migrate(path, conn);
-    return new Store(path, instance, conn, await instance.connect());
+    try {
+      const conn = await instance.connect();
+      try {
+        await migrate(path, conn);
+        return new Store(path, instance, conn, await instance.connect());
+      } catch (err) {
+        conn.closeSync();
+        throw err;
+      }
+    } catch (err) {
+      // Refused (not a Cellar store, a newer schema): release the file, or this process keeps it locked.
+      instance.closeSync();
+      throw err;
+    }
   }
 
   /** Runs `sql` on the shared connection, one statement at a time, and returns rows as JS objects. */
@@ -75,7 +86,8 @@ export class Store {
   }
 
   async close(): Promise<void> {
-    await this.writer.drain();
+    // The writer's connection too: while any connection is open the database, and its file lock, stay open.
+    await this.writer.close();
     await this.#readQueue;
     this.conn.closeSync();
     this.instance.closeSync();

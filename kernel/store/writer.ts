@@ -36,6 +36,12 @@ export class GroupWriter {
     while (this.#flushing) await this.#flushing.catch(() => {});
   }
 
+  /** Drains, then closes the writer's connection: the database stays open (and locked) while any connection is. */
+  async close(): Promise<void> {
+    await this.drain();
+    this.conn.closeSync();
+  }
+
   #kick(): void {
     if (this.#flushing) return;
     this.#flushing = (async () => {
