@@ -25,7 +25,11 @@ export const runtime: Runtime = {
       throw err;
     }
   },
-  readDir: async (path) => (await Array.fromAsync(Deno.readDir(path))).map((entry) => entry.name),
+  readDir: async (path) => {
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(path)) names.push(entry.name);
+    return names;
+  },
   readTextFile: (path) => Deno.readTextFile(path),
   writeTextFile: (path, text) => Deno.writeTextFile(path, text),
   mkdir: (path) => Deno.mkdir(path, { recursive: true }),
