@@ -17,7 +17,12 @@ const PLAIN_PROGRESS_MS = 10_000;
 
 export function showProgress(runner: Runner, options: { quiet?: boolean } = {}): () => void {
   const stream = runtime.progressStream();
-  return runner.on(stream ? terminalView(stream) : plainView(options.quiet ?? false));
+  const view = stream ? terminalView(stream) : { listen: plainView(options.quiet ?? false), stop: () => {} };
+  const off = runner.on(view.listen);
+  return () => {
+    off();
+    view.stop();
+  };
 }
 
 function describe(event: Extract<RunEvent, { type: "cell" }>): string {
@@ -70,9 +75,10 @@ function plainView(quiet: boolean): (event: RunEvent) => void {
   };
 }
 
-function terminalView(stream: unknown): (event: RunEvent) => void {
+function terminalView(stream: unknown): { listen: (event: RunEvent) => void; stop: () => void } {
+  const out = stream as NodeJS.WritableStream;
   const bars = new cliProgress.MultiBar({
-    stream: stream as NodeJS.WritableStream,
+    stream: out,
     format: " {cell} [{bar}] {value}/{total} {duration_formatted}",
     hideCursor: true,
     clearOnComplete: true,
@@ -80,21 +86,24 @@ function terminalView(stream: unknown): (event: RunEvent) => void {
     barsize: 30,
   }, cliProgress.Presets.shades_classic);
   const active = new Map<string, cliProgress.SingleBar>();
-  const say = (text: string) => bars.log(`${text}\n`);
-  return (event) => {
+  // While bars are drawn, lines go above them; otherwise straight to the terminal.
+  const say = (text: string) => (active.size > 0 ? bars.log(`${text}\n`) : out.write(`${text}\n`));
+  const listen = (event: RunEvent) => {
     const key = event.type === "run" ? "" : `${event.runId}/${event.cell}`;
     switch (event.type) {
       case "run":
-        say(`run ${event.runId} ${event.pipeline}: ${event.state}`);
-        if (event.state !== "running" && active.size === 0) bars.stop();
-        return;
+        return say(`run ${event.runId} ${event.pipeline}: ${event.state}`);
       case "cell": {
+        const bar = active.get(key);
         if (event.state === "running") {
-          if (!active.has(key)) active.set(key, bars.create(1, 0, { cell: event.cell }));
+          if (!bar) active.set(key, bars.create(1, 0, { cell: event.cell }));
           return;
         }
-        const bar = active.get(key);
-        if (bar) bars.remove(bar), active.delete(key);
+        if (bar) {
+          bars.remove(bar);
+          active.delete(key);
+          if (active.size === 0) bars.stop();
+        }
         return say(describe(event));
       }
       case "log":
@@ -107,4 +116,5 @@ function terminalView(stream: unknown): (event: RunEvent) => void {
       }
     }
   };
+  return { listen, stop: () => bars.stop() };
 }
