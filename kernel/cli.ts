@@ -17,7 +17,7 @@ import { CellarError, errorLine } from "./errors.ts";
 import { loadPipeline } from "./loader.ts";
 import { parseDate, type Pipeline } from "./pipeline.ts";
 import { showProgress } from "./progress.ts";
-import { runDetail } from "./report.ts";
+import { runDetail, runLogs } from "./report.ts";
 import { Runner, type RunResult } from "./runner.ts";
 import {
   createManualRun,
@@ -215,7 +215,8 @@ export async function main(argv: string[]): Promise<number> {
     .description("show a run: its cells, states, tries, durations, errors and costs")
     .argument("<run-id>", "run id")
     .option("--json", "print JSON")
-    .action(action(async (id: string, opts: { json?: boolean }) =>
+    .option("--logs", "also print the cells' log lines")
+    .action(action(async (id: string, opts: { json?: boolean; logs?: boolean }) =>
       await withStore(dbPath(), async (store) => {
         const detail = await runDetail(store, parseRunId(id));
         if (opts.json) {
@@ -237,6 +238,11 @@ export async function main(argv: string[]): Promise<number> {
           ]);
         }
         runtime.writeOut(`${grid.toString()}\n`);
+        if (opts.logs) {
+          for (const line of await runLogs(store, run.runId)) {
+            runtime.writeOut(`${line.ts.toISOString()} ${line.cell} #${line.tryNumber} [${line.level}] ${line.message}\n`);
+          }
+        }
         return EXIT.ok;
       })
     ));

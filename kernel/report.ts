@@ -86,3 +86,26 @@ export async function runDetail(store: Store, runId: number): Promise<RunDetail>
   }
   return { run, cells: [...cells.values()] };
 }
+
+export interface LogLine {
+  ts: Date;
+  cell: string;
+  tryNumber: number;
+  level: string;
+  message: string;
+}
+
+/** A run's log lines in the order they were written. */
+export async function runLogs(store: Store, runId: number): Promise<LogLine[]> {
+  const rows = await store.query(
+    `SELECT ts, cell, try_number, level, message FROM logs WHERE run_id = ? ORDER BY ts, cell`,
+    [runId],
+  );
+  return rows.map((r) => ({
+    ts: new Date(r.ts as Date),
+    cell: String(r.cell),
+    tryNumber: Number(r.try_number),
+    level: String(r.level),
+    message: String(r.message),
+  }));
+}

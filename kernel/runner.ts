@@ -166,7 +166,8 @@ class Execution {
       runStates: [[runId, { state, endedAt: state === "interrupted" ? null : new Date() }]],
     });
     this.runner.emit({ type: "run", runId, pipeline: this.pipeline.id, state });
-    if (state === "failed") await this.alert();
+    // A one-cell test run (`cellar cell`, what CI calls) reports through its exit code, not by paging people.
+    if (state === "failed" && this.run.kind !== "cell") await this.alert();
 
     const outputs = new Map<string, unknown>();
     for (const [name, checkpoint] of this.checkpoints) if (this.selected.has(name)) outputs.set(name, checkpoint.output);
