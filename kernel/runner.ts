@@ -645,9 +645,8 @@ function trackReads(params: Record<string, ParamValue>, read: Set<string>): Read
   });
 }
 
-class AbandonedError extends Error {
-  override name = "AbandonedError";
-}
+/** A cell that did not stop after its signal fired; still retried like any failure. */
+class AbandonedError extends CellarError {}
 
 const schemas = new WeakMap<Store, Map<string, Promise<void>>>();
 
