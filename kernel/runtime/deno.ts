@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createHash } from "node:crypto";
+import { loadDawn } from "./dawn.ts";
 import type { Runtime } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -56,6 +57,21 @@ export const runtime: Runtime = {
     return () => Deno.removeSignalListener(signal, handler);
   },
   isMainModule: (url) => Deno.mainModule === url,
+  // Deno's built-in WebGPU only when Dawn cannot load: it freezes the event loop ~10 ms per round trip.
+  cpuCount: () => navigator.hardwareConcurrency,
+  spawnWorker: (url, onMessage) => {
+    const worker = new Worker(url, { type: "module" });
+    worker.onmessage = (event: MessageEvent) => onMessage(event.data);
+    return { post: (message) => worker.postMessage(message), terminate: () => worker.terminate() };
+  },
+  workerPort: () => {
+    const scope = globalThis as unknown as { onmessage: ((e: MessageEvent) => void) | null; postMessage(m: unknown): void };
+    return {
+      onMessage: (handler) => void (scope.onmessage = (event) => handler(event.data)),
+      post: (message) => scope.postMessage(message),
+    };
+  },
+  gpu: async () => (await loadDawn()) ?? (navigator as { gpu?: GPU }).gpu,
   exit: (code) => Deno.exit(code),
   // Progress bars draw on a Node-style TTY stream; Deno provides one through its Node compatibility.
   progressStream: () => (Deno.stderr.isTerminal() ? process.stderr : undefined),

@@ -7,7 +7,7 @@
  */
 import type { Runtime } from "./types.ts";
 
-export type { Runtime } from "./types.ts";
+export type { Runtime, WorkerHandle, WorkerPort } from "./types.ts";
 
 export const runtime: Runtime = "Deno" in globalThis
   ? (await import("./deno.ts")).runtime

@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
+import { loadDawn } from "./dawn.ts";
 import type { Runtime } from "./types.ts";
 
 export const runtime: Runtime = {
@@ -38,6 +40,20 @@ export const runtime: Runtime = {
   },
   // stdout and stderr writes are synchronous for files, pipes and TTYs on Linux, so exiting loses no output.
   isMainModule: (url) => process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === url,
+  gpu: () => loadDawn(),
+  cpuCount: () => availableParallelism(),
+  spawnWorker: (url, onMessage) => {
+    // The worker inherits this process's flags, among them tsx's loader for .ts files.
+    const worker = new Worker(new URL(url), { execArgv: process.execArgv });
+    worker.on("message", onMessage);
+    worker.unref();
+    return { post: (message) => worker.postMessage(message), terminate: () => void worker.terminate() };
+  },
+  workerPort: () => {
+    if (isMainThread || !parentPort) throw new Error("workerPort() called outside a worker");
+    const port = parentPort;
+    return { onMessage: (handler) => void port.on("message", handler), post: (message) => port.postMessage(message) };
+  },
   exit: (code) => process.exit(code),
   progressStream: () => (process.stderr.isTTY ? process.stderr : undefined),
 };

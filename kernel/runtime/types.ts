@@ -1,3 +1,15 @@
+/** A worker thread as the kernel sees it. */
+export interface WorkerHandle {
+  post(message: unknown): void;
+  terminate(): void;
+}
+
+/** The kernel's end of the channel, as seen from inside a worker. */
+export interface WorkerPort {
+  onMessage(handler: (message: any) => void): void;
+  post(message: unknown): void;
+}
+
 /** What the kernel needs from the JavaScript runtime it runs on. Everything else is web standards. */
 export interface Runtime {
   readonly name: "node" | "deno";
@@ -30,6 +42,14 @@ export interface Runtime {
   onSignal(signal: "SIGINT" | "SIGTERM", handler: () => void): () => void;
   /** True when the module at `url` is the program's entry point. */
   isMainModule(url: string): boolean;
+  /** Logical CPU cores available to this process. */
+  cpuCount(): number;
+  /** Starts a worker running the module at `url`; it does not keep the process alive. */
+  spawnWorker(url: string, onMessage: (message: unknown) => void): WorkerHandle;
+  /** Inside a worker: the channel to the thread that started it. */
+  workerPort(): WorkerPort;
+  /** The WebGPU entry point (Dawn where it loads), or undefined on a host without one. */
+  gpu(): Promise<GPU | undefined>;
   exit(code: number): never;
   /** A stream the CLI's progress bars can draw on (a Node-compatible TTY stream), or undefined. */
   progressStream(): unknown;

@@ -1,0 +1,235 @@
+/**
+ * `ctx.map`: fans a cell's items out in chunks — over device leases when the
+ * cell claims a GPU share, over CPU workers for task handles, on the kernel's
+ * own thread for inline functions — keeping input order, bounding the work in
+ * flight, retrying failed chunks, and reporting progress and device cost.
+ *
+ * @example
+ * const vectors = await ctx.map(texts, async (batch, { device, signal }) => embed(batch, device, signal), { gpu: 0.5, batchSize: 64 });
+ * for await (const row of ctx.map(rows(), judge, { concurrency: 8 })) { ... } // streaming, bounded memory
+ */
+import { CellarError, errorLine } from "../errors.ts";
+import { metrics } from "../metrics.ts";
+import { type Claim, type ClaimOptions, parseClaim } from "./claim.ts";
+import type { DevicePool, Lease } from "./pool.ts";
+import { isTask, type TaskHandle } from "./task.ts";
+
+export interface MapOptions extends ClaimOptions {
+  /** Items per chunk. Default 64. */
+  batchSize?: number;
+  /** Chunks in flight at once. Default: 2 per device for GPU claims, the CPU workers for tasks, 8 otherwise. */
+  concurrency?: number;
+  /** Tries after the first for a failed chunk. Default 3, Ray's. */
+  retries?: number;
+}
+
+/** What a chunk function receives besides its items. */
+export interface ChunkInfo<D = unknown> {
+  /** The device of the lease, or undefined on the CPU path. */
+  device: D | undefined;
+  /** Every device of a multi-device lease. */
+  devices: D[];
+  /** The fraction of the device held (0 on the CPU path). */
+  share: number;
+  signal: AbortSignal;
+  /** The chunk's position: chunk i holds items [i × batchSize, (i + 1) × batchSize). */
+  index: number;
+}
+
+/** A chunk function: one result per item, in the items' order. */
+export type ChunkFn<T, R, D = unknown> = (chunk: T[], info: ChunkInfo<D>) => R[] | Promise<R[]>;
+
+/** What ctx.map needs from the kernel. */
+export interface MapHost<D> {
+  cell: string;
+  signal: AbortSignal;
+  gpu: () => Promise<DevicePool<D>>;
+  cpu: () => Promise<{ size: number; run(task: TaskHandle, chunk: unknown[], signal: AbortSignal): Promise<unknown[]> }>;
+  progress(done: number, total?: number): void;
+  cost(resource: string, amount: number): void;
+  notice(message: string): void;
+}
+
+/** Both a promise of all results (in input order) and an async iterable of them. */
+export interface MapResult<R> extends PromiseLike<R[]>, AsyncIterable<R> {}
+
+export function map<T, R, D>(
+  host: MapHost<D>,
+  items: Iterable<T> | AsyncIterable<T>,
+  fn: ChunkFn<T, R, D> | TaskHandle,
+  options: MapOptions = {},
+): MapResult<R> {
+  const where = `cell "${host.cell}": ctx.map`;
+  const batchSize = options.batchSize ?? 64;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new CellarError(`${where}: batchSize ${batchSize}; expected a whole number ≥ 1`);
+  const retries = options.retries ?? 3;
+  if (!Number.isInteger(retries) || retries < 0) throw new CellarError(`${where}: retries ${retries}; expected a whole number ≥ 0`);
+  if (options.concurrency !== undefined && (!Number.isInteger(options.concurrency) || options.concurrency < 1)) {
+    throw new CellarError(`${where}: concurrency ${options.concurrency}; expected a whole number ≥ 1`);
+  }
+  if (typeof fn !== "function" && !isTask(fn)) throw new CellarError(`${where}: expected a function or a task(import.meta.url, "name") handle`);
+  if (items === null || typeof items !== "object" || (!(Symbol.iterator in items) && !(Symbol.asyncIterator in items))) {
+    throw new CellarError(`${where}: items must be an array or an (async) iterable`);
+  }
+  const claim = options.gpu === undefined ? undefined : parseClaim(options, where);
+  const total = Array.isArray(items) ? items.length : undefined;
+
+  let started: AsyncIterable<R> | undefined;
+  const iterate = () => (started ??= run(host, where, items, fn, claim, batchSize, retries, options.concurrency, total));
+  return {
+    then(onFulfilled, onRejected) {
+      return collect(iterate()).then(onFulfilled, onRejected);
+    },
+    [Symbol.asyncIterator]() {
+      return iterate()[Symbol.asyncIterator]();
+    },
+  };
+}
+
+async function collect<R>(results: AsyncIterable<R>): Promise<R[]> {
+  const out: R[] = [];
+  for await (const r of results) out.push(r);
+  return out;
+}
+
+async function* run<T, R, D>(
+  host: MapHost<D>,
+  where: string,
+  items: Iterable<T> | AsyncIterable<T>,
+  fn: ChunkFn<T, R, D> | TaskHandle,
+  claim: Claim | undefined,
+  batchSize: number,
+  retries: number,
+  concurrency: number | undefined,
+  total: number | undefined,
+): AsyncGenerator<R> {
+  let pool = claim ? await host.gpu() : undefined;
+  if (claim && pool && pool.live.length === 0) {
+    if (claim.required) {
+      throw new CellarError(`${where}: asked for gpu ${claim.units / 10_000} with required: true, but this host has no WebGPU adapter`);
+    }
+    host.notice(`no WebGPU adapter on this host: gpu ${claim.units / 10_000} chunks run on the CPU path`);
+    pool = undefined;
+  }
+  const cpu = !pool && isTask(fn) ? await host.cpu() : undefined;
+  const window = concurrency ?? (pool ? 2 * pool.live.length * Math.max(1, Math.floor(10_000 / claim!.units)) : cpu ? cpu.size : 8);
+
+  // Each cell's chunks stop together: on the cell's own abort, or when one chunk has failed for good.
+  const controller = new AbortController();
+  const stop = () => controller.abort(host.signal.reason);
+  host.signal.addEventListener("abort", stop, { once: true });
+
+  const runChunk = async (chunk: T[], index: number): Promise<R[]> => {
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      controller.signal.throwIfAborted();
+      const lease: Lease<D> | undefined = pool && claim ? await pool.acquire(claim, controller.signal) : undefined;
+      const t0 = performance.now();
+      const deviceId = lease?.devices.map((d) => d.id).join("+") ?? "cpu";
+      try {
+        let result: unknown;
+        if (cpu && isTask(fn)) result = await cpu.run(fn, chunk, controller.signal);
+        else {
+          const info: ChunkInfo<D> = {
+            device: lease?.devices[0].handle,
+            devices: lease?.devices.map((d) => d.handle) ?? [],
+            share: lease?.share ?? 0,
+            signal: controller.signal,
+            index,
+          };
+          result = isTask(fn) ? await (await fn.load<T, R, D>())(chunk, info) : await fn(chunk, info);
+        }
+        if (!Array.isArray(result) || result.length !== chunk.length) {
+          // A wrong shape is a bug in fn, not bad luck: do not retry it.
+          throw new ShapeError(
+            `${where}: chunk ${index} returned ${Array.isArray(result) ? `${result.length} results for ${chunk.length} items` : describe(result)}; expected one result per item`,
+          );
+        }
+        if (lease) host.cost("gpu_seconds", ((performance.now() - t0) / 1000) * lease.share * lease.devices.length);
+        return result as R[];
+      } catch (err) {
+        if (controller.signal.aborted || err instanceof ShapeError) throw err;
+        lastError = err;
+        for (const device of lease?.devices ?? []) {
+          if (isLost(device.handle)) pool!.remove(device, "device lost");
+        }
+      } finally {
+        lease?.release();
+        metrics.chunkLatency.observe({ device: deviceId }, (performance.now() - t0) / 1000);
+      }
+    }
+    const first = index * batchSize;
+    throw new CellarError(
+      `${where}: chunk ${index} (items ${first}–${first + chunk.length - 1}) failed after ${retries + 1} ${retries === 0 ? "try" : "tries"}: ${errorLine(lastError)}`,
+    );
+  };
+
+  const pending: Array<Promise<R[]>> = [];
+  let done = 0;
+  let read = 0;
+  let chunks = 0;
+  const source = chunksOf(items, batchSize)[Symbol.asyncIterator]();
+  let exhausted = false;
+  try {
+    for (;;) {
+      while (!exhausted && pending.length < window) {
+        let next: IteratorResult<T[]>;
+        try {
+          next = await source.next();
+        } catch (err) {
+          throw new CellarError(`${where}: the items iterable threw after ${read} items: ${errorLine(err)}`);
+        }
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        read += next.value.length;
+        const task = runChunk(next.value, chunks++);
+        task.catch(() => {}); // awaited in order below; this only keeps an early failure from being "unhandled"
+        pending.push(task);
+      }
+      const head = pending.shift();
+      if (!head) break;
+      const results = await head;
+      done += results.length;
+      host.progress(done, total);
+      yield* results;
+    }
+  } finally {
+    // On failure, or when a streaming consumer stops early: stop the other chunks and wait for
+    // them, since each releases its lease only when it settles.
+    if (pending.length > 0) {
+      controller.abort(new CellarError(`${where}: stopped`));
+      await Promise.allSettled(pending);
+    }
+    host.signal.removeEventListener("abort", stop);
+    if (!exhausted) await source.return?.(undefined);
+  }
+}
+
+/** Items grouped into arrays of `size`, from an array or any (async) iterable. */
+async function* chunksOf<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  if (Array.isArray(items)) {
+    for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+    return;
+  }
+  let chunk: T[] = [];
+  for await (const item of items as AsyncIterable<T>) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+class ShapeError extends CellarError {}
+
+function isLost(handle: unknown): boolean {
+  return typeof handle === "object" && handle !== null && (handle as { isLost?: boolean }).isLost === true;
+}
+
+function describe(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
+}

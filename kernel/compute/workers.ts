@@ -1,0 +1,101 @@
+/**
+ * The CPU pool: one worker per core, running task-handle chunks (closures
+ * cannot cross threads). A chunk whose signal aborts is dropped by
+ * terminating its worker, which is replaced on next use.
+ *
+ * @example
+ * const cpu = new CpuPool();
+ * const out = await cpu.run(task(import.meta.url, "shingle"), texts, signal);
+ * cpu.close();
+ */
+import { CellarError } from "../errors.ts";
+import { runtime, type WorkerHandle } from "../runtime/mod.ts";
+import type { TaskHandle } from "./task.ts";
+
+export interface TaskRequest {
+  id: number;
+  module: string;
+  name: string;
+  chunk: unknown[];
+  index: number;
+}
+
+export type TaskResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+interface Slot {
+  worker: WorkerHandle | undefined;
+  busy: boolean;
+}
+
+const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
+
+export class CpuPool {
+  readonly size: number;
+  readonly #slots: Slot[];
+  readonly #waiting: Array<(slot: Slot) => void> = [];
+  readonly #pending = new Map<number, { resolve: (r: unknown[]) => void; reject: (e: unknown) => void }>();
+  #nextId = 1;
+
+  constructor(size = runtime.cpuCount()) {
+    this.size = size;
+    this.#slots = Array.from({ length: size }, () => ({ worker: undefined, busy: false }));
+  }
+
+  async run(task: TaskHandle, chunk: unknown[], signal: AbortSignal): Promise<unknown[]> {
+    signal.throwIfAborted();
+    const slot = await this.#take();
+    try {
+      const worker = slot.worker ??= this.#spawn();
+      const id = this.#nextId++;
+      return await new Promise<unknown[]>((resolve, reject) => {
+        const onAbort = () => {
+          this.#pending.delete(id);
+          worker.terminate();
+          slot.worker = undefined;
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.#pending.set(id, {
+          resolve: (r) => (signal.removeEventListener("abort", onAbort), resolve(r)),
+          reject: (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
+        });
+        worker.post({ id, module: task.module, name: task.name, chunk, index: 0 } satisfies TaskRequest);
+      });
+    } finally {
+      this.#give(slot);
+    }
+  }
+
+  close(): void {
+    for (const slot of this.#slots) {
+      slot.worker?.terminate();
+      slot.worker = undefined;
+    }
+  }
+
+  #spawn(): WorkerHandle {
+    return runtime.spawnWorker(WORKER_URL, (message) => {
+      const response = message as TaskResponse;
+      const pending = this.#pending.get(response.id);
+      if (!pending) return;
+      this.#pending.delete(response.id);
+      if (response.ok) pending.resolve(response.result as unknown[]);
+      else pending.reject(new CellarError(response.error));
+    });
+  }
+
+  #take(): Promise<Slot> {
+    const free = this.#slots.find((s) => !s.busy);
+    if (free) {
+      free.busy = true;
+      return Promise.resolve(free);
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #give(slot: Slot): void {
+    const next = this.#waiting.shift();
+    if (next) next(slot);
+    else slot.busy = false;
+  }
+}
