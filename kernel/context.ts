@@ -9,6 +9,9 @@
  *   return { n: Number(rows[0].n) };
  * })
  */
+import type { ChunkFn, MapOptions, MapResult } from "./compute/map.ts";
+import type { GpuDevice } from "./compute/gpu.ts";
+import type { TaskHandle } from "./compute/task.ts";
 import type { DataInterval } from "./timetable.ts";
 import type { ParamValue } from "./pipeline.ts";
 import type { Columns, TableWriter } from "./tables.ts";
@@ -43,6 +46,13 @@ export interface Context {
   upstream<T = unknown>(name: string): T;
   /** Creates a table for this run's output and returns a bulk writer for it. */
   table(name: string, columns: Columns): Promise<TableWriter>;
+  /**
+   * Fans `items` out in chunks: over device leases when the cell (or `options`)
+   * claims a GPU share, over CPU workers for a `task()` handle, on this thread
+   * for an inline function. Await it for all results in input order, or
+   * iterate it to stream them.
+   */
+  map<T, R>(items: Iterable<T> | AsyncIterable<T>, fn: ChunkFn<T, R, GpuDevice> | TaskHandle, options?: MapOptions): MapResult<R>;
   /** Runs SQL against the store, seeing this cell's own uncommitted tables; rows as JS objects. */
   sql(query: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
 }

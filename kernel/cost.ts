@@ -35,27 +35,45 @@ export interface CostLine {
 /** Resources every attempt has, measured by the kernel. */
 export const MEASURED = ["wall_seconds", "cpu_seconds"] as const;
 
+const HEADER = ["resource", "unit", "usd_per_unit"] as const;
+
 export function parseCostModel(text: string, source: string): CostModel {
-  let records: Record<string, string>[];
+  const expected = `expected the header ${HEADER.join(",")}`;
+  let sawHeader = false;
+  let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
   try {
-    records = parse(text, { columns: (header: string[]) => header.map((h) => h.trim()), skip_empty_lines: true, trim: true });
+    records = parse(text, {
+      columns: (header: string[]) => {
+        const names = header.map((h) => h.trim());
+        const missing = HEADER.filter((column) => !names.includes(column));
+        if (missing.length > 0) {
+          throw new CellarError(`cost model ${source}: header ${JSON.stringify(names.join(","))} has no ${missing.join(", ")}; ${expected}`);
+        }
+        sawHeader = true;
+        return names;
+      },
+      skip_empty_lines: true,
+      trim: true,
+      // Line numbers as in the file: blank lines and quoted newlines make them differ from record numbers.
+      info: true,
+    });
   } catch (err) {
+    if (err instanceof CellarError) throw err;
     throw new CellarError(`cost model ${source}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (!sawHeader) throw new CellarError(`cost model ${source}: empty; ${expected}`);
   const prices = new Map<string, { unit: string; usdPerUnit: number }>();
-  records.forEach((record, i) => {
-    const line = i + 2;
+  for (const { record, info } of records) {
+    const where = `cost model ${source} line ${info.lines}`;
     const { resource, unit, usd_per_unit: price } = record;
-    if (resource === undefined || unit === undefined || price === undefined) {
-      throw new CellarError(`cost model ${source}: expected the header resource,unit,usd_per_unit`);
-    }
+    if (!resource) throw new CellarError(`${where}: no resource; expected a resource name such as cpu_seconds`);
     const usdPerUnit = Number(price);
-    if (!resource || price === "" || !Number.isFinite(usdPerUnit) || usdPerUnit < 0) {
-      throw new CellarError(`cost model ${source} line ${line}: ${JSON.stringify(price)} is not a price; expected a number ≥ 0 in usd_per_unit`);
+    if (price === "" || !Number.isFinite(usdPerUnit) || usdPerUnit < 0) {
+      throw new CellarError(`${where}: ${JSON.stringify(price)} is not a price; expected a number ≥ 0 in usd_per_unit`);
     }
-    if (prices.has(resource)) throw new CellarError(`cost model ${source} line ${line}: resource "${resource}" is priced twice`);
+    if (prices.has(resource)) throw new CellarError(`${where}: resource "${resource}" is priced twice`);
     prices.set(resource, { unit, usdPerUnit });
-  });
+  }
   return { prices };
 }
 

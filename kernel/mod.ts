@@ -16,3 +16,8 @@ export type { Columns, TableWriter } from "./tables.ts";
 export type { Duration } from "./duration.ts";
 export type { DataInterval } from "./timetable.ts";
 export { CellarError } from "./errors.ts";
+export { task } from "./compute/task.ts";
+export type { TaskHandle } from "./compute/task.ts";
+export type { ChunkFn, ChunkInfo, MapOptions, MapResult } from "./compute/map.ts";
+export type { ClaimOptions } from "./compute/claim.ts";
+export type { GpuDevice } from "./compute/gpu.ts";

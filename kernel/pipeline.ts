@@ -1,3 +1,4 @@
+import { parseClaim } from "./compute/claim.ts";
 import type { Context } from "./context.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { CellarError } from "./errors.ts";
@@ -22,6 +23,10 @@ export interface RetryOptions {
 }
 
 export interface CellOptions extends RetryOptions {
+  /** The device share this cell's `ctx.map` chunks claim: a fraction in (0, 1] or whole devices (Ray's `num_gpus`). */
+  gpu?: number;
+  /** Device memory in bytes each chunk claims with its share. */
+  gpuMemory?: number;
   /**
    * The cells this one depends on. By default a cell depends on the cell written
    * just before it; naming `needs` replaces that, so `needs: []` starts an
@@ -81,13 +86,17 @@ export interface CellDef {
   maxRetryDelayMs: number;
   timeoutMs: number | undefined;
   cache: boolean;
+  /** The default claim of the cell's `ctx.map` chunks, if it claims a GPU share. */
+  claim: { gpu: number; gpuMemory?: number } | undefined;
   /** Where `.cell()` was called: the file whose text identifies the cell's code. */
   callSite: { file: string; line: number } | undefined;
 }
 
 const PIPELINE_BRAND = Symbol.for("cellar.pipeline");
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-const CELL_OPTIONS = new Set(["retries", "retryDelay", "retryBackoff", "maxRetryDelay", "timeout", "cache", "needs", "triggerRule"]);
+const CELL_OPTIONS = new Set([
+  "retries", "retryDelay", "retryBackoff", "maxRetryDelay", "timeout", "cache", "needs", "triggerRule", "gpu", "gpuMemory",
+]);
 const PIPELINE_OPTIONS = new Set([
   "id", "description", "schedule", "timezone", "startDate", "endDate", "catchup",
   "maxActiveRuns", "maxActiveCells", "defaults", "params", "alert",
@@ -202,6 +211,7 @@ export class Pipeline {
       maxRetryDelayMs: parseDuration(merged.maxRetryDelay ?? "24h", `${where} maxRetryDelay`),
       timeoutMs: merged.timeout === undefined ? undefined : parseDuration(merged.timeout, `${where} timeout`),
       cache: merged.cache ?? true,
+      claim: options.gpu === undefined ? undefined : (parseClaim(options, where), { gpu: options.gpu, gpuMemory: options.gpuMemory }),
       callSite: callSite(),
     });
     return this;

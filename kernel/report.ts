@@ -34,7 +34,10 @@ export async function runDetail(store: Store, runId: number): Promise<RunDetail>
   const run = await getRun(store, runId);
   const attempts = await store.query(
     `SELECT cell, try_number, state, started_at, ended_at, wall_ms, cpu_ms, error
-     FROM attempts WHERE run_id = ? ORDER BY started_at NULLS LAST, cell, try_number`,
+     FROM attempts WHERE run_id = ?
+     -- cells in the order they first started, each cell's attempts in try order: the last one read is the latest,
+     -- also when a resumed run ran a cell that had been upstream_failed (try 0, never started) before
+     ORDER BY min(started_at) OVER (PARTITION BY cell) NULLS LAST, cell, try_number`,
     [runId],
   );
   const outputs = await store.query(`SELECT cell, cached_from FROM outputs WHERE run_id = ?`, [runId]);

@@ -9,6 +9,8 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { sendAlert } from "./alert.ts";
+import { type Compute, compute } from "./compute/devices.ts";
+import { map } from "./compute/map.ts";
 import type { Context, Logger } from "./context.ts";
 import { formatDuration } from "./duration.ts";
 import { CellarError, errorLine } from "./errors.ts";
@@ -51,6 +53,8 @@ export interface RunResult {
 export interface RunnerOptions {
   /** How long a cell may ignore its aborted signal before it is abandoned. Default 5 s. */
   abandonAfterMs?: number;
+  /** Devices and CPU workers for ctx.map. Default: the process's, from CELLAR_DEVICES. */
+  compute?: Compute;
 }
 
 /** What a cell read from its run, recorded with its checkpoint. */
@@ -73,9 +77,11 @@ export class Runner {
   readonly #listeners = new Set<(event: RunEvent) => void>();
   readonly #cancel = new AbortController();
   readonly #abandonAfterMs: number;
+  readonly compute: Compute;
 
   constructor(private readonly store: Store, options: RunnerOptions = {}) {
     this.#abandonAfterMs = options.abandonAfterMs ?? 5_000;
+    this.compute = options.compute ?? compute();
   }
 
   /** Subscribes to run events; returns the unsubscribe function. */
@@ -574,7 +580,7 @@ class Attempt {
       exec.store.writer.write({ logs: [attempt.logRecord(level, text)] }).catch(() => {});
     };
     const logger: Logger = { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
-    return {
+    const context: Context = {
       pipeline: exec.pipeline.id,
       runId: exec.run.runId,
       cell: cell.name,
@@ -616,6 +622,21 @@ class Attempt {
         attempt.tables.push(writer);
         return writer;
       },
+      map(items, fn, options = {}) {
+        attempt.checkLive();
+        const noticed = new Set<string>();
+        return map({
+          cell: cell.name,
+          signal: attempt.controller.signal,
+          gpu: () => exec.runner.compute.gpu(),
+          cpu: () => exec.runner.compute.cpu(),
+          progress: (done, total) => context.progress(done, total),
+          cost: (resource, amount) => context.cost.add(resource, amount),
+          notice: (message) => {
+            if (!noticed.has(message)) noticed.add(message), logger.info(message);
+          },
+        }, items, fn, { ...cell.claim, ...options });
+      },
       async sql(query: string, values: unknown[] = []) {
         attempt.checkLive();
         if (!attempt.conn) return await exec.store.query(query, values as never[]);
@@ -623,6 +644,7 @@ class Attempt {
         return reader.getRowObjectsJS() as Record<string, unknown>[];
       },
     };
+    return context;
   }
 }
 

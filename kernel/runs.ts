@@ -62,7 +62,10 @@ export async function createScheduledRuns(
   if (intervals.length === 0) return 0;
   const starts = intervals.map((i) => i.start.toISOString());
   const ends = intervals.map((i) => i.end.toISOString());
-  return await store.transaction(async (conn) => {
+  // Another scheduler (or a backfill) creating the same runs at the same moment makes DuckDB refuse
+  // one of the two transactions instead of letting ON CONFLICT see the other's rows; once the other has
+  // committed, a retry sees them and creates only what is still missing.
+  return await retryConflicts(() => store.transaction(async (conn) => {
     // Two list parameters unnested in SQL: binding thousands of scalar parameters is ~20× slower.
     const reader = await conn.runAndReadAll(
       `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
@@ -72,7 +75,41 @@ export async function createScheduledRuns(
       { pipeline, kind, params: JSON.stringify(params), starts: listValue(starts), ends: listValue(ends) },
     );
     return reader.currentRowCount;
-  });
+  }));
+}
+
+/**
+ * Marks a queued or interrupted run as taken; false if another scheduler took it first.
+ *
+ * A plain UPDATE, not UPDATE … RETURNING: DuckDB runs the latter as a delete
+ * and an insert, and does not detect its conflict with a concurrent in-place
+ * UPDATE of the same row (the group writer's), so both would commit.
+ */
+export async function claimRun(store: Store, runId: number): Promise<boolean> {
+  const changed = await retryConflicts(() => store.transaction(async (conn) => {
+    const result = await conn.run(`UPDATE runs SET state = 'running' WHERE run_id = ? AND state IN ('queued', 'interrupted')`, [runId]);
+    return result.rowsChanged;
+  }));
+  return changed === 1;
+}
+
+/** DuckDB's optimistic concurrency refusing a write that collides with another open transaction. */
+export function isWriteConflict(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return /Conflict on (tuple deletion|update|insert)|write-write conflict|Duplicate key .* violates (unique|primary key) constraint|Failed to commit: PRIMARY KEY or UNIQUE constraint violation/i
+    .test(message);
+}
+
+/** Runs `body` again, a few milliseconds later, while it fails with a write conflict (at most ~20 times). */
+export async function retryConflicts<T>(body: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await body();
+    } catch (err) {
+      if (attempt >= 20 || !isWriteConflict(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 * attempt) * (0.5 + Math.random())));
+    }
+  }
 }
 
 /** A manual run (its own key, never deduplicated) at `logicalDate`; returns its record. */

@@ -5,32 +5,44 @@
  * a restarted or second scheduler finds the run already there. With
  * `catchup: true` every missed interval since the last run (or startDate) is
  * created; otherwise only the latest. Queued runs start oldest first, at most
- * `maxActiveRuns` per pipeline at once.
+ * `maxActiveRuns` per pipeline at once — counted over every Scheduler on the
+ * same Store, which is every scheduler of the database, since one process
+ * owns a DuckDB file.
  *
  * @example
  * const scheduler = new Scheduler(store, runner, [ingest, evalPipeline]);
  * await scheduler.run(signal); // until signal aborts
  */
+import { errorLine } from "./errors.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { Runner } from "./runner.ts";
-import { createScheduledRuns, lastScheduledDate, listRuns, type RunRecord } from "./runs.ts";
+import { claimRun, createScheduledRuns, lastScheduledDate, listRuns, retryConflicts, type RunRecord } from "./runs.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 
 /** The longest the scheduler sleeps between looks at the clock. */
 const MAX_SLEEP_MS = 60_000;
 
+/** Runs executing per pipeline, per store: shared by the store's schedulers so that maxActiveRuns holds for them all. */
+const activeRuns = new WeakMap<Store, Map<string, number>>();
+
 export class Scheduler {
   readonly #active = new Map<number, Promise<void>>();
-  readonly #activeByPipeline = new Map<string, number>();
+  readonly #activeByPipeline: Map<string, number>;
   #wake: (() => void) | undefined;
+  /** A run ended since the loop last looked for queued runs: the next sleep must not wait. */
+  #woken = false;
 
   constructor(
     private readonly store: Store,
     private readonly runner: Runner,
     private readonly pipelines: Pipeline[],
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    let counts = activeRuns.get(store);
+    if (!counts) activeRuns.set(store, counts = new Map());
+    this.#activeByPipeline = counts;
+  }
 
   /** Creates the runs that are due now; returns how many were new. */
   async createDueRuns(): Promise<number> {
@@ -53,19 +65,23 @@ export class Scheduler {
   /** Starts queued (or interrupted) scheduled runs up to each pipeline's maxActiveRuns. */
   async startQueuedRuns(): Promise<void> {
     for (const pipeline of this.pipelines) {
-      const active = this.#activeByPipeline.get(pipeline.id) ?? 0;
-      const room = pipeline.maxActiveRuns - active;
-      if (room <= 0 || this.runner.cancelled) continue;
+      if (this.runner.cancelled) return;
+      if (this.#activeCount(pipeline) >= pipeline.maxActiveRuns) continue;
       const waiting = (await listRuns(this.store, pipeline.id, { states: ["queued", "interrupted"], kinds: ["scheduled", "backfill"] }))
         .filter((run) => !this.#active.has(run.runId))
-        .reverse() // oldest logical date first
-        .slice(0, room);
+        .reverse(); // oldest logical date first
       for (const run of waiting) {
-        if (!(await this.claim(run))) continue;
-        this.#activeByPipeline.set(pipeline.id, (this.#activeByPipeline.get(pipeline.id) ?? 0) + 1);
-        const task = this.runner.execute(pipeline, run).then(() => {}, () => {}).finally(() => {
+        if (this.runner.cancelled || this.#activeCount(pipeline) >= pipeline.maxActiveRuns) break;
+        // Take the slot before claiming, so that another scheduler of this store cannot take it meanwhile.
+        this.#countActive(pipeline, +1);
+        if (!(await this.claim(run))) {
+          this.#countActive(pipeline, -1);
+          continue;
+        }
+        const task = this.runner.execute(pipeline, run).then(() => {}, (err) => this.#executeFailed(run, err)).finally(() => {
           this.#active.delete(run.runId);
-          this.#activeByPipeline.set(pipeline.id, this.#activeByPipeline.get(pipeline.id)! - 1);
+          this.#countActive(pipeline, -1);
+          this.#woken = true;
           this.#wake?.();
         });
         this.#active.set(run.runId, task);
@@ -75,34 +91,58 @@ export class Scheduler {
 
   /** Creates due runs and runs everything queued until nothing is left; for backfill, tests and `--once`. */
   async runOnce(): Promise<void> {
-    await this.createDueRuns();
-    do {
-      await this.startQueuedRuns();
-      if (this.#active.size === 0) break;
-      await Promise.race(this.#active.values());
-    } while (!this.runner.cancelled || this.#active.size > 0);
+    try {
+      await this.createDueRuns();
+      do {
+        await this.startQueuedRuns();
+        if (this.#active.size === 0) break;
+        await Promise.race(this.#active.values());
+      } while (!this.runner.cancelled || this.#active.size > 0);
+    } finally {
+      // Also after an error: the store must outlive the runs still using it.
+      await Promise.all(this.#active.values());
+    }
   }
 
   /** Schedules until `signal` aborts, then waits for active runs to stop. */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      await this.createDueRuns();
-      await this.startQueuedRuns();
-      await this.#sleep(await this.#msUntilNextFire(), signal);
+    try {
+      while (!signal.aborted) {
+        this.#woken = false;
+        await this.createDueRuns();
+        await this.startQueuedRuns();
+        await this.#sleep(await this.#msUntilNextFire(), signal);
+      }
+    } finally {
+      await Promise.all(this.#active.values());
     }
-    await Promise.all(this.#active.values());
   }
 
   /** Marks a run as taken by this scheduler; false if another got it first. */
-  async claim(run: RunRecord): Promise<boolean> {
-    const rows = await this.store.transaction(async (conn) => {
-      const reader = await conn.runAndReadAll(
-        `UPDATE runs SET state = 'running' WHERE run_id = ? AND state IN ('queued', 'interrupted') RETURNING run_id`,
-        [run.runId],
-      );
-      return reader.currentRowCount;
-    });
-    return rows === 1;
+  claim(run: RunRecord): Promise<boolean> {
+    return claimRun(this.store, run.runId);
+  }
+
+  #activeCount(pipeline: Pipeline): number {
+    return this.#activeByPipeline.get(pipeline.id) ?? 0;
+  }
+
+  #countActive(pipeline: Pipeline, delta: number): void {
+    this.#activeByPipeline.set(pipeline.id, this.#activeCount(pipeline) + delta);
+  }
+
+  /**
+   * The runner could not execute the run at all (its bookkeeping failed, not a
+   * cell): without this the run would stay 'running' until the next restart,
+   * shown as running while nothing runs it.
+   */
+  async #executeFailed(run: RunRecord, err: unknown): Promise<void> {
+    this.runner.emit({ type: "log", runId: run.runId, cell: "", level: "error", message: `run ${run.runId} could not be executed: ${errorLine(err)}` });
+    await retryConflicts(() =>
+      this.store.transaction((conn) =>
+        conn.run(`UPDATE runs SET state = 'failed', ended_at = now() WHERE run_id = ? AND state = 'running'`, [run.runId])
+      )
+    ).catch(() => {});
   }
 
   /** Until the next interval of any pipeline becomes due (it ends), at most MAX_SLEEP_MS. */
@@ -117,7 +157,9 @@ export class Scheduler {
     return Math.max(0, next - now);
   }
 
+  /** Resolves after `ms`, when a run ends, or when `signal` aborts — at once if either happened while the loop was busy. */
   #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.#woken) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

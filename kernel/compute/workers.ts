@@ -25,6 +25,8 @@ export type TaskResponse = { id: number; ok: true; result: unknown } | { id: num
 interface Slot {
   worker: WorkerHandle | undefined;
   busy: boolean;
+  /** The request the worker is running, to fail if the worker dies. */
+  current: number | undefined;
 }
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
@@ -38,15 +40,16 @@ export class CpuPool {
 
   constructor(size = runtime.cpuCount()) {
     this.size = size;
-    this.#slots = Array.from({ length: size }, () => ({ worker: undefined, busy: false }));
+    this.#slots = Array.from({ length: size }, () => ({ worker: undefined, busy: false, current: undefined }));
   }
 
   async run(task: TaskHandle, chunk: unknown[], signal: AbortSignal): Promise<unknown[]> {
     signal.throwIfAborted();
     const slot = await this.#take();
     try {
-      const worker = slot.worker ??= this.#spawn();
+      const worker = slot.worker ??= this.#spawn(slot);
       const id = this.#nextId++;
+      slot.current = id;
       return await new Promise<unknown[]>((resolve, reject) => {
         const onAbort = () => {
           this.#pending.delete(id);
@@ -62,6 +65,7 @@ export class CpuPool {
         worker.post({ id, module: task.module, name: task.name, chunk, index: 0 } satisfies TaskRequest);
       });
     } finally {
+      slot.current = undefined;
       this.#give(slot);
     }
   }
@@ -73,7 +77,7 @@ export class CpuPool {
     }
   }
 
-  #spawn(): WorkerHandle {
+  #spawn(slot: Slot): WorkerHandle {
     return runtime.spawnWorker(WORKER_URL, (message) => {
       const response = message as TaskResponse;
       const pending = this.#pending.get(response.id);
@@ -81,6 +85,14 @@ export class CpuPool {
       this.#pending.delete(response.id);
       if (response.ok) pending.resolve(response.result as unknown[]);
       else pending.reject(new CellarError(response.error));
+    }, (error) => {
+      // A dead worker fails the chunk it was running (the chunk may be retried) and is replaced on next use.
+      slot.worker = undefined;
+      const pending = slot.current === undefined ? undefined : this.#pending.get(slot.current);
+      if (pending) {
+        this.#pending.delete(slot.current!);
+        pending.reject(new CellarError(`CPU worker died: ${error.message}`));
+      }
     });
   }
 

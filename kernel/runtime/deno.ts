@@ -59,9 +59,13 @@ export const runtime: Runtime = {
   isMainModule: (url) => Deno.mainModule === url,
   // Deno's built-in WebGPU only when Dawn cannot load: it freezes the event loop ~10 ms per round trip.
   cpuCount: () => navigator.hardwareConcurrency,
-  spawnWorker: (url, onMessage) => {
+  spawnWorker: (url, onMessage, onError) => {
     const worker = new Worker(url, { type: "module" });
     worker.onmessage = (event: MessageEvent) => onMessage(event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      onError(new Error(event.message));
+    };
     return { post: (message) => worker.postMessage(message), terminate: () => worker.terminate() };
   },
   workerPort: () => {

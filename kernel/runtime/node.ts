@@ -42,12 +42,34 @@ export const runtime: Runtime = {
   isMainModule: (url) => process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === url,
   gpu: () => loadDawn(),
   cpuCount: () => availableParallelism(),
-  spawnWorker: (url, onMessage) => {
-    // The worker inherits this process's flags, among them tsx's loader for .ts files.
-    const worker = new Worker(new URL(url), { execArgv: process.execArgv });
-    worker.on("message", onMessage);
+  spawnWorker: (url, onMessage, onError) => {
+    // TypeScript workers start from a small .mjs entry that registers tsx in the new thread.
+    const worker = url.endsWith(".ts")
+      ? new Worker(new URL("./node-worker.mjs", import.meta.url), { workerData: { url } })
+      : new Worker(new URL(url));
+    // Referenced only while it has work: an idle pool must not keep the process alive, a busy one must.
+    let outstanding = 0;
+    const settle = () => --outstanding === 0 && worker.unref();
+    worker.on("message", (message) => {
+      settle();
+      onMessage(message);
+    });
+    worker.on("error", (error) => {
+      outstanding = 0;
+      worker.unref();
+      onError(error);
+    });
+    worker.on("exit", (code) => {
+      if (outstanding > 0) onError(new Error(`worker exited with code ${code}`));
+    });
     worker.unref();
-    return { post: (message) => worker.postMessage(message), terminate: () => void worker.terminate() };
+    return {
+      post: (message) => {
+        if (outstanding++ === 0) worker.ref();
+        worker.postMessage(message);
+      },
+      terminate: () => void worker.terminate(),
+    };
   },
   workerPort: () => {
     if (isMainThread || !parentPort) throw new Error("workerPort() called outside a worker");

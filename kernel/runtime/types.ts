@@ -44,8 +44,8 @@ export interface Runtime {
   isMainModule(url: string): boolean;
   /** Logical CPU cores available to this process. */
   cpuCount(): number;
-  /** Starts a worker running the module at `url`; it does not keep the process alive. */
-  spawnWorker(url: string, onMessage: (message: unknown) => void): WorkerHandle;
+  /** Starts a worker running the module at `url`; it does not keep the process alive. `onError` hears it die. */
+  spawnWorker(url: string, onMessage: (message: unknown) => void, onError: (error: Error) => void): WorkerHandle;
   /** Inside a worker: the channel to the thread that started it. */
   workerPort(): WorkerPort;
   /** The WebGPU entry point (Dawn where it loads), or undefined on a host without one. */

@@ -32,7 +32,9 @@ export class Store {
     if (path !== ":memory:") await runtime.mkdir(runtime.dirname(runtime.resolve(path)));
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(path);
+      // DuckDB opens a file with an SQLite header through its sqlite extension, downloading it if need be:
+      // no network (and no other format) just for opening the wrong file. Cells get extensions back below.
+      instance = await DuckDBInstance.create(path, { autoload_known_extensions: "false", autoinstall_known_extensions: "false" });
     } catch (err) {
       throw openError(path, err);
     }
@@ -40,6 +42,8 @@ export class Store {
       const conn = await instance.connect();
       try {
         await migrate(path, conn);
+        await conn.run("SET GLOBAL autoload_known_extensions = true");
+        await conn.run("SET GLOBAL autoinstall_known_extensions = true");
         return new Store(path, instance, conn, await instance.connect());
       } catch (err) {
         conn.closeSync();
@@ -137,6 +141,9 @@ function openError(path: string, err: unknown): Error {
     return new CellarError(
       `database ${path} is held for writing by another process (PID ${holder[2]}, ${holder[1]}); stop it or pass another --db`,
     );
+  }
+  if (/sqlite/i.test(message)) {
+    return new CellarError(`database ${path}: an SQLite database, not a DuckDB one; pass a DuckDB file or a new path with --db`);
   }
   if (/not a valid DuckDB database file/.test(message)) {
     return new CellarError(`database ${path}: not a DuckDB database file; pass a DuckDB file or a new path with --db`);

@@ -11,22 +11,13 @@ import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
  * await writer.write({ attempts: [attempt] }); // durable from here on
  */
 export class GroupWriter {
-  #pending: Batch = emptyBatch();
-  #waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
+  #queue: Array<{ change: Change; resolve: () => void; reject: (err: unknown) => void }> = [];
   #flushing: Promise<void> | undefined;
 
   constructor(private readonly conn: DuckDBConnection) {}
 
   write(change: Change): Promise<void> {
-    const pending = this.#pending;
-    for (const attempt of change.attempts ?? []) pending.attempts.set(attemptKey(attempt), attempt);
-    for (const [runId, state] of change.runStates ?? []) {
-      pending.runStates.set(runId, { ...pending.runStates.get(runId), ...state });
-    }
-    if (change.outputs) pending.outputs.push(...change.outputs);
-    if (change.logs) pending.logs.push(...change.logs);
-    if (change.costs) pending.costs.push(...change.costs);
-    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.#queue.push({ change, resolve, reject }));
     this.#kick();
     return done;
   }
@@ -47,16 +38,27 @@ export class GroupWriter {
     this.#flushing = (async () => {
       // Yield once so that changes made in the same turn share the transaction.
       await Promise.resolve();
-      while (this.#waiters.length > 0) {
-        const batch = this.#pending;
-        const waiters = this.#waiters;
-        this.#pending = emptyBatch();
-        this.#waiters = [];
+      while (this.#queue.length > 0) {
+        const entries = this.#queue;
+        this.#queue = [];
         try {
-          await this.#commit(batch);
-          for (const w of waiters) w.resolve();
+          await this.#commit(toBatch(entries.map((e) => e.change)));
+          for (const e of entries) e.resolve();
         } catch (err) {
-          for (const w of waiters) w.reject(err);
+          if (entries.length === 1) {
+            entries[0].reject(err);
+            continue;
+          }
+          // One bad change must not fail the others that shared its transaction:
+          // redo them one by one, in order, so only the culprit's waiter sees the error.
+          for (const e of entries) {
+            try {
+              await this.#commit(toBatch([e.change]));
+              e.resolve();
+            } catch (err) {
+              e.reject(err);
+            }
+          }
         }
       }
       this.#flushing = undefined;
@@ -144,8 +146,27 @@ interface Batch {
 
 type Statement = [string, DuckDBValue[]];
 
-function emptyBatch(): Batch {
-  return { attempts: new Map(), runStates: new Map(), outputs: [], logs: [], costs: [] };
+/**
+ * Changes merged into one batch, with the effect of applying them in order:
+ * a later record of the same attempt replaces the earlier one, except that it
+ * keeps the earlier start time (as the upsert's coalesce does across batches).
+ */
+function toBatch(changes: Change[]): Batch {
+  const batch: Batch = { attempts: new Map(), runStates: new Map(), outputs: [], logs: [], costs: [] };
+  for (const change of changes) {
+    for (const attempt of change.attempts ?? []) {
+      const key = attemptKey(attempt);
+      const startedAt = attempt.startedAt ?? batch.attempts.get(key)?.startedAt;
+      batch.attempts.set(key, startedAt === undefined ? attempt : { ...attempt, startedAt });
+    }
+    for (const [runId, state] of change.runStates ?? []) {
+      batch.runStates.set(runId, { ...batch.runStates.get(runId), ...state });
+    }
+    if (change.outputs) batch.outputs.push(...change.outputs);
+    if (change.logs) batch.logs.push(...change.logs);
+    if (change.costs) batch.costs.push(...change.costs);
+  }
+  return batch;
 }
 
 function attemptKey(a: AttemptRecord): string {

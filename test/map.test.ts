@@ -1,0 +1,196 @@
+import { threadId } from "node:worker_threads";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { Compute } from "../kernel/compute/devices.ts";
+import type { GpuDevice } from "../kernel/compute/gpu.ts";
+import { pipeline, task, type Pipeline } from "../kernel/mod.ts";
+import { runDetail } from "../kernel/report.ts";
+import { Runner, type RunEvent } from "../kernel/runner.ts";
+import { createManualRun } from "../kernel/runs.ts";
+import type { Store } from "../kernel/store/store.ts";
+import { tempStore } from "./helpers.ts";
+
+const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
+const cpuOnly = new Compute({ devices: "cpu" });
+const withGpu = new Compute({ devices: 1 });
+afterAll(async () => {
+  await cpuOnly.close();
+  await withGpu.close();
+});
+
+const stores: Store[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+});
+
+async function execute(p: Pipeline, compute: Compute, events: RunEvent[] = []) {
+  const store = await tempStore();
+  stores.push(store);
+  const runner = new Runner(store, { compute });
+  runner.on((e) => events.push(e));
+  const date = new Date("2026-05-03T00:00:00Z");
+  const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, {}, {});
+  const result = await runner.execute(p, run);
+  return { result, store, detail: await runDetail(store, run.runId) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("ctx.map on the CPU path", () => {
+  it("returns results in input order whatever order chunks finish in, and reports progress", async () => {
+    const events: RunEvent[] = [];
+    const p = pipeline({ id: "ordered" }).cell("m", async (ctx) =>
+      await ctx.map(Array.from({ length: 100 }, (_, i) => i), async (chunk: number[]) => {
+        await sleep(chunk[0] % 3 === 0 ? 15 : 1);
+        return chunk.map((x) => x * 2);
+      }, { batchSize: 7, concurrency: 4 }));
+    const { result } = await execute(p, cpuOnly, events);
+    expect(result.outputs.get("m")).toEqual(Array.from({ length: 100 }, (_, i) => i * 2));
+    const progress = events.filter((e) => e.type === "progress").map((e) => (e as { done: number }).done);
+    expect(progress.at(-1)).toBe(100);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+  });
+
+  it("streams an async iterable with memory bounded by the chunks in flight", async () => {
+    let produced = 0;
+    let consumed = 0;
+    let maxAhead = 0;
+    async function* source() {
+      for (let i = 0; i < 2_000; i++) {
+        produced++;
+        maxAhead = Math.max(maxAhead, produced - consumed);
+        yield i;
+      }
+    }
+    const p = pipeline({ id: "streaming" }).cell("m", async (ctx) => {
+      let sum = 0;
+      for await (const x of ctx.map(source(), (chunk: number[]) => chunk.map((v) => v + 1), { batchSize: 10, concurrency: 3 })) {
+        consumed++;
+        sum += x;
+      }
+      return sum;
+    });
+    const { result } = await execute(p, cpuOnly);
+    expect(result.outputs.get("m")).toBe((2_000 * 2_001) / 2);
+    // 3 chunks in flight and one being read: never the whole input.
+    expect(maxAhead).toBeLessThanOrEqual(10 * 5);
+  });
+
+  it("retries a failed chunk, then fails the cell naming the chunk and its error", async () => {
+    const tries = new Map<number, number>();
+    const p = pipeline({ id: "flaky-chunks" })
+      .cell("recovers", async (ctx) =>
+        await ctx.map([1, 2, 3, 4], (chunk: number[], { index }) => {
+          tries.set(index, (tries.get(index) ?? 0) + 1);
+          if (index === 1 && tries.get(1)! < 3) throw new Error("transient");
+          return chunk;
+        }, { batchSize: 2 }))
+      .cell("fails", async (ctx) =>
+        await ctx.map([1, 2, 3, 4, 5, 6], (chunk: number[]) => {
+          if (chunk.includes(5)) throw "a string, not an Error";
+          return chunk;
+        }, { batchSize: 2, retries: 1 }));
+    const { result, detail } = await execute(p, cpuOnly);
+    expect(result.outputs.get("recovers")).toEqual([1, 2, 3, 4]);
+    expect(tries.get(1)).toBe(3);
+    expect(detail.cells.find((c) => c.cell === "fails")?.error).toBe(
+      `cell "fails": ctx.map: chunk 2 (items 4–5) failed after 2 tries: non-Error value thrown: "a string, not an Error"`,
+    );
+  });
+
+  it("runs task handles in CPU worker threads", async () => {
+    const p = pipeline({ id: "workers" })
+      .cell("squares", async (ctx) => await ctx.map([1, 2, 3, 4, 5], task(TASKS, "square"), { batchSize: 2 }))
+      .cell("threads", async (ctx) => await ctx.map([1, 2, 3, 4], task(TASKS, "whichThread"), { batchSize: 1 }))
+      .cell("boom", async (ctx) => await ctx.map([11, 12, 13], task(TASKS, "explode"), { batchSize: 1, retries: 0 }));
+    const { result, detail } = await execute(p, cpuOnly);
+    expect(result.outputs.get("squares")).toEqual([1, 4, 9, 16, 25]);
+    const threads = result.outputs.get("threads") as number[];
+    expect(threads.every((t) => t !== threadId)).toBe(true);
+    expect(detail.cells.find((c) => c.cell === "boom")?.error).toMatch(/chunk 2 \(items 2–2\) failed after 1 try: RangeError: 13 is unlucky/);
+  });
+
+  it.each([
+    ["batchSize 0", (ctx: any) => ctx.map([1], (c: number[]) => c, { batchSize: 0 }), /ctx.map: batchSize 0; expected a whole number ≥ 1/],
+    ["gpu 1.5", (ctx: any) => ctx.map([1], (c: number[]) => c, { gpu: 1.5 }), /ctx.map: gpu 1.5; above 1 a claim must be a whole number/],
+    ["gpu NaN", (ctx: any) => ctx.map([1], (c: number[]) => c, { gpu: Number.NaN }), /ctx.map: gpu NaN/],
+    ["wrong shape", (ctx: any) => ctx.map([1, 2], () => [1]), /chunk 0 returned 1 results for 2 items; expected one result per item/],
+    [
+      "an iterable that throws midway",
+      (ctx: any) =>
+        ctx.map((async function* () {
+          yield 1;
+          yield 2;
+          throw new Error("source went away");
+        })(), (c: number[]) => c, { batchSize: 1 }),
+      /ctx.map: the items iterable threw after 2 items: source went away/,
+    ],
+  ])("fails the cell with a clear error for %s", async (_name, body, message) => {
+    const p = pipeline({ id: "bad" }).cell("m", { retries: 0 }, async (ctx) => await body(ctx));
+    const { detail } = await execute(p, cpuOnly);
+    expect(detail.cells[0].state).toBe("failed");
+    expect(detail.cells[0].error).toMatch(/^cell "m": /);
+    expect(detail.cells[0].error).toMatch(message);
+  });
+
+  it("runs a gpu claim on the CPU path with one notice when the host has no adapter, unless required", async () => {
+    const events: RunEvent[] = [];
+    const p = pipeline({ id: "fallback" })
+      .cell("soft", { gpu: 0.5 }, async (ctx) =>
+        await ctx.map([1, 2, 3], (chunk: number[], { device, share }) => chunk.map(() => [device === undefined, share]), { batchSize: 1 }))
+      .cell("hard", async (ctx) => await ctx.map([1], (c: number[]) => c, { gpu: 0.5, required: true }));
+    const { result, detail } = await execute(p, cpuOnly, events);
+    expect(result.outputs.get("soft")).toEqual([[true, 0], [true, 0], [true, 0]]);
+    const notices = events.filter((e) => e.type === "log" && /no WebGPU adapter/.test(e.message));
+    expect(notices).toHaveLength(1);
+    expect(detail.cells.find((c) => c.cell === "hard")?.error).toMatch(/required: true, but this host has no WebGPU adapter/);
+  });
+});
+
+describe("ctx.map on a WebGPU device", () => {
+  it("finds the adapter (CI installs Mesa's lavapipe; no adapter is a failure, never a skip)", async () => {
+    const pool = await withGpu.gpu();
+    expect(pool.live.length).toBe(1);
+    expect(typeof pool.live[0].fallback).toBe("boolean");
+  });
+
+  it("runs two half-device cells at the same time, records device cost, and leaks no lease", async () => {
+    const windows: Record<string, [number, number]> = {};
+    const half = (name: string) => async (ctx: any) =>
+      await ctx.map([1], async (chunk: number[], { device, share }: { device: GpuDevice; share: number }) => {
+        windows[name] = [performance.now(), 0];
+        await device.idle();
+        await sleep(150);
+        windows[name][1] = performance.now();
+        return chunk.map(() => share);
+      });
+    const p = pipeline({ id: "shared" })
+      .cell("a", { needs: [], gpu: 0.5 }, half("a"))
+      .cell("b", { needs: [], gpu: 0.5 }, half("b"));
+    const { result, detail } = await execute(p, withGpu);
+    expect(result.outputs.get("a")).toEqual([0.5]);
+    expect(windows.a[0]).toBeLessThan(windows.b[1]);
+    expect(windows.b[0]).toBeLessThan(windows.a[1]);
+    expect(detail.cells.find((c) => c.cell === "a")?.costs.gpu_seconds).toBeGreaterThan(0.05);
+    const pool = await withGpu.gpu();
+    expect(pool.leasesHeld).toBe(0);
+  });
+
+  it("releases leases when chunks fail, time out or are cancelled", async () => {
+    const p = pipeline({ id: "leaky" })
+      .cell("throws", { needs: [], gpu: 0.25, retries: 0 }, async (ctx) =>
+        await ctx.map([1, 2, 3], () => {
+          throw new Error("kernel bug");
+        }, { batchSize: 1, retries: 1 }))
+      .cell("slow", { needs: [], gpu: 0.25, timeout: 100, retries: 0 }, async (ctx) =>
+        await ctx.map([1, 2, 3, 4], async (c: number[], { signal }) => {
+          await new Promise((resolve, reject) => {
+            const t = setTimeout(resolve, 5_000);
+            signal.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)));
+          });
+          return c;
+        }, { batchSize: 1 }));
+    const { detail } = await execute(p, withGpu);
+    expect(detail.cells.map((c) => c.state)).toEqual(["failed", "failed"]);
+    expect((await withGpu.gpu()).leasesHeld).toBe(0);
+  });
+});
