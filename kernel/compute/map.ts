@@ -74,22 +74,23 @@ export function map<T, R, D>(
   const claim = options.gpu === undefined ? undefined : parseClaim(options, where);
   const total = Array.isArray(items) ? items.length : undefined;
 
-  let started: AsyncIterable<R> | undefined;
-  const iterate = () => (started ??= run(host, where, items, fn, claim, batchSize, retries, options.concurrency, total));
+  let started: AsyncIterable<R[]> | undefined;
+  const chunks = () => (started ??= run(host, where, items, fn, claim, batchSize, retries, options.concurrency, total));
   return {
     then(onFulfilled, onRejected) {
-      return collect(iterate()).then(onFulfilled, onRejected);
+      return collect(chunks()).then(onFulfilled, onRejected);
     },
-    [Symbol.asyncIterator]() {
-      return iterate()[Symbol.asyncIterator]();
+    async *[Symbol.asyncIterator]() {
+      for await (const results of chunks()) yield* results;
     },
   };
 }
 
-async function collect<R>(results: AsyncIterable<R>): Promise<R[]> {
-  const out: R[] = [];
-  for await (const r of results) out.push(r);
-  return out;
+/** All results in order; chunk by chunk, since a per-item await costs more than a small chunk's work. */
+async function collect<R>(chunks: AsyncIterable<R[]>): Promise<R[]> {
+  const parts: R[][] = [];
+  for await (const results of chunks) parts.push(results);
+  return parts.flat();
 }
 
 async function* run<T, R, D>(
@@ -102,7 +103,7 @@ async function* run<T, R, D>(
   retries: number,
   concurrency: number | undefined,
   total: number | undefined,
-): AsyncGenerator<R> {
+): AsyncGenerator<R[]> {
   let pool = claim ? await host.gpu() : undefined;
   if (claim && pool && pool.live.length === 0) {
     if (claim.required) {
@@ -193,7 +194,7 @@ async function* run<T, R, D>(
       const results = await head;
       done += results.length;
       host.progress(done, total);
-      yield* results;
+      yield results;
     }
   } finally {
     // On failure, or when a streaming consumer stops early: stop the other chunks and wait for
