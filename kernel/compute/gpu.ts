@@ -10,8 +10,8 @@
  *   @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
  *     if (id.x < arrayLength(&xs)) { xs[id.x] *= 2u; }
  *   }`);
- * const xs = gpu.upload(new Uint32Array([1, 2, 3]));
- * gpu.dispatch(pipeline, [xs], 1);
+ * const xs = gpu.upload(new Uint32Array([1, 2, 3]), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+ * gpu.dispatch(pipeline, [{ buffer: xs, size: 12 }], 1); // pooled buffers round up: bind the bytes you mean
  * new Uint32Array(await gpu.readback(xs, 12)); // [2, 4, 6]
  * gpu.release(xs);
  * gpu.destroy();
@@ -105,6 +105,9 @@ export class GpuDevice {
   #created = 0;
   #reused = 0;
   #lostInfo: { reason: string; message: string } | undefined;
+  /** Error scopes of buffer creations and dispatches still open, and the failures they found: the next readback reports them. */
+  readonly #checks = new Set<Promise<void>>();
+  #failures: string[] = [];
 
   private constructor(device: GPUDevice, info: AdapterDescription, label: string, maxIdleBytes: number) {
     this.device = device;
@@ -221,7 +224,9 @@ export class GpuDevice {
       this.#reused++;
       buffer = idle;
     } else {
+      this.device.pushErrorScope("out-of-memory");
       buffer = this.device.createBuffer({ label: `${this.label}:${key}`, size, usage });
+      this.#check(this.device.popErrorScope(), `creating a buffer of ${size} bytes`);
       this.#created++;
     }
     this.#live.set(buffer, key);
@@ -254,13 +259,16 @@ export class GpuDevice {
 
   /** Writes `data` at `offset` of `buffer`; a length that is not a multiple of 4 is zero-padded, as WebGPU requires. */
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
-    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (bytes.byteLength % 4 !== 0) {
-      const padded = new Uint8Array(align4(bytes.byteLength));
-      padded.set(bytes);
-      bytes = padded;
+    // Dawn copies from either kind of buffer; the typings only admit ArrayBuffer.
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    const aligned = bytes.byteLength - (bytes.byteLength % 4);
+    if (aligned > 0) this.device.queue.writeBuffer(buffer, offset, bytes, 0, aligned);
+    if (aligned < bytes.byteLength) {
+      // Only the last few bytes are copied to pad them, not the whole array.
+      const tail = new Uint8Array(4);
+      tail.set(bytes.subarray(aligned));
+      this.device.queue.writeBuffer(buffer, offset + aligned, tail);
     }
-    if (bytes.byteLength > 0) this.device.queue.writeBuffer(buffer, offset, bytes);
   }
 
   /** Encodes and submits one dispatch of `pipeline` with `bindings` as group 0, bindings 0, 1, 2, … */
@@ -271,6 +279,7 @@ export class GpuDevice {
     if (x > max || y > max || z > max) {
       throw new Error(`${this.label}: dispatch of ${x}×${y}×${z} workgroups exceeds ${max} per dimension`);
     }
+    this.device.pushErrorScope("validation");
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: bindings.map((b, i) => ({ binding: i, resource: "buffer" in b ? b : { buffer: b } })),
@@ -282,6 +291,7 @@ export class GpuDevice {
     pass.dispatchWorkgroups(x, y, z);
     pass.end();
     this.device.queue.submit([encoder.finish()]);
+    this.#check(this.device.popErrorScope(), `dispatching "${pipeline.label}"`);
   }
 
   /**
@@ -316,9 +326,15 @@ export class GpuDevice {
         this.#assertAlive();
         throw new CellarError(`${this.label}: reading back ${byteLength} bytes failed: ${firstLine(err)}`);
       }
-      // TypedArray.set, not ArrayBuffer.slice: slicing a Dawn mapped range copies at 0.2 GB/s against 12 GB/s.
-      new Uint8Array(target.buffer, target.byteOffset, byteLength).set(new Uint8Array(staging.getMappedRange(0, size), 0, byteLength));
-      staging.unmap();
+      try {
+        // A dispatch that failed validation did nothing: its output is not to be trusted.
+        await this.#reportErrors();
+        // TypedArray.set, not ArrayBuffer.slice: slicing a Dawn mapped range copies at 0.2 GB/s against 12 GB/s.
+        new Uint8Array(target.buffer, target.byteOffset, byteLength).set(new Uint8Array(staging.getMappedRange(0, size), 0, byteLength));
+      } finally {
+        // A buffer goes back to the pool unmapped, or the next copy into it fails.
+        staging.unmap();
+      }
     } finally {
       this.release(staging);
     }
@@ -337,6 +353,29 @@ export class GpuDevice {
     this.#pipelines.clear();
     this.device.destroy();
     this.#lostInfo ??= { reason: "destroyed", message: "destroyed by its owner" };
+  }
+
+  /**
+   * Without a scope, a failed dispatch or allocation would only be printed by
+   * Dawn and its output read back as zeros. The message names the operation;
+   * with kernels running concurrently it may surface in another's readback.
+   */
+  #check(scope: Promise<GPUError | null>, what: string): void {
+    const check: Promise<void> = scope.then(
+      (error) => {
+        if (error) this.#failures.push(`${what}: ${oneLine(error.message)}`);
+      },
+      () => {}, // a lost device rejects its scopes; loss is reported on its own
+    ).finally(() => this.#checks.delete(check));
+    this.#checks.add(check);
+  }
+
+  async #reportErrors(): Promise<void> {
+    if (this.#checks.size > 0) await Promise.all(this.#checks);
+    if (this.#failures.length === 0) return;
+    const failures = this.#failures;
+    this.#failures = [];
+    throw new CellarError(`${this.label}: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ""}`);
   }
 
   #sizeClass(byteLength: number): number {
@@ -360,7 +399,7 @@ function align4(n: number): number {
 }
 
 function oneLine(text: string): string {
-  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" — ");
+  return text.split("\n").map((l) => l.trim().replace(/^- /, "")).filter((l) => l !== "").join("; ");
 }
 
 function firstLine(err: unknown): string {
