@@ -14,7 +14,7 @@ import { stringify } from "csv-stringify/sync";
 import { type CostModel, costLines, parseCostModel } from "./cost.ts";
 import { formatDuration } from "./duration.ts";
 import { CellarError, errorLine } from "./errors.ts";
-import { loadPipeline } from "./loader.ts";
+import { isPipelineId, loadPipeline } from "./loader.ts";
 import { parseDate, type Pipeline } from "./pipeline.ts";
 import { showProgress } from "./progress.ts";
 import { runDetail, runLogs } from "./report.ts";
@@ -23,6 +23,7 @@ import {
   createManualRun,
   createScheduledRuns,
   getRun,
+  hasCheckpoint,
   listRuns,
   markInterrupted,
   type RunOptions,
@@ -67,10 +68,14 @@ export async function main(argv: string[]): Promise<number> {
     .option("--from <cell>", "recompute this cell and everything downstream")
     .option("--new", "always start a new run, even if an interrupted one could be resumed")
     .action(action(async (ref: string, opts: { param: Record<string, string>; date?: string; cache: boolean; from?: string; new?: boolean }) => {
-      const { pipeline } = await loadPipeline(ref);
+      const { pipeline, file } = await loadPipeline(ref);
       const params = pipeline.resolveParams(opts.param);
       const date = opts.date === undefined ? new Date() : parseDate(opts.date, "--date");
-      const options: RunOptions = { ...(opts.cache ? {} : { noCache: true }), ...(opts.from ? { from: opts.from } : {}) };
+      const options: RunOptions = {
+        ...(opts.cache ? {} : { noCache: true }),
+        ...(opts.from ? { from: opts.from } : {}),
+        ...(isPipelineId(ref) ? {} : { source: file }),
+      };
       if (opts.from) pipeline.getCell(opts.from);
       return await withStore(dbPath(), async (store) => {
         const resumable = opts.new || opts.from || !opts.cache
@@ -96,7 +101,10 @@ export async function main(argv: string[]): Promise<number> {
       await withStore(dbPath(), async (store) => {
         const run = await getRun(store, parseRunId(id));
         if (run.state === "success") throw new CellarError(`run ${run.runId}: already succeeded; nothing to resume`);
-        const { pipeline } = await loadPipeline(run.pipeline);
+        const { pipeline } = await loadPipeline(run.options.source ?? run.pipeline);
+        if (pipeline.id !== run.pipeline) {
+          throw new CellarError(`run ${run.runId} is of pipeline "${run.pipeline}", but ${run.options.source} now defines "${pipeline.id}"`);
+        }
         return exitFor(await execute(store, pipeline, run));
       })
     ));
@@ -108,13 +116,22 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(paramOption())
     .option("--date <logical-date>", "logical date (default: now)")
     .action(action(async (ref: string, cellName: string, opts: { param: Record<string, string>; date?: string }) => {
-      const { pipeline } = await loadPipeline(ref);
-      pipeline.getCell(cellName);
+      const { pipeline, file } = await loadPipeline(ref);
+      const cell = pipeline.getCell(cellName);
       const params = pipeline.resolveParams(opts.param);
       const date = opts.date === undefined ? new Date() : parseDate(opts.date, "--date");
       return await withStore(dbPath(), async (store) => {
+        // Refuse before recording a run, so a refused call leaves nothing behind.
+        for (const need of cell.needs) {
+          if (!(await hasCheckpoint(store, pipeline.id, need))) {
+            throw new CellarError(
+              `cell "${cellName}" needs the output of "${need}", which has no checkpoint in ${store.path}; run pipeline "${pipeline.id}" first`,
+            );
+          }
+        }
         const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
-        const run = await createManualRun(store, pipeline.id, "cell", date, interval, params, { only: [cellName] });
+        const source = isPipelineId(ref) ? {} : { source: file };
+        const run = await createManualRun(store, pipeline.id, "cell", date, interval, params, { only: [cellName], ...source });
         const result = await execute(store, pipeline, run);
         if (result.outputs.has(cellName)) runtime.writeOut(`${JSON.stringify(result.outputs.get(cellName), null, 2)}\n`);
         return exitFor(result);

@@ -15,8 +15,13 @@ export interface LoadedPipeline {
   file: string;
 }
 
+/** True for `ingest`, false for `pipelines/ingest.ts` or `./my.ts`. */
+export function isPipelineId(ref: string): boolean {
+  return !/[\\/]/.test(ref) && !/\.[cm]?[jt]s$/.test(ref);
+}
+
 export async function loadPipeline(ref: string, cwd = runtime.cwd()): Promise<LoadedPipeline> {
-  const isFile = /[\\/]/.test(ref) || /\.[cm]?[jt]s$/.test(ref);
+  const isFile = !isPipelineId(ref);
   const file = isFile ? runtime.resolve(cwd, ref) : runtime.resolve(cwd, "pipelines", `${ref}.ts`);
   if (!(await runtime.exists(file))) {
     throw new CellarError(
@@ -27,8 +32,11 @@ export async function loadPipeline(ref: string, cwd = runtime.cwd()): Promise<Lo
   try {
     module = await import(runtime.toFileUrl(file));
   } catch (err) {
-    if (err instanceof CellarError) throw new CellarError(`${ref}: ${err.message}`);
-    throw new CellarError(`pipeline file ${ref}: failed to load: ${errorLine(err)}`);
+    // By name too: a pipeline that imports another copy of the kernel throws that copy's CellarError.
+    if (err instanceof CellarError || (err instanceof Error && err.name === "CellarError")) {
+      throw new CellarError(`${ref}: ${errorLine(err)}`);
+    }
+    throw new CellarError(`pipeline file ${ref}: failed to load: ${loadFailure(err)}`);
   }
   const pipeline = module.default;
   if (!isPipeline(pipeline)) {
@@ -40,4 +48,21 @@ export async function loadPipeline(ref: string, cwd = runtime.cwd()): Promise<Lo
     throw new CellarError(`${ref}: ${errorLine(err)}`);
   }
   return { pipeline, file };
+}
+
+/**
+ * One line for a module that would not load, naming where when its first line does not:
+ * a syntax error's first line is only "Transform failed with 1 error:" (esbuild, under tsx),
+ * and an error thrown while the module runs says what but not where.
+ */
+function loadFailure(err: unknown): string {
+  const line = errorLine(err);
+  if (!(err instanceof Error)) return line;
+  const next = err.message.split("\n").slice(1).map((l) => l.trim()).find((l) => l !== "");
+  if (line.endsWith(":") && next) return `${line} ${next}`;
+  for (const frame of (err.stack ?? "").split("\n").slice(1)) {
+    const at = /(?:\(|at )((?:file:\/\/)?\/[^\s()]+):(\d+):\d+\)?\s*$/.exec(frame);
+    if (at && !at[1].includes("/node_modules/")) return `${line} (at ${at[1]}:${at[2]})`;
+  }
+  return line;
 }

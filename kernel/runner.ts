@@ -333,7 +333,9 @@ class Execution {
       [match.runId, cell.name],
     );
     const { runId } = this.run;
-    const tryNumber = this.tries.get(cell.name) ?? 0;
+    // A new attempt row: on resume the cell may have earlier tries whose errors and times must stay.
+    const prior = this.tries.get(cell.name);
+    const tryNumber = prior === undefined ? 0 : prior + 1;
     const durable = this.store.writer.write({
       outputs: [{
         runId, cell: cell.name, pipeline: this.pipeline.id, tryNumber, cacheKey,

@@ -24,6 +24,8 @@ export interface RunOptions {
   from?: string;
   /** Run only these cells, their upstream inputs taken from the latest checkpoints. */
   only?: string[];
+  /** The pipeline file the run was started from, when it was given as a path: resume loads it again. */
+  source?: string;
 }
 
 export interface RunRecord {
@@ -159,6 +161,12 @@ export async function listRuns(
     values,
   );
   return rows.map(toRecord);
+}
+
+/** True when some run of the pipeline has a checkpoint of the cell. */
+export async function hasCheckpoint(store: Store, pipeline: string, cell: string): Promise<boolean> {
+  const rows = await store.query(`SELECT 1 FROM outputs WHERE pipeline = ? AND cell = ? LIMIT 1`, [pipeline, cell]);
+  return rows.length > 0;
 }
 
 /** The latest logical date of a scheduled or backfilled run: where catchup continues from. */

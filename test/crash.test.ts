@@ -6,14 +6,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Store } from "../kernel/store/store.ts";
-import { cli, ROOT, tempDir } from "./helpers.ts";
+import { cli, ROOT, tempDir, TSX } from "./helpers.ts";
 
 const FIXTURE = join(ROOT, "test/fixtures/crash.ts");
 
 /** Starts a run and SIGKILLs it right after its `killAt`-th progress line. Returns the lines seen. */
 function runAndKill(db: string, log: string, killAt: number): Promise<string[]> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "kernel/cli.ts"), "--db", db, "run", FIXTURE, "--param", `log=${log}`], {
+    const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", db, "run", FIXTURE, "--param", `log=${log}`], {
       cwd: ROOT,
     });
     const lines: string[] = [];

@@ -3,9 +3,13 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Store } from "../kernel/store/store.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
+
+/** tsx's loader by absolute URL, so that a child started in any cwd can run .ts files. */
+export const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 
 export function tempDir(prefix = "cellar-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -32,7 +36,7 @@ export interface CliResult {
 /** Runs `cellar <args>` under Node (tsx) in `cwd`. */
 export function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "kernel/cli.ts"), ...args], {
+    const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
     });

@@ -11,7 +11,7 @@ import { Runner, type RunEvent, type RunResult } from "../kernel/runner.ts";
 import { createScheduledRuns, listRuns, markInterrupted, type RunRecord } from "../kernel/runs.ts";
 import { Scheduler } from "../kernel/scheduler.ts";
 import { Store } from "../kernel/store/store.ts";
-import { cli, ROOT, tempDir, tempStore } from "./helpers.ts";
+import { cli, ROOT, tempDir, tempStore, TSX } from "./helpers.ts";
 
 const FIXTURE = join(ROOT, "test/fixtures/scheduled.ts");
 const HOUR = 3_600_000;
@@ -451,7 +451,7 @@ describe("Scheduler.run: the forever loop", () => {
 
 /** `cellar schedule` as a long-running child: `waitFor` polls its stderr, `closed` resolves when it exits. */
 function startSchedule(args: string[], env: Record<string, string>) {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ["--import", "tsx", join(ROOT, "kernel/cli.ts"), ...args], {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
   });

@@ -17,7 +17,12 @@ export class GroupWriter {
   constructor(private readonly conn: DuckDBConnection) {}
 
   write(change: Change): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => this.#queue.push({ change, resolve, reject }));
+    // The lists as they are now: a caller reusing its arrays must not change what is written.
+    const copy: Change = {
+      attempts: change.attempts?.slice(), runStates: change.runStates?.slice(), outputs: change.outputs?.slice(),
+      logs: change.logs?.slice(), costs: change.costs?.slice(),
+    };
+    const done = new Promise<void>((resolve, reject) => this.#queue.push({ change: copy, resolve, reject }));
     this.#kick();
     return done;
   }
