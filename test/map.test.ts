@@ -7,6 +7,7 @@ import { runDetail } from "../kernel/report.ts";
 import { Runner, type RunEvent } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import type { Store } from "../kernel/store/store.ts";
+import { registry } from "../kernel/metrics.ts";
 import { tempStore } from "./helpers.ts";
 
 const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
@@ -192,5 +193,66 @@ describe("ctx.map on a WebGPU device", () => {
     const { detail } = await execute(p, withGpu);
     expect(detail.cells.map((c) => c.state)).toEqual(["failed", "failed"]);
     expect((await withGpu.gpu()).leasesHeld).toBe(0);
+  });
+
+  it("refuses at once a memory claim no device can hold, naming the cell", async () => {
+    let calls = 0;
+    const p = pipeline({ id: "too-big" }).cell("huge", { gpu: 0.5, gpuMemory: 2 ** 50 }, async (ctx) =>
+      await ctx.map([1, 2], (c: number[]) => (calls++, c)));
+    const { detail } = await execute(p, withGpu);
+    expect(detail.cells[0].error).toMatch(/^cell "huge": ctx.map: a claim of gpu 0.5 with 1024 TiB cannot be placed: the largest device has .* of memory$/);
+    expect(calls).toBe(0);
+    expect((await withGpu.gpu()).leasesHeld).toBe(0);
+  });
+
+  it("fails a shader that does not compile once, with its line, without retrying it", async () => {
+    let tries = 0;
+    const p = pipeline({ id: "bad-shader" }).cell("kernel", { gpu: 0.5, retries: 0 }, async (ctx) =>
+      await ctx.map([1], async (c: number[], { device }) => {
+        tries++;
+        await device!.pipeline("broken", "@compute @workgroup_size(1) fn main() {\n  let x: u32 = 1.5;\n}");
+        return c;
+      }));
+    const { detail } = await execute(p, withGpu);
+    expect(tries).toBe(1);
+    expect(detail.cells[0].error).toMatch(/^cell "kernel": ctx.map: chunk 0: WGSL shader "broken" does not compile: line 2:/);
+    expect((await withGpu.gpu()).leasesHeld).toBe(0);
+  });
+
+  it("takes a lost device out of the pool and retries its chunks on another", async () => {
+    const two = new Compute({ devices: 2 });
+    try {
+      const pool = await two.gpu();
+      expect(pool.live.map((d) => d.id)).toEqual(["gpu0", "gpu1"]);
+      const ran: string[] = [];
+      const p = pipeline({ id: "lossy" }).cell("work", { gpu: 1 }, async (ctx) =>
+        await ctx.map([1, 2, 3, 4, 5, 6], async (chunk: number[], { device }) => {
+          ran.push(device!.label);
+          if (device!.label === "gpu0" && ran.length === 2) {
+            device!.device.destroy(); // what a driver reset looks like from here
+            await device!.lost;
+          }
+          const buffer = device!.upload(new Uint32Array(chunk), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+          const [value] = new Uint32Array(await device!.readback(buffer, 4));
+          device!.release(buffer);
+          return [value * 10];
+        }, { batchSize: 1, concurrency: 1 }));
+      const { result } = await execute(p, two);
+      expect(result.outputs.get("work")).toEqual([10, 20, 30, 40, 50, 60]);
+      expect(pool.live.map((d) => d.id)).toEqual(["gpu1"]);
+      expect(ran.slice(ran.lastIndexOf("gpu0") + 1).every((id) => id === "gpu1")).toBe(true);
+      expect(pool.leasesHeld).toBe(0);
+    } finally {
+      await two.close();
+    }
+  });
+
+  it("exports device busy time, leases, queue depth and chunk latency as Prometheus metrics", async () => {
+    const text = await registry.metrics();
+    const busy = /cellar_device_busy_fraction_seconds_total\{device="gpu0"\} ([\d.e-]+)/.exec(text);
+    expect(Number(busy?.[1])).toBeGreaterThan(0.1);
+    expect(text).toMatch(/cellar_device_leases_held\{device="gpu0"\} 0/);
+    expect(text).toMatch(/cellar_device_queue_depth 0/);
+    expect(Number(/cellar_chunk_latency_seconds_count\{device="gpu0"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
   });
 });

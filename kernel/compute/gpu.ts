@@ -64,6 +64,11 @@ export class GpuDeviceLostError extends CellarError {
   override name = "GpuDeviceLostError";
 }
 
+/** A shader that does not compile or link: the same on every try and every device, so never retried. */
+export class ShaderError extends CellarError {
+  override name = "ShaderError";
+}
+
 const MIN_BUFFER_BYTES = 256;
 
 /** Describes an adapter without opening a device on it. */
@@ -198,12 +203,12 @@ export class GpuDevice {
     if (errors.length > 0) {
       const [e] = errors;
       const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? "s" : ""})` : "";
-      throw new CellarError(`WGSL shader "${name}" does not compile: line ${e.lineNum}:${e.linePos}: ${e.message}${more}`);
+      throw new ShaderError(`WGSL shader "${name}" does not compile: line ${e.lineNum}:${e.linePos}: ${e.message}${more}`);
     }
     this.device.pushErrorScope("validation");
     const pipeline = this.device.createComputePipeline({ label: name, layout: "auto", compute: { module, entryPoint } });
     const error = await this.device.popErrorScope();
-    if (error) throw new CellarError(`WGSL shader "${name}", entry point "${entryPoint}": ${oneLine(error.message)}`);
+    if (error) throw new ShaderError(`WGSL shader "${name}", entry point "${entryPoint}": ${oneLine(error.message)}`);
     this.#compiled++;
     return pipeline;
   }
@@ -315,9 +320,13 @@ export class GpuDevice {
     const size = align4(byteLength);
     const staging = this.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
+      this.device.pushErrorScope("validation");
       const encoder = this.device.createCommandEncoder();
       encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
       this.device.queue.submit([encoder.finish()]);
+      const copyError = await this.device.popErrorScope();
+      // Without this, a source buffer lacking COPY_SRC reads back as zeros.
+      if (copyError) throw new CellarError(`${this.label}: cannot read back ${buffer.label || "a buffer"}: ${oneLine(copyError.message)}`);
       try {
         await staging.mapAsync(GPUMapMode.READ, 0, size);
       } catch (err) {

@@ -11,6 +11,7 @@
 import { CellarError, errorLine } from "../errors.ts";
 import { metrics } from "../metrics.ts";
 import { type Claim, type ClaimOptions, parseClaim } from "./claim.ts";
+import { ShaderError } from "./gpu.ts";
 import type { DevicePool, Lease } from "./pool.ts";
 import { isTask, type TaskHandle } from "./task.ts";
 
@@ -112,6 +113,8 @@ async function* run<T, R, D>(
     host.notice(`no WebGPU adapter on this host: gpu ${claim.units / 10_000} chunks run on the CPU path`);
     pool = undefined;
   }
+  const impossible = pool && claim ? pool.whyImpossible(claim) : undefined;
+  if (impossible) throw new CellarError(`${where}: ${impossible}`);
   const cpu = !pool && isTask(fn) ? await host.cpu() : undefined;
   const window = concurrency ?? (pool ? 2 * pool.live.length * Math.max(1, Math.floor(10_000 / claim!.units)) : cpu ? cpu.size : 8);
 
@@ -149,7 +152,9 @@ async function* run<T, R, D>(
         if (lease) host.cost("gpu_seconds", ((performance.now() - t0) / 1000) * lease.share * lease.devices.length);
         return result as R[];
       } catch (err) {
-        if (controller.signal.aborted || err instanceof ShapeError) throw err;
+        if (controller.signal.aborted) throw err;
+        if (err instanceof ShapeError) throw err;
+        if (err instanceof ShaderError) throw new CellarError(`${where}: chunk ${index}: ${err.message}`);
         lastError = err;
         for (const device of lease?.devices ?? []) {
           if (isLost(device.handle)) pool!.remove(device, "device lost");

@@ -110,6 +110,10 @@ export class DevicePool<H> {
   }
 
   /** Why no device could ever hold `claim`, or undefined if one could. */
+  whyImpossible(claim: Claim): string | undefined {
+    return this.#impossible(claim);
+  }
+
   #impossible(claim: Claim): string | undefined {
     const live = this.live;
     const what = `a claim of ${describe(claim)}`;
