@@ -14,6 +14,7 @@ import { minhashSignatures, minhashSignaturesGpu } from "../cells/dedup/minhash.
 import { topK, topKGpu } from "../cells/index/topk.ts";
 import { GpuDevice } from "../kernel/compute/gpu.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
+import { rng } from "../test/random.ts";
 
 const MiB = 1024 * 1024;
 
@@ -31,16 +32,6 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** mulberry32, so that both runtimes bench the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function time<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();

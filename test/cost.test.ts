@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { costLines, parseCostModel } from "../kernel/cost.ts";
 import { CellarError } from "../kernel/errors.ts";
 import { pipeline, type Pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import type { Store } from "../kernel/store/store.ts";
-import { ROOT, tempStore } from "./helpers.ts";
+import { ROOT, storesClosedAfterEach } from "./helpers.ts";
 
 const HEADER = "resource,unit,usd_per_unit";
 
@@ -77,10 +77,7 @@ describe("parseCostModel", () => {
 });
 
 describe("costLines", () => {
-  const stores: Store[] = [];
-  afterEach(async () => {
-    for (const s of stores.splice(0)) await s.close();
-  });
+  const newStore = storesClosedAfterEach();
 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -115,8 +112,7 @@ describe("costLines", () => {
   );
 
   it("prices measured time and added units per run and cell, summing every try, newest run first", async () => {
-    const s = await tempStore();
-    stores.push(s);
+    const s = await newStore();
     // Run ids are not in logical-date order, so the ordering is really by date.
     const may2 = await runAt(s, priced, "2026-05-02");
     const may1 = await runAt(s, priced, "2026-05-01");

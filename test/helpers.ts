@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { afterEach } from "vitest";
 import { Store } from "../kernel/store/store.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -17,6 +18,22 @@ export function tempDir(prefix = "cellar-test-"): string {
 
 export async function tempStore(): Promise<Store> {
   return await Store.open(join(tempDir(), "cellar.duckdb"));
+}
+
+/**
+ * Call at the top of a test file (or describe): returns a function that opens
+ * a fresh temporary store, closed after each test.
+ */
+export function storesClosedAfterEach(): () => Promise<Store> {
+  const stores: Store[] = [];
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+  });
+  return async () => {
+    const store = await tempStore();
+    stores.push(store);
+    return store;
+  };
 }
 
 /** Writes a pipeline module into `dir` that imports the kernel by absolute path. */

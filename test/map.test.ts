@@ -1,14 +1,13 @@
 import { threadId } from "node:worker_threads";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Compute } from "../kernel/compute/devices.ts";
 import type { GpuDevice } from "../kernel/compute/gpu.ts";
 import { pipeline, task, type Pipeline } from "../kernel/mod.ts";
 import { runDetail } from "../kernel/report.ts";
 import { Runner, type RunEvent } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
-import type { Store } from "../kernel/store/store.ts";
 import { registry } from "../kernel/metrics.ts";
-import { tempStore } from "./helpers.ts";
+import { storesClosedAfterEach } from "./helpers.ts";
 
 const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
 const cpuOnly = new Compute({ devices: "cpu" });
@@ -18,14 +17,10 @@ afterAll(async () => {
   await withGpu.close();
 });
 
-const stores: Store[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-});
+const newStore = storesClosedAfterEach();
 
 async function execute(p: Pipeline, compute: Compute, events: RunEvent[] = []) {
-  const store = await tempStore();
-  stores.push(store);
+  const store = await newStore();
   const runner = new Runner(store, { compute });
   runner.on((e) => events.push(e));
   const date = new Date("2026-05-03T00:00:00Z");

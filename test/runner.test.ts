@@ -1,23 +1,14 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { pipeline, type Pipeline, type RunFailure } from "../kernel/mod.ts";
 import { runDetail } from "../kernel/report.ts";
 import { Runner, type RunEvent } from "../kernel/runner.ts";
 import { createManualRun, getRun, type RunOptions } from "../kernel/runs.ts";
 import type { Store } from "../kernel/store/store.ts";
-import { tempStore } from "./helpers.ts";
+import { storesClosedAfterEach } from "./helpers.ts";
 
-const stores: Store[] = [];
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-});
-
-async function store(): Promise<Store> {
-  const s = await tempStore();
-  stores.push(s);
-  return s;
-}
+const store = storesClosedAfterEach();
 
 async function run(s: Store, p: Pipeline, options: RunOptions & { params?: Record<string, string> } = {}, runner = new Runner(s)) {
   const date = new Date("2026-05-03T00:00:00Z");

@@ -5,27 +5,18 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { pipeline, type Pipeline, type PipelineOptions } from "../kernel/mod.ts";
 import { Runner, type RunEvent, type RunResult } from "../kernel/runner.ts";
 import { createScheduledRuns, listRuns, markInterrupted, type RunRecord } from "../kernel/runs.ts";
 import { Scheduler } from "../kernel/scheduler.ts";
 import { Store } from "../kernel/store/store.ts";
-import { cli, ROOT, tempDir, tempStore, TSX } from "./helpers.ts";
+import { cli, ROOT, storesClosedAfterEach, tempDir, TSX } from "./helpers.ts";
 
 const FIXTURE = join(ROOT, "test/fixtures/scheduled.ts");
 const HOUR = 3_600_000;
 
-const stores: Store[] = [];
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-});
-
-async function store(): Promise<Store> {
-  const s = await tempStore();
-  stores.push(s);
-  return s;
-}
+const store = storesClosedAfterEach();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const iso = (date: Date) => date.toISOString();

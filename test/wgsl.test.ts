@@ -7,6 +7,7 @@ import { estimateJaccard, fmix32, minhashSignatures, minhashSignaturesGpu, permu
 import { topK, topKGpu, type TopKResult } from "../cells/index/topk.ts";
 import { GpuDevice, GpuDeviceLostError } from "../kernel/compute/gpu.ts";
 import { CellarError } from "../kernel/errors.ts";
+import { rng } from "./random.ts";
 
 let gpu: GpuDevice;
 
@@ -17,16 +18,6 @@ beforeAll(async () => {
 
 afterAll(() => gpu?.destroy());
 
-/** mulberry32: deterministic data, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomCorpus(docs: number, seed: number): { shingles: Uint32Array; offsets: Uint32Array } {
   const random = rng(seed);
