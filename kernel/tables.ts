@@ -15,16 +15,23 @@
 import {
   type DuckDBAppender,
   type DuckDBArrayType,
-  type DuckDBListType,
+  type DuckDBArrayValue,
+  type DuckDBArrayVector,
   type DuckDBConnection,
+  DuckDBDataChunk,
+  type DuckDBListType,
+  listValue,
   DuckDBTimestampTZValue,
   DuckDBTimestampValue,
   DuckDBTypeId,
   type DuckDBType,
   type DuckDBValue,
 } from "@duckdb/node-api";
-import { CellarError } from "./errors.ts";
+import { CellarError, errorLine } from "./errors.ts";
 import type { TableRef } from "./output.ts";
+
+/** Rows per data chunk: DuckDB's vector size. */
+const CHUNK_ROWS = 2048;
 
 /** Column name → DuckDB type, e.g. `{ id: "VARCHAR", score: "DOUBLE", vec: "FLOAT[512]" }`. */
 export type Columns = Record<string, string>;
@@ -43,18 +50,60 @@ export class TableWriter {
     private readonly live: () => void,
   ) {}
 
-  /** Appends rows (objects keyed by column name) in one bulk append. */
+  /** Appends rows (objects keyed by column name) in bulk, a DuckDB data chunk at a time. */
   append(rows: Iterable<Record<string, unknown>>): Promise<void> {
     this.live();
     if (this.#finished) throw new CellarError(`table "${this.name}": append after finish()`);
-    const { appender, columns, types } = this;
+    let batch: Record<string, unknown>[] = [];
     for (const row of rows) {
-      for (let i = 0; i < columns.length; i++) appendCell(appender, row[columns[i]], types[i], this.name, columns[i]);
-      appender.endRow();
-      this.#rows++;
+      batch.push(row);
+      if (batch.length === CHUNK_ROWS) {
+        this.#appendChunk(batch);
+        batch = [];
+      }
     }
-    appender.flushSync();
+    if (batch.length > 0) this.#appendChunk(batch);
+    this.appender.flushSync();
     return Promise.resolve();
+  }
+
+  #appendChunk(rows: Record<string, unknown>[]): void {
+    const chunk = DuckDBDataChunk.create(this.types, rows.length);
+    for (let c = 0; c < this.columns.length; c++) {
+      const column = this.columns[c];
+      const type = this.types[c];
+      const at = (r: number) => `table "${this.name}" column "${column}" (${type.toString()}) row ${this.#rows + r}`;
+      if (type.typeId === DuckDBTypeId.ARRAY) {
+        // Vectors: written element by element into the chunk, never through per-row JS arrays.
+        const vector = chunk.getColumnVector(c) as DuckDBArrayVector;
+        const length = (type as DuckDBArrayType).length;
+        rows.forEach((row, r) => {
+          const value = row[column];
+          if (value === null || value === undefined) return vector.setItem(r, null);
+          const items = value as ArrayLike<number>;
+          if (typeof items.length !== "number" || items.length !== length) {
+            throw new CellarError(`${at(r)}: expected ${length} numbers, got ${describe(value)}`);
+          }
+          vector.setItem(r, { items } as unknown as DuckDBArrayValue);
+        });
+        vector.flush();
+      } else {
+        const values = rows.map((row, r) => {
+          try {
+            return toDuckValue(row[column], type);
+          } catch (err) {
+            throw new CellarError(`${at(r)}: cannot store ${describe(row[column])}: ${errorLine(err)}`);
+          }
+        });
+        try {
+          chunk.setColumnValues(c, values);
+        } catch (err) {
+          throw new CellarError(`table "${this.name}" column "${column}" (${type.toString()}): ${errorLine(err)}`);
+        }
+      }
+    }
+    this.appender.appendDataChunk(chunk);
+    this.#rows += rows.length;
   }
 
   /** Ends writing and returns the reference to return from the cell. */
@@ -105,19 +154,9 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-function appendCell(appender: DuckDBAppender, value: unknown, type: DuckDBType, table: string, column: string): void {
-  if (value === null || value === undefined) return appender.appendNull();
-  try {
-    if (type.typeId === DuckDBTypeId.ARRAY) appender.appendArray(listItems(value, type), type as DuckDBArrayType);
-    else if (type.typeId === DuckDBTypeId.LIST) appender.appendList(listItems(value, type), type as DuckDBListType);
-    else appender.appendValue(toDuckValue(value, type), type);
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split("\n", 1)[0] : String(err);
-    throw new CellarError(`table "${table}" column "${column}" (${type.toString()}): cannot store ${describe(value)}: ${message}`);
-  }
-}
-
+/** A JS value as the DuckDB value for a column of `type`; null and undefined are NULL. */
 function toDuckValue(value: unknown, type: DuckDBType): DuckDBValue {
+  if (value === null || value === undefined) return null;
   switch (type.typeId) {
     case DuckDBTypeId.BIGINT:
     case DuckDBTypeId.UBIGINT:
@@ -128,17 +167,21 @@ function toDuckValue(value: unknown, type: DuckDBType): DuckDBValue {
       return value instanceof Date ? new DuckDBTimestampTZValue(BigInt(value.getTime()) * 1000n) : value as DuckDBValue;
     case DuckDBTypeId.TIMESTAMP:
       return value instanceof Date ? new DuckDBTimestampValue(BigInt(value.getTime()) * 1000n) : value as DuckDBValue;
+    case DuckDBTypeId.LIST:
+      return listItems(value, type as DuckDBListType);
+    case DuckDBTypeId.VARCHAR:
+      if (typeof value !== "string") throw new Error("expected a string");
+      return value;
     default:
       return value as DuckDBValue;
   }
 }
 
-/** Items of an ARRAY or LIST value; typed arrays (embeddings) are accepted as they come from models. */
-function listItems(value: unknown, type: DuckDBType): DuckDBValue[] {
-  const child = (type as DuckDBArrayType | DuckDBListType).valueType;
-  const items = ArrayBuffer.isView(value) ? Array.from(value as unknown as ArrayLike<number>) : value as unknown[];
+/** Items of a LIST value; typed arrays (embeddings) are accepted as they come from models. */
+function listItems(value: unknown, type: DuckDBListType): DuckDBValue {
+  const items = ArrayBuffer.isView(value) ? Array.from(value as unknown as ArrayLike<number>) : value;
   if (!Array.isArray(items)) throw new Error("expected an array");
-  return items.map((item) => (item === null || item === undefined ? null : toDuckValue(item, child)));
+  return listValue(items.map((item) => toDuckValue(item, type.valueType)));
 }
 
 function describe(value: unknown): string {

@@ -334,4 +334,18 @@ describe("checkpoints and cache", () => {
     expect(Object.fromEntries(again.cells)).toEqual({ write: "success", read: "cached" });
     expect(tries).toBe(3);
   });
+
+  it("names the table, column and row of a value that does not fit, and stores nothing", async () => {
+    const s = await store();
+    const p = pipeline({ id: "misfit" }).cell("write", async (ctx) => {
+      const t = await ctx.table("vectors", { id: "VARCHAR", embedding: "FLOAT[4]" });
+      await t.append([{ id: "a", embedding: new Float32Array(4) }, { id: "b", embedding: new Float32Array(3) }]);
+      return { vectors: await t.finish() };
+    });
+    const result = await run(s, p);
+    expect((await runDetail(s, result.runId)).cells[0].error).toBe(
+      `table "vectors" column "embedding" (FLOAT[4]) row 1: expected 4 numbers, got 0,0,0`,
+    );
+    expect(await s.query(`SELECT count(*)::INT AS n FROM information_schema.tables WHERE table_schema = 'misfit'`)).toEqual([{ n: 0 }]);
+  });
 });
