@@ -39,12 +39,9 @@ export function isTableRef(value: unknown): value is TableRef {
     typeof (value as TableRef).sql === "string";
 }
 
-/** An output that cannot be stored: the cell's code, not bad luck, so it is not retried. */
-export class OutputError extends CellarError {}
-
 function canonical(cell: string, value: unknown, path: string, identity: boolean, ancestors: Set<object>): string {
   const fail = (what: string, hint: string): never => {
-    throw new OutputError(`cell "${cell}": its output cannot be stored: ${path} is ${what}; ${hint}`);
+    throw new CellarError(`cell "${cell}": its output cannot be stored: ${path} is ${what}; ${hint}`);
   };
   switch (typeof value) {
     case "string":

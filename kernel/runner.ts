@@ -16,7 +16,7 @@ import { formatDuration } from "./duration.ts";
 import { CellarError, errorLine } from "./errors.ts";
 import { codeVersion } from "./fingerprint.ts";
 import { sha256 } from "./hash.ts";
-import { encodeOutput, OutputError } from "./output.ts";
+import { encodeOutput } from "./output.ts";
 import type { CellDef, ParamValue, Pipeline, RunFailure } from "./pipeline.ts";
 import { retryDelayMs } from "./retry.ts";
 import type { RunRecord, RunState } from "./runs.ts";
@@ -536,7 +536,10 @@ class Attempt {
       costs: this.costRecords(),
       logs: [this.logRecord("error", error)],
     });
-    return { ok: false, error, retryable: !(err instanceof OutputError), cancelled, ms: wallMs };
+    // A CellarError is bad input stated by the cell or the kernel (bad seeds, an unstorable output, a shader
+    // that does not compile): the same on every try, so not retried. A cell that hung is retried.
+    const retryable = !(err instanceof CellarError) || err instanceof AbandonedError;
+    return { ok: false, error, retryable, cancelled, ms: wallMs };
   }
 
   reads(): string {

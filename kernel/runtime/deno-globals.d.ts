@@ -14,9 +14,11 @@ declare namespace Deno {
   const stdout: Writer;
   const stderr: Writer;
   function cwd(): string;
-  function stat(path: string): Promise<unknown>;
+  function stat(path: string): Promise<{ isDirectory: boolean; size: number }>;
   function readTextFile(path: string): Promise<string>;
-  function readDir(path: string): AsyncIterable<{ name: string }>;
+  function readDir(path: string): AsyncIterable<{ name: string; isDirectory: boolean; isSymlink: boolean }>;
+  function readFile(path: string): Promise<Uint8Array>;
+  function open(path: string, options: { read: boolean }): Promise<{ read(p: Uint8Array): Promise<number | null>; close(): void }>;
   function writeTextFile(path: string, text: string): Promise<void>;
   function mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
   function hostname(): string;

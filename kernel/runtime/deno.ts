@@ -31,6 +31,37 @@ export const runtime: Runtime = {
     for await (const entry of Deno.readDir(path)) names.push(entry.name);
     return names;
   },
+  readDirEntries: async (path) => {
+    const out: Array<{ name: string; directory: boolean }> = [];
+    for await (const e of Deno.readDir(path)) {
+      const directory = e.isSymlink ? (await runtime.stat(`${path}/${e.name}`))?.directory ?? false : e.isDirectory;
+      out.push({ name: e.name, directory });
+    }
+    return out;
+  },
+  stat: async (path) => {
+    try {
+      const s = await Deno.stat(path);
+      return { directory: s.isDirectory, size: s.size };
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }
+  },
+  readFile: (path) => Deno.readFile(path),
+  readChunks: async function* (path, size) {
+    const file = await Deno.open(path, { read: true });
+    try {
+      for (;;) {
+        const buffer = new Uint8Array(size);
+        const read = await file.read(buffer);
+        if (read === null) return;
+        yield read === size ? buffer : buffer.subarray(0, read);
+      }
+    } finally {
+      file.close();
+    }
+  },
   readTextFile: (path) => Deno.readTextFile(path),
   writeTextFile: (path, text) => Deno.writeTextFile(path, text),
   mkdir: (path) => Deno.mkdir(path, { recursive: true }),

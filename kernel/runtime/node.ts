@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
@@ -20,6 +20,35 @@ export const runtime: Runtime = {
   fromFileUrl: (url) => fileURLToPath(url),
   exists: (path) => Promise.resolve(existsSync(path)),
   readDir: (path) => readdir(path),
+  readDirEntries: async (path) => {
+    const entries = await readdir(path, { withFileTypes: true });
+    return await Promise.all(entries.map(async (e) => ({
+      name: e.name,
+      directory: e.isSymbolicLink() ? (await runtime.stat(`${path}/${e.name}`))?.directory ?? false : e.isDirectory(),
+    })));
+  },
+  stat: async (path) => {
+    try {
+      const s = await stat(path);
+      return { directory: s.isDirectory(), size: s.size };
+    } catch {
+      return undefined;
+    }
+  },
+  readFile: async (path) => new Uint8Array(await readFile(path)),
+  readChunks: async function* (path, size) {
+    const handle = await open(path, "r");
+    try {
+      for (;;) {
+        const buffer = new Uint8Array(size);
+        const { bytesRead } = await handle.read(buffer, 0, size, null);
+        if (bytesRead === 0) return;
+        yield bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      await handle.close();
+    }
+  },
   readTextFile: (path) => readFile(path, "utf8"),
   writeTextFile: (path, text) => writeFile(path, text, "utf8"),
   mkdir: async (path) => void (await mkdir(path, { recursive: true })),

@@ -25,6 +25,13 @@ export interface Runtime {
   exists(path: string): Promise<boolean>;
   /** Names of the entries of a directory. */
   readDir(path: string): Promise<string[]>;
+  /** Entries of a directory with whether each is a directory (symbolic links followed). */
+  readDirEntries(path: string): Promise<Array<{ name: string; directory: boolean }>>;
+  /** What is at `path` (links followed), or undefined when nothing is. */
+  stat(path: string): Promise<{ directory: boolean; size: number } | undefined>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** A file's bytes in chunks of at most `size`, without holding the whole file. */
+  readChunks(path: string, size: number): AsyncIterable<Uint8Array>;
   readTextFile(path: string): Promise<string>;
   writeTextFile(path: string, text: string): Promise<void>;
   mkdir(path: string): Promise<void>;

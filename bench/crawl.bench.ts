@@ -1,0 +1,106 @@
+// crawl_seeds benchmark: the PostgreSQL manual (Debian's postgresql-doc-15, 1,169 interlinked
+// pages, 18 MB of HTML) served on 127.0.0.1 by a plain static file server in a child process
+// (so that serving does not share the crawler's thread), crawled from index.html with the
+// default politeness (4 requests per host in flight, no delay) into a DuckDB file; then a
+// re-crawl in the same store, where every page is answered 304.
+// Prints one JSON object per result: pages/s (target ≥ 300) and the crawling process's peak RSS.
+//
+//   XDG_RUNTIME_DIR=/tmp/xdg npx tsx bench/crawl.bench.ts
+//   XDG_RUNTIME_DIR=/tmp/xdg node_modules/deno/deno run -A bench/crawl.bench.ts
+//
+// BENCH_SERVER=inline serves from the crawler's own process instead.
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import process from "node:process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { crawlSeeds } from "../cells/crawl.ts";
+import { Compute } from "../kernel/compute/devices.ts";
+import { pipeline } from "../kernel/mod.ts";
+import { Runner } from "../kernel/runner.ts";
+import { createManualRun } from "../kernel/runs.ts";
+import { runtime } from "../kernel/runtime/mod.ts";
+import { Store } from "../kernel/store/store.ts";
+import { startStaticServer } from "../test/fixtures/crawl/static-server.ts";
+
+const PG_DOCS = "/usr/share/doc/postgresql-doc-15/html";
+const PAGES = 1169;
+const SERVER = fileURLToPath(new URL("../test/fixtures/crawl/static-server.ts", import.meta.url));
+const TSX = pathToFileURL(fileURLToPath(new URL("../node_modules/tsx/dist/loader.mjs", import.meta.url))).href;
+
+/** The static server, in a child process (Node with tsx, or Deno), or inline; its URL and how to stop it. */
+async function serve(): Promise<{ url: string; where: string; close: () => Promise<void> }> {
+  if (runtime.env("BENCH_SERVER") === "inline") {
+    const server = await startStaticServer(PG_DOCS);
+    return { url: server.url, where: "inline", close: () => server.close() };
+  }
+  const args = runtime.name === "deno" ? ["run", "-A", SERVER, PG_DOCS] : ["--import", TSX, SERVER, PG_DOCS];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      if (out.includes("\n")) resolve(out.trim());
+    });
+    child.on("exit", (code) => reject(new Error(`static server exited with ${code}`)));
+  });
+  return { url, where: "child process", close: () => Promise.resolve(void child.kill()) };
+}
+
+const server = await serve();
+const store = await Store.open(join(mkdtempSync(join(tmpdir(), "cellar-bench-")), "bench.duckdb"));
+const compute = new Compute({ devices: "cpu" });
+const p = pipeline({
+  id: "ingest",
+  params: {
+    seeds: `${server.url}/index.html`, maxDepth: 50, maxPages: 10_000, perHostConcurrency: 4, perHostDelayMs: 0,
+    timeoutMs: 10_000, maxBytes: 10_485_760, userAgent: "CellarBot/0.1",
+  },
+}).cell("crawl_seeds", { cache: false }, crawlSeeds);
+
+// Peak RSS of this (the crawling) process, sampled every 20 ms.
+let peakRss = 0;
+const sample = () => (peakRss = Math.max(peakRss, process.memoryUsage.rss()));
+const sampler = setInterval(sample, 20);
+
+async function crawlOnce(name: string): Promise<void> {
+  const date = new Date();
+  const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
+  const rssBefore = process.memoryUsage.rss();
+  peakRss = rssBefore;
+  const cpu0 = runtime.cpuTimeMs();
+  const t0 = performance.now();
+  const result = await new Runner(store, { compute }).execute(p, run);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = (runtime.cpuTimeMs() - cpu0) / 1000;
+  sample();
+  const output = result.outputs.get("crawl_seeds") as { fetched: number; unchanged: number; failed: number };
+  if (result.state !== "success" || output.fetched + output.unchanged !== PAGES || output.failed !== 0) {
+    throw new Error(`${name}: the crawl did not get all ${PAGES} pages: ${result.state} ${JSON.stringify(output)}`);
+  }
+  console.log(JSON.stringify({
+    benchmark: name,
+    runtime: runtime.name,
+    server: server.where,
+    pages: PAGES,
+    fetched: output.fetched,
+    unchanged: output.unchanged,
+    seconds: Number(seconds.toFixed(3)),
+    cpu_seconds: Number(cpuSeconds.toFixed(3)),
+    pages_per_second: Math.round(PAGES / seconds),
+    target_pages_per_second: 300,
+    rss_before_mb: Math.round(rssBefore / 2 ** 20),
+    peak_rss_mb: Math.round(peakRss / 2 ** 20),
+  }));
+}
+
+try {
+  await crawlOnce("crawl_postgresql_manual");
+  await crawlOnce("recrawl_postgresql_manual_304");
+} finally {
+  clearInterval(sampler);
+  await store.close();
+  await compute.close();
+  await server.close();
+}

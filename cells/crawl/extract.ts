@@ -1,0 +1,23 @@
+/**
+ * One entry point from decoded text to a document, whatever its kind, so the
+ * web crawler and the local crawler treat a page alike.
+ *
+ * @example
+ * extractDocument("markdown", "# Hi\n\nthere", "file:///d/a.md"); // { title: "Hi", text: "# Hi\n\nthere", links: [], ... }
+ */
+import type { TextKind } from "./content-type.ts";
+import { extractHtml } from "./html.ts";
+import { extractMarkdown, extractPlain } from "./text.ts";
+
+export interface Extracted {
+  title: string;
+  text: string;
+  links: string[];
+  noindex: boolean;
+}
+
+export function extractDocument(kind: TextKind, text: string, url: string): Extracted {
+  if (kind === "html") return extractHtml(text, url);
+  const doc = kind === "markdown" ? extractMarkdown(text, url) : extractPlain(text, url);
+  return { ...doc, noindex: false };
+}

@@ -1,0 +1,210 @@
+/**
+ * One page over HTTP, politely and defensively: redirects followed by hand (at
+ * most 5, loops detected, each target vetted by the caller, e.g. for
+ * robots.txt), a time limit per request covering connect, headers and body
+ * (`AbortSignal.timeout` joined with the cell's signal), the body streamed and
+ * cut off at `maxBytes`, only text types read, and conditional requests
+ * (If-None-Match / If-Modified-Since) from a previous crawl's validators.
+ *
+ * A failure comes back as a value with a reason; only the cell's own abort
+ * (timeout or cancellation of the cell) is thrown.
+ *
+ * @example
+ * const r = await fetchPage("https://example.com/", { userAgent: "CellarBot/0.1", timeoutMs: 10_000, maxBytes: 1 << 20, signal });
+ * if (r.kind === "ok") console.log(r.url, r.bytes.length, r.textKind);
+ */
+import { parseContentType, textKind as kindOf, type ContentType, type TextKind } from "./content-type.ts";
+import { looksLikeHtml } from "./decode.ts";
+import type { Reason } from "./types.ts";
+import { normalizeUrl } from "./url.ts";
+
+export const MAX_REDIRECTS = 5;
+
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+}
+
+export interface FetchOptions {
+  userAgent: string;
+  timeoutMs: number;
+  maxBytes: number;
+  /** The cell's signal: its abort is thrown, not reported as a failure. */
+  signal: AbortSignal;
+  /** Validators from the previous crawl of a URL; sent as conditional headers. */
+  validators?: (url: string) => Validators | undefined;
+  /** Vets a redirect target before it is requested: a failure ends the chain, "skip" drops it silently. */
+  beforeRedirect?: (url: string) => Promise<{ reason: Reason; detail: string } | "skip" | undefined>;
+  /** Any content type is read as plain text, and a body over maxBytes is cut instead of failing (robots.txt). */
+  lenient?: boolean;
+}
+
+interface Common {
+  /** The URL the result is for: the last one in the redirect chain. */
+  url: string;
+  /** Every URL requested, in order (the first is the one asked for). */
+  chain: string[];
+}
+
+export type FetchResult =
+  | Common & {
+    kind: "ok";
+    status: number;
+    bytes: Uint8Array;
+    contentType: ContentType;
+    textKind: TextKind;
+    validators: Validators;
+  }
+  | Common & { kind: "not_modified"; validators: Validators }
+  | Common & { kind: "failed"; reason: Reason; detail: string; status?: number }
+  | Common & { kind: "skipped" };
+
+const ACCEPT = "text/html,application/xhtml+xml,text/markdown;q=0.9,text/plain;q=0.9,*/*;q=0.1";
+
+export async function fetchPage(url: string, options: FetchOptions): Promise<FetchResult> {
+  const chain = [url];
+  let current = url;
+  for (;;) {
+    const conditional = options.validators?.(current);
+    const headers: Record<string, string> = { "user-agent": options.userAgent, accept: options.lenient ? "text/plain,*/*;q=0.5" : ACCEPT };
+    if (conditional?.etag) headers["if-none-match"] = conditional.etag;
+    if (conditional?.lastModified) headers["if-modified-since"] = conditional.lastModified;
+
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    const signal = AbortSignal.any([options.signal, timeout]);
+    let response: Response;
+    try {
+      response = await fetch(current, { headers, redirect: "manual", signal });
+    } catch (err) {
+      options.signal.throwIfAborted();
+      const failure = timeout.aborted
+        ? { reason: "timeout" as const, detail: `no response within ${options.timeoutMs} ms` }
+        : networkFailure(err);
+      return { kind: "failed", url: current, chain, ...failure };
+    }
+    const fail = async (reason: Reason, detail: string): Promise<FetchResult> => {
+      await response.body?.cancel().catch(() => {});
+      return { kind: "failed", url: current, chain, reason, detail, status: response.status };
+    };
+    const { status } = response;
+
+    if (status >= 300 && status < 400 && status !== 304) {
+      const location = response.headers.get("location");
+      if (location === null) return await fail("http_status", `${status} ${response.statusText} without a Location header`);
+      const next = normalizeUrl(location, current);
+      if (next === undefined || next.startsWith("file:")) {
+        return await fail("bad_redirect", `${status} to ${JSON.stringify(location)}, not an http(s) URL`);
+      }
+      await response.body?.cancel().catch(() => {});
+      if (chain.includes(next)) {
+        return { kind: "failed", url, chain, reason: "redirect_loop", detail: [...chain, next].join(" → ") };
+      }
+      if (chain.length > MAX_REDIRECTS) {
+        return {
+          kind: "failed", url, chain, reason: "too_many_redirects",
+          detail: `more than ${MAX_REDIRECTS} redirects: ${[...chain, next].join(" → ")}`,
+        };
+      }
+      const verdict = await options.beforeRedirect?.(next);
+      chain.push(next);
+      current = next;
+      if (verdict === "skip") return { kind: "skipped", url: current, chain };
+      if (verdict) return { kind: "failed", url: current, chain, ...verdict };
+      continue;
+    }
+
+    const validators: Validators = {
+      etag: response.headers.get("etag") ?? conditional?.etag,
+      lastModified: response.headers.get("last-modified") ?? conditional?.lastModified,
+    };
+    if (status === 304 && conditional) {
+      await response.body?.cancel().catch(() => {});
+      return { kind: "not_modified", url: current, chain, validators };
+    }
+    if (status < 200 || status >= 300 || status === 204 || status === 206) {
+      return await fail("http_status", `${status} ${response.statusText}`.trim());
+    }
+
+    const contentType = parseContentType(response.headers.get("content-type"));
+    let kind: TextKind | undefined = options.lenient ? "plain" : kindOf(contentType.type, current);
+    if (kind === undefined && contentType.type !== "") {
+      return await fail("not_text", `content type ${contentType.type}`);
+    }
+    const length = Number(response.headers.get("content-length") ?? NaN);
+    const encoded = (response.headers.get("content-encoding") ?? "identity") !== "identity";
+    if (!options.lenient && !encoded && length > options.maxBytes) {
+      return await fail("too_large", `Content-Length ${length} is over maxBytes ${options.maxBytes}`);
+    }
+
+    let body: Uint8Array;
+    try {
+      const read = await readBody(response, options.maxBytes, options.lenient === true);
+      if (read === undefined) {
+        return { kind: "failed", url: current, chain, reason: "too_large", detail: `body is over maxBytes ${options.maxBytes}; stopped reading` };
+      }
+      body = read;
+    } catch (err) {
+      options.signal.throwIfAborted();
+      const failure = timeout.aborted
+        ? { reason: "timeout" as const, detail: `body not complete within ${options.timeoutMs} ms` }
+        : networkFailure(err);
+      return { kind: "failed", url: current, chain, ...failure };
+    }
+    if (kind === undefined) {
+      // No Content-Type and no telling extension: sniff, as browsers do.
+      if (!looksLikeHtml(body)) return { kind: "failed", url: current, chain, reason: "not_text", detail: "no Content-Type and not recognizable as HTML" };
+      kind = "html";
+    }
+    return { kind: "ok", url: current, chain, status, bytes: body, contentType, textKind: kind, validators };
+  }
+}
+
+/**
+ * The body, or undefined when it is longer than `max` (reading stops there and the connection is
+ * dropped); with `truncate`, its first `max` bytes instead.
+ */
+async function readBody(response: Response, max: number, truncate: boolean): Promise<Uint8Array | undefined> {
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (total + value.length > max) {
+      await reader.cancel().catch(() => {});
+      if (!truncate) return undefined;
+      chunks.push(value.subarray(0, max - total));
+      total = max;
+      break;
+    }
+    total += value.length;
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** A fetch error as a reason: Node (undici) puts an errno in `cause.code`; Deno says it in the message. */
+function networkFailure(err: unknown): { reason: Reason; detail: string } {
+  const messages: string[] = [];
+  let code = "";
+  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    if (e instanceof Error) messages.push(e.message);
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === "string" && !code) code = c;
+  }
+  const text = `${code} ${messages.join(": ")}`;
+  const detail = (code ? `${code}: ` : "") + (messages.at(-1) ?? String(err));
+  if (/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|refused|reset by peer/i.test(text)) return { reason: "connect", detail };
+  if (/ENOTFOUND|EAI_AGAIN|dns error|failed to lookup|Name or service not known/i.test(text)) return { reason: "dns", detail };
+  if (/CERT|SSL|TLS|certificate|handshake/i.test(text)) return { reason: "tls", detail };
+  if (/TIMEOUT|timed out/i.test(text)) return { reason: "timeout", detail };
+  return { reason: "network", detail };
+}

@@ -1,0 +1,250 @@
+/**
+ * HTML to clean text with htmlparser2 (a real, streaming HTML parser; no
+ * regular expressions over markup): the `<title>` kept (the first `<h1>` when
+ * there is none); script, style, nav, header, footer and other boilerplate
+ * dropped; block elements become line breaks; and the page's links (resolved
+ * against `<base href>`, `rel="nofollow"` skipped) and `<meta name="robots">`
+ * directives reported for the crawler.
+ *
+ * @example
+ * const page = extractHtml("<title>Hi</title><nav>menu</nav><p>Hello <b>world</b></p><a href='b.html'>b</a>", "https://x.org/a.html");
+ * page.title; // "Hi"
+ * page.text;  // "Hello world\n\nb"
+ * page.links; // ["https://x.org/b.html"]
+ */
+import { Parser } from "htmlparser2";
+import { normalizeUrl } from "./url.ts";
+
+export interface HtmlPage {
+  title: string;
+  text: string;
+  /** Absolute, normalized http(s)/file URLs of the page's links, in document order, without repeats. */
+  links: string[];
+  /** `<meta name="robots" content="noindex">`: the page asks not to be stored. */
+  noindex: boolean;
+  /** `<meta name="robots" content="nofollow">`: the page asks that its links not be followed. */
+  nofollow: boolean;
+}
+
+/** Elements whose content is never document text. */
+const DROPPED = new Set([
+  "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "svg", "canvas", "iframe",
+  "object", "embed", "audio", "video", "select", "datalist",
+]);
+
+/** ARIA landmarks of page chrome, for sites that use divs instead of nav/header/footer. */
+const DROPPED_ROLES = new Set(["navigation", "banner", "contentinfo", "search"]);
+
+/**
+ * Class names of navigation bars in generated manuals (DocBook's, as in the PostgreSQL
+ * manual, repeat "Prev Up Next Home" and the neighbours' titles on every page).
+ */
+const DROPPED_CLASSES = new Set(["navheader", "navfooter"]);
+
+/** Elements that end a paragraph (a blank line) or a line. */
+const PARAGRAPH = new Set([
+  "p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "table", "ul", "ol", "dl", "figure", "section",
+  "article", "main", "hr", "address", "fieldset", "details",
+]);
+const LINE = new Set([
+  "div", "li", "tr", "br", "dt", "dd", "caption", "figcaption", "summary", "legend", "option", "form", "tbody",
+  "thead", "tfoot",
+]);
+const CELL = new Set(["td", "th"]);
+
+interface Open {
+  name: string;
+  dropped: boolean;
+}
+
+export function extractHtml(html: string, pageUrl: string): HtmlPage {
+  const text = new TextBuilder();
+  const stack: Open[] = [];
+  const rawLinks: string[] = [];
+  let dropDepth = 0;
+  let preDepth = 0;
+  let inHead = false;
+  let inTitle = false;
+  let titleDone = false;
+  let title = "";
+  let h1: string | undefined;
+  let inH1 = false;
+  let h1Text = "";
+  let base: string | undefined;
+  let noindex = false;
+  let nofollow = false;
+
+  const parser = new Parser({
+    onopentag(name, attribs) {
+      const dropped = dropDepth > 0 || DROPPED.has(name) || isChrome(attribs);
+      stack.push({ name, dropped });
+      if (dropped) dropDepth++;
+      switch (name) {
+        case "head":
+          inHead = true;
+          break;
+        case "body":
+          inHead = false;
+          break;
+        case "title":
+          // Only the document's own title: not a second one, nor an <svg><title> tooltip.
+          if (!dropped && !titleDone) inTitle = true;
+          break;
+        case "h1":
+          if (h1 === undefined && !dropped) inH1 = true;
+          break;
+        case "pre":
+        case "textarea":
+          preDepth++;
+          break;
+        case "base":
+          if (base === undefined && attribs.href) base = attribs.href;
+          break;
+        case "meta": {
+          if (attribs.name?.trim().toLowerCase() === "robots" && attribs.content) {
+            const directives = attribs.content.toLowerCase().split(",").map((d) => d.trim());
+            if (directives.includes("noindex") || directives.includes("none")) noindex = true;
+            if (directives.includes("nofollow") || directives.includes("none")) nofollow = true;
+          }
+          break;
+        }
+        case "a":
+        case "area":
+          if (attribs.href !== undefined && !/\bnofollow\b/i.test(attribs.rel ?? "")) rawLinks.push(attribs.href);
+          break;
+      }
+      if (dropped || inHead) return;
+      if (PARAGRAPH.has(name)) text.breakLines(2);
+      else if (LINE.has(name)) text.breakLines(1);
+      else if (CELL.has(name)) text.space();
+    },
+    ontext(data) {
+      if (inTitle) {
+        title += data;
+        return;
+      }
+      if (dropDepth > 0 || inHead) return;
+      if (inH1) h1Text += data;
+      text.add(data, preDepth > 0);
+    },
+    onclosetag(name) {
+      const open = stack.pop();
+      if (open?.dropped) dropDepth--;
+      switch (name) {
+        case "head":
+          inHead = false;
+          break;
+        case "title":
+          if (inTitle) titleDone = true;
+          inTitle = false;
+          break;
+        case "h1":
+          if (inH1) {
+            inH1 = false;
+            h1 = h1Text;
+          }
+          break;
+        case "pre":
+        case "textarea":
+          preDepth = Math.max(0, preDepth - 1);
+          break;
+      }
+      if (open?.dropped || inHead) return;
+      if (PARAGRAPH.has(name)) text.breakLines(2);
+      else if (LINE.has(name) && name !== "br") text.breakLines(1);
+      else if (CELL.has(name)) text.space();
+    },
+  });
+  parser.write(html);
+  parser.end();
+
+  const baseUrl = (base !== undefined ? normalizeUrl(base, pageUrl) : undefined) ?? pageUrl;
+  const links: string[] = [];
+  if (!nofollow) {
+    const seen = new Set<string>();
+    for (const href of rawLinks) {
+      const url = normalizeUrl(href, baseUrl);
+      if (url !== undefined && !seen.has(url)) {
+        seen.add(url);
+        links.push(url);
+      }
+    }
+  }
+  return {
+    title: collapse(title) || collapse(h1 ?? ""),
+    text: text.finish(),
+    links,
+    noindex,
+    nofollow,
+  };
+}
+
+function isChrome(attribs: Record<string, string>): boolean {
+  if (attribs.hidden !== undefined || attribs["aria-hidden"] === "true") return true;
+  if (attribs.role !== undefined && DROPPED_ROLES.has(attribs.role.trim().toLowerCase())) return true;
+  if (attribs.class !== undefined) {
+    for (const c of attribs.class.split(/\s+/)) if (DROPPED_CLASSES.has(c)) return true;
+  }
+  return false;
+}
+
+function collapse(s: string): string {
+  return s.replace(/\s+/g, " ").trim();
+}
+
+/** Accumulates text with collapsed whitespace, at most one blank line between blocks, and `<pre>` kept as is. */
+class TextBuilder {
+  #parts: string[] = [];
+  #atLineStart = true;
+  #pendingSpace = false;
+  #pendingBreaks = 0;
+
+  add(data: string, pre: boolean): void {
+    if (pre) {
+      if (data === "") return;
+      this.#flushBreaks();
+      if (this.#pendingSpace && !this.#atLineStart) this.#parts.push(" ");
+      this.#pendingSpace = false;
+      this.#parts.push(data);
+      this.#atLineStart = data.endsWith("\n");
+      return;
+    }
+    const collapsed = data.replace(/\s+/g, " ");
+    if (collapsed === "" || collapsed === " ") {
+      if (collapsed === " ") this.#pendingSpace = true;
+      return;
+    }
+    const leading = collapsed.startsWith(" ");
+    const trailing = collapsed.endsWith(" ");
+    const core = collapsed.slice(leading ? 1 : 0, trailing ? -1 : undefined);
+    this.#flushBreaks();
+    if ((leading || this.#pendingSpace) && !this.#atLineStart) this.#parts.push(" ");
+    this.#parts.push(core);
+    this.#atLineStart = false;
+    this.#pendingSpace = trailing;
+  }
+
+  /** Ends the current line: `n` = 1 for a new line, 2 for a new paragraph. */
+  breakLines(n: number): void {
+    if (this.#parts.length === 0) return;
+    this.#pendingBreaks = Math.max(this.#pendingBreaks, n);
+    this.#pendingSpace = false;
+  }
+
+  space(): void {
+    this.#pendingSpace = true;
+  }
+
+  finish(): string {
+    return this.#parts.join("").split("\n").map((line) => line.trimEnd()).join("\n")
+      .replace(/\n{3,}/g, "\n\n").trim();
+  }
+
+  #flushBreaks(): void {
+    if (this.#pendingBreaks === 0) return;
+    if (!this.#atLineStart) this.#parts.push("\n".repeat(this.#pendingBreaks));
+    else if (this.#pendingBreaks === 2) this.#parts.push("\n");
+    this.#pendingBreaks = 0;
+    this.#atLineStart = true;
+  }
+}

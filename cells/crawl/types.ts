@@ -1,0 +1,54 @@
+/**
+ * What the crawler's parts share: its options (the cell's params, checked)
+ * and the reasons a URL can fail, as stored in the `crawl_failures` table.
+ *
+ * @example
+ * const failure: Failure = { url: "https://x.org/big", reason: "too_large", detail: "more than 10485760 bytes" };
+ */
+
+export type Reason =
+  | "http_status"
+  | "timeout"
+  | "connect"
+  | "dns"
+  | "tls"
+  | "network"
+  | "robots"
+  | "too_large"
+  | "undecodable"
+  | "not_text"
+  | "empty"
+  | "redirect_loop"
+  | "too_many_redirects"
+  | "bad_redirect"
+  | "not_found"
+  | "unreadable"
+  | "invalid_json"
+  | "invalid_record"
+  | "duplicate_id";
+
+export interface Failure {
+  url: string;
+  reason: Reason;
+  detail: string;
+}
+
+export interface CrawlOptions {
+  maxDepth: number;
+  maxPages: number;
+  perHostConcurrency: number;
+  perHostDelayMs: number;
+  timeoutMs: number;
+  maxBytes: number;
+  userAgent: string;
+}
+
+export const DEFAULT_OPTIONS: CrawlOptions = {
+  maxDepth: 3,
+  maxPages: 10_000,
+  perHostConcurrency: 4,
+  perHostDelayMs: 0,
+  timeoutMs: 10_000,
+  maxBytes: 10_485_760,
+  userAgent: "CellarBot/0.1",
+};
