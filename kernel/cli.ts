@@ -33,12 +33,21 @@ import {
 import { runtime } from "./runtime/mod.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Store } from "./store/store.ts";
+import { compute } from "./compute/devices.ts";
 import type { DataInterval } from "./timetable.ts";
 
 const DEFAULT_DB = ".cellar/cellar.duckdb";
 const DEFAULT_COST_MODEL = "pipelines/cost-model.csv";
 
 const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 130 } as const;
+
+/** What a pipeline module's `search` export returns per query. */
+interface SearchHit {
+  rank: number;
+  score: number;
+  document: string;
+  title: string | null;
+}
 
 interface GlobalOptions {
   db?: string;
@@ -208,6 +217,35 @@ export async function main(argv: string[]): Promise<number> {
           stop();
         }
         return runner.cancelled && opts.once ? EXIT.interrupted : EXIT.ok;
+      });
+    }));
+
+  program.command("search")
+    .description("search a pipeline's vector index: ranked documents with scores and titles")
+    .argument("<query>", "the text to search for")
+    .option("--pipeline <id>", "the pipeline whose index to search", "ingest")
+    .option("--k <n>", "number of documents", "10")
+    .option("--json", "print JSON")
+    .action(action(async (query: string, opts: { pipeline: string; k: string; json?: boolean }) => {
+      const k = Number(opts.k);
+      if (!Number.isInteger(k) || k < 1) throw new CellarError(`--k ${opts.k}: expected a whole number ≥ 1`);
+      const { pipeline, exports } = await loadPipeline(opts.pipeline);
+      const search = exports.search;
+      if (typeof search !== "function") {
+        throw new CellarError(`pipeline "${pipeline.id}" has no search; its module can export search(ctx, queries, { k })`);
+      }
+      return await withStore(dbPath(), async (store) => {
+        // A software adapter (lavapipe) is slower than the CPU path for one query: use only real GPUs.
+        const device = (await compute().gpu()).live.find((d) => !d.fallback)?.handle;
+        const [hits] = await search({ pipeline: pipeline.id, sql: store.query.bind(store), device }, [query], { k }) as SearchHit[][];
+        if (opts.json) {
+          runtime.writeOut(`${JSON.stringify(hits, null, 2)}\n`);
+          return EXIT.ok;
+        }
+        const grid = table(["rank", "score", "title", "document"], { wordWrap: true, colWidths: [null, null, 60, 40] as number[] });
+        for (const hit of hits) grid.push([hit.rank, hit.score.toFixed(4), hit.title ?? "", hit.document]);
+        runtime.writeOut(`${grid.toString()}\n`);
+        return EXIT.ok;
       });
     }));
 

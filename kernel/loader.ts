@@ -13,6 +13,8 @@ import { runtime } from "./runtime/mod.ts";
 export interface LoadedPipeline {
   pipeline: Pipeline;
   file: string;
+  /** The module's other exports, e.g. a `search` function for `cellar search`. */
+  exports: Record<string, unknown>;
 }
 
 /** True for `ingest`, false for `pipelines/ingest.ts` or `./my.ts`. */
@@ -47,7 +49,7 @@ export async function loadPipeline(ref: string, cwd = runtime.cwd()): Promise<Lo
   } catch (err) {
     throw new CellarError(`${ref}: ${errorLine(err)}`);
   }
-  return { pipeline, file };
+  return { pipeline, file, exports: module };
 }
 
 /**
