@@ -242,7 +242,7 @@ export async function main(argv: string[]): Promise<number> {
           runtime.writeOut(`${JSON.stringify(hits, null, 2)}\n`);
           return EXIT.ok;
         }
-        const grid = table(["rank", "score", "title", "document"], { wordWrap: true, colWidths: [null, null, 60, 40] as number[] });
+        const grid = table(["rank", "score", "title", "document"], { wordWrap: true, colWidths: [null, null, 50, null] as number[] });
         for (const hit of hits) grid.push([hit.rank, hit.score.toFixed(4), hit.title ?? "", hit.document]);
         runtime.writeOut(`${grid.toString()}\n`);
         return EXIT.ok;

@@ -1,0 +1,462 @@
+/**
+ * dedup_corpus: drops exact and near-duplicate documents from crawl_seeds'
+ * "crawled" table.
+ *
+ * 1. Documents are read from DuckDB in batches and fanned out with `ctx.map`
+ *    (the cell's gpu claim): each gets the SHA-256 of its normalized text
+ *    (lowercased, whitespace collapsed) and a MinHash signature of its word
+ *    5-shingles, computed by the WGSL kernel on a device or by the bit-identical
+ *    reference in the CPU workers. Only signatures stay in memory — one per
+ *    distinct text — never the texts.
+ * 2. Equal keys are exact duplicates. The distinct texts go through LSH
+ *    banding tuned for recall (21 bands × 6 rows for 128 permutations at 0.8:
+ *    a pair at the threshold is missed with probability 0.17%).
+ * 3. Every candidate pair is verified by the exact Jaccard of the two shingle
+ *    sets, so every reported pair is right. Texts are read again for this, for
+ *    candidate documents only, a block at a time: memory holds the shingle sets
+ *    of one block (a few million shingles), not of the corpus.
+ * 4. Verified pairs join clusters (union-find); each cluster keeps its
+ *    smallest id. "duplicates" gives every dropped document with its
+ *    representative, their Jaccard and the kind: 'exact' when the normalized
+ *    texts are equal, 'near' otherwise (clusters join transitively, so a
+ *    document reached through a chain may be under the threshold with its
+ *    representative). "duplicate_pairs" lists the verified pairs between
+ *    distinct texts, each text named by the smallest id that has it.
+ *    "documents" is the input minus the duplicates, copied inside DuckDB.
+ *
+ * Params: dedupThreshold (0.8), numPerm (128).
+ *
+ * @example
+ * pipeline({ id: "ingest", params: { dedupThreshold: 0.8, numPerm: 128 } })
+ *   .cell("crawl_seeds", crawlSeeds)
+ *   .cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
+ */
+import { CellarError, type Context, type TableRef, task } from "../kernel/mod.ts";
+import { candidatePairs, chooseBanding } from "./dedup/lsh.ts";
+import { SIGN_MODULE, type SignItem, type Signed } from "./dedup/signatures.ts";
+import { UnionFind } from "./dedup/union-find.ts";
+import { VERIFY_MODULE, type VerifyItem } from "./dedup/verify.ts";
+
+export interface DedupInput {
+  documents: TableRef;
+}
+
+export interface DedupOutput {
+  /** The kept documents, with the input's columns. */
+  documents: TableRef;
+  /** id, representative, jaccard, kind ('exact' | 'near') for every dropped document. */
+  duplicates: TableRef;
+  /** a, b, jaccard: the verified near-duplicate pairs between distinct texts. */
+  pairs: TableRef;
+  kept: number;
+  exactDuplicates: number;
+  nearDuplicates: number;
+  /** Texts shared by two or more documents. */
+  exactGroups: number;
+  /** Distinct normalized texts: the documents MinHash and LSH compare. */
+  distinctTexts: number;
+  candidatePairs: number;
+  verifiedPairs: number;
+  /** Document pairs with Jaccard ≥ the threshold: exact pairs plus verified pairs times their groups' sizes. */
+  similarPairs: number;
+  bands: number;
+  rows: number;
+}
+
+/** Rows per read of the input. */
+const READ_ROWS = 2048;
+/** Documents per ctx.map chunk: one GPU dispatch, or one message to a CPU worker. */
+const SIGN_BATCH = 512;
+/** Shingles of the documents whose texts one round of verification reads (about 6 bytes of text each). */
+const BLOCK_SHINGLES = 4_000_000;
+/** Shingles of the documents of one verification item: a few tens of milliseconds of a worker's time. */
+const ITEM_SHINGLES = 100_000;
+/** Documents per read of a verification block, and the span of rows one read may cover. */
+const FETCH_ROWS = 2048;
+const FETCH_SPAN = 8192;
+
+export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<DedupOutput> {
+  const source = input?.documents;
+  if (!source || typeof source.sql !== "string") {
+    throw new CellarError(`dedup_corpus: input.documents: expected crawl_seeds' output ({ documents: TableRef of table "crawled", ... }), got ${describe(input)}`);
+  }
+  const threshold = numberParam(ctx, "dedupThreshold", 0.8);
+  if (!(threshold > 0 && threshold <= 1)) throw new CellarError(`dedup_corpus: param dedupThreshold=${threshold}: expected a number in (0, 1]`);
+  const numPerm = numberParam(ctx, "numPerm", 128);
+  if (!Number.isInteger(numPerm) || numPerm < 1 || numPerm > 4096) {
+    throw new CellarError(`dedup_corpus: param numPerm=${numPerm}: expected a whole number from 1 to 4096`);
+  }
+  const table = source.sql;
+  const name = `input.documents (table "${source.$table ?? table}")`;
+
+  const columns = await ctx.sql(`DESCRIBE ${table}`).catch((err) => {
+    throw new CellarError(`dedup_corpus: ${name} cannot be read (${firstLine(err)}); expected crawl_seeds' "crawled" table`);
+  });
+  const types = new Map(columns.map((c) => [String(c.column_name), String(c.column_type)]));
+  for (const column of ["id", "text"]) {
+    if (types.get(column) !== "VARCHAR") {
+      throw new CellarError(`dedup_corpus: ${name} ${types.has(column) ? `has column "${column}" of type ${types.get(column)}` : `has no column "${column}"`}; expected ${column} VARCHAR like crawl_seeds' "crawled"`);
+    }
+  }
+  // Documents are read by row id, in ranges DuckDB prunes to: the input must be a table, not a view.
+  const [stats] = await ctx.sql(
+    `SELECT count(*)::DOUBLE AS n, count(id)::DOUBLE AS with_id, count(DISTINCT id)::DOUBLE AS ids, coalesce(max(rowid), -1)::DOUBLE AS last FROM ${table}`,
+  ).catch((err) => {
+    throw new CellarError(`dedup_corpus: ${name} cannot be read by row id (${firstLine(err)}); expected a table written by ctx.table(), as crawl_seeds' "crawled" is`);
+  });
+  const total = stats.n as number;
+  if (total === 0) throw new CellarError(`dedup_corpus: ${name} has no rows; expected the crawled documents (did the crawl fetch nothing?)`);
+  if ((stats.with_id as number) < total) throw new CellarError(`dedup_corpus: ${name} has ${total - (stats.with_id as number)} rows without an id; expected every document to have one`);
+  if ((stats.ids as number) < total) {
+    const [repeated] = await ctx.sql(`SELECT id, count(*)::INTEGER AS n FROM ${table} GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1`);
+    throw new CellarError(`dedup_corpus: ${name} has repeated ids (e.g. ${JSON.stringify(repeated.id)} ${repeated.n} times); expected one row per document`);
+  }
+  const last = stats.last as number;
+  const banding = chooseBanding(numPerm, threshold);
+  const started = performance.now();
+  let lap = started;
+  const took = () => {
+    const now = performance.now();
+    const seconds = (now - lap) / 1000;
+    lap = now;
+    return `${seconds.toFixed(2)} s`;
+  };
+  ctx.log.info(
+    `${total} documents; MinHash ${numPerm} permutations, LSH ${banding.bands} bands × ${banding.rows} rows ` +
+      `(a pair at Jaccard ${threshold} is a candidate with probability ${(1 - banding.falseNegative).toFixed(4)})`,
+  );
+
+  // Pass 1: keys and signatures, streamed. Per document only its id, row and text group stay.
+  const ids: string[] = new Array(total);
+  const rowids = new Float64Array(total);
+  const groupOf = new Int32Array(total);
+  const groupDoc = new Int32Array(total); // the first document of each distinct text
+  const groupShingles = new Uint32Array(total);
+  let signatures: Uint32Array | undefined = new Uint32Array(total * numPerm);
+  let byKey: Map<string, number> | undefined = new Map();
+  let read = 0;
+  async function* documents(): AsyncGenerator<SignItem> {
+    for (let lo = 0; lo <= last; lo += READ_ROWS) {
+      ctx.signal.throwIfAborted();
+      const rows = await ctx.sql(
+        `SELECT rowid::DOUBLE AS r, id, text FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`,
+      );
+      for (const row of rows) {
+        if (read === total) throw new CellarError(`dedup_corpus: ${name} changed while it was read`);
+        ids[read] = row.id as string;
+        rowids[read++] = row.r as number;
+        yield { text: (row.text as string | null) ?? "", numPerm };
+      }
+    }
+  }
+  let docs = 0;
+  let groups = 0;
+  let onDevice = 0;
+  ctx.progress(0, total);
+  for await (const signed of ctx.map<SignItem, Signed>(documents(), task(SIGN_MODULE, "signChunk"), { batchSize: SIGN_BATCH })) {
+    let group = byKey.get(signed.key);
+    if (group === undefined) {
+      group = groups++;
+      byKey.set(signed.key, group);
+      groupDoc[group] = docs;
+      groupShingles[group] = signed.shingles;
+      signatures.set(signed.signature, group * numPerm);
+    }
+    groupOf[docs++] = group;
+    if (signed.gpu) onDevice++;
+  }
+  byKey = undefined;
+  if (docs !== total) throw new CellarError(`dedup_corpus: ${name} changed while it was read (${docs} of ${total} rows)`);
+
+  // Exact groups: the smallest id of each distinct text names it.
+  const groupSize = new Int32Array(groups);
+  const groupRep = new Int32Array(groups).fill(-1);
+  for (let d = 0; d < total; d++) {
+    const g = groupOf[d];
+    groupSize[g]++;
+    if (groupRep[g] < 0 || compareIds(ids[d], ids[groupRep[g]]) < 0) groupRep[g] = d;
+  }
+  let exactGroups = 0;
+  let exactPairs = 0;
+  for (let g = 0; g < groups; g++) {
+    if (groupSize[g] > 1) exactGroups++;
+    exactPairs += (groupSize[g] * (groupSize[g] - 1)) / 2;
+  }
+  ctx.log.info(
+    `signatures of ${total} documents in ${took()} (${onDevice > 0 ? `${onDevice} on a GPU device` : "CPU path"}); ` +
+      `${groups} distinct texts, ${exactGroups} exact-duplicate groups covering ${total - groups + exactGroups} documents`,
+  );
+
+  // Pass 2: LSH candidates among distinct texts that have shingles.
+  const empty = new Uint8Array(groups);
+  for (let g = 0; g < groups; g++) if (groupShingles[g] === 0) empty[g] = 1;
+  const candidates = candidatePairs(signatures, numPerm, groups, banding, empty);
+  signatures = undefined;
+  const candidateCount = candidates.length / 2;
+  ctx.log.info(`${candidateCount} candidate pairs from LSH in ${took()}`);
+
+  // Pass 3: exact Jaccard of every candidate.
+  const clusters = new UnionFind(groups);
+  const similarity = new Map<number, number>();
+  const verified: number[] = [];
+  let done = 0;
+  ctx.progress(0, candidateCount);
+  await measure(ctx, table, candidates, groupDoc, rowids, groupShingles, (a, b, j) => {
+    if (j >= threshold) {
+      clusters.union(a, b);
+      similarity.set(pairKey(a, b, groups), j);
+      verified.push(a, b);
+    }
+    if (++done % 4096 === 0) ctx.progress(done, candidateCount);
+  });
+  ctx.progress(candidateCount, candidateCount);
+  const verifiedCount = verified.length / 2;
+  let similarPairs = exactPairs;
+  for (let p = 0; p < verified.length; p += 2) similarPairs += groupSize[verified[p]] * groupSize[verified[p + 1]];
+  ctx.log.info(
+    `${verifiedCount} of ${candidateCount} candidate pairs verified at Jaccard ≥ ${threshold} in ${took()} (${similarPairs} similar document pairs)`,
+  );
+
+  // Clusters: the smallest id of each keeps it.
+  const clusterRep = new Int32Array(groups).fill(-1);
+  for (let g = 0; g < groups; g++) {
+    const root = clusters.find(g);
+    const rep = groupRep[g];
+    if (clusterRep[root] < 0 || compareIds(ids[rep], ids[clusterRep[root]]) < 0) clusterRep[root] = rep;
+  }
+  // A text joined to its representative's through a chain has no verified pair with it: measure those too.
+  const missing: number[] = [];
+  const wanted = new Set<number>();
+  for (let g = 0; g < groups; g++) {
+    const repGroup = groupOf[clusterRep[clusters.find(g)]];
+    if (repGroup === g) continue;
+    const key = pairKey(g, repGroup, groups);
+    if (!similarity.has(key) && !wanted.has(key)) {
+      wanted.add(key);
+      missing.push(Math.min(g, repGroup), Math.max(g, repGroup));
+    }
+  }
+  if (missing.length > 0) {
+    const sorted = sortPairs(missing);
+    await measure(ctx, table, sorted, groupDoc, rowids, groupShingles, (a, b, j) => similarity.set(pairKey(a, b, groups), j));
+  }
+
+  const duplicateRows: { id: string; representative: string; jaccard: number; kind: string }[] = [];
+  let exactDuplicates = 0;
+  let nearDuplicates = 0;
+  for (let d = 0; d < total; d++) {
+    const g = groupOf[d];
+    const rep = clusterRep[clusters.find(g)];
+    if (rep === d) continue;
+    const repGroup = groupOf[rep];
+    const exact = repGroup === g;
+    if (exact) exactDuplicates++;
+    else nearDuplicates++;
+    duplicateRows.push({
+      id: ids[d],
+      representative: ids[rep],
+      jaccard: exact ? 1 : similarity.get(pairKey(g, repGroup, groups))!,
+      kind: exact ? "exact" : "near",
+    });
+  }
+  duplicateRows.sort((x, y) => compareIds(x.id, y.id));
+
+  const duplicates = await ctx.table("duplicates", { id: "VARCHAR", representative: "VARCHAR", jaccard: "DOUBLE", kind: "VARCHAR" });
+  await duplicates.append(duplicateRows);
+  const duplicatesRef = await duplicates.finish();
+  const pairs = await ctx.table("duplicate_pairs", { a: "VARCHAR", b: "VARCHAR", jaccard: "DOUBLE" });
+  await pairs.append(pairRows(verified, groupRep, ids, similarity, groups));
+  const pairsRef = await pairs.finish();
+  const kept = await ctx.table("documents", Object.fromEntries(types));
+  // The kept rows never pass through JavaScript: DuckDB copies them inside the cell's transaction.
+  await ctx.sql(`INSERT INTO ${kept.sql} SELECT * FROM ${table} WHERE id NOT IN (SELECT id FROM ${duplicatesRef.sql})`);
+  const keptRef = await kept.finish();
+  ctx.log.info(
+    `kept ${keptRef.rows} of ${total} documents: dropped ${exactDuplicates} exact and ${nearDuplicates} near duplicates ` +
+      `(tables written in ${took()}; ${((lap - started) / 1000).toFixed(2)} s in all)`,
+  );
+
+  return {
+    documents: keptRef,
+    duplicates: duplicatesRef,
+    pairs: pairsRef,
+    kept: keptRef.rows,
+    exactDuplicates,
+    nearDuplicates,
+    exactGroups,
+    distinctTexts: groups,
+    candidatePairs: candidateCount,
+    verifiedPairs: verifiedCount,
+    similarPairs,
+    bands: banding.bands,
+    rows: banding.rows,
+  };
+}
+
+/** A unit of verification work: documents (distinct texts) and the pairs among them. */
+interface Planned {
+  docs: number[];
+  /** Pairs as indexes into `docs`, flat. */
+  pairs: number[];
+  shingles: number;
+}
+
+/**
+ * The exact Jaccard of each pair of distinct texts in `pairs` (flat), computed
+ * in the CPU workers: the pairs are cut into items of a few documents each,
+ * whose texts are read a block of items at a time. `each` hears every pair.
+ */
+async function measure(
+  ctx: Context,
+  table: string,
+  pairs: Uint32Array,
+  groupDoc: Int32Array,
+  rowids: Float64Array,
+  groupShingles: Uint32Array,
+  each: (a: number, b: number, jaccard: number) => void,
+): Promise<void> {
+  const planned = plan(pairs, groupShingles);
+  const order: Planned[] = [];
+  async function* items(): AsyncGenerator<VerifyItem> {
+    for (let i = 0; i < planned.length;) {
+      ctx.signal.throwIfAborted();
+      // A block: the items whose texts one round of reads fetches.
+      let shingles = 0;
+      let j = i;
+      for (; j < planned.length && (j === i || shingles + planned[j].shingles <= BLOCK_SHINGLES); j++) shingles += planned[j].shingles;
+      const block = planned.slice(i, j);
+      const texts = await readTexts(ctx, table, [...new Set(block.flatMap((item) => item.docs))], groupDoc, rowids);
+      for (const item of block) {
+        order.push(item);
+        yield { texts: item.docs.map((doc) => texts.get(doc)!), pairs: item.pairs };
+      }
+      i = j;
+    }
+  }
+  // The cell's gpu claim is for signatures; this work belongs to the CPU workers.
+  let done = 0;
+  for await (const similarities of ctx.map<VerifyItem, number[]>(items(), task(VERIFY_MODULE, "verifyChunk"), { gpu: undefined, batchSize: 1 })) {
+    const item = order[done];
+    order[done++] = undefined as unknown as Planned;
+    for (let p = 0; p < similarities.length; p++) each(item.docs[item.pairs[2 * p]], item.docs[item.pairs[2 * p + 1]], similarities[p]);
+  }
+}
+
+/**
+ * Cuts `pairs` into items: the pairs of one component of the candidate graph
+ * stay together, so small components — nearly all — are read and shingled
+ * once; a large one is cut into consecutive runs of pairs.
+ */
+function plan(pairs: Uint32Array, groupShingles: Uint32Array): Planned[] {
+  const components = new UnionFind(groupShingles.length);
+  for (let p = 0; p < pairs.length; p += 2) components.union(pairs[p], pairs[p + 1]);
+  const byComponent = new Map<number, number[]>();
+  for (let p = 0; p < pairs.length; p += 2) {
+    const root = components.find(pairs[p]);
+    let list = byComponent.get(root);
+    if (!list) byComponent.set(root, list = []);
+    list.push(p);
+  }
+  const planned: Planned[] = [];
+  let item: Planned = { docs: [], pairs: [], shingles: 0 };
+  let local = new Map<number, number>();
+  for (const list of byComponent.values()) {
+    for (const p of list) {
+      const a = pairs[p];
+      const b = pairs[p + 1];
+      const extra = (local.has(a) ? 0 : groupShingles[a] + 1) + (local.has(b) ? 0 : groupShingles[b] + 1);
+      if (item.pairs.length > 0 && item.shingles + extra > ITEM_SHINGLES) {
+        planned.push(item);
+        item = { docs: [], pairs: [], shingles: 0 };
+        local = new Map();
+      }
+      for (const doc of [a, b]) {
+        if (!local.has(doc)) {
+          local.set(doc, item.docs.length);
+          item.docs.push(doc);
+          item.shingles += groupShingles[doc] + 1;
+        }
+      }
+      item.pairs.push(local.get(a)!, local.get(b)!);
+    }
+  }
+  if (item.pairs.length > 0) planned.push(item);
+  return planned;
+}
+
+/** The texts of distinct texts `docs` (by group), read in row order. */
+async function readTexts(ctx: Context, table: string, docs: number[], groupDoc: Int32Array, rowids: Float64Array): Promise<Map<number, string>> {
+  const members = docs.sort((x, y) => rowids[groupDoc[x]] - rowids[groupDoc[y]]);
+  const texts = new Map<number, string>();
+  for (let i = 0; i < members.length;) {
+    // Rows near each other in one query: a range DuckDB prunes to, then the rows wanted in it
+    // (a bare IN list would read every text of the table).
+    const first = rowids[groupDoc[members[i]]];
+    const byRow = new Map<number, number>();
+    for (; i < members.length && byRow.size < FETCH_ROWS && rowids[groupDoc[members[i]]] < first + FETCH_SPAN; i++) {
+      byRow.set(rowids[groupDoc[members[i]]], members[i]);
+    }
+    const rows = [...byRow.keys()];
+    const found = await ctx.sql(
+      `SELECT rowid::DOUBLE AS r, text FROM ${table} WHERE rowid BETWEEN ${first} AND ${rows[rows.length - 1]} AND rowid IN (${rows.join(", ")})`,
+    );
+    for (const row of found) texts.set(byRow.get(row.r as number)!, (row.text as string | null) ?? "");
+  }
+  return texts;
+}
+
+function* pairRows(verified: number[], groupRep: Int32Array, ids: string[], similarity: Map<number, number>, groups: number) {
+  for (let p = 0; p < verified.length; p += 2) {
+    const a = ids[groupRep[verified[p]]];
+    const b = ids[groupRep[verified[p + 1]]];
+    const [first, second] = compareIds(a, b) <= 0 ? [a, b] : [b, a];
+    yield { a: first, b: second, jaccard: similarity.get(pairKey(verified[p], verified[p + 1], groups))! };
+  }
+}
+
+function pairKey(a: number, b: number, groups: number): number {
+  return a < b ? a * groups + b : b * groups + a;
+}
+
+function sortPairs(flat: number[]): Uint32Array {
+  const order = Array.from({ length: flat.length / 2 }, (_, i) => i);
+  order.sort((x, y) => flat[2 * x] - flat[2 * y] || flat[2 * x + 1] - flat[2 * y + 1]);
+  const out = new Uint32Array(flat.length);
+  order.forEach((o, i) => {
+    out[2 * i] = flat[2 * o];
+    out[2 * i + 1] = flat[2 * o + 1];
+  });
+  return out;
+}
+
+/** Code point order, as DuckDB orders VARCHARs (UTF-16 code units differ above the surrogates). */
+export function compareIds(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+function numberParam(ctx: Context, name: string, fallback: number): number {
+  const value = ctx.params[name];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "number") throw new CellarError(`dedup_corpus: param ${name}=${JSON.stringify(value)}: expected a number`);
+  return value;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n", 1)[0];
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

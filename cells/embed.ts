@@ -1,0 +1,321 @@
+/**
+ * embed_docs: documents → token chunks with overlap → vectors in DuckDB.
+ *
+ * - Chunks ("chunks" table): each document is cut into chunks of at most
+ *   `chunkTokens` of the model's own tokens, repeating up to `chunkOverlap`
+ *   tokens of the chunk before; `start_offset`/`end_offset` are JavaScript string
+ *   indices into the document's text; `text_hash` is the SHA-256 of the chunk text.
+ * - Vectors ("vectors" table, FLOAT[dimensions]): batches of `batchSize` texts go
+ *   through `ctx.map` under the cell's GPU claim and are appended as they come. The
+ *   claim is admission control: onnxruntime opens its own WebGPU device (it cannot take
+ *   the kernel's), and the CPU backends ignore the leased device.
+ * - Re-runs embed only new or changed chunks: a chunk whose text_hash has a vector
+ *   from the same model in the previous run (the views "<pipeline>"."chunks" and
+ *   "<pipeline>"."vectors") gets that vector copied inside DuckDB; the same text
+ *   twice in one run is embedded once. `embedded + reused` = chunks.
+ * - A model whose dimension differs from the previous run's vectors is refused,
+ *   unless `rebuild` is true (re-embed everything; see the error message).
+ *
+ * Params: model ("use-lite" | "transformers"), modelPath, dtype ("fp32" | "q8"),
+ * chunkTokens (256), chunkOverlap (32), batchSize (64), rebuild (false).
+ *
+ * @example
+ * pipeline({ id: "ingest", params: { model: "use-lite", modelPath: "", dtype: "fp32", chunkTokens: 256, chunkOverlap: 32, batchSize: 64, rebuild: false } })
+ *   .cell("dedup_corpus", dedupCorpus)
+ *   .cell("embed_docs", { gpu: 0.5 }, embedDocs); // → { chunks, vectors, model: "use-lite", dimensions: 512, embedded, reused }
+ */
+import { CellarError, type Context, type TableRef } from "../kernel/mod.ts";
+import { runtime } from "../kernel/runtime/mod.ts";
+import { cachedCounter, chunkText } from "./embed/chunk.ts";
+import { type Dtype, type Embedder, loadEmbedder } from "./embed/embedder.ts";
+
+export { loadEmbedder } from "./embed/embedder.ts";
+export type { Dtype, Embedder, EmbedderOptions, ModelName } from "./embed/embedder.ts";
+
+export interface EmbedInput {
+  documents: TableRef;
+}
+
+export interface EmbedOutput {
+  chunks: TableRef;
+  vectors: TableRef;
+  model: string;
+  dimensions: number;
+  /** Chunks whose vector the model computed in this run. */
+  embedded: number;
+  /** Chunks whose vector was copied from the previous run. */
+  reused: number;
+}
+
+interface Settings {
+  model: string;
+  modelPath: string;
+  dtype: Dtype;
+  chunkTokens: number;
+  chunkOverlap: number;
+  batchSize: number;
+  rebuild: boolean;
+}
+
+/** Rows of documents read at once: enough to amortize a query, few enough to keep memory flat. */
+const DOCUMENT_PAGE = 1_000;
+/** Vector rows gathered before one bulk append. */
+const APPEND_ROWS = 1_024;
+
+export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedOutput> {
+  const documents = input?.documents;
+  if (!isTableRef(documents)) {
+    throw new CellarError(`cell "${ctx.cell}": expected input.documents, the documents table from dedup_corpus`);
+  }
+  const settings = readSettings(ctx);
+  if (documents.rows === 0) throw new CellarError(`cell "${ctx.cell}": input.documents (${documents.$table}) is empty; expected at least one document`);
+
+  const embedder = await loadEmbedder(settings.model, {
+    modelPath: settings.modelPath,
+    dtype: settings.dtype,
+    log: (message) => ctx.log.info(message),
+  });
+  if (settings.chunkTokens > embedder.maxTokens) {
+    throw new CellarError(
+      `param chunkTokens ${settings.chunkTokens}: model ${embedder.id} reads at most ${embedder.maxTokens} tokens per text; use chunkTokens ≤ ${embedder.maxTokens}`,
+    );
+  }
+
+  // 1. Chunk every document; keep the first occurrence of each text the previous run cannot supply.
+  const chunks = await ctx.table("chunks", {
+    chunk_id: "VARCHAR",
+    document: "VARCHAR",
+    chunk_index: "INTEGER",
+    text: "VARCHAR",
+    start_offset: "INTEGER",
+    end_offset: "INTEGER",
+    text_hash: "VARCHAR",
+  });
+  // Read inside this cell's transaction (opened by ctx.table), so the copy in step 2 sees the same previous run.
+  const previous = await previousRun(ctx, embedder, settings.rebuild);
+  ctx.signal.throwIfAborted();
+  const countTokens = counterFor(embedder);
+  const todo: Array<{ chunkId: string; text: string }> = [];
+  const queued = new Set<string>();
+  let chunkCount = 0;
+  let documentCount = 0;
+  for await (const page of documentPages(ctx, documents)) {
+    const rows: Record<string, unknown>[] = [];
+    for (const doc of page) {
+      ctx.signal.throwIfAborted();
+      for (const chunk of chunkText(doc.text, { chunkTokens: settings.chunkTokens, chunkOverlap: settings.chunkOverlap, countTokens })) {
+        const chunkId = `${doc.id}#${chunk.index}`;
+        const hash = runtime.sha256Hex(chunk.text);
+        rows.push({
+          chunk_id: chunkId,
+          document: doc.id,
+          chunk_index: chunk.index,
+          text: chunk.text,
+          start_offset: chunk.start,
+          end_offset: chunk.end,
+          text_hash: hash,
+        });
+        if (!previous.hashes.has(hash) && !queued.has(hash)) {
+          queued.add(hash);
+          todo.push({ chunkId, text: chunk.text });
+        }
+      }
+    }
+    documentCount += page.length;
+    chunkCount += rows.length;
+    await chunks.append(rows);
+  }
+  if (chunkCount === 0) throw new CellarError(`cell "${ctx.cell}": the ${documentCount} input documents hold no text to embed`);
+
+  // 2. Copy the previous run's vectors for unchanged texts, without bringing them into JavaScript.
+  const vectors = await ctx.table("vectors", { chunk_id: "VARCHAR", model: "VARCHAR", embedding: `FLOAT[${embedder.dimensions}]` });
+  let reused = 0;
+  if (previous.hashes.size > 0) {
+    reused = insertedRows(await ctx.sql(
+      `INSERT INTO ${vectors.sql}
+       SELECT c.chunk_id, $1, p.embedding
+       FROM ${chunks.sql} c
+       JOIN (SELECT pc.text_hash, any_value(pv.embedding) AS embedding
+             FROM ${previous.chunks} pc JOIN ${previous.vectors} pv ON pv.chunk_id = pc.chunk_id
+             WHERE pv.model = $1
+             GROUP BY pc.text_hash) p ON p.text_hash = c.text_hash`,
+      [embedder.id],
+    ));
+  }
+  ctx.signal.throwIfAborted();
+
+  // 3. Embed the rest, batch by batch, appending vectors as they arrive.
+  if (todo.length > 0) {
+    let pending: Record<string, unknown>[] = [];
+    let index = 0;
+    const results = ctx.map(todo, (batch, info) => embedder.embed(batch.map((t) => t.text), { signal: info.signal }), {
+      batchSize: settings.batchSize,
+      // A CPU-bound model gains nothing from a second batch in flight; a GPU overlaps them.
+      concurrency: embedder.device === "webgpu" ? 2 : 1,
+    });
+    for await (const embedding of results) {
+      pending.push({ chunk_id: todo[index++].chunkId, model: embedder.id, embedding });
+      if (pending.length >= APPEND_ROWS) {
+        await vectors.append(pending);
+        pending = [];
+      }
+    }
+    if (pending.length > 0) await vectors.append(pending);
+  }
+
+  // 4. Texts repeated within this run share the vector computed for their first occurrence.
+  const repeated = chunkCount - reused - todo.length > 0
+    ? insertedRows(await ctx.sql(
+      `INSERT INTO ${vectors.sql}
+       SELECT c.chunk_id, $1, d.embedding
+       FROM ${chunks.sql} c
+       JOIN (SELECT c2.text_hash, any_value(v2.embedding) AS embedding
+             FROM ${vectors.sql} v2 JOIN ${chunks.sql} c2 ON c2.chunk_id = v2.chunk_id
+             GROUP BY c2.text_hash) d ON d.text_hash = c.text_hash
+       WHERE c.chunk_id NOT IN (SELECT chunk_id FROM ${vectors.sql})`,
+      [embedder.id],
+    ))
+    : 0;
+
+  const chunksRef = await chunks.finish();
+  const vectorsRef = await vectors.finish();
+  if (vectorsRef.rows !== chunksRef.rows) {
+    throw new CellarError(`cell "${ctx.cell}": ${vectorsRef.rows} vectors for ${chunksRef.rows} chunks; expected one per chunk`);
+  }
+  const embedded = todo.length + repeated;
+  ctx.cost.add("embedded_chunks", todo.length);
+  ctx.log.info(
+    `${chunkCount} chunks from ${documentCount} documents: ${embedded} embedded, ${reused} reused (model ${embedder.id}, ${embedder.dimensions} dimensions, ${embedder.device})`,
+  );
+  return { chunks: chunksRef, vectors: vectorsRef, model: embedder.id, dimensions: embedder.dimensions, embedded, reused };
+}
+
+const counters = new WeakMap<Embedder, (word: string) => number>();
+
+/**
+ * Per-word token counts, kept as long as the model is loaded: tokenizing a corpus's distinct
+ * words costs about as much as embedding it with a tiny model, and a scheduler process
+ * re-chunks mostly the same words every run.
+ */
+function counterFor(embedder: Embedder): (word: string) => number {
+  let counter = counters.get(embedder);
+  if (!counter) counters.set(embedder, counter = cachedCounter((word) => embedder.countTokens(word)));
+  return counter;
+}
+
+function readSettings(ctx: Context): Settings {
+  const p = ctx.params;
+  const text = (name: string, fallback: string) => {
+    const value = p[name] ?? fallback;
+    if (typeof value !== "string") throw new CellarError(`param ${name}: ${JSON.stringify(value)}; expected a string`);
+    return value;
+  };
+  const whole = (name: string, fallback: number, min: number) => {
+    const raw = p[name] ?? fallback;
+    const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+      throw new CellarError(`param ${name}: ${JSON.stringify(raw)}; expected a whole number ≥ ${min}`);
+    }
+    return value;
+  };
+  const dtype = text("dtype", "fp32");
+  if (dtype !== "fp32" && dtype !== "q8") throw new CellarError(`param dtype: ${JSON.stringify(dtype)}; expected "fp32" or "q8"`);
+  const chunkTokens = whole("chunkTokens", 256, 1);
+  const chunkOverlap = whole("chunkOverlap", 32, 0);
+  if (chunkOverlap >= chunkTokens) {
+    throw new CellarError(`param chunkOverlap: ${chunkOverlap}; expected fewer tokens than chunkTokens (${chunkTokens})`);
+  }
+  const rebuild = p.rebuild ?? false;
+  if (typeof rebuild !== "boolean" && rebuild !== "true" && rebuild !== "false") {
+    throw new CellarError(`param rebuild: ${JSON.stringify(rebuild)}; expected true or false`);
+  }
+  return {
+    model: text("model", "use-lite"),
+    modelPath: text("modelPath", ""),
+    dtype,
+    chunkTokens,
+    chunkOverlap,
+    batchSize: whole("batchSize", 64, 1),
+    rebuild: rebuild === true || rebuild === "true",
+  };
+}
+
+interface PreviousRun {
+  /** The views, quoted for SQL. */
+  chunks: string;
+  vectors: string;
+  /** Text hashes with a vector from this model. */
+  hashes: Set<string>;
+}
+
+/**
+ * The previous run's chunks and vectors, when they exist and were made by this model.
+ * Refuses a model of another dimension: the index and every query would mix vector spaces.
+ */
+async function previousRun(ctx: Context, embedder: Embedder, rebuild: boolean): Promise<PreviousRun> {
+  const schema = quoteIdent(ctx.pipeline);
+  const none: PreviousRun = { chunks: `${schema}."chunks"`, vectors: `${schema}."vectors"`, hashes: new Set() };
+  const views = await ctx.sql(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('chunks', 'vectors')`,
+    [ctx.pipeline],
+  );
+  if (views.length < 2) return none;
+  const [column] = await ctx.sql(
+    `SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'vectors' AND column_name = 'embedding'`,
+    [ctx.pipeline],
+  );
+  const dimensions = Number(/\[(\d+)\]$/.exec(String(column?.data_type ?? ""))?.[1] ?? NaN);
+  const models = await ctx.sql(`SELECT DISTINCT model FROM ${none.vectors} LIMIT 5`).catch(() => []);
+  const before = models.map((m) => String(m.model)).join(", ") || "unknown";
+  if (Number.isFinite(dimensions) && dimensions !== embedder.dimensions) {
+    if (!rebuild) {
+      throw new CellarError(
+        `model ${embedder.id} makes ${embedder.dimensions}-dimensional vectors but "${ctx.pipeline}"."vectors" holds ${dimensions}-dimensional ones (model ${before}); ` +
+          `refusing to mix them. To re-embed everything with the new model and rebuild the index, run with --param rebuild=true ` +
+          `(or keep both by giving the new model a pipeline id of its own)`,
+      );
+    }
+    ctx.log.warn(`rebuild: replacing ${dimensions}-dimensional vectors of ${before} with ${embedder.dimensions}-dimensional ones of ${embedder.id}`);
+    return none;
+  }
+  if (rebuild) {
+    ctx.log.info(`rebuild: re-embedding every chunk with ${embedder.id}`);
+    return none;
+  }
+  const rows = await ctx.sql(
+    `SELECT DISTINCT c.text_hash FROM ${none.chunks} c JOIN ${none.vectors} v ON v.chunk_id = c.chunk_id WHERE v.model = $1`,
+    [embedder.id],
+  );
+  if (rows.length === 0 && models.length > 0) ctx.log.info(`the previous vectors are from ${before}; embedding every chunk with ${embedder.id}`);
+  return { ...none, hashes: new Set(rows.map((r) => String(r.text_hash))) };
+}
+
+/** The input documents in pages, by id (keyset pagination: each page is one indexed-range scan). */
+async function* documentPages(ctx: Context, documents: TableRef): AsyncGenerator<Array<{ id: string; text: string }>> {
+  let after: string | null = null;
+  for (;;) {
+    const rows: Record<string, unknown>[] = await ctx.sql(
+      `SELECT id, coalesce(text, '') AS text FROM ${documents.sql}
+       WHERE id IS NOT NULL ${after === null ? "" : "AND id > $1"} ORDER BY id LIMIT ${DOCUMENT_PAGE}`,
+      after === null ? [] : [after],
+    );
+    if (rows.length === 0) return;
+    yield rows.map((r) => ({ id: String(r.id), text: String(r.text) }));
+    if (rows.length < DOCUMENT_PAGE) return;
+    after = String(rows[rows.length - 1].id);
+  }
+}
+
+function insertedRows(result: Record<string, unknown>[]): number {
+  const first = result[0];
+  return first ? Number(Object.values(first)[0] ?? 0) : 0;
+}
+
+function isTableRef(value: unknown): value is TableRef {
+  return typeof value === "object" && value !== null && typeof (value as TableRef).$table === "string" &&
+    typeof (value as TableRef).sql === "string";
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
