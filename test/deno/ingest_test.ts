@@ -1,0 +1,29 @@
+// `deno task run ingest` end to end under Deno on real Cranfield abstracts, then `cellar search`.
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function cellar(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}kernel/cli.ts`, ...args],
+    cwd: ROOT,
+    env: { CELLAR_DEVICES: "cpu" },
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+Deno.test("the ingest pipeline runs under Deno and its index answers a search", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cellar-deno-ingest-" });
+  const lines = (await Deno.readTextFile(`${ROOT}pipelines/data/cranfield/docs.jsonl`)).trim().split("\n").slice(0, 40);
+  const seeds = `${dir}/docs.jsonl`;
+  await Deno.writeTextFile(seeds, lines.join("\n") + "\n");
+  const db = `${dir}/db.duckdb`;
+  const run = await cellar(["--db", db, "run", "ingest", "--param", `seeds=${seeds}`]);
+  assert.equal(run.code, 0, run.stderr);
+  const target = JSON.parse(lines[7]);
+  const found = await cellar(["--db", db, "search", target.title, "--k", "3", "--json"]);
+  assert.equal(found.code, 0, found.stderr);
+  const hits = JSON.parse(found.stdout);
+  assert.equal(hits[0].document, `${seeds}#${target.id}`);
+});
