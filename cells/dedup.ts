@@ -5,16 +5,18 @@
  * 1. Documents are read from DuckDB in batches and fanned out with `ctx.map`
  *    (the cell's gpu claim): each gets the SHA-256 of its normalized text
  *    (lowercased, whitespace collapsed) and a MinHash signature of its word
- *    5-shingles, computed by the WGSL kernel on a device or by the bit-identical
- *    reference in the CPU workers. Only signatures stay in memory — one per
- *    distinct text — never the texts.
+ *    5-shingles, computed by the WGSL kernel on a device, or in the CPU workers
+ *    by a WebAssembly SIMD version of the TypeScript reference — all three
+ *    bit-identical. Only signatures stay in memory — one per distinct text —
+ *    never the texts.
  * 2. Equal keys are exact duplicates. The distinct texts go through LSH
  *    banding tuned for recall (21 bands × 6 rows for 128 permutations at 0.8:
  *    a pair at the threshold is missed with probability 0.17%).
  * 3. Every candidate pair is verified by the exact Jaccard of the two shingle
  *    sets, so every reported pair is right. Texts are read again for this, for
- *    candidate documents only, a block at a time: memory holds the shingle sets
- *    of one block (a few million shingles), not of the corpus.
+ *    candidate documents only, a block at a time, and the sets are built and
+ *    compared in the CPU workers, a few documents per item: memory holds the
+ *    texts of a block or two (a few million shingles each), never the corpus's sets.
  * 4. Verified pairs join clusters (union-find); each cluster keeps its
  *    smallest id. "duplicates" gives every dropped document with its
  *    representative, their Jaccard and the kind: 'exact' when the normalized
@@ -135,12 +137,15 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   let signatures: Uint32Array | undefined = new Uint32Array(total * numPerm);
   let byKey: Map<string, number> | undefined = new Map();
   let read = 0;
+  const readRows = (lo: number) =>
+    lo > last ? undefined : quiet(ctx.sql(`SELECT rowid::DOUBLE AS r, id, text FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`));
   async function* documents(): AsyncGenerator<SignItem> {
-    for (let lo = 0; lo <= last; lo += READ_ROWS) {
+    let next = readRows(0);
+    for (let lo = 0; next; lo += READ_ROWS) {
       ctx.signal.throwIfAborted();
-      const rows = await ctx.sql(
-        `SELECT rowid::DOUBLE AS r, id, text FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`,
-      );
+      const rows = await next;
+      // The next rows are read while these are worked on.
+      next = readRows(lo + READ_ROWS);
       for (const row of rows) {
         if (read === total) throw new CellarError(`dedup_corpus: ${name} changed while it was read`);
         ids[read] = row.id as string;
@@ -199,17 +204,13 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   const clusters = new UnionFind(groups);
   const similarity = new Map<number, number>();
   const verified: number[] = [];
-  let done = 0;
-  ctx.progress(0, candidateCount);
   await measure(ctx, table, candidates, groupDoc, rowids, groupShingles, (a, b, j) => {
     if (j >= threshold) {
       clusters.union(a, b);
       similarity.set(pairKey(a, b, groups), j);
       verified.push(a, b);
     }
-    if (++done % 4096 === 0) ctx.progress(done, candidateCount);
   });
-  ctx.progress(candidateCount, candidateCount);
   const verifiedCount = verified.length / 2;
   let similarPairs = exactPairs;
   for (let p = 0; p < verified.length; p += 2) similarPairs += groupSize[verified[p]] * groupSize[verified[p + 1]];
@@ -317,20 +318,27 @@ async function measure(
 ): Promise<void> {
   const planned = plan(pairs, groupShingles);
   const order: Planned[] = [];
+  ctx.progress(0, planned.length);
+  // Blocks: runs of items whose texts one round of reads fetches.
+  const blocks: Planned[][] = [];
+  for (let i = 0, shingles = 0; i < planned.length; i++) {
+    if (i === 0 || shingles + planned[i].shingles > BLOCK_SHINGLES) blocks.push([]), shingles = 0;
+    blocks[blocks.length - 1].push(planned[i]);
+    shingles += planned[i].shingles;
+  }
+  const readBlock = (b: number) =>
+    b >= blocks.length ? undefined : quiet(readTexts(ctx, table, [...new Set(blocks[b].flatMap((item) => item.docs))], groupDoc, rowids));
   async function* items(): AsyncGenerator<VerifyItem> {
-    for (let i = 0; i < planned.length;) {
+    let next = readBlock(0);
+    for (let b = 0; next; b++) {
       ctx.signal.throwIfAborted();
-      // A block: the items whose texts one round of reads fetches.
-      let shingles = 0;
-      let j = i;
-      for (; j < planned.length && (j === i || shingles + planned[j].shingles <= BLOCK_SHINGLES); j++) shingles += planned[j].shingles;
-      const block = planned.slice(i, j);
-      const texts = await readTexts(ctx, table, [...new Set(block.flatMap((item) => item.docs))], groupDoc, rowids);
-      for (const item of block) {
+      const texts = await next;
+      // The next block is read while the workers verify this one.
+      next = readBlock(b + 1);
+      for (const item of blocks[b]) {
         order.push(item);
         yield { texts: item.docs.map((doc) => texts.get(doc)!), pairs: item.pairs };
       }
-      i = j;
     }
   }
   // The cell's gpu claim is for signatures; this work belongs to the CPU workers.
@@ -450,6 +458,12 @@ function numberParam(ctx: Context, name: string, fallback: number): number {
   if (value === undefined || value === null) return fallback;
   if (typeof value !== "number") throw new CellarError(`dedup_corpus: param ${name}=${JSON.stringify(value)}: expected a number`);
   return value;
+}
+
+/** `promise`, marked as handled: a read started ahead and then abandoned (the cell failed) must not crash the process. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 function firstLine(err: unknown): string {

@@ -18,6 +18,7 @@ import { normalizeText, WordScan, wordHash } from "../cells/dedup/normalize.ts";
 import { sortByKey } from "../cells/dedup/radix.ts";
 import { shingleHashesOf, wordShingleHashes } from "../cells/dedup/shingles.ts";
 import { UnionFind } from "../cells/dedup/union-find.ts";
+import { verifyChunk } from "../cells/dedup/verify.ts";
 import { Compute } from "../kernel/compute/devices.ts";
 import { GpuDevice } from "../kernel/compute/gpu.ts";
 import { pipeline, type TableRef } from "../kernel/mod.ts";
@@ -510,6 +511,15 @@ describe("dedup's parts", () => {
       const union = sa.size + sb.size - shared;
       expect(jaccard(shingleSet(a.join(" "), 5, vocabulary), shingleSet(b.join("  "), 5, vocabulary))).toBe(union === 0 ? 1 : shared / union);
     }
+  });
+
+  it("verifies items of texts and pairs on their own, as the CPU workers do", () => {
+    const [first, second] = verifyChunk([
+      { texts: ["a b c d e f", "A  b c d e g", "x"], pairs: [0, 1, 1, 2] },
+      { texts: ["one two", "ONE\ttwo"], pairs: [1, 0] },
+    ]);
+    expect(first).toEqual([1 / 3, 0]);
+    expect(second).toEqual([1]);
   });
 
   it("never takes two different words for one, even when their hashes collide", () => {
