@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { dedupCorpus, type DedupOutput } from "../cells/dedup.ts";
 import { intersectionSize, jaccard, shingleSet, Vocabulary } from "../cells/dedup/jaccard.ts";
 import { candidatePairs, candidateProbability, chooseBanding } from "../cells/dedup/lsh.ts";
@@ -19,13 +19,13 @@ import { sortByKey } from "../cells/dedup/radix.ts";
 import { shingleHashesOf, wordShingleHashes } from "../cells/dedup/shingles.ts";
 import { UnionFind } from "../cells/dedup/union-find.ts";
 import { verifyChunk } from "../cells/dedup/verify.ts";
-import { Compute } from "../kernel/compute/devices.ts";
+import type { Compute } from "../kernel/compute/devices.ts";
 import { GpuDevice } from "../kernel/compute/gpu.ts";
 import { pipeline, type TableRef } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import type { Store } from "../kernel/store/store.ts";
-import { ROOT, storesClosedAfterEach } from "./helpers.ts";
+import { ROOT, storesClosedAfterEach, computesClosedAfterAll } from "./helpers.ts";
 import { rng } from "./random.ts";
 
 interface Doc {
@@ -34,12 +34,7 @@ interface Doc {
   title?: string;
 }
 
-const cpuOnly = new Compute({ devices: "cpu" });
-const withGpu = new Compute({ devices: 1 });
-afterAll(async () => {
-  await cpuOnly.close();
-  await withGpu.close();
-});
+const { cpuOnly, withGpu } = computesClosedAfterAll();
 
 const newStore = storesClosedAfterEach();
 

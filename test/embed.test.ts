@@ -7,7 +7,6 @@ import { pipeline as hfPipeline } from "@huggingface/transformers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embedDocs, type EmbedOutput, loadEmbedder } from "../cells/embed.ts";
 import { chunkText } from "../cells/embed/chunk.ts";
-import { Compute } from "../kernel/compute/devices.ts";
 import { CellarError, pipeline, type ParamValue } from "../kernel/mod.ts";
 import { runDetail } from "../kernel/report.ts";
 import { Runner } from "../kernel/runner.ts";
@@ -15,7 +14,7 @@ import { createManualRun } from "../kernel/runs.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { writeTinyBert } from "./fixtures/tiny-bert.ts";
-import { ROOT, storesClosedAfterEach, tempDir } from "./helpers.ts";
+import { ROOT, storesClosedAfterEach, tempDir, computesClosedAfterAll } from "./helpers.ts";
 
 type Doc = { id: string; title: string; text: string };
 
@@ -24,12 +23,7 @@ const CRANFIELD: Doc[] = readFileSync(join(ROOT, "pipelines/data/cranfield/docs.
   .filter((line) => line.trim() !== "")
   .map((line) => JSON.parse(line));
 
-const cpuOnly = new Compute({ devices: "cpu" });
-const withGpu = new Compute({ devices: 1 });
-afterAll(async () => {
-  await cpuOnly.close();
-  await withGpu.close();
-});
+const { cpuOnly, withGpu } = computesClosedAfterAll();
 const newStore = storesClosedAfterEach();
 
 let tinyBert: string;

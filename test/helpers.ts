@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterEach } from "vitest";
+import { afterAll, afterEach } from "vitest";
+import { Compute } from "../kernel/compute/devices.ts";
 import { Store } from "../kernel/store/store.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -63,4 +64,18 @@ export function cli(args: string[], options: { cwd?: string; env?: Record<string
     child.stderr.on("data", (d) => (stderr += d));
     child.on("close", (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
   });
+}
+
+/**
+ * Call at the top of a test file: a CPU-only compute and one with a WebGPU
+ * device (lavapipe in CI), both closed after the file's tests.
+ */
+export function computesClosedAfterAll(): { cpuOnly: Compute; withGpu: Compute } {
+  const cpuOnly = new Compute({ devices: "cpu" });
+  const withGpu = new Compute({ devices: 1 });
+  afterAll(async () => {
+    await cpuOnly.close();
+    await withGpu.close();
+  });
+  return { cpuOnly, withGpu };
 }

@@ -1,5 +1,5 @@
 import { threadId } from "node:worker_threads";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Compute } from "../kernel/compute/devices.ts";
 import type { GpuDevice } from "../kernel/compute/gpu.ts";
 import { pipeline, task, type Pipeline } from "../kernel/mod.ts";
@@ -7,15 +7,10 @@ import { runDetail } from "../kernel/report.ts";
 import { Runner, type RunEvent } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import { registry } from "../kernel/metrics.ts";
-import { storesClosedAfterEach } from "./helpers.ts";
+import { storesClosedAfterEach, computesClosedAfterAll } from "./helpers.ts";
 
 const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
-const cpuOnly = new Compute({ devices: "cpu" });
-const withGpu = new Compute({ devices: 1 });
-afterAll(async () => {
-  await cpuOnly.close();
-  await withGpu.close();
-});
+const { cpuOnly, withGpu } = computesClosedAfterAll();
 
 const newStore = storesClosedAfterEach();
 
