@@ -5,8 +5,10 @@
  *     cellar cell eval run_eval_suite
  *     cellar show 12 --json
  *
- * Exit codes: 0 success; 1 a run or cell failed; 2 bad input (the message
- * names it); 130 interrupted (the run can be resumed).
+ * Exit codes: 0 success; 1 a run failed (for `cellar cell`: the cell's check
+ * failed, e.g. the eval gate found a regression); 2 bad input (the message
+ * names it), or for `cellar cell` a cell that errored; 130 interrupted (the
+ * run can be resumed).
  */
 import Table from "cli-table3";
 import { Command, CommanderError, Option } from "commander";
@@ -39,7 +41,7 @@ import type { DataInterval } from "./timetable.ts";
 const DEFAULT_DB = ".cellar/cellar.duckdb";
 const DEFAULT_COST_MODEL = "pipelines/cost-model.csv";
 
-const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 130 } as const;
+const EXIT = { ok: 0, failed: 1, badInput: 2, error: 2, interrupted: 130 } as const;
 
 /** What a pipeline module's `search` export returns per query. */
 interface SearchHit {
@@ -143,7 +145,13 @@ export async function main(argv: string[]): Promise<number> {
         const run = await createManualRun(store, pipeline.id, "cell", date, interval, params, { only: [cellName], ...source });
         const result = await execute(store, pipeline, run);
         if (result.outputs.has(cellName)) runtime.writeOut(`${JSON.stringify(result.outputs.get(cellName), null, 2)}\n`);
-        return exitFor(result);
+        if (result.state !== "failed") return exitFor(result);
+        // CI's contract: 1 when the cell's check failed (a regression), 2 when the cell could not do its work.
+        const [last] = await store.query(
+          `SELECT error FROM attempts WHERE run_id = ? AND cell = ? ORDER BY try_number DESC LIMIT 1`,
+          [run.runId, cellName],
+        );
+        return String(last?.error ?? "").startsWith("CheckFailed: ") ? EXIT.failed : EXIT.error;
       });
     }));
 

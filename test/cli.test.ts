@@ -257,7 +257,7 @@ describe.concurrent("cellar run, runs, show, costs", () => {
 });
 
 describe.concurrent("cellar cell", () => {
-  it("runs one cell on the latest upstream checkpoints, prints its output, exits 1 when it throws", async () => {
+  it("runs one cell on the latest upstream checkpoints, prints its output, exits 2 when it throws", async () => {
     const db = join(tempDir(), "cellar.duckdb");
     const missing = ok(await cli(["--db", db, "cell", GOOD, "report"]), 2);
     expect(missing.stderr).toBe(
@@ -271,13 +271,12 @@ describe.concurrent("cellar cell", () => {
     // total's checkpoint is the full run's (n = 3: 1 + 2 + 3), not recomputed for n = 5.
     expect(JSON.parse(report.stdout)).toEqual({ text: "007 6", types: { n: "number", loud: "boolean", word: "string" } });
 
-    const boom = ok(await cli(["--db", db, "cell", GOOD, "boom", "--param", "explode=true"]), 1);
+    const boom = ok(await cli(["--db", db, "cell", GOOD, "boom", "--param", "explode=true"]), 2);
     expect(boom.stdout).toBe("");
     expect(boom.stderr).toContain("exploded on try 3");
 
     const runs = await withStore(db, (s) => s.query(`SELECT kind, state, params FROM runs ORDER BY run_id`));
-    // (The refused first call leaves a "queued" run: the known bug tested below.)
-    const byKind = runs.filter((r) => r.state !== "queued").map((r) => [r.kind, r.state, JSON.parse(String(r.params))]);
+    const byKind = runs.map((r) => [r.kind, r.state, JSON.parse(String(r.params))]);
     expect(byKind).toEqual([
       ["manual", "success", { n: 3, loud: false, word: "hi", explode: false }],
       ["cell", "success", { n: 5, loud: true, word: "007", explode: false }],
@@ -289,13 +288,27 @@ describe.concurrent("cellar cell", () => {
     expect(cells.map((c) => c.cells)).toEqual([["report"], ["boom"]]);
   });
 
-  // Known bug (see the report): the run record is created before the upstream checkpoints are checked,
-  // so a refused `cellar cell` leaves a "queued" run behind. Remove `.fails` once cli.ts checks first.
   it("leaves no run behind when an upstream has no checkpoint", async () => {
     const db = join(tempDir(), "cellar.duckdb");
     const refused = ok(await cli(["--db", db, "cell", GOOD, "report"]), 2);
     expect(refused.stderr).toMatch(/needs the output of "total", which has no checkpoint/);
     expect(await runCount(db)).toBe(0);
+  });
+
+  it("exits 0 when the cell's check passes, 1 when it fails (not retried), 2 when the cell errors", async () => {
+    const db = join(tempDir(), "cellar.duckdb");
+    const gate = fixture("gate");
+    const pass = ok(await cli(["--db", db, "cell", gate, "check"]));
+    expect(JSON.parse(pass.stdout)).toEqual({ score: 0.5 });
+    const regressed = ok(await cli(["--db", db, "cell", gate, "check", "--param", "score=0.3"]), 1);
+    expect(regressed.stderr).toContain("CheckFailed: score 0.3 fell below 0.4");
+    expect(regressed.stdout).toBe("");
+    const broken = ok(await cli(["--db", db, "cell", gate, "broken"]), 2);
+    expect(broken.stderr).toContain("TypeError: cannot read the eval set");
+    const tries = await withStore(db, (s) =>
+      s.query(`SELECT a.cell, count(*)::INT AS tries FROM attempts a GROUP BY ALL ORDER BY a.cell`));
+    // The verdict would not change on a retry; the TypeError is retried like any error (no retries set here).
+    expect(tries.map((t) => [t.cell, t.tries])).toEqual([["broken", 1], ["check", 2]]);
   });
 });
 
