@@ -1,0 +1,238 @@
+/**
+ * The "llm" judge: asks an OpenAI-compatible chat-completions endpoint for a
+ * strict JSON relevance score, one request per (question, context) pair, at
+ * most `concurrency` in flight. A malformed answer gets one repair request;
+ * 408, 429, 5xx, network errors and timeouts are retried with backoff
+ * (honouring Retry-After); what still fails is that pair's `{ score: null, error }`.
+ * Answers that would fail every pair (401, 403, 404) throw at once.
+ *
+ * Plain fetch on purpose: an SDK's own retries and timeouts would multiply ours.
+ *
+ * @example
+ * const judge = createLlmJudge({ baseUrl: "http://127.0.0.1:8080/v1", model: "qwen2.5-7b-instruct" });
+ * const verdicts = await judge.judge(pairs, { signal: ctx.signal, cost: ctx.cost.add, warn: ctx.log.warn });
+ */
+import { CellarError } from "../../../kernel/errors.ts";
+import { runtime } from "../../../kernel/runtime/mod.ts";
+import type { Judge, Judgement, JudgePair, JudgeRunOptions } from "../judge.ts";
+
+export interface LlmJudgeOptions {
+  /** Default: CELLAR_LLM_BASE_URL, else OPENAI_BASE_URL. E.g. "https://api.openai.com/v1". */
+  baseUrl?: string;
+  /** Default: CELLAR_LLM_MODEL. */
+  model?: string;
+  /** Default: CELLAR_LLM_API_KEY, else OPENAI_API_KEY; none sends no Authorization (local servers). */
+  apiKey?: string;
+  /** Requests in flight at once (default 4). */
+  concurrency?: number;
+  /** Per request, headers and body (default 60 000). */
+  timeoutMs?: number;
+  /** Tries after the first for 408, 429, 5xx, network errors and timeouts (default 5). */
+  maxRetries?: number;
+  /** Backoff before retry n is about base × 2^(n−1), jittered (default 500). */
+  retryBaseDelayMs?: number;
+  /** Cap on any wait, Retry-After included (default 30 000). */
+  maxRetryDelayMs?: number;
+  /** Longer contexts are cut to this many characters (default 8 000). */
+  maxContextChars?: number;
+}
+
+type Message = { role: "system" | "user" | "assistant"; content: string };
+
+/** One request's outcome once retries are done with. */
+type Answer = { content: string } | { error: string };
+
+const SYSTEM = "You grade retrieval for a question-answering system. Given a question and a retrieved context, " +
+  "rate how well the context answers the question, from 0 (unrelated or useless) to 1 (fully answers it). " +
+  'Reply with only a JSON object of the form {"score": <number between 0 and 1>} and nothing else.';
+
+const REPAIR = 'That answer was not valid. Reply with only the JSON object {"score": <number between 0 and 1>}: ' +
+  "no code fence, no other text.";
+
+const REASONS: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" };
+
+export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
+  const baseUrl = (options.baseUrl ?? runtime.env("CELLAR_LLM_BASE_URL") ?? runtime.env("OPENAI_BASE_URL"))?.trim();
+  const model = (options.model ?? runtime.env("CELLAR_LLM_MODEL"))?.trim();
+  const apiKey = options.apiKey ?? runtime.env("CELLAR_LLM_API_KEY") ?? runtime.env("OPENAI_API_KEY");
+  if (!baseUrl) {
+    throw new CellarError("llm judge: no baseUrl; expected the option or CELLAR_LLM_BASE_URL, e.g. https://api.openai.com/v1");
+  }
+  if (!/^https?:\/\/[^/]/.test(baseUrl)) throw new CellarError(`llm judge: baseUrl ${JSON.stringify(baseUrl)} is not an http(s) URL`);
+  if (!model) throw new CellarError("llm judge: no model; expected the option or CELLAR_LLM_MODEL, e.g. gpt-4o-mini");
+  const concurrency = count("concurrency", options.concurrency ?? 4, 1);
+  const timeoutMs = count("timeoutMs", options.timeoutMs ?? 60_000, 1);
+  const maxRetries = count("maxRetries", options.maxRetries ?? 5, 0);
+  const baseDelayMs = count("retryBaseDelayMs", options.retryBaseDelayMs ?? 500, 0);
+  const maxDelayMs = count("maxRetryDelayMs", options.maxRetryDelayMs ?? 30_000, 0);
+  const maxContextChars = count("maxContextChars", options.maxContextChars ?? 8_000, 1);
+  const url = `${baseUrl.replace(/\/+$/, "")}/chat/completions`;
+  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+
+  /** One request, retried while retrying may help; throws only what must stop the whole batch. */
+  async function complete(messages: Message[], signal: AbortSignal, run: JudgeRunOptions): Promise<Answer> {
+    const body = JSON.stringify({ model, messages, temperature: 0, response_format: { type: "json_object" } });
+    for (let tries = 1; ; tries++) {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      let status = 0;
+      let text = "";
+      let retryAfter: string | null = null;
+      run.cost?.("llm_requests", 1);
+      try {
+        const response = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.any([signal, timeout]) });
+        status = response.status;
+        retryAfter = response.headers.get("retry-after");
+        text = await response.text();
+        // HTTP/2 has no reason phrase: the fatal statuses get theirs back for the message.
+        const reason = `${status} ${response.statusText || REASONS[status] || ""}`.trim();
+        if (status === 401 || status === 403) {
+          throw new CellarError(`llm judge: ${reason} from ${url}: check CELLAR_LLM_API_KEY`);
+        }
+        if (status === 404) {
+          throw new CellarError(`llm judge: ${reason} from ${url}: ${serverMessage(text)}; ` +
+            `check the model ${JSON.stringify(model)} (CELLAR_LLM_MODEL) and CELLAR_LLM_BASE_URL`);
+        }
+        if (status >= 200 && status < 300) return parseCompletion(text, run);
+        if (status !== 408 && status !== 429 && status < 500) return { error: `${reason}: ${serverMessage(text)}` };
+      } catch (err) {
+        signal.throwIfAborted();
+        if (err instanceof CellarError) throw err;
+        status = 0;
+        text = timeout.aborted ? `timeout: no answer within ${timeoutMs} ms` : `network error: ${causes(err)}`;
+      }
+      const why = status === 0 ? text : `${status}`;
+      if (tries > maxRetries) {
+        return { error: `llm request failed: ${why} after ${tries} tries${status === 0 ? "" : `: ${serverMessage(text)}`}` };
+      }
+      const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (tries - 1)) * (0.5 + Math.random() / 2);
+      await sleep(Math.min(maxDelayMs, retryAfterMs(retryAfter) ?? backoff), signal);
+    }
+  }
+
+  async function judgeOne(pair: JudgePair, signal: AbortSignal, run: JudgeRunOptions): Promise<Judgement> {
+    const context = pair.context.length > maxContextChars ? `${pair.context.slice(0, maxContextChars)} […]` : pair.context;
+    const messages: Message[] = [
+      { role: "system", content: SYSTEM },
+      { role: "user", content: `<question>\n${pair.question}\n</question>\n\n<context>\n${context}\n</context>` },
+    ];
+    const first = await complete(messages, signal, run);
+    if ("error" in first) return { score: null, error: first.error };
+    const score = parseScore(first.content);
+    if (score !== undefined) return { score };
+    const repaired = await complete([...messages, { role: "assistant", content: first.content }, { role: "user", content: REPAIR }], signal, run);
+    if ("error" in repaired) return { score: null, error: `${repaired.error} (repairing a malformed answer)` };
+    const again = parseScore(repaired.content);
+    if (again !== undefined) return { score: again };
+    return { score: null, error: `llm answered non-JSON twice: ${JSON.stringify(first.content.slice(0, 80))}` };
+  }
+
+  return {
+    id: `llm:${model}`,
+    async judge(pairs: JudgePair[], run: JudgeRunOptions = {}): Promise<Judgement[]> {
+      pairs.forEach((pair, i) => {
+        if (typeof pair?.question !== "string" || typeof pair.context !== "string") {
+          throw new CellarError(`llm judge: pair ${i} is not { question: string, context: string }`);
+        }
+      });
+      // A fatal answer in one worker aborts the others' requests and sleeps.
+      const stop = new AbortController();
+      const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
+      const results: Judgement[] = new Array(pairs.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < pairs.length) {
+          signal.throwIfAborted();
+          const i = next++;
+          results[i] = await judgeOne(pairs[i], signal, run);
+          if (results[i].error) run.warn?.(`llm judge: pair ${i}: ${results[i].error}`);
+        }
+      };
+      const workers = Array.from({ length: Math.min(concurrency, pairs.length) }, () =>
+        worker().catch((err) => {
+          stop.abort(err);
+          throw err;
+        }));
+      await Promise.all(workers);
+      return results;
+    },
+  };
+}
+
+/** The score when `content` is exactly a JSON object with a `score` in [0, 1] (whitespace aside), else undefined. */
+export function parseScore(content: string): number | undefined {
+  const text = content.trim();
+  if (!text.startsWith("{")) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const score = typeof value === "object" && value !== null ? (value as { score?: unknown }).score : undefined;
+  return typeof score === "number" && score >= 0 && score <= 1 ? score : undefined;
+}
+
+/** Retry-After as milliseconds from now: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === "") return undefined;
+  const value = header.trim();
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** The answer's content, with its token usage reported; a body that is no chat completion is the pair's failure. */
+function parseCompletion(text: string, run: JudgeRunOptions): Answer {
+  let body: { choices?: Array<{ message?: { content?: unknown } }>; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { error: `llm answer is not a chat completion: ${JSON.stringify(text.slice(0, 80))}` };
+  }
+  const usage = body?.usage;
+  if (typeof usage?.prompt_tokens === "number") run.cost?.("llm_prompt_tokens", usage.prompt_tokens);
+  if (typeof usage?.completion_tokens === "number") run.cost?.("llm_completion_tokens", usage.completion_tokens);
+  const message = body?.choices?.[0]?.message;
+  if (!message) return { error: `llm answer has no choices[0].message: ${JSON.stringify(text.slice(0, 80))}` };
+  // A null content (a refusal, say) is a malformed answer: it goes to repair like any other.
+  return { content: typeof message.content === "string" ? message.content : "" };
+}
+
+/** OpenAI's `{"error": {"message"}}`, else the start of the body. */
+function serverMessage(text: string): string {
+  try {
+    const message = JSON.parse(text)?.error?.message;
+    if (typeof message === "string" && message !== "") return message.split("\n", 1)[0];
+  } catch { /* not JSON: the raw text says more than nothing */ }
+  return text.trim() === "" ? "(empty body)" : text.trim().replace(/\s+/g, " ").slice(0, 200);
+}
+
+/** A fetch error with its causes: undici hides the errno (ECONNREFUSED) in `cause`. */
+function causes(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, i = 0; e && i < 4; e = (e as { cause?: unknown }).cause, i++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+  }
+  return parts.join(": ");
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function count(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new CellarError(`llm judge: ${name} ${value} is not an integer ≥ ${min}`);
+  return value;
+}
