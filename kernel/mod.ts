@@ -10,6 +10,7 @@
  */
 export { pipeline } from "./pipeline.ts";
 export type { AlertHook, CellOptions, ParamValue, Pipeline, PipelineOptions, RetryOptions, RunFailure } from "./pipeline.ts";
+export type { PipelineTrigger, RunOutcome } from "./pipeline.ts";
 export type { Context, Logger } from "./context.ts";
 export type { TableRef } from "./output.ts";
 export type { Columns, TableWriter } from "./tables.ts";

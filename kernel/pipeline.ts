@@ -2,7 +2,8 @@ import { parseClaim } from "./compute/claim.ts";
 import type { Context } from "./context.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { CellarError } from "./errors.ts";
-import { Timetable } from "./timetable.ts";
+import type { RunKind } from "./runs.ts";
+import { type DataInterval, Timetable } from "./timetable.ts";
 
 /** A pipeline parameter: its default's type is the type `--param` values are read as. */
 export type ParamValue = string | number | boolean | null | ParamValue[] | { [key: string]: ParamValue };
@@ -47,6 +48,37 @@ export interface RunFailure {
 
 export type AlertHook = (failure: RunFailure) => unknown;
 
+/** What a trigger's `when` and `params` receive: a run of the pipeline it waits on, as it ended. */
+export interface RunOutcome {
+  pipeline: string;
+  runId: number;
+  kind: RunKind;
+  state: "success" | "failed";
+  logicalDate: Date;
+  dataInterval: DataInterval;
+  /** The outputs of the cells that succeeded or were served from cache in that run, by cell. */
+  outputs: Record<string, unknown>;
+  /**
+   * Cells whose last try failed, with its one-line error as `cellar show` prints it; `check` when it
+   * threw CheckFailed (a negative verdict, not an error), whose error then reads "CheckFailed: …".
+   */
+  failedCells: Array<{ cell: string; error: string; check: boolean }>;
+  /** A SELECT against the store (its tables, the run's tables); anything else is refused. */
+  sql(query: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+/**
+ * Runs this pipeline when a run of `after` ends and `when` holds (by default:
+ * the run succeeded). The triggered run has the ending run's logical date and
+ * data interval, and the params `params` returns over the pipeline's defaults.
+ */
+export interface PipelineTrigger {
+  /** The id of the pipeline whose runs this trigger waits on. */
+  after: string;
+  when?: (outcome: RunOutcome) => boolean | Promise<boolean>;
+  params?: (outcome: RunOutcome) => Record<string, ParamValue> | Promise<Record<string, ParamValue>>;
+}
+
 export interface PipelineOptions {
   /** Letters, digits, "_" and "-"; `pipelines/<id>.ts` is found by it. */
   id: string;
@@ -69,6 +101,8 @@ export interface PipelineOptions {
   params?: Record<string, ParamValue>;
   /** Called (function) or POSTed as JSON (URL) when a run finally fails. */
   alert?: string | AlertHook;
+  /** Runs of other pipelines that start a run of this one; see PipelineTrigger. */
+  triggers?: PipelineTrigger[];
 }
 
 // deno-lint-ignore no-explicit-any
@@ -99,8 +133,9 @@ const CELL_OPTIONS = new Set([
 ]);
 const PIPELINE_OPTIONS = new Set([
   "id", "description", "schedule", "timezone", "startDate", "endDate", "catchup",
-  "maxActiveRuns", "maxActiveCells", "defaults", "params", "alert",
+  "maxActiveRuns", "maxActiveCells", "defaults", "params", "alert", "triggers",
 ]);
+const TRIGGER_OPTIONS = new Set(["after", "when", "params"]);
 
 /**
  * A pipeline: cells in the order written, with a schedule and defaults.
@@ -125,6 +160,7 @@ export class Pipeline {
   readonly maxActiveCells: number;
   readonly params: Readonly<Record<string, ParamValue>>;
   readonly alert: string | AlertHook | undefined;
+  readonly triggers: readonly PipelineTrigger[];
   readonly #cells = new Map<string, CellDef>();
   readonly #defaults: RetryOptions;
 
@@ -168,6 +204,7 @@ export class Pipeline {
         throw new CellarError(`${where} alert ${JSON.stringify(this.alert)}: expected a function or an http(s) URL`);
       }
     }
+    this.triggers = parseTriggers(options.triggers, id);
   }
 
   /** Adds a cell. Its default upstream is the cell written before it. */
@@ -313,6 +350,34 @@ export function parseDate(value: string | Date, what: string): Date {
     throw new CellarError(`${what} ${JSON.stringify(value)}: expected a date like "2026-05-01" or an ISO timestamp`);
   }
   return date;
+}
+
+function parseTriggers(triggers: unknown, id: string): PipelineTrigger[] {
+  if (triggers === undefined) return [];
+  if (!Array.isArray(triggers)) throw new CellarError(`pipeline "${id}" triggers: expected an array of { after, when?, params? }`);
+  const seen = new Set<string>();
+  return triggers.map((trigger: PipelineTrigger, i) => {
+    const where = `pipeline "${id}" triggers[${i}]`;
+    if (typeof trigger !== "object" || trigger === null) throw new CellarError(`${where}: expected an object { after, when?, params? }`);
+    unknownKeys(trigger, TRIGGER_OPTIONS, where);
+    const { after, when, params } = trigger;
+    if (typeof after !== "string" || !NAME.test(after)) {
+      throw new CellarError(`${where} after ${JSON.stringify(after)}: expected a pipeline id (letters, digits, "_" or "-")`);
+    }
+    // One triggered run per ending run: two triggers on one pipeline would compete for it.
+    if (seen.has(after)) throw new CellarError(`${where}: a second trigger after "${after}"; combine their conditions in one when`);
+    seen.add(after);
+    if (when !== undefined && typeof when !== "function") {
+      throw new CellarError(`${where} when: expected a function (outcome) => boolean, got ${typeof when}`);
+    }
+    if (params !== undefined && typeof params !== "function") {
+      throw new CellarError(`${where} params: expected a function (outcome) => params, got ${typeof params}`);
+    }
+    if (after === id && when === undefined) {
+      throw new CellarError(`${where}: after its own pipeline without a when would run "${id}" forever; give a when`);
+    }
+    return { after, when, params };
+  });
 }
 
 function positiveInt(value: number, what: string): number {

@@ -3,18 +3,28 @@
  *
  * A scheduled or backfilled run is keyed by (pipeline, logical date), so
  * creating it twice — two schedulers, a restart, a backfill over a scheduled
- * range — leaves one run. Manual runs get keys of their own.
+ * range — leaves one run. A triggered run is keyed by the run that triggered
+ * it, likewise. Manual runs get keys of their own.
  *
  * @example
  * const created = await createScheduledRuns(store, "ingest", intervals, params, "scheduled");
  */
-import { type DuckDBValue, listValue } from "@duckdb/node-api";
+import { type DuckDBValue, listValue, StatementType } from "@duckdb/node-api";
 import { CellarError } from "./errors.ts";
-import type { ParamValue } from "./pipeline.ts";
+import type { ParamValue, RunOutcome } from "./pipeline.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 
-export type RunKind = "scheduled" | "backfill" | "manual" | "cell";
+export type RunKind = "scheduled" | "backfill" | "manual" | "cell" | "triggered";
+
+/** The kinds of run whose end a trigger sees: all but `cellar cell`'s one-cell test runs. */
+export const TRIGGERING_KINDS: readonly RunKind[] = ["scheduled", "backfill", "manual", "triggered"];
+
+/** The run whose end fired a triggered run. */
+export interface TriggeredBy {
+  pipeline: string;
+  runId: number;
+}
 export type RunState = "queued" | "running" | "success" | "failed" | "interrupted";
 
 export interface RunOptions {
@@ -26,6 +36,8 @@ export interface RunOptions {
   only?: string[];
   /** The pipeline file the run was started from, when it was given as a path: resume loads it again. */
   source?: string;
+  /** A triggered run's triggering run. */
+  triggeredBy?: TriggeredBy;
 }
 
 export interface RunRecord {
@@ -41,6 +53,8 @@ export interface RunRecord {
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
+  /** For a triggered run, the run whose end fired it ("triggered by eval run 12"); else null. */
+  triggeredBy: TriggeredBy | null;
 }
 
 const COLUMNS = `run_id, pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at, started_at, ended_at`;
@@ -163,6 +177,168 @@ export async function listRuns(
   return rows.map(toRecord);
 }
 
+/** The key of the run a trigger fires for a run of `after`: one triggered run per triggering run. */
+export function triggeredRunKey(after: string, runId: number): string {
+  return `triggered__${after}__${runId}`;
+}
+
+/** Where a trigger's evaluation of one end of one run came out; see schema.ts. */
+export type TriggerResult = "fired" | "not_met" | "failed" | "already_fired";
+
+/** One end of a run of `after` that `pipeline`'s trigger has not judged yet. */
+export interface TriggerCandidate {
+  runId: number;
+  /** When the run ended, in epoch ms: a run resumed after it ended ends again, and is judged again. */
+  endedMs: number;
+}
+
+/**
+ * Notes when `pipeline`'s trigger after `after` was first seen (kept from then
+ * on): only runs of `after` that end from then on are judged, so deploying a
+ * trigger does not fire it for every run in the store's history.
+ */
+export async function registerTrigger(store: Store, pipeline: string, after: string): Promise<void> {
+  await retryConflicts(() => store.transaction((conn) =>
+    // Milliseconds, as runs' ended_at are: a run ending in the same millisecond still counts.
+    conn.run(
+      `INSERT INTO cellar_triggers.registrations VALUES (?, ?, date_trunc('millisecond', now())) ON CONFLICT DO NOTHING`,
+      [pipeline, after],
+    )
+  ));
+}
+
+/** Ends of runs of `after` since the trigger was registered that `pipeline` has not judged, in the order they ended. */
+export async function unjudgedRuns(store: Store, pipeline: string, after: string): Promise<TriggerCandidate[]> {
+  const rows = await store.query(
+    `SELECT r.run_id, epoch_ms(r.ended_at) AS ended_ms
+     FROM runs r JOIN cellar_triggers.registrations t ON t.pipeline = ? AND t.after_pipeline = r.pipeline
+     WHERE r.pipeline = ? AND r.state IN ('success', 'failed') AND r.kind IN (${TRIGGERING_KINDS.map(() => "?").join(", ")})
+       AND r.ended_at >= t.registered_at
+       AND NOT EXISTS (
+         SELECT 1 FROM cellar_triggers.evaluations e
+         WHERE e.pipeline = t.pipeline AND e.after_run_id = r.run_id AND e.run_ended_ms = epoch_ms(r.ended_at)
+       )
+     ORDER BY r.ended_at, r.run_id`,
+    [pipeline, after, ...TRIGGERING_KINDS],
+  );
+  return rows.map((r) => ({ runId: Number(r.run_id), endedMs: Number(r.ended_ms) }));
+}
+
+/** True once `pipeline` has recorded its judgement of this end of the run. */
+export async function isJudged(store: Store, pipeline: string, candidate: TriggerCandidate): Promise<boolean> {
+  const rows = await store.query(
+    `SELECT 1 FROM cellar_triggers.evaluations WHERE pipeline = ? AND after_run_id = ? AND run_ended_ms = ?`,
+    [pipeline, candidate.runId, candidate.endedMs],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Records a trigger's judgement of one end of a run and, when it fired,
+ * creates the triggered run, in one transaction: a crash leaves either both
+ * or neither, so a restart judges the run again rather than losing or
+ * doubling its triggered run. Returns the record of the run it created, or
+ * undefined when it created none (not fired, or fired by an earlier end).
+ */
+export async function recordTriggerEvaluation(
+  store: Store,
+  pipeline: string,
+  source: RunRecord,
+  candidate: TriggerCandidate,
+  judgement: { result: "not_met" | "failed"; error?: string } | { result: "fired"; params: Record<string, ParamValue> },
+): Promise<RunRecord | undefined> {
+  return await retryConflicts(() => store.transaction(async (conn) => {
+    let created: RunRecord | undefined;
+    let result: TriggerResult = judgement.result;
+    if (judgement.result === "fired") {
+      // The triggering run's logical date and data interval: the triggered run is about the same data.
+      const options: RunOptions = { triggeredBy: { pipeline: source.pipeline, runId: source.runId } };
+      const reader = await conn.runAndReadAll(
+        `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
+         VALUES (?, ?, 'triggered', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, 'queued', now())
+         ON CONFLICT (pipeline, run_key) DO NOTHING RETURNING ${COLUMNS}`,
+        [
+          pipeline, triggeredRunKey(source.pipeline, source.runId), source.logicalDate.toISOString(),
+          source.interval.start.toISOString(), source.interval.end.toISOString(),
+          JSON.stringify(judgement.params), JSON.stringify(options),
+        ],
+      );
+      const rows = reader.getRowObjectsJS();
+      if (rows.length > 0) created = toRecord(rows[0]);
+      else result = "already_fired";
+    }
+    await conn.run(
+      `INSERT INTO cellar_triggers.evaluations VALUES (?, ?, ?, now(), ?, ?, ?) ON CONFLICT DO NOTHING`,
+      [
+        pipeline, source.runId, candidate.endedMs, result, created?.runId ?? null,
+        judgement.result === "failed" ? judgement.error ?? "" : null,
+      ],
+    );
+    return created;
+  }));
+}
+
+/**
+ * A run that ended, as a trigger sees it: its outputs and failed cells read
+ * back from the store, and read-only SQL on the store.
+ */
+export async function runOutcome(store: Store, run: RunRecord): Promise<RunOutcome> {
+  if (run.state !== "success" && run.state !== "failed") {
+    throw new CellarError(`run ${run.runId}: ${run.state}, not ended; an outcome needs a run that succeeded or failed`);
+  }
+  const outputs: Record<string, unknown> = {};
+  const rows = await store.query(`SELECT cell, output FROM outputs WHERE run_id = ? ORDER BY created_at, cell`, [run.runId]);
+  for (const row of rows) outputs[String(row.cell)] = JSON.parse(String(row.output));
+  // Each cell's last try: a cell that failed and then succeeded on resume has not failed.
+  const last = await store.query(
+    `SELECT cell, state, error FROM attempts WHERE run_id = ?
+     QUALIFY row_number() OVER (PARTITION BY cell ORDER BY try_number DESC) = 1
+     ORDER BY ended_at NULLS LAST, cell`,
+    [run.runId],
+  );
+  const failedCells = last.filter((a) => a.state === "failed" && !(String(a.cell) in outputs)).map((a) => {
+    const error = a.error === null ? "" : String(a.error);
+    // errors.ts stores a CheckFailed's message with this prefix, which is how a verdict is told from an error.
+    return { cell: String(a.cell), error, check: error.startsWith("CheckFailed: ") };
+  });
+  return {
+    pipeline: run.pipeline,
+    runId: run.runId,
+    kind: run.kind,
+    state: run.state,
+    logicalDate: new Date(run.logicalDate),
+    dataInterval: { start: new Date(run.interval.start), end: new Date(run.interval.end) },
+    outputs,
+    failedCells,
+    sql: (query, values = []) => readOnlyQuery(store, query, values),
+  };
+}
+
+/**
+ * One SELECT, refused otherwise, in a transaction that is rolled back: a
+ * trigger reads the store, it does not change it.
+ */
+async function readOnlyQuery(store: Store, query: string, values: unknown[]): Promise<Record<string, unknown>[]> {
+  const conn = await store.connect();
+  try {
+    await conn.run("BEGIN TRANSACTION");
+    let prepared;
+    try {
+      prepared = await conn.prepare(query);
+    } catch (err) {
+      throw new CellarError(`outcome.sql(${JSON.stringify(query.slice(0, 60))}): ${(err as Error).message.split("\n", 1)[0]}`);
+    }
+    if (prepared.statementType !== StatementType.SELECT) {
+      throw new CellarError(`outcome.sql(${JSON.stringify(query.slice(0, 60))}): expected a SELECT; a trigger reads the store, it does not write it`);
+    }
+    prepared.bind(values as DuckDBValue[]);
+    return (await prepared.runAndReadAll()).getRowObjectsJS() as Record<string, unknown>[];
+  } finally {
+    await conn.run("ROLLBACK").catch(() => {});
+    conn.closeSync();
+  }
+}
+
 /** True when some run of the pipeline has a checkpoint of the cell. */
 export async function hasCheckpoint(store: Store, pipeline: string, cell: string): Promise<boolean> {
   const rows = await store.query(`SELECT 1 FROM outputs WHERE pipeline = ? AND cell = ? LIMIT 1`, [pipeline, cell]);
@@ -191,6 +367,7 @@ export async function markInterrupted(store: Store): Promise<void> {
 
 function toRecord(row: Record<string, unknown>): RunRecord {
   const date = (v: unknown) => (v ? new Date(v as Date) : null);
+  const options = JSON.parse(String(row.options)) as RunOptions;
   return {
     runId: Number(row.run_id),
     pipeline: String(row.pipeline),
@@ -199,10 +376,11 @@ function toRecord(row: Record<string, unknown>): RunRecord {
     logicalDate: date(row.logical_date)!,
     interval: { start: date(row.interval_start)!, end: date(row.interval_end)! },
     params: JSON.parse(String(row.params)),
-    options: JSON.parse(String(row.options)),
+    options,
     state: row.state as RunState,
     createdAt: date(row.created_at)!,
     startedAt: date(row.started_at),
     endedAt: date(row.ended_at),
+    triggeredBy: options.triggeredBy ?? null,
   };
 }

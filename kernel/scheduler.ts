@@ -9,26 +9,65 @@
  * same Store, which is every scheduler of the database, since one process
  * owns a DuckDB file.
  *
+ * A pipeline's triggers are judged by the scheduler that holds the pipeline:
+ * each time a run of the pipeline a trigger waits on ends (succeeded or
+ * failed; any kind but `cellar cell`'s test runs), `when` is called once and,
+ * if it holds, a run of kind "triggered" is queued with the ending run's
+ * logical date and data interval, and started like a scheduled run. Each
+ * judgement is recorded with the run it fired, in one transaction, so a
+ * restart or a second scheduler neither judges nor fires it again; runs that
+ * ended while no scheduler ran are judged at the next look. Runs that ended
+ * before the trigger was first seen are history and fire nothing (as in
+ * Airflow, dataset events count only once the DAG exists).
+ *
  * @example
- * const scheduler = new Scheduler(store, runner, [ingest, evalPipeline]);
+ * const scheduler = new Scheduler(store, runner, [ingest, evalPipeline, retrain]);
  * await scheduler.run(signal); // until signal aborts
  */
-import { errorLine } from "./errors.ts";
-import type { Pipeline } from "./pipeline.ts";
+import { formatDuration } from "./duration.ts";
+import { CellarError, errorLine } from "./errors.ts";
+import type { ParamValue, Pipeline, PipelineTrigger } from "./pipeline.ts";
 import type { Runner } from "./runner.ts";
-import { claimRun, createScheduledRuns, lastScheduledDate, listRuns, retryConflicts, type RunRecord } from "./runs.ts";
+import {
+  claimRun,
+  createScheduledRuns,
+  getRun,
+  isJudged,
+  lastScheduledDate,
+  listRuns,
+  recordTriggerEvaluation,
+  registerTrigger,
+  retryConflicts,
+  type RunRecord,
+  runOutcome,
+  type TriggerCandidate,
+  unjudgedRuns,
+} from "./runs.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 
 /** The longest the scheduler sleeps between looks at the clock. */
 const MAX_SLEEP_MS = 60_000;
 
+export interface SchedulerOptions {
+  /** How long a trigger's `when` (and `params`) may take before its judgement counts as failed. Default 5 minutes. */
+  triggerTimeoutMs?: number;
+}
+
 /** Runs executing per pipeline, per store: shared by the store's schedulers so that maxActiveRuns holds for them all. */
 const activeRuns = new WeakMap<Store, Map<string, number>>();
+
+/** Ends of runs being judged, per store: so that two schedulers of one store do not both call `when`. */
+const judging = new WeakMap<Store, Set<string>>();
 
 export class Scheduler {
   readonly #active = new Map<number, Promise<void>>();
   readonly #activeByPipeline: Map<string, number>;
+  readonly #judging: Set<string>;
+  readonly #triggerTimeoutMs: number;
+  /** Pipelines some trigger waits on: a run of one ending wakes the loop. */
+  readonly #awaited: Set<string>;
+  #registered: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   /** A run ended since the loop last looked for queued runs: the next sleep must not wait. */
   #woken = false;
@@ -38,10 +77,16 @@ export class Scheduler {
     private readonly runner: Runner,
     private readonly pipelines: Pipeline[],
     private readonly clock: () => Date = () => new Date(),
+    options: SchedulerOptions = {},
   ) {
     let counts = activeRuns.get(store);
     if (!counts) activeRuns.set(store, counts = new Map());
     this.#activeByPipeline = counts;
+    let keys = judging.get(store);
+    if (!keys) judging.set(store, keys = new Set());
+    this.#judging = keys;
+    this.#triggerTimeoutMs = options.triggerTimeoutMs ?? 5 * 60_000;
+    this.#awaited = new Set(pipelines.flatMap((p) => p.triggers.map((t) => t.after)));
   }
 
   /** Creates the runs that are due now; returns how many were new. */
@@ -62,12 +107,31 @@ export class Scheduler {
     return created;
   }
 
-  /** Starts queued (or interrupted) scheduled runs up to each pipeline's maxActiveRuns. */
+  /**
+   * Judges the ends of runs that this scheduler's pipelines' triggers wait on
+   * and that no scheduler has judged yet; returns how many runs it fired.
+   */
+  async fireTriggers(): Promise<number> {
+    this.#registered ??= this.#register();
+    await this.#registered;
+    let fired = 0;
+    for (const pipeline of this.pipelines) {
+      for (const [index, trigger] of pipeline.triggers.entries()) {
+        for (const candidate of await unjudgedRuns(this.store, pipeline.id, trigger.after)) {
+          if (this.runner.cancelled) return fired; // stopping: the rest are judged at the next start
+          if (await this.#judge(pipeline, index, trigger, candidate)) fired++;
+        }
+      }
+    }
+    return fired;
+  }
+
+  /** Starts queued (or interrupted) scheduled, backfill and triggered runs up to each pipeline's maxActiveRuns. */
   async startQueuedRuns(): Promise<void> {
     for (const pipeline of this.pipelines) {
       if (this.runner.cancelled) return;
       if (this.#activeCount(pipeline) >= pipeline.maxActiveRuns) continue;
-      const waiting = (await listRuns(this.store, pipeline.id, { states: ["queued", "interrupted"], kinds: ["scheduled", "backfill"] }))
+      const waiting = (await listRuns(this.store, pipeline.id, { states: ["queued", "interrupted"], kinds: ["scheduled", "backfill", "triggered"] }))
         .filter((run) => !this.#active.has(run.runId))
         .reverse(); // oldest logical date first
       for (const run of waiting) {
@@ -94,6 +158,8 @@ export class Scheduler {
     try {
       await this.createDueRuns();
       do {
+        // Also after each run ends: what it triggers belongs to this pass.
+        await this.fireTriggers();
         await this.startQueuedRuns();
         if (this.#active.size === 0) break;
         await Promise.race(this.#active.values());
@@ -106,14 +172,23 @@ export class Scheduler {
 
   /** Schedules until `signal` aborts, then waits for active runs to stop. */
   async run(signal: AbortSignal): Promise<void> {
+    // A run a trigger waits on that ends in this process (whoever started it) is judged at once, not at the next tick.
+    const unlisten = this.runner.on((event) => {
+      if (event.type === "run" && (event.state === "success" || event.state === "failed") && this.#awaited.has(event.pipeline)) {
+        this.#woken = true;
+        this.#wake?.();
+      }
+    });
     try {
       while (!signal.aborted) {
         this.#woken = false;
         await this.createDueRuns();
+        await this.fireTriggers();
         await this.startQueuedRuns();
         await this.#sleep(await this.#msUntilNextFire(), signal);
       }
     } finally {
+      unlisten();
       await Promise.all(this.#active.values());
     }
   }
@@ -121,6 +196,83 @@ export class Scheduler {
   /** Marks a run as taken by this scheduler; false if another got it first. */
   claim(run: RunRecord): Promise<boolean> {
     return claimRun(this.store, run.runId);
+  }
+
+  /** Notes every trigger as seen, once per scheduler: only runs ending from the first sighting on are judged. */
+  async #register(): Promise<void> {
+    for (const pipeline of this.pipelines) {
+      for (const trigger of pipeline.triggers) await registerTrigger(this.store, pipeline.id, trigger.after);
+    }
+  }
+
+  /**
+   * Calls the trigger's `when` on one ended run and records the judgement,
+   * with the run it fires; true when it fired one. A `when` or `params` that
+   * throws (or hangs) is reported and recorded as failed, and fires nothing.
+   */
+  async #judge(pipeline: Pipeline, index: number, trigger: PipelineTrigger, candidate: TriggerCandidate): Promise<boolean> {
+    const key = `${pipeline.id}\u0000${candidate.runId}\u0000${candidate.endedMs}`;
+    if (this.#judging.has(key)) return false;
+    this.#judging.add(key);
+    try {
+      // Another scheduler of this store may have judged it between our listing and now.
+      if (await isJudged(this.store, pipeline.id, candidate)) return false;
+      const source = await getRun(this.store, candidate.runId);
+      if (source.state !== "success" && source.state !== "failed") return false; // resumed meanwhile; judged when it ends again
+      const what = `pipeline "${pipeline.id}" triggers[${index}] (after ${source.pipeline} run ${source.runId})`;
+      let judgement: Parameters<typeof recordTriggerEvaluation>[4];
+      try {
+        const outcome = await runOutcome(this.store, source);
+        const met = trigger.when ? await this.#bounded(trigger.when(outcome), "when") : outcome.state === "success";
+        if (typeof met !== "boolean") throw new CellarError(`when returned ${typeof met}; expected a boolean`);
+        if (met) {
+          const overrides: Record<string, ParamValue> = trigger.params ? await this.#bounded(trigger.params(outcome), "params") : {};
+          if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
+            throw new CellarError(`params returned ${JSON.stringify(overrides)}; expected an object of params`);
+          }
+          const unknown = Object.keys(overrides).find((name) => !(name in pipeline.params));
+          if (unknown !== undefined) {
+            const known = Object.keys(pipeline.params);
+            throw new CellarError(
+              `params returned "${unknown}", not a param of "${pipeline.id}" (${known.length ? `it has ${known.join(", ")}` : "it takes none"})`,
+            );
+          }
+          judgement = { result: "fired", params: pipeline.resolveParams(overrides) };
+        } else {
+          judgement = { result: "not_met" };
+        }
+      } catch (err) {
+        const error = errorLine(err);
+        this.runner.emit({ type: "log", runId: source.runId, cell: "", level: "error", message: `${what} failed: ${error}` });
+        judgement = { result: "failed", error };
+      }
+      const created = await recordTriggerEvaluation(this.store, pipeline.id, source, candidate, judgement);
+      if (created) {
+        this.runner.emit({
+          type: "log", runId: source.runId, cell: "", level: "info",
+          message: `triggered run ${created.runId} of ${pipeline.id} (${what})`,
+        });
+      }
+      return created !== undefined;
+    } finally {
+      this.#judging.delete(key);
+    }
+  }
+
+  /** `work`, or a failure once it has taken longer than the trigger timeout: a hung `when` must not stop the scheduler. */
+  async #bounded<T>(work: T | Promise<T>, what: string): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new CellarError(`${what} did not settle within ${formatDuration(this.#triggerTimeoutMs)}`)),
+        this.#triggerTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([Promise.resolve(work), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #activeCount(pipeline: Pipeline): number {

@@ -71,6 +71,32 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE SCHEMA cellar_data;
   `,
+  // Pipeline triggers, in a schema of their own beside the run tables.
+  `
+  CREATE SCHEMA cellar_triggers;
+  -- When a pipeline's trigger after another was first seen: runs of that other pipeline that ended
+  -- earlier are history from before the trigger existed and fire nothing.
+  CREATE TABLE cellar_triggers.registrations (
+    pipeline VARCHAR NOT NULL,
+    after_pipeline VARCHAR NOT NULL,
+    registered_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (pipeline, after_pipeline)
+  );
+  -- Each end of a triggering run a pipeline's trigger has judged, so that no scheduler judges it again.
+  -- A run resumed after it ended ends again (a new ended_ms) and is judged again; it still fires at most
+  -- one run, whose key names it.
+  CREATE TABLE cellar_triggers.evaluations (
+    pipeline VARCHAR NOT NULL,
+    after_run_id BIGINT NOT NULL,
+    run_ended_ms BIGINT NOT NULL,
+    evaluated_at TIMESTAMPTZ NOT NULL,
+    -- fired | not_met | failed (when or params threw) | already_fired (an earlier end of the run fired)
+    result VARCHAR NOT NULL,
+    fired_run_id BIGINT,
+    error VARCHAR,
+    PRIMARY KEY (pipeline, after_run_id, run_ended_ms)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
