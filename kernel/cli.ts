@@ -245,7 +245,10 @@ export async function main(argv: string[]): Promise<number> {
       return await withStore(dbPath(), async (store) => {
         // A software adapter (lavapipe) is slower than the CPU path for one query: use only real GPUs.
         const device = (await compute().gpu()).live.find((d) => !d.fallback)?.handle;
-        const [hits] = await search({ pipeline: pipeline.id, sql: store.query.bind(store), device }, [query], { k }) as SearchHit[][];
+        // Vectors are read chunk by chunk into one Float32Array, not as JS arrays through store.query.
+        const { vectorReader } = await import("./store/vectors.ts");
+        const readVectors = vectorReader(store);
+        const [hits] = await search({ pipeline: pipeline.id, sql: store.query.bind(store), readVectors, device }, [query], { k }) as SearchHit[][];
         if (opts.json) {
           runtime.writeOut(`${JSON.stringify(hits, null, 2)}\n`);
           return EXIT.ok;
@@ -274,7 +277,7 @@ export async function main(argv: string[]): Promise<number> {
         const grid = table(["run", "kind", "logical date", "state", "started", "took"]);
         for (const r of runs) {
           grid.push([
-            r.runId, r.kind, r.logicalDate.toISOString(), r.state, r.startedAt?.toISOString() ?? "",
+            r.runId, r.triggeredBy ? `triggered (${r.triggeredBy.pipeline} run ${r.triggeredBy.runId})` : r.kind, r.logicalDate.toISOString(), r.state, r.startedAt?.toISOString() ?? "",
             r.startedAt && r.endedAt ? formatDuration(+r.endedAt - +r.startedAt) : "",
           ]);
         }
@@ -298,6 +301,7 @@ export async function main(argv: string[]): Promise<number> {
         const { run } = detail;
         runtime.writeOut(
           `run ${run.runId} of ${run.pipeline} (${run.kind}) — ${run.state}\n` +
+            (run.triggeredBy ? `triggered by ${run.triggeredBy.pipeline} run ${run.triggeredBy.runId}\n` : "") +
             `logical date ${run.logicalDate.toISOString()}, interval ${run.interval.start.toISOString()} → ${run.interval.end.toISOString()}\n` +
             `params ${JSON.stringify(run.params)}\n`,
         );
@@ -435,17 +439,20 @@ function exitFor(result: RunResult): number {
   return EXIT.failed;
 }
 
-/** The named pipelines, or every pipeline in pipelines/ that has a schedule. */
+/** The named pipelines, or every pipeline in pipelines/ that has a schedule or triggers. */
 async function loadScheduled(refs: string[]): Promise<Pipeline[]> {
+  const scheduled = (p: Pipeline) => p.timetable !== undefined || p.triggers.length > 0;
   if (refs.length > 0) {
     const pipelines = await Promise.all(refs.map(async (ref) => (await loadPipeline(ref)).pipeline));
-    for (const p of pipelines) if (!p.timetable) throw new CellarError(`pipeline "${p.id}" has no schedule; cellar schedule runs scheduled pipelines`);
+    for (const p of pipelines) {
+      if (!scheduled(p)) throw new CellarError(`pipeline "${p.id}" has neither a schedule nor triggers; cellar schedule runs those that do`);
+    }
     return pipelines;
   }
   const dir = runtime.resolve("pipelines");
   const files = (await runtime.exists(dir)) ? (await runtime.readDir(dir)).filter((f) => f.endsWith(".ts")).sort() : [];
-  const pipelines = (await Promise.all(files.map(async (f) => (await loadPipeline(`pipelines/${f}`)).pipeline))).filter((p) => p.timetable);
-  if (pipelines.length === 0) throw new CellarError(`no scheduled pipeline in ${dir}; name one: cellar schedule <pipeline>`);
+  const pipelines = (await Promise.all(files.map(async (f) => (await loadPipeline(`pipelines/${f}`)).pipeline))).filter(scheduled);
+  if (pipelines.length === 0) throw new CellarError(`no scheduled or triggered pipeline in ${dir}; name one: cellar schedule <pipeline>`);
   return pipelines;
 }
 
