@@ -3,7 +3,9 @@
  * product, sorted by score descending, then index ascending. The GPU path
  * tiles over vectors and queries so that no buffer exceeds one storage
  * binding, keeps a local top-k per segment of each tile on the GPU, and merges
- * those candidates on the host; memory stays bounded by one tile.
+ * those candidates on the host; memory stays bounded by one tile. `topK` is
+ * the plain reference every path is tested against; search's CPU path is the
+ * faster `topKCpu` (topk-cpu.ts).
  *
  * @example
  * const { indices, scores } = await topKGpu(gpu, queries, vectors, 384, 10); // or topK(...) on the CPU
@@ -11,6 +13,7 @@
  */
 import { CellarError } from "../../kernel/errors.ts";
 import type { GpuDevice } from "../../kernel/compute/gpu.ts";
+import { TopKHeap } from "./heap.ts";
 import { SCORES_TILE, SCORES_WGSL, SELECT_WORKGROUP, selectWgsl } from "./topk.wgsl.ts";
 
 export interface TopKResult {
@@ -33,7 +36,7 @@ export interface TopKGpuOptions {
 export const MAX_GPU_K = 64;
 const TILE_BYTES = 64 * 1024 * 1024;
 
-/** The reference: scores summed in double precision, then rounded to f32. */
+/** The reference: one query at a time, scores summed in double precision, then rounded to f32. */
 export function topK(queries: Float32Array, vectors: Float32Array, dim: number, k: number): TopKResult {
   const { numQueries, numVectors, kk } = checkInput(queries, vectors, dim, k);
   const indices = new Uint32Array(numQueries * kk);
@@ -189,70 +192,8 @@ async function scoreTile(
   }
 }
 
-/**
- * The k best (score, index) pairs seen so far. A binary heap with the worst
- * kept pair on top: lower score is worse, and among equal scores the higher index.
- */
-class TopKHeap {
-  readonly #scores: Float64Array;
-  readonly #indices: Uint32Array;
-  #size = 0;
-
-  constructor(readonly k: number) {
-    this.#scores = new Float64Array(k);
-    this.#indices = new Uint32Array(k);
-  }
-
-  push(score: number, index: number): void {
-    const k = this.k;
-    if (k === 0) return;
-    if (this.#size < k) {
-      let i = this.#size++;
-      // Sift up: the new pair rises while it is worse than its parent.
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (!worse(score, index, this.#scores[parent], this.#indices[parent])) break;
-        this.#scores[i] = this.#scores[parent];
-        this.#indices[i] = this.#indices[parent];
-        i = parent;
-      }
-      this.#scores[i] = score;
-      this.#indices[i] = index;
-      return;
-    }
-    if (!worse(this.#scores[0], this.#indices[0], score, index)) return;
-    // Replace the worst and sift down.
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= k) break;
-      const r = l + 1;
-      const c = r < k && worse(this.#scores[r], this.#indices[r], this.#scores[l], this.#indices[l]) ? r : l;
-      if (!worse(this.#scores[c], this.#indices[c], score, index)) break;
-      this.#scores[i] = this.#scores[c];
-      this.#indices[i] = this.#indices[c];
-      i = c;
-    }
-    this.#scores[i] = score;
-    this.#indices[i] = index;
-  }
-
-  /** Writes the pairs best first at `at`. */
-  drainInto(indices: Uint32Array, scores: Float32Array, at: number): void {
-    const order = Array.from({ length: this.#size }, (_, i) => i);
-    order.sort((a, b) => (worse(this.#scores[a], this.#indices[a], this.#scores[b], this.#indices[b]) ? 1 : -1));
-    for (let i = 0; i < order.length; i++) {
-      indices[at + i] = this.#indices[order[i]];
-      scores[at + i] = this.#scores[order[i]];
-    }
-  }
-}
-
-function worse(scoreA: number, indexA: number, scoreB: number, indexB: number): boolean {
-  return scoreA < scoreB || (scoreA === scoreB && indexA > indexB);
-}
-
-function checkInput(queries: Float32Array, vectors: Float32Array, dim: number, k: number) {
+/** Checks the shapes every top-k path accepts; k is capped at the number of vectors. */
+export function checkInput(queries: Float32Array, vectors: Float32Array, dim: number, k: number) {
   if (!Number.isInteger(dim) || dim < 1) throw new CellarError(`topK: dim=${dim}: expected a positive integer`);
   if (!Number.isInteger(k) || k < 0) throw new CellarError(`topK: k=${k}: expected a non-negative integer`);
   if (queries.length % dim !== 0) throw new CellarError(`topK: ${queries.length} query values are not a multiple of dim=${dim}`);

@@ -1,0 +1,196 @@
+/**
+ * A pipeline's vector index, loaded once and searched many times: its vectors
+ * in one Float32Array, its chunks' documents and titles, and the embedder of
+ * the model that built it (with the params of the run that built it). The
+ * eval pipeline opens one and runs every question through it; `cellar search`
+ * opens one per command.
+ *
+ * @example
+ * const index = await openIndex({ pipeline: "eval", sql: ctx.sql }, { pipeline: await latestIndexPipeline(ctx.sql) });
+ * const [hits] = await index.search(["supersonic flow over a wedge"], 10);
+ * const [vector] = await index.embedder.embed(["what is lift?"]);
+ */
+import { CellarError, type GpuDevice } from "../../kernel/mod.ts";
+import type { VectorReader, VectorRows } from "../../kernel/store/vectors.ts";
+import { type Embedder, loadEmbedder } from "../embed/embedder.ts";
+import { topKGpu } from "./topk.ts";
+import { topKCpu } from "./topk-cpu.ts";
+
+export interface SearchHit {
+  rank: number;
+  score: number;
+  document: string;
+  title: string | null;
+  chunk: string;
+}
+
+/** What search needs: SQL over the store and, optionally, a chunk reader for the vectors and a device for the kernel. */
+export interface SearchContext {
+  /** Whose index to open unless `openIndex` is told another. */
+  pipeline: string;
+  sql(query: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Reads the vectors without turning them into JS arrays (kernel/store/vectors.ts); without it they come through `sql`. */
+  readVectors?: VectorReader;
+  device?: GpuDevice;
+  signal?: AbortSignal;
+}
+
+export interface IndexHandle {
+  /** The pipeline whose index this is. */
+  readonly pipeline: string;
+  /** The embedding model that built it, e.g. "use-lite". */
+  readonly model: string;
+  readonly dimensions: number;
+  /** Indexed chunks. */
+  readonly size: number;
+  /** Distinct documents among them. */
+  readonly documents: number;
+  /** The model that built the index, loaded: embed queries (or anything to compare with them) with it. */
+  readonly embedder: Embedder;
+  /**
+   * The k best documents for each query (texts, or vectors already embedded,
+   * numQueries × dimensions), scored by cosine similarity against every
+   * chunk, best chunk per document.
+   */
+  search(queries: string[] | Float32Array, k: number, options?: { signal?: AbortSignal }): Promise<SearchHit[][]>;
+}
+
+export async function openIndex(ctx: SearchContext, options: { pipeline?: string } = {}): Promise<IndexHandle> {
+  const pipeline = options.pipeline ?? ctx.pipeline;
+  if (typeof pipeline !== "string" || pipeline === "") {
+    throw new CellarError(`openIndex: pipeline ${JSON.stringify(pipeline)}: expected the id of a pipeline that built an index`);
+  }
+  const view = `"${pipeline.replaceAll('"', '""')}"."index"`;
+  const exists = await ctx.sql(
+    `SELECT count(*)::INT AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'index'`,
+    [pipeline],
+  );
+  if (exists[0].n === 0) throw new CellarError(`pipeline "${pipeline}" has no index yet; run it first (cellar run ${pipeline})`);
+  const [meta] = await ctx.sql(`SELECT any_value(model) AS model, count(*)::INT AS n FROM ${view}`);
+  const expected = Number(meta.n);
+  if (expected === 0) throw new CellarError(`pipeline "${pipeline}" has an empty index; run it again (cellar run ${pipeline})`);
+  const model = String(meta.model);
+
+  // The model that built the index, with the params of the run that built it (a local model path, a dtype).
+  const [built] = await ctx.sql(
+    `SELECT r.params FROM outputs o JOIN runs r USING (run_id)
+     WHERE o.pipeline = ? AND o.cell = 'build_index' ORDER BY o.created_at DESC LIMIT 1`,
+    [pipeline],
+  );
+  const params = built ? JSON.parse(String(built.params)) : {};
+  // No ORDER BY: DuckDB returns a plain scan in insertion order (build_index writes chunk_id order),
+  // the same order both ways of reading, and sorting 100K rows of vectors costs a third of the read.
+  const query = `SELECT chunk_id, document, title, embedding FROM ${view}`;
+  // The model loads while DuckDB reads: both take a while on a large index.
+  const [rows, embedder] = await Promise.all([
+    ctx.readVectors ? ctx.readVectors(query, [], { rows: expected }) : readThroughSql(ctx, query),
+    loadEmbedder(model.startsWith("transformers") ? "transformers" : model, {
+      modelPath: params.modelPath || undefined,
+      dtype: params.dtype,
+    }),
+  ]);
+  if (embedder.id !== model) {
+    throw new CellarError(`the index was built with ${model} but ${embedder.id} loads now; rebuild it: cellar run ${pipeline} --from embed_docs`);
+  }
+  const dim = rows.dimensions;
+  // What was read, not what was counted: a build committing in between may have moved the view.
+  const size = rows.count;
+  if (embedder.dimensions !== dim) {
+    throw new CellarError(`the index holds ${dim}-dimensional vectors but model "${model}" gives ${embedder.dimensions}; rebuild the index`);
+  }
+  const chunks = rows.columns.chunk_id.map(String);
+  const documentOf = rows.columns.document.map(String);
+  const titleOf = rows.columns.title.map((t) => (t === null || t === undefined ? null : String(t)));
+  const documents = new Set(documentOf).size;
+
+  async function search(queries: string[] | Float32Array, k: number, options: { signal?: AbortSignal } = {}): Promise<SearchHit[][]> {
+    if (!Number.isInteger(k) || k < 1) throw new CellarError(`search: k=${k}: expected a whole number ≥ 1`);
+    const signal = options.signal ?? ctx.signal;
+    const q = await embedQueries(embedder, queries, dim, signal);
+    const numQueries = q.length / dim;
+    const results: SearchHit[][] = Array.from({ length: numQueries }, () => []);
+    // Several chunks of one document may rank high: fetch extra so that k distinct documents remain,
+    // and fetch again, four times more, for the queries still short of them.
+    const want = Math.min(k, documents);
+    let pending = Array.from({ length: numQueries }, (_, i) => i);
+    let fetch = Math.min(size, k * 4);
+    for (;;) {
+      signal?.throwIfAborted();
+      const block = new Float32Array(pending.length * dim);
+      pending.forEach((qi, j) => block.set(q.subarray(qi * dim, (qi + 1) * dim), j * dim));
+      const best = ctx.device ? await topKGpu(ctx.device, block, rows.vectors, dim, fetch) : topKCpu(block, rows.vectors, dim, fetch);
+      const short: number[] = [];
+      pending.forEach((qi, j) => {
+        const hits: SearchHit[] = [];
+        const seen = new Set<string>();
+        for (let r = j * fetch; r < (j + 1) * fetch && hits.length < k; r++) {
+          const row = best.indices[r];
+          const document = documentOf[row];
+          if (seen.has(document)) continue;
+          seen.add(document);
+          hits.push({ rank: hits.length + 1, score: best.scores[r], document, title: titleOf[row], chunk: chunks[row] });
+        }
+        results[qi] = hits;
+        if (hits.length < want) short.push(qi);
+      });
+      if (short.length === 0 || fetch === size) return results;
+      pending = short;
+      fetch = Math.min(size, fetch * 4);
+    }
+  }
+
+  return { pipeline, model, dimensions: dim, size, documents, embedder, search };
+}
+
+/**
+ * The pipeline whose index was built last (the newest build_index
+ * checkpoint): the index a reader wants when it is not told which.
+ */
+export async function latestIndexPipeline(sql: SearchContext["sql"]): Promise<string> {
+  const [row] = await sql(`SELECT pipeline FROM outputs WHERE cell = 'build_index' ORDER BY created_at DESC, run_id DESC LIMIT 1`);
+  if (!row) throw new CellarError(`no pipeline has built an index yet; run ingest first (cellar run ingest)`);
+  return String(row.pipeline);
+}
+
+/** Unit-length query vectors, numQueries × dim. */
+async function embedQueries(embedder: Embedder, queries: string[] | Float32Array, dim: number, signal?: AbortSignal): Promise<Float32Array> {
+  if (queries instanceof Float32Array) {
+    if (queries.length % dim !== 0) {
+      throw new CellarError(`search: ${queries.length} query values are not a whole number of ${dim}-dimensional vectors`);
+    }
+    const out = new Float32Array(queries.length);
+    for (let at = 0; at < queries.length; at += dim) out.set(normalized(queries.subarray(at, at + dim)), at);
+    return out;
+  }
+  if (!Array.isArray(queries) || queries.some((text) => typeof text !== "string")) {
+    throw new CellarError(`search: expected query texts (an array of strings) or a Float32Array of query vectors`);
+  }
+  if (queries.length === 0) return new Float32Array(0);
+  const embedded = await embedder.embed(queries, { signal });
+  const out = new Float32Array(queries.length * dim);
+  embedded.forEach((v, i) => out.set(normalized(v), i * dim));
+  return out;
+}
+
+/**
+ * The vectors through `sql`, for a caller with no chunk reader: every value
+ * becomes a JS number on the way, so this is several times slower and holds
+ * more memory than `readVectors`, but it needs nothing but SQL.
+ */
+async function readThroughSql(ctx: SearchContext, query: string): Promise<VectorRows> {
+  const rows = await ctx.sql(query);
+  const dimensions = (rows[0]?.embedding as number[] | undefined)?.length ?? 0;
+  const vectors = new Float32Array(rows.length * dimensions);
+  rows.forEach((row, i) => vectors.set(row.embedding as number[], i * dimensions));
+  const column = (name: string) => rows.map((row) => row[name]);
+  return { count: rows.length, dimensions, vectors, columns: { chunk_id: column("chunk_id"), document: column("document"), title: column("title") } };
+}
+
+export function normalized(vector: ArrayLike<number>): Float32Array {
+  let norm = 0;
+  for (let i = 0; i < vector.length; i++) norm += vector[i] * vector[i];
+  const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  const out = new Float32Array(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i] * scale;
+  return out;
+}
