@@ -37,6 +37,8 @@ export interface EmbedInput {
 }
 
 export interface EmbedOutput {
+  /** The documents chunked (the input's): build_index takes their titles from it. */
+  documents: TableRef;
   chunks: TableRef;
   vectors: TableRef;
   model: string;
@@ -187,7 +189,7 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
   ctx.log.info(
     `${chunkCount} chunks from ${documentCount} documents: ${embedded} embedded, ${reused} reused (model ${embedder.id}, ${embedder.dimensions} dimensions, ${embedder.device})`,
   );
-  return { chunks: chunksRef, vectors: vectorsRef, model: embedder.id, dimensions: embedder.dimensions, embedded, reused };
+  return { documents: input.documents, chunks: chunksRef, vectors: vectorsRef, model: embedder.id, dimensions: embedder.dimensions, embedded, reused };
 }
 
 const counters = new WeakMap<Embedder, (word: string) => number>();

@@ -21,6 +21,8 @@ export type { IndexHandle, SearchContext, SearchHit } from "./index/open.ts";
 
 /** What embed_docs returns. */
 interface Embedded {
+  /** The documents it chunked, with their titles. */
+  documents?: TableRef;
   chunks: TableRef;
   vectors: TableRef;
   model: string;
@@ -48,8 +50,8 @@ export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOu
     model: "VARCHAR",
     embedding: `FLOAT[${dimensions}]`,
   });
-  // Titles come from the documents embed_docs chunked: dedup_corpus's output, when the cell needs it.
-  const documents = ctx.upstream<{ documents?: TableRef } | undefined>("dedup_corpus")?.documents?.sql;
+  // Titles come from the documents embed_docs chunked.
+  const documents = input.documents?.sql;
   let offset = 0;
   const BATCH = 4096;
   for (;;) {

@@ -42,7 +42,7 @@ export default pipeline({
   .cell("crawl_seeds", { cache: false }, crawlSeeds)
   .cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus)
   .cell("embed_docs", { gpu: 0.5 }, embedDocs)
-  .cell("build_index", { needs: ["embed_docs", "dedup_corpus"] }, buildIndex);
+  .cell("build_index", buildIndex);
 
 /** `cellar search` over this pipeline's index. */
 export function search(ctx: SearchContext, queries: string[], options: { k?: number }) {

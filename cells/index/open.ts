@@ -53,6 +53,8 @@ export interface IndexHandle {
    * chunk, best chunk per document.
    */
   search(queries: string[] | Float32Array, k: number, options?: { signal?: AbortSignal }): Promise<SearchHit[][]>;
+  /** A chunk's indexed vector (unit length, a view into the index), or undefined when the index has no such chunk. */
+  vectorOf(chunk: string): Float32Array | undefined;
 }
 
 export async function openIndex(ctx: SearchContext, options: { pipeline?: string } = {}): Promise<IndexHandle> {
@@ -139,7 +141,14 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
     }
   }
 
-  return { pipeline, model, dimensions: dim, size, documents, embedder, search };
+  let rowOf: Map<string, number> | undefined;
+  function vectorOf(chunk: string): Float32Array | undefined {
+    rowOf ??= new Map(chunks.map((id, row) => [id, row]));
+    const row = rowOf.get(chunk);
+    return row === undefined ? undefined : rows.vectors.subarray(row * dim, (row + 1) * dim);
+  }
+
+  return { pipeline, model, dimensions: dim, size, documents, embedder, search, vectorOf };
 }
 
 /**

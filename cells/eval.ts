@@ -1,0 +1,319 @@
+/**
+ * run_eval_suite: the daily regression eval, and the function CI calls.
+ *
+ * Loads the eval set, retrieves the top k documents for every question from
+ * the newest index (embedded with the model that built it), scores them with
+ * trec_eval's conventions, fans `judge_question` over each question's top
+ * contexts with `ctx.map`, aggregates, and gates the means against a baseline.
+ * A regression throws `CheckFailed`: the run fails and alerts, and
+ * `cellar cell eval run_eval_suite` exits 1.
+ *
+ * @example
+ * pipeline({ id: "eval", schedule: "@daily", params: EVAL_PARAMS })
+ *   .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
+ */
+import { CellarError, CheckFailed, type Context, type ParamValue, type TableRef } from "../kernel/mod.ts";
+import { runtime } from "../kernel/runtime/mod.ts";
+import { type IndexHandle, latestIndexPipeline, openIndex } from "./index.ts";
+import { rocAuc } from "./eval/agreement.ts";
+import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
+import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type Verdict } from "./eval/gate.ts";
+import type { Judge, JudgePair } from "./eval/judge.ts";
+import { loadJudge } from "./eval/judges/mod.ts";
+import { evaluate } from "./eval/metrics.ts";
+import { byTrecOrder, formatRun, type RunEntry } from "./eval/trec.ts";
+
+/** The eval pipeline's params and their defaults: the bundled Cranfield set, the embedding judge. */
+export const EVAL_PARAMS = {
+  queries: "pipelines/data/cranfield/queries.jsonl",
+  qrels: "pipelines/data/cranfield/qrels.trec",
+  /** Judged documents missing from the corpus are kept (they count against recall) and reported. */
+  allowMissingIds: false,
+  /** Whose index to read: "latest" (the newest build_index of any pipeline) or a pipeline id. */
+  index: "latest",
+  k: 100,
+  judge: "embedding",
+  judgeModelPath: "",
+  judgeModel: "",
+  judgeBaseUrl: "",
+  judgeConcurrency: 4,
+  /** Contexts judged per question: its top retrieved documents. */
+  judgeTop: 5,
+  /** "last-scheduled" (the last successful scheduled run), "none", or a baseline file. */
+  baseline: "last-scheduled",
+  /** Largest absolute drop allowed per metric. */
+  thresholds: { "recall@10": 0.02, "recall@100": 0.02, "P@10": 0.01, MRR: 0.02, "nDCG@10": 0.02, MAP: 0.02, judge: 0.02 },
+  /** Also write the ranking as a TREC run file here (for trec_eval or another tool). */
+  runFile: "",
+} satisfies Record<string, ParamValue>;
+
+export interface EvalOutput {
+  evalSet: { name: string; fingerprint: string; queries: number; judgments: number; missingDocuments: string[] };
+  index: { pipeline: string; model: string; documents: number };
+  k: number;
+  judge: { id: string; pairs: number; failed: number; auc: number | null; aucJudged: number | null };
+  /** Means over the questions: trec_eval's metrics, and "judge", the mean judge score. */
+  metrics: Record<string, number>;
+  verdict: Verdict;
+  tables: { retrieved: TableRef; queryMetrics: TableRef; judgements: TableRef };
+}
+
+/** A retrieved document and the chunk that ranked it. */
+interface Hit extends RunEntry {
+  chunk: string;
+}
+
+/** Question id → its hits, best first: a TREC run that remembers its chunks. */
+type Ranking = Map<string, Hit[]>;
+
+/** One scored (question, context) pair, as stored. */
+interface Scored {
+  qid: string;
+  rank: number;
+  document: string;
+  chunk: string;
+  gain: number | null;
+  score: number | null;
+  error: string | null;
+}
+
+export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
+  const p = ctx.params;
+  const k = wholeNumber(p.k, "k");
+  const judgeTop = Math.min(k, wholeNumber(p.judgeTop, "judgeTop"));
+  const thresholds = thresholdsParam(p.thresholds);
+
+  const indexPipeline = p.index === "latest" ? await latestIndexPipeline(ctx.sql) : String(p.index);
+  const index = await openIndex({ pipeline: indexPipeline, sql: ctx.sql, signal: ctx.signal });
+  const documents = (await ctx.sql(`SELECT DISTINCT document FROM ${quoted(indexPipeline)}."index"`)).map((row) => String(row.document));
+  const evalIds = evalIdsOf(documents);
+  const corpus = new Set(evalIds.values());
+  const set = await loadEvalSet({ queries: String(p.queries), qrels: String(p.qrels) }, { corpus, allowMissing: p.allowMissingIds === true });
+  if (set.missing.documents.length > 0) {
+    ctx.log.warn(`${set.missing.documents.length} judged document(s) are not in the corpus (${set.missing.documents.slice(0, 5).join(", ")}); they count as not retrieved`);
+  }
+  if (set.missing.unjudged.length > 0) ctx.log.warn(`${set.missing.unjudged.length} question(s) have no judgments and are left out`);
+  ctx.log.info(`${set.name}: ${set.queries.length} questions against ${indexPipeline}'s index (${index.model}, ${corpus.size} documents), k = ${k}`);
+
+  const run = await retrieve(ctx, index, set, k, evalIds);
+  if (p.runFile) await runtime.writeTextFile(String(p.runFile), formatRun(run, `cellar-${index.model}`));
+  const measured = evaluate(set.qrels, run, { k: [10, k] });
+
+  const toJudge = await contextsToJudge(ctx, set, run, indexPipeline, judgeTop);
+  // The index already holds every context's embedding: the embedding judge need not compute them again.
+  const known = new Map<string, Float32Array>();
+  for (const [chunk, text] of toJudge.contexts) {
+    const vector = index.vectorOf(chunk);
+    if (vector) known.set(text, vector);
+  }
+  const judge = await loadJudge(
+    { kind: String(p.judge), modelPath: String(p.judgeModelPath), model: String(p.judgeModel), baseUrl: String(p.judgeBaseUrl), concurrency: Number(p.judgeConcurrency) },
+    { embedder: index.embedder, known },
+  );
+  const scored = await judgeQuestions(ctx, judge, toJudge);
+  const agreement = judgeAgreement(scored);
+  const failed = scored.filter((s) => s.score === null);
+  if (failed.length > 0) ctx.log.warn(`${failed.length} of ${scored.length} pairs could not be judged; first: ${failed[0].error}`);
+  if (failed.length === scored.length) throw new CellarError(`judge ${judge.id}: every one of ${scored.length} pairs failed; first: ${failed[0].error}`);
+
+  const judgeMeans = meanJudgeScorePerQuery(scored);
+  const metrics = { ...measured.mean, judge: mean([...judgeMeans.values()]) };
+  const evalSet = { name: set.name, fingerprint: set.fingerprint };
+  const baseline = await findBaseline(ctx, String(p.baseline), { evalSet, metrics: Object.keys(thresholds) }, judge.id);
+  const verdict = compare(baseline, metrics, thresholds);
+  ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
+
+  const tables = await store(ctx, run, measured.perQuery, judgeMeans, scored, judge.id);
+  const output: EvalOutput = {
+    evalSet: { ...evalSet, queries: set.queries.length, judgments: countJudgments(set), missingDocuments: set.missing.documents },
+    index: { pipeline: indexPipeline, model: index.model, documents: corpus.size },
+    k,
+    judge: { id: judge.id, pairs: scored.length, failed: failed.length, auc: agreement.all, aucJudged: agreement.judged },
+    metrics,
+    verdict,
+    tables,
+  };
+  if (!verdict.pass) {
+    const worst = verdict.rows.filter((row) => row.result === "FAIL")
+      .map((row) => `${row.metric} ${row.now.toFixed(4)} (${row.delta!.toFixed(4)}, allowed −${row.allowedDrop})`);
+    throw new CheckFailed(`eval regressed against ${verdict.baseline}: ${worst.join("; ")}`);
+  }
+  return output;
+}
+
+/** The top k documents per question, embedded with the index's own model. */
+async function retrieve(ctx: Context, index: IndexHandle, set: EvalSet, k: number, evalIds: Map<string, string>): Promise<Ranking> {
+  const run: Ranking = new Map();
+  const BATCH = 64;
+  for (let i = 0; i < set.queries.length; i += BATCH) {
+    const batch = set.queries.slice(i, i + BATCH);
+    const hits = await index.search(batch.map((q) => q.text), k);
+    batch.forEach((q, j) => {
+      // In trec_eval's order (ties by document id), so that ranks here are the ranks the metrics see.
+      const ranked = hits[j].map((hit): Hit => ({ docid: evalIds.get(hit.document)!, score: hit.score, chunk: hit.chunk }));
+      run.set(q.id, ranked.sort(byTrecOrder));
+    });
+    ctx.progress(Math.min(i + BATCH, set.queries.length), set.queries.length);
+  }
+  return run;
+}
+
+/**
+ * The id the qrels know each document by: a JSONL dataset's own id (what
+ * follows "#" in "<seed>#<id>"), else the document id itself (a URL or path).
+ */
+function evalIdsOf(documents: string[]): Map<string, string> {
+  const ids = new Map<string, string>();
+  const seen = new Map<string, string>();
+  for (const document of documents) {
+    const hash = document.lastIndexOf("#");
+    const id = hash >= 0 ? document.slice(hash + 1) : document;
+    const other = seen.get(id);
+    if (other !== undefined) throw new CellarError(`documents ${other} and ${document} both have eval id "${id}"; the qrels cannot tell them apart`);
+    seen.set(id, document);
+    ids.set(document, id);
+  }
+  return ids;
+}
+
+/** Each question's top `top` hits, with their chunks' texts: what the judge scores. */
+async function contextsToJudge(ctx: Context, set: EvalSet, run: Ranking, indexPipeline: string, top: number) {
+  const todo: Array<Omit<Scored, "score" | "error">> = [];
+  for (const [qid, hits] of run) {
+    hits.slice(0, top).forEach((hit, i) => {
+      todo.push({ qid, rank: i + 1, document: hit.docid, chunk: hit.chunk, gain: set.qrels.get(qid)?.get(hit.docid) ?? null });
+    });
+  }
+  const contexts = await chunkTexts(ctx, indexPipeline, [...new Set(todo.map((t) => t.chunk))]);
+  const questions = new Map(set.queries.map((q) => [q.id, q.text]));
+  const pairs: JudgePair[] = todo.map((t) => ({ question: questions.get(t.qid)!, context: contexts.get(t.chunk) ?? "" }));
+  return { todo, pairs, contexts };
+}
+
+/** judge_question(question, context) for every pair, fanned out under the cell's device claim. */
+async function judgeQuestions(ctx: Context, judge: Judge, { todo, pairs }: Awaited<ReturnType<typeof contextsToJudge>>): Promise<Scored[]> {
+  ctx.log.info(`judging ${pairs.length} (question, context) pairs with ${judge.id}`);
+  const judged = await ctx.map(pairs, (batch, { signal }) =>
+    judge.judge(batch, { signal, cost: (resource, amount) => ctx.cost.add(resource, amount), warn: (m) => ctx.log.warn(m) }), { batchSize: 32 });
+  return todo.map((t, i) => ({ ...t, score: judged[i].score, error: judged[i].error ?? null }));
+}
+
+/** The text of each chunk, from the chunks table the index was built from (the embed_docs output of its run). */
+async function chunkTexts(ctx: Context, indexPipeline: string, ids: string[]): Promise<Map<string, string>> {
+  const [source] = await ctx.sql(
+    `SELECT e.output->>'$.chunks.sql' AS chunks FROM outputs b JOIN outputs e ON e.run_id = b.run_id AND e.cell = 'embed_docs'
+     WHERE b.pipeline = ? AND b.cell = 'build_index' ORDER BY b.created_at DESC LIMIT 1`,
+    [indexPipeline],
+  );
+  if (!source?.chunks) throw new CellarError(`pipeline "${indexPipeline}": no embed_docs output beside its index; its chunk texts cannot be judged`);
+  const texts = new Map<string, string>();
+  const BATCH = 1000;
+  for (let i = 0; i < ids.length; i += BATCH) {
+    const batch = ids.slice(i, i + BATCH);
+    // One joined parameter: ctx.sql binds scalars, and a thousand placeholders would be slow.
+    const rows = await ctx.sql(`SELECT chunk_id, text FROM ${source.chunks} WHERE chunk_id IN (SELECT unnest(string_split(?, '\n')))`, [batch.join("\n")]);
+    for (const row of rows) texts.set(String(row.chunk_id), String(row.text));
+  }
+  return texts;
+}
+
+/** ROC AUC of judge scores against the qrels: judged pairs only, and with unjudged documents taken as non-relevant (TREC's convention). */
+function judgeAgreement(scored: Scored[]): { judged: number | null; all: number | null } {
+  const ok = scored.filter((s) => s.score !== null);
+  const judged = ok.filter((s) => s.gain !== null);
+  const auc = (pairs: Scored[]) => rocAuc(pairs.map((s) => s.score!), pairs.map((s) => (s.gain ?? 0) > 0)).auc ?? null;
+  return { judged: auc(judged), all: auc(ok) };
+}
+
+function meanJudgeScorePerQuery(scored: Scored[]): Map<string, number> {
+  const byQuery = new Map<string, number[]>();
+  for (const s of scored) if (s.score !== null) byQuery.set(s.qid, [...byQuery.get(s.qid) ?? [], s.score]);
+  return new Map([...byQuery].map(([qid, scores]) => [qid, mean(scores)]));
+}
+
+/** The baseline named by the param: a pinned file, the last successful scheduled run of this pipeline, or none. */
+async function findBaseline(
+  ctx: Context,
+  param: string,
+  expected: { evalSet: Baseline["evalSet"]; metrics: string[] },
+  judgeId: string,
+): Promise<Baseline | null> {
+  let baseline: Baseline | null;
+  if (param === "none") return null;
+  if (param === "last-scheduled") {
+    const [row] = await ctx.sql(
+      `SELECT r.run_id, o.output FROM outputs o JOIN runs r USING (run_id)
+       WHERE r.pipeline = ? AND o.cell = ? AND r.kind = 'scheduled' AND r.state = 'success' AND r.run_id <> ?
+       ORDER BY r.logical_date DESC LIMIT 1`,
+      [ctx.pipeline, ctx.cell, ctx.runId],
+    );
+    if (!row) return null;
+    const where = `${ctx.pipeline} run ${row.run_id}`;
+    baseline = { ...asBaseline(JSON.parse(String(row.output)), where), source: where };
+    checkComparable(baseline, expected);
+  } else {
+    baseline = await loadBaselineFile(param, expected);
+  }
+  if (baseline.judge !== undefined && baseline.judge !== judgeId) {
+    // Scores of different judges are not comparable; the retrieval metrics still are.
+    ctx.log.warn(`baseline ${baseline.source} was judged by ${baseline.judge}, this run by ${judgeId}: the judge row is not compared`);
+    const { judge: _, ...rest } = baseline.metrics;
+    baseline = { ...baseline, metrics: rest };
+  }
+  return baseline;
+}
+
+async function store(
+  ctx: Context,
+  run: Ranking,
+  perQuery: Map<string, Record<string, number>>,
+  judgeMeans: Map<string, number>,
+  scored: Scored[],
+  judgeId: string,
+): Promise<EvalOutput["tables"]> {
+  const retrieved = await ctx.table("retrieved", { qid: "VARCHAR", rank: "INTEGER", document: "VARCHAR", chunk_id: "VARCHAR", score: "DOUBLE" });
+  for (const [qid, hits] of run) {
+    await retrieved.append(hits.map((hit, i) => ({ qid, rank: i + 1, document: hit.docid, chunk_id: String(hit.chunk), score: hit.score })));
+  }
+  const names = [...new Set([...perQuery.values()].flatMap((m) => Object.keys(m)))];
+  const columns = Object.fromEntries(names.map((name) => [name, "DOUBLE"]));
+  const queryMetrics = await ctx.table("query_metrics", { qid: "VARCHAR", ...columns, judge: "DOUBLE" });
+  await queryMetrics.append([...perQuery].map(([qid, metrics]) => ({ qid, ...metrics, judge: judgeMeans.get(qid) ?? null })));
+  const judgements = await ctx.table("judgements", {
+    qid: "VARCHAR", rank: "INTEGER", document: "VARCHAR", chunk_id: "VARCHAR", gain: "INTEGER", judge: "VARCHAR", score: "DOUBLE", error: "VARCHAR",
+  });
+  await judgements.append(scored.map((s) => ({
+    qid: s.qid, rank: s.rank, document: s.document, chunk_id: s.chunk, gain: s.gain, judge: judgeId, score: s.score, error: s.error,
+  })));
+  return { retrieved: await retrieved.finish(), queryMetrics: await queryMetrics.finish(), judgements: await judgements.finish() };
+}
+
+function quoted(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+function thresholdsParam(value: unknown): Record<string, number> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new CellarError(`--param thresholds: expected a JSON object of metric → allowed drop, e.g. {"nDCG@10":0.02}`);
+  }
+  for (const [metric, drop] of Object.entries(value)) {
+    if (typeof drop !== "number" || !(drop >= 0)) throw new CellarError(`--param thresholds: "${metric}" must be a number ≥ 0, got ${JSON.stringify(drop)}`);
+  }
+  if (Object.keys(value).length === 0) throw new CellarError(`--param thresholds: name at least one metric to gate on`);
+  return value as Record<string, number>;
+}
+
+function wholeNumber(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) throw new CellarError(`--param ${name}=${value}: expected a whole number ≥ 1`);
+  return value;
+}
+
+function countJudgments(set: EvalSet): number {
+  let n = 0;
+  for (const judged of set.qrels.values()) n += judged.size;
+  return n;
+}
+
+function mean(values: number[]): number {
+  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
+}

@@ -1,0 +1,49 @@
+/**
+ * Picks a judge by name. The cross-encoder and LLM backends load only when
+ * asked for, so the default path never imports transformers.js.
+ *
+ * @example
+ * const judge = await loadJudge({ kind: "llm", model: "gpt-4o-mini" }, { embedder });
+ */
+import { CellarError } from "../../../kernel/mod.ts";
+import type { Embedder } from "../../embed.ts";
+import type { Judge } from "../judge.ts";
+import { embeddingJudge } from "./embedding.ts";
+
+export const JUDGES = ["embedding", "cross-encoder", "llm"] as const;
+export type JudgeKind = typeof JUDGES[number];
+
+export interface JudgeConfig {
+  kind: string;
+  /** cross-encoder: the model directory. */
+  modelPath?: string;
+  /** llm: the model name (else CELLAR_LLM_MODEL). */
+  model?: string;
+  /** llm: the endpoint (else CELLAR_LLM_BASE_URL). */
+  baseUrl?: string;
+  /** llm: requests in flight. */
+  concurrency?: number;
+}
+
+/** `using.known`: texts whose embeddings are at hand (the index's chunks), for the embedding judge. */
+export async function loadJudge(config: JudgeConfig, using: { embedder: Embedder; known?: ReadonlyMap<string, Float32Array> }): Promise<Judge> {
+  switch (config.kind) {
+    case "embedding":
+      return embeddingJudge(using.embedder, using.known);
+    case "cross-encoder": {
+      if (!config.modelPath) throw new CellarError(`--param judge=cross-encoder: also set --param judgeModelPath=<a local reranker directory>`);
+      const { loadCrossEncoder } = await import("./cross-encoder.ts");
+      return await loadCrossEncoder({ modelPath: config.modelPath });
+    }
+    case "llm": {
+      const { createLlmJudge } = await import("./llm.ts");
+      return createLlmJudge({
+        model: config.model || undefined,
+        baseUrl: config.baseUrl || undefined,
+        concurrency: config.concurrency,
+      });
+    }
+    default:
+      throw new CellarError(`--param judge=${config.kind}: expected one of ${JUDGES.join(", ")}`);
+  }
+}

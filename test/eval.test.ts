@@ -1,0 +1,276 @@
+// The eval pipeline end to end on the Cranfield set, over an index that ingest builds from the bundled
+// corpus with the tiny test BERT (fast; USE-lite's figures are bench/eval.bench.ts's job): retrieval,
+// trec_eval metrics, judges fanned out with ctx.map, the stored tables, the gate and its baseline, CI's
+// `cellar cell` exit codes, and the bad inputs.
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EVAL_PARAMS, type EvalOutput, runEvalSuite } from "../cells/eval.ts";
+import { evaluate } from "../cells/eval/metrics.ts";
+import { parseQrels, parseRun } from "../cells/eval/trec.ts";
+import { loadPipeline } from "../kernel/loader.ts";
+import { type ParamValue, pipeline, type RunFailure } from "../kernel/mod.ts";
+import { runDetail } from "../kernel/report.ts";
+import { Runner } from "../kernel/runner.ts";
+import { createManualRun } from "../kernel/runs.ts";
+import { Store } from "../kernel/store/store.ts";
+import { startOpenAiServer } from "./fixtures/openai-server.ts";
+import { writeTinyBert } from "./fixtures/tiny-bert.ts";
+import { writeTinyReranker } from "./fixtures/tiny-reranker.ts";
+import { cli, computesClosedAfterAll, ROOT, tempDir } from "./helpers.ts";
+
+const CRANFIELD = join(ROOT, "pipelines/data/cranfield");
+const QRELS = parseQrels(readFileSync(join(CRANFIELD, "qrels.trec"), "utf8"), "qrels.trec");
+const { cpuOnly } = computesClosedAfterAll();
+
+let dir: string;
+let db: string;
+let store: Store;
+let tinyBert: string;
+
+beforeAll(async () => {
+  dir = tempDir("cellar-eval-");
+  tinyBert = writeTinyBert(join(dir, "tiny-bert"), { dtypes: ["fp32"] });
+  db = join(dir, "cellar.duckdb");
+  store = await Store.open(db);
+  const { pipeline: ingest } = await loadPipeline("ingest");
+  const params = ingest.resolveParams({ model: "transformers", modelPath: tinyBert });
+  const date = new Date();
+  const run = await createManualRun(store, "ingest", "manual", date, { start: date, end: date }, params, {});
+  const result = await new Runner(store, { compute: cpuOnly }).execute(ingest, run);
+  expect(result.state).toBe("success");
+}, 120_000);
+
+afterAll(async () => {
+  await store?.close();
+});
+
+interface EvalRun {
+  state: string;
+  error: string | null;
+  output: EvalOutput | undefined;
+  runId: number;
+}
+
+/** Runs an eval pipeline (the shipped cell under `id`) with `params` over the defaults. */
+async function runEval(params: Record<string, ParamValue> = {}, options: { id?: string; alert?: (f: RunFailure) => void } = {}): Promise<EvalRun> {
+  const p = pipeline({ id: options.id ?? "eval", params: { ...EVAL_PARAMS, allowMissingIds: true }, alert: options.alert })
+    .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
+  const date = new Date();
+  const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, p.resolveParams(params), {});
+  const result = await new Runner(store, { compute: cpuOnly }).execute(p, run);
+  const detail = await runDetail(store, run.runId);
+  return {
+    state: result.state,
+    error: detail.cells[0]?.error ?? null,
+    output: result.outputs.get("run_eval_suite") as EvalOutput | undefined,
+    runId: run.runId,
+  };
+}
+
+const num = (value: unknown) => Number(value);
+
+describe("run_eval_suite", () => {
+  let first: EvalRun;
+  let runFile: string;
+
+  beforeAll(async () => {
+    runFile = join(dir, "tiny-bert.run");
+    first = await runEval({ baseline: "none", runFile, judgeTop: 3 });
+  }, 120_000);
+
+  it("retrieves k = 100 for every judged question with the index's model and scores them as trec_eval does", async () => {
+    expect(first.error).toBeNull();
+    const out = first.output!;
+    expect(out.evalSet).toMatchObject({ name: "cranfield", queries: 225, judgments: 1837, missingDocuments: ["995"] });
+    expect(out.index).toMatchObject({ pipeline: "ingest", model: "transformers:tiny-bert:fp32", documents: 1398 });
+    expect(out.k).toBe(100);
+
+    // The TREC run file holds the ranking; trec_eval's conventions applied to it give the cell's numbers.
+    const run = parseRun(readFileSync(runFile, "utf8"), runFile);
+    expect(run.size).toBe(225);
+    expect([...run.values()].every((hits) => hits.length === 100)).toBe(true);
+    const again = evaluate(QRELS, run, { k: [10, 100] });
+    for (const [metric, value] of Object.entries(again.mean)) expect(out.metrics[metric]).toBeCloseTo(value, 12);
+    expect(Object.keys(out.metrics).sort()).toEqual(["MAP", "MRR", "P@10", "P@100", "judge", "nDCG@10", "recall@10", "recall@100"]);
+    for (const value of Object.values(out.metrics)) expect(value).toBeGreaterThanOrEqual(0), expect(value).toBeLessThanOrEqual(1);
+    expect(out.metrics["recall@100"]).toBeGreaterThanOrEqual(out.metrics["recall@10"]);
+
+    const perQuery = await store.query(`SELECT * FROM ${out.tables.queryMetrics.sql} ORDER BY qid`);
+    expect(perQuery).toHaveLength(225);
+    const mean = (column: string) => perQuery.reduce((sum, row) => sum + num(row[column]), 0) / perQuery.length;
+    expect(mean("nDCG@10")).toBeCloseTo(out.metrics["nDCG@10"], 12);
+    expect(mean("judge")).toBeCloseTo(out.metrics.judge, 12);
+    const [retrieved] = await store.query(`SELECT count(*)::INT AS n, count(DISTINCT qid)::INT AS q FROM ${out.tables.retrieved.sql}`);
+    expect(retrieved).toEqual({ n: 22_500, q: 225 });
+  });
+
+  it("stores a judge score per (run, question, context), with the human grade beside it and the agreement", async () => {
+    const out = first.output!;
+    expect(out.judge).toMatchObject({ id: "embedding:transformers:tiny-bert:fp32", pairs: 675, failed: 0 });
+    const rows = await store.query(`SELECT * FROM ${out.tables.judgements.sql} ORDER BY qid, rank`);
+    expect(rows).toHaveLength(675);
+    for (const row of rows) {
+      expect(num(row.score)).toBeGreaterThanOrEqual(0);
+      expect(num(row.score)).toBeLessThanOrEqual(1);
+      expect(row.gain ?? null).toBe(QRELS.get(String(row.qid))?.get(String(row.document)) ?? null);
+    }
+    // Same question and context, same score: the judge is deterministic.
+    const scores = new Map<string, number>();
+    for (const row of rows) {
+      const key = `${row.qid}/${row.chunk_id}`;
+      if (scores.has(key)) expect(num(row.score)).toBe(scores.get(key));
+      scores.set(key, num(row.score));
+    }
+    expect(out.judge.auc).toBeGreaterThan(0);
+    expect(out.judge.auc).toBeLessThan(1);
+  });
+
+  it("gates against a pinned baseline: the same numbers pass, a drop beyond the threshold fails the run and alerts", async () => {
+    const same = join(dir, "baseline.json");
+    writeFileSync(same, JSON.stringify(first.output));
+    const pass = await runEval({ baseline: same, judgeTop: 1 }, {});
+    expect(pass.error).toBeNull();
+    expect(pass.output!.verdict.pass).toBe(true);
+    // judgeTop 1 changes the judge's mean, within its threshold or not; the retrieval rows are exact.
+    expect(pass.output!.verdict.rows.find((r) => r.metric === "nDCG@10")).toMatchObject({ delta: 0, result: "pass" });
+
+    const better = join(dir, "better.json");
+    const metrics = { ...first.output!.metrics, "nDCG@10": first.output!.metrics["nDCG@10"] + 0.05 };
+    writeFileSync(better, JSON.stringify({ ...first.output, metrics }));
+    const alerts: RunFailure[] = [];
+    const fail = await runEval({ baseline: better, judgeTop: 1 }, { alert: (f) => void alerts.push(f) });
+    expect(fail.state).toBe("failed");
+    expect(fail.error).toMatch(/^CheckFailed: eval regressed against .*better\.json: nDCG@10 \d\.\d{4} \(-0\.0500, allowed −0\.02\)$/);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].failedCells[0]).toMatchObject({ cell: "run_eval_suite", tries: 1 });
+    // The verdict table is in the run's log.
+    const logs = await store.query(`SELECT message FROM logs WHERE run_id = ? AND message LIKE 'verdict%'`, [fail.runId]);
+    expect(String(logs[0].message)).toMatch(/nDCG@10\s*│\s*\d\.\d{4}\s*│\s*\d\.\d{4}\s*│\s*-0\.0500\s*│\s*0\.0200\s*│\s*FAIL/);
+  }, 120_000);
+
+  it("compares with the last successful scheduled run when no file is pinned", async () => {
+    const none = await runEval({ judgeTop: 1 }, { id: "eval-scheduled" });
+    expect(none.output!.verdict).toMatchObject({ baseline: null, pass: true });
+    // Make that run the scheduled one, as the scheduler would have.
+    await store.query(`UPDATE runs SET kind = 'scheduled' WHERE run_id = ?`, [none.runId]);
+    const next = await runEval({ judgeTop: 1 }, { id: "eval-scheduled" });
+    expect(next.output!.verdict).toMatchObject({ baseline: `eval-scheduled run ${none.runId}`, pass: true });
+  }, 120_000);
+});
+
+describe("judges in the pipeline", () => {
+  it("cross-encoder: a local reranker's sigmoid scores", async () => {
+    const reranker = writeTinyReranker(join(dir, "tiny-reranker"));
+    const out = (await runEval({ baseline: "none", judge: "cross-encoder", judgeModelPath: reranker, judgeTop: 1 })).output!;
+    expect(out.judge).toMatchObject({ id: "cross-encoder:tiny-reranker:fp32", pairs: 225, failed: 0 });
+    const rows = await store.query(`SELECT DISTINCT score FROM ${out.tables.judgements.sql}`);
+    expect(rows.length).toBeGreaterThan(100);
+  }, 60_000);
+
+  it("llm: scores from an OpenAI-compatible endpoint, its token costs recorded, per-pair failures kept", async () => {
+    let calls = 0;
+    const server = await startOpenAiServer((request) => {
+      calls++;
+      return String(request.body.messages?.at(-1)?.content).includes("lift") && calls % 2 === 0 ? { content: "not json" } : undefined;
+    });
+    try {
+      const run = await runEval({ baseline: "none", judge: "llm", judgeModel: "judge-1", judgeBaseUrl: server.url, judgeTop: 1 });
+      const out = run.output!;
+      expect(out.judge).toMatchObject({ id: "llm:judge-1", pairs: 225 });
+      const [costs] = await store.query(
+        `SELECT sum(amount) FILTER (WHERE resource = 'llm_prompt_tokens')::INT AS prompt,
+                sum(amount) FILTER (WHERE resource = 'llm_completion_tokens')::INT AS completion
+         FROM costs WHERE run_id = ?`,
+        [run.runId],
+      );
+      const usage = server.requests.reduce((sum, r) => sum + (r.usage?.prompt_tokens ?? 0), 0);
+      expect(costs.prompt).toBe(usage);
+      expect(costs.completion).toBeGreaterThan(0);
+      const failed = await store.query(`SELECT error FROM ${out.tables.judgements.sql} WHERE score IS NULL`);
+      expect(failed.length).toBe(out.judge.failed);
+      for (const row of failed) expect(String(row.error)).toMatch(/non-JSON twice/);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
+
+describe("bad input", () => {
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it.each([
+    ["a malformed qrels line", { qrels: "BAD_QRELS" }, /bad\.qrels line 2: expected/],
+    ["judgments for questions the queries file lacks", { queries: "FEW_QUERIES" }, /judgments for 224 question id\(s\) that .*few\.jsonl does not have \(e\.g\. 2, 3, 4, 5, 6, …\)/],
+    ["an empty eval set", { queries: "EMPTY" }, /empty\.jsonl: no questions/],
+    ["documents missing from the corpus, not allowed", { allowMissingIds: false }, /judges 1 document\(s\) missing from the corpus of 1398 \(995\); .*allowMissingIds=true/],
+    ["a baseline from another metric set", { baseline: "OTHER_BASELINE" }, /baseline .*other\.json: another metric set \(recall@5, MRR\); this run gates on/],
+    ["an unknown judge", { judge: "oracle" }, /--param judge=oracle: expected one of embedding, cross-encoder, llm/],
+    ["an LLM endpoint that refuses the key", { judge: "llm", judgeModel: "m", judgeBaseUrl: "UNAUTHORIZED" }, /401 Unauthorized/],
+  ] as Array<[string, Record<string, ParamValue>, RegExp]>)("%s: a one-line error, the run failed, no tables kept", async (_, overrides, message) => {
+    const qrels = readFileSync(join(CRANFIELD, "qrels.trec"), "utf8");
+    const server = overrides.judgeBaseUrl === "UNAUTHORIZED" ? await startOpenAiServer(() => ({ status: 401 })) : undefined;
+    const fingerprint = cranfieldFingerprint();
+    const substitutes: Record<string, string> = {
+      BAD_QRELS: file("bad.qrels", qrels.split("\n").map((line, i) => (i === 1 ? "1 Q0 184" : line)).join("\n")),
+      FEW_QUERIES: file("few.jsonl", `{"id": "1", "text": "what similarity laws must be obeyed"}\n`),
+      EMPTY: file("empty.jsonl", "\n\n"),
+      OTHER_BASELINE: file("other.json", JSON.stringify({ evalSet: { name: "cranfield", fingerprint }, metrics: { "recall@5": 0.3, MRR: 0.4 } })),
+      UNAUTHORIZED: server?.url ?? "",
+    };
+    const params = Object.fromEntries(Object.entries(overrides).map(([k, v]) => [k, typeof v === "string" ? substitutes[v] ?? v : v]));
+    try {
+      const run = await runEval({ baseline: "none", judgeTop: 1, ...params });
+      expect(run.state).toBe("failed");
+      expect(run.error).toMatch(message);
+      expect(run.error).not.toContain("\n");
+      const tables = await store.query(`SELECT count(*)::INT AS n FROM outputs WHERE run_id = ?`, [run.runId]);
+      expect(tables[0].n).toBe(0);
+    } finally {
+      await server?.close();
+    }
+  }, 60_000);
+});
+
+/** The Cranfield set's fingerprint, as the cell computes it. */
+function cranfieldFingerprint(): string {
+  const text = (name: string) => readFileSync(join(CRANFIELD, name), "utf8");
+  return createHash("sha256").update(`${text("queries.jsonl")}\u0000${text("qrels.trec")}`).digest("hex");
+}
+
+describe("cellar cell eval run_eval_suite (what CI runs)", () => {
+  it("exits 0 on pass and prints the verdict, 1 on a regression, 2 on an error", async () => {
+    const baseline = join(dir, "ci-baseline.json");
+    const pinned = (await runEval({ baseline: "none", judgeTop: 1 })).output!;
+    writeFileSync(baseline, JSON.stringify(pinned));
+    // One process holds a store: hand it to the CLI's processes, and take it back after.
+    await store.close();
+    try {
+      const env = { CELLAR_DEVICES: "cpu" };
+      const common = ["--db", db, "cell", "eval", "run_eval_suite", "--param", "judgeTop=1"];
+
+      const pass = await cli([...common, "--param", `baseline=${baseline}`], { env });
+      expect(pass.code, pass.stderr).toBe(0);
+      expect(pass.stderr).toMatch(/pass against .*ci-baseline\.json/);
+      expect(JSON.parse(pass.stdout).verdict.pass).toBe(true);
+
+      const raised = join(dir, "ci-raised.json");
+      writeFileSync(raised, JSON.stringify({ ...pinned, metrics: { ...pinned.metrics, MRR: pinned.metrics.MRR + 0.1 } }));
+      const regressed = await cli([...common, "--param", `baseline=${raised}`], { env });
+      expect(regressed.code, regressed.stderr).toBe(1);
+      expect(regressed.stderr).toMatch(/REGRESSION against .*ci-raised\.json: MRR/);
+      expect(regressed.stderr).toMatch(/MRR\s*│\s*\d\.\d{4}\s*│\s*\d\.\d{4}\s*│\s*-0\.1000\s*│\s*0\.0200\s*│\s*FAIL/);
+
+      const broken = await cli([...common, "--param", `qrels=${join(dir, "nowhere.trec")}`], { env });
+      expect(broken.code, broken.stderr).toBe(2);
+      expect(broken.stderr).toMatch(/qrels file .*nowhere\.trec: not found/);
+    } finally {
+      store = await Store.open(db);
+    }
+  }, 120_000);
+});
