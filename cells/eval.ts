@@ -41,8 +41,8 @@ export const EVAL_PARAMS = {
   judgeTop: 5,
   /** "last-scheduled" (the last successful scheduled run), "none", or a baseline file. */
   baseline: "last-scheduled",
-  /** Largest absolute drop allowed per metric. */
-  thresholds: { "recall@10": 0.02, "recall@100": 0.02, "P@10": 0.01, MRR: 0.02, "nDCG@10": 0.02, MAP: 0.02, judge: 0.02 },
+  /** Largest absolute drop allowed per metric; "@k" stands for the `k` param's cutoff. */
+  thresholds: { "recall@10": 0.02, "recall@k": 0.02, "P@10": 0.01, MRR: 0.02, "nDCG@10": 0.02, MAP: 0.02, judge: 0.02 },
   /** Also write the ranking as a TREC run file here (for trec_eval or another tool). */
   runFile: "",
 } satisfies Record<string, ParamValue>;
@@ -81,7 +81,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const p = ctx.params;
   const k = wholeNumber(p.k, "k");
   const judgeTop = Math.min(k, wholeNumber(p.judgeTop, "judgeTop"));
-  const thresholds = thresholdsParam(p.thresholds);
+  const thresholds = thresholdsParam(p.thresholds, k);
 
   const indexPipeline = p.index === "latest" ? await latestIndexPipeline(ctx.sql) : String(p.index);
   const index = await openIndex({ pipeline: indexPipeline, sql: ctx.sql, signal: ctx.signal });
@@ -292,7 +292,7 @@ function quoted(identifier: string): string {
   return `"${identifier.replaceAll('"', '""')}"`;
 }
 
-function thresholdsParam(value: unknown): Record<string, number> {
+function thresholdsParam(value: unknown, k: number): Record<string, number> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new CellarError(`--param thresholds: expected a JSON object of metric → allowed drop, e.g. {"nDCG@10":0.02}`);
   }
@@ -300,7 +300,7 @@ function thresholdsParam(value: unknown): Record<string, number> {
     if (typeof drop !== "number" || !(drop >= 0)) throw new CellarError(`--param thresholds: "${metric}" must be a number ≥ 0, got ${JSON.stringify(drop)}`);
   }
   if (Object.keys(value).length === 0) throw new CellarError(`--param thresholds: name at least one metric to gate on`);
-  return value as Record<string, number>;
+  return Object.fromEntries(Object.entries(value).map(([metric, drop]) => [metric.replace(/@k$/, `@${k}`), drop as number]));
 }
 
 function wholeNumber(value: unknown, name: string): number {
