@@ -59,8 +59,11 @@ describe("llm judge", () => {
   it("never has more than `concurrency` requests in flight", async () => {
     const server = await serve(() => ({ content: '{"score": 0.5}', delayMs: 40 }));
     const pairs = Array.from({ length: 12 }, (_, i) => ({ question: `q${i}`, context: `c${i}` }));
-    const verdicts = await judgeFor(server, { concurrency: 3 }).judge(pairs);
+    const judge = judgeFor(server, { concurrency: 3 });
+    // Several batches at once, as ctx.map hands them over: the limit is the judge's, not a batch's.
+    const verdicts = (await Promise.all([judge.judge(pairs.slice(0, 5)), judge.judge(pairs.slice(5))])).flat();
     expect(verdicts.every((v) => v.score === 0.5)).toBe(true);
+    expect(verdicts).toHaveLength(12);
     expect(server.maxInFlight).toBe(3);
   });
 

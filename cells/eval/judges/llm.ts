@@ -69,6 +69,7 @@ export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
   const url = `${baseUrl.replace(/\/+$/, "")}/chat/completions`;
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+  const slots = new Slots(concurrency);
 
   /** One request, retried while retrying may help; throws only what must stop the whole batch. */
   async function complete(messages: Message[], signal: AbortSignal, run: JudgeRunOptions): Promise<Answer> {
@@ -135,26 +136,23 @@ export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
           throw new CellarError(`llm judge: pair ${i} is not { question: string, context: string }`);
         }
       });
-      // A fatal answer in one worker aborts the others' requests and sleeps.
+      // A fatal answer for one pair aborts the others' requests and sleeps.
       const stop = new AbortController();
       const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
-      const results: Judgement[] = new Array(pairs.length);
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < pairs.length) {
-          signal.throwIfAborted();
-          const i = next++;
-          results[i] = await judgeOne(pairs[i], signal, run);
-          if (results[i].error) run.warn?.(`llm judge: pair ${i}: ${results[i].error}`);
-        }
-      };
-      const workers = Array.from({ length: Math.min(concurrency, pairs.length) }, () =>
-        worker().catch((err) => {
+      return await Promise.all(pairs.map(async (pair, i) => {
+        // The slots are the judge's, not the batch's: ctx.map runs several batches at once.
+        await slots.acquire(signal);
+        try {
+          const result = await judgeOne(pair, signal, run);
+          if (result.error) run.warn?.(`llm judge: pair ${i}: ${result.error}`);
+          return result;
+        } catch (err) {
           stop.abort(err);
           throw err;
-        }));
-      await Promise.all(workers);
-      return results;
+        } finally {
+          slots.release();
+        }
+      }));
     },
   };
 }
@@ -215,6 +213,42 @@ function causes(err: unknown): string {
     parts.push(e instanceof Error ? e.message : String(e));
   }
   return parts.join(": ");
+}
+
+/** At most `size` holders at once; waiters are served first come, first served. */
+class Slots {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  async acquire(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#waiting.splice(this.#waiting.indexOf(grant), 1);
+        reject(signal.reason);
+      };
+      this.#waiting.push(grant);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next(); // the slot passes straight to the next waiter
+    else this.#free++;
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
