@@ -99,7 +99,7 @@ export interface PipelineOptions {
   /** Defaults for every cell's retry, timeout and cache options. */
   defaults?: RetryOptions;
   params?: Record<string, ParamValue>;
-  /** Called (function) or POSTed as JSON (URL) when a run finally fails. */
+  /** Called (function) or POSTed as JSON (URL) when a run finally fails. Default: $CELLAR_ALERT_WEBHOOK, if set. */
   alert?: string | AlertHook;
   /** Runs of other pipelines that start a run of this one; see PipelineTrigger. */
   triggers?: PipelineTrigger[];

@@ -382,7 +382,9 @@ class Execution {
   }
 
   async alert(): Promise<void> {
-    if (this.pipeline.alert === undefined) return;
+    // A pipeline without its own hook alerts the deployment's webhook, if it has one.
+    const alert = this.pipeline.alert ?? runtime.env("CELLAR_ALERT_WEBHOOK");
+    if (!alert) return;
     const failure: RunFailure = {
       pipeline: this.pipeline.id,
       runId: this.run.runId,
@@ -393,7 +395,7 @@ class Execution {
         error: this.errors.get(cell) ?? "",
       })),
     };
-    const problem = await sendAlert(this.pipeline.alert, failure);
+    const problem = await sendAlert(alert, failure);
     if (problem) {
       this.runner.emit({ type: "log", runId: this.run.runId, cell: "", level: "error", message: `alert: ${problem}` });
     }

@@ -4,6 +4,8 @@
 // `cellar cell` exit codes, and the bad inputs.
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EVAL_PARAMS, type EvalOutput, runEvalSuite } from "../cells/eval.ts";
@@ -244,7 +246,7 @@ function cranfieldFingerprint(): string {
 }
 
 describe("cellar cell eval run_eval_suite (what CI runs)", () => {
-  it("exits 0 on pass and prints the verdict, 1 on a regression, 2 on an error", async () => {
+  it("exits 0 on pass and prints the verdict, 1 on a regression (cellar run eval alerts), 2 on an error", async () => {
     const baseline = join(dir, "ci-baseline.json");
     const pinned = (await runEval({ baseline: "none", judgeTop: 1 })).output!;
     writeFileSync(baseline, JSON.stringify(pinned));
@@ -265,6 +267,29 @@ describe("cellar cell eval run_eval_suite (what CI runs)", () => {
       expect(regressed.code, regressed.stderr).toBe(1);
       expect(regressed.stderr).toMatch(/REGRESSION against .*ci-raised\.json: MRR/);
       expect(regressed.stderr).toMatch(/MRR\s*│\s*\d\.\d{4}\s*│\s*\d\.\d{4}\s*│\s*-0\.1000\s*│\s*0\.0200\s*│\s*FAIL/);
+
+      // The scheduled DAG's way: `cellar run eval` fails on the regression and POSTs the alert webhook.
+      const alerts: unknown[] = [];
+      const webhook = createServer((request, response) => {
+        let body = "";
+        request.on("data", (chunk) => (body += chunk)).on("end", () => {
+          alerts.push(JSON.parse(body));
+          response.end("ok");
+        });
+      });
+      await new Promise<void>((ready) => webhook.listen(0, "127.0.0.1", ready));
+      try {
+        const url = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
+        const run = await cli(["--db", db, "run", "eval", "--param", "judgeTop=1", "--param", `baseline=${raised}`], { env: { ...env, CELLAR_ALERT_WEBHOOK: url } });
+        expect(run.code, run.stderr).toBe(1);
+        expect(alerts).toEqual([expect.objectContaining({
+          event: "run_failed",
+          pipeline: "eval",
+          failedCells: [expect.objectContaining({ cell: "run_eval_suite", tries: 1, error: expect.stringMatching(/^CheckFailed: eval regressed against .*: MRR/) })],
+        })]);
+      } finally {
+        webhook.close();
+      }
 
       const broken = await cli([...common, "--param", `qrels=${join(dir, "nowhere.trec")}`], { env });
       expect(broken.code, broken.stderr).toBe(2);
