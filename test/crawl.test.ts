@@ -445,7 +445,10 @@ describe("the web crawl", () => {
     // 5 pages (after robots.txt) started at least 60 ms apart, although 4 could be in flight.
     const starts = spaced.log.filter((l) => l.path !== "/robots.txt").map((l) => l.at);
     expect(starts.length).toBe(5);
-    for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(55);
+    // Spacing is kept where requests leave; where they arrive, one late arrival shortens the next gap
+    // on a loaded machine, so each gap gets slack and their sum holds the delay.
+    for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(40);
+    expect(starts[4] - starts[0]).toBeGreaterThanOrEqual(4 * 60 - 5);
   });
 
   it("re-crawls: unchanged pages answered 304, a changed page refetched, a new page found through it", async () => {
