@@ -5,14 +5,15 @@
  * runtime lacks WebAssembly SIMD, and numPerm not a multiple of 4, get the
  * TypeScript reference instead.
  *
- * The module is assembled here from its instructions (below, one line each)
- * rather than shipped as a binary, so that what runs can be read.
+ * The module is assembled here from its instructions (below, one line each;
+ * encodings in cells/wasm.ts) rather than shipped as a binary, so that what runs can be read.
  *
  * @example
  * const sigs = minhashSignaturesSimd(shingles, offsets, 128, 1) ?? minhashSignatures(shingles, offsets, 128, 1);
  */
 import { CellarError } from "../../kernel/mod.ts";
 import { permutationSeeds } from "./minhash.ts";
+import { block, br, brIf, end, functionModule, get, I32, i32, i32Add, i32GeU, i32Load, i32Mul, instantiate, loop, set, simd, V128 } from "../wasm.ts";
 
 /**
  * The signatures, laid out as `minhashSignatures` gives them, or undefined
@@ -64,14 +65,7 @@ interface Kernel {
 let compiled: Kernel | null | undefined;
 
 function instance(): Kernel | undefined {
-  if (compiled === undefined) {
-    try {
-      const module = new WebAssembly.Module(assemble());
-      compiled = new WebAssembly.Instance(module).exports as unknown as Kernel;
-    } catch {
-      compiled = null; // no WebAssembly SIMD here
-    }
-  }
+  if (compiled === undefined) compiled = instantiate<Kernel>(assemble()) ?? null;
   return compiled ?? undefined;
 }
 
@@ -81,48 +75,6 @@ function align16(n: number): number {
 
 // ---- the module ----
 
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-/** Signed LEB128 of a 32-bit integer. */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  n |= 0;
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const i32 = (n: number) => [0x41, ...sleb(n)];
-const simd = (op: number) => [0xfd, ...uleb(op)];
-const block = [0x02, 0x40];
-const loop = [0x03, 0x40];
-const end = [0x0b];
-const br = (depth: number) => [0x0c, ...uleb(depth)];
-const brIf = (depth: number) => [0x0d, ...uleb(depth)];
-const i32Load = [0x28, 0x02, 0x00]; // align 4, offset 0
-const i32Add = [0x6a];
-const i32Mul = [0x6c];
-const i32GeU = [0x4f];
 const v128Load = [...simd(0x00), 0x04, 0x00]; // align 16, offset 0
 const v128Store = [...simd(0x0b), 0x04, 0x00];
 const i32x4Splat = simd(0x11);
@@ -181,23 +133,6 @@ function body(): number[] {
   ];
 }
 
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(text: string): number[] {
-  return [...uleb(text.length), ...new TextEncoder().encode(text)];
-}
-
 function assemble(): Uint8Array<ArrayBuffer> {
-  const locals = [2, 4, I32, 5, V128];
-  const code = [...locals, ...body()];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]), // type: (i32 × 6) → ()
-    ...section(3, [1, 0]), // one function of type 0
-    ...section(5, [1, 0x00, 1]), // one memory, at least 1 page
-    ...section(7, [2, ...name("memory"), 0x02, 0, ...name("minhash"), 0x00, 0]),
-    ...section(10, [1, ...uleb(code.length), ...code]),
-  ]);
+  return functionModule("minhash", 6, [2, 4, I32, 5, V128], body());
 }

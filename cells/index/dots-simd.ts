@@ -6,12 +6,13 @@
  *
  * The module is assembled here from its instructions (below, one line each)
  * rather than shipped as a binary, so that what runs can be read — as
- * cells/dedup/minhash-simd.ts does.
+ * cells/dedup/minhash-simd.ts does (encodings in cells/wasm.ts).
  *
  * @example
  * const kernel = dotsKernel(); // undefined where the runtime has no WebAssembly SIMD
  * kernel.dots(queriesAt, numQueries, vectorsAt, numVectors, dim * 4, outAt); // out[q × numVectors + v]
  */
+import { block, br, brIf, end, f32Add, f32Store, functionModule, get, I32, i32, i32Add, i32GeU, i32Mul, instantiate, loop, set, simd, uleb, V128 } from "../wasm.ts";
 
 export interface DotsKernel {
   memory: WebAssembly.Memory;
@@ -29,62 +30,12 @@ let compiled: DotsKernel | null | undefined;
 
 /** The kernel, compiled once per process; undefined when this runtime cannot run it. */
 export function dotsKernel(): DotsKernel | undefined {
-  if (compiled === undefined) {
-    try {
-      const module = new WebAssembly.Module(assemble());
-      compiled = new WebAssembly.Instance(module).exports as unknown as DotsKernel;
-    } catch {
-      compiled = null; // no WebAssembly SIMD here
-    }
-  }
+  if (compiled === undefined) compiled = instantiate<DotsKernel>(assemble()) ?? null;
   return compiled ?? undefined;
 }
 
 // ---- the module ----
 
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-/** Signed LEB128 of a 32-bit integer. */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  n |= 0;
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const i32 = (n: number) => [0x41, ...sleb(n)];
-const simd = (op: number) => [0xfd, ...uleb(op)];
-const block = [0x02, 0x40];
-const loop = [0x03, 0x40];
-const end = [0x0b];
-const br = (depth: number) => [0x0c, ...uleb(depth)];
-const brIf = (depth: number) => [0x0d, ...uleb(depth)];
-const i32Add = [0x6a];
-const i32Mul = [0x6c];
-const i32GeU = [0x4f];
-const f32Add = [0x92];
-const f32Store = [0x38, 0x02, 0x00]; // align 4, offset 0
 const v128Load = (offset: number) => [...simd(0x00), 0x04, ...uleb(offset)]; // align 16
 const v128Zero = [...simd(0x0c), ...new Array(16).fill(0)];
 const f32x4ExtractLane = (lane: number) => [...simd(0x1f), lane];
@@ -140,23 +91,6 @@ function body(): number[] {
   ];
 }
 
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(text: string): number[] {
-  return [...uleb(text.length), ...new TextEncoder().encode(text)];
-}
-
 function assemble(): Uint8Array<ArrayBuffer> {
-  const locals = [2, 5, I32, 4, V128];
-  const code = [...locals, ...body()];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]), // type: (i32 × 6) → ()
-    ...section(3, [1, 0]), // one function of type 0
-    ...section(5, [1, 0x00, 1]), // one memory, at least 1 page
-    ...section(7, [2, ...name("memory"), 0x02, 0, ...name("dots"), 0x00, 0]),
-    ...section(10, [1, ...uleb(code.length), ...code]),
-  ]);
+  return functionModule("dots", 6, [2, 5, I32, 4, V128], body());
 }
