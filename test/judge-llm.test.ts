@@ -119,6 +119,19 @@ describe("llm judge", () => {
     expect(server.requests[2].at - server.requests[1].at).toBeGreaterThanOrEqual(15);
   });
 
+  it("stops with an error when pair after pair fails for good (an endpoint that is down), instead of spending every pair's retries", async () => {
+    for (const behaviour of [() => ({ status: 429, headers: { "retry-after": "1" } }), () => ({ hang: true as const })]) {
+      const server = await serve(behaviour);
+      const pairs = Array.from({ length: 40 }, (_, i) => ({ question: `q${i}`, context: `c${i}` }));
+      const judge = judgeFor(server, { concurrency: 2, maxRetries: 1, maxRetryDelayMs: 10, timeoutMs: 100, maxConsecutiveFailures: 4 });
+      const err = await judge.judge(pairs).catch((e) => e);
+      expect(err).toBeInstanceOf(CellarError);
+      expect(err.message).toMatch(/^llm judge: 4 pairs in a row failed at http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions; stopping \(last: llm request failed: (429|timeout: no answer within 100 ms) after 2 tries/);
+      // 4 failed pairs and the one other in flight, two tries each.
+      expect(server.requests.length).toBeLessThanOrEqual(10);
+    }
+  });
+
   it("retries 5xx with backoff", async () => {
     const server = await serve((_, n) => n < 2 ? { status: n === 0 ? 500 : 503 } : undefined);
     const [verdict] = await judgeFor(server, { retryBaseDelayMs: 40 }).judge([PAIRS[0]]);

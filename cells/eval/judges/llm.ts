@@ -35,6 +35,13 @@ export interface LlmJudgeOptions {
   maxRetryDelayMs?: number;
   /** Longer contexts are cut to this many characters (default 8 000). */
   maxContextChars?: number;
+  /**
+   * Pairs in a row whose requests failed for good (retries spent on 429, 5xx,
+   * timeouts, network errors) before the judge stops with an error: an
+   * endpoint that is down would otherwise cost every remaining pair its full
+   * retry budget. Default 10.
+   */
+  maxConsecutiveFailures?: number;
 }
 
 type Message = { role: "system" | "user" | "assistant"; content: string };
@@ -66,6 +73,9 @@ export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
   const baseDelayMs = count("retryBaseDelayMs", options.retryBaseDelayMs ?? 500, 0);
   const maxDelayMs = count("maxRetryDelayMs", options.maxRetryDelayMs ?? 30_000, 0);
   const maxContextChars = count("maxContextChars", options.maxContextChars ?? 8_000, 1);
+  const maxConsecutiveFailures = count("maxConsecutiveFailures", options.maxConsecutiveFailures ?? 10, 1);
+  /** Pairs in a row, across batches, whose requests failed for good; a pair that got an answer resets it. */
+  let failuresInARow = 0;
   const url = `${baseUrl.replace(/\/+$/, "")}/chat/completions`;
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
@@ -118,7 +128,13 @@ export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
       { role: "user", content: `<question>\n${pair.question}\n</question>\n\n<context>\n${context}\n</context>` },
     ];
     const first = await complete(messages, signal, run);
-    if ("error" in first) return { score: null, error: first.error };
+    if ("error" in first) {
+      if (++failuresInARow >= maxConsecutiveFailures) {
+        throw new CellarError(`llm judge: ${failuresInARow} pairs in a row failed at ${url}; stopping (last: ${first.error})`);
+      }
+      return { score: null, error: first.error };
+    }
+    failuresInARow = 0;
     const score = parseScore(first.content);
     if (score !== undefined) return { score };
     const repaired = await complete([...messages, { role: "assistant", content: first.content }, { role: "user", content: REPAIR }], signal, run);
