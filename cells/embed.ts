@@ -24,13 +24,25 @@
  *   .cell("dedup_corpus", dedupCorpus)
  *   .cell("embed_docs", { gpu: 0.5 }, embedDocs); // → { chunks, vectors, model: "use-lite", dimensions: 512, embedded, reused }
  */
-import { CellarError, type Context, type TableRef } from "../kernel/mod.ts";
+import { CellarError, type Context, type ParamValue, type TableRef } from "../kernel/mod.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { cachedCounter, chunkText } from "./embed/chunk.ts";
 import { type Dtype, type Embedder, loadEmbedder } from "./embed/embedder.ts";
 
 export { loadEmbedder } from "./embed/embedder.ts";
 export type { Dtype, Embedder, EmbedderOptions, ModelName } from "./embed/embedder.ts";
+
+/** embed_docs' params and their defaults, for a pipeline to spread into its own. */
+export const EMBED_PARAMS = {
+  model: "use-lite",
+  modelPath: "",
+  dtype: "fp32",
+  chunkTokens: 256,
+  chunkOverlap: 32,
+  batchSize: 64,
+  /** Embed every chunk again instead of copying unchanged ones' vectors from the previous run. */
+  rebuild: false,
+} satisfies Record<string, ParamValue>;
 
 export interface EmbedInput {
   documents: TableRef;

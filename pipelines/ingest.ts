@@ -7,7 +7,7 @@
 import { pipeline } from "../kernel/mod.ts";
 import { crawlSeeds } from "../cells/crawl.ts";
 import { dedupCorpus } from "../cells/dedup.ts";
-import { embedDocs } from "../cells/embed.ts";
+import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
 import { buildIndex, type SearchContext, searchIndex } from "../cells/index.ts";
 
 export default pipeline({
@@ -29,13 +29,7 @@ export default pipeline({
     userAgent: "CellarBot/0.1",
     dedupThreshold: 0.8,
     numPerm: 128,
-    model: "use-lite",
-    modelPath: "",
-    dtype: "fp32",
-    chunkTokens: 256,
-    chunkOverlap: 32,
-    batchSize: 64,
-    rebuild: false,
+    ...EMBED_PARAMS,
   },
 })
   // The outside world changes without our code changing: never served from cache.

@@ -3,7 +3,7 @@
 //
 //   cellar run retrain --param model=transformers --param modelPath=models/bge-small-en-v1.5
 import { pipeline } from "../kernel/mod.ts";
-import { embedDocs } from "../cells/embed.ts";
+import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
 import { buildIndex } from "../cells/index.ts";
 import { corpusDrift, loadCorpus } from "../cells/retrain.ts";
 
@@ -17,12 +17,7 @@ export default pipeline({
   defaults: { retries: 2, retryDelay: "15m", retryBackoff: "exponential" },
   params: {
     corpus: "ingest",
-    model: "use-lite",
-    modelPath: "",
-    dtype: "fp32",
-    chunkTokens: 256,
-    chunkOverlap: 32,
-    batchSize: 64,
+    ...EMBED_PARAMS,
     // Every vector from the model, none copied from an earlier run.
     rebuild: true,
   },

@@ -3,19 +3,9 @@
 import assert from "node:assert/strict";
 import { evaluate, formatMeasure } from "../../cells/eval/metrics.ts";
 import { parseQrels, parseRun } from "../../cells/eval/trec.ts";
+import { cellar, ROOT } from "./cellar.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const CRANFIELD = `${ROOT}pipelines/data/cranfield`;
-
-async function cellar(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}kernel/cli.ts`, ...args],
-    cwd: ROOT,
-    env: { CELLAR_DEVICES: "cpu" },
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
 
 Deno.test("metrics equal trec_eval's means for the bundled BM25 run", async () => {
   const qrels = parseQrels(await Deno.readTextFile(`${CRANFIELD}/qrels.trec`), "qrels.trec");

@@ -1,17 +1,6 @@
 // `deno task run ingest` end to end under Deno on real Cranfield abstracts, then `cellar search`.
 import assert from "node:assert/strict";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function cellar(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}kernel/cli.ts`, ...args],
-    cwd: ROOT,
-    env: { CELLAR_DEVICES: "cpu" },
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
+import { cellar, ROOT } from "./cellar.ts";
 
 Deno.test("the ingest pipeline runs under Deno and its index answers a search", async () => {
   const dir = await Deno.makeTempDir({ prefix: "cellar-deno-ingest-" });
