@@ -115,6 +115,11 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const failed = scored.filter((s) => s.score === null);
   if (failed.length > 0) ctx.log.warn(`${failed.length} of ${scored.length} pairs could not be judged; first: ${failed[0].error}`);
   if (failed.length === scored.length) throw new CellarError(`judge ${judge.id}: every one of ${scored.length} pairs failed; first: ${failed[0].error}`);
+  const auc = (value: number | null) => (value === null ? "n/a (one class only)" : value.toFixed(3));
+  ctx.log.info(
+    `judge ${judge.id} against the human grades: ROC AUC ${auc(agreement.all)} with unjudged documents as non-relevant, ` +
+      `${auc(agreement.judged)} over the judged pairs only`,
+  );
 
   const judgeMeans = meanJudgeScorePerQuery(scored);
   const metrics = { ...measured.mean, judge: mean([...judgeMeans.values()]) };

@@ -23,4 +23,4 @@ export default pipeline({
   },
 })
   // Reads the newest index, which no upstream cell names: never served from cache.
-  .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
+  .cell("run_eval_suite", { cache: false, gpu: 0.25, timeout: "2h" }, runEvalSuite);
