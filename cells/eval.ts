@@ -34,6 +34,7 @@ export const EVAL_PARAMS = {
   k: 100,
   judge: "embedding",
   judgeModelPath: "",
+  judgeDtype: "fp32",
   judgeModel: "",
   judgeBaseUrl: "",
   judgeConcurrency: 4,
@@ -107,7 +108,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
     if (vector) known.set(text, vector);
   }
   const judge = await loadJudge(
-    { kind: String(p.judge), modelPath: String(p.judgeModelPath), model: String(p.judgeModel), baseUrl: String(p.judgeBaseUrl), concurrency: Number(p.judgeConcurrency) },
+    { kind: String(p.judge), modelPath: String(p.judgeModelPath), dtype: String(p.judgeDtype), model: String(p.judgeModel), baseUrl: String(p.judgeBaseUrl), concurrency: Number(p.judgeConcurrency) },
     { embedder: index.embedder, known },
   );
   const scored = await judgeQuestions(ctx, judge, toJudge);

@@ -6,7 +6,7 @@
  * const judge = await loadJudge({ kind: "llm", model: "gpt-4o-mini" }, { embedder });
  */
 import { CellarError } from "../../../kernel/mod.ts";
-import type { Embedder } from "../../embed.ts";
+import type { Dtype, Embedder } from "../../embed.ts";
 import type { Judge } from "../judge.ts";
 import { embeddingJudge } from "./embedding.ts";
 
@@ -17,6 +17,8 @@ export interface JudgeConfig {
   kind: string;
   /** cross-encoder: the model directory. */
   modelPath?: string;
+  /** cross-encoder: "fp32" or "q8" weights. */
+  dtype?: string;
   /** llm: the model name (else CELLAR_LLM_MODEL). */
   model?: string;
   /** llm: the endpoint (else CELLAR_LLM_BASE_URL). */
@@ -33,7 +35,7 @@ export async function loadJudge(config: JudgeConfig, using: { embedder: Embedder
     case "cross-encoder": {
       if (!config.modelPath) throw new CellarError(`--param judge=cross-encoder: also set --param judgeModelPath=<a local reranker directory>`);
       const { loadCrossEncoder } = await import("./cross-encoder.ts");
-      return await loadCrossEncoder({ modelPath: config.modelPath });
+      return await loadCrossEncoder({ modelPath: config.modelPath, dtype: (config.dtype || "fp32") as Dtype });
     }
     case "llm": {
       const { createLlmJudge } = await import("./llm.ts");
