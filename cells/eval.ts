@@ -20,7 +20,7 @@ import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
 import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type Verdict } from "./eval/gate.ts";
 import type { Judge, JudgePair } from "./eval/judge.ts";
 import { loadJudge } from "./eval/judges/mod.ts";
-import { evaluate } from "./eval/metrics.ts";
+import { evaluate, metricNames } from "./eval/metrics.ts";
 import { byTrecOrder, formatRun, type RunEntry } from "./eval/trec.ts";
 
 /** The eval pipeline's params and their defaults: the bundled Cranfield set, the embedding judge. */
@@ -95,6 +95,12 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   }
   if (set.missing.unjudged.length > 0) ctx.log.warn(`${set.missing.unjudged.length} question(s) have no judgments and are left out`);
   ctx.log.info(`${set.name}: ${set.queries.length} questions against ${indexPipeline}'s index (${index.model}, ${corpus.size} documents), k = ${k}`);
+  // Bad gate settings fail here, before retrieving and paying for judges.
+  const measures = [...metricNames([10, k]), "judge"];
+  const unknown = Object.keys(thresholds).filter((metric) => !measures.includes(metric));
+  if (unknown.length > 0) throw new CellarError(`--param thresholds: no metric named ${unknown.join(", ")}; this eval measures ${measures.join(", ")}`);
+  const evalSet = { name: set.name, fingerprint: set.fingerprint };
+  const pinned = await findBaseline(ctx, String(p.baseline), { evalSet, metrics: Object.keys(thresholds) });
 
   const run = await retrieve(ctx, index, set, k, evalIds);
   if (p.runFile) await runtime.writeTextFile(String(p.runFile), formatRun(run, `cellar-${index.model}`));
@@ -124,9 +130,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
 
   const judgeMeans = meanJudgeScorePerQuery(scored);
   const metrics = { ...measured.mean, judge: mean([...judgeMeans.values()]) };
-  const evalSet = { name: set.name, fingerprint: set.fingerprint };
-  const baseline = await findBaseline(ctx, String(p.baseline), { evalSet, metrics: Object.keys(thresholds) }, judge.id);
-  const verdict = compare(baseline, metrics, thresholds);
+  const verdict = compare(sameJudge(ctx, pinned, judge.id), metrics, thresholds);
   ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
 
   const tables = await store(ctx, run, measured.perQuery, judgeMeans, scored, judge.id);
@@ -238,35 +242,28 @@ function meanJudgeScorePerQuery(scored: Scored[]): Map<string, number> {
 }
 
 /** The baseline named by the param: a pinned file, the last successful scheduled run of this pipeline, or none. */
-async function findBaseline(
-  ctx: Context,
-  param: string,
-  expected: { evalSet: Baseline["evalSet"]; metrics: string[] },
-  judgeId: string,
-): Promise<Baseline | null> {
-  let baseline: Baseline | null;
+async function findBaseline(ctx: Context, param: string, expected: { evalSet: Baseline["evalSet"]; metrics: string[] }): Promise<Baseline | null> {
   if (param === "none") return null;
-  if (param === "last-scheduled") {
-    const [row] = await ctx.sql(
-      `SELECT r.run_id, o.output FROM outputs o JOIN runs r USING (run_id)
-       WHERE r.pipeline = ? AND o.cell = ? AND r.kind = 'scheduled' AND r.state = 'success' AND r.run_id <> ?
-       ORDER BY r.logical_date DESC LIMIT 1`,
-      [ctx.pipeline, ctx.cell, ctx.runId],
-    );
-    if (!row) return null;
-    const where = `${ctx.pipeline} run ${row.run_id}`;
-    baseline = { ...asBaseline(JSON.parse(String(row.output)), where), source: where };
-    checkComparable(baseline, expected);
-  } else {
-    baseline = await loadBaselineFile(param, expected);
-  }
-  if (baseline.judge !== undefined && baseline.judge !== judgeId) {
-    // Scores of different judges are not comparable; the retrieval metrics still are.
-    ctx.log.warn(`baseline ${baseline.source} was judged by ${baseline.judge}, this run by ${judgeId}: the judge row is not compared`);
-    const { judge: _, ...rest } = baseline.metrics;
-    baseline = { ...baseline, metrics: rest };
-  }
+  if (param !== "last-scheduled") return await loadBaselineFile(param, expected);
+  const [row] = await ctx.sql(
+    `SELECT r.run_id, o.output FROM outputs o JOIN runs r USING (run_id)
+     WHERE r.pipeline = ? AND o.cell = ? AND r.kind = 'scheduled' AND r.state = 'success' AND r.run_id <> ?
+     ORDER BY r.logical_date DESC LIMIT 1`,
+    [ctx.pipeline, ctx.cell, ctx.runId],
+  );
+  if (!row) return null;
+  const where = `${ctx.pipeline} run ${row.run_id}`;
+  const baseline = { ...asBaseline(JSON.parse(String(row.output)), where), source: where };
+  checkComparable(baseline, expected);
   return baseline;
+}
+
+/** The baseline without its judge row when another judge scored it: scores of different judges do not compare. */
+function sameJudge(ctx: Context, baseline: Baseline | null, judgeId: string): Baseline | null {
+  if (baseline?.judge === undefined || baseline.judge === judgeId) return baseline;
+  ctx.log.warn(`baseline ${baseline.source} was judged by ${baseline.judge}, this run by ${judgeId}: the judge row is not compared`);
+  const { judge: _, ...rest } = baseline.metrics;
+  return { ...baseline, metrics: rest };
 }
 
 async function store(

@@ -212,6 +212,7 @@ describe("bad input", () => {
     ["an empty eval set", { queries: "EMPTY" }, /empty\.jsonl: no questions/],
     ["documents missing from the corpus, not allowed", { allowMissingIds: false }, /judges 1 document\(s\) missing from the corpus of 1398 \(995\); .*allowMissingIds=true/],
     ["a baseline from another metric set", { baseline: "OTHER_BASELINE" }, /baseline .*other\.json: another metric set \(recall@5, MRR\); this run gates on/],
+    ["a threshold for a metric not measured", { thresholds: { "nDCG@20": 0.01 } }, /--param thresholds: no metric named nDCG@20; this eval measures recall@10, P@10, recall@100, P@100, MRR, nDCG@10, MAP, judge$/],
     ["an unknown judge", { judge: "oracle" }, /--param judge=oracle: expected one of embedding, cross-encoder, llm/],
     ["an LLM endpoint that refuses the key", { judge: "llm", judgeModel: "m", judgeBaseUrl: "UNAUTHORIZED" }, /401 Unauthorized/],
   ] as Array<[string, Record<string, ParamValue>, RegExp]>)("%s: a one-line error, the run failed, no tables kept", async (_, overrides, message) => {
@@ -235,6 +236,21 @@ describe("bad input", () => {
       expect(tables[0].n).toBe(0);
     } finally {
       await server?.close();
+    }
+  }, 60_000);
+});
+
+describe("a bad baseline", () => {
+  it("fails the eval before anything is retrieved or judged (an LLM judge is not paid for)", async () => {
+    const server = await startOpenAiServer();
+    try {
+      const other = join(dir, "other-set.json");
+      writeFileSync(other, JSON.stringify({ evalSet: { name: "msmarco", fingerprint: "f".repeat(64) }, metrics: { MRR: 0.3 } }));
+      const run = await runEval({ baseline: other, judge: "llm", judgeModel: "m", judgeBaseUrl: server.url, judgeTop: 1 });
+      expect(run.error).toMatch(/^baseline .*other-set\.json: measured on eval set "msmarco" \(ffffffffffff\), but this run uses "cranfield"/);
+      expect(server.requests).toHaveLength(0);
+    } finally {
+      await server.close();
     }
   }, 60_000);
 });

@@ -137,6 +137,11 @@ function checked(qid: string, entries: RunEntry[]): RunEntry[] {
   return entries;
 }
 
+/** The names of the metrics `evaluate` gives for cutoffs `k`, known before a run is scored. */
+export function metricNames(k?: number[]): string[] {
+  return [...cutoffs(k).flatMap((cutoff) => [`recall@${cutoff}`, `P@${cutoff}`]), "MRR", `nDCG@${NDCG_CUTOFF}`, "MAP"];
+}
+
 function cutoffs(k: number[] | undefined): number[] {
   const ks = k ?? [10, 100];
   if (!Array.isArray(ks) || !ks.every((n) => Number.isInteger(n) && n > 0)) {
