@@ -17,7 +17,7 @@ import { runtime } from "../kernel/runtime/mod.ts";
 import { type IndexHandle, latestIndexPipeline, openIndex } from "./index.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
-import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type Verdict } from "./eval/gate.ts";
+import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type PerQuery, type Verdict } from "./eval/gate.ts";
 import type { Judge, JudgePair } from "./eval/judge.ts";
 import { loadJudge } from "./eval/judges/mod.ts";
 import { evaluate, metricNames } from "./eval/metrics.ts";
@@ -55,6 +55,8 @@ export interface EvalOutput {
   judge: { id: string; pairs: number; failed: number; auc: number | null; aucJudged: number | null };
   /** Means over the questions: trec_eval's metrics, and "judge", the mean judge score. */
   metrics: Record<string, number>;
+  /** The same per question: a later run names the questions a drop came from. */
+  perQuery: PerQuery;
   verdict: Verdict;
   tables: { retrieved: TableRef; queryMetrics: TableRef; judgements: TableRef };
 }
@@ -130,16 +132,20 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
 
   const judgeMeans = meanJudgeScorePerQuery(scored);
   const metrics = { ...measured.mean, judge: mean([...judgeMeans.values()]) };
-  const verdict = compare(sameJudge(ctx, pinned, judge.id), metrics, thresholds);
+  const perQuery: PerQuery = Object.fromEntries(
+    [...measured.perQuery].map(([qid, values]) => [qid, judgeMeans.has(qid) ? { ...values, judge: judgeMeans.get(qid)! } : values]),
+  );
+  const verdict = compare(sameJudge(ctx, pinned, judge.id), metrics, thresholds, perQuery);
   ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
 
-  const tables = await store(ctx, run, measured.perQuery, judgeMeans, scored, judge.id);
+  const tables = await store(ctx, run, perQuery, measures, scored, judge.id);
   const output: EvalOutput = {
     evalSet: { ...evalSet, queries: set.queries.length, judgments: countJudgments(set), missingDocuments: set.missing.documents },
     index: { pipeline: indexPipeline, model: index.model, documents: corpus.size },
     k,
     judge: { id: judge.id, pairs: scored.length, failed: failed.length, auc: agreement.all, aucJudged: agreement.judged },
     metrics,
+    perQuery,
     verdict,
     tables,
   };
@@ -269,8 +275,8 @@ function sameJudge(ctx: Context, baseline: Baseline | null, judgeId: string): Ba
 async function store(
   ctx: Context,
   run: Ranking,
-  perQuery: Map<string, Record<string, number>>,
-  judgeMeans: Map<string, number>,
+  perQuery: PerQuery,
+  measures: string[],
   scored: Scored[],
   judgeId: string,
 ): Promise<EvalOutput["tables"]> {
@@ -278,10 +284,10 @@ async function store(
   for (const [qid, hits] of run) {
     await retrieved.append(hits.map((hit, i) => ({ qid, rank: i + 1, document: hit.docid, chunk_id: String(hit.chunk), score: hit.score })));
   }
-  const names = [...new Set([...perQuery.values()].flatMap((m) => Object.keys(m)))];
-  const columns = Object.fromEntries(names.map((name) => [name, "DOUBLE"]));
-  const queryMetrics = await ctx.table("query_metrics", { qid: "VARCHAR", ...columns, judge: "DOUBLE" });
-  await queryMetrics.append([...perQuery].map(([qid, metrics]) => ({ qid, ...metrics, judge: judgeMeans.get(qid) ?? null })));
+  const columns = Object.fromEntries(measures.map((name) => [name, "DOUBLE"]));
+  const queryMetrics = await ctx.table("query_metrics", { qid: "VARCHAR", ...columns });
+  // A question none of whose pairs could be judged has no judge score: NULL, not 0.
+  await queryMetrics.append(Object.entries(perQuery).map(([qid, metrics]) => ({ qid, judge: null, ...metrics })));
   const judgements = await ctx.table("judgements", {
     qid: "VARCHAR", rank: "INTEGER", document: "VARCHAR", chunk_id: "VARCHAR", gain: "INTEGER", judge: "VARCHAR", score: "DOUBLE", error: "VARCHAR",
   });

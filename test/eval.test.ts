@@ -140,7 +140,10 @@ describe("run_eval_suite", () => {
 
     const better = join(dir, "better.json");
     const metrics = { ...first.output!.metrics, "nDCG@10": first.output!.metrics["nDCG@10"] + 0.05 };
-    writeFileSync(better, JSON.stringify({ ...first.output, metrics }));
+    // One question did much better in this baseline: the verdict names it.
+    const [qid, was] = Object.entries(first.output!.perQuery).find(([, m]) => m["nDCG@10"] < 0.5)!;
+    const perQuery = { ...first.output!.perQuery, [qid]: { ...was, "nDCG@10": 0.9 } };
+    writeFileSync(better, JSON.stringify({ ...first.output, metrics, perQuery }));
     const alerts: RunFailure[] = [];
     const fail = await runEval({ baseline: better, judgeTop: 1 }, { alert: (f) => void alerts.push(f) });
     expect(fail.state).toBe("failed");
@@ -150,6 +153,7 @@ describe("run_eval_suite", () => {
     // The verdict table is in the run's log.
     const logs = await store.query(`SELECT message FROM logs WHERE run_id = ? AND message LIKE 'verdict%'`, [fail.runId]);
     expect(String(logs[0].message)).toMatch(/nDCG@10\s*│\s*\d\.\d{4}\s*│\s*\d\.\d{4}\s*│\s*-0\.0500\s*│\s*0\.0200\s*│\s*FAIL/);
+    expect(String(logs[0].message)).toContain(`nDCG@10 fell most on question ${qid} (0.9000 → ${was["nDCG@10"].toFixed(4)})`);
   }, 120_000);
 
   it("compares with the last successful scheduled run when no file is pinned", async () => {

@@ -20,6 +20,18 @@ export interface Baseline {
   evalSet: { name: string; fingerprint: string };
   judge?: string;
   metrics: Record<string, number>;
+  /** Each question's metrics, when the baseline kept them: what says which questions a drop came from. */
+  perQuery?: PerQuery;
+}
+
+/** Question id → metric → value. */
+export type PerQuery = Record<string, Record<string, number>>;
+
+/** A question whose metric fell, from the baseline to now. */
+export interface QuestionDrop {
+  qid: string;
+  baseline: number;
+  now: number;
 }
 
 export interface VerdictRow {
@@ -37,7 +49,12 @@ export interface Verdict {
   pass: boolean;
   rows: VerdictRow[];
   regressed: string[];
+  /** For each regressed metric, the questions that fell most (when both sides have per-question metrics). */
+  drops: Record<string, QuestionDrop[]>;
 }
+
+/** Questions shown per regressed metric. */
+const DROPS_SHOWN = 5;
 
 /** Reads a pinned baseline file and checks that it measured the same eval set and metrics as this run. */
 export async function loadBaselineFile(path: string, expected: { evalSet: Baseline["evalSet"]; metrics: string[] }): Promise<Baseline> {
@@ -65,10 +82,12 @@ export function asBaseline(data: unknown, where: string): Omit<Baseline, "source
   if (!metrics || typeof metrics !== "object" || Object.values(metrics).some((v) => typeof v !== "number" || !Number.isFinite(v))) {
     throw new CellarError(`${where}: expected "metrics" to map metric names to numbers`);
   }
+  const perQuery = record.perQuery;
   return {
     evalSet: { name: evalSet.name, fingerprint: evalSet.fingerprint },
     judge: typeof record.judge === "object" && record.judge !== null ? String((record.judge as Record<string, unknown>).id) : undefined,
     metrics: metrics as Record<string, number>,
+    perQuery: typeof perQuery === "object" && perQuery !== null ? perQuery as PerQuery : undefined,
   };
 }
 
@@ -92,7 +111,12 @@ export function checkComparable(baseline: Baseline, expected: { evalSet: Baselin
  * Compares `now` with the baseline: a metric fails when it dropped by more
  * than its allowed drop. Without a baseline every row is "new" and the gate passes.
  */
-export function compare(baseline: Baseline | null, now: Record<string, number>, allowedDrops: Record<string, number>): Verdict {
+export function compare(
+  baseline: Baseline | null,
+  now: Record<string, number>,
+  allowedDrops: Record<string, number>,
+  nowPerQuery?: PerQuery,
+): Verdict {
   const rows: VerdictRow[] = Object.entries(allowedDrops).map(([metric, allowedDrop]) => {
     const value = now[metric];
     if (value === undefined) throw new CellarError(`threshold for "${metric}": this eval measures no such metric (it has ${Object.keys(now).join(", ")})`);
@@ -104,7 +128,22 @@ export function compare(baseline: Baseline | null, now: Record<string, number>, 
     return { metric, baseline: before, now: value, delta, allowedDrop, result: pass ? "pass" : "FAIL" };
   });
   const regressed = rows.filter((row) => row.result === "FAIL").map((row) => row.metric);
-  return { baseline: baseline?.source ?? null, pass: regressed.length === 0, rows, regressed };
+  const drops: Record<string, QuestionDrop[]> = {};
+  if (baseline?.perQuery && nowPerQuery) {
+    for (const metric of regressed) drops[metric] = questionDrops(baseline.perQuery, nowPerQuery, metric);
+  }
+  return { baseline: baseline?.source ?? null, pass: regressed.length === 0, rows, regressed, drops };
+}
+
+/** The questions of both sides whose `metric` fell most, worst first. */
+function questionDrops(before: PerQuery, now: PerQuery, metric: string): QuestionDrop[] {
+  const drops: QuestionDrop[] = [];
+  for (const [qid, metrics] of Object.entries(now)) {
+    const was = before[qid]?.[metric];
+    const is = metrics[metric];
+    if (typeof was === "number" && typeof is === "number" && is < was) drops.push({ qid, baseline: was, now: is });
+  }
+  return drops.sort((a, b) => (a.now - a.baseline) - (b.now - b.baseline)).slice(0, DROPS_SHOWN);
 }
 
 /** The verdict as a plain text table, then one summary line. */
@@ -119,5 +158,8 @@ export function formatVerdict(verdict: Verdict): string {
     : verdict.pass
     ? `pass against ${verdict.baseline}`
     : `REGRESSION against ${verdict.baseline}: ${verdict.regressed.join(", ")}`;
-  return `${table.toString()}\n${summary}`;
+  const drops = Object.entries(verdict.drops).filter(([, questions]) => questions.length > 0).map(([metric, questions]) =>
+    `${metric} fell most on question ${questions.map((q) => `${q.qid} (${q.baseline.toFixed(4)} → ${q.now.toFixed(4)})`).join(", ")}`
+  );
+  return [table.toString(), summary, ...drops].join("\n");
 }
