@@ -52,7 +52,8 @@ export interface EvalOutput {
   evalSet: { name: string; fingerprint: string; queries: number; judgments: number; missingDocuments: string[] };
   index: { pipeline: string; model: string; documents: number };
   k: number;
-  judge: { id: string; pairs: number; failed: number; auc: number | null; aucJudged: number | null };
+  /** `top`: contexts judged per question; `auc`: agreement with the grades, unjudged as non-relevant; `aucJudged`: over judged pairs. */
+  judge: { id: string; top: number; pairs: number; failed: number; auc: number | null; aucJudged: number | null };
   /** Means over the questions: trec_eval's metrics, and "judge", the mean judge score. */
   metrics: Record<string, number>;
   /** The same per question: a later run names the questions a drop came from. */
@@ -135,7 +136,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const perQuery: PerQuery = Object.fromEntries(
     [...measured.perQuery].map(([qid, values]) => [qid, judgeMeans.has(qid) ? { ...values, judge: judgeMeans.get(qid)! } : values]),
   );
-  const verdict = compare(sameJudge(ctx, pinned, judge.id), metrics, thresholds, perQuery);
+  const verdict = compare(sameJudge(ctx, pinned, { id: judge.id, top: judgeTop }), metrics, thresholds, perQuery);
   ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
 
   const tables = await store(ctx, run, perQuery, measures, scored, judge.id);
@@ -143,7 +144,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
     evalSet: { ...evalSet, queries: set.queries.length, judgments: countJudgments(set), missingDocuments: set.missing.documents },
     index: { pipeline: indexPipeline, model: index.model, documents: corpus.size },
     k,
-    judge: { id: judge.id, pairs: scored.length, failed: failed.length, auc: agreement.all, aucJudged: agreement.judged },
+    judge: { id: judge.id, top: judgeTop, pairs: scored.length, failed: failed.length, auc: agreement.all, aucJudged: agreement.judged },
     metrics,
     perQuery,
     verdict,
@@ -264,12 +265,14 @@ async function findBaseline(ctx: Context, param: string, expected: { evalSet: Ba
   return baseline;
 }
 
-/** The baseline without its judge row when another judge scored it: scores of different judges do not compare. */
-function sameJudge(ctx: Context, baseline: Baseline | null, judgeId: string): Baseline | null {
-  if (baseline?.judge === undefined || baseline.judge === judgeId) return baseline;
-  ctx.log.warn(`baseline ${baseline.source} was judged by ${baseline.judge}, this run by ${judgeId}: the judge row is not compared`);
+/** The baseline without its judge row when another judge, or another judgeTop, scored it: those means do not compare. */
+function sameJudge(ctx: Context, baseline: Baseline | null, judge: { id: string; top: number }): Baseline | null {
+  const then = baseline?.judge;
+  if (!then || (then.id === judge.id && (then.top === undefined || then.top === judge.top))) return baseline;
+  const describe = (j: { id: string; top?: number }) => `${j.id}${j.top === undefined ? "" : ` (top ${j.top})`}`;
+  ctx.log.warn(`baseline ${baseline!.source} was judged by ${describe(then)}, this run by ${describe(judge)}: the judge row is not compared`);
   const { judge: _, ...rest } = baseline.metrics;
-  return { ...baseline, metrics: rest };
+  return { ...baseline!, metrics: rest };
 }
 
 async function store(

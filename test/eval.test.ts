@@ -135,8 +135,12 @@ describe("run_eval_suite", () => {
     const pass = await runEval({ baseline: same, judgeTop: 1 }, {});
     expect(pass.error).toBeNull();
     expect(pass.output!.verdict.pass).toBe(true);
-    // judgeTop 1 changes the judge's mean, within its threshold or not; the retrieval rows are exact.
     expect(pass.output!.verdict.rows.find((r) => r.metric === "nDCG@10")).toMatchObject({ delta: 0, result: "pass" });
+    // The baseline judged 3 contexts a question, this run 1: judge means do not compare, the retrieval rows do.
+    const judgeRow = pass.output!.verdict.rows.find((r) => r.metric === "judge")!;
+    expect([judgeRow.result, judgeRow.baseline]).toEqual(["new", undefined]);
+    const warned = await store.query(`SELECT message FROM logs WHERE run_id = ? AND level = 'warn' AND message LIKE 'baseline%'`, [pass.runId]);
+    expect(String(warned[0]?.message)).toMatch(/was judged by embedding:transformers:tiny-bert:fp32 \(top 3\), this run by .* \(top 1\): the judge row is not compared$/);
 
     const better = join(dir, "better.json");
     const metrics = { ...first.output!.metrics, "nDCG@10": first.output!.metrics["nDCG@10"] + 0.05 };

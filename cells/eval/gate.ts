@@ -18,7 +18,8 @@ export interface Baseline {
   /** Where it came from: "pipelines/…/baseline.json" or "eval run 12". */
   source: string;
   evalSet: { name: string; fingerprint: string };
-  judge?: string;
+  /** The judge that scored it and how many contexts a question it judged: judge means compare only when both match. */
+  judge?: { id: string; top?: number };
   metrics: Record<string, number>;
   /** Each question's metrics, when the baseline kept them: what says which questions a drop came from. */
   perQuery?: PerQuery;
@@ -83,9 +84,10 @@ export function asBaseline(data: unknown, where: string): Omit<Baseline, "source
     throw new CellarError(`${where}: expected "metrics" to map metric names to numbers`);
   }
   const perQuery = record.perQuery;
+  const judge = record.judge as Record<string, unknown> | undefined;
   return {
     evalSet: { name: evalSet.name, fingerprint: evalSet.fingerprint },
-    judge: typeof record.judge === "object" && record.judge !== null ? String((record.judge as Record<string, unknown>).id) : undefined,
+    judge: typeof judge?.id === "string" ? { id: judge.id, top: typeof judge.top === "number" ? judge.top : undefined } : undefined,
     metrics: metrics as Record<string, number>,
     perQuery: typeof perQuery === "object" && perQuery !== null ? perQuery as PerQuery : undefined,
   };
