@@ -89,8 +89,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
 
   const indexPipeline = p.index === "latest" ? await latestIndexPipeline(ctx.sql) : String(p.index);
   const index = await openIndex({ pipeline: indexPipeline, sql: ctx.sql, signal: ctx.signal });
-  const documents = (await ctx.sql(`SELECT DISTINCT document FROM ${quoted(indexPipeline)}."index"`)).map((row) => String(row.document));
-  const evalIds = evalIdsOf(documents);
+  const evalIds = evalIdsOf(index.documentIds);
   const corpus = new Set(evalIds.values());
   const set = await loadEvalSet({ queries: String(p.queries), qrels: String(p.qrels) }, { corpus, allowMissing: p.allowMissingIds === true });
   if (set.missing.documents.length > 0) {
@@ -179,7 +178,7 @@ async function retrieve(ctx: Context, index: IndexHandle, set: EvalSet, k: numbe
  * The id the qrels know each document by: a JSONL dataset's own id (what
  * follows "#" in "<seed>#<id>"), else the document id itself (a URL or path).
  */
-function evalIdsOf(documents: string[]): Map<string, string> {
+function evalIdsOf(documents: readonly string[]): Map<string, string> {
   const ids = new Map<string, string>();
   const seen = new Map<string, string>();
   for (const document of documents) {
@@ -244,7 +243,12 @@ function judgeAgreement(scored: Scored[]): { judged: number | null; all: number 
 
 function meanJudgeScorePerQuery(scored: Scored[]): Map<string, number> {
   const byQuery = new Map<string, number[]>();
-  for (const s of scored) if (s.score !== null) byQuery.set(s.qid, [...byQuery.get(s.qid) ?? [], s.score]);
+  for (const s of scored) {
+    if (s.score === null) continue;
+    const scores = byQuery.get(s.qid);
+    if (scores) scores.push(s.score);
+    else byQuery.set(s.qid, [s.score]);
+  }
   return new Map([...byQuery].map(([qid, scores]) => [qid, mean(scores)]));
 }
 
@@ -298,10 +302,6 @@ async function store(
     qid: s.qid, rank: s.rank, document: s.document, chunk_id: s.chunk, gain: s.gain, judge: judgeId, score: s.score, error: s.error,
   })));
   return { retrieved: await retrieved.finish(), queryMetrics: await queryMetrics.finish(), judgements: await judgements.finish() };
-}
-
-function quoted(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
 }
 
 function thresholdsParam(value: unknown, k: number): Record<string, number> {

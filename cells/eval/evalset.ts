@@ -22,7 +22,7 @@ export interface Question {
 }
 
 export interface EvalSet {
-  /** The queries file's name without extension's folder: "cranfield" for pipelines/data/cranfield/queries.jsonl. */
+  /** The queries file's folder: "cranfield" for pipelines/data/cranfield/queries.jsonl. */
   name: string;
   /** Every question that has judgments, in file order. */
   queries: Question[];
@@ -81,7 +81,7 @@ export async function loadEvalSet(files: EvalSetFiles, options: LoadOptions = {}
     }
   }
   return {
-    name: runtime.resolve(files.queries).split("/").at(-2) ?? files.queries,
+    name: runtime.dirname(runtime.resolve(files.queries)).split("/").pop() || files.queries,
     queries,
     qrels,
     fingerprint: runtime.sha256Hex(`${queriesText}\u0000${qrelsText}`),

@@ -45,6 +45,8 @@ export interface IndexHandle {
   readonly size: number;
   /** Distinct documents among them. */
   readonly documents: number;
+  /** Those documents' ids, in index order. */
+  readonly documentIds: readonly string[];
   /** The model that built the index, loaded: embed queries (or anything to compare with them) with it. */
   readonly embedder: Embedder;
   /**
@@ -103,7 +105,8 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
   const chunks = rows.columns.chunk_id.map(String);
   const documentOf = rows.columns.document.map(String);
   const titleOf = rows.columns.title.map((t) => (t === null || t === undefined ? null : String(t)));
-  const documents = new Set(documentOf).size;
+  const documentIds = [...new Set(documentOf)];
+  const documents = documentIds.length;
 
   async function search(queries: string[] | Float32Array, k: number, options: { signal?: AbortSignal } = {}): Promise<SearchHit[][]> {
     if (!Number.isInteger(k) || k < 1) throw new CellarError(`search: k=${k}: expected a whole number ≥ 1`);
@@ -148,7 +151,7 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
     return row === undefined ? undefined : rows.vectors.subarray(row * dim, (row + 1) * dim);
   }
 
-  return { pipeline, model, dimensions: dim, size, documents, embedder, search, vectorOf };
+  return { pipeline, model, dimensions: dim, size, documents, documentIds, embedder, search, vectorOf };
 }
 
 /**
