@@ -6,7 +6,7 @@
  * extractDocument("markdown", "# Hi\n\nthere", "file:///d/a.md"); // { title: "Hi", text: "# Hi\n\nthere", links: [], ... }
  */
 import type { TextKind } from "./content-type.ts";
-import { extractHtml } from "./html.ts";
+import { extractHtml, extractHtmlAsync } from "./html.ts";
 import { extractMarkdown, extractPlain } from "./text.ts";
 
 export interface Extracted {
@@ -20,4 +20,10 @@ export function extractDocument(kind: TextKind, text: string, url: string): Extr
   if (kind === "html") return extractHtml(text, url);
   const doc = kind === "markdown" ? extractMarkdown(text, url) : extractPlain(text, url);
   return { ...doc, noindex: false };
+}
+
+/** extractDocument for the web crawl: HTML is extracted in slices that never hold the event loop for long. */
+export async function extractDocumentAsync(kind: TextKind, text: string, url: string): Promise<Extracted> {
+  if (kind === "html") return await extractHtmlAsync(text, url);
+  return extractDocument(kind, text, url);
 }

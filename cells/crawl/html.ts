@@ -12,7 +12,7 @@
  * page.text;  // "Hello world\n\nb"
  * page.links; // ["https://x.org/b.html"]
  */
-import { Parser } from "htmlparser2";
+import { LinearParser } from "./tree.ts";
 import { normalizeUrl } from "./url.ts";
 
 export interface HtmlPage {
@@ -57,7 +57,39 @@ interface Open {
   dropped: boolean;
 }
 
+/** Characters fed to the parser between chances to yield, and links resolved between them. */
+const SLICE_CHARS = 32_768;
+const SLICE_LINKS = 1_000;
+/** The longest the async extraction runs before it yields to the event loop. */
+const SLICE_MS = 20;
+
 export function extractHtml(html: string, pageUrl: string): HtmlPage {
+  const steps = extractSteps(html, pageUrl);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * extractHtml without holding the event loop: the page is parsed in slices, and a macrotask is awaited
+ * whenever about SLICE_MS of work has been done, so timers, I/O and aborts are served during a big page.
+ */
+export async function extractHtmlAsync(html: string, pageUrl: string): Promise<HtmlPage> {
+  const steps = extractSteps(html, pageUrl);
+  let sliceStart = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** The extraction as steps: it yields after each slice of the page and of its links. */
+function* extractSteps(html: string, pageUrl: string): Generator<undefined, HtmlPage, void> {
   const text = new TextBuilder();
   const stack: Open[] = [];
   const rawLinks: string[] = [];
@@ -74,7 +106,7 @@ export function extractHtml(html: string, pageUrl: string): HtmlPage {
   let noindex = false;
   let nofollow = false;
 
-  const parser = new Parser({
+  const tree = new LinearParser(html, {
     onopentag(name, attribs) {
       const dropped = dropDepth > 0 || DROPPED.has(name) || isChrome(attribs);
       stack.push({ name, dropped });
@@ -155,14 +187,15 @@ export function extractHtml(html: string, pageUrl: string): HtmlPage {
       else if (CELL.has(name)) text.space();
     },
   });
-  parser.write(html);
-  parser.end();
+  while (!tree.step(SLICE_CHARS)) yield;
 
   const baseUrl = (base !== undefined ? normalizeUrl(base, pageUrl) : undefined) ?? pageUrl;
   const links: string[] = [];
   if (!nofollow) {
     const seen = new Set<string>();
-    for (const href of rawLinks) {
+    for (let i = 0; i < rawLinks.length; i++) {
+      if (i > 0 && i % SLICE_LINKS === 0) yield;
+      const href = rawLinks[i];
       const url = normalizeUrl(href, baseUrl);
       if (url !== undefined && !seen.has(url)) {
         seen.add(url);

@@ -11,7 +11,7 @@
  * console.log(stats.requests, stats.pages);
  */
 import { decodeText } from "./decode.ts";
-import { extractDocument } from "./extract.ts";
+import { extractDocumentAsync } from "./extract.ts";
 import { fetchPage, type FetchResult } from "./fetch.ts";
 import { HostQueues } from "./hosts.ts";
 import type { Previous } from "./previous.ts";
@@ -127,7 +127,7 @@ export async function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<Http
       case "ok": {
         const decoded = decodeText(r.bytes, r.textKind, r.contentType.charset);
         if (!decoded.ok) return await sink.failure({ url: r.url, reason: decoded.reason, detail: decoded.detail + via });
-        const doc = extractDocument(r.textKind, decoded.text, r.url);
+        const doc = await extractDocumentAsync(r.textKind, decoded.text, r.url);
         const links = doc.links.filter((l) => l.startsWith("http"));
         await sink.links(r.url, links);
         if (doc.noindex) {
