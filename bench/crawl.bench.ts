@@ -3,7 +3,9 @@
 // (so that serving does not share the crawler's thread), crawled from index.html with the
 // default politeness (4 requests per host in flight, no delay) into a DuckDB file; then a
 // re-crawl in the same store, where every page is answered 304.
-// Prints one JSON object per result: pages/s (target ≥ 300) and the crawling process's peak RSS.
+// Prints one JSON object per result: pages/s (target ≥ 300) and the crawling process's peak RSS; then
+// `crawl_vs_wget`: the crawl's pages/s against `wget --recursive --level=inf` on the same server in the same
+// run (wget before and after the crawl, averaged), and their ratio (target ≥ 1).
 //
 //   XDG_RUNTIME_DIR=/tmp/xdg npx tsx bench/crawl.bench.ts
 //   XDG_RUNTIME_DIR=/tmp/xdg node_modules/deno/deno run -A bench/crawl.bench.ts
@@ -64,7 +66,19 @@ let peakRss = 0;
 const sample = () => (peakRss = Math.max(peakRss, process.memoryUsage.rss()));
 const sampler = setInterval(sample, 20);
 
-async function crawlOnce(name: string): Promise<void> {
+/** wget's recursive crawl of the same server from the same page: its pages/s. */
+async function wget(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "cellar-wget-"));
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn("wget", ["--recursive", "--level=inf", "-q", "-P", dir, `${server.url}/index.html`], { stdio: "ignore" });
+    child.on("error", reject);
+    child.on("exit", () => resolve()); // exit status 8 = some links answered 404
+  });
+  return PAGES / ((performance.now() - t0) / 1000);
+}
+
+async function crawlOnce(name: string): Promise<number> {
   const date = new Date();
   const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
   const rssBefore = process.memoryUsage.rss();
@@ -93,11 +107,21 @@ async function crawlOnce(name: string): Promise<void> {
     rss_before_mb: Math.round(rssBefore / 2 ** 20),
     peak_rss_mb: Math.round(peakRss / 2 ** 20),
   }));
+  return PAGES / seconds;
 }
 
 try {
-  await crawlOnce("crawl_postgresql_manual");
+  const wgetBefore = await wget();
+  const cellar = await crawlOnce("crawl_postgresql_manual");
+  const wgetAfter = await wget();
   await crawlOnce("recrawl_postgresql_manual_304");
+  // wget runs before and after the crawl, on the same server; the ratio is against their mean.
+  const wgetPps = (wgetBefore + wgetAfter) / 2;
+  console.log(JSON.stringify({
+    benchmark: "crawl_vs_wget", runtime: runtime.name, cellar_pages_per_second: Math.round(cellar),
+    wget_pages_per_second: Math.round(wgetPps), wget_runs_pages_per_second: [Math.round(wgetBefore), Math.round(wgetAfter)],
+    ratio: Number((cellar / wgetPps).toFixed(2)), target_ratio: 1,
+  }));
 } finally {
   clearInterval(sampler);
   await store.close();
