@@ -7,6 +7,7 @@
 //
 // On code without extractHtmlAsync it falls back to the synchronous extractHtml (to measure the old code).
 import * as html from "../cells/crawl/html.ts";
+import { runtime } from "../kernel/runtime/mod.ts";
 
 export const ADVERSARIAL: Record<string, (n: number) => string> = {
   deep_nesting: (n) => "<p>start</p>" + "<div>".repeat(n) + "deep" + "</div>".repeat(n),
@@ -44,8 +45,8 @@ export async function measure(page: string): Promise<{ ms: number; blockMs: numb
   return { ms, blockMs: longest };
 }
 
-if (import.meta.main ?? (globalThis as { process?: { argv: string[] } }).process?.argv[1]?.endsWith("crawl-html.bench.ts")) {
-  const only = (globalThis as { process?: { env: Record<string, string> } }).process?.env.BENCH_PAGES?.split(",");
+if (runtime.isMainModule(import.meta.url)) {
+  const only = runtime.env("BENCH_PAGES")?.split(",");
   await measure(ADVERSARIAL.many_links(2000)); // warm-up
   for (const [name, make] of Object.entries(ADVERSARIAL)) {
     if (only && !only.includes(name)) continue;
