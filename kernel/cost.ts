@@ -13,7 +13,7 @@
  * const lines = await costLines(store, "eval", model);
  */
 import { parse } from "csv-parse/sync";
-import { CellarError } from "./errors.ts";
+import { CellarError, isCellarError } from "./errors.ts";
 import type { Store } from "./store/store.ts";
 
 export interface CostModel {
@@ -58,7 +58,7 @@ export function parseCostModel(text: string, source: string): CostModel {
       info: true,
     });
   } catch (err) {
-    if (err instanceof CellarError) throw err;
+    if (isCellarError(err)) throw err;
     throw new CellarError(`cost model ${source}: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (!sawHeader) throw new CellarError(`cost model ${source}: empty; ${expected}`);

@@ -1,21 +1,77 @@
 /**
+ * The brand every Cellar error carries, by `Symbol.for`: the same key in every
+ * copy of this module (a pipeline outside the repo can load a second copy of
+ * the kernel), so errors are recognised by it, never by `instanceof`.
+ */
+const ERROR_BRAND = Symbol.for("cellar.error");
+
+/** What the brand says: a Cellar error, or a failed check. */
+type ErrorKind = "error" | "check";
+
+export interface CellarErrorOptions {
+  /** Whether another try could succeed. Default false: the same input fails the same way. */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+/**
  * Errors a user can act on. Their message is one line that names the culprit
  * and says what was expected; the CLI prints it without a stack trace.
+ *
+ * Whether a failed cell is retried is the error's `retryable` data: a
+ * CellarError is bad input by default (not retried), and one that wraps a
+ * transient failure says `retryable: true`.
  *
  * @example
  * throw new CellarError(`--param retries=abc: expected a number`);
  */
 export class CellarError extends Error {
   override name = "CellarError";
+  readonly [ERROR_BRAND]: ErrorKind = "error";
+  readonly retryable: boolean;
+
+  constructor(message: string, options: CellarErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** True for a CellarError (or a subclass, CheckFailed too) from any copy of the kernel. */
+export function isCellarError(err: unknown): err is CellarError {
+  return brandOf(err) !== undefined;
+}
+
+/** True for a CheckFailed from any copy of the kernel. */
+export function isCheckFailed(err: unknown): err is CheckFailed {
+  return brandOf(err) === "check";
+}
+
+/**
+ * Whether another try of the work that threw `err` could succeed: the error's
+ * own `retryable` when it says so (every CellarError does), otherwise true —
+ * an unknown error (a network error, a lost device) may be transient.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return true;
+  const retryable = (err as { retryable?: unknown }).retryable;
+  if (typeof retryable === "boolean") return retryable;
+  return !isCellarError(err);
+}
+
+function brandOf(err: unknown): ErrorKind | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const kind = (err as Record<symbol, unknown>)[ERROR_BRAND];
+  return kind === "error" || kind === "check" ? kind : undefined;
 }
 
 /** The first line of any thrown value, for one-line reports. */
 export function errorLine(err: unknown): string {
-  if (err instanceof Error) {
-    const line = err.message.split("\n", 1)[0];
+  if (err instanceof Error || isCellarError(err)) {
+    const error = err as Error;
+    const line = String(error.message).split("\n", 1)[0];
     // Stored with the attempt, the prefix is how a failed check stays told apart from an error.
-    if (err instanceof CheckFailed) return `CheckFailed: ${line}`;
-    return err instanceof CellarError || err.name === "Error" ? line : `${err.name}: ${line}`;
+    if (isCheckFailed(err)) return `CheckFailed: ${line}`;
+    return isCellarError(err) || error.name === "Error" ? line : `${error.name}: ${line}`;
   }
   return `non-Error value thrown: ${safeString(err)}`;
 }
@@ -39,4 +95,5 @@ function safeString(value: unknown): string {
  */
 export class CheckFailed extends CellarError {
   override name = "CheckFailed";
+  override readonly [ERROR_BRAND]: ErrorKind = "check";
 }

@@ -6,7 +6,7 @@
  * @example
  * const { pipeline, file } = await loadPipeline("ingest");
  */
-import { CellarError, errorLine } from "./errors.ts";
+import { CellarError, errorLine, isCellarError } from "./errors.ts";
 import { isPipeline, type Pipeline } from "./pipeline.ts";
 import { runtime } from "./runtime/mod.ts";
 
@@ -34,8 +34,8 @@ export async function loadPipeline(ref: string, cwd = runtime.cwd()): Promise<Lo
   try {
     module = await import(runtime.toFileUrl(file));
   } catch (err) {
-    // By name too: a pipeline that imports another copy of the kernel throws that copy's CellarError.
-    if (err instanceof CellarError || (err instanceof Error && err.name === "CellarError")) {
+    // By brand: a pipeline that imports another copy of the kernel throws that copy's CellarError.
+    if (isCellarError(err)) {
       throw new CellarError(`${ref}: ${errorLine(err)}`);
     }
     throw new CellarError(`pipeline file ${ref}: failed to load: ${loadFailure(err)}`);

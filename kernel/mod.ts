@@ -16,7 +16,7 @@ export type { TableRef } from "./output.ts";
 export type { Columns, TableWriter } from "./tables.ts";
 export type { Duration } from "./duration.ts";
 export type { DataInterval } from "./timetable.ts";
-export { CellarError, CheckFailed } from "./errors.ts";
+export { CellarError, type CellarErrorOptions, CheckFailed, isCellarError, isCheckFailed, isRetryable } from "./errors.ts";
 export { task } from "./compute/task.ts";
 export type { TaskHandle } from "./compute/task.ts";
 export type { ChunkFn, ChunkInfo, MapOptions, MapResult } from "./compute/map.ts";

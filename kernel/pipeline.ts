@@ -343,13 +343,59 @@ function coerceParam(key: string, raw: string, example: ParamValue): ParamValue 
   }
 }
 
-/** A date as written in a pipeline or on the command line: "2026-05-01" (UTC midnight) or an ISO timestamp. */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * A date as written in a pipeline or on the command line (startDate, endDate, --date, backfill --from/--to):
+ * "2026-05-01" (UTC midnight) or an ISO date-time, "2026-05-01T06:30:00Z" or with an offset ("+02:00"; none
+ * is UTC). Each field is checked, so "2026-02-30" is refused instead of becoming March 2, and anything
+ * else ("1", "May 1") is refused instead of being guessed at.
+ *
+ * @example
+ * parseDate("2026-05-01", "--date"); // 2026-05-01T00:00:00.000Z
+ */
 export function parseDate(value: string | Date, what: string): Date {
-  const date = value instanceof Date ? value : new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(date.getTime())) {
-    throw new CellarError(`${what} ${JSON.stringify(value)}: expected a date like "2026-05-01" or an ISO timestamp`);
+  const fail = (why: string): never => {
+    const expected = `expected a date like "2026-05-01" or an ISO date-time like "2026-05-01T06:00:00Z"`;
+    throw new CellarError(`${what} ${JSON.stringify(value instanceof Date ? String(value) : value)}: ${expected}${why ? `; ${why}` : ""}`);
+  };
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? fail("an invalid Date") : new Date(value.getTime());
+  if (typeof value !== "string") return fail(`a ${typeof value}, not a date`);
+  const match = ISO_DATE.exec(value.trim());
+  if (!match) return fail("");
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((f) => (f === undefined ? undefined : Number(f))) as number[];
+  const ms = match[7] === undefined ? 0 : Number(match[7].slice(0, 3).padEnd(3, "0"));
+  if (month < 1 || month > 12) fail(`month ${month} does not exist`);
+  if (day < 1 || day > daysIn(year, month)) fail(`${monthName(month)} ${year} has no day ${day}`);
+  if (hour > 23 || minute > 59 || second > 59) fail("no such time of day");
+  let offsetMinutes = 0;
+  const zone = match[8];
+  if (zone !== undefined && zone.toUpperCase() !== "Z") {
+    const [, sign, hh, mm] = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+    if (Number(hh) > 23 || Number(mm) > 59) fail(`no such UTC offset ${zone}`);
+    offsetMinutes = (sign === "-" ? -1 : 1) * (Number(hh) * 60 + Number(mm));
   }
-  return date;
+  // setUTCFullYear: Date.UTC would read years 0–99 as 1900–1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, ms);
+  // Round trip: every field must come back as written (nothing rolled over into the next one).
+  if (
+    date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day ||
+    date.getUTCHours() !== hour || date.getUTCMinutes() !== minute || date.getUTCSeconds() !== second
+  ) {
+    fail("no such date");
+  }
+  return new Date(date.getTime() - offsetMinutes * 60_000);
+}
+
+function daysIn(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return month === 2 ? (leap ? 29 : 28) : [31, 0, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+}
+
+function monthName(month: number): string {
+  return new Date(Date.UTC(2001, month - 1, 1)).toLocaleString("en-US", { month: "long", timeZone: "UTC" });
 }
 
 function parseTriggers(triggers: unknown, id: string): PipelineTrigger[] {

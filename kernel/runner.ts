@@ -13,7 +13,7 @@ import { type Compute, compute } from "./compute/devices.ts";
 import { map } from "./compute/map.ts";
 import type { Context, Logger } from "./context.ts";
 import { formatDuration } from "./duration.ts";
-import { CellarError, errorLine } from "./errors.ts";
+import { CellarError, errorLine, isRetryable } from "./errors.ts";
 import { codeVersion } from "./fingerprint.ts";
 import { sha256 } from "./hash.ts";
 import { encodeOutput } from "./output.ts";
@@ -24,6 +24,7 @@ import { runtime } from "./runtime/mod.ts";
 import type { Store } from "./store/store.ts";
 import type { AttemptRecord, CostRecord, LogRecord } from "./store/writer.ts";
 import { type Columns, createTable, quoteIdent, type TableWriter } from "./tables.ts";
+import { clearLongTimeout, type LongTimer, setLongTimeout, sleep } from "./timer.ts";
 
 export type CellState =
   | "waiting"
@@ -130,6 +131,8 @@ class Execution {
   readonly ready: CellDef[] = [];
   readonly queued = new Set<string>();
   readonly dependents = new Map<string, CellDef[]>();
+  /** Each table name of this run (lower-cased, as DuckDB compares names) and the cell and spelling that claimed it. */
+  readonly tableOwners = new Map<string, { cell: string; name: string }>();
   #wake: () => void = () => {};
   #cacheIndex: Promise<Map<string, Array<{ runId: number; reads: Reads }>>> | undefined;
 
@@ -437,9 +440,8 @@ class Attempt {
     const onCancel = () => controller.abort(exec.cancelSignal.reason);
     exec.cancelSignal.addEventListener("abort", onCancel, { once: true });
     if (exec.cancelSignal.aborted) onCancel();
-    const timer = cell.timeoutMs === undefined ? undefined : setTimeout(() => {
-      controller.abort(new DOMException(`timed out after ${formatDuration(cell.timeoutMs!)}`, "TimeoutError"));
-    }, cell.timeoutMs);
+    const timedOut = () => controller.abort(new DOMException(`timed out after ${formatDuration(cell.timeoutMs!)}`, "TimeoutError"));
+    const timer = cell.timeoutMs === undefined ? undefined : setLongTimeout(timedOut, cell.timeoutMs);
 
     const t0 = performance.now();
     const cpu0 = runtime.cpuTimeMs();
@@ -447,13 +449,15 @@ class Attempt {
     try {
       const input = cell.needs.length > 0 ? exec.checkpoints.get(cell.needs[0])?.output : undefined;
       const value = await this.settleOrAbandon(Promise.resolve().then(() => cell.fn(this.context(), input)));
+      // A cell that blocked the thread past its timeout (a busy loop) kept the timer from firing: it still timed out.
+      if (cell.timeoutMs !== undefined && !controller.signal.aborted && performance.now() - t0 >= cell.timeoutMs) timedOut();
       await this.commit(value, performance.now() - t0, runtime.cpuTimeMs() - cpu0);
       outcome = { ok: true };
     } catch (err) {
       outcome = await this.fail(err, performance.now() - t0, runtime.cpuTimeMs() - cpu0);
     } finally {
       this.live = false;
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       exec.cancelSignal.removeEventListener("abort", onCancel);
       this.conn?.closeSync();
     }
@@ -470,15 +474,15 @@ class Attempt {
   settleOrAbandon<T>(work: Promise<T>): Promise<T> {
     const { signal } = this.controller;
     return new Promise<T>((resolve, reject) => {
-      let abandonTimer: ReturnType<typeof setTimeout> | undefined;
+      let abandonTimer: LongTimer | undefined;
       const onAbort = () => {
-        abandonTimer = setTimeout(() => {
+        abandonTimer = setLongTimeout(() => {
           reject(new AbandonedError(`${errorLine(signal.reason)}; ignored its abort signal for ${formatDuration(this.exec.abandonAfterMs)} and was abandoned`));
         }, this.exec.abandonAfterMs);
       };
       signal.addEventListener("abort", onAbort, { once: true });
       work.then(resolve, reject).finally(() => {
-        clearTimeout(abandonTimer);
+        clearLongTimeout(abandonTimer);
         signal.removeEventListener("abort", onAbort);
       });
     });
@@ -538,9 +542,10 @@ class Attempt {
       costs: this.costRecords(),
       logs: [this.logRecord("error", error)],
     });
-    // A CellarError is bad input stated by the cell or the kernel (bad seeds, an unstorable output, a shader
-    // that does not compile): the same on every try, so not retried. A cell that hung is retried.
-    const retryable = !(err instanceof CellarError) || err instanceof AbandonedError;
+    // Whether another try could help is the error's own data (errors.ts): a CellarError is bad input stated by the
+    // cell or the kernel (bad seeds, an unstorable output, a shader that does not compile) unless it says
+    // `retryable: true`, as a cell that hung and a ctx.map chunk that failed for a transient reason do.
+    const retryable = isRetryable(err);
     return { ok: false, error, retryable, cancelled, ms: wallMs };
   }
 
@@ -623,6 +628,16 @@ class Attempt {
       },
       async table(name: string, columns: Columns): Promise<TableWriter> {
         attempt.checkLive();
+        // DuckDB's names are case-insensitive: "T" and "t" of one run are one physical table, which two cells
+        // would both create (a write-write conflict). Claimed before any await, so parallel cells cannot both pass.
+        const owner = exec.tableOwners.get(String(name).toLowerCase());
+        if (owner && (owner.cell !== cell.name || owner.name !== name)) {
+          throw new CellarError(
+            `ctx.table(${JSON.stringify(name)}) in cell "${cell.name}": cell "${owner.cell}" of this run already writes table "${owner.name}"` +
+              `${owner.name === name ? "" : ", the same table to DuckDB, whose names ignore case"}; give each table its own name`,
+          );
+        }
+        if (typeof name === "string") exec.tableOwners.set(name.toLowerCase(), { cell: cell.name, name });
         await ensureSchema(exec.store, exec.pipeline.id);
         const conn = await attempt.connection();
         const writer = await createTable(conn, exec.pipeline.id, name, exec.run.runId, columns, () => attempt.checkLive());
@@ -675,7 +690,11 @@ function trackReads(params: Record<string, ParamValue>, read: Set<string>): Read
 }
 
 /** A cell that did not stop after its signal fired; still retried like any failure. */
-class AbandonedError extends CellarError {}
+class AbandonedError extends CellarError {
+  constructor(message: string) {
+    super(message, { retryable: true });
+  }
+}
 
 const schemas = new WeakMap<Store, Map<string, Promise<void>>>();
 
@@ -700,20 +719,4 @@ function downstreamOf(order: CellDef[], from: string): Set<string> {
   const result = new Set([from]);
   for (const cell of order) if (cell.needs.some((n) => result.has(n))) result.add(cell.name);
   return result;
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

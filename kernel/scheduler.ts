@@ -45,6 +45,7 @@ import {
 } from "./runs.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
+import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.ts";
 
 /** The longest the scheduler sleeps between looks at the clock. */
 const MAX_SLEEP_MS = 60_000;
@@ -261,9 +262,9 @@ export class Scheduler {
 
   /** `work`, or a failure once it has taken longer than the trigger timeout: a hung `when` must not stop the scheduler. */
   async #bounded<T>(work: T | Promise<T>, what: string): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: LongTimer | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+      timer = setLongTimeout(
         () => reject(new CellarError(`${what} did not settle within ${formatDuration(this.#triggerTimeoutMs)}`)),
         this.#triggerTimeoutMs,
       );
@@ -271,7 +272,7 @@ export class Scheduler {
     try {
       return await Promise.race([Promise.resolve(work), timeout]);
     } finally {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
     }
   }
 
@@ -314,12 +315,12 @@ export class Scheduler {
     if (signal.aborted || this.#woken) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        clearLongTimeout(timer);
         signal.removeEventListener("abort", done);
         this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = setLongTimeout(done, ms);
       signal.addEventListener("abort", done, { once: true });
       this.#wake = done;
     });

@@ -8,7 +8,7 @@
  * const vectors = await ctx.map(texts, async (batch, { device, signal }) => embed(batch, device, signal), { gpu: 0.5, batchSize: 64 });
  * for await (const row of ctx.map(rows(), judge, { concurrency: 8 })) { ... } // streaming, bounded memory
  */
-import { CellarError, errorLine } from "../errors.ts";
+import { CellarError, errorLine, isRetryable } from "../errors.ts";
 import { metrics } from "../metrics.ts";
 import { type Claim, type ClaimOptions, parseClaim } from "./claim.ts";
 import { ShaderError } from "./gpu.ts";
@@ -45,7 +45,7 @@ export interface MapHost<D> {
   cell: string;
   signal: AbortSignal;
   gpu: () => Promise<DevicePool<D>>;
-  cpu: () => Promise<{ size: number; run(task: TaskHandle, chunk: unknown[], signal: AbortSignal): Promise<unknown[]> }>;
+  cpu: () => Promise<{ size: number; run(task: TaskHandle, chunk: unknown[], signal: AbortSignal, index?: number): Promise<unknown[]> }>;
   progress(done: number, total?: number): void;
   cost(resource: string, amount: number): void;
   notice(message: string): void;
@@ -125,14 +125,16 @@ async function* run<T, R, D>(
 
   const runChunk = async (chunk: T[], index: number): Promise<R[]> => {
     let lastError: unknown;
+    let attempts = 0;
     for (let attempt = 0; attempt <= retries; attempt++) {
+      attempts++;
       controller.signal.throwIfAborted();
       const lease: Lease<D> | undefined = pool && claim ? await pool.acquire(claim, controller.signal) : undefined;
       const t0 = performance.now();
       const deviceId = lease?.devices.map((d) => d.id).join("+") ?? "cpu";
       try {
         let result: unknown;
-        if (cpu && isTask(fn)) result = await cpu.run(fn, chunk, controller.signal);
+        if (cpu && isTask(fn)) result = await cpu.run(fn, chunk, controller.signal, index);
         else {
           const info: ChunkInfo<D> = {
             device: lease?.devices[0].handle,
@@ -156,6 +158,8 @@ async function* run<T, R, D>(
         if (err instanceof ShapeError) throw err;
         if (err instanceof ShaderError) throw new CellarError(`${where}: chunk ${index}: ${err.message}`);
         lastError = err;
+        // Bad input (a CellarError, unless it says it is transient) fails the same on every try.
+        if (!isRetryable(err)) break;
         for (const device of lease?.devices ?? []) {
           if (isLost(device.handle)) pool!.remove(device, "device lost");
         }
@@ -165,8 +169,12 @@ async function* run<T, R, D>(
       }
     }
     const first = index * batchSize;
+    const tries = attempts;
+    // The cell keeps the chunk error's retryability: a lost device or a network error leaves the cell's own
+    // retries to apply; bad input fails it at once.
     throw new CellarError(
-      `${where}: chunk ${index} (items ${first}–${first + chunk.length - 1}) failed after ${retries + 1} ${retries === 0 ? "try" : "tries"}: ${errorLine(lastError)}`,
+      `${where}: chunk ${index} (items ${first}–${first + chunk.length - 1}) failed after ${tries} ${tries === 1 ? "try" : "tries"}: ${errorLine(lastError)}`,
+      { retryable: isRetryable(lastError), cause: lastError },
     );
   };
 

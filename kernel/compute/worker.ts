@@ -2,7 +2,7 @@
  * The body of a CPU worker: runs task-handle chunks sent by the kernel's
  * thread. Loaded by `CpuPool` in a worker thread (Node) or a Worker (Deno).
  */
-import { errorLine } from "../errors.ts";
+import { errorLine, isRetryable } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
 import type { TaskRequest, TaskResponse } from "./workers.ts";
 
@@ -32,7 +32,7 @@ runtime.workerPort().onMessage(async (request: TaskRequest) => {
     const result = await fn(request.chunk, { device: undefined, devices: [], share: 0, signal, index: request.index });
     response = { id: request.id, ok: true, result };
   } catch (err) {
-    response = { id: request.id, ok: false, error: errorLine(err) };
+    response = { id: request.id, ok: false, error: errorLine(err), retryable: isRetryable(err) };
   }
   runtime.workerPort().post(response);
 });

@@ -20,7 +20,7 @@ export interface TaskRequest {
   index: number;
 }
 
-export type TaskResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+export type TaskResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; retryable: boolean };
 
 interface Slot {
   worker: WorkerHandle | undefined;
@@ -43,7 +43,7 @@ export class CpuPool {
     this.#slots = Array.from({ length: size }, () => ({ worker: undefined, busy: false, current: undefined }));
   }
 
-  async run(task: TaskHandle, chunk: unknown[], signal: AbortSignal): Promise<unknown[]> {
+  async run(task: TaskHandle, chunk: unknown[], signal: AbortSignal, index = 0): Promise<unknown[]> {
     signal.throwIfAborted();
     const slot = await this.#take();
     try {
@@ -62,7 +62,7 @@ export class CpuPool {
           resolve: (r) => (signal.removeEventListener("abort", onAbort), resolve(r)),
           reject: (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
         });
-        worker.post({ id, module: task.module, name: task.name, chunk, index: 0 } satisfies TaskRequest);
+        worker.post({ id, module: task.module, name: task.name, chunk, index } satisfies TaskRequest);
       });
     } finally {
       slot.current = undefined;
@@ -84,14 +84,14 @@ export class CpuPool {
       if (!pending) return;
       this.#pending.delete(response.id);
       if (response.ok) pending.resolve(response.result as unknown[]);
-      else pending.reject(new CellarError(response.error));
+      else pending.reject(new CellarError(response.error, { retryable: response.retryable !== false }));
     }, (error) => {
       // A dead worker fails the chunk it was running (the chunk may be retried) and is replaced on next use.
       slot.worker = undefined;
       const pending = slot.current === undefined ? undefined : this.#pending.get(slot.current);
       if (pending) {
         this.#pending.delete(slot.current!);
-        pending.reject(new CellarError(`CPU worker died: ${error.message}`));
+        pending.reject(new CellarError(`CPU worker died: ${error.message}`, { retryable: true }));
       }
     });
   }

@@ -7,6 +7,14 @@ import { GroupWriter } from "./writer.ts";
 export type Row = Record<string, unknown>;
 
 /**
+ * The name the store's file is attached under. Opened directly, DuckDB would name the catalog after the
+ * file, and a file named like a pipeline (hello.duckdb, pipeline "hello") makes `hello.greetings` ambiguous
+ * between that catalog and the pipeline's schema. No pipeline id holds a ":".
+ */
+export const STORE_CATALOG = "cellar:store";
+const USE_STORE = `USE "${STORE_CATALOG}"`;
+
+/**
  * The DuckDB file that holds runs, attempts, checkpoints, logs, costs and the
  * tables cells write. One process owns it for writing; DuckDB's file lock
  * enforces that and we turn its refusal into a message that names the holder.
@@ -34,17 +42,25 @@ export class Store {
     try {
       // DuckDB opens a file with an SQLite header through its sqlite extension, downloading it if need be:
       // no network (and no other format) just for opening the wrong file. Cells get extensions back below.
-      instance = await DuckDBInstance.create(path, { autoload_known_extensions: "false", autoinstall_known_extensions: "false" });
+      instance = await DuckDBInstance.create(":memory:", { autoload_known_extensions: "false", autoinstall_known_extensions: "false" });
     } catch (err) {
       throw openError(path, err);
     }
     try {
       const conn = await instance.connect();
       try {
+        try {
+          await conn.run(`ATTACH '${path.replaceAll("'", "''")}' AS "${STORE_CATALOG}"`);
+        } catch (err) {
+          throw openError(path, err);
+        }
+        // The in-memory default catalog goes: a connection that forgot its USE fails instead of writing there.
+        await conn.run(USE_STORE);
+        await conn.run("DETACH memory");
         await migrate(path, conn);
         await conn.run("SET GLOBAL autoload_known_extensions = true");
         await conn.run("SET GLOBAL autoinstall_known_extensions = true");
-        return new Store(path, instance, conn, await instance.connect());
+        return new Store(path, instance, conn, await connectTo(instance));
       } catch (err) {
         conn.closeSync();
         throw err;
@@ -68,7 +84,7 @@ export class Store {
 
   /** A transaction of its own, for writes that must commit together (creating runs, a cell's tables). */
   async transaction<T>(body: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    const conn = await this.instance.connect();
+    const conn = await this.connect();
     try {
       await conn.run("BEGIN TRANSACTION");
       try {
@@ -86,7 +102,7 @@ export class Store {
 
   /** A separate connection, for a cell that writes tables in a transaction it commits with its output. */
   connect(): Promise<DuckDBConnection> {
-    return this.instance.connect();
+    return connectTo(this.instance);
   }
 
   async close(): Promise<void> {
@@ -96,6 +112,18 @@ export class Store {
     this.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** A connection whose default catalog is the store's (`USE` holds per connection). */
+async function connectTo(instance: DuckDBInstance): Promise<DuckDBConnection> {
+  const conn = await instance.connect();
+  try {
+    await conn.run(USE_STORE);
+  } catch (err) {
+    conn.closeSync();
+    throw err;
+  }
+  return conn;
 }
 
 async function migrate(path: string, conn: DuckDBConnection): Promise<void> {

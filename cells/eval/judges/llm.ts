@@ -12,7 +12,7 @@
  * const judge = createLlmJudge({ baseUrl: "http://127.0.0.1:8080/v1", model: "qwen2.5-7b-instruct" });
  * const verdicts = await judge.judge(pairs, { signal: ctx.signal, cost: ctx.cost.add, warn: ctx.log.warn });
  */
-import { CellarError } from "../../../kernel/errors.ts";
+import { CellarError, isCellarError } from "../../../kernel/errors.ts";
 import { runtime } from "../../../kernel/runtime/mod.ts";
 import type { Judge, Judgement, JudgePair, JudgeRunOptions } from "../judge.ts";
 
@@ -108,7 +108,7 @@ export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
         if (status !== 408 && status !== 429 && status < 500) return { error: `${reason}: ${serverMessage(text)}` };
       } catch (err) {
         signal.throwIfAborted();
-        if (err instanceof CellarError) throw err;
+        if (isCellarError(err)) throw err;
         status = 0;
         text = timeout.aborted ? `timeout: no answer within ${timeoutMs} ms` : `network error: ${causes(err)}`;
       }
