@@ -15,7 +15,7 @@ import { Command, CommanderError, Option } from "commander";
 import { stringify } from "csv-stringify/sync";
 import { type CostModel, costLines, parseCostModel } from "./cost.ts";
 import { formatDuration } from "./duration.ts";
-import { CellarError, errorLine } from "./errors.ts";
+import { CellarError, errorLine, isCellarError } from "./errors.ts";
 import { isPipelineId, loadPipeline } from "./loader.ts";
 import { parseDate, type Pipeline } from "./pipeline.ts";
 import { showProgress } from "./progress.ts";
@@ -375,7 +375,7 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
     }
     runtime.writeErr(`cellar: ${errorLine(err)}\n`);
-    if (!(err instanceof CellarError) && runtime.env("CELLAR_DEBUG")) runtime.writeErr(`${(err as Error)?.stack}\n`);
+    if (!isCellarError(err) && runtime.env("CELLAR_DEBUG")) runtime.writeErr(`${(err as Error)?.stack}\n`);
     return EXIT.badInput;
   }
 }
