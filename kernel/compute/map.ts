@@ -126,6 +126,7 @@ async function* run<T, R, D>(
   const runChunk = async (chunk: T[], index: number): Promise<R[]> => {
     let lastError: unknown;
     let attempts = 0;
+    let lost = false;
     for (let attempt = 0; attempt <= retries; attempt++) {
       attempts++;
       controller.signal.throwIfAborted();
@@ -158,11 +159,12 @@ async function* run<T, R, D>(
         if (err instanceof ShapeError) throw err;
         if (err instanceof ShaderError) throw new CellarError(`${where}: chunk ${index}: ${err.message}`);
         lastError = err;
-        // Bad input (a CellarError, unless it says it is transient) fails the same on every try.
-        if (!isRetryable(err)) break;
+        lost = false;
         for (const device of lease?.devices ?? []) {
-          if (isLost(device.handle)) pool!.remove(device, "device lost");
+          if (isLost(device.handle)) pool!.remove(device, "device lost"), lost = true;
         }
+        // Bad input (a CellarError, unless it says it is transient) fails the same on every try; a lost device does not.
+        if (!lost && !isRetryable(err)) break;
       } finally {
         lease?.release();
         metrics.chunkLatency.observe({ device: deviceId }, (performance.now() - t0) / 1000);
@@ -174,7 +176,7 @@ async function* run<T, R, D>(
     // retries to apply; bad input fails it at once.
     throw new CellarError(
       `${where}: chunk ${index} (items ${first}–${first + chunk.length - 1}) failed after ${tries} ${tries === 1 ? "try" : "tries"}: ${errorLine(lastError)}`,
-      { retryable: isRetryable(lastError), cause: lastError },
+      { retryable: lost || isRetryable(lastError), cause: lastError },
     );
   };
 
