@@ -9,7 +9,8 @@
  *
  * Params (defaults in brackets): seeds ["pipelines/data/cranfield/docs.jsonl"],
  * maxDepth [3], maxPages [10000], perHostConcurrency [4], perHostDelayMs [0],
- * timeoutMs [10000], maxBytes [10485760], userAgent ["CellarBot/0.1"].
+ * timeoutMs [10000], maxBytes [10485760], userAgent ["CellarBot/0.1"], allowHosts [none: each
+ * seed's origin is its site], seedsFile ["auto": how a named .txt file is read, see seeds.ts].
  *
  * @example
  * pipeline({ id: "ingest", params: { seeds: "https://www.postgresql.org/docs/current/", maxDepth: 2 } })
@@ -22,7 +23,8 @@ import { readJsonl } from "./crawl/jsonl.ts";
 import { crawlLocal } from "./crawl/local.ts";
 import { Previous } from "./crawl/previous.ts";
 import { Budget, Progress } from "./crawl/progress.ts";
-import { resolveSeeds } from "./crawl/seeds.ts";
+import { resolveSeeds, type SeedsFileMode } from "./crawl/seeds.ts";
+import { normalizeAllowedHost } from "./crawl/url.ts";
 import { type CrawlOutput, Sink } from "./crawl/sink.ts";
 import { type CrawlOptions, DEFAULT_OPTIONS } from "./crawl/types.ts";
 
@@ -32,7 +34,11 @@ export const DEFAULT_SEEDS = "pipelines/data/cranfield/docs.jsonl";
 
 export async function crawlSeeds(ctx: Context, _input?: unknown): Promise<CrawlOutput> {
   const options = readOptions(ctx.params);
-  const seeds = await resolveSeeds(ctx.params.seeds ?? DEFAULT_SEEDS);
+  const seedsFile = ctx.params.seedsFile ?? "auto";
+  if (seedsFile !== "auto" && seedsFile !== "list" && seedsFile !== "document") {
+    throw new CellarError(`param seedsFile: expected "auto", "list" or "document", got ${JSON.stringify(seedsFile)}`);
+  }
+  const seeds = await resolveSeeds(ctx.params.seeds ?? DEFAULT_SEEDS, seedsFile as SeedsFileMode);
   const previous = await Previous.load(ctx);
   const sink = await Sink.open(ctx, previous);
   const progress = new Progress((done, total) => ctx.progress(done, total));
@@ -73,7 +79,10 @@ export async function crawlSeeds(ctx: Context, _input?: unknown): Promise<CrawlO
     `${output.unchanged} unchanged), ${output.failed} failures${reasons ? ` (${reasons})` : ""} ` +
     `from ${seeds.length} seed${seeds.length === 1 ? "" : "s"} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
   if (output.fetched + output.unchanged === 0) {
-    throw new CellarError(`crawl_seeds: nothing was fetched: ${summary}; see the failures above or check the seeds`);
+    const first = sink.firstFailures.map((f) => `${f.url}: ${f.reason} (${f.detail})`).join("; ");
+    throw new CellarError(
+      `crawl_seeds: nothing was fetched: ${summary}` + (first ? `; first failures: ${first}` : "") + "; check the seeds",
+    );
   }
   ctx.log.info(summary);
   return output;
@@ -101,5 +110,17 @@ function readOptions(params: Readonly<Record<string, unknown>>): CrawlOptions {
     timeoutMs: whole("timeoutMs", 1),
     maxBytes: whole("maxBytes", 1),
     userAgent,
+    allowHosts: readAllowHosts(params.allowHosts),
   };
+}
+
+/** allowHosts: a comma-separated string or a list of host names, host:port, origins or *.domain. */
+function readAllowHosts(raw: unknown): string[] {
+  if (raw === undefined || raw === null || raw === "") return [];
+  const entries = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : undefined;
+  const bad = (): never => {
+    throw new CellarError(`param allowHosts: expected host names, host:port, origins or *.domain, comma-separated, got ${JSON.stringify(raw)}`);
+  };
+  if (!entries) return bad();
+  return entries.filter((e) => typeof e !== "string" || e.trim() !== "").map((e) => (typeof e === "string" && normalizeAllowedHost(e)) || bad());
 }

@@ -4,14 +4,17 @@
  * before reading, and large datasets stream.
  *
  * @example
- * const info = await files.stat("docs/index.html"); // { directory: false, size: 5120 }
+ * const info = await files.stat("docs/index.html"); // { directory: false, size: 5120, kind: "file" }
  * for await (const chunk of files.chunks("data.jsonl")) console.log(chunk.length);
  */
 import { runtime } from "../../kernel/runtime/mod.ts";
+import type { FileKind } from "../../kernel/runtime/types.ts";
 
 export interface FileInfo {
   directory: boolean;
   size: number;
+  /** Only a regular `file` is ever opened: opening a FIFO blocks, a device may never end. */
+  kind: FileKind;
 }
 
 export interface DirEntry {
@@ -22,6 +25,9 @@ export interface DirEntry {
 export const files = {
   /** What is at `path` (following symbolic links), or undefined when nothing is. */
   stat: (path: string): Promise<FileInfo | undefined> => runtime.stat(path),
+
+  /** The canonical path (symbolic links resolved), or undefined when nothing is there: one real file, one key. */
+  realPath: (path: string): Promise<string | undefined> => runtime.realPath(path).catch(() => undefined),
 
   readBytes: (path: string): Promise<Uint8Array> => runtime.readFile(path),
 

@@ -1,6 +1,7 @@
 /**
  * The web crawl: breadth-first from the seeds, following links on the seed's
- * site (its hostname, `www.` aside) up to maxDepth links away and maxPages in
+ * site (its origin: scheme, host and port, widened by allowHosts; a redirect
+ * off it is recorded as `off_site`) up to maxDepth links away and maxPages in
  * all; robots.txt obeyed (and its Crawl-delay); requests per host bounded and
  * spaced; every normalized URL requested at most once, redirects included.
  * A page answered 304 keeps its previous row, and its stored links are
@@ -19,7 +20,7 @@ import type { Budget, Progress } from "./progress.ts";
 import { RobotsCache } from "./robots.ts";
 import type { Sink } from "./sink.ts";
 import type { CrawlOptions } from "./types.ts";
-import { hostOf, looksLikeNonPage, siteOf } from "./url.ts";
+import { hostOf, looksLikeNonPage, onSite, siteOf } from "./url.ts";
 
 /** Requests in flight across all hosts. */
 const GLOBAL_CONCURRENCY = 64;
@@ -82,7 +83,7 @@ export async function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<Http
   const follow = (links: string[], from: Task): void => {
     if (from.depth >= options.maxDepth) return;
     for (const url of links) {
-      if (!url.startsWith("http") || seen.has(url) || siteOf(url) !== from.site || looksLikeNonPage(url)) continue;
+      if (!url.startsWith("http") || seen.has(url) || !onSite(url, from.site, options.allowHosts) || looksLikeNonPage(url)) continue;
       if (!enqueue({ url, depth: from.depth + 1, site: from.site })) return;
     }
   };
@@ -101,6 +102,9 @@ export async function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<Http
       signal,
       validators: (url) => previous.validators(url),
       beforeRedirect: async (next) => {
+        if (!onSite(next, task.site, options.allowHosts)) {
+          return { reason: "off_site", detail: `redirected to ${next}, off the site ${task.site} (scheme, host and port); allowHosts widens the site` };
+        }
         if (claimed.has(next)) return "skip";
         claimed.add(next);
         seen.add(next);

@@ -4,7 +4,10 @@
  * local links in them to other such files under the same root (the seed
  * directory, or the seed file's directory) up to maxDepth. Each document's id
  * is its file:// URL. Pages are decoded by their declared charset like web
- * pages; a link to a missing file is recorded as `not_found`.
+ * pages; a link to a missing file is recorded as `not_found`. Symbolic links
+ * are followed, but every real file is read once and every real directory
+ * walked once; a FIFO, socket or device is recorded as `not_a_file` and never
+ * opened.
  *
  * @example
  * await crawlLocal([{ path: "/docs", url: "file:///docs/", directory: true }], { options, signal, sink, budget, progress });
@@ -43,14 +46,18 @@ interface Task {
 
 export async function crawlLocal(seeds: LocalSeed[], crawl: LocalCrawl): Promise<{ pages: number }> {
   const { options, signal, sink, budget, progress } = crawl;
+  /** Real paths (symbolic links resolved) queued: a file reached by two paths is read once, under the first. */
   const seen = new Set<string>();
+  /** Real paths of the directories walked: a link back up the tree (`self -> .`) is not walked again. */
+  const walked = new Set<string>();
   const queue: Task[] = [];
   let pages = 0;
 
-  const enqueue = (task: Task): boolean => {
-    if (seen.has(task.path)) return true;
+  const enqueue = async (task: Task): Promise<boolean> => {
+    const key = (await files.realPath(task.path)) ?? task.path;
+    if (seen.has(key)) return true;
     if (!budget.take()) return false;
-    seen.add(task.path);
+    seen.add(key);
     progress.found();
     queue.push(task);
     return true;
@@ -59,9 +66,9 @@ export async function crawlLocal(seeds: LocalSeed[], crawl: LocalCrawl): Promise
   for (const seed of seeds) {
     if (seed.directory) {
       const root = dirUrl(seed.path);
-      for (const path of await walk(seed.path, signal)) if (!enqueue({ path, depth: 0, root })) break;
+      for (const path of await walk(seed.path, walked, signal)) if (!await enqueue({ path, depth: 0, root })) break;
     } else {
-      enqueue({ path: seed.path, depth: 0, root: dirUrl(runtime.dirname(seed.path)) });
+      await enqueue({ path: seed.path, depth: 0, root: dirUrl(runtime.dirname(seed.path)) });
     }
   }
 
@@ -73,6 +80,9 @@ export async function crawlLocal(seeds: LocalSeed[], crawl: LocalCrawl): Promise
     const info = await files.stat(task.path);
     if (!info || info.directory) {
       await sink.failure({ url, reason: "not_found", detail: `no such file${task.from ? `, linked from ${task.from}` : ""}` });
+    } else if (info.kind !== "file") {
+      // Never opened: opening a FIFO blocks until a writer comes, and a device may never end.
+      await sink.failure({ url, reason: "not_a_file", detail: `${KIND_NAMES[info.kind] ?? info.kind}, not a regular file; skipped unread` });
     } else if (info.size > options.maxBytes) {
       await sink.failure({ url, reason: "too_large", detail: `${info.size} bytes is over maxBytes ${options.maxBytes}` });
     } else {
@@ -99,7 +109,7 @@ export async function crawlLocal(seeds: LocalSeed[], crawl: LocalCrawl): Promise
             for (const link of doc.links) {
               if (!link.startsWith(task.root) || kindOfExtension(link) === undefined) continue;
               const path = runtime.fromFileUrl(link);
-              if (!enqueue({ path, depth: task.depth + 1, root: task.root, from: url })) break;
+              if (!await enqueue({ path, depth: task.depth + 1, root: task.root, from: url })) break;
             }
           }
         }
@@ -110,14 +120,26 @@ export async function crawlLocal(seeds: LocalSeed[], crawl: LocalCrawl): Promise
   return { pages };
 }
 
-/** Nesting deeper than this is taken for a symbolic-link cycle. */
+const KIND_NAMES: Record<string, string> = {
+  fifo: "a FIFO (named pipe)", socket: "a socket", block_device: "a block device", char_device: "a character device",
+  other: "not a regular file",
+};
+
+/** Nesting deeper than this is not walked, whatever the links. */
 const MAX_NESTING = 32;
 
-/** Every supported file under `dir`, depth first in name order; dot-files and dot-directories skipped. */
-async function walk(dir: string, signal: AbortSignal): Promise<string[]> {
+/**
+ * Every supported file under `dir`, depth first in name order; dot-files and dot-directories skipped.
+ * Symbolic links are followed, but each real directory is walked once (`walked` holds their real
+ * paths), so a link cycle costs one visit of each directory in it.
+ */
+async function walk(dir: string, walked: Set<string>, signal: AbortSignal): Promise<string[]> {
   const out: string[] = [];
   const visit = async (d: string, nesting: number) => {
     signal.throwIfAborted();
+    const real = (await files.realPath(d)) ?? d;
+    if (walked.has(real)) return;
+    walked.add(real);
     for (const entry of await files.list(d)) {
       if (entry.name.startsWith(".")) continue;
       const path = runtime.resolve(d, entry.name);

@@ -1,8 +1,14 @@
 /**
  * The `seeds` param read into seeds. It is one of, or a comma-separated list of:
- * - a seeds file (a local file that is not itself a document or a dataset, e.g.
- *   `seeds.txt`): one seed a line, `#` starting a comment line or, after
- *   whitespace, a trailing comment; relative paths in it are relative to the file;
+ * - a seeds file: one seed a line, `#` starting a comment line or, after
+ *   whitespace, a trailing comment; relative paths in it are relative to the file.
+ *   A named file is a seeds list or a document by this rule (the `seedsFile` param,
+ *   "auto" by default, or "list" / "document" to choose):
+ *   - .html .htm .md .markdown are documents, .jsonl .ndjson datasets, always;
+ *   - a .txt/.text file is a seeds list when every non-blank, non-comment line is a
+ *     seed (an http(s) or file:// URL, or a path that exists), a document when no
+ *     line is, and refused as ambiguous when some lines are and some are not;
+ *   - any other file (`seeds`, `urls.list`) is a seeds list, every line a seed;
  * - an http(s) URL;
  * - a local directory or file (.html, .htm, .md, .markdown, .txt), as a path or file:// URL;
  * - a JSONL dataset (.jsonl, .ndjson).
@@ -28,15 +34,19 @@ export type Seed =
 const DATASET_EXTENSIONS = new Set(["jsonl", "ndjson"]);
 const EXPECTED = "an http(s) URL, a local directory or .html/.htm/.md/.txt file (path or file:// URL), or a .jsonl dataset";
 
-export async function resolveSeeds(param: unknown): Promise<Seed[]> {
+/** How a named .txt file is read: by the rule (auto), or as the user chose. */
+export type SeedsFileMode = "auto" | "list" | "document";
+
+export async function resolveSeeds(param: unknown, seedsFile: SeedsFileMode = "auto"): Promise<Seed[]> {
   const entries = await splitParam(param);
   const seeds: Seed[] = [];
   for (const entry of entries) {
     const where = `param seeds (${JSON.stringify(entry)})`;
     const local = hasScheme(entry) ? undefined : runtime.resolve(entry);
     const info = local === undefined ? undefined : await files.stat(local);
-    if (local !== undefined && info && !info.directory && !isDocumentOrDataset(local)) {
-      seeds.push(...await readSeedsFile(local, entry));
+    if (local !== undefined && info?.kind === "file" && !isDocumentOrDataset(local)) {
+      const text = seedsFile === "document" && isText(local) ? undefined : await readSeedsFile(local, entry, seedsFile);
+      seeds.push(...text ?? [{ kind: "local", path: local, directory: false, given: entry }]);
     } else {
       seeds.push(await parseSeed(entry, runtime.cwd(), where));
     }
@@ -44,8 +54,11 @@ export async function resolveSeeds(param: unknown): Promise<Seed[]> {
   return dedupe(seeds);
 }
 
-/** The seeds of a seeds file; the first bad line fails with its line number. */
-export async function readSeedsFile(path: string, given: string): Promise<Seed[]> {
+/**
+ * The seeds of a seeds file; the first bad line fails with its line number. A .txt file read by the
+ * rule (`mode` "auto") whose lines are none of them seeds is a document: undefined.
+ */
+export async function readSeedsFile(path: string, given: string, mode: SeedsFileMode = "list"): Promise<Seed[] | undefined> {
   let text: string;
   try {
     text = await runtime.readTextFile(path);
@@ -55,11 +68,32 @@ export async function readSeedsFile(path: string, given: string): Promise<Seed[]
   const dir = runtime.dirname(path);
   const seeds: Seed[] = [];
   const lines = text.split(/\r?\n/);
+  const byRule = mode === "auto" && isText(path);
+  let firstSeed = 0;
+  let notSeed: { line: number; error: unknown } | undefined;
   for (let i = 0; i < lines.length; i++) {
     const line = stripComment(lines[i]).trim();
     if (line === "") continue;
-    seeds.push(await parseSeed(line, dir, `seeds file ${given} line ${i + 1}`));
+    if (!byRule) {
+      seeds.push(await parseSeed(line, dir, `seeds file ${given} line ${i + 1}`));
+      continue;
+    }
+    try {
+      seeds.push(await parseSeed(line, dir, `seeds file ${given} line ${i + 1}`));
+      firstSeed ||= i + 1;
+    } catch (err) {
+      if (!(err instanceof CellarError)) throw err;
+      notSeed ??= { line: i + 1, error: err };
+    }
+    if (firstSeed && notSeed) {
+      throw new CellarError(
+        `${given}: cannot tell a seeds list from a document: line ${firstSeed} is a seed but line ${notSeed.line} is not ` +
+          `(${(notSeed.error as Error).message.replace(/; expected .*$/, "")}); ` +
+          `pass --param seedsFile=list to read it as seeds (fixing line ${notSeed.line}) or --param seedsFile=document to read it as a document`,
+      );
+    }
   }
+  if (notSeed) return undefined; // no line is a seed: a document
   if (seeds.length === 0) throw new CellarError(`seeds file ${given}: no seeds in it; expected one per line: ${EXPECTED}`);
   return seeds;
 }
@@ -100,6 +134,10 @@ async function localSeed(path: string, given: string, bad: (why: string) => neve
   const info = await files.stat(path);
   if (!info) return bad(`does not exist (${path})`);
   if (info.directory) return { kind: "local", path, directory: true, given };
+  if (info.kind !== "file") {
+    const what = info.kind === "fifo" ? "a FIFO (named pipe)" : info.kind === "other" ? "something else" : `a ${info.kind.replace("_", " ")}`;
+    return bad(`is ${what}, not a regular file or a folder; it is never opened`);
+  }
   if (DATASET_EXTENSIONS.has(extensionOf(path))) return { kind: "jsonl", path, given };
   if (kindOfExtension(path) === undefined) return bad(`is not a page, a markdown or text file, or a dataset (.${extensionOf(path) || "no extension"})`);
   return { kind: "local", path, directory: false, given };
@@ -131,6 +169,11 @@ async function splitParam(param: unknown): Promise<string[]> {
 
 function hasScheme(text: string): boolean {
   return /^[a-z][a-z0-9+.-]*:/i.test(text);
+}
+
+function isText(path: string): boolean {
+  const ext = extensionOf(path);
+  return ext === "txt" || ext === "text";
 }
 
 function isDocumentOrDataset(path: string): boolean {

@@ -115,7 +115,11 @@ export class Sink {
     await this.#maybeFlush();
   }
 
+  /** The first few failures, for an error that says why nothing was fetched. */
+  readonly firstFailures: Failure[] = [];
+
   async failure(f: Failure): Promise<void> {
+    if (this.firstFailures.length < 5) this.firstFailures.push(f);
     this.counts.failed++;
     this.reasons.set(f.reason, (this.reasons.get(f.reason) ?? 0) + 1);
     this.#failures.push({ url: f.url, reason: f.reason, detail: f.detail });

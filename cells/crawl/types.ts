@@ -22,6 +22,8 @@ export type Reason =
   | "too_many_redirects"
   | "bad_redirect"
   | "not_found"
+  | "not_a_file"
+  | "off_site"
   | "unreadable"
   | "invalid_json"
   | "invalid_record"
@@ -41,6 +43,8 @@ export interface CrawlOptions {
   timeoutMs: number;
   maxBytes: number;
   userAgent: string;
+  /** Hosts that count as on the site besides each seed's origin (see onSite in url.ts). */
+  allowHosts: string[];
 }
 
 export const DEFAULT_OPTIONS: CrawlOptions = {
@@ -51,4 +55,5 @@ export const DEFAULT_OPTIONS: CrawlOptions = {
   timeoutMs: 10_000,
   maxBytes: 10_485_760,
   userAgent: "CellarBot/0.1",
+  allowHosts: [],
 };

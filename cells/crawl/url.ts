@@ -7,7 +7,7 @@
  * @example
  * normalizeUrl("HTTP://Example.COM:80/a/./b/../c%7e?#top"); // "http://example.com/a/c~"
  * normalizeUrl("guide.html", "https://example.com/docs/"); // "https://example.com/docs/guide.html"
- * siteOf("https://www.example.com/x"); // "example.com"
+ * siteOf("https://www.example.com:8443/x"); // "https://www.example.com:8443"
  */
 
 const CRAWLABLE = new Set(["http:", "https:", "file:"]);
@@ -29,10 +29,46 @@ export function normalizeUrl(href: string, base?: string | URL): string | undefi
   return url.href;
 }
 
-/** The site a URL belongs to for "same-site" link following: its hostname without a leading `www.`. */
+/** The site a URL belongs to for "same-site" link following: its origin, scheme, host and port. */
 export function siteOf(url: string): string {
-  const host = new URL(url).hostname;
-  return host.startsWith("www.") ? host.slice(4) : host;
+  return new URL(url).origin;
+}
+
+/**
+ * True when `url` is on `site` (an origin from siteOf) or on a host `allowHosts` adds: an entry is a host
+ * name (`docs.example.org`, any port and http(s)), a host and port (`127.0.0.1:8081`), an origin
+ * (`https://example.org:8443`), or `*.example.org` for its subdomains on any port.
+ */
+export function onSite(url: string, site: string, allowHosts: readonly string[] = []): boolean {
+  const u = new URL(url);
+  if (u.origin === site) return true;
+  for (const entry of allowHosts) {
+    if (entry.includes("://")) {
+      if (u.origin === entry) return true;
+    } else if (entry.startsWith("*.")) {
+      if (u.hostname.endsWith(entry.slice(1))) return true;
+    } else if (entry.includes(":") && !entry.startsWith("[") || /^\[.*\]:/.test(entry)) {
+      if (u.host === entry) return true;
+    } else if (u.hostname === entry) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** An allowHosts entry as onSite matches it (lowercased, default ports dropped), or undefined when it is not one. */
+export function normalizeAllowedHost(entry: string): string | undefined {
+  const text = entry.trim().toLowerCase();
+  if (text === "" || /[\s/?#@]/.test(text.replace(/^https?:\/\//, ""))) return undefined;
+  if (text.startsWith("*.")) return /^\*\.[a-z0-9.-]+$/.test(text) ? text : undefined;
+  try {
+    const url = new URL(text.includes("://") ? text : `http://${text}`);
+    if (!["http:", "https:"].includes(url.protocol) || !url.hostname) return undefined;
+    if (text.includes("://")) return url.origin;
+    return /:\d+$/.test(text) && url.port !== "" ? url.host : url.hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The key politeness is kept under: host and port, since two ports are two servers. */
