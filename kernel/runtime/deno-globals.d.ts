@@ -14,7 +14,11 @@ declare namespace Deno {
   const stdout: Writer;
   const stderr: Writer;
   function cwd(): string;
-  function stat(path: string): Promise<{ isDirectory: boolean; size: number }>;
+  function stat(path: string): Promise<{
+    isFile: boolean; isDirectory: boolean; size: number;
+    isFifo: boolean | null; isSocket: boolean | null; isBlockDevice: boolean | null; isCharDevice: boolean | null;
+  }>;
+  function realPath(path: string): Promise<string>;
   function readTextFile(path: string): Promise<string>;
   function readDir(path: string): AsyncIterable<{ name: string; isDirectory: boolean; isSymlink: boolean }>;
   function readFile(path: string): Promise<Uint8Array>;

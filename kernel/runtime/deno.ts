@@ -42,12 +42,15 @@ export const runtime: Runtime = {
   stat: async (path) => {
     try {
       const s = await Deno.stat(path);
-      return { directory: s.isDirectory, size: s.size };
+      const kind = s.isFile ? "file" : s.isDirectory ? "directory" : s.isFifo ? "fifo" : s.isSocket ? "socket"
+        : s.isBlockDevice ? "block_device" : s.isCharDevice ? "char_device" : "other";
+      return { directory: s.isDirectory, size: s.size, kind };
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return undefined;
       throw err;
     }
   },
+  realPath: (path) => Deno.realPath(path),
   readFile: (path) => Deno.readFile(path),
   readChunks: async function* (path, size) {
     const file = await Deno.open(path, { read: true });

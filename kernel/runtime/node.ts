@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
@@ -30,11 +30,14 @@ export const runtime: Runtime = {
   stat: async (path) => {
     try {
       const s = await stat(path);
-      return { directory: s.isDirectory(), size: s.size };
+      const kind = s.isFile() ? "file" : s.isDirectory() ? "directory" : s.isFIFO() ? "fifo" : s.isSocket() ? "socket"
+        : s.isBlockDevice() ? "block_device" : s.isCharacterDevice() ? "char_device" : "other";
+      return { directory: s.isDirectory(), size: s.size, kind };
     } catch {
       return undefined;
     }
   },
+  realPath: (path) => realpath(path),
   readFile: async (path) => new Uint8Array(await readFile(path)),
   readChunks: async function* (path, size) {
     const handle = await open(path, "r");

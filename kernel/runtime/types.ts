@@ -10,6 +10,9 @@ export interface WorkerPort {
   post(message: unknown): void;
 }
 
+/** What a path is, links followed: only a `file` (a regular file) is safe to open and read. */
+export type FileKind = "file" | "directory" | "fifo" | "socket" | "block_device" | "char_device" | "other";
+
 /** What the kernel needs from the JavaScript runtime it runs on. Everything else is web standards. */
 export interface Runtime {
   readonly name: "node" | "deno";
@@ -27,8 +30,10 @@ export interface Runtime {
   readDir(path: string): Promise<string[]>;
   /** Entries of a directory with whether each is a directory (symbolic links followed). */
   readDirEntries(path: string): Promise<Array<{ name: string; directory: boolean }>>;
-  /** What is at `path` (links followed), or undefined when nothing is. */
-  stat(path: string): Promise<{ directory: boolean; size: number } | undefined>;
+  /** What is at `path` (links followed), or undefined when nothing is; `kind` tells a regular file from a FIFO, socket or device. */
+  stat(path: string): Promise<{ directory: boolean; size: number; kind: FileKind } | undefined>;
+  /** The canonical absolute path, every symbolic link resolved. */
+  realPath(path: string): Promise<string>;
   readFile(path: string): Promise<Uint8Array>;
   /** A file's bytes in chunks of at most `size`, without holding the whole file. */
   readChunks(path: string, size: number): AsyncIterable<Uint8Array>;
