@@ -77,7 +77,7 @@ describe("local folder seeds", () => {
     const list = await crawl({ seeds: join(dir, "list.txt") });
     expect(list.docs.map((d) => d.title)).toEqual(["A"]);
     const mixed = await crawl({ seeds: join(dir, "mixed.txt") });
-    expect(mixed.error).toMatch(/cannot tell a seeds list from a document: line 1 is a seed but line 2 is not .*seedsFile=list .*seedsFile=document/);
+    expect(mixed.error).toMatch(/^seeds file \S*mixed\.txt line 2: "not a seed" is not one seed.*; and line 1 is a seed, so .* is neither all seeds nor a document: .*seedsFile=list.*seedsFile=document/);
     const chosen = await crawl({ seeds: join(dir, "mixed.txt"), seedsFile: "document" });
     expect(chosen.docs.length).toBe(1);
   });

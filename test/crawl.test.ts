@@ -394,7 +394,7 @@ describe("the web crawl", () => {
     const server = await serve({});
     const r = await crawl({ seeds: `${server.url}/gone.html` });
     expect(r.state).toBe("failed");
-    expect(r.error).toMatch(/^crawl_seeds: nothing was fetched: 0 documents \(0 new, 0 changed, 0 unchanged\), 1 failures \(http_status 1\) from 1 seed in /);
+    expect(r.error).toMatch(/^crawl_seeds: nothing was fetched: 0 documents \(0 new, 0 changed, 0 unchanged\), 1 failures \(http_status 1\) from 1 seed in .*; first failures: \S+\/gone\.html: http_status \(404 Not Found\)/);
     expect(await r.store.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'ingest'`)).toEqual([]);
   });
 

@@ -82,14 +82,14 @@ export async function readSeedsFile(path: string, given: string, mode: SeedsFile
       seeds.push(await parseSeed(line, dir, `seeds file ${given} line ${i + 1}`));
       firstSeed ||= i + 1;
     } catch (err) {
-      if (!(err instanceof CellarError)) throw err;
+      // A lone URL with a scheme that is not crawled (ftp://...) is a seed gone wrong, not prose.
+      if (!(err instanceof CellarError) || /^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(line)) throw err;
       notSeed ??= { line: i + 1, error: err };
     }
     if (firstSeed && notSeed) {
       throw new CellarError(
-        `${given}: cannot tell a seeds list from a document: line ${firstSeed} is a seed but line ${notSeed.line} is not ` +
-          `(${(notSeed.error as Error).message.replace(/; expected .*$/, "")}); ` +
-          `pass --param seedsFile=list to read it as seeds (fixing line ${notSeed.line}) or --param seedsFile=document to read it as a document`,
+        `${(notSeed.error as Error).message}; and line ${firstSeed} is a seed, so ${given} is neither all seeds nor a document: ` +
+          `fix line ${notSeed.line} (or pass --param seedsFile=list) to read it as a seeds list, or pass --param seedsFile=document to read it as a document`,
       );
     }
   }
