@@ -128,6 +128,8 @@ export interface CellDef {
 
 const PIPELINE_BRAND = Symbol.for("cellar.pipeline");
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** A pipeline's id is its DuckDB schema: these are the store's own schemas and DuckDB's catalogs. */
+const RESERVED_SCHEMAS = new Set(["main", "cellar_data", "cellar_triggers", "temp", "system", "information_schema", "pg_catalog"]);
 const CELL_OPTIONS = new Set([
   "retries", "retryDelay", "retryBackoff", "maxRetryDelay", "timeout", "cache", "needs", "triggerRule", "gpu", "gpuMemory",
 ]);
@@ -169,6 +171,11 @@ export class Pipeline {
     const id = options.id;
     if (typeof id !== "string" || !NAME.test(id)) {
       throw new CellarError(`pipeline id ${JSON.stringify(id)}: expected letters, digits, "_" or "-"`);
+    }
+    if (RESERVED_SCHEMAS.has(id.toLowerCase())) {
+      throw new CellarError(
+        `pipeline id ${JSON.stringify(id)}: the store already uses that name for its own tables (${[...RESERVED_SCHEMAS].join(", ")}); choose another id`,
+      );
     }
     this.id = id;
     unknownKeys(options, PIPELINE_OPTIONS, `pipeline "${id}"`);

@@ -124,6 +124,15 @@ describe("names never collide inside DuckDB (9)", () => {
   });
 });
 
+describe("pipeline ids that are the store's own schemas (9)", () => {
+  it("refuses main, temp and the store's schemas in one line, whatever their case", () => {
+    for (const id of ["main", "Main", "temp", "system", "cellar_data", "cellar_triggers"]) {
+      expect(() => pipeline({ id })).toThrowError(new RegExp(`^pipeline id "${id}": the store already uses that name`));
+    }
+    expect(pipeline({ id: "mainline" }).id).toBe("mainline");
+  });
+});
+
 describe("a pipeline outside the repo behaves like one inside (10)", () => {
   it("a CellarError from a second copy of the kernel fails at once", async () => {
     const dir = tempDir("cellar-outside-");
