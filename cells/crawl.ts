@@ -79,7 +79,12 @@ export async function crawlSeeds(ctx: Context, _input?: unknown): Promise<CrawlO
     `${output.unchanged} unchanged), ${output.failed} failures${reasons ? ` (${reasons})` : ""} ` +
     `from ${seeds.length} seed${seeds.length === 1 ? "" : "s"} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
   if (output.fetched + output.unchanged === 0) {
-    const first = sink.firstFailures.map((f) => `${f.url}: ${f.reason} (${f.detail})`).join("; ");
+    // The cell fails, so crawl_failures rolls back; the log is committed apart from the cell, so each failure is
+    // kept there for `cellar show <run> --logs` and SQL (SELECT message FROM logs WHERE run_id = ...).
+    for (const f of sink.firstFailures) ctx.log.warn(`failed: ${f.url}: ${f.reason} (${f.detail})`);
+    const unlogged = output.failed - sink.firstFailures.length;
+    if (unlogged > 0) ctx.log.warn(`failed: ${unlogged} more not listed`);
+    const first = sink.firstFailures.slice(0, 5).map((f) => `${f.url}: ${f.reason} (${f.detail})`).join("; ");
     throw new CellarError(
       `crawl_seeds: nothing was fetched: ${summary}` + (first ? `; first failures: ${first}` : "") + "; check the seeds",
     );

@@ -390,12 +390,16 @@ describe("the web crawl", () => {
     expect(server.hits.get("/robots.txt")).toBe(1);
   });
 
-  it("fails the cell when nothing at all was fetched, leaving no tables behind", async () => {
+  it("fails the cell when nothing at all was fetched, leaving no tables behind and its failures in the log", async () => {
     const server = await serve({});
     const r = await crawl({ seeds: `${server.url}/gone.html` });
     expect(r.state).toBe("failed");
     expect(r.error).toMatch(/^crawl_seeds: nothing was fetched: 0 documents \(0 new, 0 changed, 0 unchanged\), 1 failures \(http_status 1\) from 1 seed in .*; first failures: \S+\/gone\.html: http_status \(404 Not Found\)/);
     expect(await r.store.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'ingest'`)).toEqual([]);
+    // The failures outlive the rolled-back tables in the run's log, where `cellar show --logs` and SQL find them.
+    await r.store.writer.drain();
+    const kept = await r.store.query(`SELECT message FROM logs WHERE cell = 'crawl_seeds' AND level = 'warn'`);
+    expect(kept.map((row) => row.message)).toEqual([`failed: ${server.url}/gone.html: http_status (404 Not Found)`]);
   });
 
   it("normalizes URLs so that no page is fetched twice, and stays on the seed's site", async () => {

@@ -62,6 +62,9 @@ export interface CrawlOutput {
 
 type Row = Record<string, unknown>;
 
+/** How many failures a crawl that fetched nothing logs one by one; the rest are counted. */
+export const FAILURES_KEPT = 1_000;
+
 export class Sink {
   readonly counts = { new: 0, changed: 0, unchanged: 0, failed: 0 };
   readonly reasons = new Map<Reason, number>();
@@ -115,11 +118,14 @@ export class Sink {
     await this.#maybeFlush();
   }
 
-  /** The first few failures, for an error that says why nothing was fetched. */
+  /**
+   * The first failures, for a crawl that fetched nothing: its tables roll back with the failed cell, so these
+   * are logged, and the log is kept.
+   */
   readonly firstFailures: Failure[] = [];
 
   async failure(f: Failure): Promise<void> {
-    if (this.firstFailures.length < 5) this.firstFailures.push(f);
+    if (this.firstFailures.length < FAILURES_KEPT) this.firstFailures.push(f);
     this.counts.failed++;
     this.reasons.set(f.reason, (this.reasons.get(f.reason) ?? 0) + 1);
     this.#failures.push({ url: f.url, reason: f.reason, detail: f.detail });
