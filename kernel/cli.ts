@@ -41,6 +41,12 @@ import type { DataInterval } from "./timetable.ts";
 const DEFAULT_DB = ".cellar/cellar.duckdb";
 const DEFAULT_COST_MODEL = "pipelines/cost-model.csv";
 
+/** withStore's option for commands that only read: a mistyped --db must not create a store. */
+const READ_ONLY = { create: false } as const;
+/** After a first SIGINT/SIGTERM, the process ends within this, whatever a cell is blocked on. */
+const STOP_DEADLINE_MS = 8_000;
+let stopDeadline: ReturnType<typeof setTimeout> | undefined;
+
 const EXIT = { ok: 0, failed: 1, badInput: 2, error: 2, interrupted: 130 } as const;
 
 /** What a pipeline module's `search` export returns per query. */
@@ -257,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
         for (const hit of hits) grid.push([hit.rank, hit.score.toFixed(4), hit.title ?? "", hit.document]);
         runtime.writeOut(`${grid.toString()}\n`);
         return EXIT.ok;
-      });
+      }, READ_ONLY);
     }));
 
   program.command("runs")
@@ -283,7 +289,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         runtime.writeOut(runs.length ? `${grid.toString()}\n` : `no runs of "${id}" in ${store.path}\n`);
         return EXIT.ok;
-      })
+      }, READ_ONLY)
     ));
 
   program.command("show")
@@ -320,7 +326,7 @@ export async function main(argv: string[]): Promise<number> {
           }
         }
         return EXIT.ok;
-      })
+      }, READ_ONLY)
     ));
 
   program.command("costs")
@@ -364,7 +370,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         runtime.writeOut(lines.length ? `${out.toString()}\ntotal ${dollars(total)}${model ? "" : " (no cost model)"}\n` : `no runs of "${id}"\n`);
         return EXIT.ok;
-      });
+      }, READ_ONLY);
     }));
 
   try {
@@ -377,6 +383,9 @@ export async function main(argv: string[]): Promise<number> {
     runtime.writeErr(`cellar: ${errorLine(err)}\n`);
     if (!isCellarError(err) && runtime.env("CELLAR_DEBUG")) runtime.writeErr(`${(err as Error)?.stack}\n`);
     return EXIT.badInput;
+  } finally {
+    clearTimeout(stopDeadline);
+    stopDeadline = undefined;
   }
 }
 
@@ -391,7 +400,11 @@ function paramOption(): Option {
     .default({}, "none");
 }
 
-async function withStore<T>(path: string, body: (store: Store) => Promise<T>): Promise<T> {
+/** Opens the store for `body`; a read-only command (`create: false`) refuses a path where no store exists. */
+async function withStore<T>(path: string, body: (store: Store) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+  if (options.create === false && path !== ":memory:" && !(await runtime.exists(path))) {
+    throw new CellarError(`database ${path} does not exist; pass an existing store with --db (a run creates one)`);
+  }
   const store = await Store.open(path);
   try {
     await markInterrupted(store);
@@ -422,8 +435,16 @@ function cancelOnSignals(runner: Runner, onFirst?: () => void): () => void {
       runtime.writeErr("stopping: cancelling running cells (again to exit at once)\n");
       runner.cancel("interrupted by signal");
       onFirst?.();
+      // Cells that ignore their signal are abandoned after 5 s, the run is marked interrupted and the store
+      // closed; should any of that hang, end anyway (the store's lock dies with the process, and its next
+      // open marks the run interrupted).
+      stopDeadline ??= setTimeout(() => {
+        runtime.writeErr(`cellar: still stopping ${STOP_DEADLINE_MS / 1000} s after the signal; exiting now\n`);
+        runtime.terminate();
+      }, STOP_DEADLINE_MS);
     } else {
-      runtime.exit(EXIT.interrupted);
+      // Asked twice: no more waiting for cells. The run is marked interrupted when the store is next opened.
+      runtime.terminate();
     }
   };
   const offs = [runtime.onSignal("SIGINT", handler), runtime.onSignal("SIGTERM", handler)];

@@ -111,6 +111,8 @@ export const runtime: Runtime = {
   },
   gpu: async () => (await loadDawn()) ?? (navigator as { gpu?: GPU }).gpu,
   exit: (code) => Deno.exit(code),
+  // Deno's exit does not wait for its blocking threads (a cell opening a FIFO), so it ends at once.
+  terminate: () => Deno.exit(130),
   // Progress bars draw on a Node-style TTY stream; Deno provides one through its Node compatibility.
   progressStream: () => (Deno.stderr.isTerminal() ? process.stderr : undefined),
 };

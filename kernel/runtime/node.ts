@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
@@ -64,13 +64,14 @@ export const runtime: Runtime = {
   hostname: () => hostname(),
   stdoutIsTerminal: () => process.stdout.isTTY === true,
   stdoutColumns: () => process.stdout.columns ?? 100,
-  writeOut: (text) => void process.stdout.write(text),
-  writeErr: (text) => void process.stderr.write(text),
+  writeOut: (text) => writeAll(1, text),
+  writeErr: (text) => writeAll(2, text),
   onSignal: (signal, handler) => {
     process.on(signal, handler);
     return () => void process.off(signal, handler);
   },
-  // stdout and stderr writes are synchronous for files, pipes and TTYs on Linux, so exiting loses no output.
+  // writeOut/writeErr write synchronously (fs.writeSync, waiting out EAGAIN on a full non-blocking pipe), so
+  // exiting loses no output: process.stdout.write to a pipe is asynchronous and process.exit drops the rest.
   isMainModule: (url) => process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === url,
   gpu: () => loadDawn(),
   cpuCount: () => availableParallelism(),
@@ -108,6 +109,36 @@ export const runtime: Runtime = {
     const port = parentPort;
     return { onMessage: (handler) => void port.on("message", handler), post: (message) => port.postMessage(message) };
   },
-  exit: (code) => process.exit(code),
+  exit: (code) => {
+    // Node's exit joins libuv's threadpool; a thread stuck in a call that never returns (a cell abandoned while
+    // opening a FIFO nobody writes) would hold the process forever. Then end it by a signal instead.
+    if (process.getActiveResourcesInfo().some((r) => THREADPOOL.test(r))) runtime.terminate();
+    process.exit(code);
+  },
+  terminate: () => {
+    // SIGINT's default action, which no pending work can hold: a shell reports 130, as for `exit(130)`.
+    process.removeAllListeners("SIGINT");
+    process.kill(process.pid, "SIGINT");
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000);
+    process.kill(process.pid, "SIGKILL");
+    throw new Error("unreachable");
+  },
   progressStream: () => (process.stderr.isTTY ? process.stderr : undefined),
 };
+
+/** Requests libuv runs on its threadpool, as process.getActiveResourcesInfo() names them. */
+const THREADPOOL = /^(FSReq|FileHandleCloseReq|GetAddrInfoReqWrap|GetNameInfoReqWrap)|Job$/;
+
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text, "utf8");
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset);
+    } catch (err) {
+      // stdout is non-blocking once Node has opened process.stdout on a pipe: wait for the reader.
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+  }
+}

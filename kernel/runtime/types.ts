@@ -62,7 +62,10 @@ export interface Runtime {
   workerPort(): WorkerPort;
   /** The WebGPU entry point (Dawn where it loads), or undefined on a host without one. */
   gpu(): Promise<GPU | undefined>;
+  /** Ends the process with `code`; stdout and stderr are fully written first. */
   exit(code: number): never;
+  /** Ends the process at once, whatever is pending, as SIGINT does (a shell reports 130). */
+  terminate(): never;
   /** A stream the CLI's progress bars can draw on (a Node-compatible TTY stream), or undefined. */
   progressStream(): unknown;
 }
