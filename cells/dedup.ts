@@ -3,7 +3,10 @@
  * "crawled" table.
  *
  * 1. Documents are read from DuckDB in batches and fanned out with `ctx.map`
- *    (the cell's gpu claim): each gets the SHA-256 of its normalized text
+ *    (the cell's gpu claim). A document's text is its title and its text
+ *    (`documentText`, ./document.ts: the title goes first unless the text
+ *    begins with it; a placeholder text such as "None" is its title alone).
+ *    Each gets the SHA-256 of its normalized text
  *    (lowercased, whitespace collapsed) and a MinHash signature of its word
  *    5-shingles, computed by the WGSL kernel on a device, or in the CPU workers
  *    by a WebAssembly SIMD version of the TypeScript reference — all three
@@ -17,12 +20,15 @@
  *    candidate documents only, a block at a time, and the sets are built and
  *    compared in the CPU workers, a few documents per item: memory holds the
  *    texts of a block or two (a few million shingles each), never the corpus's sets.
- * 4. Verified pairs join clusters (union-find); each cluster keeps its
+ * 4. Clusters are stars around a kept document, never chains: distinct
+ *    texts are taken in the order of their smallest id, and each is dropped
+ *    for the most similar text already kept that it has a verified pair with,
+ *    or else kept (`starClusters`). Every dropped document therefore has
+ *    Jaccard ≥ the threshold with its representative, and no two kept texts
+ *    are a verified pair. Exact duplicates of a kept text are dropped for its
  *    smallest id. "duplicates" gives every dropped document with its
  *    representative, their Jaccard and the kind: 'exact' when the normalized
- *    texts are equal, 'near' otherwise (clusters join transitively, so a
- *    document reached through a chain may be under the threshold with its
- *    representative). "duplicate_pairs" lists the verified pairs between
+ *    texts are equal, 'near' otherwise. "duplicate_pairs" lists the verified pairs between
  *    distinct texts, each text named by the smallest id that has it.
  *    "documents" is the input minus the duplicates, copied inside DuckDB.
  *
@@ -34,6 +40,7 @@
  *   .cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
  */
 import { CellarError, type Context, type TableRef, task } from "../kernel/mod.ts";
+import { documentText } from "./document.ts";
 import { candidatePairs, chooseBanding } from "./dedup/lsh.ts";
 import { SIGN_MODULE, type SignItem, type Signed } from "./dedup/signatures.ts";
 import { UnionFind } from "./dedup/union-find.ts";
@@ -100,6 +107,9 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
       throw new CellarError(`dedup_corpus: ${name} ${types.has(column) ? `has column "${column}" of type ${types.get(column)}` : `has no column "${column}"`}; expected ${column} VARCHAR like crawl_seeds' "crawled"`);
     }
   }
+  // A document is its title and its text (../cells/document.ts): titles are compared too, when the table has them.
+  const titled = types.get("title") === "VARCHAR";
+  const texts = titled ? "text, title" : "text";
   // Documents are read by row id, in ranges DuckDB prunes to: the input must be a table, not a view.
   const [stats] = await ctx.sql(
     `SELECT count(*)::DOUBLE AS n, count(id)::DOUBLE AS with_id, count(DISTINCT id)::DOUBLE AS ids, coalesce(max(rowid), -1)::DOUBLE AS last FROM ${table}`,
@@ -138,7 +148,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   let byKey: Map<string, number> | undefined = new Map();
   let read = 0;
   const readRows = (lo: number) =>
-    lo > last ? undefined : quiet(ctx.sql(`SELECT rowid::DOUBLE AS r, id, text FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`));
+    lo > last ? undefined : quiet(ctx.sql(`SELECT rowid::DOUBLE AS r, id, ${texts} FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`));
   async function* documents(): AsyncGenerator<SignItem> {
     let next = readRows(0);
     for (let lo = 0; next; lo += READ_ROWS) {
@@ -150,7 +160,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
         if (read === total) throw new CellarError(`dedup_corpus: ${name} changed while it was read`);
         ids[read] = row.id as string;
         rowids[read++] = row.r as number;
-        yield { text: (row.text as string | null) ?? "", numPerm };
+        yield { text: documentText(row.title as string | null | undefined, row.text as string | null), numPerm };
       }
     }
   }
@@ -201,12 +211,10 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   ctx.log.info(`${candidateCount} candidate pairs from LSH in ${took()}`);
 
   // Pass 3: exact Jaccard of every candidate.
-  const clusters = new UnionFind(groups);
   const similarity = new Map<number, number>();
   const verified: number[] = [];
-  await measure(ctx, table, candidates, groupDoc, rowids, groupShingles, (a, b, j) => {
+  await measure(ctx, table, texts, candidates, groupDoc, rowids, groupShingles, (a, b, j) => {
     if (j >= threshold) {
-      clusters.union(a, b);
       similarity.set(pairKey(a, b, groups), j);
       verified.push(a, b);
     }
@@ -218,38 +226,17 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
     `${verifiedCount} of ${candidateCount} candidate pairs verified at Jaccard ≥ ${threshold} in ${took()} (${similarPairs} similar document pairs)`,
   );
 
-  // Clusters: the smallest id of each keeps it.
-  const clusterRep = new Int32Array(groups).fill(-1);
-  for (let g = 0; g < groups; g++) {
-    const root = clusters.find(g);
-    const rep = groupRep[g];
-    if (clusterRep[root] < 0 || compareIds(ids[rep], ids[clusterRep[root]]) < 0) clusterRep[root] = rep;
-  }
-  // A text joined to its representative's through a chain has no verified pair with it: measure those too.
-  const missing: number[] = [];
-  const wanted = new Set<number>();
-  for (let g = 0; g < groups; g++) {
-    const repGroup = groupOf[clusterRep[clusters.find(g)]];
-    if (repGroup === g) continue;
-    const key = pairKey(g, repGroup, groups);
-    if (!similarity.has(key) && !wanted.has(key)) {
-      wanted.add(key);
-      missing.push(Math.min(g, repGroup), Math.max(g, repGroup));
-    }
-  }
-  if (missing.length > 0) {
-    const sorted = sortPairs(missing);
-    await measure(ctx, table, sorted, groupDoc, rowids, groupShingles, (a, b, j) => similarity.set(pairKey(a, b, groups), j));
-  }
+  // Clusters are stars: keeper[g] is the distinct text kept in g's place (g itself when g is kept).
+  const keeper = starClusters(verified, groups, groupRep, ids, similarity);
 
   const duplicateRows: { id: string; representative: string; jaccard: number; kind: string }[] = [];
   let exactDuplicates = 0;
   let nearDuplicates = 0;
   for (let d = 0; d < total; d++) {
     const g = groupOf[d];
-    const rep = clusterRep[clusters.find(g)];
+    const repGroup = keeper[g];
+    const rep = groupRep[repGroup];
     if (rep === d) continue;
-    const repGroup = groupOf[rep];
     const exact = repGroup === g;
     if (exact) exactDuplicates++;
     else nearDuplicates++;
@@ -310,6 +297,7 @@ interface Planned {
 async function measure(
   ctx: Context,
   table: string,
+  texts: string,
   pairs: Uint32Array,
   groupDoc: Int32Array,
   rowids: Float64Array,
@@ -327,7 +315,7 @@ async function measure(
     shingles += planned[i].shingles;
   }
   const readBlock = (b: number) =>
-    b >= blocks.length ? undefined : quiet(readTexts(ctx, table, [...new Set(blocks[b].flatMap((item) => item.docs))], groupDoc, rowids));
+    b >= blocks.length ? undefined : quiet(readTexts(ctx, table, texts, [...new Set(blocks[b].flatMap((item) => item.docs))], groupDoc, rowids));
   async function* items(): AsyncGenerator<VerifyItem> {
     let next = readBlock(0);
     for (let b = 0; next; b++) {
@@ -392,8 +380,8 @@ function plan(pairs: Uint32Array, groupShingles: Uint32Array): Planned[] {
   return planned;
 }
 
-/** The texts of distinct texts `docs` (by group), read in row order. */
-async function readTexts(ctx: Context, table: string, docs: number[], groupDoc: Int32Array, rowids: Float64Array): Promise<Map<number, string>> {
+/** The texts of distinct texts `docs` (by group), read in row order; `columns` is "text" or "text, title". */
+async function readTexts(ctx: Context, table: string, columns: string, docs: number[], groupDoc: Int32Array, rowids: Float64Array): Promise<Map<number, string>> {
   const members = docs.sort((x, y) => rowids[groupDoc[x]] - rowids[groupDoc[y]]);
   const texts = new Map<number, string>();
   for (let i = 0; i < members.length;) {
@@ -406,11 +394,61 @@ async function readTexts(ctx: Context, table: string, docs: number[], groupDoc: 
     }
     const rows = [...byRow.keys()];
     const found = await ctx.sql(
-      `SELECT rowid::DOUBLE AS r, text FROM ${table} WHERE rowid BETWEEN ${first} AND ${rows[rows.length - 1]} AND rowid IN (${rows.join(", ")})`,
+      `SELECT rowid::DOUBLE AS r, ${columns} FROM ${table} WHERE rowid BETWEEN ${first} AND ${rows[rows.length - 1]} AND rowid IN (${rows.join(", ")})`,
     );
-    for (const row of found) texts.set(byRow.get(row.r as number)!, (row.text as string | null) ?? "");
+    for (const row of found) texts.set(byRow.get(row.r as number)!, documentText(row.title as string | null | undefined, row.text as string | null));
   }
   return texts;
+}
+
+/**
+ * Star-shaped clusters over the verified pairs (flat, between distinct texts):
+ * texts are taken in the order of the smallest id that has them; each is
+ * dropped for the kept text it is most similar to among those already kept
+ * (ties: the smaller id), or kept when it has no verified pair with one. So
+ * every dropped text has Jaccard ≥ the threshold with the text kept in its
+ * place, no two kept texts form a verified pair, and nothing is joined through
+ * a chain. Texts without a verified pair are kept without being sorted.
+ */
+export function starClusters(
+  verified: ArrayLike<number>,
+  groups: number,
+  groupRep: Int32Array,
+  ids: string[],
+  similarity: Map<number, number>,
+): Int32Array {
+  const keeper = new Int32Array(groups);
+  for (let g = 0; g < groups; g++) keeper[g] = g;
+  // Neighbours of each text, compressed: start[g] .. start[g + 1) in `neighbours`.
+  const start = new Int32Array(groups + 1);
+  for (let p = 0; p < verified.length; p++) start[verified[p] + 1]++;
+  for (let g = 0; g < groups; g++) start[g + 1] += start[g];
+  const fill = start.slice(0, groups);
+  const neighbours = new Int32Array(verified.length);
+  for (let p = 0; p < verified.length; p += 2) {
+    neighbours[fill[verified[p]]++] = verified[p + 1];
+    neighbours[fill[verified[p + 1]]++] = verified[p];
+  }
+  const linked: number[] = [];
+  for (let g = 0; g < groups; g++) if (start[g + 1] > start[g]) linked.push(g);
+  linked.sort((x, y) => compareIds(ids[groupRep[x]], ids[groupRep[y]]));
+  const done = new Uint8Array(groups);
+  for (const g of linked) {
+    let best = -1;
+    let bestJaccard = -1;
+    for (let n = start[g]; n < start[g + 1]; n++) {
+      const h = neighbours[n];
+      if (!done[h] || keeper[h] !== h) continue;
+      const j = similarity.get(pairKey(g, h, groups))!;
+      if (j > bestJaccard || (j === bestJaccard && compareIds(ids[groupRep[h]], ids[groupRep[best]]) < 0)) {
+        best = h;
+        bestJaccard = j;
+      }
+    }
+    if (best >= 0) keeper[g] = best;
+    done[g] = 1;
+  }
+  return keeper;
 }
 
 function* pairRows(verified: number[], groupRep: Int32Array, ids: string[], similarity: Map<number, number>, groups: number) {
@@ -424,17 +462,6 @@ function* pairRows(verified: number[], groupRep: Int32Array, ids: string[], simi
 
 function pairKey(a: number, b: number, groups: number): number {
   return a < b ? a * groups + b : b * groups + a;
-}
-
-function sortPairs(flat: number[]): Uint32Array {
-  const order = Array.from({ length: flat.length / 2 }, (_, i) => i);
-  order.sort((x, y) => flat[2 * x] - flat[2 * y] || flat[2 * x + 1] - flat[2 * y + 1]);
-  const out = new Uint32Array(flat.length);
-  order.forEach((o, i) => {
-    out[2 * i] = flat[2 * o];
-    out[2 * i + 1] = flat[2 * o + 1];
-  });
-  return out;
 }
 
 /** Code point order, as DuckDB orders VARCHARs (UTF-16 code units differ above the surrogates). */

@@ -1,10 +1,12 @@
 /**
  * embed_docs: documents → token chunks with overlap → vectors in DuckDB.
  *
- * - Chunks ("chunks" table): each document is cut into chunks of at most
+ * - Chunks ("chunks" table): each document — its title and its text as one
+ *   (`documentText`, ./document.ts: the title first unless the text begins with
+ *   it), so that search matches titles too — is cut into chunks of at most
  *   `chunkTokens` of the model's own tokens, repeating up to `chunkOverlap`
  *   tokens of the chunk before; `start_offset`/`end_offset` are JavaScript string
- *   indices into the document's text; `text_hash` is the SHA-256 of the chunk text.
+ *   indices into that string; `text_hash` is the SHA-256 of the chunk text.
  * - Vectors ("vectors" table, FLOAT[dimensions]): batches of `batchSize` texts go
  *   through `ctx.map` under the cell's GPU claim and are appended as they come. The
  *   claim is admission control: onnxruntime opens its own WebGPU device (it cannot take
@@ -26,6 +28,7 @@
  */
 import { CellarError, type Context, type ParamValue, type TableRef } from "../kernel/mod.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
+import { documentText } from "./document.ts";
 import { cachedCounter, chunkText } from "./embed/chunk.ts";
 import { type Dtype, type Embedder, loadEmbedder } from "./embed/embedder.ts";
 
@@ -304,17 +307,22 @@ async function previousRun(ctx: Context, embedder: Embedder, rebuild: boolean): 
   return { ...none, hashes: new Set(rows.map((r) => String(r.text_hash))) };
 }
 
-/** The input documents in pages, by id (keyset pagination: each page is one indexed-range scan). */
+/**
+ * The input documents in pages, by id (keyset pagination: each page is one indexed-range scan),
+ * each with its title and text as one (`documentText`), when the table has titles.
+ */
 async function* documentPages(ctx: Context, documents: TableRef): AsyncGenerator<Array<{ id: string; text: string }>> {
+  const columns = await ctx.sql(`SELECT column_name FROM (DESCRIBE ${documents.sql}) WHERE column_name = 'title'`);
+  const title = columns.length > 0 ? "title" : "NULL AS title";
   let after: string | null = null;
   for (;;) {
     const rows: Record<string, unknown>[] = await ctx.sql(
-      `SELECT id, coalesce(text, '') AS text FROM ${documents.sql}
+      `SELECT id, coalesce(text, '') AS text, ${title} FROM ${documents.sql}
        WHERE id IS NOT NULL ${after === null ? "" : "AND id > $1"} ORDER BY id LIMIT ${DOCUMENT_PAGE}`,
       after === null ? [] : [after],
     );
     if (rows.length === 0) return;
-    yield rows.map((r) => ({ id: String(r.id), text: String(r.text) }));
+    yield rows.map((r) => ({ id: String(r.id), text: documentText(r.title === null ? null : String(r.title), String(r.text)) }));
     if (rows.length < DOCUMENT_PAGE) return;
     after = String(rows[rows.length - 1].id);
   }

@@ -207,38 +207,49 @@ describe("dedup_corpus on the SpamAssassin corpus", () => {
     expect(recall).toBe(1);
     expect(out.similarPairs).toBe(1179);
 
-    // Clusters: every document not the smallest id of its cluster is a duplicate of that id.
+    // Clusters are stars, never chains: every dropped document is at Jaccard ≥ 0.8 with the document kept
+    // in its place (its own text's smallest id for an exact duplicate), by the ground truth's exact Jaccard.
     const ids = docs.map((d) => d.id);
-    const position = new Map(ids.map((id, i) => [id, i]));
-    const sets = new UnionFind(ids.length);
-    for (const group of truth.groups) for (const id of group) sets.union(position.get(group[0])!, position.get(id)!);
-    for (const key of truth.pairs.keys()) {
-      const [a, b] = key.split(" ");
-      sets.union(position.get(a)!, position.get(b)!);
-    }
-    const smallest = new Map<number, string>();
-    for (const id of ids) {
-      const root = sets.find(position.get(id)!);
-      if (!smallest.has(root) || id < smallest.get(root)!) smallest.set(root, id);
-    }
-    const expected = ids.filter((id) => smallest.get(sets.find(position.get(id)!)) !== id)
-      .map((id) => [id, smallest.get(sets.find(position.get(id)!))]);
+    const normalized = new Map(docs.map((d) => [d.id, d.text.toLowerCase().split(/\s+/).filter(Boolean).join(" ")]));
+    const nameOf = new Map<string, string>(); // normalized text → its smallest id
+    for (const id of [...ids].sort()) if (!nameOf.has(normalized.get(id)!)) nameOf.set(normalized.get(id)!, id);
     const duplicates = await rows(store, out.duplicates);
     gpuRun = { output: out, duplicates, pairs: await rows(store, out.pairs, "a, b") };
-    expect(duplicates.map((r) => [r.id, r.representative])).toEqual(expected.sort((a, b) => (a[0]! < b[0]! ? -1 : 1)));
     expect(out.exactDuplicates + out.nearDuplicates).toBe(duplicates.length);
-    const normalized = new Map(docs.map((d) => [d.id, d.text.toLowerCase().split(/\s+/).filter(Boolean).join(" ")]));
+    const dropped = new Set(duplicates.map((r) => r.id));
     for (const r of duplicates) {
       const exact = normalized.get(r.id as string) === normalized.get(r.representative as string);
       expect(r.kind).toBe(exact ? "exact" : "near");
-      if (exact) expect(r.jaccard).toBe(1);
+      expect(dropped.has(r.representative), `${r.representative}, the representative of ${r.id}, is kept`).toBe(false);
+      if (exact) {
+        expect(r.jaccard).toBe(1);
+        expect(r.representative).toBe(nameOf.get(normalized.get(r.id as string)!));
+      } else {
+        const key = [nameOf.get(normalized.get(r.id as string)!), r.representative].sort().join(" ");
+        expect(truth.pairs.get(key), `${r.id} against ${r.representative}`).toBeGreaterThanOrEqual(0.8);
+        expect(r.jaccard).toBe(truth.pairs.get(key));
+      }
     }
+    // And they are the stars the rule makes from the ground truth's pairs: texts in the order of their
+    // smallest id, each dropped for its most similar already-kept text (ties: the smaller id), else kept.
+    const neighbours = new Map<string, [string, number][]>();
+    for (const [key, similarity] of truth.pairs) {
+      const [a, b] = key.split(" ");
+      for (const [x, y] of [[a, b], [b, a]]) (neighbours.get(x) ?? neighbours.set(x, []).get(x)!).push([y, similarity]);
+    }
+    const keptFor = new Map<string, string>();
+    for (const name of [...nameOf.values()].sort()) {
+      const best = (neighbours.get(name) ?? []).filter(([other]) => keptFor.get(other) === other)
+        .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0];
+      keptFor.set(name, best ? best[0] : name);
+    }
+    const expected = ids.map((id) => [id, keptFor.get(nameOf.get(normalized.get(id)!)!)!]).filter(([id, rep]) => id !== rep);
+    expect(duplicates.map((r) => [r.id, r.representative])).toEqual(expected.sort((a, b) => (a[0] < b[0] ? -1 : 1)));
 
     // The kept documents: the input's rows and columns, minus the duplicates.
     expect(out.kept).toBe(docs.length - duplicates.length);
     const kept = await store.query(`SELECT id, title, text, bytes FROM ${out.documents.sql} ORDER BY id`);
     expect(kept).toHaveLength(out.kept);
-    const dropped = new Set(duplicates.map((r) => r.id));
     const byId = new Map(docs.map((d) => [d.id, d]));
     expect(kept.map((r) => r.id)).toEqual(ids.filter((id) => !dropped.has(id)).sort());
     for (const r of kept.slice(0, 50)) expect(r.text).toBe(byId.get(r.id as string)!.text);
@@ -354,18 +365,62 @@ describe("dedup_corpus on hand-made cases", () => {
     expect(second.output!.documents.hash).toBe(first.output!.documents.hash);
   });
 
-  it("joins clusters through chains and reports each member's Jaccard with its representative", async () => {
-    // a ⊂ b ⊂ c, 8 → 9 → 10 words: a~b 0.8, b~c 5/6, a~c 4/6 < 0.8 — one cluster through b.
-    const docs = [{ id: "a", text: words("x", 8) }, { id: "b", text: words("x", 9) }, { id: "c", text: words("x", 10) }];
-    const { output, store } = await dedup(docs, cpuOnly);
+  it("never joins a cluster through a chain: a document is dropped only for a kept one at Jaccard ≥ the threshold", async () => {
+    // a ⊂ b ⊂ c, 8 → 9 → 10 words: a~b 0.8, b~c 5/6, a~c 4/6 < 0.8. b is dropped for a; c is not
+    // similar enough to a, and b is not kept, so c stays. b2 (b in capitals) goes with b, to a.
+    const docs = [
+      { id: "a", text: words("x", 8) },
+      { id: "b", text: words("x", 9) },
+      { id: "b2", text: words("x", 9).toUpperCase() },
+      { id: "c", text: words("x", 10) },
+    ];
+    const { output, store, error } = await dedup(docs, cpuOnly);
+    expect(output, error).toBeDefined();
     expect(await rows(store, output!.duplicates)).toEqual([
       { id: "b", representative: "a", jaccard: 0.8, kind: "near" },
-      { id: "c", representative: "a", jaccard: 4 / 6, kind: "near" },
+      { id: "b2", representative: "a", jaccard: 0.8, kind: "near" },
     ]);
+    expect((await rows(store, output!.documents)).map((r) => r.id)).toEqual(["a", "c"]);
     expect(await rows(store, output!.pairs, "a, b")).toEqual([
       { a: "a", b: "b", jaccard: 0.8 },
       { a: "b", b: "c", jaccard: 5 / 6 },
     ]);
+    expect(output).toMatchObject({ kept: 2, exactDuplicates: 0, nearDuplicates: 2, exactGroups: 1 });
+  });
+
+  it("drops a document for the kept one it is most similar to", async () => {
+    // r = m0…m39 (36 shingles); p = m6…m39 (30, 30/36 with r); q = m0…m35 (32, 32/36 with r);
+    // p~q 26/36 < 0.8: p and q are both kept, and r goes to q, the closer, though p has the smaller id.
+    const docs = [{ id: "z-r", text: words("m", 40) }, { id: "a-p", text: words("m", 34, 6) }, { id: "a-q", text: words("m", 36) }];
+    const { output, store } = await dedup(docs, cpuOnly);
+    expect(await rows(store, output!.duplicates)).toEqual([{ id: "z-r", representative: "a-q", jaccard: 32 / 36, kind: "near" }]);
+    expect((await rows(store, output!.pairs, "a, b")).map((r) => [r.a, r.b])).toEqual([["a-p", "z-r"], ["a-q", "z-r"]]);
+  });
+
+  it("compares titles with texts: records whose text is a placeholder stay apart when their titles differ", async () => {
+    const paper = (id: string, title: string, text: string) => ({ id, title, text });
+    const docs = [
+      // Four different papers whose text is literally "None": four documents (their titles).
+      paper("p1", "Turbulent boundary layers on swept wings", "None"),
+      paper("p2", "Heat transfer in hypersonic flow", "None"),
+      paper("p3", "Flutter of thin panels", "None"),
+      paper("p4", "Buckling of cylindrical shells", "None"),
+      // The same paper twice: once with its text "null", once as a title alone.
+      paper("p5", "Flutter of Thin Panels", "null"),
+      // A text that begins with its title is the same document as that text without one.
+      paper("t1", "Shock waves", `Shock waves. ${words("s", 30)}`),
+      paper("t2", "", `Shock waves. ${words("s", 30)}`),
+      // The same text under two titles: two documents, too different to be near duplicates at 10 words.
+      paper("u1", "Lift", words("l", 10)),
+      paper("u2", "Drag", words("l", 10)),
+    ];
+    const { output, store, error } = await dedup(docs, cpuOnly);
+    expect(output, error).toBeDefined();
+    expect(await rows(store, output!.duplicates)).toEqual([
+      { id: "p5", representative: "p3", jaccard: 1, kind: "exact" },
+      { id: "t2", representative: "t1", jaccard: 1, kind: "exact" },
+    ]);
+    expect((await rows(store, output!.documents)).map((r) => r.id)).toEqual(["p1", "p2", "p3", "p4", "t1", "u1", "u2"]);
   });
 
   it("fails with a one-line error on an empty table and on input it cannot read", async () => {

@@ -1,6 +1,9 @@
 /**
- * JSONL datasets: one `{ "id", "title"?, "text", "url"? }` object a line,
- * streamed from disk. A document's id is `<path as given>#<id>`. A line that
+ * JSONL datasets: one `{ "id", "title"?, "text"?, "url"? }` object a line,
+ * streamed from disk. A document's id is `<path as given>#<id>`. A record
+ * whose text is missing, empty or a placeholder ("None", "null", "N/A", …; see
+ * ../document.ts) is its title: that title is stored as its text too; one with
+ * neither is recorded as `empty`. A line that
  * is not JSON, not valid UTF-8, or not such an object is recorded as a
  * failure naming its line number; the other lines are still read.
  *
@@ -8,6 +11,7 @@
  * await readJsonl({ path: "/repo/pipelines/data/cranfield/docs.jsonl", given: "pipelines/data/cranfield/docs.jsonl" }, { sink, signal, progress });
  * // ids "pipelines/data/cranfield/docs.jsonl#1", "…#2", ...
  */
+import { isPlaceholder } from "../document.ts";
 import { files } from "./files.ts";
 import type { Progress } from "./progress.ts";
 import type { Sink } from "./sink.ts";
@@ -90,12 +94,19 @@ function parseLine(bytes: Uint8Array, n: number, seed: JsonlSeed): Parsed {
   if ((typeof r.id !== "string" && typeof r.id !== "number") || r.id === "") {
     return fail("invalid_record", `"id" must be a non-empty string or a number, got ${JSON.stringify(r.id) ?? "nothing"}`);
   }
-  if (typeof r.text !== "string") return fail("invalid_record", `"text" must be a string, got ${JSON.stringify(r.text) ?? "nothing"}`);
+  if (r.text !== undefined && r.text !== null && typeof r.text !== "string") return fail("invalid_record", `"text" must be a string, got ${JSON.stringify(r.text)}`);
   if (r.title !== undefined && r.title !== null && typeof r.title !== "string") return fail("invalid_record", `"title" must be a string`);
   if (r.url !== undefined && r.url !== null && typeof r.url !== "string") return fail("invalid_record", `"url" must be a string`);
   const id = `${seed.given}#${r.id}`;
-  if (r.text.trim() === "") return { url: seed.given, reason: "empty", detail: `line ${n}: id ${JSON.stringify(String(r.id))} has no text` };
-  return { id, url: (r.url as string | undefined) ?? null, title: (r.title as string | undefined) ?? "", text: r.text, bytes: bytes.length };
+  const title = (r.title as string | null | undefined) ?? "";
+  // A record with only a title (no text, or a placeholder such as "None") is a document whose text is its title.
+  const body = (r.text as string | null | undefined) ?? "";
+  const content = isPlaceholder(body) ? title.trim() : body;
+  if (content.trim() === "") {
+    const said = body.trim() === "" ? "" : ` (only ${JSON.stringify(body.trim())})`;
+    return { url: seed.given, reason: "empty", detail: `line ${n}: id ${JSON.stringify(String(r.id))} has no text${said} and no title` };
+  }
+  return { id, url: (r.url as string | undefined) ?? null, title, text: content, bytes: bytes.length };
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
