@@ -193,10 +193,17 @@ function* extractSteps(html: string, pageUrl: string): Generator<undefined, Html
   const links: string[] = [];
   if (!nofollow) {
     const seen = new Set<string>();
+    const hrefs = new Set<string>();
+    // A plain file name next to the page ("sql-select.html", "x.html#frag") resolves by concatenation.
+    const q = baseUrl.indexOf("?");
+    const dir = baseUrl.slice(0, baseUrl.lastIndexOf("/", q < 0 ? baseUrl.length : q) + 1);
     for (let i = 0; i < rawLinks.length; i++) {
       if (i > 0 && i % SLICE_LINKS === 0) yield;
       const href = rawLinks[i];
-      const url = normalizeUrl(href, baseUrl);
+      // The same href twice on a page is one link: resolve it once.
+      if (hrefs.has(href)) continue;
+      hrefs.add(href);
+      const url = resolveSimple(href, baseUrl, dir) ?? normalizeUrl(href, baseUrl);
       if (url !== undefined && !seen.has(url)) {
         seen.add(url);
         links.push(url);
@@ -210,6 +217,20 @@ function* extractSteps(html: string, pageUrl: string): Generator<undefined, Html
     noindex,
     nofollow,
   };
+}
+
+/** A file name of unreserved characters (no dot segment), optionally with a fragment. */
+const SIMPLE_HREF = /^(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*)?(?:#.*)?$/s;
+
+/**
+ * `href` resolved against the normalized `baseUrl` without URL parsing when it is a plain file name in the
+ * base's folder (`dir`) or a bare fragment; what normalizeUrl would return. Undefined for anything else.
+ */
+function resolveSimple(href: string, baseUrl: string, dir: string): string | undefined {
+  if (!SIMPLE_HREF.test(href) || dir === "" || !/^(?:https?|file):\/\//.test(dir)) return undefined;
+  const hash = href.indexOf("#");
+  const name = hash < 0 ? href : href.slice(0, hash);
+  return name === "" ? baseUrl : dir + name;
 }
 
 function isChrome(attribs: Record<string, string>): boolean {
