@@ -301,7 +301,8 @@ export async function main(argv: string[]): Promise<number> {
       await withStore(dbPath(), async (store) => {
         const detail = await runDetail(store, parseRunId(id));
         if (opts.json) {
-          runtime.writeOut(`${JSON.stringify(detail, null, 2)}\n`);
+          const shown = opts.logs ? { ...detail, logs: await runLogs(store, detail.run.runId) } : detail;
+          runtime.writeOut(`${JSON.stringify(shown, null, 2)}\n`);
           return EXIT.ok;
         }
         const { run } = detail;
