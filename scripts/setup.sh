@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian package -> the suite it must come from ("" = the default suites).
-declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]=bookworm-backports [postgresql-doc-15]="" [wget]="")
+# Debian package -> the suite it must come from ("" = any: bookworm's Vulkan loader serves the newer Mesa).
+declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="")
 
 installed() { # a package is installed, and from backports when it must be
   local status
