@@ -111,9 +111,18 @@ export const runtime: Runtime = {
   },
   exit: (code) => {
     // Node's exit joins libuv's threadpool; a thread stuck in a call that never returns (a cell abandoned while
-    // opening a FIFO nobody writes) would hold the process forever. Then end it by a signal instead.
-    if (process.getActiveResourcesInfo().some((r) => THREADPOOL.test(r))) runtime.terminate();
-    process.exit(code);
+    // opening a FIFO nobody writes) would hold the process forever. Work that is merely in flight (a file read
+    // at load time) finishes on the event loop in milliseconds, so wait for it with the exit code set; only
+    // what is still pending after 2 s is taken as stuck, and the process then ends by a signal instead.
+    const pending = () => process.getActiveResourcesInfo().some((r) => THREADPOOL.test(r));
+    if (!pending()) process.exit(code);
+    process.exitCode = code;
+    const since = Date.now();
+    setInterval(() => {
+      if (!pending()) process.exit(code);
+      if (Date.now() - since > 2_000) runtime.terminate();
+    }, 5);
+    return undefined as never;
   },
   terminate: () => {
     // SIGINT's default action, which no pending work can hold: a shell reports 130, as for `exit(130)`.
