@@ -301,7 +301,7 @@ describe("Scheduler: executing runs", () => {
     let peak = 0;
     const { p, executions } = counting("shared", { maxActiveRuns: 2 }, async () => {
       peak = Math.max(peak, ++active);
-      await sleep(20);
+      await sleep(250); // long beside a run's start on a loaded machine, so that two runs overlap
       active--;
     });
     const clock = fakeClock("2026-05-11T00:00:00Z");
