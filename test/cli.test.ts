@@ -6,7 +6,11 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parse } from "csv-parse/sync";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+
+// Each test starts a dozen or more CLI processes (a Node start with tsx each): on a loaded 2-core machine the
+// longest took 52 s of the default 60.
+vi.setConfig({ testTimeout: 180_000 });
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import { SCHEMA_VERSION } from "../kernel/store/schema.ts";
