@@ -7,16 +7,16 @@ import { pathToFileURL } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parse } from "csv-parse/sync";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-
-// Each test starts a dozen or more CLI processes (a Node start with tsx each): on a loaded 2-core machine the
-// longest took 52 s of the default 60.
-vi.setConfig({ testTimeout: 180_000 });
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import { SCHEMA_VERSION } from "../kernel/store/schema.ts";
 import { Store } from "../kernel/store/store.ts";
 import good from "./fixtures/cli/good.ts";
 import { cli, type CliResult, ROOT, tempDir, writePipeline } from "./helpers.ts";
+
+// Each test starts a dozen or more CLI processes (a Node start with tsx each): on a loaded 2-core machine the
+// longest took 52 s of the default 60.
+vi.setConfig({ testTimeout: 180_000 });
 
 const fixture = (name: string) => join(ROOT, "test/fixtures/cli", `${name}.ts`);
 // Pipeline files that cannot even be loaded; written here, as a fixture with a syntax error would break `tsc -p .`.
