@@ -8,6 +8,7 @@
 // On code without extractHtmlAsync it falls back to the synchronous extractHtml (to measure the old code).
 import * as html from "../cells/crawl/html.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
+import { watchLoopBlocks } from "../test/fixtures/loop-blocks.ts";
 
 export const ADVERSARIAL: Record<string, (n: number) => string> = {
   deep_nesting: (n) => "<p>start</p>" + "<div>".repeat(n) + "deep" + "</div>".repeat(n),
@@ -28,21 +29,13 @@ const extract: Extract = (html as { extractHtmlAsync?: Extract }).extractHtmlAsy
 
 /** Extracts `page`, returning its wall time and the longest event-loop block meanwhile. */
 export async function measure(page: string): Promise<{ ms: number; blockMs: number }> {
-  let last = performance.now();
-  let longest = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }, 1);
+  const watch = watchLoopBlocks(1);
   await new Promise((r) => setTimeout(r, 5));
-  last = performance.now();
+  watch.restart();
   const t0 = performance.now();
   await extract(page, "http://127.0.0.1/adversarial.html");
   const ms = performance.now() - t0;
-  longest = Math.max(longest, performance.now() - last);
-  clearInterval(timer);
-  return { ms, blockMs: longest };
+  return { ms, blockMs: watch.stop() };
 }
 
 if (runtime.isMainModule(import.meta.url)) {
