@@ -16,6 +16,8 @@
 import { parseContentType, textKind as kindOf, type ContentType, type TextKind } from "./content-type.ts";
 import { looksLikeHtml } from "./decode.ts";
 import type { Reason } from "./types.ts";
+import { runtime } from "../../kernel/runtime/mod.ts";
+import type { HttpResponse } from "../../kernel/runtime/types.ts";
 import { normalizeUrl } from "./url.ts";
 
 export const MAX_REDIRECTS = 5;
@@ -124,9 +126,9 @@ async function attempt(
 ): Promise<FetchResult | { kind: "redirect"; next: string }> {
   const url = chain[0];
   {
-    let response: Response;
+    let response: HttpResponse;
     try {
-      response = await fetch(current, { headers, redirect: "manual", signal: timeout.signal });
+      response = await runtime.httpGet(current, { headers, signal: timeout.signal });
     } catch (err) {
       options.signal.throwIfAborted();
       const failure = timeout.timedOut
@@ -135,19 +137,19 @@ async function attempt(
       return { kind: "failed", url: current, chain, ...failure };
     }
     const fail = async (reason: Reason, detail: string): Promise<FetchResult> => {
-      await response.body?.cancel().catch(() => {});
+      await response.cancel();
       return { kind: "failed", url: current, chain, reason, detail, status: response.status };
     };
     const { status } = response;
 
     if (status >= 300 && status < 400 && status !== 304) {
-      const location = response.headers.get("location");
+      const location = response.header("location");
       if (location === null) return await fail("http_status", `${status} ${response.statusText} without a Location header`);
       const next = normalizeUrl(location, current);
       if (next === undefined || next.startsWith("file:")) {
         return await fail("bad_redirect", `${status} to ${JSON.stringify(location)}, not an http(s) URL`);
       }
-      await response.body?.cancel().catch(() => {});
+      await response.cancel();
       if (chain.includes(next)) {
         return { kind: "failed", url, chain, reason: "redirect_loop", detail: [...chain, next].join(" → ") };
       }
@@ -165,24 +167,24 @@ async function attempt(
     }
 
     const validators: Validators = {
-      etag: response.headers.get("etag") ?? conditional?.etag,
-      lastModified: response.headers.get("last-modified") ?? conditional?.lastModified,
+      etag: response.header("etag") ?? conditional?.etag,
+      lastModified: response.header("last-modified") ?? conditional?.lastModified,
     };
     if (status === 304 && conditional) {
-      await response.body?.cancel().catch(() => {});
+      await response.cancel();
       return { kind: "not_modified", url: current, chain, validators };
     }
     if (status < 200 || status >= 300 || status === 204 || status === 206) {
       return await fail("http_status", `${status} ${response.statusText}`.trim());
     }
 
-    const contentType = parseContentType(response.headers.get("content-type"));
+    const contentType = parseContentType(response.header("content-type"));
     let kind: TextKind | undefined = options.lenient ? "plain" : kindOf(contentType.type, current);
     if (kind === undefined && contentType.type !== "") {
       return await fail("not_text", `content type ${contentType.type}`);
     }
-    const length = Number(response.headers.get("content-length") ?? NaN);
-    const encoded = (response.headers.get("content-encoding") ?? "identity") !== "identity";
+    const length = Number(response.header("content-length") ?? NaN);
+    const encoded = (response.header("content-encoding") ?? "identity") !== "identity";
     if (!options.lenient && !encoded && length > options.maxBytes) {
       return await fail("too_large", `Content-Length ${length} is over maxBytes ${options.maxBytes}`);
     }
@@ -214,16 +216,12 @@ async function attempt(
  * The body, or undefined when it is longer than `max` (reading stops there and the connection is
  * dropped); with `truncate`, its first `max` bytes instead.
  */
-async function readBody(response: Response, max: number, truncate: boolean): Promise<Uint8Array | undefined> {
-  if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
+async function readBody(response: HttpResponse, max: number, truncate: boolean): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+  for await (const value of response.body) {
     if (total + value.length > max) {
-      await reader.cancel().catch(() => {});
+      await response.cancel();
       if (!truncate) return undefined;
       chunks.push(value.subarray(0, max - total));
       total = max;
@@ -242,7 +240,7 @@ async function readBody(response: Response, max: number, truncate: boolean): Pro
   return out;
 }
 
-/** A fetch error as a reason: Node (undici) puts an errno in `cause.code`; Deno says it in the message. */
+/** A request error as a reason: Node puts an errno in `code` (or its cause's); Deno says it in the message. */
 function networkFailure(err: unknown): { reason: Reason; detail: string } {
   const messages: string[] = [];
   let code = "";

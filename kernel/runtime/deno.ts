@@ -92,6 +92,18 @@ export const runtime: Runtime = {
   },
   isMainModule: (url) => Deno.mainModule === url,
   // Deno's built-in WebGPU only when Dawn cannot load: it freezes the event loop ~10 ms per round trip.
+  httpGet: async (url, init) => {
+    const response = await fetch(url, { headers: init.headers, redirect: "manual", signal: init.signal });
+    const body = response.body;
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      header: (name) => response.headers.get(name),
+      // Deno's ReadableStream is async iterable; the DOM types that tsc checks against do not say so.
+      body: (body ?? (async function* () {})()) as AsyncIterable<Uint8Array>,
+      cancel: async () => void (await body?.cancel().catch(() => {})),
+    };
+  },
   cpuCount: () => navigator.hardwareConcurrency,
   spawnWorker: (url, onMessage, onError) => {
     const worker = new Worker(url, { type: "module" });

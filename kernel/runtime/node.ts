@@ -7,6 +7,7 @@ import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { loadDawn } from "./dawn.ts";
+import { httpGet } from "./node-http.ts";
 import type { Runtime } from "./types.ts";
 
 export const runtime: Runtime = {
@@ -74,6 +75,7 @@ export const runtime: Runtime = {
   // exiting loses no output: process.stdout.write to a pipe is asynchronous and process.exit drops the rest.
   isMainModule: (url) => process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === url,
   gpu: () => loadDawn(),
+  httpGet,
   cpuCount: () => availableParallelism(),
   spawnWorker: (url, onMessage, onError) => {
     // TypeScript workers start from a small .mjs entry that registers tsx in the new thread.
