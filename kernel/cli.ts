@@ -34,6 +34,7 @@ import {
 } from "./runs.ts";
 import { runtime } from "./runtime/mod.ts";
 import { Scheduler } from "./scheduler.ts";
+import { RESUMABLE_RUN_STATES, RunState } from "./state.ts";
 import { Store } from "./store/store.ts";
 import { compute } from "./compute/devices.ts";
 import type { DataInterval } from "./timetable.ts";
@@ -97,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       return await withStore(dbPath(), async (store) => {
         const resumable = opts.new || opts.from || !opts.cache
           ? undefined
-          : (await listRuns(store, pipeline.id, { states: ["interrupted"], kinds: ["manual"] }))
+          : (await listRuns(store, pipeline.id, { states: RESUMABLE_RUN_STATES, kinds: ["manual"] }))
             .find((r) => JSON.stringify(r.params) === JSON.stringify(params) && (opts.date === undefined || +r.logicalDate === +date));
         let run: RunRecord;
         if (resumable) {
@@ -117,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(action(async (id: string) =>
       await withStore(dbPath(), async (store) => {
         const run = await getRun(store, parseRunId(id));
-        if (run.state === "success") throw new CellarError(`run ${run.runId}: already succeeded; nothing to resume`);
+        if (run.state === RunState.Success) throw new CellarError(`run ${run.runId}: already succeeded; nothing to resume`);
         const { pipeline } = await loadPipeline(run.options.source ?? run.pipeline);
         if (pipeline.id !== run.pipeline) {
           throw new CellarError(`run ${run.runId} is of pipeline "${run.pipeline}", but ${run.options.source} now defines "${pipeline.id}"`);
@@ -151,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
         const run = await createManualRun(store, pipeline.id, "cell", date, interval, params, { only: [cellName], ...source });
         const result = await execute(store, pipeline, run);
         if (result.outputs.has(cellName)) runtime.writeOut(`${JSON.stringify(result.outputs.get(cellName), null, 2)}\n`);
-        if (result.state !== "failed") return exitFor(result);
+        if (result.state !== RunState.Failed) return exitFor(result);
         // CI's contract: 1 when the cell's check failed (a regression), 2 when the cell could not do its work.
         const [last] = await store.query(
           `SELECT error FROM attempts WHERE run_id = ? AND cell = ? ORDER BY try_number DESC LIMIT 1`,
@@ -189,7 +190,7 @@ export async function main(argv: string[]): Promise<number> {
         runtime.writeErr(`backfill ${pipeline.id}: ${intervals.length} intervals, ${created} new runs\n`);
         const keys = new Set(intervals.map((i) => scheduledRunKey(i.start)));
         const runs = (await listRuns(store, pipeline.id, { kinds: ["scheduled", "backfill"] }))
-          .filter((r) => keys.has(r.runKey) && r.state !== "success")
+          .filter((r) => keys.has(r.runKey) && r.state !== RunState.Success)
           .reverse();
         const runner = new Runner(store);
         const stop = showProgress(runner, { quiet: true });
@@ -453,8 +454,8 @@ function cancelOnSignals(runner: Runner, onFirst?: () => void): () => void {
 }
 
 function exitFor(result: RunResult): number {
-  if (result.state === "success") return EXIT.ok;
-  if (result.state === "interrupted") {
+  if (result.state === RunState.Success) return EXIT.ok;
+  if (result.state === RunState.Interrupted) {
     runtime.writeErr(`run ${result.runId} interrupted; resume it with: cellar resume ${result.runId}\n`);
     return EXIT.interrupted;
   }

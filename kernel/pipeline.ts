@@ -3,6 +3,7 @@ import type { Context } from "./context.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { CellarError } from "./errors.ts";
 import type { RunKind } from "./runs.ts";
+import type { EndedRunState } from "./state.ts";
 import { type DataInterval, Timetable } from "./timetable.ts";
 
 /** A pipeline parameter: its default's type is the type `--param` values are read as. */
@@ -53,7 +54,7 @@ export interface RunOutcome {
   pipeline: string;
   runId: number;
   kind: RunKind;
-  state: "success" | "failed";
+  state: EndedRunState;
   logicalDate: Date;
   dataInterval: DataInterval;
   /** The outputs of the cells that succeeded or were served from cache in that run, by cell. */

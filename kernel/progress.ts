@@ -12,6 +12,7 @@ import cliProgress from "cli-progress";
 import { formatDuration } from "./duration.ts";
 import type { RunEvent, Runner } from "./runner.ts";
 import { runtime } from "./runtime/mod.ts";
+import { CellState } from "./state.ts";
 
 const PLAIN_PROGRESS_MS = 10_000;
 
@@ -29,19 +30,19 @@ function describe(event: Extract<RunEvent, { type: "cell" }>): string {
   const prefix = `run ${event.runId} ${event.cell}`;
   const took = event.ms === undefined ? "" : ` in ${formatDuration(event.ms)}`;
   switch (event.state) {
-    case "running":
+    case CellState.Running:
       return `${prefix}: running (try ${event.tryNumber})`;
-    case "success":
+    case CellState.Success:
       return `${prefix}: success${took}`;
-    case "cached":
+    case CellState.Cached:
       return `${prefix}: cached (unchanged since its checkpoint)`;
-    case "up_for_retry":
+    case CellState.UpForRetry:
       return `${prefix}: try ${event.tryNumber} failed${took}: ${event.error}; retrying in ${formatDuration(event.retryInMs ?? 0)}`;
-    case "failed":
+    case CellState.Failed:
       return `${prefix}: failed after ${event.tryNumber} ${event.tryNumber === 1 ? "try" : "tries"}${took}: ${event.error}`;
-    case "upstream_failed":
+    case CellState.UpstreamFailed:
       return `${prefix}: not run (upstream_failed)`;
-    case "cancelled":
+    case CellState.Cancelled:
       return `${prefix}: cancelled`;
     default:
       return `${prefix}: ${event.state}`;
@@ -56,7 +57,7 @@ function plainView(quiet: boolean): (event: RunEvent) => void {
       case "run":
         return line(`run ${event.runId} ${event.pipeline}: ${event.state}`);
       case "cell":
-        if (!quiet || event.state !== "running") line(describe(event));
+        if (!quiet || event.state !== CellState.Running) line(describe(event));
         return;
       case "log":
         return line(`run ${event.runId} ${event.cell || "-"} [${event.level}] ${event.message}`);
@@ -95,7 +96,7 @@ function terminalView(stream: unknown): { listen: (event: RunEvent) => void; sto
         return say(`run ${event.runId} ${event.pipeline}: ${event.state}`);
       case "cell": {
         const bar = active.get(key);
-        if (event.state === "running") {
+        if (event.state === CellState.Running) {
           if (!bar) active.set(key, bars.create(1, 0, { cell: event.cell }));
           return;
         }

@@ -7,6 +7,7 @@
  * detail.cells.find((c) => c.cell === "embed_docs")?.state;
  */
 import { getRun, type RunRecord } from "./runs.ts";
+import { AttemptState } from "./state.ts";
 import type { Store } from "./store/store.ts";
 
 export interface CellReport {
@@ -66,7 +67,7 @@ export async function runDetail(store: Store, runId: number): Promise<RunDetail>
       error: a.error === null ? null : String(a.error),
     };
     report.attempts.push(attempt);
-    if (tryNumber > 0 && attempt.state !== "cached") report.tries++;
+    if (tryNumber > 0 && attempt.state !== AttemptState.Cached) report.tries++;
     report.state = attempt.state;
     report.startedAt ??= attempt.startedAt;
     report.endedAt = a.ended_at ? new Date(a.ended_at as Date) : null;
@@ -76,11 +77,11 @@ export async function runDetail(store: Store, runId: number): Promise<RunDetail>
   }
   for (const [cell, cachedFrom] of done) {
     const report = cells.get(cell);
-    // The checkpoint is the truth: a crash between committing a cell's tables and its attempt record leaves "running".
+    // The checkpoint is the truth: a crash between committing a cell's tables and its attempt record leaves it running.
     if (report) {
-      report.state = cachedFrom === null ? "success" : "cached";
+      report.state = cachedFrom === null ? AttemptState.Success : AttemptState.Cached;
       report.cachedFrom = cachedFrom;
-      if (report.state === "success") report.error = null;
+      if (report.state === AttemptState.Success) report.error = null;
     }
   }
   for (const c of costs) {

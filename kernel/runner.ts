@@ -19,22 +19,26 @@ import { sha256 } from "./hash.ts";
 import { encodeOutput } from "./output.ts";
 import type { CellDef, ParamValue, Pipeline, RunFailure } from "./pipeline.ts";
 import { retryDelayMs } from "./retry.ts";
-import type { RunRecord, RunState } from "./runs.ts";
+import type { RunRecord } from "./runs.ts";
 import { runtime } from "./runtime/mod.ts";
+import {
+  assertTransition,
+  AttemptState,
+  CELL_TRANSITIONS,
+  CellState,
+  ENDED_CELL_STATES,
+  FAILED_CELL_STATES,
+  isOneOf,
+  RUN_TRANSITIONS,
+  RunState,
+  SETTLED_CELL_STATES,
+  SUCCEEDED_CELL_STATES,
+  UNFINISHED_CELL_STATES,
+} from "./state.ts";
 import type { Store } from "./store/store.ts";
 import type { AttemptRecord, CostRecord, LogRecord } from "./store/writer.ts";
 import { type Columns, createTable, quoteIdent, type TableWriter } from "./tables.ts";
 import { clearLongTimeout, type LongTimer, setLongTimeout, sleep } from "./timer.ts";
-
-export type CellState =
-  | "waiting"
-  | "running"
-  | "up_for_retry"
-  | "success"
-  | "cached"
-  | "failed"
-  | "upstream_failed"
-  | "cancelled";
 
 /** What the runner tells its listeners (the CLI's progress display, the server's live updates). */
 export type RunEvent =
@@ -91,8 +95,8 @@ export class Runner {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Aborts every running attempt and starts nothing new; the runs stay resumable. */
-  cancel(reason = "cancelled"): void {
+  /** Aborts every running attempt and starts nothing new; the runs stay resumable. The default reason names the cells' state. */
+  cancel(reason: string = CellState.Cancelled): void {
     this.#cancel.abort(new CancelledError(reason));
   }
 
@@ -163,20 +167,21 @@ class Execution {
     const { runId } = this.run;
     await this.loadCheckpoints();
     const startedAt = this.run.startedAt ?? new Date();
-    await this.store.writer.write({ runStates: [[runId, { state: "running", startedAt, endedAt: null }]] });
-    this.runner.emit({ type: "run", runId, pipeline: this.pipeline.id, state: "running" });
+    await this.store.writer.write({ runStates: [[runId, { state: RunState.Running, startedAt, endedAt: null }]] });
+    this.runner.emit({ type: "run", runId, pipeline: this.pipeline.id, state: RunState.Running });
 
     await this.schedule();
 
-    const cancelled = this.cancelSignal.aborted && [...this.states.values()].some((s) => s === "cancelled" || s === "waiting");
-    const failed = [...this.states.entries()].filter(([, s]) => s === "failed" || s === "upstream_failed");
-    const state: RunState = cancelled ? "interrupted" : failed.length > 0 ? "failed" : "success";
+    const cancelled = this.cancelSignal.aborted && [...this.states.values()].some((s) => isOneOf(UNFINISHED_CELL_STATES, s));
+    const failed = [...this.states.entries()].filter(([, s]) => isOneOf(FAILED_CELL_STATES, s));
+    const state: RunState = cancelled ? RunState.Interrupted : failed.length > 0 ? RunState.Failed : RunState.Success;
+    assertTransition(RUN_TRANSITIONS, RunState.Running, state, `run ${runId}`);
     await this.store.writer.write({
-      runStates: [[runId, { state, endedAt: state === "interrupted" ? null : new Date() }]],
+      runStates: [[runId, { state, endedAt: state === RunState.Interrupted ? null : new Date() }]],
     });
     this.runner.emit({ type: "run", runId, pipeline: this.pipeline.id, state });
     // A one-cell test run (`cellar cell`, what CI calls) reports through its exit code, not by paging people.
-    if (state === "failed" && this.run.kind !== "cell") await this.alert();
+    if (state === RunState.Failed && this.run.kind !== "cell") await this.alert();
 
     const outputs = new Map<string, unknown>();
     for (const [name, checkpoint] of this.checkpoints) if (this.selected.has(name)) outputs.set(name, checkpoint.output);
@@ -195,9 +200,10 @@ class Execution {
       [this.run.runId],
     );
     for (const row of tries) this.tries.set(String(row.cell), Number(row.n));
+    // Initial states (INITIAL_CELL_STATES), not transitions.
     for (const cell of this.order) {
-      if (this.checkpoints.has(cell.name) && !this.forced.has(cell.name)) this.states.set(cell.name, "success");
-      else this.states.set(cell.name, "waiting");
+      if (this.checkpoints.has(cell.name) && !this.forced.has(cell.name)) this.states.set(cell.name, CellState.Success);
+      else this.states.set(cell.name, CellState.Waiting);
     }
     if (!this.run.options.only) return;
     for (const cell of this.order) {
@@ -208,7 +214,7 @@ class Execution {
       );
       if (latest.length > 0) {
         this.checkpoints.set(cell.name, { output: JSON.parse(String(latest[0].output)), hash: String(latest[0].output_hash) });
-        this.states.set(cell.name, "success");
+        this.states.set(cell.name, CellState.Success); // still its initial state: not selected, it never runs
       }
     }
     for (const name of this.selected) {
@@ -238,7 +244,9 @@ class Execution {
         this.active.add(cell.name);
         tasks.push(this.runCell(cell).catch((err) => {
           failure ??= err;
-          this.settle(cell.name, "failed");
+          // The runner's own bookkeeping failed (not the cell): the run throws below, and this cell, in whatever
+          // state it got to, is failed without consulting the transition table.
+          this.settle(cell.name, CellState.Failed, { unchecked: true });
         }));
       }
       if (this.active.size === 0) break;
@@ -247,22 +255,29 @@ class Execution {
     await Promise.all(tasks);
     if (failure) throw failure;
     for (const [name, state] of this.states) {
-      if (this.selected.has(name) && state === "waiting" && this.cancelSignal.aborted) this.states.set(name, "cancelled");
+      if (this.selected.has(name) && state === CellState.Waiting && this.cancelSignal.aborted) this.move(name, CellState.Cancelled);
     }
   }
 
   /** Queues a waiting cell once every upstream has settled. */
   enqueueIfReady(cell: CellDef): void {
-    if (!this.selected.has(cell.name) || this.states.get(cell.name) !== "waiting" || this.queued.has(cell.name)) return;
+    if (!this.selected.has(cell.name) || this.states.get(cell.name) !== CellState.Waiting || this.queued.has(cell.name)) return;
     if (cell.needs.some((n) => !isSettled(this.states.get(n)!))) return;
     this.queued.add(cell.name);
     this.ready.push(cell);
   }
 
-  /** Sets a cell's state; a final state frees its slot and lets its dependents start. */
-  settle(cell: string, state: CellState): void {
+  /** Moves a cell to `state`, as CELL_TRANSITIONS allows. */
+  move(cell: string, state: CellState): void {
+    assertTransition(CELL_TRANSITIONS, this.states.get(cell)!, state, `cell "${cell}" of run ${this.run.runId}`);
     this.states.set(cell, state);
-    if (isSettled(state) || state === "cancelled") {
+  }
+
+  /** Sets a cell's state; a final state frees its slot and lets its dependents start. */
+  settle(cell: string, state: CellState, options: { unchecked?: boolean } = {}): void {
+    if (options.unchecked) this.states.set(cell, state);
+    else this.move(cell, state);
+    if (isOneOf(ENDED_CELL_STATES, state)) {
       this.active.delete(cell);
       for (const dependent of this.dependents.get(cell) ?? []) this.enqueueIfReady(dependent);
       this.#wake();
@@ -282,11 +297,13 @@ class Execution {
   async runCell(cell: CellDef): Promise<void> {
     const { runId } = this.run;
     const upstreamStates = cell.needs.map((n) => this.states.get(n)!);
-    if (cell.triggerRule === "all_success" && upstreamStates.some((s) => s !== "success" && s !== "cached")) {
-      const durable = this.store.writer.write({ attempts: [{ runId, cell: cell.name, tryNumber: 0, state: "upstream_failed" }] });
-      this.settle(cell.name, "upstream_failed");
+    if (cell.triggerRule === "all_success" && upstreamStates.some((s) => !isOneOf(SUCCEEDED_CELL_STATES, s))) {
+      const durable = this.store.writer.write({
+        attempts: [{ runId, cell: cell.name, tryNumber: 0, state: AttemptState.UpstreamFailed }],
+      });
+      this.settle(cell.name, CellState.UpstreamFailed);
       await durable;
-      this.report(cell.name, "upstream_failed");
+      this.report(cell.name, CellState.UpstreamFailed);
       return;
     }
     const cacheKey = await this.cacheKey(cell);
@@ -298,13 +315,13 @@ class Execution {
       this.tries.set(cell.name, tryNumber);
       const outcome = await new Attempt(this, cell, tryNumber, cacheKey).run();
       if (outcome.ok) return;
-      if (outcome.cancelled) return this.setState(cell.name, "cancelled", { tryNumber, error: outcome.error });
+      if (outcome.cancelled) return this.setState(cell.name, CellState.Cancelled, { tryNumber, error: outcome.error });
       if (tryNumber === lastTry || !outcome.retryable) {
-        return this.setState(cell.name, "failed", { tryNumber, error: outcome.error, ms: outcome.ms });
+        return this.setState(cell.name, CellState.Failed, { tryNumber, error: outcome.error, ms: outcome.ms });
       }
       const delay = retryDelayMs(cell, tryNumber - firstTry + 1);
-      this.setState(cell.name, "up_for_retry", { tryNumber, error: outcome.error, ms: outcome.ms, retryInMs: delay });
-      if (!(await sleep(delay, this.cancelSignal))) return this.setState(cell.name, "cancelled", { tryNumber });
+      this.setState(cell.name, CellState.UpForRetry, { tryNumber, error: outcome.error, ms: outcome.ms, retryInMs: delay });
+      if (!(await sleep(delay, this.cancelSignal))) return this.setState(cell.name, CellState.Cancelled, { tryNumber });
     }
   }
 
@@ -346,12 +363,12 @@ class Execution {
         reads: String(hit.reads),
         cachedFrom: Number(hit.run_id),
       }],
-      attempts: [{ runId, cell: cell.name, tryNumber, state: "cached", startedAt: new Date(), endedAt: new Date() }],
+      attempts: [{ runId, cell: cell.name, tryNumber, state: AttemptState.Cached, startedAt: new Date(), endedAt: new Date() }],
     });
     this.checkpoints.set(cell.name, { output: JSON.parse(String(hit.output)), hash: String(hit.output_hash) });
-    this.settle(cell.name, "cached");
+    this.settle(cell.name, CellState.Cached);
     await durable;
-    this.report(cell.name, "cached", { tryNumber });
+    this.report(cell.name, CellState.Cached, { tryNumber });
     return true;
   }
 
@@ -392,7 +409,7 @@ class Execution {
       pipeline: this.pipeline.id,
       runId: this.run.runId,
       logicalDate: this.run.logicalDate.toISOString(),
-      failedCells: [...this.states].filter(([, s]) => s === "failed").map(([cell]) => ({
+      failedCells: [...this.states].filter(([, s]) => s === CellState.Failed).map(([cell]) => ({
         cell,
         tries: this.tries.get(cell) ?? 0,
         error: this.errors.get(cell) ?? "",
@@ -434,8 +451,8 @@ class Attempt {
 
   async run(): Promise<Outcome> {
     const { exec, cell, controller } = this;
-    const started = exec.store.writer.write({ attempts: [{ ...this.record, state: "running", startedAt: this.startedAt }] });
-    exec.setState(cell.name, "running", { tryNumber: this.tryNumber });
+    const started = exec.store.writer.write({ attempts: [{ ...this.record, state: AttemptState.Running, startedAt: this.startedAt }] });
+    exec.setState(cell.name, CellState.Running, { tryNumber: this.tryNumber });
 
     const onCancel = () => controller.abort(exec.cancelSignal.reason);
     exec.cancelSignal.addEventListener("abort", onCancel, { once: true });
@@ -465,7 +482,7 @@ class Attempt {
     if (this.committed) {
       // Dependents are already running; the cell is reported done once its checkpoint is durable.
       await this.committed.durable;
-      exec.report(cell.name, "success", { tryNumber: this.tryNumber, ms: this.committed.wallMs });
+      exec.report(cell.name, CellState.Success, { tryNumber: this.tryNumber, ms: this.committed.wallMs });
     }
     return outcome;
   }
@@ -501,7 +518,7 @@ class Attempt {
       reads: this.reads(),
     };
     const attempt: AttemptRecord = {
-      ...this.record, state: "success", startedAt: this.startedAt, endedAt: new Date(), wallMs, cpuMs,
+      ...this.record, state: AttemptState.Success, startedAt: this.startedAt, endedAt: new Date(), wallMs, cpuMs,
     };
     let durable: Promise<void>;
     if (this.conn) {
@@ -521,7 +538,7 @@ class Attempt {
     exec.checkpoints.set(cell.name, { output: JSON.parse(encoded.json), hash: outputHash });
     this.live = false;
     this.committed = { durable, wallMs };
-    exec.settle(cell.name, "success");
+    exec.settle(cell.name, CellState.Success);
   }
 
   async fail(err: unknown, wallMs: number, cpuMs: number): Promise<Outcome> {
@@ -536,7 +553,7 @@ class Attempt {
     }
     await exec.store.writer.write({
       attempts: [{
-        ...this.record, state: cancelled ? "cancelled" : "failed", startedAt: this.startedAt, endedAt: new Date(),
+        ...this.record, state: cancelled ? AttemptState.Cancelled : AttemptState.Failed, startedAt: this.startedAt, endedAt: new Date(),
         wallMs, cpuMs, error,
       }],
       costs: this.costRecords(),
@@ -711,7 +728,7 @@ function ensureSchema(store: Store, schema: string): Promise<void> {
 }
 
 function isSettled(state: CellState): boolean {
-  return state === "success" || state === "cached" || state === "failed" || state === "upstream_failed";
+  return isOneOf(SETTLED_CELL_STATES, state);
 }
 
 /** `from` and every cell that depends on it, directly or not. */

@@ -12,6 +12,16 @@
 import { type DuckDBValue, listValue, StatementType } from "@duckdb/node-api";
 import { CellarError } from "./errors.ts";
 import type { ParamValue, RunOutcome } from "./pipeline.ts";
+import {
+  AttemptState,
+  CLAIMABLE_RUN_STATES,
+  ENDED_RUN_STATES,
+  isOneOf,
+  RunState,
+  sqlState,
+  sqlStates,
+  TriggerResult,
+} from "./state.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 
@@ -25,7 +35,6 @@ export interface TriggeredBy {
   pipeline: string;
   runId: number;
 }
-export type RunState = "queued" | "running" | "success" | "failed" | "interrupted";
 
 export interface RunOptions {
   /** Recompute every cell instead of serving unchanged ones from their checkpoints. */
@@ -85,7 +94,7 @@ export async function createScheduledRuns(
     // Two list parameters unnested in SQL: binding thousands of scalar parameters is ~20× slower.
     const reader = await conn.runAndReadAll(
       `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
-       SELECT $pipeline, 'scheduled__' || s, $kind, s::TIMESTAMPTZ, s::TIMESTAMPTZ, e::TIMESTAMPTZ, $params, '{}', 'queued', now()
+       SELECT $pipeline, 'scheduled__' || s, $kind, s::TIMESTAMPTZ, s::TIMESTAMPTZ, e::TIMESTAMPTZ, $params, '{}', ${sqlState(RunState.Queued)}, now()
        FROM (SELECT unnest($starts::VARCHAR[]) AS s, unnest($ends::VARCHAR[]) AS e)
        ON CONFLICT (pipeline, run_key) DO NOTHING RETURNING run_id`,
       { pipeline, kind, params: JSON.stringify(params), starts: listValue(starts), ends: listValue(ends) },
@@ -103,7 +112,10 @@ export async function createScheduledRuns(
  */
 export async function claimRun(store: Store, runId: number): Promise<boolean> {
   const changed = await retryConflicts(() => store.transaction(async (conn) => {
-    const result = await conn.run(`UPDATE runs SET state = 'running' WHERE run_id = ? AND state IN ('queued', 'interrupted')`, [runId]);
+    const result = await conn.run(
+      `UPDATE runs SET state = ${sqlState(RunState.Running)} WHERE run_id = ? AND state IN (${sqlStates(CLAIMABLE_RUN_STATES)})`,
+      [runId],
+    );
     return result.rowsChanged;
   }));
   return changed === 1;
@@ -142,7 +154,7 @@ export async function createManualRun(
   const rows = await store.transaction(async (conn) => {
     const reader = await conn.runAndReadAll(
       `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
-       VALUES (?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, 'queued', now()) RETURNING ${COLUMNS}`,
+       VALUES (?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, ${sqlState(RunState.Queued)}, now()) RETURNING ${COLUMNS}`,
       [
         pipeline, key, kind, logicalDate.toISOString(), interval.start.toISOString(), interval.end.toISOString(),
         JSON.stringify(params), JSON.stringify(options),
@@ -163,7 +175,7 @@ export async function getRun(store: Store, runId: number): Promise<RunRecord> {
 export async function listRuns(
   store: Store,
   pipeline: string,
-  where: { states?: RunState[]; kinds?: RunKind[]; limit?: number } = {},
+  where: { states?: readonly RunState[]; kinds?: RunKind[]; limit?: number } = {},
 ): Promise<RunRecord[]> {
   const clauses = ["pipeline = ?"];
   const values: DuckDBValue[] = [pipeline];
@@ -181,9 +193,6 @@ export async function listRuns(
 export function triggeredRunKey(after: string, runId: number): string {
   return `triggered__${after}__${runId}`;
 }
-
-/** Where a trigger's evaluation of one end of one run came out; see schema.ts. */
-export type TriggerResult = "fired" | "not_met" | "failed" | "already_fired";
 
 /** One end of a run of `after` that `pipeline`'s trigger has not judged yet. */
 export interface TriggerCandidate {
@@ -212,7 +221,7 @@ export async function unjudgedRuns(store: Store, pipeline: string, after: string
   const rows = await store.query(
     `SELECT r.run_id, epoch_ms(r.ended_at) AS ended_ms
      FROM runs r JOIN cellar_triggers.registrations t ON t.pipeline = ? AND t.after_pipeline = r.pipeline
-     WHERE r.pipeline = ? AND r.state IN ('success', 'failed') AND r.kind IN (${TRIGGERING_KINDS.map(() => "?").join(", ")})
+     WHERE r.pipeline = ? AND r.state IN (${sqlStates(ENDED_RUN_STATES)}) AND r.kind IN (${TRIGGERING_KINDS.map(() => "?").join(", ")})
        AND r.ended_at >= t.registered_at
        AND NOT EXISTS (
          SELECT 1 FROM cellar_triggers.evaluations e
@@ -245,17 +254,19 @@ export async function recordTriggerEvaluation(
   pipeline: string,
   source: RunRecord,
   candidate: TriggerCandidate,
-  judgement: { result: "not_met" | "failed"; error?: string } | { result: "fired"; params: Record<string, ParamValue> },
+  judgement:
+    | { result: typeof TriggerResult.NotMet | typeof TriggerResult.Failed; error?: string }
+    | { result: typeof TriggerResult.Fired; params: Record<string, ParamValue> },
 ): Promise<RunRecord | undefined> {
   return await retryConflicts(() => store.transaction(async (conn) => {
     let created: RunRecord | undefined;
     let result: TriggerResult = judgement.result;
-    if (judgement.result === "fired") {
+    if (judgement.result === TriggerResult.Fired) {
       // The triggering run's logical date and data interval: the triggered run is about the same data.
       const options: RunOptions = { triggeredBy: { pipeline: source.pipeline, runId: source.runId } };
       const reader = await conn.runAndReadAll(
         `INSERT INTO runs (pipeline, run_key, kind, logical_date, interval_start, interval_end, params, options, state, created_at)
-         VALUES (?, ?, 'triggered', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, 'queued', now())
+         VALUES (?, ?, 'triggered', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, ${sqlState(RunState.Queued)}, now())
          ON CONFLICT (pipeline, run_key) DO NOTHING RETURNING ${COLUMNS}`,
         [
           pipeline, triggeredRunKey(source.pipeline, source.runId), source.logicalDate.toISOString(),
@@ -265,13 +276,13 @@ export async function recordTriggerEvaluation(
       );
       const rows = reader.getRowObjectsJS();
       if (rows.length > 0) created = toRecord(rows[0]);
-      else result = "already_fired";
+      else result = TriggerResult.AlreadyFired;
     }
     await conn.run(
       `INSERT INTO cellar_triggers.evaluations VALUES (?, ?, ?, now(), ?, ?, ?) ON CONFLICT DO NOTHING`,
       [
         pipeline, source.runId, candidate.endedMs, result, created?.runId ?? null,
-        judgement.result === "failed" ? judgement.error ?? "" : null,
+        judgement.result === TriggerResult.Failed ? judgement.error ?? "" : null,
       ],
     );
     return created;
@@ -283,7 +294,7 @@ export async function recordTriggerEvaluation(
  * back from the store, and read-only SQL on the store.
  */
 export async function runOutcome(store: Store, run: RunRecord): Promise<RunOutcome> {
-  if (run.state !== "success" && run.state !== "failed") {
+  if (!isOneOf(ENDED_RUN_STATES, run.state)) {
     throw new CellarError(`run ${run.runId}: ${run.state}, not ended; an outcome needs a run that succeeded or failed`);
   }
   const outputs: Record<string, unknown> = {};
@@ -296,7 +307,7 @@ export async function runOutcome(store: Store, run: RunRecord): Promise<RunOutco
      ORDER BY ended_at NULLS LAST, cell`,
     [run.runId],
   );
-  const failedCells = last.filter((a) => a.state === "failed" && !(String(a.cell) in outputs)).map((a) => {
+  const failedCells = last.filter((a) => a.state === AttemptState.Failed && !(String(a.cell) in outputs)).map((a) => {
     const error = a.error === null ? "" : String(a.error);
     // errors.ts stores a CheckFailed's message with this prefix, which is how a verdict is told from an error.
     return { cell: String(a.cell), error, check: error.startsWith("CheckFailed: ") };
@@ -355,13 +366,13 @@ export async function lastScheduledDate(store: Store, pipeline: string): Promise
 }
 
 /**
- * Runs and attempts left "running" by a process that died. Only one process
+ * Runs and attempts left running by a process that died. Only one process
  * opens the store for writing, so at open time nothing else is running them.
  */
 export async function markInterrupted(store: Store): Promise<void> {
   await store.transaction(async (conn) => {
-    await conn.run(`UPDATE attempts SET state = 'interrupted' WHERE state = 'running'`);
-    await conn.run(`UPDATE runs SET state = 'interrupted' WHERE state = 'running'`);
+    await conn.run(`UPDATE attempts SET state = ${sqlState(AttemptState.Interrupted)} WHERE state = ${sqlState(AttemptState.Running)}`);
+    await conn.run(`UPDATE runs SET state = ${sqlState(RunState.Interrupted)} WHERE state = ${sqlState(RunState.Running)}`);
   });
 }
 

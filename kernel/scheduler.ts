@@ -43,6 +43,7 @@ import {
   type TriggerCandidate,
   unjudgedRuns,
 } from "./runs.ts";
+import { CLAIMABLE_RUN_STATES, ENDED_RUN_STATES, isOneOf, RunState, sqlState, TriggerResult } from "./state.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.ts";
@@ -132,7 +133,7 @@ export class Scheduler {
     for (const pipeline of this.pipelines) {
       if (this.runner.cancelled) return;
       if (this.#activeCount(pipeline) >= pipeline.maxActiveRuns) continue;
-      const waiting = (await listRuns(this.store, pipeline.id, { states: ["queued", "interrupted"], kinds: ["scheduled", "backfill", "triggered"] }))
+      const waiting = (await listRuns(this.store, pipeline.id, { states: CLAIMABLE_RUN_STATES, kinds: ["scheduled", "backfill", "triggered"] }))
         .filter((run) => !this.#active.has(run.runId))
         .reverse(); // oldest logical date first
       for (const run of waiting) {
@@ -175,7 +176,7 @@ export class Scheduler {
   async run(signal: AbortSignal): Promise<void> {
     // A run a trigger waits on that ends in this process (whoever started it) is judged at once, not at the next tick.
     const unlisten = this.runner.on((event) => {
-      if (event.type === "run" && (event.state === "success" || event.state === "failed") && this.#awaited.has(event.pipeline)) {
+      if (event.type === "run" && isOneOf(ENDED_RUN_STATES, event.state) && this.#awaited.has(event.pipeline)) {
         this.#woken = true;
         this.#wake?.();
       }
@@ -219,12 +220,12 @@ export class Scheduler {
       // Another scheduler of this store may have judged it between our listing and now.
       if (await isJudged(this.store, pipeline.id, candidate)) return false;
       const source = await getRun(this.store, candidate.runId);
-      if (source.state !== "success" && source.state !== "failed") return false; // resumed meanwhile; judged when it ends again
+      if (!isOneOf(ENDED_RUN_STATES, source.state)) return false; // resumed meanwhile; judged when it ends again
       const what = `pipeline "${pipeline.id}" triggers[${index}] (after ${source.pipeline} run ${source.runId})`;
       let judgement: Parameters<typeof recordTriggerEvaluation>[4];
       try {
         const outcome = await runOutcome(this.store, source);
-        const met = trigger.when ? await this.#bounded(trigger.when(outcome), "when") : outcome.state === "success";
+        const met = trigger.when ? await this.#bounded(trigger.when(outcome), "when") : outcome.state === RunState.Success;
         if (typeof met !== "boolean") throw new CellarError(`when returned ${typeof met}; expected a boolean`);
         if (met) {
           const overrides: Record<string, ParamValue> = trigger.params ? await this.#bounded(trigger.params(outcome), "params") : {};
@@ -238,14 +239,14 @@ export class Scheduler {
               `params returned "${unknown}", not a param of "${pipeline.id}" (${known.length ? `it has ${known.join(", ")}` : "it takes none"})`,
             );
           }
-          judgement = { result: "fired", params: pipeline.resolveParams(overrides) };
+          judgement = { result: TriggerResult.Fired, params: pipeline.resolveParams(overrides) };
         } else {
-          judgement = { result: "not_met" };
+          judgement = { result: TriggerResult.NotMet };
         }
       } catch (err) {
         const error = errorLine(err);
         this.runner.emit({ type: "log", runId: source.runId, cell: "", level: "error", message: `${what} failed: ${error}` });
-        judgement = { result: "failed", error };
+        judgement = { result: TriggerResult.Failed, error };
       }
       const created = await recordTriggerEvaluation(this.store, pipeline.id, source, candidate, judgement);
       if (created) {
@@ -286,14 +287,17 @@ export class Scheduler {
 
   /**
    * The runner could not execute the run at all (its bookkeeping failed, not a
-   * cell): without this the run would stay 'running' until the next restart,
+   * cell): without this the run would stay running until the next restart,
    * shown as running while nothing runs it.
    */
   async #executeFailed(run: RunRecord, err: unknown): Promise<void> {
     this.runner.emit({ type: "log", runId: run.runId, cell: "", level: "error", message: `run ${run.runId} could not be executed: ${errorLine(err)}` });
     await retryConflicts(() =>
       this.store.transaction((conn) =>
-        conn.run(`UPDATE runs SET state = 'failed', ended_at = now() WHERE run_id = ? AND state = 'running'`, [run.runId])
+        conn.run(
+          `UPDATE runs SET state = ${sqlState(RunState.Failed)}, ended_at = now() WHERE run_id = ? AND state = ${sqlState(RunState.Running)}`,
+          [run.runId],
+        )
       )
     ).catch(() => {});
   }

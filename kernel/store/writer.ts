@@ -1,4 +1,5 @@
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
+import type { AttemptState, RunState } from "../state.ts";
 
 /**
  * Group commit. Cells hand their state changes to the writer and await the
@@ -88,7 +89,7 @@ export interface AttemptRecord {
   runId: number;
   cell: string;
   tryNumber: number;
-  state: string;
+  state: AttemptState;
   startedAt?: Date;
   endedAt?: Date;
   wallMs?: number;
@@ -110,7 +111,7 @@ export interface OutputRecord {
 }
 
 export interface RunStateChange {
-  state?: string;
+  state?: RunState;
   startedAt?: Date;
   endedAt?: Date | null;
 }
