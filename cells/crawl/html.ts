@@ -40,6 +40,8 @@ const DROPPED_ROLES = new Set(["navigation", "banner", "contentinfo", "search"])
  * manual, repeat "Prev Up Next Home" and the neighbours' titles on every page).
  */
 const DROPPED_CLASSES = new Set(["navheader", "navfooter"]);
+/** The same, to rule most class attributes out by a substring search before splitting them. */
+const DROPPED_CLASS_LIST = [...DROPPED_CLASSES];
 
 /** Elements that end a paragraph (a blank line) or a line. */
 const PARAGRAPH = new Set([
@@ -51,6 +53,9 @@ const LINE = new Set([
   "thead", "tfoot",
 ]);
 const CELL = new Set(["td", "th"]);
+
+/** The attributes the extraction reads; the parser skips the values of all others. */
+const ATTRIBUTES = new Set(["href", "rel", "class", "role", "hidden", "aria-hidden", "name", "content"]);
 
 interface Open {
   name: string;
@@ -186,7 +191,7 @@ function* extractSteps(html: string, pageUrl: string): Generator<undefined, Html
       else if (LINE.has(name) && name !== "br") text.breakLines(1);
       else if (CELL.has(name)) text.space();
     },
-  });
+  }, { attributes: ATTRIBUTES });
   while (!tree.step(SLICE_CHARS)) yield;
 
   const baseUrl = (base !== undefined ? normalizeUrl(base, pageUrl) : undefined) ?? pageUrl;
@@ -236,8 +241,9 @@ function resolveSimple(href: string, baseUrl: string, dir: string): string | und
 function isChrome(attribs: Record<string, string>): boolean {
   if (attribs.hidden !== undefined || attribs["aria-hidden"] === "true") return true;
   if (attribs.role !== undefined && DROPPED_ROLES.has(attribs.role.trim().toLowerCase())) return true;
-  if (attribs.class !== undefined) {
-    for (const c of attribs.class.split(/\s+/)) if (DROPPED_CLASSES.has(c)) return true;
+  const names = attribs.class;
+  if (names !== undefined && DROPPED_CLASS_LIST.some((c) => names.includes(c))) {
+    for (const c of names.split(/\s+/)) if (DROPPED_CLASSES.has(c)) return true;
   }
   return false;
 }
@@ -246,24 +252,57 @@ function collapse(s: string): string {
   return s.replace(/\s+/g, " ").trim();
 }
 
-/** Accumulates text with collapsed whitespace, at most one blank line between blocks, and `<pre>` kept as is. */
+/**
+ * Accumulates text with collapsed whitespace, at most one blank line between blocks, and `<pre>` kept as is.
+ * Text between two breaks is collected raw and collapsed once, since a page has far more text nodes
+ * (most of them the whitespace between tags) than lines.
+ */
 class TextBuilder {
   #parts: string[] = [];
+  /** Raw text since the last break or `<pre>` text, to be collapsed. */
+  #run = "";
   #atLineStart = true;
   #pendingSpace = false;
   #pendingBreaks = 0;
 
   add(data: string, pre: boolean): void {
-    if (pre) {
-      if (data === "") return;
-      this.#flushBreaks();
-      if (this.#pendingSpace && !this.#atLineStart) this.#parts.push(" ");
-      this.#pendingSpace = false;
-      this.#parts.push(data);
-      this.#atLineStart = data.endsWith("\n");
+    if (!pre) {
+      this.#run += data;
       return;
     }
-    const collapsed = data.replace(/\s+/g, " ");
+    this.#flushRun();
+    if (data === "") return;
+    this.#flushBreaks();
+    if (this.#pendingSpace && !this.#atLineStart) this.#parts.push(" ");
+    this.#pendingSpace = false;
+    this.#parts.push(data);
+    this.#atLineStart = data.endsWith("\n");
+  }
+
+  /** Ends the current line: `n` = 1 for a new line, 2 for a new paragraph. */
+  breakLines(n: number): void {
+    this.#flushRun();
+    if (this.#parts.length === 0) return;
+    this.#pendingBreaks = Math.max(this.#pendingBreaks, n);
+    this.#pendingSpace = false;
+  }
+
+  space(): void {
+    this.#run += " ";
+  }
+
+  finish(): string {
+    this.#flushRun();
+    let text = this.#parts.join("");
+    // Only <pre> text can leave whitespace at the end of a line.
+    if (/[^\S\n]\n/.test(text)) text = text.split("\n").map((line) => line.trimEnd()).join("\n");
+    return text.replace(/\n{3,}/g, "\n\n").trim();
+  }
+
+  #flushRun(): void {
+    if (this.#run === "") return;
+    const collapsed = this.#run.replace(/\s+/g, " ");
+    this.#run = "";
     if (collapsed === "" || collapsed === " ") {
       if (collapsed === " ") this.#pendingSpace = true;
       return;
@@ -276,22 +315,6 @@ class TextBuilder {
     this.#parts.push(core);
     this.#atLineStart = false;
     this.#pendingSpace = trailing;
-  }
-
-  /** Ends the current line: `n` = 1 for a new line, 2 for a new paragraph. */
-  breakLines(n: number): void {
-    if (this.#parts.length === 0) return;
-    this.#pendingBreaks = Math.max(this.#pendingBreaks, n);
-    this.#pendingSpace = false;
-  }
-
-  space(): void {
-    this.#pendingSpace = true;
-  }
-
-  finish(): string {
-    return this.#parts.join("").split("\n").map((line) => line.trimEnd()).join("\n")
-      .replace(/\n{3,}/g, "\n\n").trim();
   }
 
   #flushBreaks(): void {

@@ -16,7 +16,9 @@
  * between them.
  *
  * @example
- * const tree = new LinearParser(html, { onopentag(name, attribs) {}, ontext(text) {}, onclosetag(name) {} });
+ * const tree = new LinearParser(html, { onopentag(name, attribs) {}, ontext(text) {}, onclosetag(name) {} }, {
+ *   attributes: new Set(["href", "class"]), // the only attributes onopentag needs
+ * });
  * while (!tree.step(65_536)) {} // or await a macrotask between steps
  */
 import { QuoteType, Tokenizer, type TokenizerCallbacks } from "htmlparser2";
@@ -89,12 +91,18 @@ export class LinearParser implements TokenizerCallbacks {
   #done = false;
   #tagname = "";
   #attribname = "";
+  /** Whether the attribute being read is one the handler asked for. */
+  #wanted = false;
   #attribvalue = "";
   #attribs: Record<string, string> | null = null;
 
-  constructor(html: string, cbs: TreeHandler) {
+  /** Attributes reported in `onopentag` (lowercase names); undefined for all of them. */
+  readonly #attributes: ReadonlySet<string> | undefined;
+
+  constructor(html: string, cbs: TreeHandler, options: { attributes?: ReadonlySet<string> } = {}) {
     this.#html = html;
     this.#cbs = cbs;
+    this.#attributes = options.attributes;
     this.#tokenizer = new Tokenizer({ xmlMode: false, decodeEntities: true }, this);
   }
 
@@ -158,18 +166,22 @@ export class LinearParser implements TokenizerCallbacks {
 
   onattribname(start: number, endIndex: number): void {
     this.#attribname = this.#html.slice(start, endIndex).toLowerCase();
+    this.#wanted = this.#attributes === undefined || this.#attributes.has(this.#attribname);
   }
 
   onattribdata(start: number, endIndex: number): void {
-    this.#attribvalue += this.#html.slice(start, endIndex);
+    // Values nobody asked for (most of a page's attributes) are never sliced out of the page.
+    if (this.#wanted) this.#attribvalue += this.#html.slice(start, endIndex);
   }
 
   onattribentity(cp: number): void {
-    this.#attribvalue += fromCodePoint(cp);
+    if (this.#wanted) this.#attribvalue += fromCodePoint(cp);
   }
 
   onattribend(_quote: QuoteType): void {
-    if (this.#attribs && !Object.hasOwn(this.#attribs, this.#attribname)) this.#attribs[this.#attribname] = this.#attribvalue;
+    if (this.#wanted && this.#attribs && !Object.hasOwn(this.#attribs, this.#attribname)) {
+      this.#attribs[this.#attribname] = this.#attribvalue;
+    }
     this.#attribvalue = "";
   }
 
