@@ -69,6 +69,9 @@ export async function crawlSeeds(ctx: Context, _input?: unknown): Promise<CrawlO
       `${web.join(", ")}: ${stats.pages} pages (${stats.notModified} not modified) from ${stats.requests} requests, ` +
         `${sink.counts.failed - before} failed, in ${seconds.toFixed(1)} s (${(stats.pages / Math.max(seconds, 1e-3)).toFixed(0)} pages/s)`,
     );
+    if (stats.offSite > 0) {
+      ctx.log.info(`${stats.offSite} links off the site (another scheme, host or port) not followed; allowHosts widens the site`);
+    }
   }
   if (budget.exhausted) ctx.log.warn(`maxPages ${options.maxPages} reached: links beyond it were not followed`);
   progress.flush();

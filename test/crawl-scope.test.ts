@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { crawlSeeds } from "../cells/crawl.ts";
 import { Compute } from "../kernel/compute/devices.ts";
 import { pipeline, type ParamValue, type TableRef } from "../kernel/mod.ts";
-import { runDetail } from "../kernel/report.ts";
+import { runDetail, runLogs } from "../kernel/report.ts";
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/runs.ts";
 import { storesClosedAfterEach, tempDir } from "./helpers.ts";
@@ -34,7 +34,10 @@ async function crawl(params: Record<string, ParamValue>) {
   const detail = await runDetail(s, result.runId);
   const output = result.outputs.get("crawl_seeds") as { documents: TableRef; failures: TableRef } | undefined;
   const q = async (t: "documents" | "failures") => output ? await s.query(`SELECT * FROM ${output[t].sql} ORDER BY 1`) : [];
-  return { state: result.state, error: detail.cells[0]?.error ?? null, docs: await q("documents"), failures: await q("failures") };
+  return {
+    state: result.state, error: detail.cells[0]?.error ?? null, docs: await q("documents"), failures: await q("failures"),
+    logs: (await runLogs(s, result.runId)).map((l) => l.message),
+  };
 }
 
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
@@ -96,6 +99,23 @@ describe("the site", () => {
     expect(r.failures.map((f) => [f.url, f.reason])).toEqual([[`${site}/go`, "off_site"]]);
     const wide = await crawl({ seeds: `${site}/`, allowHosts: new URL(other).host });
     expect(wide.docs.map((d) => d.id).sort()).toEqual([`${site}/`, `${other}/page`].sort());
+  });
+
+  it("does not follow links to another port or host name, and says how many it left", async () => {
+    let otherRequests = 0;
+    const other = await serve((_req, res) => void (otherRequests++, res.writeHead(200, { "content-type": "text/html" }).end("<p>x</p>")));
+    const site = await serve((req, res) => {
+      const port = new URL(`http://${req.headers.host}`).port;
+      if (req.url === "/") {
+        res.writeHead(200, { "content-type": "text/html" })
+          .end(`<p>home</p><a href="${other}/a">a</a><a href="http://localhost:${port}/b">b</a><a href="${other}/a">again</a>`);
+      } else res.writeHead(404).end();
+    });
+    const r = await crawl({ seeds: `${site}/` });
+    expect(r.docs.map((d) => d.id)).toEqual([`${site}/`]);
+    expect(r.failures).toEqual([]);
+    expect(otherRequests).toBe(0);
+    expect(r.logs).toContain("2 links off the site (another scheme, host or port) not followed; allowHosts widens the site");
   });
 });
 

@@ -43,6 +43,8 @@ export interface HttpStats {
   /** Documents stored: fetched or kept as unchanged. */
   pages: number;
   notModified: number;
+  /** Distinct links not followed because they leave the site (kept in crawl_links all the same). */
+  offSite: number;
 }
 
 interface Task {
@@ -58,7 +60,9 @@ export async function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<Http
   const seen = new Set<string>();
   /** URLs requested, directly or as a redirect target: never requested twice. */
   const claimed = new Set<string>();
-  const stats: HttpStats = { requests: 0, pages: 0, notModified: 0 };
+  const stats: HttpStats = { requests: 0, pages: 0, notModified: 0, offSite: 0 };
+  /** Links off the site, counted once each. */
+  const offSite = new Set<string>();
 
   const queues = new HostQueues<Task>(
     { perHost: options.perHostConcurrency, delayMs: options.perHostDelayMs, global: GLOBAL_CONCURRENCY, signal },
@@ -83,7 +87,11 @@ export async function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<Http
   const follow = (links: string[], from: Task): void => {
     if (from.depth >= options.maxDepth) return;
     for (const url of links) {
-      if (!url.startsWith("http") || seen.has(url) || !onSite(url, from.site, options.allowHosts) || looksLikeNonPage(url)) continue;
+      if (!url.startsWith("http") || seen.has(url) || looksLikeNonPage(url)) continue;
+      if (!onSite(url, from.site, options.allowHosts)) {
+        if (!offSite.has(url)) offSite.add(url), stats.offSite++;
+        continue;
+      }
       if (!enqueue({ url, depth: from.depth + 1, site: from.site })) return;
     }
   };
