@@ -215,6 +215,11 @@ describe("topKCpu", () => {
 describe("latestIndexPipeline", () => {
   async function checkpoint(store: Store, runId: number, pipeline: string, cell: string, at: string): Promise<void> {
     await store.query(
+      `INSERT INTO runs VALUES (?, ?, ?, 'manual', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, '{}', '{}', 'success', ?::TIMESTAMPTZ, NULL, NULL)
+       ON CONFLICT DO NOTHING`,
+      [runId, pipeline, `key-${runId}`, at, at, at, at],
+    );
+    await store.query(
       `INSERT INTO outputs VALUES (?, ?, ?, 1, 'key', '{}', 'hash', '{}', NULL, ?::TIMESTAMPTZ)`,
       [runId, cell, pipeline, at],
     );

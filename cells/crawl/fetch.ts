@@ -16,8 +16,7 @@
 import { parseContentType, textKind as kindOf, type ContentType, type TextKind } from "./content-type.ts";
 import { looksLikeHtml } from "./decode.ts";
 import type { Reason } from "./types.ts";
-import { runtime } from "../../kernel/runtime/mod.ts";
-import type { HttpResponse } from "../../kernel/runtime/types.ts";
+import { type HttpResponse, runtime } from "../../kernel/mod.ts";
 import { normalizeUrl } from "./url.ts";
 
 export const MAX_REDIRECTS = 5;

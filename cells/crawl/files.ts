@@ -7,8 +7,7 @@
  * const info = await files.stat("docs/index.html"); // { directory: false, size: 5120, kind: "file" }
  * for await (const chunk of files.chunks("data.jsonl")) console.log(chunk.length);
  */
-import { runtime } from "../../kernel/runtime/mod.ts";
-import type { FileKind } from "../../kernel/runtime/types.ts";
+import { type FileKind, runtime } from "../../kernel/mod.ts";
 
 export interface FileInfo {
   directory: boolean;

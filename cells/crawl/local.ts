@@ -12,7 +12,7 @@
  * @example
  * await crawlLocal([{ path: "/docs", url: "file:///docs/", directory: true }], { options, signal, sink, budget, progress });
  */
-import { runtime } from "../../kernel/runtime/mod.ts";
+import { runtime } from "../../kernel/mod.ts";
 import { kindOfExtension } from "./content-type.ts";
 import { decodeText } from "./decode.ts";
 import { extractDocument } from "./extract.ts";

@@ -20,8 +20,7 @@
  * await resolveSeeds("https://example.com/, docs/");
  * // [{ kind: "http", url: "https://example.com/", ... }, { kind: "local", path: "/repo/docs", directory: true, ... }]
  */
-import { CellarError } from "../../kernel/mod.ts";
-import { runtime } from "../../kernel/runtime/mod.ts";
+import { CellarError, runtime } from "../../kernel/mod.ts";
 import { extensionOf, kindOfExtension } from "./content-type.ts";
 import { files } from "./files.ts";
 import { normalizeUrl } from "./url.ts";

@@ -11,8 +11,7 @@
  * await sink.failure({ url: "https://x.org/big", reason: "too_large", detail: "..." });
  * const output = await sink.finish(); // { documents, failures, links, fetched, unchanged, failed }
  */
-import type { Context, TableRef, TableWriter } from "../../kernel/mod.ts";
-import { runtime } from "../../kernel/runtime/mod.ts";
+import { type Context, runtime, type TableRef, type TableWriter } from "../../kernel/mod.ts";
 import type { Previous } from "./previous.ts";
 import type { Failure, Reason } from "./types.ts";
 

@@ -15,8 +15,7 @@
  * const sigs = await minhashSignaturesGpu(gpu, shingles, offsets); // or minhashSignatures(...) on the CPU
  * estimateJaccard(sigs, 128, 0, 1); // ≈ 0.67: 4 of their 6 distinct shingles are shared
  */
-import { CellarError } from "../../kernel/errors.ts";
-import type { GpuDevice } from "../../kernel/compute/gpu.ts";
+import { CellarError, type GpuDevice } from "../../kernel/mod.ts";
 import { MINHASH_WGSL, MINHASH_WORKGROUP } from "./minhash.wgsl.ts";
 
 const EMPTY = 0xffffffff;

@@ -16,7 +16,7 @@
  * scan.hashes[0] === scan.hashes[2]; // true: FNV-1a of "hello,"
  * exactKey(scan.normalized); // SHA-256 hex
  */
-import { runtime } from "../../kernel/runtime/mod.ts";
+import { runtime } from "../../kernel/mod.ts";
 
 /** JavaScript's `\s`: the characters `split(/\s+/)` splits on. */
 export function isWhitespace(c: number): boolean {

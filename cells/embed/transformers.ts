@@ -17,8 +17,7 @@
  * const embedder = await loadTransformers({ modelPath: "/models/all-MiniLM-L6-v2", dtype: "q8" });
  * embedder.id; // "transformers:all-MiniLM-L6-v2:q8"
  */
-import { CellarError } from "../../kernel/mod.ts";
-import { runtime } from "../../kernel/runtime/mod.ts";
+import { CellarError, errorLine, runtime } from "../../kernel/mod.ts";
 import type { Dtype, Embedder, EmbedderOptions } from "./embedder.ts";
 
 /** What transformers.js reads from a model directory, by dtype. */
@@ -50,12 +49,12 @@ export async function loadTransformers(options: EmbedderOptions & { dtype: Dtype
   try {
     extractor = await load(device).catch(async (err) => {
       if (device !== "webgpu") throw err;
-      options.log?.(`WebGPU session failed (${firstLine(err)}); using the CPU`);
+      options.log?.(`WebGPU session failed (${errorLine(err)}); using the CPU`);
       device = "cpu";
       return await load(device);
     });
   } catch (err) {
-    throw new CellarError(`model "transformers" ${source.ref}: cannot load it (dtype ${dtype}, ${WEIGHT_FILES[dtype]}): ${firstLine(err)}`);
+    throw new CellarError(`model "transformers" ${source.ref}: cannot load it (dtype ${dtype}, ${WEIGHT_FILES[dtype]}): ${errorLine(err)}`);
   }
 
   const tokenizer = extractor.tokenizer;
@@ -139,7 +138,7 @@ export async function checkModelDir(dir: string, dtype: Dtype): Promise<void> {
     try {
       JSON.parse(await runtime.readTextFile(runtime.resolve(dir, file)));
     } catch (err) {
-      throw new CellarError(`model directory ${dir}: ${file} is not valid JSON: ${firstLine(err)}`);
+      throw new CellarError(`model directory ${dir}: ${file} is not valid JSON: ${errorLine(err)}`);
     }
   }
 }
@@ -155,8 +154,4 @@ async function pickDevice(requested: "auto" | "cpu" | "webgpu"): Promise<"cpu" |
 
 function baseName(path: string): string {
   return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n", 1)[0];
 }

@@ -12,8 +12,7 @@
  * set.queries.length; // 225
  * set.missing.documents; // judged documents the corpus lacks (an error unless allowMissing)
  */
-import { CellarError } from "../../kernel/mod.ts";
-import { runtime } from "../../kernel/runtime/mod.ts";
+import { CellarError, runtime } from "../../kernel/mod.ts";
 import { parseQrels, type Qrels } from "./trec.ts";
 
 export interface Question {

@@ -10,8 +10,7 @@
  * // nDCG@10  0.3226    0.3010  -0.0216  0.0100        FAIL
  */
 import Table from "cli-table3";
-import { CellarError } from "../../kernel/mod.ts";
-import { runtime } from "../../kernel/runtime/mod.ts";
+import { CellarError, runtime } from "../../kernel/mod.ts";
 
 /** What a baseline must hold: the cell's own output has this shape, so a pinned file is a saved output. */
 export interface Baseline {

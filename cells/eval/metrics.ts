@@ -25,7 +25,7 @@
  * result.perQuery.get("1")!["MAP"]; // 0.1781…
  * formatMeasure(result.mean.MAP);   // "0.2533", as trec_eval prints it
  */
-import { CellarError } from "../../kernel/errors.ts";
+import { CellarError } from "../../kernel/mod.ts";
 import { type Qrels, rankEntries, type Run, type RunEntry, strcmp } from "./trec.ts";
 
 export type { Qrels, Run, RunEntry } from "./trec.ts";

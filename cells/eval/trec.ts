@@ -22,7 +22,7 @@
  * run.get("1")![0]; // { docid: "184", score: 22.447209 }
  * await runtime.writeTextFile("out.run", formatRun(run, "bm25"));
  */
-import { CellarError } from "../../kernel/errors.ts";
+import { CellarError } from "../../kernel/mod.ts";
 
 /** Judgments: qid → docid → gain (relevance grade; ≥ 1 is relevant). */
 export type Qrels = Map<string, Map<string, number>>;

@@ -10,9 +10,8 @@
  * const [hits] = await index.search(["supersonic flow over a wedge"], 10);
  * const [vector] = await index.embedder.embed(["what is lift?"]);
  */
-import { CellarError, type GpuDevice } from "../../kernel/mod.ts";
-import type { VectorReader, VectorRows } from "../../kernel/store/vectors.ts";
-import { type Embedder, loadEmbedder } from "../embed/embedder.ts";
+import { CellarError, type GpuDevice, latestCheckpoint, type VectorReader, type VectorRows } from "../../kernel/mod.ts";
+import { type Embedder, type EmbedderOptions, loadEmbedder } from "../embed/embedder.ts";
 import { topKGpu } from "./topk.ts";
 import { topKCpu } from "./topk-cpu.ts";
 
@@ -76,12 +75,8 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
   const model = String(meta.model);
 
   // The model that built the index, with the params of the run that built it (a local model path, a dtype).
-  const [built] = await ctx.sql(
-    `SELECT r.params FROM outputs o JOIN runs r USING (run_id)
-     WHERE o.pipeline = ? AND o.cell = 'build_index' ORDER BY o.created_at DESC LIMIT 1`,
-    [pipeline],
-  );
-  const params = built ? JSON.parse(String(built.params)) : {};
+  const built = await latestCheckpoint(ctx, { pipeline, cell: "build_index" });
+  const params = (built?.params ?? {}) as EmbedderOptions;
   // No ORDER BY: DuckDB returns a plain scan in insertion order (build_index writes chunk_id order),
   // the same order both ways of reading, and sorting 100K rows of vectors costs a third of the read.
   const query = `SELECT chunk_id, document, title, embedding FROM ${view}`;
@@ -159,9 +154,9 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
  * checkpoint): the index a reader wants when it is not told which.
  */
 export async function latestIndexPipeline(sql: SearchContext["sql"]): Promise<string> {
-  const [row] = await sql(`SELECT pipeline FROM outputs WHERE cell = 'build_index' ORDER BY created_at DESC, run_id DESC LIMIT 1`);
-  if (!row) throw new CellarError(`no pipeline has built an index yet; run ingest first (cellar run ingest)`);
-  return String(row.pipeline);
+  const built = await latestCheckpoint({ sql }, { cell: "build_index" });
+  if (!built) throw new CellarError(`no pipeline has built an index yet; run ingest first (cellar run ingest)`);
+  return built.pipeline;
 }
 
 /** Unit-length query vectors, numQueries × dim. */

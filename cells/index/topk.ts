@@ -11,8 +11,7 @@
  * const { indices, scores } = await topKGpu(gpu, queries, vectors, 384, 10); // or topK(...) on the CPU
  * indices.subarray(0, 10); // the 10 nearest vectors of query 0
  */
-import { CellarError } from "../../kernel/errors.ts";
-import type { GpuDevice } from "../../kernel/compute/gpu.ts";
+import { CellarError, type GpuDevice } from "../../kernel/mod.ts";
 import { TopKHeap } from "./heap.ts";
 import { SCORES_TILE, SCORES_WGSL, SELECT_WORKGROUP, selectWgsl } from "./topk.wgsl.ts";
 

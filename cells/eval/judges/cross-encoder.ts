@@ -18,8 +18,7 @@
  * judge.id; // "cross-encoder:ms-marco-MiniLM-L-6-v2:q8"
  * const [verdict] = await judge.judge([{ question: "what is lift?", context: "Lift is the force …" }]);
  */
-import { CellarError } from "../../../kernel/mod.ts";
-import { runtime } from "../../../kernel/runtime/mod.ts";
+import { CellarError, errorLine, runtime } from "../../../kernel/mod.ts";
 import type { Dtype } from "../../embed/embedder.ts";
 import { checkModelDir, MODEL_FILES, WEIGHT_FILES } from "../../embed/transformers.ts";
 import type { Judge, JudgePair } from "../judge.ts";
@@ -73,11 +72,11 @@ async function load(options: CrossEncoderOptions): Promise<Judge> {
     tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
     model = await open(device).catch(async (err) => {
       if (device !== "webgpu") throw err;
-      options.log?.(`WebGPU session failed (${firstLine(err)}); using the CPU`);
+      options.log?.(`WebGPU session failed (${errorLine(err)}); using the CPU`);
       return await open(device = "cpu");
     });
   } catch (err) {
-    throw new CellarError(`judge "cross-encoder" ${dir}: cannot load it (dtype ${dtype}, ${WEIGHT_FILES[dtype]}): ${firstLine(err)}`);
+    throw new CellarError(`judge "cross-encoder" ${dir}: cannot load it (dtype ${dtype}, ${WEIGHT_FILES[dtype]}): ${errorLine(err)}`);
   }
 
   /** One row of logits per pair; padding and truncation as the tokenizer's model_max_length allows. */
@@ -142,8 +141,4 @@ function sigmoid(x: number): number {
 
 function baseName(path: string): string {
   return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n", 1)[0];
 }

@@ -12,8 +12,7 @@
  * const judge = createLlmJudge({ baseUrl: "http://127.0.0.1:8080/v1", model: "qwen2.5-7b-instruct" });
  * const verdicts = await judge.judge(pairs, { signal: ctx.signal, cost: ctx.cost.add, warn: ctx.log.warn });
  */
-import { CellarError, isCellarError } from "../../../kernel/errors.ts";
-import { runtime } from "../../../kernel/runtime/mod.ts";
+import { CellarError, isCellarError, runtime } from "../../../kernel/mod.ts";
 import type { Judge, Judgement, JudgePair, JudgeRunOptions } from "../judge.ts";
 
 export interface LlmJudgeOptions {

@@ -1,0 +1,21 @@
+/**
+ * The part of the runtime adapter that cells may use, exported from kernel/mod.ts: files, paths, the
+ * environment, hashing and HTTP GET. Signals, exit, workers and the process's streams stay the kernel's.
+ *
+ * @example
+ * import { runtime } from "../kernel/mod.ts";
+ * const text = await runtime.readTextFile(runtime.resolve(runtime.cwd(), "seeds.txt"));
+ */
+import { runtime as full } from "./mod.ts";
+import type { Runtime } from "./types.ts";
+
+export type CellRuntime = Pick<
+  Runtime,
+  | "name" | "env" | "cwd" | "resolve" | "dirname" | "toFileUrl" | "fromFileUrl"
+  | "exists" | "readDirEntries" | "stat" | "realPath" | "readFile" | "readChunks" | "readTextFile" | "writeTextFile"
+  | "sha256Hex" | "httpGet"
+  // The cross-encoder judge asks onnxruntime's WebGPU backend for an adapter of its own.
+  | "gpu"
+>;
+
+export const runtime: CellRuntime = full;
