@@ -17,6 +17,7 @@ export type { Columns, TableWriter } from "./tables.ts";
 export type { Duration } from "./duration.ts";
 export type { DataInterval } from "./timetable.ts";
 export { CellarError, type CellarErrorOptions, CheckFailed, errorLine, isCellarError, isCheckFailed, isRetryable } from "./errors.ts";
+export { backoffMs, delay, retry, type RetryPolicy, Semaphore, sleep } from "./async.ts";
 export { task } from "./compute/task.ts";
 export type { TaskHandle } from "./compute/task.ts";
 export type { ChunkFn, ChunkInfo, MapOptions, MapResult } from "./compute/map.ts";

@@ -34,7 +34,7 @@ import {
   UNFINISHED_CELL_STATES,
 } from "./state.ts";
 import type { Store } from "./store/store.ts";
-import { sleep } from "./timer.ts";
+import { sleep } from "./async.ts";
 
 // Part of the runner's API since before the split: callers may test a cell's abort reason for it.
 export { CancelledError };

@@ -10,6 +10,7 @@
  * const created = await createScheduledRuns(store, "ingest", intervals, params, "scheduled");
  */
 import { type DuckDBValue, listValue, StatementType } from "@duckdb/node-api";
+import { backoffMs, retry } from "./async.ts";
 import { CellarError } from "./errors.ts";
 import type { ParamValue, RunOutcome } from "./pipeline.ts";
 import {
@@ -129,15 +130,8 @@ export function isWriteConflict(err: unknown): boolean {
 }
 
 /** Runs `body` again, a few milliseconds later, while it fails with a write conflict (at most ~20 times). */
-export async function retryConflicts<T>(body: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await body();
-    } catch (err) {
-      if (attempt >= 20 || !isWriteConflict(err)) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 * attempt) * (0.5 + Math.random())));
-    }
-  }
+export function retryConflicts<T>(body: () => Promise<T>): Promise<T> {
+  return retry(body, { tries: 20, retryable: isWriteConflict, delayMs: (n) => backoffMs(n, { baseMs: 2, maxMs: 50 }) });
 }
 
 /** A manual run (its own key, never deduplicated) at `logicalDate`; returns its record. */

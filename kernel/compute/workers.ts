@@ -8,6 +8,7 @@
  * const out = await cpu.run(task(import.meta.url, "shingle"), texts, signal);
  * cpu.close();
  */
+import { Semaphore } from "../async.ts";
 import { CellarError } from "../errors.ts";
 import { runtime, type WorkerHandle } from "../runtime/mod.ts";
 import type { TaskHandle } from "./task.ts";
@@ -34,18 +35,19 @@ const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
 export class CpuPool {
   readonly size: number;
   readonly #slots: Slot[];
-  readonly #waiting: Array<(slot: Slot) => void> = [];
+  readonly #free: Semaphore;
   readonly #pending = new Map<number, { resolve: (r: unknown[]) => void; reject: (e: unknown) => void }>();
   #nextId = 1;
 
   constructor(size = runtime.cpuCount()) {
     this.size = size;
     this.#slots = Array.from({ length: size }, () => ({ worker: undefined, busy: false, current: undefined }));
+    this.#free = new Semaphore(size);
   }
 
   async run(task: TaskHandle, chunk: unknown[], signal: AbortSignal, index = 0): Promise<unknown[]> {
     signal.throwIfAborted();
-    const slot = await this.#take();
+    const slot = await this.#take(signal);
     try {
       const worker = slot.worker ??= this.#spawn(slot);
       const id = this.#nextId++;
@@ -96,18 +98,16 @@ export class CpuPool {
     });
   }
 
-  #take(): Promise<Slot> {
-    const free = this.#slots.find((s) => !s.busy);
-    if (free) {
-      free.busy = true;
-      return Promise.resolve(free);
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
+  /** A free worker slot; a chunk whose signal aborts while it waits leaves the line. */
+  async #take(signal: AbortSignal): Promise<Slot> {
+    await this.#free.acquire(signal);
+    const slot = this.#slots.find((s) => !s.busy)!;
+    slot.busy = true;
+    return slot;
   }
 
   #give(slot: Slot): void {
-    const next = this.#waiting.shift();
-    if (next) next(slot);
-    else slot.busy = false;
+    slot.busy = false;
+    this.#free.release();
   }
 }

@@ -12,7 +12,7 @@
  * const judge = createLlmJudge({ baseUrl: "http://127.0.0.1:8080/v1", model: "qwen2.5-7b-instruct" });
  * const verdicts = await judge.judge(pairs, { signal: ctx.signal, cost: ctx.cost.add, warn: ctx.log.warn });
  */
-import { CellarError, isCellarError, runtime } from "../../../kernel/mod.ts";
+import { backoffMs, CellarError, delay, isCellarError, runtime, Semaphore } from "../../../kernel/mod.ts";
 import type { Judge, Judgement, JudgePair, JudgeRunOptions } from "../judge.ts";
 
 export interface LlmJudgeOptions {
@@ -78,7 +78,7 @@ export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
   const url = `${baseUrl.replace(/\/+$/, "")}/chat/completions`;
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-  const slots = new Slots(concurrency);
+  const slots = new Semaphore(concurrency);
 
   /** One request, retried while retrying may help; throws only what must stop the whole batch. */
   async function complete(messages: Message[], signal: AbortSignal, run: JudgeRunOptions): Promise<Answer> {
@@ -115,8 +115,8 @@ export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
       if (tries > maxRetries) {
         return { error: `llm request failed: ${why} after ${tries} tries${status === 0 ? "" : `: ${serverMessage(text)}`}` };
       }
-      const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (tries - 1)) * (0.5 + Math.random() / 2);
-      await sleep(Math.min(maxDelayMs, retryAfterMs(retryAfter) ?? backoff), signal);
+      const backoff = backoffMs(tries, { baseMs: baseDelayMs, maxMs: maxDelayMs });
+      await delay(Math.min(maxDelayMs, retryAfterMs(retryAfter) ?? backoff), signal);
     }
   }
 
@@ -228,57 +228,6 @@ function causes(err: unknown): string {
     parts.push(e instanceof Error ? e.message : String(e));
   }
   return parts.join(": ");
-}
-
-/** At most `size` holders at once; waiters are served first come, first served. */
-class Slots {
-  #free: number;
-  readonly #waiting: Array<() => void> = [];
-
-  constructor(size: number) {
-    this.#free = size;
-  }
-
-  async acquire(signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const grant = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        this.#waiting.splice(this.#waiting.indexOf(grant), 1);
-        reject(signal.reason);
-      };
-      this.#waiting.push(grant);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next) next(); // the slot passes straight to the next waiter
-    else this.#free++;
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function count(name: string, value: number, min: number): number {
