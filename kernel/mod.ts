@@ -1,5 +1,5 @@
 /**
- * Cellar's public API: define a pipeline of cells; the CLI and the scheduler run it.
+ * Cellar's public API: define a pipeline of cells; run it with `openCellar`, the CLI or the scheduler.
  *
  * @example
  * import { pipeline } from "../kernel/mod.ts";
@@ -9,6 +9,11 @@
  *   .cell("shout", { retries: 2, retryDelay: "30s" }, (_ctx, text: string) => text.toUpperCase());
  */
 export { pipeline } from "./pipeline.ts";
+export { Cellar, openCellar } from "./cellar.ts";
+export type { BackfillResult, CellarEvent, CellarOptions, CellResult, PipelineRef, RunRequest, SearchHit } from "./cellar.ts";
+export type { RunEvent, RunResult } from "./runner.ts";
+export type { RunRecord } from "./runs.ts";
+export type { CellReport, LogLine, RunDetail } from "./report.ts";
 export type { AlertHook, CellOptions, ParamValue, Pipeline, PipelineOptions, RetryOptions, RunFailure } from "./pipeline.ts";
 export type { PipelineTrigger, RunOutcome } from "./pipeline.ts";
 export type { Context, Logger } from "./context.ts";

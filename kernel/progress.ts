@@ -16,10 +16,11 @@ import { CellState } from "./state.ts";
 
 const PLAIN_PROGRESS_MS = 10_000;
 
-export function showProgress(runner: Runner, options: { quiet?: boolean } = {}): () => void {
+/** `source` is a Runner, or anything that hands out its events (the facade's, filtered). */
+export function showProgress(source: Pick<Runner, "on">, options: { quiet?: boolean } = {}): () => void {
   const stream = runtime.progressStream();
   const view = stream ? terminalView(stream) : { listen: plainView(options.quiet ?? false), stop: () => {} };
-  const off = runner.on(view.listen);
+  const off = source.on(view.listen);
   return () => {
     off();
     view.stop();

@@ -1,0 +1,519 @@
+/**
+ * The facade over one store: what the `cellar` commands do, as methods. The
+ * CLI and the server are thin layers over it, and tests run pipelines through
+ * it instead of assembling runs by hand.
+ *
+ * @example
+ * import { openCellar } from "../kernel/mod.ts";
+ *
+ * const cellar = openCellar({ db: ".cellar/cellar.duckdb" });
+ * try {
+ *   cellar.on((event) => console.log(event));
+ *   const result = await cellar.run("hello", { params: { name: "world" } });
+ *   console.log((await cellar.show(result.runId)).cells);
+ * } finally {
+ *   await cellar.close();
+ * }
+ */
+import type { Compute } from "./compute/devices.ts";
+import type { CostLine, CostModel } from "./cost.ts";
+import { CellarError } from "./errors.ts";
+import { type ParamValue, parseDate, type Pipeline } from "./pipeline.ts";
+import type { LogLine, RunDetail } from "./report.ts";
+import type { RunEvent, Runner, RunResult } from "./runner.ts";
+import type { RunOptions, RunRecord } from "./runs.ts";
+import { RESUMABLE_RUN_STATES, RunState } from "./state.ts";
+import type { Store } from "./store/store.ts";
+import type { DataInterval } from "./timetable.ts";
+
+/** The runtime, store and runner, loaded at first use: see kernel/engine.ts for why. */
+const loadEngine = () => import("./engine.ts");
+
+export interface CellarOptions {
+  /** The DuckDB store's path (opened at first use, closed by close()), or an open store (left open). */
+  db: string | Store;
+  /** false: refuse a path where no store exists, instead of creating one (what read-only commands want). */
+  create?: boolean;
+  /** Devices and CPU workers for ctx.map. Default: the process's, from CELLAR_DEVICES. */
+  compute?: Compute;
+  /** How long a cancelled cell may ignore its signal before it is abandoned. Default 5 s. */
+  abandonAfterMs?: number;
+}
+
+/** A pipeline object, or what `cellar` takes: an id (`pipelines/<id>.ts`) or a file path. */
+export type PipelineRef = Pipeline | string;
+
+export interface RunRequest {
+  /** Param overrides: strings are parsed as `--param` values are. */
+  params?: Record<string, string | ParamValue>;
+  /** Logical date. Default: now. */
+  date?: Date | string;
+  /** false: recompute every cell (`--no-cache`). */
+  cache?: boolean;
+  /** Recompute this cell and everything downstream. */
+  from?: string;
+  /** Always start a new run, even if an interrupted one with the same params could be resumed. */
+  new?: boolean;
+}
+
+export interface CellResult extends RunResult {
+  /** The cell failed its check (CheckFailed, e.g. a regression) rather than erroring. */
+  checkFailed: boolean;
+}
+
+export interface BackfillResult {
+  /** The complete intervals in the range; those that have not ended are left to the scheduler. */
+  intervals: DataInterval[];
+  /** Runs created by this call (the others existed: a backfill twice over a range creates nothing). */
+  created: number;
+  /** One result per run executed, in the order they finished. */
+  results: RunResult[];
+  /** The backfill was cancelled; the runs not started stay queued. */
+  cancelled: boolean;
+}
+
+/** What a pipeline module's `search` export returns per query. */
+export interface SearchHit {
+  rank: number;
+  score: number;
+  document: string;
+  title: string | null;
+}
+
+/** What the facade tells its listeners: the runner's events, and the facade's own notices. */
+export type CellarEvent =
+  | RunEvent
+  /** `run` found an interrupted run with the same params and resumes it instead of starting one. */
+  | { type: "resuming"; runId: number; pipeline: string }
+  /** `backfill` planned its range, before writing anything; `notEnded` intervals are left to the scheduler. */
+  | { type: "backfill"; pipeline: string; intervals: number; notEnded: number }
+  /** `backfill` created the runs its range lacked. */
+  | { type: "backfill-created"; pipeline: string; intervals: number; created: number }
+  /** `schedule` opened the store and starts its loop. */
+  | { type: "scheduling"; pipelines: string[]; db: string };
+
+/** One facade call that executes runs: its runner, made once the store is open, and the runs it executes. */
+interface Operation {
+  runner?: Runner;
+  /** cancel() was called before the runner existed; `reason` undefined is the runner's default. */
+  cancelled?: { reason: string | undefined };
+  runIds: Set<number>;
+  stopping: AbortController;
+}
+
+/** Opens the facade over `db`. Nothing is opened until the first call that needs the store. */
+export function openCellar(options: CellarOptions): Cellar {
+  return new Cellar(options);
+}
+
+export class Cellar implements AsyncDisposable {
+  readonly #options: CellarOptions;
+  readonly #listeners = new Set<(event: CellarEvent) => void>();
+  readonly #operations = new Set<Operation>();
+  /** What close() waits for: every operation's body, settled or not. */
+  readonly #running = new Set<Promise<unknown>>();
+  /** Wakes each open events() iterator, so that it sees close(). */
+  readonly #enders = new Set<() => void>();
+  #store: Promise<Store> | undefined;
+  #closed = false;
+
+  constructor(options: CellarOptions) {
+    this.#options = options;
+  }
+
+  /** The store's path. */
+  get path(): string {
+    const { db } = this.#options;
+    return typeof db === "string" ? db : db.path;
+  }
+
+  /** The open store (opening it if need be): for reading the tables cells wrote. */
+  store(): Promise<Store> {
+    if (this.#closed) return Promise.reject(new CellarError(`cellar ${this.path}: closed`));
+    this.#store ??= this.#open();
+    return this.#store;
+  }
+
+  async #open(): Promise<Store> {
+    const k = await loadEngine();
+    const { db, create } = this.#options;
+    if (typeof db !== "string") return db;
+    if (create === false && db !== ":memory:" && !(await k.runtime.exists(db))) {
+      throw new CellarError(`database ${db} does not exist; pass an existing store with --db (a run creates one)`);
+    }
+    const store = await k.Store.open(db);
+    try {
+      // Only one process opens the store for writing: what is still marked running here died with its process.
+      await k.markInterrupted(store);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  /** Subscribes to events; returns the unsubscribe function. A throwing listener is ignored. */
+  on(listener: (event: CellarEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * The events from now on (subscribed at this call, not at the first
+   * next()), until close(), `signal`, or the loop breaking; none is dropped.
+   */
+  events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<CellarEvent> {
+    const queue: CellarEvent[] = [];
+    let wake: () => void = () => {};
+    let done = false;
+    const off = this.on((event) => {
+      queue.push(event);
+      wake();
+    });
+    const poke = () => wake();
+    this.#enders.add(poke);
+    options.signal?.addEventListener("abort", poke);
+    const finish = (): IteratorResult<CellarEvent> => {
+      done = true;
+      off();
+      this.#enders.delete(poke);
+      options.signal?.removeEventListener("abort", poke);
+      return { value: undefined, done: true };
+    };
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      next: async () => {
+        while (true) {
+          if (queue.length > 0) return { value: queue.shift()!, done: false };
+          if (done || this.#closed || options.signal?.aborted) return finish();
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      },
+      return: async () => finish(),
+    };
+  }
+
+  #emit(event: CellarEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken display must not break a run.
+      }
+    }
+  }
+
+  /**
+   * Runs a pipeline once (`cellar run`): resumes its interrupted manual run
+   * with the same params (and date, if given) unless `new`, `from` or
+   * `cache: false` asks for a fresh one.
+   */
+  async run(ref: PipelineRef, request: RunRequest = {}): Promise<RunResult> {
+    const k = await loadEngine();
+    const { pipeline, source } = await resolve(ref);
+    const params = pipeline.resolveParams(request.params ?? {});
+    const date = request.date === undefined ? new Date() : parseDate(request.date, "--date");
+    const cache = request.cache ?? true;
+    const options: RunOptions = {
+      ...(cache ? {} : { noCache: true }),
+      ...(request.from ? { from: request.from } : {}),
+      ...source,
+    };
+    if (request.from) pipeline.getCell(request.from);
+    return await this.#operate(async (store, op) => {
+      const resumable = request.new || request.from || !cache
+        ? undefined
+        : (await k.listRuns(store, pipeline.id, { states: RESUMABLE_RUN_STATES, kinds: ["manual"] }))
+          .find((r) => JSON.stringify(r.params) === JSON.stringify(params) && (request.date === undefined || +r.logicalDate === +date));
+      let run: RunRecord;
+      if (resumable) {
+        run = resumable;
+        this.#emit({ type: "resuming", runId: run.runId, pipeline: pipeline.id });
+      } else {
+        const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
+        run = await k.createManualRun(store, pipeline.id, "manual", date, interval, params, options);
+      }
+      return await this.#execute(op, pipeline, run);
+    });
+  }
+
+  /**
+   * Resumes an interrupted or failed run (`cellar resume`): completed cells
+   * are kept, the rest run. The pipeline is loaded as the run was started
+   * (its id or file) unless given.
+   */
+  async resume(runId: number | string, options: { pipeline?: Pipeline } = {}): Promise<RunResult> {
+    const k = await loadEngine();
+    return await this.#operate(async (store, op) => {
+      const run = await k.getRun(store, parseRunId(runId));
+      if (run.state === RunState.Success) throw new CellarError(`run ${run.runId}: already succeeded; nothing to resume`);
+      const pipeline = options.pipeline ?? (await k.loadPipeline(run.options.source ?? run.pipeline)).pipeline;
+      if (pipeline.id !== run.pipeline) {
+        throw new CellarError(`run ${run.runId} is of pipeline "${run.pipeline}", but ${options.pipeline ? "the pipeline given" : run.options.source} now defines "${pipeline.id}"`);
+      }
+      return await this.#execute(op, pipeline, run);
+    });
+  }
+
+  /**
+   * Runs one cell (`cellar cell`), its inputs taken from the latest
+   * checkpoints of its upstream cells; refuses, recording nothing, when one
+   * has none.
+   */
+  async cell(ref: PipelineRef, cellName: string, request: Pick<RunRequest, "params" | "date"> = {}): Promise<CellResult> {
+    const k = await loadEngine();
+    const { pipeline, source } = await resolve(ref);
+    const cell = pipeline.getCell(cellName);
+    const params = pipeline.resolveParams(request.params ?? {});
+    const date = request.date === undefined ? new Date() : parseDate(request.date, "--date");
+    return await this.#operate(async (store, op) => {
+      for (const need of cell.needs) {
+        if (!(await k.hasCheckpoint(store, pipeline.id, need))) {
+          throw new CellarError(
+            `cell "${cellName}" needs the output of "${need}", which has no checkpoint in ${store.path}; run pipeline "${pipeline.id}" first`,
+          );
+        }
+      }
+      const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
+      const run = await k.createManualRun(store, pipeline.id, "cell", date, interval, params, { only: [cellName], ...source });
+      const result = await this.#execute(op, pipeline, run);
+      if (result.state !== RunState.Failed) return { ...result, checkFailed: false };
+      const [last] = await store.query(
+        `SELECT error FROM attempts WHERE run_id = ? AND cell = ? ORDER BY try_number DESC LIMIT 1`,
+        [run.runId, cellName],
+      );
+      return { ...result, checkFailed: String(last?.error ?? "").startsWith("CheckFailed: ") };
+    });
+  }
+
+  /**
+   * Creates and runs the scheduled runs whose logical dates fall in
+   * [from, to] (`cellar backfill`), at most the pipeline's maxActiveRuns at a
+   * time; runs that already succeeded are not run again.
+   */
+  async backfill(ref: PipelineRef, range: { from: Date | string; to: Date | string }): Promise<BackfillResult> {
+    const k = await loadEngine();
+    const { pipeline } = await resolve(ref);
+    const intervals = this.#backfillIntervals(pipeline, range);
+    return await this.#operate(async (store, op) => {
+      const created = await k.createScheduledRuns(store, pipeline.id, intervals, pipeline.resolveParams({}), "backfill");
+      this.#emit({ type: "backfill-created", pipeline: pipeline.id, intervals: intervals.length, created });
+      const keys = new Set(intervals.map((i) => k.scheduledRunKey(i.start)));
+      const runs = (await k.listRuns(store, pipeline.id, { kinds: ["scheduled", "backfill"] }))
+        .filter((r) => keys.has(r.runKey) && r.state !== RunState.Success)
+        .reverse();
+      const results: RunResult[] = [];
+      await runPool(runs, pipeline.maxActiveRuns, async (run) => {
+        if (op.runner!.cancelled) return;
+        results.push(await this.#execute(op, pipeline, run));
+      });
+      return { intervals, created, results, cancelled: op.runner!.cancelled };
+    });
+  }
+
+  /** The complete intervals of `pipeline` starting in the range; emits the plan. */
+  #backfillIntervals(pipeline: Pipeline, range: { from: Date | string; to: Date | string }): DataInterval[] {
+    const from = parseDate(range.from, "--from");
+    const to = parseDate(range.to, "--to");
+    const text = (d: Date | string) => (typeof d === "string" ? d : d.toISOString());
+    if (from > to) throw new CellarError(`--from ${text(range.from)} is after --to ${text(range.to)}`);
+    if (!pipeline.timetable) throw new CellarError(`pipeline "${pipeline.id}" has no schedule; backfill needs one`);
+    const intervals: DataInterval[] = [];
+    for (let i = pipeline.timetable.nextInterval(new Date(from.getTime() - 1)); i && i.start <= to; i = pipeline.timetable.nextInterval(i.start)) {
+      intervals.push(i);
+    }
+    // An interval that has not ended has no complete data yet; the scheduler will run it when it does.
+    const now = Date.now();
+    const notEnded = intervals.filter((i) => i.end.getTime() > now).length;
+    intervals.splice(intervals.length - notEnded, notEnded);
+    this.#emit({ type: "backfill", pipeline: pipeline.id, intervals: intervals.length, notEnded });
+    if (intervals.length === 0) throw new CellarError(`no complete interval of "${pipeline.id}" starts between ${text(range.from)} and ${text(range.to)}`);
+    return intervals;
+  }
+
+  /**
+   * Runs the scheduler (`cellar schedule`) over these pipelines, or every
+   * scheduled or triggered pipeline in pipelines/: until `signal` or
+   * cancel(), or with `once`, over the runs due now.
+   */
+  async schedule(refs: PipelineRef[] = [], options: { once?: boolean; signal?: AbortSignal } = {}): Promise<{ cancelled: boolean }> {
+    const k = await loadEngine();
+    const pipelines = await loadScheduled(refs);
+    return await this.#operate(async (store, op) => {
+      const scheduler = new k.Scheduler(store, op.runner!, pipelines);
+      this.#emit({ type: "scheduling", pipelines: pipelines.map((p) => p.id), db: store.path });
+      if (options.once) await scheduler.runOnce();
+      else await scheduler.run(options.signal ? AbortSignal.any([options.signal, op.stopping.signal]) : op.stopping.signal);
+      return { cancelled: op.runner!.cancelled };
+    });
+  }
+
+  /**
+   * Cancels the running cells of run `runId` (or of every run this facade is
+   * executing) and starts nothing new; the runs stay resumable. Runs executed
+   * by one call (a backfill, the scheduler) are cancelled together. Returns
+   * whether anything was cancelled.
+   */
+  cancel(runId?: number, reason?: string): boolean {
+    let any = false;
+    for (const op of this.#operations) {
+      if (runId !== undefined && !op.runIds.has(runId)) continue;
+      any = true;
+      op.cancelled ??= { reason };
+      op.runner?.cancel(reason);
+      op.stopping.abort();
+    }
+    return any;
+  }
+
+  /** A pipeline's runs, newest first (`cellar runs`). */
+  async runs(pipeline: string, options: { limit?: number | string } = {}): Promise<RunRecord[]> {
+    const k = await loadEngine();
+    const store = await this.store();
+    const limit = Number(options.limit ?? 20);
+    if (!Number.isInteger(limit) || limit < 1) throw new CellarError(`--limit ${options.limit}: expected a whole number ≥ 1`);
+    return await k.listRuns(store, pipeline, { limit });
+  }
+
+  /** A run's cells, states, tries, durations, errors and costs (`cellar show`), and with `logs`, its log lines. */
+  async show(runId: number | string, options: { logs?: boolean } = {}): Promise<RunDetail & { logs?: LogLine[] }> {
+    const k = await loadEngine();
+    const store = await this.store();
+    const detail = await k.runDetail(store, parseRunId(runId));
+    return options.logs ? { ...detail, logs: await k.runLogs(store, detail.run.runId) } : detail;
+  }
+
+  /** What a pipeline's most recent `runs` runs used, per cell and resource, priced by `model` (`cellar costs`). */
+  async costs(pipeline: string, options: { model?: CostModel; runs?: number } = {}): Promise<CostLine[]> {
+    const k = await loadEngine();
+    return await k.costLines(await this.store(), pipeline, options.model, options.runs ?? 20);
+  }
+
+  /** Searches a pipeline's vector index (`cellar search`) through its module's `search` export. */
+  async search(query: string, options: { pipeline?: string; k?: number } = {}): Promise<SearchHit[]> {
+    const k = await loadEngine();
+    const count = options.k ?? 10;
+    if (!Number.isInteger(count) || count < 1) throw new CellarError(`--k ${count}: expected a whole number ≥ 1`);
+    const { pipeline, exports } = await k.loadPipeline(options.pipeline ?? "ingest");
+    const search = exports.search;
+    if (typeof search !== "function") {
+      throw new CellarError(`pipeline "${pipeline.id}" has no search; its module can export search(ctx, queries, { k })`);
+    }
+    const store = await this.store();
+    // A software adapter (lavapipe) is slower than the CPU path for one query: use only real GPUs.
+    const device = (await (this.#options.compute ?? k.compute()).gpu()).live.find((d) => !d.fallback)?.handle;
+    // Vectors are read chunk by chunk into one Float32Array, not as JS arrays through store.query.
+    const readVectors = k.vectorReader(store);
+    const [hits] = await search({ pipeline: pipeline.id, sql: store.query.bind(store), readVectors, device }, [query], { k: count }) as SearchHit[][];
+    return hits;
+  }
+
+  /** Cancels what is still running, waits for it, closes the store if this facade opened it, and ends events(). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.cancel();
+    this.#closed = true;
+    for (const end of this.#enders) end();
+    await Promise.allSettled(this.#running);
+    const store = this.#store;
+    this.#store = undefined;
+    if (!store || typeof this.#options.db !== "string") return;
+    let opened: Store;
+    try {
+      opened = await store;
+    } catch {
+      return;
+    }
+    await opened.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Runs `body` as one cancellable operation, which close() waits for. */
+  async #operate<T>(body: (store: Store, op: Operation) => Promise<T>): Promise<T> {
+    const op: Operation = { runIds: new Set(), stopping: new AbortController() };
+    this.#operations.add(op);
+    const done = this.#operation(op, body);
+    this.#running.add(done);
+    try {
+      return await done;
+    } finally {
+      this.#running.delete(done);
+      this.#operations.delete(op);
+    }
+  }
+
+  /** The store open, and a runner of the operation's own that forwards its events. */
+  async #operation<T>(op: Operation, body: (store: Store, op: Operation) => Promise<T>): Promise<T> {
+    const k = await loadEngine();
+    const store = await this.store();
+    const runner = new k.Runner(store, {
+      ...(this.#options.compute ? { compute: this.#options.compute } : {}),
+      ...(this.#options.abandonAfterMs !== undefined ? { abandonAfterMs: this.#options.abandonAfterMs } : {}),
+    });
+    // A cancel() while the store opened applies to the runner made after it.
+    if (op.cancelled) runner.cancel(op.cancelled.reason);
+    op.runner = runner;
+    const off = runner.on((event) => this.#emit(event));
+    try {
+      return await body(store, op);
+    } finally {
+      off();
+    }
+  }
+
+  async #execute(op: Operation, pipeline: Pipeline, run: RunRecord): Promise<RunResult> {
+    op.runIds.add(run.runId);
+    try {
+      return await op.runner!.execute(pipeline, run);
+    } finally {
+      op.runIds.delete(run.runId);
+    }
+  }
+}
+
+/** The pipeline, and for one loaded from a file (not by id), the file: a resume loads it again. */
+async function resolve(ref: PipelineRef): Promise<{ pipeline: Pipeline; source: { source?: string } }> {
+  const k = await loadEngine();
+  if (typeof ref !== "string") return { pipeline: ref, source: {} };
+  const { pipeline, file } = await k.loadPipeline(ref);
+  return { pipeline, source: k.isPipelineId(ref) ? {} : { source: file } };
+}
+
+/** The named pipelines, or every pipeline in pipelines/ that has a schedule or triggers. */
+async function loadScheduled(refs: PipelineRef[]): Promise<Pipeline[]> {
+  const k = await loadEngine();
+  const scheduled = (p: Pipeline) => p.timetable !== undefined || p.triggers.length > 0;
+  if (refs.length > 0) {
+    const pipelines = await Promise.all(refs.map(async (ref) => (await resolve(ref)).pipeline));
+    for (const p of pipelines) {
+      if (!scheduled(p)) throw new CellarError(`pipeline "${p.id}" has neither a schedule nor triggers; cellar schedule runs those that do`);
+    }
+    return pipelines;
+  }
+  const dir = k.runtime.resolve("pipelines");
+  const files = (await k.runtime.exists(dir)) ? (await k.runtime.readDir(dir)).filter((f) => f.endsWith(".ts")).sort() : [];
+  const pipelines = (await Promise.all(files.map(async (f) => (await k.loadPipeline(`pipelines/${f}`)).pipeline))).filter(scheduled);
+  if (pipelines.length === 0) throw new CellarError(`no scheduled or triggered pipeline in ${dir}; name one: cellar schedule <pipeline>`);
+  return pipelines;
+}
+
+/** Runs `work` over `items`, at most `limit` at a time, in order of starting. */
+async function runPool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+function parseRunId(value: number | string): number {
+  const text = String(value);
+  const id = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(id) || id < 1) throw new CellarError(`run id ${text}: expected a positive whole number`);
+  return id;
+}

@@ -1,0 +1,23 @@
+/**
+ * The kernel's working parts that the facade (kernel/cellar.ts) drives, in
+ * one module it imports at first use.
+ *
+ * Why not statically: kernel/mod.ts, which exports the facade, is what
+ * pipeline files import, and Node loads a pipeline file outside a
+ * `"type": "module"` package as CommonJS, requiring mod.ts's whole graph —
+ * where runtime/mod.ts's top-level await cannot be. Through this module the
+ * runtime, the store and the runner load only when a facade first needs them.
+ *
+ * @example
+ * const { Store } = await import("./engine.ts");
+ */
+export { compute } from "./compute/devices.ts";
+export { costLines } from "./cost.ts";
+export { isPipelineId, loadPipeline } from "./loader.ts";
+export { runDetail, runLogs } from "./report.ts";
+export { Runner } from "./runner.ts";
+export { createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, scheduledRunKey } from "./runs.ts";
+export { runtime } from "./runtime/mod.ts";
+export { Scheduler } from "./scheduler.ts";
+export { Store } from "./store/store.ts";
+export { vectorReader } from "./store/vectors.ts";

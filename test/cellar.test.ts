@@ -1,0 +1,238 @@
+// The facade, openCellar({ db }), against real DuckDB files: what the CLI's commands do, as methods, and the
+// event stream the CLI's progress display and the server's live updates read.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type Cellar, type CellarEvent, CheckFailed, isCellarError, openCellar, pipeline } from "../kernel/mod.ts";
+import { CellState, RunState } from "../kernel/state.ts";
+import { tempDir, writePipeline } from "./helpers.ts";
+
+const DATE = "2026-05-03T00:00:00Z";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const opened: Cellar[] = [];
+afterEach(async () => {
+  for (const cellar of opened.splice(0)) await cellar.close();
+});
+
+/** A facade over a new store file in a temp dir, closed after the test. */
+function cellarIn(dir = tempDir()): { cellar: Cellar; db: string; dir: string } {
+  const db = join(dir, "cellar.duckdb");
+  const cellar = openCellar({ db });
+  opened.push(cellar);
+  return { cellar, db, dir };
+}
+
+function chain(calls: string[] = []) {
+  return pipeline({ id: "chain", params: { base: 2 } })
+    .cell("a", (ctx) => (calls.push("a"), ctx.params.base as number))
+    .cell("b", (_ctx, x: number) => (calls.push("b"), x * 10));
+}
+
+describe("openCellar", () => {
+  it("runs a pipeline, lists its runs and shows a run", async () => {
+    const { cellar } = cellarIn();
+    const result = await cellar.run(chain(), { params: { base: "3" }, date: DATE });
+    expect(result.state).toBe(RunState.Success);
+    expect(result.outputs.get("b")).toBe(30);
+
+    const [listed, ...others] = await cellar.runs("chain");
+    expect(others).toEqual([]);
+    expect(listed).toMatchObject({ runId: result.runId, kind: "manual", state: RunState.Success, params: { base: 3 } });
+    expect(listed.logicalDate.toISOString()).toBe("2026-05-03T00:00:00.000Z");
+
+    const shown = await cellar.show(result.runId);
+    expect(shown.run.runId).toBe(result.runId);
+    expect(shown.cells.map((c) => `${c.cell}:${c.state}:${c.tries}`)).toEqual(["a:success:1", "b:success:1"]);
+    expect(shown).not.toHaveProperty("logs");
+    expect(await cellar.show(String(result.runId), { logs: true })).toHaveProperty("logs", []);
+    await expect(cellar.show(99)).rejects.toThrow(/^run 99: no such run in /);
+    await expect(cellar.show("12abc")).rejects.toThrow(/^run id 12abc: expected a positive whole number$/);
+    await expect(cellar.runs("chain", { limit: 0 })).rejects.toThrow("--limit 0: expected a whole number ≥ 1");
+  });
+
+  it("serves unchanged cells from their checkpoints on a second run, and recomputes with cache: false or from", async () => {
+    const calls: string[] = [];
+    const { cellar } = cellarIn();
+    await cellar.run(chain(calls), { date: DATE });
+    const cached = await cellar.run(chain(calls), { date: DATE });
+    expect([...cached.cells.values()]).toEqual([CellState.Cached, CellState.Cached]);
+    await cellar.run(chain(calls), { date: DATE, from: "b" });
+    await cellar.run(chain(calls), { date: DATE, cache: false });
+    expect(calls).toEqual(["a", "b", "b", "a", "b"]);
+    await expect(cellar.run(chain(), { from: "nope" })).rejects.toThrow(/nope/);
+    await expect(cellar.run(chain(), { params: { base: "x" } })).rejects.toThrow(/^--param base=x: expected /);
+  });
+
+  it("resumes a failed run from a pipeline file: the cell that succeeded is kept, the failed one runs again", async () => {
+    const { cellar, dir } = cellarIn();
+    const marker = join(dir, "fixed");
+    const counter = join(dir, "a-calls");
+    const file = writePipeline(dir, "flaky.ts", `
+import { appendFileSync, existsSync } from "node:fs";
+export default pipeline({ id: "flaky" })
+  .cell("a", () => (appendFileSync(${JSON.stringify(counter)}, "a"), 1))
+  .cell("b", (_ctx, x: number) => {
+    if (!existsSync(${JSON.stringify(marker)})) throw new Error("not fixed yet");
+    return x + 1;
+  });`);
+    const failed = await cellar.run(file, { date: DATE });
+    expect(failed.state).toBe(RunState.Failed);
+    expect(failed.cells.get("b")).toBe(CellState.Failed);
+    expect((await cellar.show(failed.runId)).cells.find((c) => c.cell === "b")?.error).toMatch(/not fixed yet/);
+
+    writeFileSync(marker, "");
+    // By id as a string, as `cellar resume 1` passes it; the pipeline is loaded from the file the run was started from.
+    const resumed = await cellar.resume(String(failed.runId));
+    expect(resumed).toMatchObject({ runId: failed.runId, state: RunState.Success });
+    expect(resumed.outputs.get("b")).toBe(2);
+    expect(readFileSync(counter, "utf8")).toBe("a");
+    await expect(cellar.resume(failed.runId)).rejects.toThrow(`run ${failed.runId}: already succeeded; nothing to resume`);
+  });
+
+  it("runs one cell from the latest upstream checkpoints, refuses without one, and tells a failed check from an error", async () => {
+    const { cellar } = cellarIn();
+    const p = pipeline({ id: "gated" })
+      .cell("score", () => 0.5)
+      .cell("gate", (_ctx, score: number) => {
+        if (score < 0.9) throw new CheckFailed(`score ${score} is below 0.9`);
+        return score;
+      })
+      .cell("boom", { needs: ["score"] }, () => {
+        throw new Error("boom");
+      });
+    await expect(cellar.cell(p, "gate")).rejects.toThrow(
+      /^cell "gate" needs the output of "score", which has no checkpoint in .*; run pipeline "gated" first$/,
+    );
+    expect(await cellar.runs("gated")).toEqual([]);
+
+    expect((await cellar.cell(p, "score", { date: DATE })).outputs.get("score")).toBe(0.5);
+    const gate = await cellar.cell(p, "gate", { date: DATE });
+    expect(gate).toMatchObject({ state: RunState.Failed, checkFailed: true });
+    expect([...gate.cells.keys()]).toEqual(["gate"]);
+    expect(await cellar.cell(p, "boom", { date: DATE })).toMatchObject({ state: RunState.Failed, checkFailed: false });
+    expect((await cellar.runs("gated")).map((r) => r.kind)).toEqual(["cell", "cell", "cell"]);
+  });
+
+  it("backfills a date range once: the runs of each day, and nothing again the second time", async () => {
+    const { cellar } = cellarIn();
+    const days: string[] = [];
+    const p = pipeline({ id: "daily", schedule: "@daily", startDate: "2026-04-01", maxActiveRuns: 2 })
+      .cell("day", (ctx) => (days.push(ctx.logicalDate.toISOString().slice(0, 10)), days.length));
+    const notices: CellarEvent[] = [];
+    cellar.on((e) => (e.type === "backfill" || e.type === "backfill-created") && notices.push(e));
+
+    const first = await cellar.backfill(p, { from: "2026-05-01", to: "2026-05-03" });
+    expect(first.intervals.map((i) => i.start.toISOString().slice(0, 10))).toEqual(["2026-05-01", "2026-05-02", "2026-05-03"]);
+    expect(first.created).toBe(3);
+    expect(first.cancelled).toBe(false);
+    expect(first.results.map((r) => r.state)).toEqual([RunState.Success, RunState.Success, RunState.Success]);
+    expect(days.sort()).toEqual(["2026-05-01", "2026-05-02", "2026-05-03"]);
+    expect((await cellar.runs("daily")).map((r) => `${r.kind} ${r.logicalDate.toISOString().slice(0, 10)}`))
+      .toEqual(["backfill 2026-05-03", "backfill 2026-05-02", "backfill 2026-05-01"]);
+
+    const again = await cellar.backfill(p, { from: "2026-05-01", to: "2026-05-03" });
+    expect(again).toMatchObject({ created: 0, results: [], cancelled: false });
+    expect(notices).toEqual([
+      { type: "backfill", pipeline: "daily", intervals: 3, notEnded: 0 },
+      { type: "backfill-created", pipeline: "daily", intervals: 3, created: 3 },
+      { type: "backfill", pipeline: "daily", intervals: 3, notEnded: 0 },
+      { type: "backfill-created", pipeline: "daily", intervals: 3, created: 0 },
+    ]);
+    await expect(cellar.backfill(p, { from: "2026-05-03", to: "2026-05-01" })).rejects.toThrow("--from 2026-05-03 is after --to 2026-05-01");
+    await expect(cellar.backfill(chain(), { from: "2026-05-01", to: "2026-05-03" })).rejects.toThrow('pipeline "chain" has no schedule; backfill needs one');
+  });
+
+  it("cancels a running run, which stays resumable, and a later run() with the same params resumes it", async () => {
+    const { cellar } = cellarIn();
+    let release = false;
+    const executed: string[] = [];
+    const p = pipeline({ id: "slow" })
+      .cell("first", () => (executed.push("first"), 1))
+      .cell("second", async (ctx) => {
+        executed.push("second");
+        while (!release) {
+          if (ctx.signal.aborted) throw ctx.signal.reason;
+          await sleep(10);
+        }
+        return 2;
+      });
+    let cancelled: boolean | undefined;
+    const off = cellar.on((e) => {
+      if (e.type === "cell" && e.cell === "second" && e.state === CellState.Running) setTimeout(() => (cancelled = cellar.cancel(e.runId)), 50);
+    });
+    const first = await cellar.run(p, { date: DATE });
+    off();
+    expect(cancelled).toBe(true);
+    expect(first.state).toBe(RunState.Interrupted);
+    expect(first.cells.get("second")).toBe(CellState.Cancelled);
+    expect((await cellar.runs("slow"))[0].state).toBe(RunState.Interrupted);
+    expect(cellar.cancel(first.runId)).toBe(false);
+
+    release = true;
+    const resuming: CellarEvent[] = [];
+    cellar.on((e) => e.type === "resuming" && resuming.push(e));
+    const again = await cellar.run(p, { date: DATE });
+    expect(again).toMatchObject({ runId: first.runId, state: RunState.Success });
+    expect(resuming).toEqual([{ type: "resuming", runId: first.runId, pipeline: "slow" }]);
+    expect(executed).toEqual(["first", "second", "second"]);
+    const fresh = await cellar.run(p, { date: DATE, new: true });
+    expect(fresh.runId).not.toBe(first.runId);
+  });
+
+  it("streams a run's events in order: run, cells with their logs and progress, run", async () => {
+    const { cellar } = cellarIn();
+    const p = pipeline({ id: "events" })
+      .cell("a", (ctx) => {
+        ctx.log.info("hello");
+        ctx.progress(1, 2);
+        ctx.progress(2, 2);
+        return 1;
+      })
+      .cell("b", (_ctx, x: number) => x + 1);
+    const events = cellar.events();
+    const result = await cellar.run(p, { date: DATE });
+    await cellar.close();
+    const seen: string[] = [];
+    for await (const e of events) {
+      if (e.type === "run") seen.push(`run ${e.runId} ${e.state}`);
+      else if (e.type === "cell") seen.push(`${e.cell} ${e.state}`);
+      else if (e.type === "log") seen.push(`${e.cell} log ${e.level} ${e.message}`);
+      else if (e.type === "progress") seen.push(`${e.cell} ${e.done}/${e.total}`);
+      else seen.push(e.type);
+    }
+    // The run frames its cells; each cell's events come in order. (Whether b's start is told before a's end is
+    // the runner's business: a's end is what starts b.)
+    expect(seen[0]).toBe(`run ${result.runId} ${RunState.Running}`);
+    expect(seen.at(-1)).toBe(`run ${result.runId} ${RunState.Success}`);
+    expect(seen.filter((line) => line.startsWith("a "))).toEqual([
+      `a ${CellState.Running}`,
+      "a log info hello",
+      "a 1/2",
+      "a 2/2",
+      `a ${CellState.Success}`,
+    ]);
+    expect(seen.filter((line) => line.startsWith("b "))).toEqual([`b ${CellState.Running}`, `b ${CellState.Success}`]);
+    expect(seen.indexOf(`b ${CellState.Running}`)).toBeGreaterThan(seen.indexOf("a 2/2"));
+    expect(seen).toHaveLength(9);
+  });
+
+  it("opens its store at first use, refuses a missing one with create: false, and releases the file on close", async () => {
+    const dir = tempDir();
+    const db = join(dir, "cellar.duckdb");
+    const reader = openCellar({ db, create: false });
+    opened.push(reader);
+    expect(existsSync(db)).toBe(false);
+    await expect(reader.runs("chain")).rejects.toThrow(`database ${db} does not exist; pass an existing store with --db (a run creates one)`);
+    expect(existsSync(db)).toBe(false);
+
+    const writer = openCellar({ db });
+    await writer.run(chain(), { date: DATE });
+    await writer.close();
+    await expect(writer.runs("chain")).rejects.toSatisfy(isCellarError);
+    // The file lock went with close(): a second facade opens the same store.
+    const again = openCellar({ db, create: false });
+    opened.push(again);
+    expect((await again.runs("chain")).map((r) => r.state)).toEqual([RunState.Success]);
+  });
+});
