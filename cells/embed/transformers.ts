@@ -19,6 +19,7 @@
  */
 import { CellarError, errorLine, runtime } from "../../kernel/mod.ts";
 import type { Dtype, Embedder, EmbedderOptions } from "./embedder.ts";
+import { type OnnxDevice, openSession } from "./onnx-session.ts";
 
 /** What transformers.js reads from a model directory, by dtype. */
 export const MODEL_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json"] as const;
@@ -40,19 +41,12 @@ export async function loadTransformers(options: EmbedderOptions & { dtype: Dtype
   const cacheDir = runtime.env("CELLAR_MODEL_CACHE");
   if (cacheDir) env.cacheDir = runtime.resolve(cacheDir);
   const source = await resolveSource(options.modelPath ?? "", dtype, allowRemote, env.cacheDir);
-  let device = await pickDevice(options.device ?? "auto");
-  options.log?.(`model "transformers" ${source.name} (${dtype}) runs on ${device === "webgpu" ? "WebGPU" : "the CPU"}`);
-
-  const load = (on: "cpu" | "webgpu") =>
+  const load = (on: OnnxDevice) =>
     transformers.pipeline("feature-extraction", source.ref, { dtype, device: on, local_files_only: !allowRemote });
   let extractor: Awaited<ReturnType<typeof load>>;
+  let device: OnnxDevice;
   try {
-    extractor = await load(device).catch(async (err) => {
-      if (device !== "webgpu") throw err;
-      options.log?.(`WebGPU session failed (${errorLine(err)}); using the CPU`);
-      device = "cpu";
-      return await load(device);
-    });
+    ({ session: extractor, device } = await openSession(`model "transformers" ${source.name} (${dtype})`, options.device ?? "auto", load, options.log));
   } catch (err) {
     throw new CellarError(`model "transformers" ${source.ref}: cannot load it (dtype ${dtype}, ${WEIGHT_FILES[dtype]}): ${errorLine(err)}`);
   }
@@ -141,15 +135,6 @@ export async function checkModelDir(dir: string, dtype: Dtype): Promise<void> {
       throw new CellarError(`model directory ${dir}: ${file} is not valid JSON: ${errorLine(err)}`);
     }
   }
-}
-
-/** WebGPU only on a hardware adapter: a software one is far slower than onnxruntime on the CPU. */
-async function pickDevice(requested: "auto" | "cpu" | "webgpu"): Promise<"cpu" | "webgpu"> {
-  if (requested !== "auto") return requested;
-  if (runtime.env("CELLAR_DEVICES") === "cpu") return "cpu";
-  const gpu = await runtime.gpu();
-  const adapter = await gpu?.requestAdapter({ powerPreference: "high-performance" }).catch(() => null);
-  return adapter && !adapter.info.isFallbackAdapter ? "webgpu" : "cpu";
 }
 
 function baseName(path: string): string {

@@ -20,6 +20,7 @@
  */
 import { CellarError, errorLine, runtime } from "../../../kernel/mod.ts";
 import type { Dtype } from "../../embed/embedder.ts";
+import { type OnnxDevice, openSession } from "../../embed/onnx-session.ts";
 import { checkModelDir, MODEL_FILES, WEIGHT_FILES } from "../../embed/transformers.ts";
 import type { Judge, JudgePair } from "../judge.ts";
 
@@ -62,19 +63,13 @@ async function load(options: CrossEncoderOptions): Promise<Judge> {
   if (labels !== undefined && labels !== 1 && labels !== 2) throw refuse(`config.json declares ${JSON.stringify(labels)} labels`);
 
   const { AutoModelForSequenceClassification, AutoTokenizer } = await import("@huggingface/transformers");
-  let device = await pickDevice(options.device ?? "auto");
-  options.log?.(`judge "cross-encoder" ${baseName(dir)} (${dtype}) runs on ${device === "webgpu" ? "WebGPU" : "the CPU"}`);
-  const open = (on: "cpu" | "webgpu") =>
+  const open = (on: OnnxDevice) =>
     AutoModelForSequenceClassification.from_pretrained(dir, { dtype, device: on, local_files_only: true });
   let model: Awaited<ReturnType<typeof open>>;
   let tokenizer: Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
   try {
     tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
-    model = await open(device).catch(async (err) => {
-      if (device !== "webgpu") throw err;
-      options.log?.(`WebGPU session failed (${errorLine(err)}); using the CPU`);
-      return await open(device = "cpu");
-    });
+    ({ session: model } = await openSession(`judge "cross-encoder" ${baseName(dir)} (${dtype})`, options.device ?? "auto", open, options.log));
   } catch (err) {
     throw new CellarError(`judge "cross-encoder" ${dir}: cannot load it (dtype ${dtype}, ${WEIGHT_FILES[dtype]}): ${errorLine(err)}`);
   }
@@ -127,13 +122,6 @@ async function modelDir(modelPath: string, dtype: Dtype): Promise<string> {
   throw new CellarError(`param modelPath: no directory at ${candidates.join(" or ")}; expected a reranker model directory (${needed})`);
 }
 
-/** WebGPU only on a hardware adapter: a software one is far slower than onnxruntime on the CPU. */
-async function pickDevice(requested: "auto" | "cpu" | "webgpu"): Promise<"cpu" | "webgpu"> {
-  if (requested !== "auto") return requested;
-  if (runtime.env("CELLAR_DEVICES") === "cpu") return "cpu";
-  const adapter = await (await runtime.gpu())?.requestAdapter({ powerPreference: "high-performance" }).catch(() => null);
-  return adapter && !adapter.info.isFallbackAdapter ? "webgpu" : "cpu";
-}
 
 function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
