@@ -7,38 +7,71 @@
  * answered 304). Failures of single URLs never fail the cell; bad seeds or an
  * empty corpus do. It reads the outside world: use it with `cache: false`.
  *
- * Params (defaults in brackets): seeds ["pipelines/data/cranfield/docs.jsonl"],
- * maxDepth [3], maxPages [10000], perHostConcurrency [4], perHostDelayMs [0],
- * timeoutMs [10000], maxBytes [10485760], userAgent ["CellarBot/0.1"], allowHosts [none: each
- * seed's origin is its site], seedsFile ["auto": how a named .txt file is read, see seeds.ts].
+ * Params: `crawlParams` (seeds, maxDepth, maxPages, perHostConcurrency, perHostDelayMs,
+ * timeoutMs, maxBytes, userAgent, allowHosts, seedsFile), each with its default and bounds.
  *
  * @example
  * pipeline({ id: "ingest", params: { seeds: "https://www.postgresql.org/docs/current/", maxDepth: 2 } })
  *   .cell("crawl_seeds", { cache: false }, crawlSeeds);
  * // output: { documents: TableRef, failures: TableRef, links: TableRef, fetched: 812, unchanged: 0, failed: 3 }
  */
-import { CellarError, type Context } from "../kernel/mod.ts";
+import { accepts, CellarError, cellParams, type Context, nonEmptyText, oneOf, wholeNumber, z } from "../kernel/mod.ts";
 import { crawlHttp } from "./crawl/http.ts";
 import { readJsonl } from "./crawl/jsonl.ts";
 import { crawlLocal } from "./crawl/local.ts";
 import { Previous } from "./crawl/previous.ts";
 import { Budget, Progress } from "./crawl/progress.ts";
-import { resolveSeeds, type SeedsFileMode } from "./crawl/seeds.ts";
+import { resolveSeeds } from "./crawl/seeds.ts";
 import { normalizeAllowedHost } from "./crawl/url.ts";
 import { type CrawlOutput, Sink } from "./crawl/sink.ts";
-import { type CrawlOptions, DEFAULT_OPTIONS } from "./crawl/types.ts";
+import type { CrawlOptions } from "./crawl/types.ts";
 
 export type { CrawlOutput } from "./crawl/sink.ts";
 
 export const DEFAULT_SEEDS = "pipelines/data/cranfield/docs.jsonl";
 
+/** allowHosts: a comma-separated string or a list, each entry normalized (normalizeAllowedHost) or refused. */
+const allowHosts = accepts(
+  "host names, host:port, origins or *.domain, comma-separated",
+  z.union([z.string(), z.array(z.string())]).transform((raw, check) => {
+    const hosts: string[] = [];
+    for (const entry of typeof raw === "string" ? raw.split(",") : raw) {
+      if (entry.trim() === "") continue;
+      const host = normalizeAllowedHost(entry);
+      if (!host) {
+        check.issues.push({ code: "custom", message: `not a host: ${JSON.stringify(entry)}`, input: raw });
+        return z.NEVER;
+      }
+      hosts.push(host);
+    }
+    return hosts;
+  }),
+);
+
+/** crawl_seeds' params: their defaults are what a pipeline spreads into its own (CRAWL_PARAMS). */
+export const crawlParams = cellParams({
+  seeds: accepts(
+    "a seeds file or a comma-separated list of seeds (http(s) URLs, local folders and files, .jsonl datasets)",
+    z.union([z.string(), z.array(z.string())]),
+  ).default(DEFAULT_SEEDS).describe("what to crawl: URLs, local folders or files, JSONL datasets, or a file listing them"),
+  maxDepth: wholeNumber(0).default(3).describe("links followed away from a seed page"),
+  maxPages: wholeNumber(1).default(10_000).describe("pages and local files read at most, over all seeds"),
+  perHostConcurrency: wholeNumber(1).default(4).describe("requests in flight to one host"),
+  perHostDelayMs: wholeNumber(0).default(0).describe("wait between two requests to one host, in milliseconds"),
+  timeoutMs: wholeNumber(1).default(10_000).describe("time allowed for one request, in milliseconds"),
+  maxBytes: wholeNumber(1).default(10_485_760).describe("largest body read; a larger one is recorded as too_large"),
+  userAgent: nonEmptyText().default("CellarBot/0.1").describe("the User-Agent sent, and the agent robots.txt rules are matched for"),
+  allowHosts: allowHosts.prefault("").describe("hosts that count as on the site besides each seed's origin"),
+  seedsFile: oneOf(["auto", "list", "document"]).default("auto")
+    .describe("how a named .txt file is read: by the rule (auto), as a seeds list, or as a document"),
+});
+
+export const CRAWL_PARAMS = crawlParams.defaults;
+
 export async function crawlSeeds(ctx: Context, _input?: unknown): Promise<CrawlOutput> {
-  const options = readOptions(ctx.params);
-  const seedsFile = ctx.params.seedsFile ?? "auto";
-  if (seedsFile !== "auto" && seedsFile !== "list" && seedsFile !== "document") {
-    throw new CellarError(`param seedsFile: expected "auto", "list" or "document", got ${JSON.stringify(seedsFile)}`);
-  }
-  const seeds = await resolveSeeds(ctx.params.seeds ?? DEFAULT_SEEDS, seedsFile as SeedsFileMode);
+  const { seeds: given, seedsFile, ...crawl } = crawlParams.read(ctx.params);
+  const options: CrawlOptions = crawl;
+  const seeds = await resolveSeeds(given, seedsFile);
   const previous = await Previous.load(ctx);
   const sink = await Sink.open(ctx, previous);
   const progress = new Progress((done, total) => ctx.progress(done, total));
@@ -94,41 +127,4 @@ export async function crawlSeeds(ctx: Context, _input?: unknown): Promise<CrawlO
   }
   ctx.log.info(summary);
   return output;
-}
-
-/** The crawl's params, checked; a bad value fails the cell naming the param. */
-function readOptions(params: Readonly<Record<string, unknown>>): CrawlOptions {
-  const whole = (name: keyof CrawlOptions, min: number): number => {
-    const raw = params[name] ?? DEFAULT_OPTIONS[name];
-    const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < min) {
-      throw new CellarError(`param ${name}: expected a whole number ≥ ${min}, got ${JSON.stringify(raw)}`);
-    }
-    return n;
-  };
-  const userAgent = params.userAgent ?? DEFAULT_OPTIONS.userAgent;
-  if (typeof userAgent !== "string" || userAgent.trim() === "") {
-    throw new CellarError(`param userAgent: expected a non-empty string, got ${JSON.stringify(userAgent)}`);
-  }
-  return {
-    maxDepth: whole("maxDepth", 0),
-    maxPages: whole("maxPages", 1),
-    perHostConcurrency: whole("perHostConcurrency", 1),
-    perHostDelayMs: whole("perHostDelayMs", 0),
-    timeoutMs: whole("timeoutMs", 1),
-    maxBytes: whole("maxBytes", 1),
-    userAgent,
-    allowHosts: readAllowHosts(params.allowHosts),
-  };
-}
-
-/** allowHosts: a comma-separated string or a list of host names, host:port, origins or *.domain. */
-function readAllowHosts(raw: unknown): string[] {
-  if (raw === undefined || raw === null || raw === "") return [];
-  const entries = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : undefined;
-  const bad = (): never => {
-    throw new CellarError(`param allowHosts: expected host names, host:port, origins or *.domain, comma-separated, got ${JSON.stringify(raw)}`);
-  };
-  if (!entries) return bad();
-  return entries.filter((e) => typeof e !== "string" || e.trim() !== "").map((e) => (typeof e === "string" && normalizeAllowedHost(e)) || bad());
 }

@@ -32,14 +32,14 @@
  *    distinct texts, each text named by the smallest id that has it.
  *    "documents" is the input minus the duplicates, copied inside DuckDB.
  *
- * Params: dedupThreshold (0.8), numPerm (128).
+ * Params: `dedupParams` (dedupThreshold 0.8, numPerm 128).
  *
  * @example
  * pipeline({ id: "ingest", params: { dedupThreshold: 0.8, numPerm: 128 } })
  *   .cell("crawl_seeds", crawlSeeds)
  *   .cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
  */
-import { CellarError, type Context, type TableRef, task } from "../kernel/mod.ts";
+import { CellarError, cellParams, type Context, numberIn, type TableRef, task, wholeNumber } from "../kernel/mod.ts";
 import { documentText } from "./document.ts";
 import { candidatePairs, chooseBanding } from "./dedup/lsh.ts";
 import { SIGN_MODULE, type SignItem, type Signed } from "./dedup/signatures.ts";
@@ -72,6 +72,15 @@ export interface DedupOutput {
   rows: number;
 }
 
+/** dedup_corpus' params: their defaults are what a pipeline spreads into its own (DEDUP_PARAMS). */
+export const dedupParams = cellParams({
+  dedupThreshold: numberIn({ above: 0, max: 1 }).default(0.8)
+    .describe("the Jaccard similarity of word 5-shingles from which two documents are near duplicates"),
+  numPerm: wholeNumber(1, 4096).default(128).describe("MinHash permutations per signature: more miss fewer pairs and cost more"),
+});
+
+export const DEDUP_PARAMS = dedupParams.defaults;
+
 /** Rows per read of the input. */
 const READ_ROWS = 2048;
 /** Documents per ctx.map chunk: one GPU dispatch, or one message to a CPU worker. */
@@ -89,12 +98,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   if (!source || typeof source.sql !== "string") {
     throw new CellarError(`dedup_corpus: input.documents: expected crawl_seeds' output ({ documents: TableRef of table "crawled", ... }), got ${describe(input)}`);
   }
-  const threshold = numberParam(ctx, "dedupThreshold", 0.8);
-  if (!(threshold > 0 && threshold <= 1)) throw new CellarError(`dedup_corpus: param dedupThreshold=${threshold}: expected a number in (0, 1]`);
-  const numPerm = numberParam(ctx, "numPerm", 128);
-  if (!Number.isInteger(numPerm) || numPerm < 1 || numPerm > 4096) {
-    throw new CellarError(`dedup_corpus: param numPerm=${numPerm}: expected a whole number from 1 to 4096`);
-  }
+  const { dedupThreshold: threshold, numPerm } = dedupParams.read(ctx.params);
   const table = source.sql;
   const name = `input.documents (table "${source.$table ?? table}")`;
 
@@ -478,13 +482,6 @@ export function compareIds(a: string, b: string): number {
     return x - y;
   }
   return a.length - b.length;
-}
-
-function numberParam(ctx: Context, name: string, fallback: number): number {
-  const value = ctx.params[name];
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== "number") throw new CellarError(`dedup_corpus: param ${name}=${JSON.stringify(value)}: expected a number`);
-  return value;
 }
 
 /** `promise`, marked as handled: a read started ahead and then abandoned (the cell failed) must not crash the process. */

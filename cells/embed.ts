@@ -18,34 +18,35 @@
  * - A model whose dimension differs from the previous run's vectors is refused,
  *   unless `rebuild` is true (re-embed everything; see the error message).
  *
- * Params: model ("use-lite" | "transformers"), modelPath, dtype ("fp32" | "q8"),
- * chunkTokens (256), chunkOverlap (32), batchSize (64), rebuild (false).
+ * Params: `embedParams` (model, modelPath, dtype, chunkTokens, chunkOverlap, batchSize,
+ * rebuild), each with its default and bounds; a pipeline spreads EMBED_PARAMS.
  *
  * @example
- * pipeline({ id: "ingest", params: { model: "use-lite", modelPath: "", dtype: "fp32", chunkTokens: 256, chunkOverlap: 32, batchSize: 64, rebuild: false } })
+ * pipeline({ id: "ingest", params: { ...DEDUP_PARAMS, ...EMBED_PARAMS } })
  *   .cell("dedup_corpus", dedupCorpus)
  *   .cell("embed_docs", { gpu: 0.5 }, embedDocs); // → { chunks, vectors, model: "use-lite", dimensions: 512, embedded, reused }
  */
-import { CellarError, type Context, type ParamValue, type TableRef } from "../kernel/mod.ts";
+import { CellarError, cellParams, type Context, flag, oneOf, paramError, type TableRef, text, wholeNumber } from "../kernel/mod.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { documentText } from "./document.ts";
 import { cachedCounter, chunkText } from "./embed/chunk.ts";
-import { type Dtype, type Embedder, loadEmbedder } from "./embed/embedder.ts";
+import { type Embedder, loadEmbedder, MODELS } from "./embed/embedder.ts";
 
 export { loadEmbedder } from "./embed/embedder.ts";
 export type { Dtype, Embedder, EmbedderOptions, ModelName } from "./embed/embedder.ts";
 
-/** embed_docs' params and their defaults, for a pipeline to spread into its own. */
-export const EMBED_PARAMS = {
-  model: "use-lite",
-  modelPath: "",
-  dtype: "fp32",
-  chunkTokens: 256,
-  chunkOverlap: 32,
-  batchSize: 64,
-  /** Embed every chunk again instead of copying unchanged ones' vectors from the previous run. */
-  rebuild: false,
-} satisfies Record<string, ParamValue>;
+/** embed_docs' params: their defaults are what a pipeline spreads into its own (EMBED_PARAMS). */
+export const embedParams = cellParams({
+  model: oneOf(MODELS).default("use-lite").describe("`use-lite` (Universal Sentence Encoder lite, offline) or `transformers`"),
+  modelPath: text().default("").describe("the local model directory of `transformers`"),
+  dtype: oneOf(["fp32", "q8"]).default("fp32").describe("the weights of `transformers`: `onnx/model.onnx` or `onnx/model_quantized.onnx`"),
+  chunkTokens: wholeNumber(1).default(256).describe("the most tokens, the model's own, in one chunk"),
+  chunkOverlap: wholeNumber(0).default(32).describe("tokens of the chunk before repeated at the start of the next, fewer than chunkTokens"),
+  batchSize: wholeNumber(1).default(64).describe("texts per model call"),
+  rebuild: flag().default(false).describe("embed every chunk again instead of copying unchanged ones' vectors from the previous run"),
+});
+
+export const EMBED_PARAMS = embedParams.defaults;
 
 export interface EmbedInput {
   documents: TableRef;
@@ -64,15 +65,7 @@ export interface EmbedOutput {
   reused: number;
 }
 
-interface Settings {
-  model: string;
-  modelPath: string;
-  dtype: Dtype;
-  chunkTokens: number;
-  chunkOverlap: number;
-  batchSize: number;
-  rebuild: boolean;
-}
+type Settings = ReturnType<typeof embedParams.read>;
 
 /** Rows of documents read at once: enough to amortize a query, few enough to keep memory flat. */
 const DOCUMENT_PAGE = 1_000;
@@ -93,9 +86,8 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
     log: (message) => ctx.log.info(message),
   });
   if (settings.chunkTokens > embedder.maxTokens) {
-    throw new CellarError(
-      `param chunkTokens ${settings.chunkTokens}: model ${embedder.id} reads at most ${embedder.maxTokens} tokens per text; use chunkTokens ≤ ${embedder.maxTokens}`,
-    );
+    const expected = `a whole number ≤ ${embedder.maxTokens} (model ${embedder.id} reads at most ${embedder.maxTokens} tokens per text)`;
+    throw paramError("chunkTokens", expected, settings.chunkTokens);
   }
 
   // 1. Chunk every document; keep the first occurrence of each text the previous run cannot supply.
@@ -221,40 +213,11 @@ function counterFor(embedder: Embedder): (word: string) => number {
 }
 
 function readSettings(ctx: Context): Settings {
-  const p = ctx.params;
-  const text = (name: string, fallback: string) => {
-    const value = p[name] ?? fallback;
-    if (typeof value !== "string") throw new CellarError(`param ${name}: ${JSON.stringify(value)}; expected a string`);
-    return value;
-  };
-  const whole = (name: string, fallback: number, min: number) => {
-    const raw = p[name] ?? fallback;
-    const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-      throw new CellarError(`param ${name}: ${JSON.stringify(raw)}; expected a whole number ≥ ${min}`);
-    }
-    return value;
-  };
-  const dtype = text("dtype", "fp32");
-  if (dtype !== "fp32" && dtype !== "q8") throw new CellarError(`param dtype: ${JSON.stringify(dtype)}; expected "fp32" or "q8"`);
-  const chunkTokens = whole("chunkTokens", 256, 1);
-  const chunkOverlap = whole("chunkOverlap", 32, 0);
-  if (chunkOverlap >= chunkTokens) {
-    throw new CellarError(`param chunkOverlap: ${chunkOverlap}; expected fewer tokens than chunkTokens (${chunkTokens})`);
+  const settings = embedParams.read(ctx.params);
+  if (settings.chunkOverlap >= settings.chunkTokens) {
+    throw paramError("chunkOverlap", `fewer tokens than chunkTokens (${settings.chunkTokens})`, settings.chunkOverlap);
   }
-  const rebuild = p.rebuild ?? false;
-  if (typeof rebuild !== "boolean" && rebuild !== "true" && rebuild !== "false") {
-    throw new CellarError(`param rebuild: ${JSON.stringify(rebuild)}; expected true or false`);
-  }
-  return {
-    model: text("model", "use-lite"),
-    modelPath: text("modelPath", ""),
-    dtype,
-    chunkTokens,
-    chunkOverlap,
-    batchSize: whole("batchSize", 64, 1),
-    rebuild: rebuild === true || rebuild === "true",
-  };
+  return settings;
 }
 
 interface PreviousRun {

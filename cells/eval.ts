@@ -12,41 +12,45 @@
  * pipeline({ id: "eval", schedule: "@daily", params: EVAL_PARAMS })
  *   .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
  */
-import { CellarError, CheckFailed, type Context, type ParamValue, type TableRef } from "../kernel/mod.ts";
+import { accepts, CellarError, cellParams, CheckFailed, type Context, flag, oneOf, paramError, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { type IndexHandle, latestIndexPipeline, openIndex } from "./index.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
 import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type PerQuery, type Verdict } from "./eval/gate.ts";
 import type { Judge, JudgePair } from "./eval/judge.ts";
-import { loadJudge } from "./eval/judges/mod.ts";
+import { JUDGES, loadJudge } from "./eval/judges/mod.ts";
 import { evaluate, metricNames } from "./eval/metrics.ts";
 import { byTrecOrder, formatRun, type RunEntry } from "./eval/trec.ts";
 
-/** The eval pipeline's params and their defaults: the bundled Cranfield set, the embedding judge. */
-export const EVAL_PARAMS = {
-  queries: "pipelines/data/cranfield/queries.jsonl",
-  qrels: "pipelines/data/cranfield/qrels.trec",
-  /** Judged documents missing from the corpus are kept (they count against recall) and reported. */
-  allowMissingIds: false,
-  /** Whose index to read: "latest" (the newest build_index of any pipeline) or a pipeline id. */
-  index: "latest",
-  k: 100,
-  judge: "embedding",
-  judgeModelPath: "",
-  judgeDtype: "fp32",
-  judgeModel: "",
-  judgeBaseUrl: "",
-  judgeConcurrency: 4,
-  /** Contexts judged per question: its top retrieved documents. */
-  judgeTop: 5,
-  /** "last-scheduled" (the last successful scheduled run), "none", or a baseline file. */
-  baseline: "last-scheduled",
-  /** Largest absolute drop allowed per metric; "@k" stands for the `k` param's cutoff. */
-  thresholds: { "recall@10": 0.02, "recall@k": 0.02, "P@10": 0.01, MRR: 0.02, "nDCG@10": 0.02, MAP: 0.02, judge: 0.02 },
-  /** Also write the ranking as a TREC run file here (for trec_eval or another tool). */
-  runFile: "",
-} satisfies Record<string, ParamValue>;
+/** thresholds: metric → the largest absolute drop allowed, at least one metric. */
+const thresholds = accepts(
+  'a JSON object of metric → allowed drop ≥ 0, naming at least one metric, e.g. {"nDCG@10":0.02}',
+  z.record(z.string(), z.number().min(0)).refine((drops) => Object.keys(drops).length > 0),
+);
+
+/** run_eval_suite's params: the bundled Cranfield set, the embedding judge. A pipeline spreads EVAL_PARAMS. */
+export const evalParams = cellParams({
+  queries: text().default("pipelines/data/cranfield/queries.jsonl").describe('the questions, JSONL `{ "id", "text" }`'),
+  qrels: text().default("pipelines/data/cranfield/qrels.trec").describe("the judgments, TREC `qid 0 docid gain`"),
+  allowMissingIds: flag().default(false)
+    .describe("keep judged documents missing from the corpus (they count against recall, and are reported) instead of stopping"),
+  index: text().default("latest").describe("whose index to read: `latest` (the newest build_index of any pipeline) or a pipeline id"),
+  k: wholeNumber(1).default(100).describe("documents retrieved per question, the cutoff of recall@k and P@k"),
+  judge: oneOf(JUDGES).default("embedding").describe("who scores each (question, context) pair"),
+  judgeModelPath: text().default("").describe("`cross-encoder`: the local reranker directory"),
+  judgeDtype: oneOf(["fp32", "q8"]).default("fp32").describe("`cross-encoder`: the weights"),
+  judgeModel: text().default("").describe("`llm`: the model name (else `CELLAR_LLM_MODEL`)"),
+  judgeBaseUrl: text().default("").describe("`llm`: the endpoint (else `CELLAR_LLM_BASE_URL`)"),
+  judgeConcurrency: wholeNumber(1).default(4).describe("`llm`: requests in flight"),
+  judgeTop: wholeNumber(1).default(5).describe("contexts judged per question: its top retrieved documents"),
+  baseline: text().default("last-scheduled").describe("`last-scheduled` (the last successful scheduled run), `none`, or a baseline file"),
+  thresholds: thresholds.default({ "recall@10": 0.02, "recall@k": 0.02, "P@10": 0.01, MRR: 0.02, "nDCG@10": 0.02, MAP: 0.02, judge: 0.02 })
+    .describe("the largest absolute drop allowed per metric; `@k` stands for the `k` param's cutoff"),
+  runFile: text().default("").describe("also write the ranking as a TREC run file here"),
+});
+
+export const EVAL_PARAMS = evalParams.defaults;
 
 export interface EvalOutput {
   evalSet: { name: string; fingerprint: string; queries: number; judgments: number; missingDocuments: string[] };
@@ -82,16 +86,16 @@ interface Scored {
 }
 
 export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
-  const p = ctx.params;
-  const k = wholeNumber(p.k, "k");
-  const judgeTop = Math.min(k, wholeNumber(p.judgeTop, "judgeTop"));
-  const thresholds = thresholdsParam(p.thresholds, k);
+  const p = evalParams.read(ctx.params);
+  const k = p.k;
+  const judgeTop = Math.min(k, p.judgeTop);
+  const thresholds = Object.fromEntries(Object.entries(p.thresholds).map(([metric, drop]) => [metric.replace(/@k$/, `@${k}`), drop]));
 
-  const indexPipeline = p.index === "latest" ? await latestIndexPipeline(ctx.sql) : String(p.index);
+  const indexPipeline = p.index === "latest" ? await latestIndexPipeline(ctx.sql) : p.index;
   const index = await openIndex({ pipeline: indexPipeline, sql: ctx.sql, signal: ctx.signal });
   const evalIds = evalIdsOf(index.documentIds);
   const corpus = new Set(evalIds.values());
-  const set = await loadEvalSet({ queries: String(p.queries), qrels: String(p.qrels) }, { corpus, allowMissing: p.allowMissingIds === true });
+  const set = await loadEvalSet({ queries: p.queries, qrels: p.qrels }, { corpus, allowMissing: p.allowMissingIds });
   if (set.missing.documents.length > 0) {
     ctx.log.warn(`${set.missing.documents.length} judged document(s) are not in the corpus (${set.missing.documents.slice(0, 5).join(", ")}); they count as not retrieved`);
   }
@@ -100,12 +104,12 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   // Bad gate settings fail here, before retrieving and paying for judges.
   const measures = [...metricNames([10, k]), "judge"];
   const unknown = Object.keys(thresholds).filter((metric) => !measures.includes(metric));
-  if (unknown.length > 0) throw new CellarError(`--param thresholds: no metric named ${unknown.join(", ")}; this eval measures ${measures.join(", ")}`);
+  if (unknown.length > 0) throw paramError("thresholds", `metrics this eval measures (${measures.join(", ")})`, unknown.join(", "));
   const evalSet = { name: set.name, fingerprint: set.fingerprint };
-  const pinned = await findBaseline(ctx, String(p.baseline), { evalSet, metrics: Object.keys(thresholds) });
+  const pinned = await findBaseline(ctx, p.baseline, { evalSet, metrics: Object.keys(thresholds) });
 
   const run = await retrieve(ctx, index, set, k, evalIds);
-  if (p.runFile) await runtime.writeTextFile(String(p.runFile), formatRun(run, `cellar-${index.model}`));
+  if (p.runFile) await runtime.writeTextFile(p.runFile, formatRun(run, `cellar-${index.model}`));
   const measured = evaluate(set.qrels, run, { k: [10, k] });
 
   const toJudge = await contextsToJudge(ctx, set, run, indexPipeline, judgeTop);
@@ -116,7 +120,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
     if (vector) known.set(text, vector);
   }
   const judge = await loadJudge(
-    { kind: String(p.judge), modelPath: String(p.judgeModelPath), dtype: String(p.judgeDtype), model: String(p.judgeModel), baseUrl: String(p.judgeBaseUrl), concurrency: Number(p.judgeConcurrency) },
+    { kind: p.judge, modelPath: p.judgeModelPath, dtype: p.judgeDtype, model: p.judgeModel, baseUrl: p.judgeBaseUrl, concurrency: p.judgeConcurrency },
     { embedder: index.embedder, known },
   );
   const scored = await judgeQuestions(ctx, judge, toJudge);
@@ -302,22 +306,6 @@ async function store(
     qid: s.qid, rank: s.rank, document: s.document, chunk_id: s.chunk, gain: s.gain, judge: judgeId, score: s.score, error: s.error,
   })));
   return { retrieved: await retrieved.finish(), queryMetrics: await queryMetrics.finish(), judgements: await judgements.finish() };
-}
-
-function thresholdsParam(value: unknown, k: number): Record<string, number> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new CellarError(`--param thresholds: expected a JSON object of metric → allowed drop, e.g. {"nDCG@10":0.02}`);
-  }
-  for (const [metric, drop] of Object.entries(value)) {
-    if (typeof drop !== "number" || !(drop >= 0)) throw new CellarError(`--param thresholds: "${metric}" must be a number ≥ 0, got ${JSON.stringify(drop)}`);
-  }
-  if (Object.keys(value).length === 0) throw new CellarError(`--param thresholds: name at least one metric to gate on`);
-  return Object.fromEntries(Object.entries(value).map(([metric, drop]) => [metric.replace(/@k$/, `@${k}`), drop as number]));
-}
-
-function wholeNumber(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) throw new CellarError(`--param ${name}=${value}: expected a whole number ≥ 1`);
-  return value;
 }
 
 function countJudgments(set: EvalSet): number {

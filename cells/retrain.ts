@@ -9,18 +9,25 @@
  * .cell("load_corpus", { cache: false }, loadCorpus)
  * triggers: [{ after: "ingest", when: async (outcome) => (await corpusDrift(outcome)) > 0.2 }]
  */
-import { CellarError, type Context, type RunOutcome, type TableRef } from "../kernel/mod.ts";
+import { cellParams, type Context, nonEmptyText, paramError, type RunOutcome, type TableRef } from "../kernel/mod.ts";
 
-/** The documents table of the newest successful run of the corpus pipeline (param `corpus`, default "ingest"). */
+/** load_corpus' params: their defaults are what a pipeline spreads into its own (CORPUS_PARAMS). */
+export const corpusParams = cellParams({
+  corpus: nonEmptyText().default("ingest").describe("the pipeline whose newest successful dedup_corpus output is the corpus"),
+});
+
+export const CORPUS_PARAMS = corpusParams.defaults;
+
+/** The documents table of the newest successful run of the corpus pipeline (param `corpus`). */
 export async function loadCorpus(ctx: Context): Promise<{ documents: TableRef; from: { pipeline: string; runId: number } }> {
-  const pipeline = String(ctx.params.corpus);
+  const { corpus: pipeline } = corpusParams.read(ctx.params);
   const [row] = await ctx.sql(
     `SELECT o.run_id, o.output FROM outputs o JOIN runs r USING (run_id)
      WHERE o.pipeline = ? AND o.cell = 'dedup_corpus' AND r.state = 'success'
      ORDER BY r.run_id DESC LIMIT 1`,
     [pipeline],
   );
-  if (!row) throw new CellarError(`--param corpus=${pipeline}: no successful run of "${pipeline}" with a dedup_corpus output; run it first`);
+  if (!row) throw paramError("corpus", "a pipeline with a successful dedup_corpus run (run it first)", pipeline);
   const { documents } = JSON.parse(String(row.output)) as { documents: TableRef };
   ctx.log.info(`corpus: ${documents.rows} documents from ${pipeline} run ${row.run_id}`);
   return { documents, from: { pipeline, runId: Number(row.run_id) } };

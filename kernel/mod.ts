@@ -16,6 +16,8 @@ export type { RunRecord } from "./runs.ts";
 export type { CellReport, LogLine, RunDetail } from "./report.ts";
 export type { AlertHook, CellOptions, ParamValue, Pipeline, PipelineOptions, RetryOptions, RunFailure } from "./pipeline.ts";
 export type { PipelineTrigger, RunOutcome } from "./pipeline.ts";
+export { accepts, cellParams, flag, nonEmptyText, numberIn, oneOf, paramError, text, wholeNumber, z } from "./params.ts";
+export type { CellParams, ParamDoc } from "./params.ts";
 export type { Context, Logger } from "./context.ts";
 export type { TableRef } from "./output.ts";
 export type { Columns, TableWriter } from "./tables.ts";

@@ -2,7 +2,13 @@
 // params, the data interval, a table written in bulk, SQL over it, and costs.
 //
 //   npx deno task run hello --param words=5
-import { pipeline } from "../kernel/mod.ts";
+import { cellParams, pipeline, text, wholeNumber } from "../kernel/mod.ts";
+
+/** greet's params, declared once: each a type, a default, bounds and a meaning. */
+const greetParams = cellParams({
+  words: wholeNumber(0).default(3).describe("greetings per day"),
+  greeting: text().default("hello").describe("the word each greeting starts with"),
+});
 
 export default pipeline({
   id: "hello",
@@ -11,11 +17,12 @@ export default pipeline({
   startDate: "2026-05-01",
   catchup: false,
   defaults: { retries: 2, retryDelay: "10s", retryBackoff: "exponential" },
-  params: { words: 3, greeting: "hello" },
+  params: { ...greetParams.defaults },
 })
   .cell("greet", (ctx) => {
+    const { words, greeting } = greetParams.read(ctx.params); // --param words=1.5: "param words: expected a whole number ≥ 0, got 1.5"
     const day = ctx.dataInterval.start.toISOString().slice(0, 10);
-    return Array.from({ length: ctx.params.words as number }, (_, i) => `${ctx.params.greeting} #${i + 1} for ${day}`);
+    return Array.from({ length: words }, (_, i) => `${greeting} #${i + 1} for ${day}`);
   })
   .cell("store", async (ctx, lines: string[]) => {
     const table = await ctx.table("greetings", { line: "VARCHAR", letters: "INTEGER" });

@@ -5,8 +5,8 @@
 //   npx deno task run ingest --param seeds=./my-docs/         # a local folder of .html/.md/.txt
 //   cellar search "boundary layer transition" --k 5
 import { pipeline } from "../kernel/mod.ts";
-import { crawlSeeds } from "../cells/crawl.ts";
-import { dedupCorpus } from "../cells/dedup.ts";
+import { CRAWL_PARAMS, crawlSeeds } from "../cells/crawl.ts";
+import { DEDUP_PARAMS, dedupCorpus } from "../cells/dedup.ts";
 import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
 import { buildIndex, type SearchContext, searchIndex } from "../cells/index.ts";
 
@@ -18,19 +18,7 @@ export default pipeline({
   catchup: false,
   maxActiveRuns: 1,
   defaults: { retries: 3, retryDelay: "15m", retryBackoff: "exponential" },
-  params: {
-    seeds: "pipelines/data/cranfield/docs.jsonl",
-    maxDepth: 3,
-    maxPages: 10_000,
-    perHostConcurrency: 4,
-    perHostDelayMs: 0,
-    timeoutMs: 10_000,
-    maxBytes: 10 * 1024 * 1024,
-    userAgent: "CellarBot/0.1",
-    dedupThreshold: 0.8,
-    numPerm: 128,
-    ...EMBED_PARAMS,
-  },
+  params: { ...CRAWL_PARAMS, ...DEDUP_PARAMS, ...EMBED_PARAMS },
 })
   // The outside world changes without our code changing: never served from cache.
   .cell("crawl_seeds", { cache: false }, crawlSeeds)

@@ -5,7 +5,7 @@
 import { pipeline } from "../kernel/mod.ts";
 import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
 import { buildIndex } from "../cells/index.ts";
-import { corpusDrift, loadCorpus } from "../cells/retrain.ts";
+import { CORPUS_PARAMS, corpusDrift, loadCorpus } from "../cells/retrain.ts";
 
 /** Share of new or changed documents in an ingest run that calls for a rebuild. */
 const DRIFT_THRESHOLD = 0.2;
@@ -16,7 +16,7 @@ export default pipeline({
   maxActiveRuns: 1,
   defaults: { retries: 2, retryDelay: "15m", retryBackoff: "exponential" },
   params: {
-    corpus: "ingest",
+    ...CORPUS_PARAMS,
     ...EMBED_PARAMS,
     // Every vector from the model, none copied from an earlier run.
     rebuild: true,

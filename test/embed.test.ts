@@ -242,11 +242,11 @@ describe("transformers backend on a tiny BERT made at test time", () => {
     const unset = await run(store, embedPipeline(docs), { model: "transformers" });
     expect(unset.error).toMatch(/^param modelPath: model "transformers" needs a model directory/);
     const tooLong = await run(store, embedPipeline(docs), { model: "transformers", modelPath: tinyBert, chunkTokens: 600 });
-    expect(tooLong.error).toBe("param chunkTokens 600: model transformers:tiny-bert:fp32 reads at most 510 tokens per text; use chunkTokens ≤ 510");
+    expect(tooLong.error).toBe("param chunkTokens: expected a whole number ≤ 510 (model transformers:tiny-bert:fp32 reads at most 510 tokens per text), got 600");
     const badModel = await run(store, embedPipeline(docs), { model: "word2vec" });
-    expect(badModel.error).toBe(`model "word2vec": expected one of "use-lite", "transformers"`);
+    expect(badModel.error).toBe(`param model: expected "use-lite" or "transformers", got "word2vec"`);
     const badOverlap = await run(store, embedPipeline(docs), { chunkOverlap: 256 });
-    expect(badOverlap.error).toBe("param chunkOverlap: 256; expected fewer tokens than chunkTokens (256)");
+    expect(badOverlap.error).toBe("param chunkOverlap: expected fewer tokens than chunkTokens (256), got 256");
     // Nothing half-written became visible.
     const views = await store.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'embedtest' AND table_name IN ('chunks', 'vectors')`);
     expect(views).toEqual([]);

@@ -220,8 +220,8 @@ describe("bad input", () => {
     ["an empty eval set", { queries: "EMPTY" }, /empty\.jsonl: no questions/],
     ["documents missing from the corpus, not allowed", { allowMissingIds: false }, /judges 1 document\(s\) missing from the corpus of 1398 \(995\); .*allowMissingIds=true/],
     ["a baseline from another metric set", { baseline: "OTHER_BASELINE" }, /baseline .*other\.json: another metric set \(recall@5, MRR\); this run gates on/],
-    ["a threshold for a metric not measured", { thresholds: { "nDCG@20": 0.01 } }, /--param thresholds: no metric named nDCG@20; this eval measures recall@10, P@10, recall@100, P@100, MRR, nDCG@10, MAP, judge$/],
-    ["an unknown judge", { judge: "oracle" }, /--param judge=oracle: expected one of embedding, cross-encoder, llm/],
+    ["a threshold for a metric not measured", { thresholds: { "nDCG@20": 0.01 } }, /^param thresholds: expected metrics this eval measures \(recall@10, P@10, recall@100, P@100, MRR, nDCG@10, MAP, judge\), got "nDCG@20"$/],
+    ["an unknown judge", { judge: "oracle" }, /^param judge: expected "embedding", "cross-encoder" or "llm", got "oracle"$/],
     ["an LLM endpoint that refuses the key", { judge: "llm", judgeModel: "m", judgeBaseUrl: "UNAUTHORIZED" }, /401 Unauthorized/],
   ] as Array<[string, Record<string, ParamValue>, RegExp]>)("%s: a one-line error, the run failed, no tables kept", async (_, overrides, message) => {
     const qrels = readFileSync(join(CRANFIELD, "qrels.trec"), "utf8");

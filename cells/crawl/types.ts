@@ -46,14 +46,3 @@ export interface CrawlOptions {
   /** Hosts that count as on the site besides each seed's origin (see onSite in url.ts). */
   allowHosts: string[];
 }
-
-export const DEFAULT_OPTIONS: CrawlOptions = {
-  maxDepth: 3,
-  maxPages: 10_000,
-  perHostConcurrency: 4,
-  perHostDelayMs: 0,
-  timeoutMs: 10_000,
-  maxBytes: 10_485_760,
-  userAgent: "CellarBot/0.1",
-  allowHosts: [],
-};

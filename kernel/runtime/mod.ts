@@ -5,10 +5,13 @@
  * import { runtime } from "./runtime/mod.ts";
  * runtime.env("CELLAR_DB");
  */
+import { runtime as deno } from "./deno.ts";
+import { runtime as node } from "./node.ts";
 import type { Runtime } from "./types.ts";
 
 export type { Runtime, WorkerHandle, WorkerPort } from "./types.ts";
 
-export const runtime: Runtime = "Deno" in globalThis
-  ? (await import("./deno.ts")).runtime
-  : (await import("./node.ts")).runtime;
+// Both adapters are imported statically (each touches its runtime's globals only when called): a top-level
+// await here would stop a pipeline file that Node loads as CommonJS (one outside any "type": "module"
+// package) from importing the kernel at all.
+export const runtime: Runtime = "Deno" in globalThis ? deno : node;
