@@ -4,10 +4,8 @@ import { join } from "node:path";
 import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, describe, expect, it } from "vitest";
 import { CellarError } from "../kernel/errors.ts";
-import { pipeline } from "../kernel/mod.ts";
-import { runDetail } from "../kernel/report.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun, getRun, markInterrupted } from "../kernel/runs.ts";
+import { openCellar, pipeline } from "../kernel/mod.ts";
+import { createManualRun, markInterrupted } from "../kernel/runs.ts";
 import { SCHEMA_VERSION } from "../kernel/store/schema.ts";
 import { Store } from "../kernel/store/store.ts";
 import { type Change, GroupWriter, type LogRecord, type OutputRecord } from "../kernel/store/writer.ts";
@@ -89,6 +87,9 @@ describe("store", () => {
     const s = await openStore();
     expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(1);
     expect(await s.query(`SELECT key, value FROM cellar_meta`)).toEqual([{ key: "schema_version", value: String(SCHEMA_VERSION) }]);
+    // Only the schemas the kernel uses: cell tables live in a schema per pipeline, not in a shared one.
+    const schemas = await s.query(`SELECT schema_name FROM information_schema.schemata WHERE catalog_name = current_database() ORDER BY 1`);
+    expect(schemas.map((r) => r.schema_name).filter((n) => String(n).startsWith("cellar"))).toEqual(["cellar_triggers"]);
     const tables = await s.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY ALL`);
     expect(tables.map((t) => t.table_name)).toEqual(["attempts", "cellar_meta", "costs", "logs", "outputs", "runs"]);
   });
@@ -281,12 +282,13 @@ describe("runDetail (what cellar show reads)", () => {
         return 1;
       })
       .cell("b", (_ctx, x: number) => x + 1);
-    const run = await createManualRun(s, p.id, "manual", date, interval, {}, {});
-    expect((await new Runner(s).execute(p, run)).state).toBe("failed");
+    const cellar = openCellar({ db: s });
+    const run = await cellar.run(p, { date });
+    expect(run.state).toBe("failed");
     broken = false;
-    expect((await new Runner(s).execute(p, await getRun(s, run.runId))).state).toBe("success");
+    expect((await cellar.resume(run.runId, { pipeline: p })).state).toBe("success");
 
-    const detail = await runDetail(s, run.runId);
+    const detail = await cellar.show(run.runId);
     expect(detail.cells.map((c) => c.cell)).toEqual(["a", "b"]);
     const [a, b] = detail.cells;
     expect(a.attempts.map((t) => [t.tryNumber, t.state, t.error])).toEqual([[1, "failed", "not yet"], [2, "success", null]]);

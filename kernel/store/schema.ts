@@ -97,6 +97,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (pipeline, after_run_id, run_ended_ms)
   );
   `,
+  // cellar_data was made for cell tables, which live in a schema per pipeline instead; nothing used it.
+  `
+  DROP SCHEMA IF EXISTS cellar_data;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
