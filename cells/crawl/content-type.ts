@@ -4,9 +4,13 @@
  * the URL's extension as the fallback when a server sends no type or a generic one.
  *
  * @example
+ * ```ts
+ * import { parseContentType, textKind } from "./content-type.ts";
+ *
  * parseContentType('text/html; charset="Shift_JIS"'); // { type: "text/html", charset: "shift_jis" }
  * textKind("text/plain", "https://example.com/README.md"); // "markdown"
  * textKind("image/png", "https://example.com/logo.png"); // undefined
+ * ```
  */
 
 export type TextKind = "html" | "markdown" | "plain";

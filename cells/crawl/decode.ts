@@ -9,8 +9,13 @@
  * replaced. Labels the WHATWG TextDecoder lacks are decoded with iconv-lite.
  *
  * @example
+ * ```ts
+ * import { decodeText } from "./decode.ts";
+ *
+ * declare const bytes: Uint8Array;
  * decodeText(bytes, "html", "windows-1252"); // { ok: true, text: "café", charset: "windows-1252" }
  * decodeText(new Uint8Array([0xc3, 0x28]), "plain", "utf-8"); // { ok: false, reason: "undecodable", ... }
+ * ```
  */
 import iconv from "iconv-lite";
 import { parseContentType, type TextKind } from "./content-type.ts";

@@ -3,7 +3,11 @@
  * web crawler and the local crawler treat a page alike.
  *
  * @example
+ * ```ts
+ * import { extractDocument } from "./extract.ts";
+ *
  * extractDocument("markdown", "# Hi\n\nthere", "file:///d/a.md"); // { title: "Hi", text: "# Hi\n\nthere", links: [], ... }
+ * ```
  */
 import type { TextKind } from "./content-type.ts";
 import { extractHtml, extractHtmlAsync } from "./html.ts";

@@ -10,8 +10,13 @@
  * (timeout or cancellation of the cell) is thrown.
  *
  * @example
+ * ```ts
+ * import { fetchPage } from "./fetch.ts";
+ *
+ * declare const signal: AbortSignal;
  * const r = await fetchPage("https://example.com/", { userAgent: "CellarBot/0.1", timeoutMs: 10_000, maxBytes: 1 << 20, signal });
  * if (r.kind === "ok") console.log(r.url, r.bytes.length, r.textKind);
+ * ```
  */
 import { parseContentType, textKind as kindOf, type ContentType, type TextKind } from "./content-type.ts";
 import { looksLikeHtml } from "./decode.ts";

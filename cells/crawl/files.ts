@@ -4,8 +4,12 @@
  * before reading, and large datasets stream.
  *
  * @example
+ * ```ts
+ * import { files } from "./files.ts";
+ *
  * const info = await files.stat("docs/index.html"); // { directory: false, size: 5120, kind: "file" }
  * for await (const chunk of files.chunks("data.jsonl")) console.log(chunk.length);
+ * ```
  */
 import { type FileKind, runtime } from "../../kernel/mod.ts";
 

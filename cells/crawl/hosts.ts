@@ -6,9 +6,14 @@
  * is plain data, not a waiting promise per URL.
  *
  * @example
- * const queues = new HostQueues<string>({ perHost: 4, delayMs: 0, global: 64, signal }, async (url) => { await get(url); });
+ * ```ts
+ * import { HostQueues } from "./hosts.ts";
+ *
+ * declare const signal: AbortSignal;
+ * const queues = new HostQueues<string>({ perHost: 4, delayMs: 0, global: 64, signal }, async (url) => { await fetch(url); });
  * queues.push("example.com", "https://example.com/");
  * await queues.idle(); // every queued item has run, including ones pushed while running
+ * ```
  */
 
 interface Host<T> {

@@ -7,10 +7,14 @@
  * directives reported for the crawler.
  *
  * @example
+ * ```ts
+ * import { extractHtml } from "./html.ts";
+ *
  * const page = extractHtml("<title>Hi</title><nav>menu</nav><p>Hello <b>world</b></p><a href='b.html'>b</a>", "https://x.org/a.html");
  * page.title; // "Hi"
  * page.text;  // "Hello world\n\nb"
  * page.links; // ["https://x.org/b.html"]
+ * ```
  */
 import { LinearParser } from "./tree.ts";
 import { normalizeUrl } from "./url.ts";

@@ -8,8 +8,13 @@
  * followed as if it had been fetched.
  *
  * @example
- * const stats = await crawlHttp(["https://example.com/"], { options, signal, sink, previous, budget, progress });
+ * ```ts
+ * import { crawlHttp, type HttpCrawl } from "./http.ts";
+ *
+ * declare const crawl: HttpCrawl; // { options, signal, sink, previous, budget, progress }
+ * const stats = await crawlHttp(["https://example.com/"], crawl);
  * console.log(stats.requests, stats.pages);
+ * ```
  */
 import { decodeText } from "./decode.ts";
 import { extractDocumentAsync } from "./extract.ts";

@@ -8,8 +8,15 @@
  * failure naming its line number; the other lines are still read.
  *
  * @example
+ * ```ts
+ * import { readJsonl } from "./jsonl.ts";
+ * import type { Progress } from "./progress.ts";
+ * import type { Sink } from "./sink.ts";
+ *
+ * declare const sink: Sink, signal: AbortSignal, progress: Progress;
  * await readJsonl({ path: "/repo/pipelines/data/cranfield/docs.jsonl", given: "pipelines/data/cranfield/docs.jsonl" }, { sink, signal, progress });
  * // ids "pipelines/data/cranfield/docs.jsonl#1", "…#2", ...
+ * ```
  */
 import { isPlaceholder } from "../document.ts";
 import { files } from "./files.ts";

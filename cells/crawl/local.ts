@@ -10,7 +10,12 @@
  * opened.
  *
  * @example
- * await crawlLocal([{ path: "/docs", url: "file:///docs/", directory: true }], { options, signal, sink, budget, progress });
+ * ```ts
+ * import { crawlLocal, type LocalCrawl } from "./local.ts";
+ *
+ * declare const crawl: LocalCrawl; // { options, signal, sink, budget, progress }
+ * await crawlLocal([{ path: "/docs", directory: true }], crawl); // { pages: 42 }
+ * ```
  */
 import { runtime } from "../../kernel/mod.ts";
 import { kindOfExtension } from "./content-type.ts";

@@ -7,9 +7,15 @@
  * unchanged page's row instead of refetching it.
  *
  * @example
+ * ```ts
+ * import type { Context } from "../../kernel/mod.ts";
+ * import { Previous } from "./previous.ts";
+ *
+ * declare const ctx: Context;
  * const previous = await Previous.load(ctx);
  * previous.validators("https://x.org/a"); // { etag: '"abc"', lastModified: "..." } or undefined
  * const rows = await previous.rows(ctx, ["https://x.org/a"]);
+ * ```
  */
 import type { Context } from "../../kernel/mod.ts";
 

@@ -4,8 +4,14 @@
  * every 100 ms; and the page budget (maxPages) web and local crawls share.
  *
  * @example
+ * ```ts
+ * import type { Context } from "../../kernel/mod.ts";
+ * import { Progress } from "./progress.ts";
+ *
+ * declare const ctx: Context;
  * const progress = new Progress((done, total) => ctx.progress(done, total));
  * progress.found(10); progress.done(); progress.flush();
+ * ```
  */
 
 const INTERVAL_MS = 100;

@@ -6,9 +6,14 @@
  * host that cannot be reached makes its pages fail for the same reason.
  *
  * @example
+ * ```ts
+ * import { RobotsCache } from "./robots.ts";
+ *
+ * declare const signal: AbortSignal;
  * const robots = new RobotsCache({ userAgent: "CellarBot/0.1", timeoutMs: 10_000, signal });
  * const verdict = await robots.check("https://example.com/private/x");
  * if (!verdict.allowed) console.log(verdict.reason, verdict.detail);
+ * ```
  */
 import robotsParserModule from "robots-parser";
 import { fetchPage } from "./fetch.ts";

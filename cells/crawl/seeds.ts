@@ -15,10 +15,14 @@
  * Anything else is refused with a CellarError naming the param or the file and line.
  *
  * @example
+ * ```ts
+ * import { resolveSeeds } from "./seeds.ts";
+ *
  * await resolveSeeds("pipelines/data/cranfield/docs.jsonl");
  * // [{ kind: "jsonl", path: "/repo/pipelines/data/cranfield/docs.jsonl", given: "pipelines/data/cranfield/docs.jsonl" }]
  * await resolveSeeds("https://example.com/, docs/");
  * // [{ kind: "http", url: "https://example.com/", ... }, { kind: "local", path: "/repo/docs", directory: true, ... }]
+ * ```
  */
 import { CellarError, runtime } from "../../kernel/mod.ts";
 import { extensionOf, kindOfExtension } from "./content-type.ts";

@@ -6,10 +6,17 @@
  * a batch at a time. Counts for the cell's output are kept on the way.
  *
  * @example
+ * ```ts
+ * import type { Context } from "../../kernel/mod.ts";
+ * import type { Previous } from "./previous.ts";
+ * import { Sink } from "./sink.ts";
+ *
+ * declare const ctx: Context, previous: Previous;
  * const sink = await Sink.open(ctx, previous);
  * await sink.document({ id: "https://x.org/", url: "https://x.org/", title: "X", text: "hello", bytes: 5 });
  * await sink.failure({ url: "https://x.org/big", reason: "too_large", detail: "..." });
  * const output = await sink.finish(); // { documents, failures, links, fetched, unchanged, failed }
+ * ```
  */
 import { type Context, runtime, type TableRef, type TableWriter } from "../../kernel/mod.ts";
 import type { Previous } from "./previous.ts";

@@ -4,10 +4,14 @@
  * Markdown titles are the first heading; plain-text titles the first line.
  *
  * @example
+ * ```ts
+ * import { extractMarkdown, extractPlain } from "./text.ts";
+ *
  * const doc = extractMarkdown("# Setup\n\nSee [the FAQ](faq.md#top).", "file:///docs/readme.md");
  * doc.title; // "Setup"
  * doc.links; // ["file:///docs/faq.md"]
  * extractPlain("RELEASE NOTES\n\n1.0: first", "https://x.org/notes.txt").title; // "RELEASE NOTES"
+ * ```
  */
 import { normalizeUrl } from "./url.ts";
 

@@ -16,10 +16,15 @@
  * between them.
  *
  * @example
+ * ```ts
+ * import { LinearParser } from "./tree.ts";
+ *
+ * declare const html: string;
  * const tree = new LinearParser(html, { onopentag(name, attribs) {}, ontext(text) {}, onclosetag(name) {} }, {
  *   attributes: new Set(["href", "class"]), // the only attributes onopentag needs
  * });
  * while (!tree.step(65_536)) {} // or await a macrotask between steps
+ * ```
  */
 import { QuoteType, Tokenizer, type TokenizerCallbacks } from "htmlparser2";
 

@@ -3,7 +3,11 @@
  * and the reasons a URL can fail, as stored in the `crawl_failures` table.
  *
  * @example
+ * ```ts
+ * import type { Failure } from "./types.ts";
+ *
  * const failure: Failure = { url: "https://x.org/big", reason: "too_large", detail: "more than 10485760 bytes" };
+ * ```
  */
 
 export type Reason =

@@ -5,9 +5,13 @@
  * normalization (hex uppercased, unreserved characters decoded) and no empty `?`.
  *
  * @example
+ * ```ts
+ * import { normalizeUrl, siteOf } from "./url.ts";
+ *
  * normalizeUrl("HTTP://Example.COM:80/a/./b/../c%7e?#top"); // "http://example.com/a/c~"
  * normalizeUrl("guide.html", "https://example.com/docs/"); // "https://example.com/docs/guide.html"
  * siteOf("https://www.example.com:8443/x"); // "https://www.example.com:8443"
+ * ```
  */
 
 const CRAWLABLE = new Set(["http:", "https:", "file:"]);
