@@ -23,7 +23,7 @@ export interface CellarErrorOptions {
  * transient failure says `retryable: true`.
  *
  * @example
- * throw new CellarError(`--param retries=abc: expected a number`);
+ * throw new CellarError(`param retries: expected a number, got "abc"`);
  */
 export class CellarError extends Error {
   override name = "CellarError";

@@ -331,7 +331,7 @@ export function isPipeline(value: unknown): value is Pipeline {
 
 function coerceParam(key: string, raw: string, example: ParamValue): ParamValue {
   const fail = (expected: string): never => {
-    throw new CellarError(`--param ${key}=${raw}: expected ${expected}`);
+    throw new CellarError(`param ${key}: expected ${expected}, got ${JSON.stringify(raw)}`);
   };
   switch (typeof example) {
     case "number": {

@@ -360,7 +360,7 @@ describe.concurrent("bad input: exit 2, one line naming the culprit, nothing sto
       /^.*dates-reversed\.ts: pipeline "dates_reversed": startDate 2026-06-01T00:00:00\.000Z is after endDate 2026-05-01T00:00:00\.000Z$/],
     ["an unknown --param", ["run", GOOD, "--param", "bogus=1"], /^--param bogus: pipeline "good" has no param "bogus"; it has n, loud, word, explode$/],
     ["a malformed --param (no =)", ["run", GOOD, "--param", "n"], /^--param n: expected key=value$/],
-    ["a --param not of its default's type", ["run", GOOD, "--param", "n=many"], /^--param n=many: expected a number$/],
+    ["a --param not of its default's type", ["run", GOOD, "--param", "n=many"], /^param n: expected a number, got "many"$/],
     ["an unknown --from cell", ["run", GOOD, "--from", "nope"], /^cell "nope": pipeline "good" has no such cell; it has numbers, total, report, boom$/],
     ["a database file that is not DuckDB", ["runs", "good"],
       (db) => `database ${db}: not a DuckDB database file; pass a DuckDB file or a new path with --db`, "garbage"],
