@@ -14,10 +14,14 @@
  *   text: the document is its title alone.
  *
  * @example
+ * ```ts
+ * import { documentText } from "./document.ts";
+ *
  * documentText("Boundary layers", "None");                     // "Boundary layers"
  * documentText("Boundary layers", "We measured the drag.");    // "Boundary layers\n\nWe measured the drag."
  * documentText("Setup", "# Setup\n\nRun npm ci.");             // "# Setup\n\nRun npm ci."
  * documentText("", "Just text.");                              // "Just text."
+ * ```
  */
 
 /** Texts that stand for "no text" in exported datasets, lowercased. */

@@ -6,10 +6,14 @@
  * what runs can be read.
  *
  * @example
+ * ```ts
+ * import { end, functionModule, I32, i32, instantiate, set } from "./wasm.ts";
+ *
  * const body = [...i32(0), ...set(2), ...end];
  * const kernel = instantiate<{ memory: WebAssembly.Memory; run(a: number, b: number): void }>(
  *   functionModule("run", 2, [1, I32], body),
  * ); // undefined where the runtime cannot compile it (no SIMD)
+ * ```
  */
 
 /** Unsigned LEB128. */

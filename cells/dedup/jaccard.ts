@@ -11,10 +11,14 @@
  * documents of one verification block at a time, with one vocabulary per block.
  *
  * @example
+ * ```ts
+ * import { jaccard, shingleSet, Vocabulary } from "./jaccard.ts";
+ *
  * const words = new Vocabulary();
  * const a = shingleSet("a b c d e f", 5, words); // {a b c d e, b c d e f}
  * const b = shingleSet("A b c d e g", 5, words); // {a b c d e, b c d e g}
  * jaccard(a, b); // 1/3
+ * ```
  */
 import { WordScan } from "./normalize.ts";
 import { sortByKey } from "./radix.ts";

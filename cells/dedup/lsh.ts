@@ -12,8 +12,13 @@
  * the time, at 0.3 1.5% — candidates cost a verification each, never a wrong answer.
  *
  * @example
+ * ```ts
+ * import { candidatePairs, chooseBanding } from "./lsh.ts";
+ *
+ * declare const signatures: Uint32Array, docs: number; // docs × 128 MinHash values
  * const banding = chooseBanding(128, 0.8);         // { bands: 21, rows: 6, falseNegative: 0.0017 }
  * const pairs = candidatePairs(signatures, 128, docs, banding); // [a0, b0, a1, b1, ...], a < b, sorted
+ * ```
  */
 import { CellarError } from "../../kernel/mod.ts";
 import { fmix32 } from "./minhash.ts";

@@ -9,7 +9,13 @@
  * encodings in cells/wasm.ts) rather than shipped as a binary, so that what runs can be read.
  *
  * @example
+ * ```ts
+ * import { minhashSignatures } from "./minhash.ts";
+ * import { minhashSignaturesSimd } from "./minhash-simd.ts";
+ *
+ * declare const shingles: Uint32Array, offsets: Uint32Array;
  * const sigs = minhashSignaturesSimd(shingles, offsets, 128, 1) ?? minhashSignatures(shingles, offsets, 128, 1);
+ * ```
  */
 import { CellarError } from "../../kernel/mod.ts";
 import { permutationSeeds } from "./minhash.ts";

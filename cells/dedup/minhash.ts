@@ -10,10 +10,16 @@
  * JavaScript's Math.imul compute exactly alike.
  *
  * @example
+ * ```ts
+ * import type { GpuDevice } from "../../kernel/mod.ts";
+ * import { estimateJaccard, minhashSignaturesGpu, shingleCorpus } from "./minhash.ts";
+ *
+ * declare const gpu: GpuDevice;
  * const docs = ["the quick brown fox jumps over the lazy dog", "the quick brown fox jumps over the lazy cat"];
  * const { shingles, offsets } = shingleCorpus(docs);
  * const sigs = await minhashSignaturesGpu(gpu, shingles, offsets); // or minhashSignatures(...) on the CPU
  * estimateJaccard(sigs, 128, 0, 1); // ≈ 0.67: 4 of their 6 distinct shingles are shared
+ * ```
  */
 import { CellarError, type GpuDevice } from "../../kernel/mod.ts";
 import { MINHASH_WGSL, MINHASH_WORKGROUP } from "./minhash.wgsl.ts";

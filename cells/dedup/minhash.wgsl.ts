@@ -3,7 +3,13 @@
  * Kept as a string module so that Node (tsx) and Deno load it without a bundler or file reads.
  *
  * @example
+ * ```ts
+ * import type { GpuDevice } from "../../kernel/mod.ts";
+ * import { MINHASH_WGSL } from "./minhash.wgsl.ts";
+ *
+ * declare const gpu: GpuDevice;
  * const pipeline = await gpu.pipeline("minhash", MINHASH_WGSL);
+ * ```
  */
 export const MINHASH_WORKGROUP = 64;
 

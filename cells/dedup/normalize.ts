@@ -9,12 +9,16 @@
  * corpora this pass costs about as much as the MinHash itself.
  *
  * @example
+ * ```ts
+ * import { exactKey, WordScan } from "./normalize.ts";
+ *
  * const scan = new WordScan();
  * scan.scan("Hello,\n  World  hello,".toLowerCase());
  * scan.count;        // 3
  * scan.normalized;   // "hello, world hello,"
  * scan.hashes[0] === scan.hashes[2]; // true: FNV-1a of "hello,"
  * exactKey(scan.normalized); // SHA-256 hex
+ * ```
  */
 import { runtime } from "../../kernel/mod.ts";
 

@@ -4,8 +4,12 @@
  * more often than a comparison sort would be cheap for.
  *
  * @example
+ * ```ts
+ * import { sortByKey } from "./radix.ts";
+ *
  * const keys = new Uint32Array([30, 10, 20]);
  * sortByKey(new Uint32Array([0, 1, 2]), keys); // Uint32Array [1, 2, 0]
+ * ```
  */
 
 /**

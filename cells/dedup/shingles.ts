@@ -9,7 +9,11 @@
  * on both paths; only the MinHash minima run on the device.
  *
  * @example
+ * ```ts
+ * import { wordShingleHashes } from "./shingles.ts";
+ *
  * const hashes = wordShingleHashes("The quick brown fox jumps over the lazy dog", 5); // 5 shingles
+ * ```
  */
 import { fmix32 } from "./minhash.ts";
 import { WordScan } from "./normalize.ts";

@@ -8,9 +8,16 @@
  * three are bit-identical, so what dedup decides never depends on where a chunk ran.
  *
  * @example
- * for await (const doc of ctx.map(texts.map((text) => ({ text, numPerm: 128 })), task(SIGN_MODULE, "signChunk"), { batchSize: 512 })) {
+ * ```ts
+ * import { type Context, task } from "../../kernel/mod.ts";
+ * import { SIGN_MODULE, type SignItem, type Signed } from "./signatures.ts";
+ *
+ * declare const ctx: Context, texts: string[];
+ * const items = texts.map((text) => ({ text, numPerm: 128 }));
+ * for await (const doc of ctx.map<SignItem, Signed>(items, task(SIGN_MODULE, "signChunk"), { batchSize: 512 })) {
  *   doc.key; doc.shingles; doc.signature; // Uint32Array(128)
  * }
+ * ```
  */
 import type { ChunkInfo, GpuDevice } from "../../kernel/mod.ts";
 import { minhashSignatures, minhashSignaturesGpu } from "./minhash.ts";

@@ -5,11 +5,15 @@
  * the order pairs arrive in.
  *
  * @example
+ * ```ts
+ * import { UnionFind } from "./union-find.ts";
+ *
  * const sets = new UnionFind(4);
  * sets.union(0, 2);
  * sets.union(2, 3);
  * sets.find(3) === sets.find(0); // true
  * sets.find(1) === sets.find(0); // false
+ * ```
  */
 export class UnionFind {
   readonly #parent: Int32Array;

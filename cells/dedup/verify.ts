@@ -6,8 +6,12 @@
  * anywhere, in any order.
  *
  * @example
+ * ```ts
+ * import { verifyChunk } from "./verify.ts";
+ *
  * const [similarities] = verifyChunk([{ texts: ["a b c d e f", "a b c d e g"], pairs: [0, 1] }]);
  * similarities; // [1/3]
+ * ```
  */
 import { jaccard, type ShingleSet, shingleSet, Vocabulary } from "./jaccard.ts";
 import { SHINGLE_WORDS } from "./signatures.ts";
