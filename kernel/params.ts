@@ -3,18 +3,20 @@
  * and meaning in one place, and one error for any bad value —
  * `param chunkTokens: expected a whole number ≥ 1, got "abc"`.
  *
- * Values come as a pipeline wrote them (numbers, strings, booleans) or as
- * `--param` strings (a pipeline that does not declare the param passes them on
- * as given), so the helpers read numbers and flags from strings too; a missing
- * or null param is its default.
+ * Values come as a pipeline or a trigger wrote them, and `--param` keeps a
+ * value a string where the pipeline's default is one (`maxPages: "50"`), so
+ * the helpers read numbers and flags from strings too; a missing or null param
+ * is its default.
  *
  * @example
- * import { cellParams, pipeline, wholeNumber } from "../kernel/mod.ts";
+ * ```ts
+ * import { cellParams, pipeline, wholeNumber } from "./mod.ts";
  *
  * const greetParams = cellParams({ words: wholeNumber(1).default(3).describe("greetings per day") });
- * export default pipeline({ id: "hello", params: { ...greetParams.defaults } })
+ * const hello = pipeline({ id: "hello", params: { ...greetParams.defaults } })
  *   .cell("greet", (ctx) => "hello ".repeat(greetParams.read(ctx.params).words));
  * // --param words=0: the cell fails with `param words: expected a whole number ≥ 1, got 0`
+ * ```
  */
 import { z } from "zod";
 import { CellarError } from "./errors.ts";
@@ -139,7 +141,7 @@ function describeValue(value: unknown): string {
   }
 }
 
-/** A number written as a string, as a number: what `--param` passes through a pipeline that does not declare the param. */
+/** A number written as a string, as a number: "50" from a pipeline whose default is a string. */
 function fromString(value: unknown): unknown {
   return typeof value === "string" && value.trim() !== "" ? Number(value) : value;
 }
