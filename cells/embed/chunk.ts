@@ -15,8 +15,14 @@
  * `text.slice(start, end)` is the chunk's text.
  *
  * @example
+ * ```ts
+ * import { chunkText } from "./chunk.ts";
+ * import type { Embedder } from "./embedder.ts";
+ *
+ * declare const embedder: Embedder;
  * const chunks = chunkText("a long text ...", { chunkTokens: 256, chunkOverlap: 32, countTokens: (w) => embedder.countTokens(w) });
  * chunks[0]; // { index: 0, start: 0, end: 1187, text: "a long text ...", tokens: 254 }
+ * ```
  */
 
 export interface Chunk {

@@ -12,12 +12,16 @@
  * path may call `loadEmbedder` per request.
  *
  * @example
+ * ```ts
+ * import { loadEmbedder } from "./embedder.ts";
+ *
  * const embedder = await loadEmbedder("use-lite");
  * const [query] = await embedder.embed(["laminar boundary layer"]);
  * query.length === embedder.dimensions; // 512
  *
  * const local = await loadEmbedder("transformers", { modelPath: "models/all-MiniLM-L6-v2", dtype: "q8" });
  * local.id; // "transformers:all-MiniLM-L6-v2:q8"
+ * ```
  */
 import { CellarError } from "../../kernel/mod.ts";
 

@@ -6,8 +6,15 @@
  * saying so.
  *
  * @example
+ * ```ts
+ * import { AutoModel } from "@huggingface/transformers";
+ * import type { Context } from "../../kernel/mod.ts";
+ * import { openSession } from "./onnx-session.ts";
+ *
+ * declare const ctx: Context, name: string, dir: string;
  * const { session: model, device } = await openSession(`model ${name}`, "auto", (on) =>
  *   AutoModel.from_pretrained(dir, { device: on, local_files_only: true }), ctx.log.info);
+ * ```
  */
 import { errorLine, runtime } from "../../kernel/mod.ts";
 

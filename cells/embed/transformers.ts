@@ -14,8 +14,12 @@
  * 10–40× faster.
  *
  * @example
+ * ```ts
+ * import { loadTransformers } from "./transformers.ts";
+ *
  * const embedder = await loadTransformers({ modelPath: "/models/all-MiniLM-L6-v2", dtype: "q8" });
  * embedder.id; // "transformers:all-MiniLM-L6-v2:q8"
+ * ```
  */
 import { CellarError, errorLine, runtime } from "../../kernel/mod.ts";
 import type { Dtype, Embedder, EmbedderOptions } from "./embedder.ts";

@@ -5,8 +5,12 @@
  * SentencePiece vocabulary are read from node_modules, in Node and in Deno.
  *
  * @example
+ * ```ts
+ * import { loadUseLite } from "./use-lite.ts";
+ *
  * const embedder = await loadUseLite();
  * const [a, b] = await embedder.embed(["the wing stalls", "lift is lost at high angle of attack"]);
+ * ```
  */
 import { CellarError } from "../../kernel/mod.ts";
 import type { Embedder } from "./embedder.ts";

@@ -6,7 +6,11 @@
  * Computed as the Mann–Whitney U statistic over midranks, O(n log n).
  *
  * @example
+ * ```ts
+ * import { rocAuc } from "./agreement.ts";
+ *
  * rocAuc([0.9, 0.2, 0.6], [true, false, false]); // { auc: 1, positives: 1, negatives: 2 }
+ * ```
  */
 
 export interface Agreement {

@@ -7,10 +7,15 @@
  * from the 1-based `id` its qrels use, and only `id` is read.
  *
  * @example
+ * ```ts
+ * import { loadEvalSet } from "./evalset.ts";
+ *
+ * declare const documentIds: string[];
  * const set = await loadEvalSet({ queries: "pipelines/data/cranfield/queries.jsonl",
  *   qrels: "pipelines/data/cranfield/qrels.trec" }, { corpus: new Set(documentIds) });
  * set.queries.length; // 225
  * set.missing.documents; // judged documents the corpus lacks (an error unless allowMissing)
+ * ```
  */
 import { CellarError, runtime } from "../../kernel/mod.ts";
 import { parseQrels, type Qrels } from "./trec.ts";

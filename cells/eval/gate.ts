@@ -4,10 +4,15 @@
  * The verdict is a table a person reads in CI logs.
  *
  * @example
+ * ```ts
+ * import { type Baseline, compare, formatVerdict } from "./gate.ts";
+ *
+ * declare const baseline: Baseline;
  * const verdict = compare(baseline, { "nDCG@10": 0.301 }, { "nDCG@10": 0.01 });
  * console.log(formatVerdict(verdict));
  * // metric   baseline  now     delta    allowed drop  result
  * // nDCG@10  0.3226    0.3010  -0.0216  0.0100        FAIL
+ * ```
  */
 import Table from "cli-table3";
 import { CellarError, runtime } from "../../kernel/mod.ts";

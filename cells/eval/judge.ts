@@ -8,9 +8,15 @@
  * "llm" (an OpenAI-compatible chat-completions endpoint).
  *
  * @example
+ * ```ts
+ * import type { Embedder } from "../embed/embedder.ts";
+ * import { loadJudge } from "./judges/mod.ts";
+ *
+ * declare const embedder: Embedder, signal: AbortSignal;
  * const judge = await loadJudge({ kind: "embedding" }, { embedder });
  * const [verdict] = await judge.judge([{ question: "what is lift?", context: "Lift is …" }], { signal });
  * verdict.score; // 0.71, or null with verdict.error when this pair could not be judged
+ * ```
  */
 
 /** One (question, context) pair to score. */

@@ -20,10 +20,16 @@
  *   ("duplicate docs"): collapse chunks to documents before evaluating.
  *
  * @example
+ * ```ts
+ * import { evaluate, formatMeasure } from "./metrics.ts";
+ * import { parseQrels, parseRun } from "./trec.ts";
+ *
+ * declare const qrelsText: string, runText: string;
  * const result = evaluate(parseQrels(qrelsText, "qrels.trec"), parseRun(runText, "bm25.run"));
  * result.mean["nDCG@10"];           // 0.3226… (trec_eval: ndcg_cut_10 all 0.3226)
  * result.perQuery.get("1")!["MAP"]; // 0.1781…
  * formatMeasure(result.mean.MAP);   // "0.2533", as trec_eval prints it
+ * ```
  */
 import { CellarError } from "../../kernel/mod.ts";
 import { type Qrels, rankEntries, type Run, type RunEntry, strcmp } from "./trec.ts";

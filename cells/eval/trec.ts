@@ -17,10 +17,16 @@
  * Errors name the source and the 1-based line of the file.
  *
  * @example
+ * ```ts
+ * import { runtime } from "../../kernel/mod.ts";
+ * import { formatRun, parseQrels, parseRun } from "./trec.ts";
+ *
+ * declare const path: string, runPath: string;
  * const qrels = parseQrels(await runtime.readTextFile(path), "qrels.trec");
  * const run = parseRun(await runtime.readTextFile(runPath), "bm25.run");
  * run.get("1")![0]; // { docid: "184", score: 22.447209 }
  * await runtime.writeTextFile("out.run", formatRun(run, "bm25"));
+ * ```
  */
 import { CellarError } from "../../kernel/mod.ts";
 

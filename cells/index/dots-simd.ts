@@ -9,8 +9,14 @@
  * cells/dedup/minhash-simd.ts does (encodings in cells/wasm.ts).
  *
  * @example
+ * ```ts
+ * import { dotsKernel } from "./dots-simd.ts";
+ *
+ * declare const queriesAt: number, vectorsAt: number, outAt: number; // byte offsets into kernel.memory
+ * declare const numQueries: number, numVectors: number, dim: number;
  * const kernel = dotsKernel(); // undefined where the runtime has no WebAssembly SIMD
- * kernel.dots(queriesAt, numQueries, vectorsAt, numVectors, dim * 4, outAt); // out[q × numVectors + v]
+ * kernel?.dots(queriesAt, numQueries, vectorsAt, numVectors, dim * 4, outAt); // out[q × numVectors + v]
+ * ```
  */
 import { block, br, brIf, end, f32Add, f32Store, functionModule, get, I32, i32, i32Add, i32GeU, i32Mul, instantiate, loop, set, simd, uleb, V128 } from "../wasm.ts";
 

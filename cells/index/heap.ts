@@ -4,9 +4,14 @@
  * equal scores the lower index.
  *
  * @example
+ * ```ts
+ * import { TopKHeap } from "./heap.ts";
+ *
+ * const indices = new Uint32Array(2), scores = new Float32Array(2);
  * const heap = new TopKHeap(2);
  * heap.push(0.5, 7); heap.push(0.9, 3); heap.push(0.1, 4);
  * heap.drainInto(indices, scores, 0); // indices [3, 7], scores [0.9, 0.5]
+ * ```
  */
 export class TopKHeap {
   // A binary heap with the worst kept pair on top.

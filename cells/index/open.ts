@@ -6,9 +6,15 @@
  * opens one per command.
  *
  * @example
+ * ```ts
+ * import type { Context } from "../../kernel/mod.ts";
+ * import { latestIndexPipeline, openIndex } from "./open.ts";
+ *
+ * declare const ctx: Context;
  * const index = await openIndex({ pipeline: "eval", sql: ctx.sql }, { pipeline: await latestIndexPipeline(ctx.sql) });
  * const [hits] = await index.search(["supersonic flow over a wedge"], 10);
  * const [vector] = await index.embedder.embed(["what is lift?"]);
+ * ```
  */
 import { CellarError, type GpuDevice, latestCheckpoint, type VectorReader, type VectorRows } from "../../kernel/mod.ts";
 import { type Embedder, type EmbedderOptions, loadEmbedder } from "../embed/embedder.ts";

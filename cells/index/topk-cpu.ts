@@ -9,8 +9,13 @@
  * each query keeps its k best in a heap that a score must beat to enter.
  *
  * @example
+ * ```ts
+ * import { topKCpu } from "./topk-cpu.ts";
+ *
+ * declare const queries: Float32Array, vectors: Float32Array; // rows of 512 floats
  * const { indices, scores } = topKCpu(queries, vectors, 512, 100);
  * indices.subarray(0, 100); // the 100 nearest vectors of query 0
+ * ```
  */
 import { TopKHeap } from "./heap.ts";
 import { DOTS_STEP, type DotsKernel, dotsKernel } from "./dots-simd.ts";

@@ -8,8 +8,14 @@
  * faster `topKCpu` (topk-cpu.ts).
  *
  * @example
+ * ```ts
+ * import type { GpuDevice } from "../../kernel/mod.ts";
+ * import { topKGpu } from "./topk.ts";
+ *
+ * declare const gpu: GpuDevice, queries: Float32Array, vectors: Float32Array; // rows of 384 floats
  * const { indices, scores } = await topKGpu(gpu, queries, vectors, 384, 10); // or topK(...) on the CPU
  * indices.subarray(0, 10); // the 10 nearest vectors of query 0
+ * ```
  */
 import { CellarError, type GpuDevice } from "../../kernel/mod.ts";
 import { TopKHeap } from "./heap.ts";

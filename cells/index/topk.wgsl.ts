@@ -4,8 +4,14 @@
  * String modules, so that Node (tsx) and Deno load them without a bundler.
  *
  * @example
+ * ```ts
+ * import type { GpuDevice } from "../../kernel/mod.ts";
+ * import { SCORES_WGSL, selectWgsl } from "./topk.wgsl.ts";
+ *
+ * declare const gpu: GpuDevice;
  * const scores = await gpu.pipeline("topk-scores", SCORES_WGSL);
  * const select = await gpu.pipeline("topk-select", selectWgsl(10, 256));
+ * ```
  */
 
 /** Side of the square score tile one workgroup computes. */

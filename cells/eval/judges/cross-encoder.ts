@@ -14,9 +14,13 @@
  * downloaded. Loaded once per process and (path, dtype, device).
  *
  * @example
+ * ```ts
+ * import { loadCrossEncoder } from "./cross-encoder.ts";
+ *
  * const judge = await loadCrossEncoder({ modelPath: "models/ms-marco-MiniLM-L-6-v2", dtype: "q8" });
  * judge.id; // "cross-encoder:ms-marco-MiniLM-L-6-v2:q8"
  * const [verdict] = await judge.judge([{ question: "what is lift?", context: "Lift is the force …" }]);
+ * ```
  */
 import { CellarError, errorLine, runtime } from "../../../kernel/mod.ts";
 import type { Dtype } from "../../embed/embedder.ts";

@@ -7,8 +7,13 @@
  * not at all when `known` already holds its vector (an indexed chunk's).
  *
  * @example
+ * ```ts
+ * import { loadEmbedder } from "../../embed/embedder.ts";
+ * import { embeddingJudge } from "./embedding.ts";
+ *
  * const judge = embeddingJudge(await loadEmbedder("use-lite"));
  * const [{ score }] = await judge.judge([{ question: "what is lift?", context: "Lift is the force …" }]);
+ * ```
  */
 import type { Embedder } from "../../embed.ts";
 import type { Judge, Judgement, JudgePair, JudgeRunOptions } from "../judge.ts";

@@ -9,8 +9,15 @@
  * Plain fetch on purpose: an SDK's own retries and timeouts would multiply ours.
  *
  * @example
+ * ```ts
+ * import type { Context } from "../../../kernel/mod.ts";
+ * import type { JudgePair } from "../judge.ts";
+ * import { createLlmJudge } from "./llm.ts";
+ *
+ * declare const ctx: Context, pairs: JudgePair[];
  * const judge = createLlmJudge({ baseUrl: "http://127.0.0.1:8080/v1", model: "qwen2.5-7b-instruct" });
  * const verdicts = await judge.judge(pairs, { signal: ctx.signal, cost: ctx.cost.add, warn: ctx.log.warn });
+ * ```
  */
 import { backoffMs, CellarError, delay, isCellarError, runtime, Semaphore } from "../../../kernel/mod.ts";
 import type { Judge, Judgement, JudgePair, JudgeRunOptions } from "../judge.ts";

@@ -3,7 +3,13 @@
  * asked for, so the default path never imports transformers.js.
  *
  * @example
+ * ```ts
+ * import type { Embedder } from "../../embed/embedder.ts";
+ * import { loadJudge } from "./mod.ts";
+ *
+ * declare const embedder: Embedder;
  * const judge = await loadJudge({ kind: "llm", model: "gpt-4o-mini" }, { embedder });
+ * ```
  */
 import { CellarError } from "../../../kernel/mod.ts";
 import type { Dtype, Embedder } from "../../embed.ts";
