@@ -4,7 +4,11 @@
  * which Ray leaves to the user.
  *
  * @example
- * parseClaim({ gpu: 0.5, gpuMemory: 2 ** 30 }, 'cell "embed_docs"'); // { units: 5000, devices: 1, memory: 1073741824, ... }
+ * ```ts
+ * import { parseClaim } from "./claim.ts";
+ *
+ * parseClaim({ gpu: 0.5, gpuMemory: 2 ** 30 }, 'cell "embed_docs"'); // → { units: 5000, devices: 1, memory: 1073741824, ... }
+ * ```
  */
 import { CellarError } from "../errors.ts";
 

@@ -14,8 +14,12 @@
  * adapter's largest buffer.
  *
  * @example
+ * ```ts
+ * import { compute } from "./devices.ts";
+ *
  * const pool = await compute().gpu();
  * pool.live.map((d) => `${d.id}: ${d.description}${d.fallback ? " (software)" : ""}`);
+ * ```
  */
 import { CellarError } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";

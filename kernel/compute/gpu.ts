@@ -4,6 +4,9 @@
  * made visible so the device pool can take the device out.
  *
  * @example
+ * ```ts
+ * import { GpuDevice } from "./gpu.ts";
+ *
  * const gpu = await GpuDevice.open();
  * const pipeline = await gpu.pipeline("double", `
  *   @group(0) @binding(0) var<storage, read_write> xs: array<u32>;
@@ -12,9 +15,10 @@
  *   }`);
  * const xs = gpu.upload(new Uint32Array([1, 2, 3]), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
  * gpu.dispatch(pipeline, [{ buffer: xs, size: 12 }], 1); // pooled buffers round up: bind the bytes you mean
- * new Uint32Array(await gpu.readback(xs, 12)); // [2, 4, 6]
+ * new Uint32Array(await gpu.readback(xs, 12)); // → [2, 4, 6]
  * gpu.release(xs);
  * gpu.destroy();
+ * ```
  */
 import { CellarError } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";

@@ -5,8 +5,18 @@
  * flight, retrying failed chunks, and reporting progress and device cost.
  *
  * @example
- * const vectors = await ctx.map(texts, async (batch, { device, signal }) => embed(batch, device, signal), { gpu: 0.5, batchSize: 64 });
- * for await (const row of ctx.map(rows(), judge, { concurrency: 8 })) { ... } // streaming, bounded memory
+ * ```ts
+ * import type { Context } from "../context.ts";
+ * import type { GpuDevice } from "./gpu.ts";
+ * declare const ctx: Context;
+ * declare const texts: string[];
+ * declare function embed(batch: string[], device: GpuDevice | undefined, signal: AbortSignal): Promise<Float32Array[]>;
+ * declare function rows(): AsyncIterable<{ question: string }>;
+ * declare function judge(chunk: { question: string }[]): Promise<number[]>;
+ *
+ * const vectors = await ctx.map(texts, (batch, { device, signal }) => embed(batch, device, signal), { gpu: 0.5, batchSize: 64 });
+ * for await (const score of ctx.map(rows(), judge, { concurrency: 8 })) console.log(score); // streaming, bounded memory
+ * ```
  */
 import { CellarError, errorLine, isRetryable } from "../errors.ts";
 import { metrics } from "../metrics.ts";

@@ -9,8 +9,17 @@
  * Placement packs (fills a device before the next, Ray's rule) or spreads.
  *
  * @example
+ * ```ts
+ * import { parseClaim } from "./claim.ts";
+ * import type { GpuDevice } from "./gpu.ts";
+ * import type { DevicePool } from "./pool.ts";
+ * declare const pool: DevicePool<GpuDevice>;
+ * declare const signal: AbortSignal;
+ * declare function work(device: GpuDevice): Promise<void>;
+ *
  * const lease = await pool.acquire(parseClaim({ gpu: 0.5 }, "cell"), signal);
  * try { await work(lease.devices[0].handle); } finally { lease.release(); }
+ * ```
  */
 import { CellarError } from "../errors.ts";
 import { metrics } from "../metrics.ts";

@@ -4,9 +4,18 @@
  * or, later, on a remote kernel. Ray's remote function, without pickling.
  *
  * @example
- * // cells/dedup.ts
- * export function minhashChunk(texts: string[]) { ... }
- * ctx.map(texts, task(import.meta.url, "minhashChunk"), { batchSize: 256 });
+ * ```ts
+ * // cells/dedup.ts, which imports "../kernel/mod.ts"
+ * import { type Context, task } from "../mod.ts";
+ * declare const ctx: Context;
+ * declare const texts: string[];
+ * declare function minhash(text: string): Uint32Array;
+ *
+ * export function minhashChunk(texts: string[]): Uint32Array[] {
+ *   return texts.map(minhash);
+ * }
+ * await ctx.map(texts, task(import.meta.url, "minhashChunk"), { batchSize: 256 });
+ * ```
  */
 import { CellarError } from "../errors.ts";
 

@@ -4,9 +4,16 @@
  * terminating its worker, which is replaced on next use.
  *
  * @example
+ * ```ts
+ * import { task } from "./task.ts";
+ * import { CpuPool } from "./workers.ts";
+ * declare const texts: string[];
+ * declare const signal: AbortSignal;
+ *
  * const cpu = new CpuPool();
- * const out = await cpu.run(task(import.meta.url, "shingle"), texts, signal);
+ * const out = await cpu.run(task(import.meta.url, "shingle"), texts, signal); // one result per text
  * cpu.close();
+ * ```
  */
 import { Semaphore } from "../async.ts";
 import { CellarError } from "../errors.ts";

@@ -3,8 +3,11 @@
  * environment, hashing and HTTP GET. Signals, exit, workers and the process's streams stay the kernel's.
  *
  * @example
- * import { runtime } from "../kernel/mod.ts";
+ * ```ts
+ * import { runtime } from "../mod.ts"; // in a cell: "../kernel/mod.ts"
+ *
  * const text = await runtime.readTextFile(runtime.resolve(runtime.cwd(), "seeds.txt"));
+ * ```
  */
 import { runtime as full } from "./mod.ts";
 import type { Runtime } from "./types.ts";

@@ -6,8 +6,12 @@
  * preferred in both runtimes.
  *
  * @example
+ * ```ts
+ * import { loadDawn } from "./dawn.ts";
+ *
  * const gpu = await loadDawn();
- * const adapter = await gpu?.requestAdapter();
+ * const adapter = await gpu?.requestAdapter(); // undefined where Dawn cannot load
+ * ```
  */
 
 /**

@@ -2,8 +2,11 @@
  * The runtime adapter for the runtime we are on. The only door to `Deno.*` and Node's `process`.
  *
  * @example
- * import { runtime } from "./runtime/mod.ts";
- * runtime.env("CELLAR_DB");
+ * ```ts
+ * import { runtime } from "./mod.ts";
+ *
+ * runtime.env("CELLAR_DB"); // → the variable's value, or undefined
+ * ```
  */
 import { runtime as deno } from "./deno.ts";
 import { runtime as node } from "./node.ts";

@@ -6,8 +6,13 @@
  * `fetch` is native and is used as is there.
  *
  * @example
+ * ```ts
+ * import { httpGet } from "./node-http.ts";
+ * declare const signal: AbortSignal;
+ *
  * const r = await httpGet("http://127.0.0.1:8080/", { headers: { "user-agent": "CellarBot/0.1" }, signal });
  * if (r.status === 200) for await (const bytes of r.body) console.log(bytes.length);
+ * ```
  */
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
