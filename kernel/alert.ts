@@ -4,7 +4,11 @@
  * allowed to change the run's outcome.
  *
  * @example
- * pipeline({ id: "ingest", alert: "https://hooks.example/cellar" })
+ * ```ts
+ * import { pipeline } from "./pipeline.ts";
+ *
+ * pipeline({ id: "ingest", alert: "https://hooks.example/cellar" });
+ * ```
  */
 import { errorLine } from "./errors.ts";
 import type { AlertHook, RunFailure } from "./pipeline.ts";

@@ -5,11 +5,22 @@
  * kernel/mod.ts.
  *
  * @example
+ * ```ts
+ * import { delay, retry, Semaphore, sleep } from "./async.ts";
+ * import { parseDuration } from "./duration.ts";
+ * import { isWriteConflict } from "./runs.ts";
+ * import type { Store } from "./store/store.ts";
+ * declare const signal: AbortSignal;
+ * declare const store: Store;
+ * declare const sql: string;
+ * declare const url: string;
+ *
  * await delay(250, signal);                       // rejects with signal.reason on abort
- * if (!(await sleep(parseDuration("30d", "retryDelay"), signal))) return; // false: aborted
+ * const slept = await sleep(parseDuration("30d", "retryDelay"), signal); // → true, or false once aborted
  * const rows = await retry(() => store.query(sql), { tries: 20, retryable: isWriteConflict, delayMs: (n) => 2 * n });
  * const slots = new Semaphore(4);
  * await slots.use(() => fetch(url), signal);      // at most 4 at once
+ * ```
  */
 import { clearLongTimeout, setLongTimeout } from "./timer.ts";
 

@@ -5,10 +5,19 @@
  * (runner.ts) decides whether to try again.
  *
  * @example
+ * ```ts
+ * import { Attempt, type AttemptRun } from "./attempt.ts";
+ * import type { CellDef } from "./pipeline.ts";
+ * declare const execution: AttemptRun;
+ * declare const cell: CellDef;
+ * declare const tryNumber: number;
+ * declare const cacheKey: string;
+ *
  * const outcome = await new Attempt(execution, cell, tryNumber, cacheKey).run();
  * if (!outcome.ok && outcome.retryable) {
  *   // sleep out the retry delay, then try again
  * }
+ * ```
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { ReadTracker, type RunCheckpoint } from "./cache.ts";

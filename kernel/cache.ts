@@ -5,9 +5,16 @@
  * checkpoint whose key and reads match, instead of running it.
  *
  * @example
+ * ```ts
+ * import { type CacheHost, CellCache } from "./cache.ts";
+ * import type { CellDef } from "./pipeline.ts";
+ * declare const execution: CacheHost;
+ * declare const cell: CellDef;
+ *
  * const cache = new CellCache(execution); // one per execution of a run
  * const key = await cache.key(cell);
- * if (cell.cache && await cache.serve(cell, key)) return; // settled as cached
+ * const served = cell.cache && await cache.serve(cell, key); // → true: settled as cached, so the cell does not run
+ * ```
  */
 import { codeVersion } from "./fingerprint.ts";
 import { sha256 } from "./hash.ts";

@@ -5,9 +5,15 @@
  * store (`ctx`, a run outcome) and say which output they want.
  *
  * @example
+ * ```ts
+ * import { checkpointOf, latestCheckpoint } from "./checkpoints.ts";
+ * import type { Context } from "./context.ts";
+ * declare const ctx: Context;
+ *
  * const built = await latestCheckpoint(ctx, { pipeline: "ingest", cell: "build_index" });
  * const chunks = built && await checkpointOf(ctx, built.runId, "embed_docs");
  * const baseline = await latestCheckpoint(ctx, { pipeline: ctx.pipeline, cell: ctx.cell, kind: "scheduled", succeeded: true, order: "logicalDate" });
+ * ```
  */
 import type { RunKind } from "./runs.ts";
 import { RunState, sqlState } from "./state.ts";

@@ -2,12 +2,17 @@
  * `ctx`: what a cell sees of the kernel while it runs.
  *
  * @example
- * .cell("count", async (ctx, input) => {
+ * ```ts
+ * import type { TableRef } from "./output.ts";
+ * import { pipeline } from "./pipeline.ts";
+ *
+ * pipeline({ id: "stats" }).cell("count", async (ctx, input: { documents: TableRef }) => {
  *   ctx.log.info(`counting for ${ctx.dataInterval.start.toISOString()}`);
  *   const rows = await ctx.sql(`SELECT count(*) AS n FROM ${input.documents.sql}`);
  *   ctx.cost.add("rows_scanned", Number(rows[0].n));
  *   return { n: Number(rows[0].n) };
- * })
+ * });
+ * ```
  *
  * The runner builds one `ctx` per try with `createContext` (attempt.ts); a
  * cell only ever receives it.

@@ -9,8 +9,15 @@
  *     llm_tokens,token,0.000002
  *
  * @example
+ * ```ts
+ * import { costLines, parseCostModel } from "./cost.ts";
+ * import { runtime } from "./runtime/mod.ts";
+ * import type { Store } from "./store/store.ts";
+ * declare const store: Store;
+ *
  * const model = parseCostModel(await runtime.readTextFile("pipelines/cost-model.csv"), "cost-model.csv");
  * const lines = await costLines(store, "eval", model);
+ * ```
  */
 import { parse } from "csv-parse/sync";
 import { CellarError, isCellarError } from "./errors.ts";

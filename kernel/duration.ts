@@ -9,7 +9,10 @@ export type Duration = number | string;
  * Milliseconds in a duration. `what` names the option in the error.
  *
  * @example
- * parseDuration("15m", "retryDelay"); // 900000
+ * ```ts
+ * import { parseDuration } from "./duration.ts";
+ * parseDuration("15m", "retryDelay"); // → 900000
+ * ```
  */
 export function parseDuration(value: Duration, what: string): number {
   if (typeof value === "number") {

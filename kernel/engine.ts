@@ -9,7 +9,10 @@
  * runtime, the store and the runner load only when a facade first needs them.
  *
  * @example
+ * ```ts
  * const { Store } = await import("./engine.ts");
+ * const store = await Store.open(".cellar/cellar.duckdb");
+ * ```
  */
 export { compute } from "./compute/devices.ts";
 export { costLines } from "./cost.ts";

@@ -23,7 +23,11 @@ export interface CellarErrorOptions {
  * transient failure says `retryable: true`.
  *
  * @example
+ * ```ts
+ * import { CellarError } from "./errors.ts";
+ *
  * throw new CellarError(`param retries: expected a number, got "abc"`);
+ * ```
  */
 export class CellarError extends Error {
   override name = "CellarError";
@@ -91,7 +95,12 @@ function safeString(value: unknown): string {
  * where an error exits 2.
  *
  * @example
+ * ```ts
+ * import { CheckFailed } from "./errors.ts";
+ * declare const regressed: string[];
+ *
  * if (regressed.length > 0) throw new CheckFailed(`eval regressed on ${regressed.join(", ")}`);
+ * ```
  */
 export class CheckFailed extends CellarError {
   override name = "CheckFailed";

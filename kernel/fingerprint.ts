@@ -10,7 +10,13 @@
  *   imports, transitively (changing a helper the cell calls is a code change).
  *
  * @example
+ * ```ts
+ * import { codeVersion } from "./fingerprint.ts";
+ * import type { Pipeline } from "./pipeline.ts";
+ * declare const pipeline: Pipeline;
+ *
  * const version = await codeVersion(pipeline.getCell("embed_docs"));
+ * ```
  */
 import { parseSync } from "oxc-parser";
 import type { CellDef } from "./pipeline.ts";

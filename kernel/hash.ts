@@ -6,7 +6,11 @@
  * of every cell's cache key.
  *
  * @example
- * sha256("hello"); // "2cf24dba…"
+ * ```ts
+ * import { sha256 } from "./hash.ts";
+ *
+ * sha256("hello"); // → "2cf24dba…"
+ * ```
  */
 import { runtime } from "./runtime/mod.ts";
 

@@ -4,7 +4,11 @@
  * export must be a pipeline; it is validated before anything runs.
  *
  * @example
- * const { pipeline, file } = await loadPipeline("ingest");
+ * ```ts
+ * import { loadPipeline } from "./loader.ts";
+ *
+ * const { pipeline, file } = await loadPipeline("ingest"); // file → <cwd>/pipelines/ingest.ts
+ * ```
  */
 import { CellarError, errorLine, isCellarError } from "./errors.ts";
 import { isPipeline, type Pipeline } from "./pipeline.ts";

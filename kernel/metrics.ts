@@ -3,8 +3,12 @@
  * exposes at /metrics.
  *
  * @example
+ * ```ts
+ * import { metrics, registry } from "./metrics.ts";
+ *
  * metrics.chunkLatency.observe({ device: "gpu0" }, 0.012);
- * await registry.metrics(); // text exposition format
+ * await registry.metrics(); // → the text exposition format
+ * ```
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 

@@ -2,11 +2,13 @@
  * Cellar's public API: define a pipeline of cells; run it with `openCellar`, the CLI or the scheduler.
  *
  * @example
- * import { pipeline } from "../kernel/mod.ts";
+ * ```ts
+ * import { pipeline } from "../kernel/mod.ts"; // from pipelines/hello.ts
  *
  * export default pipeline({ id: "hello", schedule: "@daily", startDate: "2026-05-01" })
  *   .cell("greet", (ctx) => `hello ${ctx.logicalDate.toISOString().slice(0, 10)}`)
  *   .cell("shout", { retries: 2, retryDelay: "30s" }, (_ctx, text: string) => text.toUpperCase());
+ * ```
  */
 export { pipeline } from "./pipeline.ts";
 export { Cellar, openCellar } from "./cellar.ts";

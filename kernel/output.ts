@@ -3,7 +3,11 @@
  * a later run reads back is what the cell returned.
  *
  * @example
- * const { json, identity } = encodeOutput("crawl", { pages: 12 });
+ * ```ts
+ * import { encodeOutput } from "./output.ts";
+ *
+ * const { json, identity } = encodeOutput("crawl", { pages: 12 }); // json → '{"pages":12}'
+ * ```
  */
 import { CellarError } from "./errors.ts";
 

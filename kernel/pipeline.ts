@@ -144,9 +144,13 @@ const TRIGGER_OPTIONS = new Set(["after", "when", "params"]);
  * A pipeline: cells in the order written, with a schedule and defaults.
  *
  * @example
+ * ```ts
+ * import { pipeline } from "./pipeline.ts";
+ *
  * export default pipeline({ id: "hello", schedule: "@daily", startDate: "2026-05-01" })
  *   .cell("greet", (ctx) => `hello for ${ctx.logicalDate.toISOString()}`)
  *   .cell("shout", { retries: 2 }, (_ctx, text: string) => text.toUpperCase());
+ * ```
  */
 export function pipeline(options: PipelineOptions): Pipeline {
   return new Pipeline(options);
@@ -360,7 +364,11 @@ const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.
  * else ("1", "May 1") is refused instead of being guessed at.
  *
  * @example
- * parseDate("2026-05-01", "--date"); // 2026-05-01T00:00:00.000Z
+ * ```ts
+ * import { parseDate } from "./pipeline.ts";
+ *
+ * parseDate("2026-05-01", "--date"); // → 2026-05-01T00:00:00.000Z
+ * ```
  */
 export function parseDate(value: string | Date, what: string): Date {
   const fail = (why: string): never => {

@@ -4,9 +4,19 @@
  * plain timestamped lines, progress at most every 10% or 10 s per cell.
  *
  * @example
+ * ```ts
+ * import type { Pipeline } from "./pipeline.ts";
+ * import { showProgress } from "./progress.ts";
+ * import type { Runner } from "./runner.ts";
+ * import type { RunRecord } from "./runs.ts";
+ * declare const runner: Runner;
+ * declare const pipeline: Pipeline;
+ * declare const run: RunRecord;
+ *
  * const stop = showProgress(runner);
  * await runner.execute(pipeline, run);
  * stop();
+ * ```
  */
 import cliProgress from "cli-progress";
 import { formatDuration } from "./duration.ts";

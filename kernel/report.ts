@@ -3,8 +3,14 @@
  * and the server's API.
  *
  * @example
+ * ```ts
+ * import { runDetail } from "./report.ts";
+ * import type { Store } from "./store/store.ts";
+ * declare const store: Store;
+ *
  * const detail = await runDetail(store, 12);
- * detail.cells.find((c) => c.cell === "embed_docs")?.state;
+ * detail.cells.find((c) => c.cell === "embed_docs")?.state; // → "success", "cached", "failed", …
+ * ```
  */
 import { getRun, type RunRecord } from "./runs.ts";
 import { AttemptState } from "./state.ts";

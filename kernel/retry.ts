@@ -3,7 +3,11 @@
  * `retryDelay × 2^(retry−1)` ("exponential"), never more than `maxRetryDelay`.
  *
  * @example
- * retryDelayMs({ retryDelayMs: 60_000, exponential: true, maxRetryDelayMs: 600_000 }, 3); // 240000
+ * ```ts
+ * import { retryDelayMs } from "./retry.ts";
+ *
+ * retryDelayMs({ retryDelayMs: 60_000, exponential: true, maxRetryDelayMs: 600_000 }, 3); // → 240000
+ * ```
  */
 export function retryDelayMs(
   cell: { retryDelayMs: number; exponential: boolean; maxRetryDelayMs: number },

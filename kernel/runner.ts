@@ -7,8 +7,18 @@
  * attempt.ts, the cache is cache.ts, and a try's `ctx` is built in context.ts.
  *
  * @example
+ * ```ts
+ * import type { Pipeline } from "./pipeline.ts";
+ * import { Runner } from "./runner.ts";
+ * import type { RunRecord } from "./runs.ts";
+ * import type { Store } from "./store/store.ts";
+ * declare const store: Store;
+ * declare const pipeline: Pipeline;
+ * declare const run: RunRecord;
+ *
  * const runner = new Runner(store);
  * const result = await runner.execute(pipeline, run);
+ * ```
  */
 import { sendAlert } from "./alert.ts";
 import { Attempt, CancelledError } from "./attempt.ts";

@@ -7,7 +7,17 @@
  * it, likewise. Manual runs get keys of their own.
  *
  * @example
- * const created = await createScheduledRuns(store, "ingest", intervals, params, "scheduled");
+ * ```ts
+ * import type { ParamValue } from "./pipeline.ts";
+ * import { createScheduledRuns } from "./runs.ts";
+ * import type { Store } from "./store/store.ts";
+ * import type { DataInterval } from "./timetable.ts";
+ * declare const store: Store;
+ * declare const intervals: DataInterval[];
+ * declare const params: Record<string, ParamValue>;
+ *
+ * const created = await createScheduledRuns(store, "ingest", intervals, params, "scheduled"); // → how many were new
+ * ```
  */
 import { type DuckDBValue, listValue, StatementType } from "@duckdb/node-api";
 import { backoffMs, retry } from "./async.ts";

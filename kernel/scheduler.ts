@@ -21,8 +21,19 @@
  * Airflow, dataset events count only once the DAG exists).
  *
  * @example
+ * ```ts
+ * import type { Pipeline } from "./pipeline.ts";
+ * import type { Runner } from "./runner.ts";
+ * import { Scheduler } from "./scheduler.ts";
+ * import type { Store } from "./store/store.ts";
+ * declare const store: Store;
+ * declare const runner: Runner;
+ * declare const ingest: Pipeline, evalPipeline: Pipeline, retrain: Pipeline;
+ * declare const signal: AbortSignal;
+ *
  * const scheduler = new Scheduler(store, runner, [ingest, evalPipeline, retrain]);
  * await scheduler.run(signal); // until signal aborts
+ * ```
  */
 import { formatDuration } from "./duration.ts";
 import { CellarError, errorLine } from "./errors.ts";

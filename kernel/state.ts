@@ -10,9 +10,12 @@
  * `CellState.UpForRetry`, …, never as a quoted literal (test/state.test.ts).
  *
  * @example
+ * ```ts
  * import { ENDED_RUN_STATES, isOneOf, RunState } from "./state.ts";
+ *
  * const state: RunState = RunState.Failed;
- * isOneOf(ENDED_RUN_STATES, state); // true: a trigger judges this run
+ * isOneOf(ENDED_RUN_STATES, state); // → true: a trigger judges this run
+ * ```
  */
 
 /** A run's state: the `state` column of the `runs` table, and the `run` events of the runner. */

@@ -8,9 +8,16 @@
  * querying the file with the DuckDB CLI.
  *
  * @example
- * const docs = await ctx.table("documents", { id: "VARCHAR", text: "VARCHAR", vec: "FLOAT[512]" });
- * await docs.append(rows);
- * return { documents: await docs.finish() };
+ * ```ts
+ * import type { Context } from "./context.ts";
+ * declare const rows: Array<{ id: string; text: string; vec: number[] }>;
+ *
+ * export async function loadDocuments(ctx: Context) {
+ *   const docs = await ctx.table("documents", { id: "VARCHAR", text: "VARCHAR", vec: "FLOAT[512]" });
+ *   await docs.append(rows);
+ *   return { documents: await docs.finish() };
+ * }
+ * ```
  */
 import {
   type DuckDBAppender,

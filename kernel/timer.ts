@@ -6,8 +6,14 @@
  * sleeps) goes through here.
  *
  * @example
+ * ```ts
+ * import { parseDuration } from "./duration.ts";
+ * import { clearLongTimeout, setLongTimeout } from "./timer.ts";
+ * const controller = new AbortController();
+ *
  * const timer = setLongTimeout(() => controller.abort(), parseDuration("30d", "timeout"));
  * clearLongTimeout(timer);
+ * ```
  */
 
 /** The longest delay one setTimeout honours. */

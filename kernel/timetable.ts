@@ -20,8 +20,12 @@
  *   passes of the repeated hour fire, so @hourly fires every real hour.
  *
  * @example
+ * ```ts
+ * import { Timetable } from "./timetable.ts";
+ *
  * const timetable = new Timetable({ schedule: "@weekly", startDate: new Date("2026-05-01") });
- * timetable.nextInterval(undefined); // { start: 2026-05-03T00:00Z, end: 2026-05-10T00:00Z }
+ * timetable.nextInterval(undefined); // → { start: 2026-05-03T00:00Z, end: 2026-05-10T00:00Z }
+ * ```
  */
 import { Cron } from "croner";
 import { CellarError } from "./errors.ts";
@@ -50,8 +54,12 @@ const EXPECTED_SCHEDULE = "expected a cron expression or @hourly, @daily, @weekl
  * already created; only intervals starting strictly after it are returned.
  *
  * @example
+ * ```ts
+ * import { Timetable } from "./timetable.ts";
+ *
  * const daily = new Timetable({ schedule: "@daily", startDate: new Date("2026-05-01T00:00Z") });
- * daily.dueIntervals(undefined, new Date("2026-05-04T12:00Z")).length; // 3: May 1, 2 and 3
+ * daily.dueIntervals(undefined, new Date("2026-05-04T12:00Z")).length; // → 3: May 1, 2 and 3
+ * ```
  */
 export class Timetable {
   readonly schedule: string;
@@ -64,7 +72,11 @@ export class Timetable {
    * Throws CellarError on an invalid schedule or an unknown time zone.
    *
    * @example
+   * ```ts
+   * import { Timetable } from "./timetable.ts";
+   *
    * new Timetable({ schedule: "0 6 * * 1-5", timezone: "America/New_York" });
+   * ```
    */
   constructor(options: TimetableOptions) {
     this.schedule = options.schedule;
@@ -80,7 +92,12 @@ export class Timetable {
    * neither `after` nor startDate.
    *
    * @example
-   * daily.nextInterval(new Date("2026-05-03T00:00Z")); // { start: 2026-05-04T00:00Z, end: 2026-05-05T00:00Z }
+   * ```ts
+   * import { Timetable } from "./timetable.ts";
+   * const daily = new Timetable({ schedule: "@daily", startDate: new Date("2026-05-01T00:00Z") });
+   *
+   * daily.nextInterval(new Date("2026-05-03T00:00Z")); // → { start: 2026-05-04T00:00Z, end: 2026-05-05T00:00Z }
+   * ```
    */
   nextInterval(after: Date | undefined): DataInterval | null {
     const start = this.#firstStart(after);
@@ -95,7 +112,12 @@ export class Timetable {
    * no beginning to catch up from, so it is only the latest due interval.
    *
    * @example
-   * daily.dueIntervals(new Date("2026-05-02T00:00Z"), new Date("2026-05-04T12:00Z")); // [{ start: 2026-05-03T00:00Z, end: 2026-05-04T00:00Z }]
+   * ```ts
+   * import { Timetable } from "./timetable.ts";
+   * const daily = new Timetable({ schedule: "@daily", startDate: new Date("2026-05-01T00:00Z") });
+   *
+   * daily.dueIntervals(new Date("2026-05-02T00:00Z"), new Date("2026-05-04T12:00Z")); // → [{ start: 2026-05-03T00:00Z, end: 2026-05-04T00:00Z }]
+   * ```
    */
   dueIntervals(after: Date | undefined, now: Date): DataInterval[] {
     if (after === undefined && this.startDate === undefined) {
@@ -119,7 +141,12 @@ export class Timetable {
    * endDate it is the last interval starting at or before endDate.
    *
    * @example
-   * daily.latestDueInterval(undefined, new Date("2026-05-04T12:00Z")); // { start: 2026-05-03T00:00Z, end: 2026-05-04T00:00Z }
+   * ```ts
+   * import { Timetable } from "./timetable.ts";
+   * const daily = new Timetable({ schedule: "@daily", startDate: new Date("2026-05-01T00:00Z") });
+   *
+   * daily.latestDueInterval(undefined, new Date("2026-05-04T12:00Z")); // → { start: 2026-05-03T00:00Z, end: 2026-05-04T00:00Z }
+   * ```
    */
   latestDueInterval(after: Date | undefined, now: Date): DataInterval | null {
     let end = this.#tickAtOrBefore(now);
@@ -139,7 +166,12 @@ export class Timetable {
    * scheduler to sleep until; null if there is none.
    *
    * @example
-   * daily.nextFireTime(new Date("2026-05-03T00:00Z")); // 2026-05-05T00:00Z
+   * ```ts
+   * import { Timetable } from "./timetable.ts";
+   * const daily = new Timetable({ schedule: "@daily", startDate: new Date("2026-05-01T00:00Z") });
+   *
+   * daily.nextFireTime(new Date("2026-05-03T00:00Z")); // → 2026-05-05T00:00Z
+   * ```
    */
   nextFireTime(after: Date | undefined): Date | null {
     return this.nextInterval(after)?.end ?? null;
@@ -151,7 +183,12 @@ export class Timetable {
    * startDate and endDate do not apply to manual runs.
    *
    * @example
-   * daily.manualInterval(new Date("2026-05-25T01:00Z")); // { start: 2026-05-24T00:00Z, end: 2026-05-25T00:00Z }
+   * ```ts
+   * import { Timetable } from "./timetable.ts";
+   * const daily = new Timetable({ schedule: "@daily", startDate: new Date("2026-05-01T00:00Z") });
+   *
+   * daily.manualInterval(new Date("2026-05-25T01:00Z")); // → { start: 2026-05-24T00:00Z, end: 2026-05-25T00:00Z }
+   * ```
    */
   manualInterval(date: Date): DataInterval {
     const end = this.#tickAtOrBefore(date);

@@ -20,8 +20,12 @@ const USE_STORE = `USE "${STORE_CATALOG}"`;
  * enforces that and we turn its refusal into a message that names the holder.
  *
  * @example
+ * ```ts
+ * import { Store } from "./store.ts";
+ *
  * const store = await Store.open(".cellar/cellar.duckdb");
  * const runs = await store.query("SELECT * FROM runs");
+ * ```
  */
 export class Store {
   readonly writer: GroupWriter;

@@ -9,9 +9,15 @@
  * hands out an array column only value by value.
  *
  * @example
+ * ```ts
+ * import type { Store } from "./store.ts";
+ * import { vectorReader } from "./vectors.ts";
+ * declare const store: Store;
+ *
  * const read = vectorReader(store);
  * const { count, dimensions, vectors, columns } = await read(`SELECT chunk_id, embedding FROM "ingest"."index"`);
- * vectors.subarray(0, dimensions); // the first row's vector; columns.chunk_id[0] its id
+ * vectors.subarray(0, dimensions); // → the first row's vector; columns.chunk_id[0] its id
+ * ```
  */
 import {
   type DuckDBArrayType,

@@ -9,7 +9,13 @@ import type { AttemptState, RunState } from "../state.ts";
  * cap a pipeline at a few hundred cells a second.
  *
  * @example
+ * ```ts
+ * import type { AttemptRecord, GroupWriter } from "./writer.ts";
+ * declare const writer: GroupWriter;
+ * declare const attempt: AttemptRecord;
+ *
  * await writer.write({ attempts: [attempt] }); // durable from here on
+ * ```
  */
 export class GroupWriter {
   #queue: Array<{ change: Change; resolve: () => void; reject: (err: unknown) => void }> = [];
