@@ -11,9 +11,14 @@
  * timeoutMs, maxBytes, userAgent, allowHosts, seedsFile), each with its default and bounds.
  *
  * @example
+ * ```ts
+ * import { pipeline } from "../kernel/mod.ts";
+ * import { crawlSeeds } from "./crawl.ts";
+ *
  * pipeline({ id: "ingest", params: { seeds: "https://www.postgresql.org/docs/current/", maxDepth: 2 } })
  *   .cell("crawl_seeds", { cache: false }, crawlSeeds);
  * // output: { documents: TableRef, failures: TableRef, links: TableRef, fetched: 812, unchanged: 0, failed: 3 }
+ * ```
  */
 import { accepts, CellarError, cellParams, type Context, nonEmptyText, oneOf, wholeNumber, z } from "../kernel/mod.ts";
 import { crawlHttp } from "./crawl/http.ts";

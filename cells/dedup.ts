@@ -35,9 +35,15 @@
  * Params: `dedupParams` (dedupThreshold 0.8, numPerm 128).
  *
  * @example
+ * ```ts
+ * import { pipeline } from "../kernel/mod.ts";
+ * import { crawlSeeds } from "./crawl.ts";
+ * import { dedupCorpus } from "./dedup.ts";
+ *
  * pipeline({ id: "ingest", params: { dedupThreshold: 0.8, numPerm: 128 } })
  *   .cell("crawl_seeds", crawlSeeds)
  *   .cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
+ * ```
  */
 import { CellarError, cellParams, type Context, numberIn, type TableRef, task, wholeNumber } from "../kernel/mod.ts";
 import { documentText } from "./document.ts";

@@ -22,9 +22,15 @@
  * rebuild), each with its default and bounds; a pipeline spreads EMBED_PARAMS.
  *
  * @example
+ * ```ts
+ * import { pipeline } from "../kernel/mod.ts";
+ * import { DEDUP_PARAMS, dedupCorpus } from "./dedup.ts";
+ * import { EMBED_PARAMS, embedDocs } from "./embed.ts";
+ *
  * pipeline({ id: "ingest", params: { ...DEDUP_PARAMS, ...EMBED_PARAMS } })
  *   .cell("dedup_corpus", dedupCorpus)
  *   .cell("embed_docs", { gpu: 0.5 }, embedDocs); // → { chunks, vectors, model: "use-lite", dimensions: 512, embedded, reused }
+ * ```
  */
 import { CellarError, cellParams, type Context, flag, oneOf, paramError, type TableRef, text, wholeNumber } from "../kernel/mod.ts";
 import { runtime } from "../kernel/runtime/mod.ts";

@@ -9,8 +9,13 @@
  * `cellar cell eval run_eval_suite` exits 1.
  *
  * @example
+ * ```ts
+ * import { pipeline } from "../kernel/mod.ts";
+ * import { EVAL_PARAMS, runEvalSuite } from "./eval.ts";
+ *
  * pipeline({ id: "eval", schedule: "@daily", params: EVAL_PARAMS })
  *   .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
+ * ```
  */
 import { accepts, CellarError, cellParams, CheckFailed, type Context, flag, oneOf, paramError, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
 import { runtime } from "../kernel/runtime/mod.ts";

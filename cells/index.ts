@@ -9,9 +9,17 @@
  * none, and at RAG-corpus sizes (10⁵–10⁶ chunks) a tiled exact scan is fast.
  *
  * @example
- * .cell("build_index", buildIndex)
+ * ```ts
+ * import { pipeline } from "../kernel/mod.ts";
+ * import { embedDocs } from "./embed.ts";
+ * import { buildIndex, latestIndexPipeline, openIndex, type SearchContext, searchIndex } from "./index.ts";
+ *
+ * pipeline({ id: "ingest" }).cell("embed_docs", embedDocs).cell("build_index", buildIndex);
+ *
+ * declare const ctx: SearchContext; // { pipeline: "ingest", sql }: whose index, and how to query the store
  * const [hits] = await searchIndex(ctx, ["supersonic flow over a wedge"], { k: 10 });
  * const index = await openIndex(ctx, { pipeline: await latestIndexPipeline(ctx.sql) });
+ * ```
  */
 import { CellarError, type Context, type TableRef } from "../kernel/mod.ts";
 import { normalized, openIndex, type SearchContext, type SearchHit } from "./index/open.ts";

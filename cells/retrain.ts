@@ -6,8 +6,15 @@
  * changed since the ingest run before it — since the index in use was built.
  *
  * @example
- * .cell("load_corpus", { cache: false }, loadCorpus)
- * triggers: [{ after: "ingest", when: async (outcome) => (await corpusDrift(outcome)) > 0.2 }]
+ * ```ts
+ * import { pipeline } from "../kernel/mod.ts";
+ * import { corpusDrift, loadCorpus } from "./retrain.ts";
+ *
+ * pipeline({
+ *   id: "retrain",
+ *   triggers: [{ after: "ingest", when: async (outcome) => (await corpusDrift(outcome)) > 0.2 }],
+ * }).cell("load_corpus", { cache: false }, loadCorpus);
+ * ```
  */
 import { cellParams, type Context, nonEmptyText, paramError, type RunOutcome, type TableRef } from "../kernel/mod.ts";
 
