@@ -191,7 +191,7 @@ export class Cellar implements AsyncDisposable {
           await new Promise<void>((resolve) => (wake = resolve));
         }
       },
-      return: async () => finish(),
+      return: () => Promise.resolve(finish()),
     };
   }
 

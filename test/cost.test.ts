@@ -3,9 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { costLines, parseCostModel } from "../kernel/cost.ts";
 import { CellarError } from "../kernel/errors.ts";
-import { pipeline, type Pipeline } from "../kernel/mod.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { openCellar, pipeline, type Pipeline } from "../kernel/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { ROOT, storesClosedAfterEach } from "./helpers.ts";
 
@@ -99,9 +97,7 @@ describe("costLines", () => {
   const other = pipeline({ id: "other" }).cell("x", { cache: false }, (ctx) => (ctx.cost.add("llm_tokens", 1e6), 1));
 
   async function runAt(s: Store, p: Pipeline, day: string): Promise<number> {
-    const date = new Date(`${day}T00:00:00Z`);
-    const record = await createManualRun(s, p.id, "manual", date, { start: date, end: date }, {}, {});
-    const result = await new Runner(s).execute(p, record);
+    const result = await openCellar({ db: s }).run(p, { date: day, new: true });
     expect(result.state).toBe("success");
     return result.runId;
   }

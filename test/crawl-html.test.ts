@@ -16,9 +16,7 @@ import { crawlSeeds } from "../cells/crawl.ts";
 import { extractHtml } from "../cells/crawl/html.ts";
 import { LinearParser } from "../cells/crawl/tree.ts";
 import { Compute } from "../kernel/compute/devices.ts";
-import { pipeline } from "../kernel/mod.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { openCellar, pipeline } from "../kernel/mod.ts";
 import { storesClosedAfterEach } from "./helpers.ts";
 import { watchLoopBlocks } from "./fixtures/loop-blocks.ts";
 
@@ -68,12 +66,11 @@ describe("hostile HTML", () => {
         maxBytes: 10_485_760, userAgent: "CellarBot/0.1",
       },
     }).cell("crawl_seeds", { cache: false }, crawlSeeds);
-    const date = new Date("2026-05-03T00:00:00Z");
-    const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
+    const cellar = openCellar({ db: store, compute });
     const watch = watchLoopBlocks(2);
     const t0 = performance.now();
     try {
-      const result = await new Runner(store, { compute }).execute(p, run);
+      const result = await cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
       const seconds = (performance.now() - t0) / 1000;
       const longest = watch.stop();
       expect(result.state).toBe("success");

@@ -11,10 +11,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { crawlSeeds } from "../cells/crawl.ts";
 import { Compute } from "../kernel/compute/devices.ts";
-import { pipeline, type ParamValue, type TableRef } from "../kernel/mod.ts";
-import { runDetail, runLogs } from "../kernel/report.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { openCellar, pipeline, type ParamValue, type TableRef } from "../kernel/mod.ts";
 import { storesClosedAfterEach, tempDir } from "./helpers.ts";
 
 const compute = new Compute({ devices: "cpu" });
@@ -28,15 +25,14 @@ afterEach(async () => {
 async function crawl(params: Record<string, ParamValue>) {
   const s = await newStore();
   const p = pipeline({ id: "ingest", params: { seeds: "", ...params } }).cell("crawl_seeds", { cache: false }, crawlSeeds);
-  const date = new Date("2026-05-03T00:00:00Z");
-  const run = await createManualRun(s, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
-  const result = await new Runner(s, { compute }).execute(p, run);
-  const detail = await runDetail(s, result.runId);
+  const cellar = openCellar({ db: s, compute });
+  const result = await cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
+  const detail = await cellar.show(result.runId, { logs: true });
   const output = result.outputs.get("crawl_seeds") as { documents: TableRef; failures: TableRef } | undefined;
   const q = async (t: "documents" | "failures") => output ? await s.query(`SELECT * FROM ${output[t].sql} ORDER BY 1`) : [];
   return {
     state: result.state, error: detail.cells[0]?.error ?? null, docs: await q("documents"), failures: await q("failures"),
-    logs: (await runLogs(s, result.runId)).map((l) => l.message),
+    logs: detail.logs!.map((l) => l.message),
   };
 }
 

@@ -16,10 +16,7 @@ import { extractHtml } from "../cells/crawl/html.ts";
 import { resolveSeeds } from "../cells/crawl/seeds.ts";
 import { normalizeUrl } from "../cells/crawl/url.ts";
 import { Compute } from "../kernel/compute/devices.ts";
-import { pipeline, type ParamValue, type TableRef } from "../kernel/mod.ts";
-import { runDetail } from "../kernel/report.ts";
-import { Runner, type RunEvent } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { openCellar, pipeline, type ParamValue, type TableRef } from "../kernel/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { startStaticServer, type StaticServer } from "./fixtures/crawl/static-server.ts";
 import { storesClosedAfterEach, tempDir } from "./helpers.ts";
@@ -54,13 +51,11 @@ async function crawl(params: Record<string, ParamValue>, store?: Store): Promise
       maxBytes: 10_485_760, userAgent: "CellarBot/0.1", ...params,
     },
   }).cell("crawl_seeds", { cache: false }, crawlSeeds);
-  const date = new Date("2026-05-03T00:00:00Z");
-  const run = await createManualRun(s, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
-  const runner = new Runner(s, { compute });
+  const cellar = openCellar({ db: s, compute });
   const logs: string[] = [];
-  runner.on((e: RunEvent) => e.type === "log" && logs.push(`${e.level}: ${e.message}`));
-  const result = await runner.execute(p, run);
-  const detail = await runDetail(s, result.runId);
+  cellar.on((e) => e.type === "log" && logs.push(`${e.level}: ${e.message}`));
+  const result = await cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
+  const detail = await cellar.show(result.runId);
   return {
     state: result.state,
     output: result.outputs.get("crawl_seeds") as CrawlResult["output"],
@@ -490,13 +485,12 @@ describe("the web crawl", () => {
     const s = await newStore();
     const p = pipeline({ id: "ingest", params: { seeds: `${server.url}/`, timeoutMs: 60_000 } })
       .cell("crawl_seeds", { cache: false, timeout: 300 }, crawlSeeds);
-    const date = new Date("2026-05-03T00:00:00Z");
-    const run = await createManualRun(s, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
+    const cellar = openCellar({ db: s, compute });
     const t0 = performance.now();
-    const result = await new Runner(s, { compute }).execute(p, run);
+    const result = await cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
     expect(performance.now() - t0).toBeLessThan(2_000);
     expect(result.state).toBe("failed");
-    expect((await runDetail(s, result.runId)).cells[0].error).toMatch(/timed out after 300ms$/);
+    expect((await cellar.show(result.runId)).cells[0].error).toMatch(/timed out after 300ms$/);
   });
 });
 

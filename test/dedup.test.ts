@@ -19,9 +19,7 @@ import { UnionFind } from "../cells/dedup/union-find.ts";
 import { verifyChunk } from "../cells/dedup/verify.ts";
 import type { Compute } from "../kernel/compute/devices.ts";
 import { GpuDevice } from "../kernel/compute/gpu.ts";
-import { pipeline, type TableRef } from "../kernel/mod.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { openCellar, pipeline, type TableRef } from "../kernel/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { computesClosedAfterAll, storesClosedAfterEach } from "./helpers.ts";
 import { rng } from "./random.ts";
@@ -55,14 +53,12 @@ async function dedup(docs: Doc[], compute: Compute, params: Record<string, numbe
       return { documents: await crawled.finish(), fetched: docs.length, unchanged: 0, failed: 0 };
     })
     .cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
-  const runner = new Runner(store, { compute });
+  const cellar = openCellar({ db: store, compute });
   const logs: string[] = [];
-  runner.on((e) => {
+  cellar.on((e) => {
     if (e.type === "log") logs.push(e.message);
   });
-  const date = new Date("2026-05-03T00:00:00Z");
-  const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
-  const result = await runner.execute(p, run);
+  const result = await cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
   const output = result.outputs.get("dedup_corpus") as DedupOutput | undefined;
   const error = await errorOf(store, result.runId, "dedup_corpus");
   return { result, output, store, logs, error };
@@ -452,9 +448,7 @@ describe("dedup_corpus on hand-made cases", () => {
       .cell("dedup_view", { needs: ["view"] }, dedupCorpus)
       .cell("missing", { needs: [] }, () => ({ documents: { $table: "crawled", sql: `"bad_input"."no_such_table"`, rows: 1, hash: "0" } }))
       .cell("dedup_missing", { needs: ["missing"] }, dedupCorpus);
-    const date = new Date("2026-05-03T00:00:00Z");
-    const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
-    await new Runner(store, { compute: cpuOnly }).execute(p, run);
+    const run = await openCellar({ db: store, compute: cpuOnly }).run(p, { date: "2026-05-03T00:00:00Z", new: true });
     expect(await errorOf(store, run.runId, "dedup_corpus")).toMatch(/has no column "text"; expected text VARCHAR/);
     expect(await errorOf(store, run.runId, "dedup_nothing")).toMatch(/input.documents: expected crawl_seeds' output/);
     expect(await errorOf(store, run.runId, "dedup_view")).toMatch(/cannot be read by row id .*; expected a table written by ctx.table\(\)/);

@@ -2,10 +2,7 @@ import { threadId } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { Compute } from "../kernel/compute/devices.ts";
 import type { GpuDevice } from "../kernel/compute/gpu.ts";
-import { pipeline, task, type Pipeline } from "../kernel/mod.ts";
-import { runDetail } from "../kernel/report.ts";
-import { Runner, type RunEvent } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { type CellarEvent, openCellar, pipeline, task, type Pipeline } from "../kernel/mod.ts";
 import { registry } from "../kernel/metrics.ts";
 import { storesClosedAfterEach, computesClosedAfterAll } from "./helpers.ts";
 
@@ -14,21 +11,19 @@ const { cpuOnly, withGpu } = computesClosedAfterAll();
 
 const newStore = storesClosedAfterEach();
 
-async function execute(p: Pipeline, compute: Compute, events: RunEvent[] = []) {
+async function execute(p: Pipeline, compute: Compute, events: CellarEvent[] = []) {
   const store = await newStore();
-  const runner = new Runner(store, { compute });
-  runner.on((e) => events.push(e));
-  const date = new Date("2026-05-03T00:00:00Z");
-  const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, {}, {});
-  const result = await runner.execute(p, run);
-  return { result, store, detail: await runDetail(store, run.runId) };
+  const cellar = openCellar({ db: store, compute });
+  cellar.on((e) => events.push(e));
+  const result = await cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
+  return { result, store, detail: await cellar.show(result.runId) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("ctx.map on the CPU path", () => {
   it("returns results in input order whatever order chunks finish in, and reports progress", async () => {
-    const events: RunEvent[] = [];
+    const events: CellarEvent[] = [];
     const p = pipeline({ id: "ordered" }).cell("m", async (ctx) =>
       await ctx.map(Array.from({ length: 100 }, (_, i) => i), async (chunk: number[]) => {
         await sleep(chunk[0] % 3 === 0 ? 15 : 1);
@@ -124,7 +119,7 @@ describe("ctx.map on the CPU path", () => {
   });
 
   it("runs a gpu claim on the CPU path with one notice when the host has no adapter, unless required", async () => {
-    const events: RunEvent[] = [];
+    const events: CellarEvent[] = [];
     const p = pipeline({ id: "fallback" })
       .cell("soft", { gpu: 0.5 }, async (ctx) =>
         await ctx.map([1, 2, 3], (chunk: number[], { device, share }) => chunk.map(() => [device === undefined, share]), { batchSize: 1 }))

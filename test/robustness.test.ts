@@ -3,20 +3,16 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Compute } from "../kernel/compute/devices.ts";
-import { CellarError, pipeline, type Pipeline, task } from "../kernel/mod.ts";
+import { type Cellar, type CellarEvent, CellarError, openCellar, pipeline, type Pipeline, task } from "../kernel/mod.ts";
 import { parseDate } from "../kernel/pipeline.ts";
-import { Runner, type RunEvent } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
 import { Store } from "../kernel/store/store.ts";
 import { setLongTimeout } from "../kernel/timer.ts";
 import { cli, ROOT, storesClosedAfterEach, tempDir } from "./helpers.ts";
 
 const store = storesClosedAfterEach();
 
-async function run(s: Store, p: Pipeline, runner = new Runner(s)) {
-  const date = new Date("2026-05-03T00:00:00Z");
-  const record = await createManualRun(s, p.id, "manual", date, { start: date, end: date }, p.resolveParams({}), {});
-  return await runner.execute(p, record);
+async function run(s: Store, p: Pipeline, cellar: Cellar = openCellar({ db: s })) {
+  return await cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
 }
 
 describe("durations of any length (7)", () => {
@@ -37,15 +33,15 @@ describe("durations of any length (7)", () => {
       tries++;
       throw new Error("flaky");
     });
-    const runner = new Runner(s);
-    const events: RunEvent[] = [];
-    runner.on((e) => events.push(e));
-    const done = run(s, p, runner);
+    const cellar = openCellar({ db: s });
+    const events: CellarEvent[] = [];
+    cellar.on((e) => events.push(e));
+    const done = run(s, p, cellar);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(tries).toBe(1);
     const retry = events.find((e) => e.type === "cell" && e.state === "up_for_retry");
     expect(retry && retry.type === "cell" && retry.retryInMs).toBe(30 * 86_400_000);
-    runner.cancel();
+    cellar.cancel();
     expect((await done).state).toBe("interrupted");
     expect(tries).toBe(1);
   });
@@ -168,7 +164,7 @@ describe("a failed ctx.map keeps the cell's retries (11)", () => {
           return await ctx.map([1, 2, 3], () => { throw new Error("device lost"); }, { retries: 0 });
         })
         .cell("bad", { needs: [] }, async (ctx) => await ctx.map([1], () => { throw new CellarError("bad input"); }));
-      const result = await run(s, p, new Runner(s, { compute }));
+      const result = await run(s, p, openCellar({ db: s, compute }));
       expect(cellTries).toBe(3);
       const rows = await s.query(`SELECT cell, count(*)::INT AS n, max(error) AS error FROM attempts WHERE run_id = ? GROUP BY cell ORDER BY cell`, [result.runId]);
       expect(rows[0]).toMatchObject({ cell: "bad", n: 1 }); // one try
@@ -187,7 +183,7 @@ describe("a failed ctx.map keeps the cell's retries (11)", () => {
     try {
       const p = pipeline({ id: "indexed" }).cell("idx", async (ctx) =>
         await ctx.map([1, 2, 3, 4, 5], task(new URL("./fixtures/chunk-index.ts", import.meta.url).href, "chunkIndex"), { batchSize: 2 }));
-      const result = await run(s, p, new Runner(s, { compute }));
+      const result = await run(s, p, openCellar({ db: s, compute }));
       expect(result.outputs.get("idx")).toEqual([0, 0, 1, 1, 2]);
     } finally {
       await compute.close();
