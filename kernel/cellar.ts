@@ -4,7 +4,8 @@
  * it instead of assembling runs by hand.
  *
  * @example
- * import { openCellar } from "../kernel/mod.ts";
+ * ```ts
+ * import { openCellar } from "./mod.ts";
  *
  * const cellar = openCellar({ db: ".cellar/cellar.duckdb" });
  * try {
@@ -14,6 +15,7 @@
  * } finally {
  *   await cellar.close();
  * }
+ * ```
  */
 import type { Compute } from "./compute/devices.ts";
 import type { CostLine, CostModel } from "./cost.ts";

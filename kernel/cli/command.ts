@@ -4,9 +4,17 @@
  * tables.
  *
  * @example
- * program.command("runs").argument("<pipeline>").action(cli.action(async (id: string) =>
- *   await withCellar(cli, async (cellar) => (printRuns(await cellar.runs(id)), EXIT.ok), READ_ONLY)
+ * ```ts
+ * import { type Cli, EXIT, READ_ONLY, withCellar } from "./command.ts";
+ * declare const cli: Cli;
+ *
+ * cli.program.command("count").argument("<pipeline>").action(cli.action(async (id: string) =>
+ *   await withCellar(cli, async (cellar) => {
+ *     console.log((await cellar.runs(id)).length);
+ *     return EXIT.ok;
+ *   }, READ_ONLY)
  * ));
+ * ```
  */
 import Table from "cli-table3";
 import { Option } from "commander";

@@ -3,7 +3,13 @@
  * `search`. None creates a store where there is none.
  *
  * @example
+ * ```ts
+ * import type { Cli } from "./command.ts";
+ * import { inspectCommands } from "./inspect.ts";
+ * declare const cli: Cli;
+ *
  * inspectCommands(cli); // cellar show 12 --json
+ * ```
  */
 import { stringify } from "csv-stringify/sync";
 import { type CostLine, type CostModel, parseCostModel } from "../cost.ts";

@@ -3,7 +3,13 @@
  * `backfill`, each a thin layer over the facade's method of that name.
  *
  * @example
+ * ```ts
+ * import type { Cli } from "./command.ts";
+ * import { runCommands } from "./run.ts";
+ * declare const cli: Cli;
+ *
  * runCommands(cli); // cellar run ingest --param maxPages=50
+ * ```
  */
 import { type Cli, codeFor, EXIT, exitFor, paramOption, watched, withCellar } from "./command.ts";
 import { RunState } from "../state.ts";

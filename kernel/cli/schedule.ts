@@ -3,7 +3,13 @@
  * schedule().
  *
  * @example
+ * ```ts
+ * import type { Cli } from "./command.ts";
+ * import { scheduleCommands } from "./schedule.ts";
+ * declare const cli: Cli;
+ *
  * scheduleCommands(cli); // cellar schedule ingest eval --once
+ * ```
  */
 import { type Cli, EXIT, watched, withCellar } from "./command.ts";
 
