@@ -121,7 +121,7 @@ export async function crawlSeeds(ctx: Context, _input?: unknown): Promise<CrawlO
     `from ${seeds.length} seed${seeds.length === 1 ? "" : "s"} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
   if (output.fetched + output.unchanged === 0) {
     // The cell fails, so crawl_failures rolls back; the log is committed apart from the cell, so each failure is
-    // kept there for `cellar show <run> --logs` and SQL (SELECT message FROM logs WHERE run_id = ...).
+    // kept there for `cellar show <run> --logs` and SQL on the run's log lines.
     for (const f of sink.firstFailures) ctx.log.warn(`failed: ${f.url}: ${f.reason} (${f.detail})`);
     const unlogged = output.failed - sink.firstFailures.length;
     if (unlogged > 0) ctx.log.warn(`failed: ${unlogged} more not listed`);

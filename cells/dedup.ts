@@ -45,7 +45,7 @@
  *   .cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
  * ```
  */
-import { CellarError, cellParams, type Context, numberIn, type TableRef, task, wholeNumber } from "../kernel/mod.ts";
+import { CellarError, cellParams, type Context, errorLine, numberIn, type TableRef, task, wholeNumber } from "../kernel/mod.ts";
 import { documentText } from "./document.ts";
 import { candidatePairs, chooseBanding } from "./dedup/lsh.ts";
 import { SIGN_MODULE, type SignItem, type Signed } from "./dedup/signatures.ts";
@@ -109,7 +109,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   const name = `input.documents (table "${source.$table ?? table}")`;
 
   const columns = await ctx.sql(`DESCRIBE ${table}`).catch((err) => {
-    throw new CellarError(`dedup_corpus: ${name} cannot be read (${firstLine(err)}); expected crawl_seeds' "crawled" table`);
+    throw new CellarError(`dedup_corpus: ${name} cannot be read (${errorLine(err)}); expected crawl_seeds' "crawled" table`);
   });
   const types = new Map(columns.map((c) => [String(c.column_name), String(c.column_type)]));
   for (const column of ["id", "text"]) {
@@ -124,7 +124,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   const [stats] = await ctx.sql(
     `SELECT count(*)::DOUBLE AS n, count(id)::DOUBLE AS with_id, count(DISTINCT id)::DOUBLE AS ids, coalesce(max(rowid), -1)::DOUBLE AS last FROM ${table}`,
   ).catch((err) => {
-    throw new CellarError(`dedup_corpus: ${name} cannot be read by row id (${firstLine(err)}); expected a table written by ctx.table(), as crawl_seeds' "crawled" is`);
+    throw new CellarError(`dedup_corpus: ${name} cannot be read by row id (${errorLine(err)}); expected a table written by ctx.table(), as crawl_seeds' "crawled" is`);
   });
   const total = stats.n as number;
   if (total === 0) throw new CellarError(`dedup_corpus: ${name} has no rows; expected the crawled documents (did the crawl fetch nothing?)`);
@@ -494,10 +494,6 @@ export function compareIds(a: string, b: string): number {
 function quiet<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n", 1)[0];
 }
 
 function describe(value: unknown): string {

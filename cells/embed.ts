@@ -32,8 +32,7 @@
  *   .cell("embed_docs", { gpu: 0.5 }, embedDocs); // → { chunks, vectors, model: "use-lite", dimensions: 512, embedded, reused }
  * ```
  */
-import { CellarError, cellParams, type Context, flag, oneOf, paramError, type TableRef, text, wholeNumber } from "../kernel/mod.ts";
-import { runtime } from "../kernel/runtime/mod.ts";
+import { CellarError, cellParams, type Context, flag, isTableRef, oneOf, paramError, quoteIdent, runtime, type TableRef, text, wholeNumber } from "../kernel/mod.ts";
 import { documentText } from "./document.ts";
 import { cachedCounter, chunkText } from "./embed/chunk.ts";
 import { type Embedder, loadEmbedder, MODELS } from "./embed/embedder.ts";
@@ -300,13 +299,4 @@ async function* documentPages(ctx: Context, documents: TableRef): AsyncGenerator
 function insertedRows(result: Record<string, unknown>[]): number {
   const first = result[0];
   return first ? Number(Object.values(first)[0] ?? 0) : 0;
-}
-
-function isTableRef(value: unknown): value is TableRef {
-  return typeof value === "object" && value !== null && typeof (value as TableRef).$table === "string" &&
-    typeof (value as TableRef).sql === "string";
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

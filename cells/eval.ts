@@ -17,8 +17,7 @@
  *   .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
  * ```
  */
-import { accepts, CellarError, cellParams, CheckFailed, type Context, flag, oneOf, paramError, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
-import { runtime } from "../kernel/runtime/mod.ts";
+import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
 import { type IndexHandle, latestIndexPipeline, openIndex } from "./index.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
@@ -225,12 +224,10 @@ async function judgeQuestions(ctx: Context, judge: Judge, { todo, pairs }: Await
 
 /** The text of each chunk, from the chunks table the index was built from (the embed_docs output of its run). */
 async function chunkTexts(ctx: Context, indexPipeline: string, ids: string[]): Promise<Map<string, string>> {
-  const [source] = await ctx.sql(
-    `SELECT e.output->>'$.chunks.sql' AS chunks FROM outputs b JOIN outputs e ON e.run_id = b.run_id AND e.cell = 'embed_docs'
-     WHERE b.pipeline = ? AND b.cell = 'build_index' ORDER BY b.created_at DESC LIMIT 1`,
-    [indexPipeline],
-  );
-  if (!source?.chunks) throw new CellarError(`pipeline "${indexPipeline}": no embed_docs output beside its index; its chunk texts cannot be judged`);
+  const built = await latestCheckpoint(ctx, { pipeline: indexPipeline, cell: "build_index" });
+  const embedded = built && await checkpointOf<{ chunks?: TableRef }>(ctx, built.runId, "embed_docs");
+  const source = { chunks: embedded?.output.chunks?.sql };
+  if (!source.chunks) throw new CellarError(`pipeline "${indexPipeline}": no embed_docs output beside its index; its chunk texts cannot be judged`);
   const texts = new Map<string, string>();
   const BATCH = 1000;
   for (let i = 0; i < ids.length; i += BATCH) {
@@ -265,15 +262,12 @@ function meanJudgeScorePerQuery(scored: Scored[]): Map<string, number> {
 async function findBaseline(ctx: Context, param: string, expected: { evalSet: Baseline["evalSet"]; metrics: string[] }): Promise<Baseline | null> {
   if (param === "none") return null;
   if (param !== "last-scheduled") return await loadBaselineFile(param, expected);
-  const [row] = await ctx.sql(
-    `SELECT r.run_id, o.output FROM outputs o JOIN runs r USING (run_id)
-     WHERE r.pipeline = ? AND o.cell = ? AND r.kind = 'scheduled' AND r.state = 'success' AND r.run_id <> ?
-     ORDER BY r.logical_date DESC LIMIT 1`,
-    [ctx.pipeline, ctx.cell, ctx.runId],
-  );
-  if (!row) return null;
-  const where = `${ctx.pipeline} run ${row.run_id}`;
-  const baseline = { ...asBaseline(JSON.parse(String(row.output)), where), source: where };
+  const last = await latestCheckpoint(ctx, {
+    pipeline: ctx.pipeline, cell: ctx.cell, kind: "scheduled", succeeded: true, excludeRun: ctx.runId, order: "logicalDate",
+  });
+  if (!last) return null;
+  const where = `${ctx.pipeline} run ${last.runId}`;
+  const baseline = { ...asBaseline(last.output, where), source: where };
   checkComparable(baseline, expected);
   return baseline;
 }

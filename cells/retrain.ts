@@ -16,7 +16,7 @@
  * }).cell("load_corpus", { cache: false }, loadCorpus);
  * ```
  */
-import { cellParams, type Context, nonEmptyText, paramError, type RunOutcome, type TableRef } from "../kernel/mod.ts";
+import { cellParams, type Context, latestCheckpoint, nonEmptyText, paramError, type RunOutcome, type TableRef } from "../kernel/mod.ts";
 
 /** load_corpus' params: their defaults are what a pipeline spreads into its own (CORPUS_PARAMS). */
 export const corpusParams = cellParams({
@@ -28,16 +28,11 @@ export const CORPUS_PARAMS = corpusParams.defaults;
 /** The documents table of the newest successful run of the corpus pipeline (param `corpus`). */
 export async function loadCorpus(ctx: Context): Promise<{ documents: TableRef; from: { pipeline: string; runId: number } }> {
   const { corpus: pipeline } = corpusParams.read(ctx.params);
-  const [row] = await ctx.sql(
-    `SELECT o.run_id, o.output FROM outputs o JOIN runs r USING (run_id)
-     WHERE o.pipeline = ? AND o.cell = 'dedup_corpus' AND r.state = 'success'
-     ORDER BY r.run_id DESC LIMIT 1`,
-    [pipeline],
-  );
-  if (!row) throw paramError("corpus", "a pipeline with a successful dedup_corpus run (run it first)", pipeline);
-  const { documents } = JSON.parse(String(row.output)) as { documents: TableRef };
-  ctx.log.info(`corpus: ${documents.rows} documents from ${pipeline} run ${row.run_id}`);
-  return { documents, from: { pipeline, runId: Number(row.run_id) } };
+  const last = await latestCheckpoint<{ documents: TableRef }>(ctx, { pipeline, cell: "dedup_corpus", succeeded: true, order: "run" });
+  if (!last) throw paramError("corpus", "a pipeline with a successful dedup_corpus run (run it first)", pipeline);
+  const { documents } = last.output;
+  ctx.log.info(`corpus: ${documents.rows} documents from ${pipeline} run ${last.runId}`);
+  return { documents, from: { pipeline, runId: last.runId } };
 }
 
 /**
@@ -48,13 +43,11 @@ export async function loadCorpus(ctx: Context): Promise<{ documents: TableRef; f
 export async function corpusDrift(outcome: RunOutcome): Promise<number> {
   const current = (outcome.outputs.dedup_corpus as { documents?: TableRef } | undefined)?.documents?.sql;
   if (!current) return 0;
-  const [previous] = await outcome.sql(
-    `SELECT o.output->>'$.documents.sql' AS documents FROM outputs o JOIN runs r USING (run_id)
-     WHERE o.pipeline = ? AND o.cell = 'dedup_corpus' AND r.state = 'success' AND r.run_id < ?
-     ORDER BY r.run_id DESC LIMIT 1`,
-    [outcome.pipeline, outcome.runId],
-  );
-  if (!previous?.documents) return 0;
+  const before = await latestCheckpoint<{ documents?: TableRef }>(outcome, {
+    pipeline: outcome.pipeline, cell: "dedup_corpus", succeeded: true, beforeRun: outcome.runId, order: "run",
+  });
+  const previous = { documents: before?.output.documents?.sql };
+  if (!previous.documents) return 0;
   const [row] = await outcome.sql(
     `SELECT count(*)::INT AS total, count(*) FILTER (WHERE p.id IS NULL OR p.text IS DISTINCT FROM c.text)::INT AS drifted
      FROM ${current} c LEFT JOIN ${previous.documents} p ON p.id = c.id`,
