@@ -7,10 +7,7 @@ import { pipeline as hfPipeline } from "@huggingface/transformers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embedDocs, type EmbedOutput, loadEmbedder } from "../cells/embed.ts";
 import { chunkText } from "../cells/embed/chunk.ts";
-import { CellarError, pipeline, type ParamValue } from "../kernel/mod.ts";
-import { runDetail } from "../kernel/report.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { CellarError, openCellar, pipeline, type ParamValue } from "../kernel/mod.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { writeTinyBert } from "./fixtures/tiny-bert.ts";
@@ -45,7 +42,7 @@ const PARAMS = { model: "use-lite", modelPath: "", dtype: "fp32", chunkTokens: 2
 
 /** A pipeline that writes `docs` as the documents table (as dedup_corpus would) and embeds them. */
 function embedPipeline(docs: () => Doc[], cellOptions: { timeout?: string } = {}) {
-  return pipeline({ id: "embedtest" })
+  return pipeline({ id: "embedtest", params: { ...PARAMS, rebuild: false } })
     .cell("dedup_corpus", { cache: false }, async (ctx) => {
       const table = await ctx.table("documents", { id: "VARCHAR", title: "VARCHAR", text: "VARCHAR" });
       await table.append(docs());
@@ -55,10 +52,9 @@ function embedPipeline(docs: () => Doc[], cellOptions: { timeout?: string } = {}
 }
 
 async function run(store: Store, p: ReturnType<typeof embedPipeline>, params: Record<string, ParamValue>, compute = cpuOnly) {
-  const date = new Date("2026-05-03T00:00:00Z");
-  const record = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, { ...PARAMS, ...params }, { noCache: true });
-  const result = await new Runner(store, { compute }).execute(p, record);
-  const detail = await runDetail(store, record.runId);
+  const cellar = openCellar({ db: store, compute });
+  const result = await cellar.run(p, { date: "2026-05-03T00:00:00Z", params, cache: false });
+  const detail = await cellar.show(result.runId);
   const cell = detail.cells.find((c) => c.cell === "embed_docs");
   return { result, error: cell?.error ?? null, output: result.outputs.get("embed_docs") as EmbedOutput | undefined };
 }

@@ -12,10 +12,7 @@ import { EVAL_PARAMS, type EvalOutput, runEvalSuite } from "../cells/eval.ts";
 import { evaluate } from "../cells/eval/metrics.ts";
 import { parseQrels, parseRun } from "../cells/eval/trec.ts";
 import { loadPipeline } from "../kernel/loader.ts";
-import { type ParamValue, pipeline, type RunFailure } from "../kernel/mod.ts";
-import { runDetail } from "../kernel/report.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { openCellar, type ParamValue, pipeline, type RunFailure } from "../kernel/mod.ts";
 import { Store } from "../kernel/store/store.ts";
 import { startOpenAiServer } from "./fixtures/openai-server.ts";
 import { writeTinyBert } from "./fixtures/tiny-bert.ts";
@@ -37,10 +34,7 @@ beforeAll(async () => {
   db = join(dir, "cellar.duckdb");
   store = await Store.open(db);
   const { pipeline: ingest } = await loadPipeline("ingest");
-  const params = ingest.resolveParams({ model: "transformers", modelPath: tinyBert });
-  const date = new Date();
-  const run = await createManualRun(store, "ingest", "manual", date, { start: date, end: date }, params, {});
-  const result = await new Runner(store, { compute: cpuOnly }).execute(ingest, run);
+  const result = await openCellar({ db: store, compute: cpuOnly }).run(ingest, { params: { model: "transformers", modelPath: tinyBert }, new: true });
   expect(result.state).toBe("success");
 }, 120_000);
 
@@ -59,15 +53,14 @@ interface EvalRun {
 async function runEval(params: Record<string, ParamValue> = {}, options: { id?: string; alert?: (f: RunFailure) => void } = {}): Promise<EvalRun> {
   const p = pipeline({ id: options.id ?? "eval", params: { ...EVAL_PARAMS, allowMissingIds: true }, alert: options.alert })
     .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
-  const date = new Date();
-  const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, p.resolveParams(params), {});
-  const result = await new Runner(store, { compute: cpuOnly }).execute(p, run);
-  const detail = await runDetail(store, run.runId);
+  const cellar = openCellar({ db: store, compute: cpuOnly });
+  const result = await cellar.run(p, { params, new: true });
+  const detail = await cellar.show(result.runId);
   return {
     state: result.state,
     error: detail.cells[0]?.error ?? null,
     output: result.outputs.get("run_eval_suite") as EvalOutput | undefined,
-    runId: run.runId,
+    runId: result.runId,
   };
 }
 

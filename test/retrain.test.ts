@@ -7,10 +7,8 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { latestIndexPipeline } from "../cells/index.ts";
 import { loadPipeline } from "../kernel/loader.ts";
-import { CheckFailed, pipeline, type Pipeline } from "../kernel/mod.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun, listRuns } from "../kernel/runs.ts";
-import { Scheduler } from "../kernel/scheduler.ts";
+import { type Cellar, CheckFailed, openCellar, pipeline, type Pipeline } from "../kernel/mod.ts";
+import { listRuns } from "../kernel/runs.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { computesClosedAfterAll, ROOT, storesClosedAfterEach, tempDir } from "./helpers.ts";
 
@@ -30,13 +28,15 @@ beforeAll(async () => {
 });
 
 /** Writes `docs` as the seeds file and runs ingest over it. */
-async function runIngest(store: Store, runner: Runner, seeds: string, docs: Doc[]): Promise<number> {
+async function runIngest(cellar: Cellar, seeds: string, docs: Doc[]): Promise<number> {
   writeFileSync(seeds, docs.map((d) => JSON.stringify(d)).join("\n") + "\n");
-  const date = new Date();
-  const run = await createManualRun(store, "ingest", "manual", date, { start: date, end: date }, ingest.resolveParams({ seeds }), {});
-  expect((await runner.execute(ingest, run)).state).toBe("success");
+  const run = await cellar.run(ingest, { params: { seeds }, new: true });
+  expect(run.state).toBe("success");
   return run.runId;
 }
+
+/** What `cellar schedule retrain --once` does: fire the triggers that are due and run what they start. */
+const scheduleOnce = (cellar: Cellar) => cellar.schedule([retrain], { once: true });
 
 /** An "eval" whose one cell fails its check, or errors. */
 function evalThat(outcome: "regresses" | "errors"): Pipeline {
@@ -53,25 +53,21 @@ async function triggeredRuns(store: Store) {
 describe("retrain", () => {
   it("runs after an eval regression, not after an eval error, and rebuilds the index the eval then reads", async () => {
     const store = await newStore();
-    const runner = new Runner(store, { compute: cpuOnly });
+    const cellar = openCellar({ db: store, compute: cpuOnly });
     const seeds = join(tempDir("cellar-retrain-"), "docs.jsonl");
-    await runIngest(store, runner, seeds, DOCS);
-    const scheduler = new Scheduler(store, runner, [retrain]);
-    await scheduler.runOnce(); // the triggers are registered: runs that end from now on count
+    await runIngest(cellar, seeds, DOCS);
+    await scheduleOnce(cellar); // the triggers are registered: runs that end from now on count
 
     const date = new Date();
-    const interval = { start: date, end: date };
-    const errored = await createManualRun(store, "eval", "manual", date, interval, {}, {});
-    await runner.execute(evalThat("errors"), errored);
-    await scheduler.runOnce();
+    await cellar.run(evalThat("errors"), { date, new: true });
+    await scheduleOnce(cellar);
     expect(await triggeredRuns(store)).toEqual([]);
 
-    const regressed = await createManualRun(store, "eval", "manual", date, interval, {}, {});
-    await runner.execute(evalThat("regresses"), regressed);
-    await scheduler.runOnce();
+    const regressed = await cellar.run(evalThat("regresses"), { date, new: true });
+    await scheduleOnce(cellar);
     expect(await triggeredRuns(store)).toEqual([{ kind: "triggered", state: "success", by: { pipeline: "eval", runId: regressed.runId } }]);
     // Once per triggering run: another look fires nothing more.
-    await scheduler.runOnce();
+    await scheduleOnce(cellar);
     expect(await triggeredRuns(store)).toHaveLength(1);
 
     // Every vector recomputed (rebuild), titles kept, and the newest index is retrain's.
@@ -89,16 +85,15 @@ describe("retrain", () => {
 
   it("runs when an ingest run's corpus drifted past 20%, not for a small change", async () => {
     const store = await newStore();
-    const runner = new Runner(store, { compute: cpuOnly });
+    const cellar = openCellar({ db: store, compute: cpuOnly });
     const seeds = join(tempDir("cellar-retrain-"), "docs.jsonl");
-    await runIngest(store, runner, seeds, DOCS);
-    const scheduler = new Scheduler(store, runner, [retrain]);
-    await scheduler.runOnce();
+    await runIngest(cellar, seeds, DOCS);
+    await scheduleOnce(cellar);
 
     // 4 of 40 documents changed (10%): below the threshold.
     const small = DOCS.map((d, i) => (i < 4 ? { ...d, text: `${d.text} (revised)` } : d));
-    await runIngest(store, runner, seeds, small);
-    await scheduler.runOnce();
+    await runIngest(cellar, seeds, small);
+    await scheduleOnce(cellar);
     expect(await triggeredRuns(store)).toEqual([]);
 
     // 6 more changed and 4 new, against the previous run's 40: 10 of 44 (23%) are new or changed.
@@ -106,8 +101,8 @@ describe("retrain", () => {
       ...small.map((d, i) => (i >= 4 && i < 10 ? { ...d, text: `${d.text} (second revision)` } : d)),
       ...CRANFIELD.slice(40),
     ];
-    const drift = await runIngest(store, runner, seeds, drifted);
-    await scheduler.runOnce();
+    const drift = await runIngest(cellar, seeds, drifted);
+    await scheduleOnce(cellar);
     expect(await triggeredRuns(store)).toEqual([{ kind: "triggered", state: "success", by: { pipeline: "ingest", runId: drift } }]);
   }, 180_000);
 });
