@@ -39,7 +39,7 @@ async function time<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T
   return { ms: performance.now() - t0, value };
 }
 
-async function adapter(gpu: GpuDevice): Promise<void> {
+function adapter(gpu: GpuDevice): void {
   emit({ benchmark: "gpu_adapter", label: gpu.label, ...gpu.info });
 }
 
@@ -171,7 +171,7 @@ async function topk(gpu: GpuDevice, numQueries: number, numVectors: number, dim:
 
 const gpu = await GpuDevice.open({ label: "bench-gpu" });
 try {
-  await adapter(gpu);
+  adapter(gpu);
   await roundTrip(gpu);
   await transfer(gpu);
   await minhash(gpu);

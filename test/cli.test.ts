@@ -56,6 +56,7 @@ function ok(result: CliResult, code = 0): CliResult {
   return result;
 }
 
+// deno-lint-ignore no-control-regex -- the escape character is what a colour code starts with
 const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 /** The rows of a cli-table3 table: one array of trimmed cells per line drawn with │. */

@@ -53,7 +53,7 @@ describe("latestCheckpoint and checkpointOf", () => {
     const store = await newStore();
     const p = pipeline({ id: "corpus", params: { n: 1 } })
       .cell("count", { cache: false }, (ctx) => Number(ctx.params.n))
-      .cell("check", { cache: false }, (ctx, n: number) => {
+      .cell("check", { cache: false }, (_ctx, n: number) => {
         if (n === 3) throw new Error("three is refused");
         return n * 10;
       });

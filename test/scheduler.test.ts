@@ -322,8 +322,8 @@ describe("Scheduler: a run the runner cannot execute", () => {
   it("is marked failed, with an error event, instead of staying 'running'", async () => {
     const s = await store();
     class BrokenRunner extends Runner {
-      override async execute(): Promise<RunResult> {
-        throw new Error("bookkeeping broke");
+      override execute(): Promise<RunResult> {
+        return Promise.reject(new Error("bookkeeping broke"));
       }
     }
     const runner = new BrokenRunner(s);

@@ -265,7 +265,7 @@ describe("group-commit writer", () => {
     await sequential(1);
     await batched(2);
     const rows = await s.query(`SELECT run_id, state, started_at, ended_at, wall_ms FROM attempts ORDER BY run_id`);
-    expect(rows.map(({ run_id, ...rest }) => rest)).toEqual([
+    expect(rows.map(({ run_id: _, ...rest }) => rest)).toEqual([
       { state: "success", started_at: startedAt, ended_at: endedAt, wall_ms: 5 },
       { state: "success", started_at: startedAt, ended_at: endedAt, wall_ms: 5 },
     ]);
