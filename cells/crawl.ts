@@ -33,7 +33,7 @@ import type { CrawlOptions } from "./crawl/types.ts";
 
 export type { CrawlOutput } from "./crawl/sink.ts";
 
-export const DEFAULT_SEEDS = "pipelines/data/cranfield/docs.jsonl";
+const DEFAULT_SEEDS = "pipelines/data/cranfield/docs.jsonl";
 
 /** allowHosts: a comma-separated string or a list, each entry normalized (normalizeAllowedHost) or refused. */
 const allowHosts = accepts(

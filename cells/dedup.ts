@@ -420,7 +420,7 @@ async function readTexts(ctx: Context, table: string, columns: string, docs: num
  * place, no two kept texts form a verified pair, and nothing is joined through
  * a chain. Texts without a verified pair are kept without being sorted.
  */
-export function starClusters(
+function starClusters(
   verified: ArrayLike<number>,
   groups: number,
   groupRep: Int32Array,
@@ -475,7 +475,7 @@ function pairKey(a: number, b: number, groups: number): number {
 }
 
 /** Code point order, as DuckDB orders VARCHARs (UTF-16 code units differ above the surrogates). */
-export function compareIds(a: string, b: string): number {
+function compareIds(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     let x = a.charCodeAt(i);

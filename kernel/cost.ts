@@ -39,9 +39,6 @@ export interface CostLine {
   usd: number | undefined;
 }
 
-/** Resources every attempt has, measured by the kernel. */
-export const MEASURED = ["wall_seconds", "cpu_seconds"] as const;
-
 const HEADER = ["resource", "unit", "usd_per_unit"] as const;
 
 export function parseCostModel(text: string, source: string): CostModel {

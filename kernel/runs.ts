@@ -39,7 +39,7 @@ import type { DataInterval } from "./timetable.ts";
 export type RunKind = "scheduled" | "backfill" | "manual" | "cell" | "triggered";
 
 /** The kinds of run whose end a trigger sees: all but `cellar cell`'s one-cell test runs. */
-export const TRIGGERING_KINDS: readonly RunKind[] = ["scheduled", "backfill", "manual", "triggered"];
+const TRIGGERING_KINDS: readonly RunKind[] = ["scheduled", "backfill", "manual", "triggered"];
 
 /** The run whose end fired a triggered run. */
 export interface TriggeredBy {
@@ -194,7 +194,7 @@ export async function listRuns(
 }
 
 /** The key of the run a trigger fires for a run of `after`: one triggered run per triggering run. */
-export function triggeredRunKey(after: string, runId: number): string {
+function triggeredRunKey(after: string, runId: number): string {
   return `triggered__${after}__${runId}`;
 }
 

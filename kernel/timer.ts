@@ -17,7 +17,7 @@
  */
 
 /** The longest delay one setTimeout honours. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface LongTimer {
   /** The pending setTimeout of the current step; undefined once fired or cleared. */

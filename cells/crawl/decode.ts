@@ -57,7 +57,7 @@ export function decodeText(bytes: Uint8Array, kind: TextKind, headerCharset?: st
 }
 
 /** True when the first bytes hold NULs or many control characters: a binary file, whatever its label says. */
-export function looksBinary(bytes: Uint8Array): boolean {
+function looksBinary(bytes: Uint8Array): boolean {
   const n = Math.min(bytes.length, 1024);
   let controls = 0;
   for (let i = 0; i < n; i++) {

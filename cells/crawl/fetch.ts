@@ -24,7 +24,7 @@ import type { Reason } from "./types.ts";
 import { type HttpResponse, runtime } from "../../kernel/mod.ts";
 import { normalizeUrl } from "./url.ts";
 
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
 export interface Validators {
   etag?: string;

@@ -61,7 +61,7 @@ export async function resolveSeeds(param: unknown, seedsFile: SeedsFileMode = "a
  * The seeds of a seeds file; the first bad line fails with its line number. A .txt file read by the
  * rule (`mode` "auto") whose lines are none of them seeds is a document: undefined.
  */
-export async function readSeedsFile(path: string, given: string, mode: SeedsFileMode = "list"): Promise<Seed[] | undefined> {
+async function readSeedsFile(path: string, given: string, mode: SeedsFileMode = "list"): Promise<Seed[] | undefined> {
   let text: string;
   try {
     text = await runtime.readTextFile(path);
@@ -102,7 +102,7 @@ export async function readSeedsFile(path: string, given: string, mode: SeedsFile
 }
 
 /** One seed, or a CellarError that says `where` it was and what was expected. */
-export async function parseSeed(text: string, baseDir: string, where: string): Promise<Seed> {
+async function parseSeed(text: string, baseDir: string, where: string): Promise<Seed> {
   const bad = (why: string): never => {
     throw new CellarError(`${where}: ${JSON.stringify(text)} ${why}; expected ${EXPECTED}`);
   };

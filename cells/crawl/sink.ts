@@ -22,7 +22,7 @@ import { type Context, runtime, type TableRef, type TableWriter } from "../../ke
 import type { Previous } from "./previous.ts";
 import type { Failure, Reason } from "./types.ts";
 
-export const CRAWLED_COLUMNS = {
+const CRAWLED_COLUMNS = {
   id: "VARCHAR",
   url: "VARCHAR",
   title: "VARCHAR",
@@ -35,9 +35,9 @@ export const CRAWLED_COLUMNS = {
   last_modified: "VARCHAR",
 };
 
-export const FAILURE_COLUMNS = { url: "VARCHAR", reason: "VARCHAR", detail: "VARCHAR" };
+const FAILURE_COLUMNS = { url: "VARCHAR", reason: "VARCHAR", detail: "VARCHAR" };
 
-export const LINK_COLUMNS = { url: "VARCHAR", links: "VARCHAR[]" };
+const LINK_COLUMNS = { url: "VARCHAR", links: "VARCHAR[]" };
 
 const BATCH = 1000;
 
@@ -69,7 +69,7 @@ export interface CrawlOutput {
 type Row = Record<string, unknown>;
 
 /** How many failures a crawl that fetched nothing logs one by one; the rest are counted. */
-export const FAILURES_KEPT = 1_000;
+const FAILURES_KEPT = 1_000;
 
 export class Sink {
   readonly counts = { new: 0, changed: 0, unchanged: 0, failed: 0 };

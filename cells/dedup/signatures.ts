@@ -28,7 +28,7 @@ import { shingleCount, shingleHashesOf } from "./shingles.ts";
 /** Words per shingle. */
 export const SHINGLE_WORDS = 5;
 /** The seed of the MinHash permutation family; fixed, so that signatures of different runs compare. */
-export const MINHASH_SEED = 1;
+const MINHASH_SEED = 1;
 
 export const SIGN_MODULE = import.meta.url;
 

@@ -21,7 +21,7 @@ import { errorLine, runtime } from "../../kernel/mod.ts";
 export type OnnxDevice = "cpu" | "webgpu";
 
 /** The device for `requested`: "auto" is WebGPU on a hardware adapter (and not under CELLAR_DEVICES=cpu), else the CPU. */
-export async function pickDevice(requested: "auto" | OnnxDevice): Promise<OnnxDevice> {
+async function pickDevice(requested: "auto" | OnnxDevice): Promise<OnnxDevice> {
   if (requested !== "auto") return requested;
   if (runtime.env("CELLAR_DEVICES") === "cpu") return "cpu";
   const adapter = await (await runtime.gpu())?.requestAdapter({ powerPreference: "high-performance" }).catch(() => null);

@@ -94,7 +94,7 @@ export async function loadEvalSet(files: EvalSetFiles, options: LoadOptions = {}
 }
 
 /** JSONL questions, one `{ "id", "text" }` a line; other fields are ignored. */
-export function parseQueries(text: string, source: string): Question[] {
+function parseQueries(text: string, source: string): Question[] {
   const questions: Question[] = [];
   const seen = new Set<string>();
   const lines = text.split("\n");

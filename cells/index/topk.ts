@@ -38,7 +38,7 @@ export interface TopKGpuOptions {
 }
 
 /** Above this k the local top-k no longer fits an invocation's private memory; scores are then selected on the host. */
-export const MAX_GPU_K = 64;
+const MAX_GPU_K = 64;
 const TILE_BYTES = 64 * 1024 * 1024;
 
 /** The reference: one query at a time, scores summed in double precision, then rounded to f32. */

@@ -63,7 +63,7 @@ export function compute(): Compute {
   return shared;
 }
 
-export function deviceConfigFromEnv(): DeviceConfig {
+function deviceConfigFromEnv(): DeviceConfig {
   const devices = runtime.env("CELLAR_DEVICES") ?? "auto";
   const memory = runtime.env("CELLAR_GPU_MEMORY");
   return { devices: parseDevices(devices), memoryBytes: memory === undefined ? undefined : parseBytes(memory, "CELLAR_GPU_MEMORY") };
@@ -77,7 +77,7 @@ function parseDevices(text: string): DeviceConfig["devices"] {
 }
 
 /** "8GiB", "512MiB", "2GB" or plain bytes. */
-export function parseBytes(text: string, what: string): number {
+function parseBytes(text: string, what: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/i.exec(text);
   if (!match) throw new CellarError(`${what}=${text}: expected bytes like "8GiB" or "512MiB"`);
   const unit = (match[2] ?? "B").toLowerCase();

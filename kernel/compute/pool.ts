@@ -210,7 +210,7 @@ function describe(claim: Claim): string {
   return claim.memory > 0 ? `${gpu} with ${formatBytes(claim.memory)}` : gpu;
 }
 
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
   let unit = 0;

@@ -11,7 +11,7 @@ export type Row = Record<string, unknown>;
  * file, and a file named like a pipeline (hello.duckdb, pipeline "hello") makes `hello.greetings` ambiguous
  * between that catalog and the pipeline's schema. No pipeline id holds a ":".
  */
-export const STORE_CATALOG = "cellar:store";
+const STORE_CATALOG = "cellar:store";
 const USE_STORE = `USE "${STORE_CATALOG}"`;
 
 /**

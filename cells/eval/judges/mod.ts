@@ -17,7 +17,6 @@ import type { Judge } from "../judge.ts";
 import { embeddingJudge } from "./embedding.ts";
 
 export const JUDGES = ["embedding", "cross-encoder", "llm"] as const;
-export type JudgeKind = typeof JUDGES[number];
 
 export interface JudgeConfig {
   kind: string;
