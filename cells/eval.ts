@@ -3,7 +3,7 @@
  *
  * Loads the eval set, retrieves the top k documents for every question from
  * the newest index (embedded with the model that built it), scores them with
- * trec_eval's conventions, fans `judge_question` over each question's top
+ * trec_eval's conventions, fans `judgeQuestions` over each question's top
  * contexts with `ctx.map`, aggregates, and gates the means against a baseline.
  * A regression throws `CheckFailed`: the run fails and alerts, and
  * `cellar cell eval run_eval_suite` exits 1.
@@ -214,7 +214,7 @@ async function contextsToJudge(ctx: Context, set: EvalSet, run: Ranking, indexPi
   return { todo, pairs, contexts };
 }
 
-/** judge_question(question, context) for every pair, fanned out under the cell's device claim. */
+/** The judge's score for every (question, context) pair, fanned out under the cell's device claim. */
 async function judgeQuestions(ctx: Context, judge: Judge, { todo, pairs }: Awaited<ReturnType<typeof contextsToJudge>>): Promise<Scored[]> {
   ctx.log.info(`judging ${pairs.length} (question, context) pairs with ${judge.id}`);
   const judged = await ctx.map(pairs, (batch, { signal }) =>

@@ -1,7 +1,7 @@
 /**
  * The judge interface: a judge scores how well a retrieved context answers a
- * question, 0 (useless) to 1 (answers it). `judge_question` in the eval
- * pipeline fans batches of pairs out to one judge with `ctx.map`.
+ * question, 0 (useless) to 1 (answers it). `judgeQuestions` in the eval
+ * cell (cells/eval.ts) fans batches of pairs out to one judge with `ctx.map`.
  *
  * Backends (cells/eval/judges/): "embedding" (default, offline: cosine of the
  * two embeddings), "cross-encoder" (a local transformers.js reranker) and
