@@ -21,7 +21,7 @@ import { crawlSeeds } from "../cells/crawl.ts";
 import { Compute } from "../kernel/compute/devices.ts";
 import { pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { createManualRun } from "../kernel/run-records.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { Store } from "../kernel/store/store.ts";
 import { startStaticServer } from "../test/fixtures/crawl/static-server.ts";

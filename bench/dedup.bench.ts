@@ -25,7 +25,7 @@ import { dedupCorpus, type DedupOutput } from "../cells/dedup.ts";
 import { Compute } from "../kernel/compute/devices.ts";
 import { pipeline, type TableRef } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { createManualRun } from "../kernel/run-records.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { Store } from "../kernel/store/store.ts";
 import { spamAssassin } from "../test/fixtures/spam-assassin.ts";

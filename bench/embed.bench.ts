@@ -24,7 +24,7 @@ import { compute } from "../kernel/compute/devices.ts";
 import { pipeline } from "../kernel/mod.ts";
 import { runDetail } from "../kernel/report.ts";
 import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { createManualRun } from "../kernel/run-records.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { Store } from "../kernel/store/store.ts";
 import { writeTinyBert } from "../test/fixtures/tiny-bert.ts";

@@ -12,7 +12,7 @@
 // CPU's peak: these numbers prove the plumbing, they are no target for tuning.
 import { minhashSignatures, minhashSignaturesGpu } from "../cells/dedup/minhash.ts";
 import { topK, topKGpu } from "../cells/index/topk.ts";
-import { GpuDevice } from "../kernel/compute/gpu.ts";
+import { GpuDevice } from "../kernel/compute/gpu-device.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { rng } from "../test/random.ts";
 

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
-import { createManualRun, lastScheduledDate } from "../kernel/runs.ts";
+import { createManualRun, lastScheduledDate } from "../kernel/run-records.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { Scheduler } from "../kernel/scheduler.ts";
 import { Store } from "../kernel/store/store.ts";

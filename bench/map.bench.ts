@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { Compute } from "../kernel/compute/devices.ts";
 import { pipeline, type Pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { createManualRun } from "../kernel/run-records.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { Store } from "../kernel/store/store.ts";
 

@@ -18,11 +18,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openIndex } from "../cells/index.ts";
+import { openIndex } from "../cells/index/search.ts";
 import { topK, topKGpu, type TopKResult } from "../cells/index/topk.ts";
 import { topKCpu } from "../cells/index/topk-cpu.ts";
 import { dotsKernel } from "../cells/index/dots-simd.ts";
-import { GpuDevice } from "../kernel/compute/gpu.ts";
+import { GpuDevice } from "../kernel/compute/gpu-device.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { Store } from "../kernel/store/store.ts";
 import { vectorReader } from "../kernel/store/vectors.ts";

@@ -1,9 +1,8 @@
 /**
  * build_index: turns embed_docs' vectors into a searchable index in DuckDB —
- * unit-length vectors with their document and title. `openIndex` loads one
- * (index/open.ts) and answers queries over it with exact top-k (the WGSL
- * kernel on a device, WebAssembly SIMD on the CPU path); `searchIndex` is a
- * one-off search.
+ * unit-length vectors with their document and title. Searching it is
+ * index/search.ts: `openIndex` loads one and answers queries with exact top-k
+ * (the WGSL kernel on a device, WebAssembly SIMD on the CPU path).
  *
  * The DuckDB `vss` extension cannot be downloaded offline; exact search needs
  * none, and at RAG-corpus sizes (10⁵–10⁶ chunks) a tiled exact scan is fast.
@@ -12,20 +11,13 @@
  * ```ts
  * import { pipeline } from "../kernel/mod.ts";
  * import { embedDocs } from "./embed.ts";
- * import { buildIndex, latestIndexPipeline, openIndex, type SearchContext, searchIndex } from "./index.ts";
+ * import { buildIndex } from "./build-index.ts";
  *
  * pipeline({ id: "ingest" }).cell("embed_docs", embedDocs).cell("build_index", buildIndex);
- *
- * declare const ctx: SearchContext; // { pipeline: "ingest", sql }: whose index, and how to query the store
- * const [hits] = await searchIndex(ctx, ["supersonic flow over a wedge"], { k: 10 });
- * const index = await openIndex(ctx, { pipeline: await latestIndexPipeline(ctx.sql) });
  * ```
  */
 import { CellarError, type Context, type TableRef } from "../kernel/mod.ts";
-import { normalized, openIndex, type SearchContext, type SearchHit } from "./index/open.ts";
-
-export { latestIndexPipeline, openIndex } from "./index/open.ts";
-export type { IndexHandle, SearchContext, SearchHit } from "./index/open.ts";
+import { normalized } from "./index/search.ts";
 
 /** What embed_docs returns. */
 interface Embedded {
@@ -87,16 +79,4 @@ export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOu
   const [count] = await ctx.sql(`SELECT count(DISTINCT document)::INT AS n FROM ${input.chunks.sql}`);
   ctx.log.info(`indexed ${offset} chunks of ${count.n} documents (${model}, ${dimensions} dimensions)`);
   return { index: await index.finish(), model, dimensions, vectors: offset, documents: count.n as number };
-}
-
-/**
- * The k best documents for each query, on the index of `ctx.pipeline`: a
- * one-off `openIndex(ctx).search(queries, k)`. Open the index once instead when
- * searching it more than once.
- */
-export async function searchIndex(ctx: SearchContext, queries: string[], options: { k?: number } = {}): Promise<SearchHit[][]> {
-  const k = options.k ?? 10;
-  if (!Number.isInteger(k) || k < 1) throw new CellarError(`--k ${k}: expected a whole number ≥ 1`);
-  const index = await openIndex(ctx);
-  return await index.search(queries, k);
 }

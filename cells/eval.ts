@@ -18,7 +18,7 @@
  * ```
  */
 import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
-import { type IndexHandle, latestIndexPipeline, openIndex } from "./index.ts";
+import { type IndexHandle, latestIndexPipeline, openIndex } from "./index/search.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
 import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type PerQuery, type Verdict } from "./eval/gate.ts";

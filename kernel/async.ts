@@ -8,7 +8,7 @@
  * ```ts
  * import { delay, retry, Semaphore, sleep } from "./async.ts";
  * import { parseDuration } from "./duration.ts";
- * import { isWriteConflict } from "./runs.ts";
+ * import { isWriteConflict } from "./run-records.ts";
  * import type { Store } from "./store/store.ts";
  * declare const signal: AbortSignal;
  * declare const store: Store;

@@ -29,7 +29,7 @@ import { encodeOutput } from "./output.ts";
 import type { CellDef } from "./pipeline.ts";
 import { runtime } from "./runtime/mod.ts";
 import { AttemptState, CellState } from "./state.ts";
-import type { AttemptRecord, CostRecord, LogRecord } from "./store/writer.ts";
+import type { AttemptRecord, CostRecord, LogRecord } from "./store/group-commit.ts";
 import { quoteIdent, type TableWriter } from "./tables.ts";
 import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.ts";
 

@@ -20,7 +20,7 @@ import { codeVersion } from "./fingerprint.ts";
 import { sha256 } from "./hash.ts";
 import { encodeOutput } from "./output.ts";
 import type { CellDef, ParamValue, Pipeline } from "./pipeline.ts";
-import type { RunRecord } from "./runs.ts";
+import type { RunRecord } from "./run-records.ts";
 import { AttemptState, CellState } from "./state.ts";
 import type { Store } from "./store/store.ts";
 

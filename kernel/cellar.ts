@@ -23,7 +23,7 @@ import { CellarError } from "./errors.ts";
 import { type ParamValue, parseDate, type Pipeline } from "./pipeline.ts";
 import type { LogLine, RunDetail } from "./report.ts";
 import type { RunEvent, Runner, RunResult } from "./runner.ts";
-import type { RunOptions, RunRecord } from "./runs.ts";
+import type { RunOptions, RunRecord } from "./run-records.ts";
 import { RESUMABLE_RUN_STATES, RunState } from "./state.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";

@@ -15,7 +15,7 @@
  * const baseline = await latestCheckpoint(ctx, { pipeline: ctx.pipeline, cell: ctx.cell, kind: "scheduled", succeeded: true, order: "logicalDate" });
  * ```
  */
-import type { RunKind } from "./runs.ts";
+import type { RunKind } from "./run-records.ts";
 import { RunState, sqlState } from "./state.ts";
 
 /** Anything that runs SQL on the store: a cell's `ctx`, a run outcome, a search context. */

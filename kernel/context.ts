@@ -21,15 +21,15 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ReadTracker, RunCheckpoint } from "./cache.ts";
 import type { Compute } from "./compute/devices.ts";
 import { type ChunkFn, map, type MapOptions, type MapResult } from "./compute/map.ts";
-import type { GpuDevice } from "./compute/gpu.ts";
+import type { GpuDevice } from "./compute/gpu-device.ts";
 import type { TaskHandle } from "./compute/task.ts";
 import { CellarError } from "./errors.ts";
 import type { DataInterval } from "./timetable.ts";
 import type { CellDef, ParamValue, Pipeline } from "./pipeline.ts";
 import type { RunEvent } from "./runner.ts";
-import type { RunRecord } from "./runs.ts";
+import type { RunRecord } from "./run-records.ts";
 import type { Store } from "./store/store.ts";
-import type { LogRecord } from "./store/writer.ts";
+import type { LogRecord } from "./store/group-commit.ts";
 import { type Columns, createTable, quoteIdent, type TableWriter } from "./tables.ts";
 
 export interface Logger {

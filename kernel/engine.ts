@@ -19,7 +19,7 @@ export { costLines } from "./cost.ts";
 export { isPipelineId, loadPipeline } from "./loader.ts";
 export { runDetail, runLogs } from "./report.ts";
 export { Runner } from "./runner.ts";
-export { createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, scheduledRunKey } from "./runs.ts";
+export { createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, scheduledRunKey } from "./run-records.ts";
 export { runtime } from "./runtime/mod.ts";
 export { Scheduler } from "./scheduler.ts";
 export { Store } from "./store/store.ts";

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { pipeline } from "../kernel/mod.ts"; // from pipelines/hello.ts
+ * import { pipeline } from "./mod.ts"; // from pipelines/hello.ts
  *
  * export default pipeline({ id: "hello", schedule: "@daily", startDate: "2026-05-01" })
  *   .cell("greet", (ctx) => `hello ${ctx.logicalDate.toISOString().slice(0, 10)}`)
@@ -14,7 +14,7 @@ export { pipeline } from "./pipeline.ts";
 export { Cellar, openCellar } from "./cellar.ts";
 export type { BackfillResult, CellarEvent, CellarOptions, CellResult, PipelineRef, RunRequest, SearchHit } from "./cellar.ts";
 export type { RunEvent, RunResult } from "./runner.ts";
-export type { RunRecord } from "./runs.ts";
+export type { RunRecord } from "./run-records.ts";
 export type { CellReport, LogLine, RunDetail } from "./report.ts";
 export type { AlertHook, CellOptions, ParamValue, Pipeline, PipelineOptions, RetryOptions, RunFailure } from "./pipeline.ts";
 export type { PipelineTrigger, RunOutcome } from "./pipeline.ts";
@@ -31,7 +31,7 @@ export { task } from "./compute/task.ts";
 export type { TaskHandle } from "./compute/task.ts";
 export type { ChunkFn, ChunkInfo, MapOptions, MapResult } from "./compute/map.ts";
 export type { ClaimOptions } from "./compute/claim.ts";
-export type { GpuDevice } from "./compute/gpu.ts";
+export type { GpuDevice } from "./compute/gpu-device.ts";
 export { isTableRef } from "./output.ts";
 export { quoteIdent } from "./tables.ts";
 export { type Checkpoint, checkpointOf, type CheckpointQuery, latestCheckpoint, type SqlSource } from "./checkpoints.ts";

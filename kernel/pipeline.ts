@@ -2,7 +2,7 @@ import { parseClaim } from "./compute/claim.ts";
 import type { Context } from "./context.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { CellarError } from "./errors.ts";
-import type { RunKind } from "./runs.ts";
+import type { RunKind } from "./run-records.ts";
 import type { EndedRunState } from "./state.ts";
 import { type DataInterval, Timetable } from "./timetable.ts";
 

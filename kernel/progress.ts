@@ -8,7 +8,7 @@
  * import type { Pipeline } from "./pipeline.ts";
  * import { showProgress } from "./progress.ts";
  * import type { Runner } from "./runner.ts";
- * import type { RunRecord } from "./runs.ts";
+ * import type { RunRecord } from "./run-records.ts";
  * declare const runner: Runner;
  * declare const pipeline: Pipeline;
  * declare const run: RunRecord;

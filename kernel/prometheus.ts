@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { metrics, registry } from "./metrics.ts";
+ * import { metrics, registry } from "./prometheus.ts";
  *
  * metrics.chunkLatency.observe({ device: "gpu0" }, 0.012);
  * await registry.metrics(); // → the text exposition format

@@ -9,10 +9,10 @@
  * declare const store: Store;
  *
  * const detail = await runDetail(store, 12);
- * detail.cells.find((c) => c.cell === "embed_docs")?.state; // → "success", "cached", "failed", …
+ * detail.cells.find((c) => c.cell === "embed_docs")?.state; // → a CellState (success, cached, failed, …)
  * ```
  */
-import { getRun, type RunRecord } from "./runs.ts";
+import { getRun, type RunRecord } from "./run-records.ts";
 import { AttemptState } from "./state.ts";
 import type { Store } from "./store/store.ts";
 

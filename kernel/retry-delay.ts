@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { retryDelayMs } from "./retry.ts";
+ * import { retryDelayMs } from "./retry-delay.ts";
  *
  * retryDelayMs({ retryDelayMs: 60_000, exponential: true, maxRetryDelayMs: 600_000 }, 3); // → 240000
  * ```

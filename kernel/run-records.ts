@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import type { ParamValue } from "./pipeline.ts";
- * import { createScheduledRuns } from "./runs.ts";
+ * import { createScheduledRuns } from "./run-records.ts";
  * import type { Store } from "./store/store.ts";
  * import type { DataInterval } from "./timetable.ts";
  * declare const store: Store;

@@ -10,7 +10,7 @@
  * ```ts
  * import type { Pipeline } from "./pipeline.ts";
  * import { Runner } from "./runner.ts";
- * import type { RunRecord } from "./runs.ts";
+ * import type { RunRecord } from "./run-records.ts";
  * import type { Store } from "./store/store.ts";
  * declare const store: Store;
  * declare const pipeline: Pipeline;
@@ -26,8 +26,8 @@ import { CellCache, type RunCheckpoint } from "./cache.ts";
 import { type Compute, compute } from "./compute/devices.ts";
 import { CellarError } from "./errors.ts";
 import type { CellDef, Pipeline, RunFailure } from "./pipeline.ts";
-import { retryDelayMs } from "./retry.ts";
-import type { RunRecord } from "./runs.ts";
+import { retryDelayMs } from "./retry-delay.ts";
+import type { RunRecord } from "./run-records.ts";
 import { runtime } from "./runtime/mod.ts";
 import {
   assertTransition,

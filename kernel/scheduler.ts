@@ -53,7 +53,7 @@ import {
   runOutcome,
   type TriggerCandidate,
   unjudgedRuns,
-} from "./runs.ts";
+} from "./run-records.ts";
 import { CLAIMABLE_RUN_STATES, ENDED_RUN_STATES, isOneOf, RunState, sqlState, TriggerResult } from "./state.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";

@@ -20,9 +20,9 @@
 
 /** A run's state: the `state` column of the `runs` table, and the `run` events of the runner. */
 export const RunState = {
-  /** Set when the run is created (runs.ts: manual, scheduled, backfill and triggered runs): it waits for a runner. */
+  /** Set when the run is created (run-records.ts: manual, scheduled, backfill and triggered runs): it waits for a runner. */
   Queued: "queued",
-  /** Set by the scheduler's claim (runs.ts `claimRun`) and by the runner as it starts the run: cells are executing. */
+  /** Set by the scheduler's claim (run-records.ts `claimRun`) and by the runner as it starts the run: cells are executing. */
   Running: "running",
   /** Set by the runner at the end: every selected cell succeeded or was served from cache. */
   Success: "success",
@@ -68,7 +68,7 @@ export const AttemptState = {
   UpstreamFailed: CellState.UpstreamFailed,
   /** Written by the runner when the try was stopped by the runner's cancellation. */
   Cancelled: CellState.Cancelled,
-  /** Written at store open (runs.ts `markInterrupted`) over a try a dead process left running. */
+  /** Written at store open (run-records.ts `markInterrupted`) over a try a dead process left running. */
   Interrupted: RunState.Interrupted,
 } as const;
 export type AttemptState = (typeof AttemptState)[keyof typeof AttemptState];
@@ -81,7 +81,7 @@ export const TriggerResult = {
   NotMet: "not_met",
   /** Set by the scheduler when the trigger's `when` or `params` threw or hung: nothing fired. */
   Failed: RunState.Failed,
-  /** Set by runs.ts when the trigger held but an earlier end of the same run had already fired its triggered run. */
+  /** Set by run-records.ts when the trigger held but an earlier end of the same run had already fired its triggered run. */
   AlreadyFired: "already_fired",
 } as const;
 export type TriggerResult = (typeof TriggerResult)[keyof typeof TriggerResult];

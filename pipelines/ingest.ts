@@ -8,7 +8,8 @@ import { pipeline } from "../kernel/mod.ts";
 import { CRAWL_PARAMS, crawlSeeds } from "../cells/crawl.ts";
 import { DEDUP_PARAMS, dedupCorpus } from "../cells/dedup.ts";
 import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
-import { buildIndex, type SearchContext, searchIndex } from "../cells/index.ts";
+import { buildIndex } from "../cells/build-index.ts";
+import { type SearchContext, searchIndex } from "../cells/index/search.ts";
 
 export default pipeline({
   id: "ingest",

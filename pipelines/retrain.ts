@@ -4,7 +4,7 @@
 //   cellar run retrain --param model=transformers --param modelPath=models/bge-small-en-v1.5
 import { pipeline } from "../kernel/mod.ts";
 import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
-import { buildIndex } from "../cells/index.ts";
+import { buildIndex } from "../cells/build-index.ts";
 import { CORPUS_PARAMS, corpusDrift, loadCorpus } from "../cells/retrain.ts";
 
 /** Share of new or changed documents in an ingest run that calls for a rebuild. */

@@ -1,7 +1,7 @@
 // kernel/async.ts: the one delay, backoff, retry loop and semaphore the kernel and the cells share.
 import { describe, expect, it } from "vitest";
 import { backoffMs, delay, retry, Semaphore, sleep } from "../kernel/async.ts";
-import { CpuPool } from "../kernel/compute/workers.ts";
+import { CpuPool } from "../kernel/compute/cpu-pool.ts";
 import { task } from "../kernel/mod.ts";
 
 describe("delay and sleep", () => {

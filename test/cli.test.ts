@@ -8,7 +8,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { parse } from "csv-parse/sync";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { createManualRun } from "../kernel/run-records.ts";
 import { SCHEMA_VERSION } from "../kernel/store/schema.ts";
 import { Store } from "../kernel/store/store.ts";
 import good from "./fixtures/cli/good.ts";

@@ -18,7 +18,7 @@ import { shingleHashesOf, wordShingleHashes } from "../cells/dedup/shingles.ts";
 import { UnionFind } from "../cells/dedup/union-find.ts";
 import { verifyChunk } from "../cells/dedup/verify.ts";
 import type { Compute } from "../kernel/compute/devices.ts";
-import { GpuDevice } from "../kernel/compute/gpu.ts";
+import { GpuDevice } from "../kernel/compute/gpu-device.ts";
 import { openCellar, pipeline, type TableRef } from "../kernel/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { computesClosedAfterAll, storesClosedAfterEach } from "./helpers.ts";

@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkpointOf, latestCheckpoint, pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/runs.ts";
+import { createManualRun } from "../kernel/run-records.ts";
 import { ROOT, storesClosedAfterEach } from "./helpers.ts";
 
 const OUTSIDE = ["cells", "pipelines", "server"];

@@ -2,7 +2,7 @@
 // columns, openIndex and its refusals, the fast CPU top-k against the reference, and
 // latestIndexPipeline over real checkpoint rows. The models are the real USE-lite weights.
 import { describe, expect, it } from "vitest";
-import { latestIndexPipeline, openIndex, type SearchContext } from "../cells/index.ts";
+import { latestIndexPipeline, openIndex, type SearchContext } from "../cells/index/search.ts";
 import { dotsKernel } from "../cells/index/dots-simd.ts";
 import { topK, type TopKResult } from "../cells/index/topk.ts";
 import { topKCpu } from "../cells/index/topk-cpu.ts";

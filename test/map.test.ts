@@ -1,9 +1,9 @@
 import { threadId } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { Compute } from "../kernel/compute/devices.ts";
-import type { GpuDevice } from "../kernel/compute/gpu.ts";
+import type { GpuDevice } from "../kernel/compute/gpu-device.ts";
 import { type CellarEvent, openCellar, pipeline, task, type Pipeline } from "../kernel/mod.ts";
-import { registry } from "../kernel/metrics.ts";
+import { registry } from "../kernel/prometheus.ts";
 import { storesClosedAfterEach, computesClosedAfterAll } from "./helpers.ts";
 
 const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;

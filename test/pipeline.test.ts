@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseDuration } from "../kernel/duration.ts";
 import { CellarError } from "../kernel/errors.ts";
 import { pipeline } from "../kernel/mod.ts";
-import { retryDelayMs } from "../kernel/retry.ts";
+import { retryDelayMs } from "../kernel/retry-delay.ts";
 
 const noop = () => null;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseClaim } from "../kernel/compute/claim.ts";
-import { DevicePool } from "../kernel/compute/pool.ts";
+import { DevicePool } from "../kernel/compute/device-pool.ts";
 import { CellarError } from "../kernel/errors.ts";
 
 const GiB = 2 ** 30;

@@ -5,10 +5,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { latestIndexPipeline } from "../cells/index.ts";
+import { latestIndexPipeline } from "../cells/index/search.ts";
 import { loadPipeline } from "../kernel/loader.ts";
 import { type Cellar, CheckFailed, openCellar, pipeline, type Pipeline } from "../kernel/mod.ts";
-import { listRuns } from "../kernel/runs.ts";
+import { listRuns } from "../kernel/run-records.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { computesClosedAfterAll, ROOT, storesClosedAfterEach, tempDir } from "./helpers.ts";
 

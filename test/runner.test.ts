@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { pipeline, type Pipeline, type RunFailure } from "../kernel/mod.ts";
 import { runDetail } from "../kernel/report.ts";
 import { Runner, type RunEvent } from "../kernel/runner.ts";
-import { createManualRun, getRun, type RunOptions } from "../kernel/runs.ts";
+import { createManualRun, getRun, type RunOptions } from "../kernel/run-records.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { storesClosedAfterEach } from "./helpers.ts";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { pipeline, type Pipeline, type PipelineOptions } from "../kernel/mod.ts";
 import { Runner, type RunEvent, type RunResult } from "../kernel/runner.ts";
-import { createScheduledRuns, listRuns, markInterrupted, type RunRecord } from "../kernel/runs.ts";
+import { createScheduledRuns, listRuns, markInterrupted, type RunRecord } from "../kernel/run-records.ts";
 import { Scheduler } from "../kernel/scheduler.ts";
 import { Store } from "../kernel/store/store.ts";
 import { cli, ROOT, storesClosedAfterEach, tempDir, TSX } from "./helpers.ts";

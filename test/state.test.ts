@@ -5,7 +5,7 @@ import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { pipeline, type Pipeline } from "../kernel/mod.ts";
 import { Runner, type RunEvent } from "../kernel/runner.ts";
-import { createManualRun, getRun, markInterrupted, type RunRecord } from "../kernel/runs.ts";
+import { createManualRun, getRun, markInterrupted, type RunRecord } from "../kernel/run-records.ts";
 import { Scheduler } from "../kernel/scheduler.ts";
 import * as state from "../kernel/state.ts";
 import {

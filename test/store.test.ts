@@ -5,10 +5,10 @@ import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, describe, expect, it } from "vitest";
 import { CellarError } from "../kernel/errors.ts";
 import { openCellar, pipeline } from "../kernel/mod.ts";
-import { createManualRun, markInterrupted } from "../kernel/runs.ts";
+import { createManualRun, markInterrupted } from "../kernel/run-records.ts";
 import { SCHEMA_VERSION } from "../kernel/store/schema.ts";
 import { Store } from "../kernel/store/store.ts";
-import { type Change, GroupWriter, type LogRecord, type OutputRecord } from "../kernel/store/writer.ts";
+import { type Change, GroupWriter, type LogRecord, type OutputRecord } from "../kernel/store/group-commit.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 const open: Store[] = [];

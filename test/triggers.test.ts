@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { CheckFailed, pipeline, type Pipeline, type PipelineOptions, type RunOutcome } from "../kernel/mod.ts";
 import { Runner, type RunEvent } from "../kernel/runner.ts";
-import { createManualRun, getRun, listRuns, type RunKind, type RunRecord } from "../kernel/runs.ts";
+import { createManualRun, getRun, listRuns, type RunKind, type RunRecord } from "../kernel/run-records.ts";
 import { Scheduler } from "../kernel/scheduler.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { storesClosedAfterEach } from "./helpers.ts";

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { estimateJaccard, fmix32, minhashSignatures, minhashSignaturesGpu, permutationSeeds, shingleHashes } from "../cells/dedup/minhash.ts";
 import { topK, topKGpu, type TopKResult } from "../cells/index/topk.ts";
-import { GpuDevice, GpuDeviceLostError } from "../kernel/compute/gpu.ts";
+import { GpuDevice, GpuDeviceLostError } from "../kernel/compute/gpu-device.ts";
 import { CellarError } from "../kernel/errors.ts";
 import { rng } from "./random.ts";
 

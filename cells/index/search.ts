@@ -8,12 +8,13 @@
  * @example
  * ```ts
  * import type { Context } from "../../kernel/mod.ts";
- * import { latestIndexPipeline, openIndex } from "./open.ts";
+ * import { latestIndexPipeline, openIndex, searchIndex } from "./search.ts";
  *
  * declare const ctx: Context;
  * const index = await openIndex({ pipeline: "eval", sql: ctx.sql }, { pipeline: await latestIndexPipeline(ctx.sql) });
  * const [hits] = await index.search(["supersonic flow over a wedge"], 10);
  * const [vector] = await index.embedder.embed(["what is lift?"]);
+ * const [once] = await searchIndex({ pipeline: "ingest", sql: ctx.sql }, ["lift"], { k: 5 }); // open, search, done
  * ```
  */
 import { CellarError, type GpuDevice, latestCheckpoint, type VectorReader, type VectorRows } from "../../kernel/mod.ts";
@@ -206,4 +207,16 @@ export function normalized(vector: ArrayLike<number>): Float32Array {
   const out = new Float32Array(vector.length);
   for (let i = 0; i < vector.length; i++) out[i] = vector[i] * scale;
   return out;
+}
+
+/**
+ * The k best documents for each query, on the index of `ctx.pipeline`: a
+ * one-off `openIndex(ctx).search(queries, k)`. Open the index once instead when
+ * searching it more than once.
+ */
+export async function searchIndex(ctx: SearchContext, queries: string[], options: { k?: number } = {}): Promise<SearchHit[][]> {
+  const k = options.k ?? 10;
+  if (!Number.isInteger(k) || k < 1) throw new CellarError(`--k ${k}: expected a whole number ≥ 1`);
+  const index = await openIndex(ctx);
+  return await index.search(queries, k);
 }

@@ -16,7 +16,7 @@ import { type CostLine, type CostModel, parseCostModel } from "../cost.ts";
 import { formatDuration } from "../duration.ts";
 import { CellarError } from "../errors.ts";
 import type { RunDetail } from "../report.ts";
-import type { RunRecord } from "../runs.ts";
+import type { RunRecord } from "../run-records.ts";
 import { runtime } from "../runtime/mod.ts";
 import { type Cli, EXIT, READ_ONLY, table, withCellar } from "./command.ts";
 

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { task } from "./task.ts";
- * import { CpuPool } from "./workers.ts";
+ * import { CpuPool } from "./cpu-pool.ts";
  * declare const texts: string[];
  * declare const signal: AbortSignal;
  *
@@ -37,7 +37,7 @@ interface Slot {
   current: number | undefined;
 }
 
-const WORKER_URL = new URL("./worker.ts", import.meta.url).href;
+const WORKER_URL = new URL("./cpu-worker.ts", import.meta.url).href;
 
 export class CpuPool {
   readonly size: number;

@@ -4,7 +4,7 @@
  */
 import { errorLine, isRetryable } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
-import type { TaskRequest, TaskResponse } from "./workers.ts";
+import type { TaskRequest, TaskResponse } from "./cpu-pool.ts";
 
 type ChunkFn = (chunk: unknown[], info: unknown) => unknown;
 const loaded = new Map<string, Promise<ChunkFn>>();

@@ -11,8 +11,8 @@
  * @example
  * ```ts
  * import { parseClaim } from "./claim.ts";
- * import type { GpuDevice } from "./gpu.ts";
- * import type { DevicePool } from "./pool.ts";
+ * import type { GpuDevice } from "./gpu-device.ts";
+ * import type { DevicePool } from "./device-pool.ts";
  * declare const pool: DevicePool<GpuDevice>;
  * declare const signal: AbortSignal;
  * declare function work(device: GpuDevice): Promise<void>;
@@ -22,7 +22,7 @@
  * ```
  */
 import { CellarError } from "../errors.ts";
-import { metrics } from "../metrics.ts";
+import { metrics } from "../prometheus.ts";
 import { type Claim, UNITS_PER_DEVICE } from "./claim.ts";
 
 export interface DeviceSpec<H> {

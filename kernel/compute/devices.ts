@@ -23,9 +23,9 @@
  */
 import { CellarError } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
-import { describeAdapter, GpuDevice } from "./gpu.ts";
-import { DevicePool } from "./pool.ts";
-import { CpuPool } from "./workers.ts";
+import { describeAdapter, GpuDevice } from "./gpu-device.ts";
+import { DevicePool } from "./device-pool.ts";
+import { CpuPool } from "./cpu-pool.ts";
 
 export interface DeviceConfig {
   devices: "auto" | "cpu" | number;

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { GpuDevice } from "./gpu.ts";
+ * import { GpuDevice } from "./gpu-device.ts";
  *
  * const gpu = await GpuDevice.open();
  * const pipeline = await gpu.pipeline("double", `

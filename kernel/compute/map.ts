@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import type { Context } from "../context.ts";
- * import type { GpuDevice } from "./gpu.ts";
+ * import type { GpuDevice } from "./gpu-device.ts";
  * declare const ctx: Context;
  * declare const texts: string[];
  * declare function embed(batch: string[], device: GpuDevice | undefined, signal: AbortSignal): Promise<Float32Array[]>;
@@ -19,10 +19,10 @@
  * ```
  */
 import { CellarError, errorLine, isRetryable } from "../errors.ts";
-import { metrics } from "../metrics.ts";
+import { metrics } from "../prometheus.ts";
 import { type Claim, type ClaimOptions, parseClaim } from "./claim.ts";
-import { ShaderError } from "./gpu.ts";
-import type { DevicePool, Lease } from "./pool.ts";
+import { ShaderError } from "./gpu-device.ts";
+import type { DevicePool, Lease } from "./device-pool.ts";
 import { isTask, type TaskHandle } from "./task.ts";
 
 export interface MapOptions extends ClaimOptions {

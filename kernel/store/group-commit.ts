@@ -10,7 +10,7 @@ import type { AttemptState, RunState } from "../state.ts";
  *
  * @example
  * ```ts
- * import type { AttemptRecord, GroupWriter } from "./writer.ts";
+ * import type { AttemptRecord, GroupWriter } from "./group-commit.ts";
  * declare const writer: GroupWriter;
  * declare const attempt: AttemptRecord;
  *

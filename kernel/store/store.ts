@@ -2,7 +2,7 @@ import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node
 import { CellarError } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
-import { GroupWriter } from "./writer.ts";
+import { GroupWriter } from "./group-commit.ts";
 
 export type Row = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 // The Deno suite's way to run the CLI: `deno run -A kernel/cli.ts <args>` from the repository root, CPU only.
-export const ROOT = new URL("../../", import.meta.url).pathname;
+export const ROOT = new URL("../..", import.meta.url).pathname;
 
 export async function cellar(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {

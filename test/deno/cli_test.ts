@@ -2,7 +2,7 @@
 // and kill -9 followed by resume. Run with: deno task test
 import assert from "node:assert/strict";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 const CLI = `${ROOT}kernel/cli.ts`;
 const FIXTURE = `${ROOT}test/fixtures/crash.ts`;
 

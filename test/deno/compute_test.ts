@@ -1,7 +1,7 @@
 // ctx.map under Deno: task handles run in Deno Workers; an inline GPU claim runs on Dawn.
 import assert from "node:assert/strict";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 
 async function cellar(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", `${ROOT}kernel/cli.ts`, ...args], cwd: ROOT, env }).output();

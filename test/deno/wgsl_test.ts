@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { minhashSignatures, minhashSignaturesGpu, shingleCorpus } from "../../cells/dedup/minhash.ts";
 import { topK, topKGpu } from "../../cells/index/topk.ts";
-import { GpuDevice } from "../../kernel/compute/gpu.ts";
+import { GpuDevice } from "../../kernel/compute/gpu-device.ts";
 import { CellarError } from "../../kernel/errors.ts";
 
 Deno.test("WGSL kernels match their references under Deno", async () => {
