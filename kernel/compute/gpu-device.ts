@@ -20,7 +20,7 @@
  * gpu.destroy();
  * ```
  */
-import { CellarError } from "../errors.ts";
+import { CellarError, errorLine } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
 
 /** What the device pool shows and schedules by. */
@@ -150,7 +150,7 @@ export class GpuDevice {
         },
       });
     } catch (err) {
-      throw new CellarError(`${label}: requesting a device on ${info.description || info.vendor} failed: ${firstLine(err)}`);
+      throw new CellarError(`${label}: requesting a device on ${info.description || info.vendor} failed: ${errorLine(err)}`);
     }
     return new GpuDevice(device, info, label, options.maxIdleBytes ?? 256 * 1024 * 1024);
   }
@@ -337,7 +337,7 @@ export class GpuDevice {
         // A lost device rejects every map; say so, so that the chunk goes to another device.
         await Promise.race([this.lost, new Promise((r) => setTimeout(r, 0))]);
         this.#assertAlive();
-        throw new CellarError(`${this.label}: reading back ${byteLength} bytes failed: ${firstLine(err)}`);
+        throw new CellarError(`${this.label}: reading back ${byteLength} bytes failed: ${errorLine(err)}`);
       }
       try {
         // A dispatch that failed validation did nothing: its output is not to be trusted.
@@ -415,6 +415,3 @@ function oneLine(text: string): string {
   return text.split("\n").map((l) => l.trim().replace(/^- /, "")).filter((l) => l !== "").join("; ");
 }
 
-function firstLine(err: unknown): string {
-  return err instanceof Error ? err.message.split("\n", 1)[0] || err.name : String(err);
-}
