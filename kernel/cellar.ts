@@ -63,6 +63,15 @@ export interface CellResult extends RunResult {
   checkFailed: boolean;
 }
 
+export interface BackfillRange {
+  /** The first logical date (inclusive). */
+  from: Date | string;
+  /** The last logical date (inclusive). */
+  to: Date | string;
+  /** Called as each run ends, before the others have: the CLI says there how to resume an interrupted one. */
+  onResult?: (result: RunResult) => void;
+}
+
 export interface BackfillResult {
   /** The complete intervals in the range; those that have not ended are left to the scheduler. */
   intervals: DataInterval[];
@@ -295,7 +304,7 @@ export class Cellar implements AsyncDisposable {
    * [from, to] (`cellar backfill`), at most the pipeline's maxActiveRuns at a
    * time; runs that already succeeded are not run again.
    */
-  async backfill(ref: PipelineRef, range: { from: Date | string; to: Date | string }): Promise<BackfillResult> {
+  async backfill(ref: PipelineRef, range: BackfillRange): Promise<BackfillResult> {
     const k = await loadEngine();
     const { pipeline } = await resolve(ref);
     const intervals = this.#backfillIntervals(pipeline, range);
@@ -309,14 +318,16 @@ export class Cellar implements AsyncDisposable {
       const results: RunResult[] = [];
       await runPool(runs, pipeline.maxActiveRuns, async (run) => {
         if (op.runner!.cancelled) return;
-        results.push(await this.#execute(op, pipeline, run));
+        const result = await this.#execute(op, pipeline, run);
+        results.push(result);
+        range.onResult?.(result);
       });
       return { intervals, created, results, cancelled: op.runner!.cancelled };
     });
   }
 
   /** The complete intervals of `pipeline` starting in the range; emits the plan. */
-  #backfillIntervals(pipeline: Pipeline, range: { from: Date | string; to: Date | string }): DataInterval[] {
+  #backfillIntervals(pipeline: Pipeline, range: BackfillRange): DataInterval[] {
     const from = parseDate(range.from, "--from");
     const to = parseDate(range.to, "--to");
     const text = (d: Date | string) => (typeof d === "string" ? d : d.toISOString());

@@ -12,7 +12,7 @@
  */
 export { pipeline } from "./pipeline.ts";
 export { Cellar, openCellar } from "./cellar.ts";
-export type { BackfillResult, CellarEvent, CellarOptions, CellResult, PipelineRef, RunRequest, SearchHit } from "./cellar.ts";
+export type { BackfillRange, BackfillResult, CellarEvent, CellarOptions, CellResult, PipelineRef, RunRequest, SearchHit } from "./cellar.ts";
 export type { RunEvent, RunResult } from "./runner.ts";
 export type { RunRecord } from "./run-records.ts";
 export type { CellReport, LogLine, RunDetail } from "./report.ts";

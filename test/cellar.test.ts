@@ -123,7 +123,9 @@ export default pipeline({ id: "flaky" })
     const notices: CellarEvent[] = [];
     cellar.on((e) => (e.type === "backfill" || e.type === "backfill-created") && notices.push(e));
 
-    const first = await cellar.backfill(p, { from: "2026-05-01", to: "2026-05-03" });
+    const ended: number[] = [];
+    const first = await cellar.backfill(p, { from: "2026-05-01", to: "2026-05-03", onResult: (r) => ended.push(r.runId) });
+    expect(ended).toEqual(first.results.map((r) => r.runId));
     expect(first.intervals.map((i) => i.start.toISOString().slice(0, 10))).toEqual(["2026-05-01", "2026-05-02", "2026-05-03"]);
     expect(first.created).toBe(3);
     expect(first.cancelled).toBe(false);

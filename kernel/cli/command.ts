@@ -56,18 +56,11 @@ export async function withCellar<T>(cli: Cli, body: (cellar: Cellar) => Promise<
   }
 }
 
-/**
- * Runs `body` with progress shown and SIGINT/SIGTERM turned into a clean,
- * resumable stop; a run of a backfill (`perRun`) that ends interrupted says
- * how to resume it as it ends.
- */
-export async function watched<T>(cellar: Cellar, body: () => Promise<T>, options: { quiet?: boolean; perRun?: boolean } = {}): Promise<T> {
+/** Runs `body` with progress and the facade's notices shown, and SIGINT/SIGTERM turned into a clean, resumable stop. */
+export async function watched<T>(cellar: Cellar, body: () => Promise<T>, options: { quiet?: boolean } = {}): Promise<T> {
   const runEvents = { on: (listener: (event: RunEvent) => void) => cellar.on((e) => isRunEvent(e) && listener(e)) };
   const stop = showProgress(runEvents, { quiet: options.quiet ?? false });
-  const off = cellar.on((event) => {
-    printNotice(event);
-    if (options.perRun && event.type === "run" && event.state === RunState.Interrupted) printInterrupted(event.runId);
-  });
+  const off = cellar.on(printNotice);
   const unsignal = cancelOnSignals(cellar);
   try {
     return await body();
@@ -131,18 +124,12 @@ export function clearStopDeadline(): void {
 
 /** The exit code for a run's state, saying how to resume an interrupted run. */
 export function exitFor(result: RunResult): number {
-  if (result.state === RunState.Interrupted) printInterrupted(result.runId);
-  return codeFor(result);
-}
-
-/** The exit code for a run's state, silently. */
-export function codeFor(result: RunResult): number {
   if (result.state === RunState.Success) return EXIT.ok;
-  return result.state === RunState.Interrupted ? EXIT.interrupted : EXIT.failed;
-}
-
-function printInterrupted(runId: number): void {
-  runtime.writeErr(`run ${runId} interrupted; resume it with: cellar resume ${runId}\n`);
+  if (result.state === RunState.Interrupted) {
+    runtime.writeErr(`run ${result.runId} interrupted; resume it with: cellar resume ${result.runId}\n`);
+    return EXIT.interrupted;
+  }
+  return EXIT.failed;
 }
 
 /** `--param k=v`, repeatable, collected into an object. */

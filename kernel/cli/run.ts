@@ -11,7 +11,8 @@
  * runCommands(cli); // cellar run ingest --param maxPages=50
  * ```
  */
-import { type Cli, codeFor, EXIT, exitFor, paramOption, watched, withCellar } from "./command.ts";
+import type { RunResult } from "../runner.ts";
+import { type Cli, EXIT, exitFor, paramOption, watched, withCellar } from "./command.ts";
 import { RunState } from "../state.ts";
 import { runtime } from "../runtime/mod.ts";
 
@@ -61,8 +62,10 @@ export function runCommands(cli: Cli): void {
     .requiredOption("--to <date>", "last logical date (inclusive)")
     .action(cli.action(async (ref: string, opts: { from: string; to: string }) =>
       await withCellar(cli, async (cellar) => {
-        const result = await watched(cellar, () => cellar.backfill(ref, opts), { quiet: true, perRun: true });
-        return result.cancelled ? EXIT.interrupted : Math.max(EXIT.ok, ...result.results.map(codeFor));
+        let worst: number = EXIT.ok;
+        const onResult = (run: RunResult) => (worst = Math.max(worst, exitFor(run)));
+        const result = await watched(cellar, () => cellar.backfill(ref, { ...opts, onResult }), { quiet: true });
+        return result.cancelled ? EXIT.interrupted : worst;
       })
     ));
 
