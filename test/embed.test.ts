@@ -234,9 +234,9 @@ describe("transformers backend on a tiny BERT made at test time", () => {
       `model directory ${dir}: onnx/model.onnx is missing; a transformers model for dtype fp32 needs config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx`,
     );
     const nowhere = await run(store, embedPipeline(docs), { model: "transformers", modelPath: join(dir, "nope") });
-    expect(nowhere.error).toBe(`param modelPath: ${join(dir, "nope")} does not exist; expected a model directory`);
+    expect(nowhere.error).toBe(`param modelPath: expected a model directory (nothing is at ${join(dir, "nope")}), got ${JSON.stringify(join(dir, "nope"))}`);
     const unset = await run(store, embedPipeline(docs), { model: "transformers" });
-    expect(unset.error).toMatch(/^param modelPath: model "transformers" needs a model directory/);
+    expect(unset.error).toMatch(/^param modelPath: expected a model directory \(.*\) or a Hugging Face model id for model "transformers", got ""$/);
     const tooLong = await run(store, embedPipeline(docs), { model: "transformers", modelPath: tinyBert, chunkTokens: 600 });
     expect(tooLong.error).toBe("param chunkTokens: expected a whole number ≤ 510 (model transformers:tiny-bert:fp32 reads at most 510 tokens per text), got 600");
     const badModel = await run(store, embedPipeline(docs), { model: "word2vec" });

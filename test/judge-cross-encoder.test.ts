@@ -139,7 +139,7 @@ describe("cross-encoder judge", () => {
     expect((await loadError({ modelPath: noTokenizer, device: "cpu" })).message).toMatch(/tokenizer\.json is missing/);
     const fp32Only = writeTinyReranker(join(root, "fp32-only"));
     expect((await loadError({ modelPath: fp32Only, dtype: "q8", device: "cpu" })).message).toMatch(/onnx\/model_quantized\.onnx is missing/);
-    expect((await loadError({ modelPath: join(root, "nowhere"), device: "cpu" })).message).toMatch(/no directory at .*nowhere/);
+    expect((await loadError({ modelPath: join(root, "nowhere"), device: "cpu" })).message).toMatch(/^param judgeModelPath: expected a reranker model directory .*; nothing is at .*nowhere, got ".*nowhere"$/);
     expect((await loadError({ modelPath: model, dtype: "fp16" as "q8" })).message).toMatch(/dtype "fp16"/);
     // Fixed since: loaded this time (a failed load is not cached).
     cpSync(join(model, "onnx/model.onnx"), join(noOnnx, "onnx/model.onnx"));

@@ -21,7 +21,7 @@
  * embedder.id; // "transformers:all-MiniLM-L6-v2:q8"
  * ```
  */
-import { CellarError, errorLine, runtime } from "../../kernel/mod.ts";
+import { CellarError, errorLine, paramError, runtime } from "../../kernel/mod.ts";
 import type { Dtype, Embedder, EmbedderOptions } from "./embedder.ts";
 import { type OnnxDevice, openSession } from "./onnx-session.ts";
 
@@ -100,16 +100,14 @@ export function extractorOf(embedder: Embedder): Extractor | undefined {
 /** A local directory (every file checked), or a model id in the cache, or — when allowed — on the hub. */
 async function resolveSource(modelPath: string, dtype: Dtype, allowRemote: boolean, cacheDir: string | null): Promise<Source> {
   if (modelPath === "") {
-    throw new CellarError(
-      `param modelPath: model "transformers" needs a model directory (${[...MODEL_FILES, WEIGHT_FILES[dtype]].join(", ")}) or a Hugging Face model id`,
-    );
+    throw paramError("modelPath", `a model directory (${[...MODEL_FILES, WEIGHT_FILES[dtype]].join(", ")}) or a Hugging Face model id for model "transformers"`, modelPath);
   }
   const dir = runtime.resolve(modelPath);
   if (await runtime.exists(dir)) {
     await checkModelDir(dir, dtype);
     return { ref: dir, name: baseName(dir) };
   }
-  if (!/^[\w.-]+\/[\w.-]+$/.test(modelPath)) throw new CellarError(`param modelPath: ${dir} does not exist; expected a model directory`);
+  if (!/^[\w.-]+\/[\w.-]+$/.test(modelPath)) throw paramError("modelPath", `a model directory (nothing is at ${dir})`, modelPath);
   const cached = cacheDir ? runtime.resolve(cacheDir, modelPath) : undefined;
   if (cached && await runtime.exists(cached)) {
     if (!allowRemote) await checkModelDir(cached, dtype);

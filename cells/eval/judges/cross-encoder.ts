@@ -22,7 +22,7 @@
  * const [verdict] = await judge.judge([{ question: "what is lift?", context: "Lift is the force …" }]);
  * ```
  */
-import { CellarError, errorLine, runtime } from "../../../kernel/mod.ts";
+import { CellarError, errorLine, paramError, runtime } from "../../../kernel/mod.ts";
 import type { Dtype } from "../../embed/embedder.ts";
 import { type OnnxDevice, openSession } from "../../embed/onnx-session.ts";
 import { checkModelDir, MODEL_FILES, WEIGHT_FILES } from "../../embed/transformers.ts";
@@ -114,7 +114,7 @@ async function load(options: CrossEncoderOptions): Promise<Judge> {
 /** A local directory, else a model id under CELLAR_MODEL_CACHE; checked file by file so a missing one is named. */
 async function modelDir(modelPath: string, dtype: Dtype): Promise<string> {
   const needed = [...MODEL_FILES, WEIGHT_FILES[dtype]].join(", ");
-  if (modelPath === "") throw new CellarError(`param modelPath: the cross-encoder judge needs a reranker model directory (${needed})`);
+  if (modelPath === "") throw paramError("judgeModelPath", `a reranker model directory (${needed}) for the cross-encoder judge`, modelPath);
   const cache = runtime.env("CELLAR_MODEL_CACHE");
   const candidates = [runtime.resolve(modelPath)];
   if (cache && /^[\w.-]+\/[\w.-]+$/.test(modelPath)) candidates.push(runtime.resolve(cache, modelPath));
@@ -123,7 +123,7 @@ async function modelDir(modelPath: string, dtype: Dtype): Promise<string> {
     await checkModelDir(dir, dtype);
     return dir;
   }
-  throw new CellarError(`param modelPath: no directory at ${candidates.join(" or ")}; expected a reranker model directory (${needed})`);
+  throw paramError("judgeModelPath", `a reranker model directory (${needed}); nothing is at ${candidates.join(" or ")}`, modelPath);
 }
 
 

@@ -11,7 +11,7 @@
  * const judge = await loadJudge({ kind: "llm", model: "gpt-4o-mini" }, { embedder });
  * ```
  */
-import { CellarError } from "../../../kernel/mod.ts";
+import { paramError } from "../../../kernel/mod.ts";
 import type { Dtype, Embedder } from "../../embed.ts";
 import type { Judge } from "../judge.ts";
 import { embeddingJudge } from "./embedding.ts";
@@ -38,7 +38,7 @@ export async function loadJudge(config: JudgeConfig, using: { embedder: Embedder
     case "embedding":
       return embeddingJudge(using.embedder, using.known);
     case "cross-encoder": {
-      if (!config.modelPath) throw new CellarError(`--param judge=cross-encoder: also set --param judgeModelPath=<a local reranker directory>`);
+      if (!config.modelPath) throw paramError("judgeModelPath", "a local reranker directory when judge is cross-encoder", config.modelPath);
       const { loadCrossEncoder } = await import("./cross-encoder.ts");
       return await loadCrossEncoder({ modelPath: config.modelPath, dtype: (config.dtype || "fp32") as Dtype });
     }
@@ -51,6 +51,6 @@ export async function loadJudge(config: JudgeConfig, using: { embedder: Embedder
       });
     }
     default:
-      throw new CellarError(`--param judge=${config.kind}: expected one of ${JUDGES.join(", ")}`);
+      throw paramError("judge", `one of ${JUDGES.join(", ")}`, config.kind);
   }
 }
