@@ -104,6 +104,24 @@ async function collect<R>(chunks: AsyncIterable<R[]>): Promise<R[]> {
   return parts.flat();
 }
 
+/** Where one map's chunks run, and how many are in flight at once. */
+interface Placement<T, R, D> {
+  where: string;
+  host: MapHost<D>;
+  fn: ChunkFn<T, R, D> | TaskHandle;
+  claim: Claim | undefined;
+  /** The device pool, for a GPU claim on a host that has devices. */
+  pool: DevicePool<D> | undefined;
+  /** The CPU workers, for a task handle off the device path. */
+  cpu: CpuHost | undefined;
+  retries: number;
+  batchSize: number;
+  /** Aborted on the cell's abort, or when one chunk has failed for good: a map's chunks stop together. */
+  signal: AbortSignal;
+}
+
+type CpuHost = Awaited<ReturnType<MapHost<unknown>["cpu"]>>;
+
 async function* run<T, R, D>(
   host: MapHost<D>,
   where: string,
@@ -115,81 +133,15 @@ async function* run<T, R, D>(
   concurrency: number | undefined,
   total: number | undefined,
 ): AsyncGenerator<R[]> {
-  let pool = claim ? await host.gpu() : undefined;
-  if (claim && pool && pool.live.length === 0) {
-    if (claim.required) {
-      throw new CellarError(`${where}: asked for gpu ${claim.units / 10_000} with required: true, but this host has no WebGPU adapter`);
-    }
-    host.notice(`no WebGPU adapter on this host: gpu ${claim.units / 10_000} chunks run on the CPU path`);
-    pool = undefined;
-  }
-  const impossible = pool && claim ? pool.whyImpossible(claim) : undefined;
-  if (impossible) throw new CellarError(`${where}: ${impossible}`);
+  const pool = await devicePool(host, where, claim);
   const cpu = !pool && isTask(fn) ? await host.cpu() : undefined;
   const window = concurrency ?? (pool ? 2 * pool.live.length * Math.max(1, Math.floor(10_000 / claim!.units)) : cpu ? cpu.size : 8);
-
-  // Each cell's chunks stop together: on the cell's own abort, or when one chunk has failed for good.
   const controller = new AbortController();
   const stop = () => controller.abort(host.signal.reason);
   host.signal.addEventListener("abort", stop, { once: true });
+  const placement: Placement<T, R, D> = { where, host, fn, claim, pool, cpu, retries, batchSize, signal: controller.signal };
 
-  const runChunk = async (chunk: T[], index: number): Promise<R[]> => {
-    let lastError: unknown;
-    let attempts = 0;
-    let lost = false;
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      attempts++;
-      controller.signal.throwIfAborted();
-      const lease: Lease<D> | undefined = pool && claim ? await pool.acquire(claim, controller.signal) : undefined;
-      const t0 = performance.now();
-      const deviceId = lease?.devices.map((d) => d.id).join("+") ?? "cpu";
-      try {
-        let result: unknown;
-        if (cpu && isTask(fn)) result = await cpu.run(fn, chunk, controller.signal, index);
-        else {
-          const info: ChunkInfo<D> = {
-            device: lease?.devices[0].handle,
-            devices: lease?.devices.map((d) => d.handle) ?? [],
-            share: lease?.share ?? 0,
-            signal: controller.signal,
-            index,
-          };
-          result = isTask(fn) ? await (await fn.load<T, R, D>())(chunk, info) : await fn(chunk, info);
-        }
-        if (!Array.isArray(result) || result.length !== chunk.length) {
-          // A wrong shape is a bug in fn, not bad luck: do not retry it.
-          throw new ShapeError(
-            `${where}: chunk ${index} returned ${Array.isArray(result) ? `${result.length} results for ${chunk.length} items` : describe(result)}; expected one result per item`,
-          );
-        }
-        if (lease) host.cost("gpu_seconds", ((performance.now() - t0) / 1000) * lease.share * lease.devices.length);
-        return result as R[];
-      } catch (err) {
-        if (controller.signal.aborted) throw err;
-        if (err instanceof ShapeError) throw err;
-        if (err instanceof ShaderError) throw new CellarError(`${where}: chunk ${index}: ${err.message}`);
-        lastError = err;
-        lost = false;
-        for (const device of lease?.devices ?? []) {
-          if (isLost(device.handle)) pool!.remove(device, "device lost"), lost = true;
-        }
-        // Bad input (a CellarError, unless it says it is transient) fails the same on every try; a lost device does not.
-        if (!lost && !isRetryable(err)) break;
-      } finally {
-        lease?.release();
-        metrics.chunkLatency.observe({ device: deviceId }, (performance.now() - t0) / 1000);
-      }
-    }
-    const first = index * batchSize;
-    const tries = attempts;
-    // The cell keeps the chunk error's retryability: a lost device or a network error leaves the cell's own
-    // retries to apply; bad input fails it at once.
-    throw new CellarError(
-      `${where}: chunk ${index} (items ${first}–${first + chunk.length - 1}) failed after ${tries} ${tries === 1 ? "try" : "tries"}: ${errorLine(lastError)}`,
-      { retryable: lost || isRetryable(lastError), cause: lastError },
-    );
-  };
-
+  // Chunks start in order and run `window` at a time; results are yielded in input order.
   const pending: Array<Promise<R[]>> = [];
   let done = 0;
   let read = 0;
@@ -210,7 +162,7 @@ async function* run<T, R, D>(
           break;
         }
         read += next.value.length;
-        const task = runChunk(next.value, chunks++);
+        const task = runChunk(placement, next.value, chunks++);
         task.catch(() => {}); // awaited in order below; this only keeps an early failure from being "unhandled"
         pending.push(task);
       }
@@ -231,6 +183,85 @@ async function* run<T, R, D>(
     host.signal.removeEventListener("abort", stop);
     if (!exhausted) await source.return?.(undefined);
   }
+}
+
+/** The device pool a GPU claim runs on; undefined on the CPU path (no claim, or no adapter and not required). */
+async function devicePool<D>(host: MapHost<D>, where: string, claim: Claim | undefined): Promise<DevicePool<D> | undefined> {
+  if (!claim) return undefined;
+  const pool = await host.gpu();
+  if (pool.live.length === 0) {
+    if (claim.required) {
+      throw new CellarError(`${where}: asked for gpu ${claim.units / 10_000} with required: true, but this host has no WebGPU adapter`);
+    }
+    host.notice(`no WebGPU adapter on this host: gpu ${claim.units / 10_000} chunks run on the CPU path`);
+    return undefined;
+  }
+  const impossible = pool.whyImpossible(claim);
+  if (impossible) throw new CellarError(`${where}: ${impossible}`);
+  return pool;
+}
+
+/** One chunk, tried until it succeeds, fails for good, or has used its retries. */
+async function runChunk<T, R, D>(p: Placement<T, R, D>, chunk: T[], index: number): Promise<R[]> {
+  let lastError: unknown;
+  let attempts = 0;
+  let lost = false;
+  for (let attempt = 0; attempt <= p.retries; attempt++) {
+    attempts++;
+    p.signal.throwIfAborted();
+    const lease: Lease<D> | undefined = p.pool && p.claim ? await p.pool.acquire(p.claim, p.signal) : undefined;
+    const t0 = performance.now();
+    try {
+      const result = await callOnce(p, chunk, index, lease);
+      if (lease) p.host.cost("gpu_seconds", ((performance.now() - t0) / 1000) * lease.share * lease.devices.length);
+      return result;
+    } catch (err) {
+      if (p.signal.aborted) throw err;
+      if (err instanceof ShapeError) throw err;
+      if (err instanceof ShaderError) throw new CellarError(`${p.where}: chunk ${index}: ${err.message}`);
+      lastError = err;
+      lost = false;
+      for (const device of lease?.devices ?? []) {
+        if (isLost(device.handle)) p.pool!.remove(device, "device lost"), lost = true;
+      }
+      // Bad input (a CellarError, unless it says it is transient) fails the same on every try; a lost device does not.
+      if (!lost && !isRetryable(err)) break;
+    } finally {
+      lease?.release();
+      metrics.chunkLatency.observe({ device: lease?.devices.map((d) => d.id).join("+") ?? "cpu" }, (performance.now() - t0) / 1000);
+    }
+  }
+  const first = index * p.batchSize;
+  // The cell keeps the chunk error's retryability: a lost device or a network error leaves the cell's own
+  // retries to apply; bad input fails it at once.
+  throw new CellarError(
+    `${p.where}: chunk ${index} (items ${first}–${first + chunk.length - 1}) failed after ${attempts} ${attempts === 1 ? "try" : "tries"}: ${errorLine(lastError)}`,
+    { retryable: lost || isRetryable(lastError), cause: lastError },
+  );
+}
+
+/** One try of one chunk: in a CPU worker, or here with its lease's devices; its results checked for shape. */
+async function callOnce<T, R, D>(p: Placement<T, R, D>, chunk: T[], index: number, lease: Lease<D> | undefined): Promise<R[]> {
+  const { fn } = p;
+  let result: unknown;
+  if (p.cpu && isTask(fn)) result = await p.cpu.run(fn, chunk, p.signal, index);
+  else {
+    const info: ChunkInfo<D> = {
+      device: lease?.devices[0].handle,
+      devices: lease?.devices.map((d) => d.handle) ?? [],
+      share: lease?.share ?? 0,
+      signal: p.signal,
+      index,
+    };
+    result = isTask(fn) ? await (await fn.load<T, R, D>())(chunk, info) : await fn(chunk, info);
+  }
+  if (!Array.isArray(result) || result.length !== chunk.length) {
+    // A wrong shape is a bug in fn, not bad luck: do not retry it.
+    throw new ShapeError(
+      `${p.where}: chunk ${index} returned ${Array.isArray(result) ? `${result.length} results for ${chunk.length} items` : describe(result)}; expected one result per item`,
+    );
+  }
+  return result as R[];
 }
 
 /** Items grouped into arrays of `size`, from an array or any (async) iterable. */
