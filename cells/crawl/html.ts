@@ -16,7 +16,7 @@
  * page.links; // ["https://x.org/b.html"]
  * ```
  */
-import { LinearParser } from "./tree.ts";
+import { LinearParser, type TreeHandler } from "./tree.ts";
 import { normalizeUrl } from "./url.ts";
 
 export interface HtmlPage {
@@ -99,133 +99,145 @@ export async function extractHtmlAsync(html: string, pageUrl: string): Promise<H
 
 /** The extraction as steps: it yields after each slice of the page and of its links. */
 function* extractSteps(html: string, pageUrl: string): Generator<undefined, HtmlPage, void> {
-  const text = new TextBuilder();
-  const stack: Open[] = [];
-  const rawLinks: string[] = [];
-  let dropDepth = 0;
-  let preDepth = 0;
-  let inHead = false;
-  let inTitle = false;
-  let titleDone = false;
-  let title = "";
-  let h1: string | undefined;
-  let inH1 = false;
-  let h1Text = "";
-  let base: string | undefined;
-  let noindex = false;
-  let nofollow = false;
-
-  const tree = new LinearParser(html, {
-    onopentag(name, attribs) {
-      const dropped = dropDepth > 0 || DROPPED.has(name) || isChrome(attribs);
-      stack.push({ name, dropped });
-      if (dropped) dropDepth++;
-      switch (name) {
-        case "head":
-          inHead = true;
-          break;
-        case "body":
-          inHead = false;
-          break;
-        case "title":
-          // Only the document's own title: not a second one, nor an <svg><title> tooltip.
-          if (!dropped && !titleDone) inTitle = true;
-          break;
-        case "h1":
-          if (h1 === undefined && !dropped) inH1 = true;
-          break;
-        case "pre":
-        case "textarea":
-          preDepth++;
-          break;
-        case "base":
-          if (base === undefined && attribs.href) base = attribs.href;
-          break;
-        case "meta": {
-          if (attribs.name?.trim().toLowerCase() === "robots" && attribs.content) {
-            const directives = attribs.content.toLowerCase().split(",").map((d) => d.trim());
-            if (directives.includes("noindex") || directives.includes("none")) noindex = true;
-            if (directives.includes("nofollow") || directives.includes("none")) nofollow = true;
-          }
-          break;
-        }
-        case "a":
-        case "area":
-          if (attribs.href !== undefined && !/\bnofollow\b/i.test(attribs.rel ?? "")) rawLinks.push(attribs.href);
-          break;
-      }
-      if (dropped || inHead) return;
-      if (PARAGRAPH.has(name)) text.breakLines(2);
-      else if (LINE.has(name)) text.breakLines(1);
-      else if (CELL.has(name)) text.space();
-    },
-    ontext(data) {
-      if (inTitle) {
-        title += data;
-        return;
-      }
-      if (dropDepth > 0 || inHead) return;
-      if (inH1) h1Text += data;
-      text.add(data, preDepth > 0);
-    },
-    onclosetag(name) {
-      const open = stack.pop();
-      if (open?.dropped) dropDepth--;
-      switch (name) {
-        case "head":
-          inHead = false;
-          break;
-        case "title":
-          if (inTitle) titleDone = true;
-          inTitle = false;
-          break;
-        case "h1":
-          if (inH1) {
-            inH1 = false;
-            h1 = h1Text;
-          }
-          break;
-        case "pre":
-        case "textarea":
-          preDepth = Math.max(0, preDepth - 1);
-          break;
-      }
-      if (open?.dropped || inHead) return;
-      if (PARAGRAPH.has(name)) text.breakLines(2);
-      else if (LINE.has(name) && name !== "br") text.breakLines(1);
-      else if (CELL.has(name)) text.space();
-    },
-  }, { attributes: ATTRIBUTES });
+  const page = new PageHandler();
+  const tree = new LinearParser(html, page, { attributes: ATTRIBUTES });
   while (!tree.step(SLICE_CHARS)) yield;
+  const baseUrl = (page.base !== undefined ? normalizeUrl(page.base, pageUrl) : undefined) ?? pageUrl;
+  const links = page.nofollow ? [] : yield* resolveLinks(page.rawLinks, baseUrl);
+  return {
+    title: collapse(page.title) || collapse(page.h1 ?? ""),
+    text: page.text.finish(),
+    links,
+    noindex: page.noindex,
+    nofollow: page.nofollow,
+  };
+}
 
-  const baseUrl = (base !== undefined ? normalizeUrl(base, pageUrl) : undefined) ?? pageUrl;
+/** What the parse of one page gathers: its text, title, links, `<base>` and robots directives. */
+class PageHandler implements TreeHandler {
+  readonly text = new TextBuilder();
+  readonly rawLinks: string[] = [];
+  readonly #stack: Open[] = [];
+  #dropDepth = 0;
+  #preDepth = 0;
+  #inHead = false;
+  #inTitle = false;
+  #titleDone = false;
+  title = "";
+  h1: string | undefined;
+  #inH1 = false;
+  #h1Text = "";
+  base: string | undefined;
+  noindex = false;
+  nofollow = false;
+
+  onopentag(name: string, attribs: Record<string, string>): void {
+    const dropped = this.#dropDepth > 0 || DROPPED.has(name) || isChrome(attribs);
+    this.#stack.push({ name, dropped });
+    if (dropped) this.#dropDepth++;
+    switch (name) {
+      case "head":
+        this.#inHead = true;
+        break;
+      case "body":
+        this.#inHead = false;
+        break;
+      case "title":
+        // Only the document's own title: not a second one, nor an <svg><title> tooltip.
+        if (!dropped && !this.#titleDone) this.#inTitle = true;
+        break;
+      case "h1":
+        if (this.h1 === undefined && !dropped) this.#inH1 = true;
+        break;
+      case "pre":
+      case "textarea":
+        this.#preDepth++;
+        break;
+      case "base":
+        if (this.base === undefined && attribs.href) this.base = attribs.href;
+        break;
+      case "meta":
+        this.#robotsMeta(attribs);
+        break;
+      case "a":
+      case "area":
+        if (attribs.href !== undefined && !/\bnofollow\b/i.test(attribs.rel ?? "")) this.rawLinks.push(attribs.href);
+        break;
+    }
+    if (dropped || this.#inHead) return;
+    if (PARAGRAPH.has(name)) this.text.breakLines(2);
+    else if (LINE.has(name)) this.text.breakLines(1);
+    else if (CELL.has(name)) this.text.space();
+  }
+
+  ontext(data: string): void {
+    if (this.#inTitle) {
+      this.title += data;
+      return;
+    }
+    if (this.#dropDepth > 0 || this.#inHead) return;
+    if (this.#inH1) this.#h1Text += data;
+    this.text.add(data, this.#preDepth > 0);
+  }
+
+  onclosetag(name: string): void {
+    const open = this.#stack.pop();
+    if (open?.dropped) this.#dropDepth--;
+    switch (name) {
+      case "head":
+        this.#inHead = false;
+        break;
+      case "title":
+        if (this.#inTitle) this.#titleDone = true;
+        this.#inTitle = false;
+        break;
+      case "h1":
+        if (this.#inH1) {
+          this.#inH1 = false;
+          this.h1 = this.#h1Text;
+        }
+        break;
+      case "pre":
+      case "textarea":
+        this.#preDepth = Math.max(0, this.#preDepth - 1);
+        break;
+    }
+    if (open?.dropped || this.#inHead) return;
+    if (PARAGRAPH.has(name)) this.text.breakLines(2);
+    else if (LINE.has(name) && name !== "br") this.text.breakLines(1);
+    else if (CELL.has(name)) this.text.space();
+  }
+
+  /** `<meta name="robots" content="noindex, nofollow">`. */
+  #robotsMeta(attribs: Record<string, string>): void {
+    if (attribs.name?.trim().toLowerCase() !== "robots" || !attribs.content) return;
+    const directives = attribs.content.toLowerCase().split(",").map((d) => d.trim());
+    if (directives.includes("noindex") || directives.includes("none")) this.noindex = true;
+    if (directives.includes("nofollow") || directives.includes("none")) this.nofollow = true;
+  }
+}
+
+/** The page's hrefs as absolute, normalized URLs without repeats, in document order; yields between slices of them. */
+function* resolveLinks(rawLinks: string[], baseUrl: string): Generator<undefined, string[], void> {
   const links: string[] = [];
-  if (!nofollow) {
-    const seen = new Set<string>();
-    const hrefs = new Set<string>();
-    // A plain file name next to the page ("sql-select.html", "x.html#frag") resolves by concatenation.
-    const q = baseUrl.indexOf("?");
-    const dir = baseUrl.slice(0, baseUrl.lastIndexOf("/", q < 0 ? baseUrl.length : q) + 1);
-    for (let i = 0; i < rawLinks.length; i++) {
-      if (i > 0 && i % SLICE_LINKS === 0) yield;
-      const href = rawLinks[i];
-      // The same href twice on a page is one link: resolve it once.
-      if (hrefs.has(href)) continue;
-      hrefs.add(href);
-      const url = resolveSimple(href, baseUrl, dir) ?? normalizeUrl(href, baseUrl);
-      if (url !== undefined && !seen.has(url)) {
-        seen.add(url);
-        links.push(url);
-      }
+  const seen = new Set<string>();
+  const hrefs = new Set<string>();
+  // A plain file name next to the page ("sql-select.html", "x.html#frag") resolves by concatenation.
+  const q = baseUrl.indexOf("?");
+  const dir = baseUrl.slice(0, baseUrl.lastIndexOf("/", q < 0 ? baseUrl.length : q) + 1);
+  for (let i = 0; i < rawLinks.length; i++) {
+    if (i > 0 && i % SLICE_LINKS === 0) yield;
+    const href = rawLinks[i];
+    // The same href twice on a page is one link: resolve it once.
+    if (hrefs.has(href)) continue;
+    hrefs.add(href);
+    const url = resolveSimple(href, baseUrl, dir) ?? normalizeUrl(href, baseUrl);
+    if (url !== undefined && !seen.has(url)) {
+      seen.add(url);
+      links.push(url);
     }
   }
-  return {
-    title: collapse(title) || collapse(h1 ?? ""),
-    text: text.finish(),
-    links,
-    noindex,
-    nofollow,
-  };
+  return links;
 }
 
 /** A file name of unreserved characters (no dot segment), optionally with a fragment. */
