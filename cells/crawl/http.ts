@@ -58,57 +58,83 @@ interface Task {
   site: string;
 }
 
-export async function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<HttpStats> {
-  const { options, signal, sink, previous, budget, progress } = crawl;
-  const robots = new RobotsCache({ userAgent: options.userAgent, timeoutMs: options.timeoutMs, signal });
+export function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<HttpStats> {
+  return new WebCrawl(crawl).run(seeds);
+}
+
+/** One web crawl's frontier and bookkeeping. */
+class WebCrawl {
+  readonly #crawl: HttpCrawl;
+  readonly #robots: RobotsCache;
+  readonly #queues: HostQueues<Task>;
   /** URLs queued or requested: a link to one of them is not queued again. */
-  const seen = new Set<string>();
+  readonly #seen = new Set<string>();
   /** URLs requested, directly or as a redirect target: never requested twice. */
-  const claimed = new Set<string>();
-  const stats: HttpStats = { requests: 0, pages: 0, notModified: 0, offSite: 0 };
+  readonly #claimed = new Set<string>();
   /** Links off the site, counted once each. */
-  const offSite = new Set<string>();
+  readonly #offSite = new Set<string>();
+  readonly stats: HttpStats = { requests: 0, pages: 0, notModified: 0, offSite: 0 };
 
-  const queues = new HostQueues<Task>(
-    { perHost: options.perHostConcurrency, delayMs: options.perHostDelayMs, global: GLOBAL_CONCURRENCY, signal },
-    async (task) => {
-      try {
-        await visit(task);
-      } finally {
-        progress.done();
-      }
-    },
-  );
+  constructor(crawl: HttpCrawl) {
+    const { options, signal, progress } = crawl;
+    this.#crawl = crawl;
+    this.#robots = new RobotsCache({ userAgent: options.userAgent, timeoutMs: options.timeoutMs, signal });
+    this.#queues = new HostQueues<Task>(
+      { perHost: options.perHostConcurrency, delayMs: options.perHostDelayMs, global: GLOBAL_CONCURRENCY, signal },
+      async (task) => {
+        try {
+          await this.#visit(task);
+        } finally {
+          progress.done();
+        }
+      },
+    );
+  }
 
-  const enqueue = (task: Task): boolean => {
-    if (seen.has(task.url)) return true;
-    if (!budget.take()) return false;
-    seen.add(task.url);
-    progress.found();
-    queues.push(hostOf(task.url), task);
+  async run(seeds: string[]): Promise<HttpStats> {
+    for (const url of seeds) this.#enqueue({ url, depth: 0, site: siteOf(url) });
+    await this.#queues.idle();
+    return this.stats;
+  }
+
+  /** Queues a task unless its URL was seen; false once maxPages is used up. */
+  #enqueue(task: Task): boolean {
+    if (this.#seen.has(task.url)) return true;
+    if (!this.#crawl.budget.take()) return false;
+    this.#seen.add(task.url);
+    this.#crawl.progress.found();
+    this.#queues.push(hostOf(task.url), task);
     return true;
-  };
+  }
 
-  const follow = (links: string[], from: Task): void => {
-    if (from.depth >= options.maxDepth) return;
+  #follow(links: string[], from: Task): void {
+    const { maxDepth, allowHosts } = this.#crawl.options;
+    if (from.depth >= maxDepth) return;
     for (const url of links) {
-      if (!url.startsWith("http") || seen.has(url) || looksLikeNonPage(url)) continue;
-      if (!onSite(url, from.site, options.allowHosts)) {
-        if (!offSite.has(url)) offSite.add(url), stats.offSite++;
+      if (!url.startsWith("http") || this.#seen.has(url) || looksLikeNonPage(url)) continue;
+      if (!onSite(url, from.site, allowHosts)) {
+        if (!this.#offSite.has(url)) this.#offSite.add(url), this.stats.offSite++;
         continue;
       }
-      if (!enqueue({ url, depth: from.depth + 1, site: from.site })) return;
+      if (!this.#enqueue({ url, depth: from.depth + 1, site: from.site })) return;
     }
-  };
+  }
 
-  async function visit(task: Task): Promise<void> {
-    if (claimed.has(task.url)) return;
-    claimed.add(task.url);
-    const verdict = await robots.check(task.url);
-    if (!verdict.allowed) return await sink.failure({ url: task.url, reason: verdict.reason, detail: verdict.detail });
-    if (verdict.crawlDelayMs > 0) queues.raiseDelay(hostOf(task.url), verdict.crawlDelayMs);
+  async #visit(task: Task): Promise<void> {
+    if (this.#claimed.has(task.url)) return;
+    this.#claimed.add(task.url);
+    const verdict = await this.#robots.check(task.url);
+    if (!verdict.allowed) return await this.#crawl.sink.failure({ url: task.url, reason: verdict.reason, detail: verdict.detail });
+    if (verdict.crawlDelayMs > 0) this.#queues.raiseDelay(hostOf(task.url), verdict.crawlDelayMs);
+    const r = await this.#fetch(task);
+    this.stats.requests += r.chain.length;
+    await this.#store(r, task);
+  }
 
-    const r: FetchResult = await fetchPage(task.url, {
+  /** The page, redirects vetted: off the site, already requested (skipped) or disallowed by robots.txt. */
+  #fetch(task: Task): Promise<FetchResult> {
+    const { options, signal, previous } = this.#crawl;
+    return fetchPage(task.url, {
       userAgent: options.userAgent,
       timeoutMs: options.timeoutMs,
       maxBytes: options.maxBytes,
@@ -118,28 +144,31 @@ export async function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<Http
         if (!onSite(next, task.site, options.allowHosts)) {
           return { reason: "off_site", detail: `redirected to ${next}, off the site ${task.site} (scheme, host and port); allowHosts widens the site` };
         }
-        if (claimed.has(next)) return "skip";
-        claimed.add(next);
-        seen.add(next);
-        const v = await robots.check(next);
+        if (this.#claimed.has(next)) return "skip";
+        this.#claimed.add(next);
+        this.#seen.add(next);
+        const v = await this.#robots.check(next);
         return v.allowed ? undefined : { reason: v.reason, detail: v.detail };
       },
     });
-    stats.requests += r.chain.length;
-    const via = r.chain.length > 1 ? ` (via ${r.chain.join(" → ")})` : "";
+  }
 
+  /** What a fetch gave, into the sink; the page's links (or, for a 304, its stored ones) followed. */
+  async #store(r: FetchResult, task: Task): Promise<void> {
+    const { sink, previous } = this.#crawl;
+    const via = r.chain.length > 1 ? ` (via ${r.chain.join(" → ")})` : "";
     switch (r.kind) {
       case "skipped":
         return;
       case "failed":
         return await sink.failure({ url: task.url, reason: r.reason, detail: CHAIN_IN_DETAIL.has(r.reason) ? r.detail : r.detail + via });
       case "not_modified": {
-        stats.notModified++;
-        stats.pages++;
+        this.stats.notModified++;
+        this.stats.pages++;
         await sink.unchanged({ id: r.url, etag: r.validators.etag, lastModified: r.validators.lastModified });
         const links = previous.links.get(r.url) ?? [];
         await sink.links(r.url, links);
-        return follow(links, task);
+        return this.#follow(links, task);
       }
       case "ok": {
         const decoded = decodeText(r.bytes, r.textKind, r.contentType.charset);
@@ -152,18 +181,14 @@ export async function crawlHttp(seeds: string[], crawl: HttpCrawl): Promise<Http
         } else if (doc.text === "") {
           await sink.failure({ url: r.url, reason: "empty", detail: `no text in ${r.bytes.length} bytes of ${r.textKind}${via}` });
         } else {
-          stats.pages++;
+          this.stats.pages++;
           await sink.document({
             id: r.url, url: r.url, title: doc.title, text: doc.text, bytes: r.bytes.length,
             etag: r.validators.etag, lastModified: r.validators.lastModified,
           });
         }
-        return follow(links, task);
+        return this.#follow(links, task);
       }
     }
   }
-
-  for (const url of seeds) enqueue({ url, depth: 0, site: siteOf(url) });
-  await queues.idle();
-  return stats;
 }
