@@ -65,6 +65,51 @@ const REPAIR = 'That answer was not valid. Reply with only the JSON object {"sco
 const REASONS: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" };
 
 export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
+  const settings = readSettings(options);
+  /** Pairs in a row, across batches, whose requests failed for good; a pair that got an answer resets it. */
+  const streak = { failuresInARow: 0 };
+  const slots = new Semaphore(settings.concurrency);
+  return {
+    id: `llm:${settings.model}`,
+    async judge(pairs: JudgePair[], run: JudgeRunOptions = {}): Promise<Judgement[]> {
+      checkPairs(pairs);
+      // A fatal answer for one pair aborts the others' requests and sleeps.
+      const stop = new AbortController();
+      const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
+      return await Promise.all(pairs.map(async (pair, i) => {
+        // The slots are the judge's, not the batch's: ctx.map runs several batches at once.
+        await slots.acquire(signal);
+        try {
+          const result = await judgeOne(settings, streak, pair, signal, run);
+          if (result.error) run.warn?.(`llm judge: pair ${i}: ${result.error}`);
+          return result;
+        } catch (err) {
+          stop.abort(err);
+          throw err;
+        } finally {
+          slots.release();
+        }
+      }));
+    },
+  };
+}
+
+/** The options, with the environment's defaults filled in and checked, and the request's URL and headers. */
+interface Settings {
+  url: string;
+  model: string;
+  headers: Record<string, string>;
+  concurrency: number;
+  timeoutMs: number;
+  maxRetries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  maxContextChars: number;
+  maxConsecutiveFailures: number;
+}
+
+/** Checked once, when the judge is made: a bad setting fails before any pair is sent. */
+function readSettings(options: LlmJudgeOptions): Settings {
   const baseUrl = (options.baseUrl ?? runtime.env("CELLAR_LLM_BASE_URL") ?? runtime.env("OPENAI_BASE_URL"))?.trim();
   const model = (options.model ?? runtime.env("CELLAR_LLM_MODEL"))?.trim();
   const apiKey = options.apiKey ?? runtime.env("CELLAR_LLM_API_KEY") ?? runtime.env("OPENAI_API_KEY");
@@ -80,103 +125,94 @@ export function createLlmJudge(options: LlmJudgeOptions = {}): Judge {
   const maxDelayMs = count("maxRetryDelayMs", options.maxRetryDelayMs ?? 30_000, 0);
   const maxContextChars = count("maxContextChars", options.maxContextChars ?? 8_000, 1);
   const maxConsecutiveFailures = count("maxConsecutiveFailures", options.maxConsecutiveFailures ?? 10, 1);
-  /** Pairs in a row, across batches, whose requests failed for good; a pair that got an answer resets it. */
-  let failuresInARow = 0;
   const url = `${baseUrl.replace(/\/+$/, "")}/chat/completions`;
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-  const slots = new Semaphore(concurrency);
+  return { url, model, headers, concurrency, timeoutMs, maxRetries, baseDelayMs, maxDelayMs, maxContextChars, maxConsecutiveFailures };
+}
 
-  /** One request, retried while retrying may help; throws only what must stop the whole batch. */
-  async function complete(messages: Message[], signal: AbortSignal, run: JudgeRunOptions): Promise<Answer> {
-    const body = JSON.stringify({ model, messages, temperature: 0, response_format: { type: "json_object" } });
-    for (let tries = 1; ; tries++) {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      let status = 0;
-      let text = "";
-      let retryAfter: string | null = null;
-      run.cost?.("llm_requests", 1);
-      try {
-        const response = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.any([signal, timeout]) });
-        status = response.status;
-        retryAfter = response.headers.get("retry-after");
-        text = await response.text();
-        // HTTP/2 has no reason phrase: the fatal statuses get theirs back for the message.
-        const reason = `${status} ${response.statusText || REASONS[status] || ""}`.trim();
-        if (status === 401 || status === 403) {
-          throw new CellarError(`llm judge: ${reason} from ${url}: check CELLAR_LLM_API_KEY`);
-        }
-        if (status === 404) {
-          throw new CellarError(`llm judge: ${reason} from ${url}: ${serverMessage(text)}; ` +
-            `check the model ${JSON.stringify(model)} (CELLAR_LLM_MODEL) and CELLAR_LLM_BASE_URL`);
-        }
-        if (status >= 200 && status < 300) return parseCompletion(text, run);
-        if (status !== 408 && status !== 429 && status < 500) return { error: `${reason}: ${serverMessage(text)}` };
-      } catch (err) {
-        signal.throwIfAborted();
-        if (isCellarError(err)) throw err;
-        status = 0;
-        text = timeout.aborted ? `timeout: no answer within ${timeoutMs} ms` : `network error: ${causes(err)}`;
-      }
-      const why = status === 0 ? text : `${status}`;
-      if (tries > maxRetries) {
-        return { error: `llm request failed: ${why} after ${tries} tries${status === 0 ? "" : `: ${serverMessage(text)}`}` };
-      }
-      const backoff = backoffMs(tries, { baseMs: baseDelayMs, maxMs: maxDelayMs });
-      await delay(Math.min(maxDelayMs, retryAfterMs(retryAfter) ?? backoff), signal);
+function checkPairs(pairs: JudgePair[]): void {
+  pairs.forEach((pair, i) => {
+    if (typeof pair?.question !== "string" || typeof pair.context !== "string") {
+      throw new CellarError(`llm judge: pair ${i} is not { question: string, context: string }`);
     }
-  }
+  });
+}
 
-  async function judgeOne(pair: JudgePair, signal: AbortSignal, run: JudgeRunOptions): Promise<Judgement> {
-    const context = pair.context.length > maxContextChars ? `${pair.context.slice(0, maxContextChars)} […]` : pair.context;
-    const messages: Message[] = [
-      { role: "system", content: SYSTEM },
-      { role: "user", content: `<question>\n${pair.question}\n</question>\n\n<context>\n${context}\n</context>` },
-    ];
-    const first = await complete(messages, signal, run);
-    if ("error" in first) {
-      if (++failuresInARow >= maxConsecutiveFailures) {
-        throw new CellarError(`llm judge: ${failuresInARow} pairs in a row failed at ${url}; stopping (last: ${first.error})`);
-      }
-      return { score: null, error: first.error };
+/**
+ * One pair's score: one request, and one repair request when its answer is
+ * malformed. Throws when `streak` reaches the limit of pairs failed in a row.
+ */
+async function judgeOne(
+  settings: Settings,
+  streak: { failuresInARow: number },
+  pair: JudgePair,
+  signal: AbortSignal,
+  run: JudgeRunOptions,
+): Promise<Judgement> {
+  const { maxContextChars } = settings;
+  const context = pair.context.length > maxContextChars ? `${pair.context.slice(0, maxContextChars)} […]` : pair.context;
+  const messages: Message[] = [
+    { role: "system", content: SYSTEM },
+    { role: "user", content: `<question>\n${pair.question}\n</question>\n\n<context>\n${context}\n</context>` },
+  ];
+  const first = await complete(settings, messages, signal, run);
+  if ("error" in first) {
+    if (++streak.failuresInARow >= settings.maxConsecutiveFailures) {
+      throw new CellarError(`llm judge: ${streak.failuresInARow} pairs in a row failed at ${settings.url}; stopping (last: ${first.error})`);
     }
-    failuresInARow = 0;
-    const score = parseScore(first.content);
-    if (score !== undefined) return { score };
-    const repaired = await complete([...messages, { role: "assistant", content: first.content }, { role: "user", content: REPAIR }], signal, run);
-    if ("error" in repaired) return { score: null, error: `${repaired.error} (repairing a malformed answer)` };
-    const again = parseScore(repaired.content);
-    if (again !== undefined) return { score: again };
-    return { score: null, error: `llm answered non-JSON twice: ${JSON.stringify(first.content.slice(0, 80))}` };
+    return { score: null, error: first.error };
   }
+  streak.failuresInARow = 0;
+  const score = parseScore(first.content);
+  if (score !== undefined) return { score };
+  const repair: Message[] = [...messages, { role: "assistant", content: first.content }, { role: "user", content: REPAIR }];
+  const repaired = await complete(settings, repair, signal, run);
+  if ("error" in repaired) return { score: null, error: `${repaired.error} (repairing a malformed answer)` };
+  const again = parseScore(repaired.content);
+  if (again !== undefined) return { score: again };
+  return { score: null, error: `llm answered non-JSON twice: ${JSON.stringify(first.content.slice(0, 80))}` };
+}
 
-  return {
-    id: `llm:${model}`,
-    async judge(pairs: JudgePair[], run: JudgeRunOptions = {}): Promise<Judgement[]> {
-      pairs.forEach((pair, i) => {
-        if (typeof pair?.question !== "string" || typeof pair.context !== "string") {
-          throw new CellarError(`llm judge: pair ${i} is not { question: string, context: string }`);
-        }
-      });
-      // A fatal answer for one pair aborts the others' requests and sleeps.
-      const stop = new AbortController();
-      const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
-      return await Promise.all(pairs.map(async (pair, i) => {
-        // The slots are the judge's, not the batch's: ctx.map runs several batches at once.
-        await slots.acquire(signal);
-        try {
-          const result = await judgeOne(pair, signal, run);
-          if (result.error) run.warn?.(`llm judge: pair ${i}: ${result.error}`);
-          return result;
-        } catch (err) {
-          stop.abort(err);
-          throw err;
-        } finally {
-          slots.release();
-        }
-      }));
-    },
-  };
+/** One request, retried while retrying may help; throws only what must stop the whole batch. */
+async function complete(settings: Settings, messages: Message[], signal: AbortSignal, run: JudgeRunOptions): Promise<Answer> {
+  const { url, model, headers, timeoutMs, maxRetries, baseDelayMs, maxDelayMs } = settings;
+  const body = JSON.stringify({ model, messages, temperature: 0, response_format: { type: "json_object" } });
+  for (let tries = 1; ; tries++) {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    let status = 0;
+    let text = "";
+    let retryAfter: string | null = null;
+    run.cost?.("llm_requests", 1);
+    try {
+      const response = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.any([signal, timeout]) });
+      status = response.status;
+      retryAfter = response.headers.get("retry-after");
+      text = await response.text();
+      // HTTP/2 has no reason phrase: the fatal statuses get theirs back for the message.
+      const reason = `${status} ${response.statusText || REASONS[status] || ""}`.trim();
+      if (status === 401 || status === 403) {
+        throw new CellarError(`llm judge: ${reason} from ${url}: check CELLAR_LLM_API_KEY`);
+      }
+      if (status === 404) {
+        throw new CellarError(`llm judge: ${reason} from ${url}: ${serverMessage(text)}; ` +
+          `check the model ${JSON.stringify(model)} (CELLAR_LLM_MODEL) and CELLAR_LLM_BASE_URL`);
+      }
+      if (status >= 200 && status < 300) return parseCompletion(text, run);
+      if (status !== 408 && status !== 429 && status < 500) return { error: `${reason}: ${serverMessage(text)}` };
+    } catch (err) {
+      signal.throwIfAborted();
+      if (isCellarError(err)) throw err;
+      status = 0;
+      text = timeout.aborted ? `timeout: no answer within ${timeoutMs} ms` : `network error: ${causes(err)}`;
+    }
+    const why = status === 0 ? text : `${status}`;
+    if (tries > maxRetries) {
+      return { error: `llm request failed: ${why} after ${tries} tries${status === 0 ? "" : `: ${serverMessage(text)}`}` };
+    }
+    const backoff = backoffMs(tries, { baseMs: baseDelayMs, maxMs: maxDelayMs });
+    await delay(Math.min(maxDelayMs, retryAfterMs(retryAfter) ?? backoff), signal);
+  }
 }
 
 /** The score when `content` is exactly a JSON object with a `score` in [0, 1] (whitespace aside), else undefined. */
