@@ -119,6 +119,8 @@ class RequestTimer {
   }
 }
 
+type Step = FetchResult | { kind: "redirect"; next: string };
+
 /** One request of the chain: a result, or the redirect target to request next. */
 async function attempt(
   current: string,
@@ -127,93 +129,96 @@ async function attempt(
   conditional: Validators | undefined,
   options: FetchOptions,
   timeout: RequestTimer,
-): Promise<FetchResult | { kind: "redirect"; next: string }> {
-  const url = chain[0];
-  {
-    let response: HttpResponse;
-    try {
-      response = await runtime.httpGet(current, { headers, signal: timeout.signal });
-    } catch (err) {
-      options.signal.throwIfAborted();
-      const failure = timeout.timedOut
-        ? { reason: "timeout" as const, detail: `no response within ${options.timeoutMs} ms` }
-        : networkFailure(err);
-      return { kind: "failed", url: current, chain, ...failure };
-    }
-    const fail = async (reason: Reason, detail: string): Promise<FetchResult> => {
-      await response.cancel();
-      return { kind: "failed", url: current, chain, reason, detail, status: response.status };
-    };
-    const { status } = response;
-
-    if (status >= 300 && status < 400 && status !== 304) {
-      const location = response.header("location");
-      if (location === null) return await fail("http_status", `${status} ${response.statusText} without a Location header`);
-      const next = normalizeUrl(location, current);
-      if (next === undefined || next.startsWith("file:")) {
-        return await fail("bad_redirect", `${status} to ${JSON.stringify(location)}, not an http(s) URL`);
-      }
-      await response.cancel();
-      if (chain.includes(next)) {
-        return { kind: "failed", url, chain, reason: "redirect_loop", detail: [...chain, next].join(" → ") };
-      }
-      if (chain.length > MAX_REDIRECTS) {
-        return {
-          kind: "failed", url, chain, reason: "too_many_redirects",
-          detail: `more than ${MAX_REDIRECTS} redirects: ${[...chain, next].join(" → ")}`,
-        };
-      }
-      const verdict = await options.beforeRedirect?.(next);
-      chain.push(next);
-      if (verdict === "skip") return { kind: "skipped", url: next, chain };
-      if (verdict) return { kind: "failed", url: next, chain, ...verdict };
-      return { kind: "redirect", next };
-    }
-
-    const validators: Validators = {
-      etag: response.header("etag") ?? conditional?.etag,
-      lastModified: response.header("last-modified") ?? conditional?.lastModified,
-    };
-    if (status === 304 && conditional) {
-      await response.cancel();
-      return { kind: "not_modified", url: current, chain, validators };
-    }
-    if (status < 200 || status >= 300 || status === 204 || status === 206) {
-      return await fail("http_status", `${status} ${response.statusText}`.trim());
-    }
-
-    const contentType = parseContentType(response.header("content-type"));
-    let kind: TextKind | undefined = options.lenient ? "plain" : kindOf(contentType.type, current);
-    if (kind === undefined && contentType.type !== "") {
-      return await fail("not_text", `content type ${contentType.type}`);
-    }
-    const length = Number(response.header("content-length") ?? NaN);
-    const encoded = (response.header("content-encoding") ?? "identity") !== "identity";
-    if (!options.lenient && !encoded && length > options.maxBytes) {
-      return await fail("too_large", `Content-Length ${length} is over maxBytes ${options.maxBytes}`);
-    }
-
-    let body: Uint8Array;
-    try {
-      const read = await readBody(response, options.maxBytes, options.lenient === true);
-      if (read === undefined) {
-        return { kind: "failed", url: current, chain, reason: "too_large", detail: `body is over maxBytes ${options.maxBytes}; stopped reading` };
-      }
-      body = read;
-    } catch (err) {
-      options.signal.throwIfAborted();
-      const failure = timeout.timedOut
-        ? { reason: "timeout" as const, detail: `body not complete within ${options.timeoutMs} ms` }
-        : networkFailure(err);
-      return { kind: "failed", url: current, chain, ...failure };
-    }
-    if (kind === undefined) {
-      // No Content-Type and no telling extension: sniff, as browsers do.
-      if (!looksLikeHtml(body)) return { kind: "failed", url: current, chain, reason: "not_text", detail: "no Content-Type and not recognizable as HTML" };
-      kind = "html";
-    }
-    return { kind: "ok", url: current, chain, status, bytes: body, contentType, textKind: kind, validators };
+): Promise<Step> {
+  let response: HttpResponse;
+  try {
+    response = await runtime.httpGet(current, { headers, signal: timeout.signal });
+  } catch (err) {
+    options.signal.throwIfAborted();
+    const failure = timeout.timedOut ? { reason: "timeout" as const, detail: `no response within ${options.timeoutMs} ms` } : networkFailure(err);
+    return { kind: "failed", url: current, chain, ...failure };
   }
+  const { status } = response;
+  if (status >= 300 && status < 400 && status !== 304) return await redirect(response, current, chain, options);
+  const validators: Validators = {
+    etag: response.header("etag") ?? conditional?.etag,
+    lastModified: response.header("last-modified") ?? conditional?.lastModified,
+  };
+  if (status === 304 && conditional) {
+    await response.cancel();
+    return { kind: "not_modified", url: current, chain, validators };
+  }
+  if (status < 200 || status >= 300 || status === 204 || status === 206) {
+    return await refuse(response, current, chain, "http_status", `${status} ${response.statusText}`.trim());
+  }
+  return await readPage(response, current, chain, validators, options, timeout);
+}
+
+/** A failure that drops the rest of the response. */
+async function refuse(response: HttpResponse, url: string, chain: string[], reason: Reason, detail: string): Promise<FetchResult> {
+  await response.cancel();
+  return { kind: "failed", url, chain, reason, detail, status: response.status };
+}
+
+/** A 3xx answer: the next URL to request, once it is checked (a URL, no loop, not too many hops, vetted by the caller). */
+async function redirect(response: HttpResponse, current: string, chain: string[], options: FetchOptions): Promise<Step> {
+  const url = chain[0];
+  const { status } = response;
+  const location = response.header("location");
+  if (location === null) return await refuse(response, current, chain, "http_status", `${status} ${response.statusText} without a Location header`);
+  const next = normalizeUrl(location, current);
+  if (next === undefined || next.startsWith("file:")) {
+    return await refuse(response, current, chain, "bad_redirect", `${status} to ${JSON.stringify(location)}, not an http(s) URL`);
+  }
+  await response.cancel();
+  if (chain.includes(next)) return { kind: "failed", url, chain, reason: "redirect_loop", detail: [...chain, next].join(" → ") };
+  if (chain.length > MAX_REDIRECTS) {
+    return {
+      kind: "failed", url, chain, reason: "too_many_redirects",
+      detail: `more than ${MAX_REDIRECTS} redirects: ${[...chain, next].join(" → ")}`,
+    };
+  }
+  const verdict = await options.beforeRedirect?.(next);
+  chain.push(next);
+  if (verdict === "skip") return { kind: "skipped", url: next, chain };
+  if (verdict) return { kind: "failed", url: next, chain, ...verdict };
+  return { kind: "redirect", next };
+}
+
+/** A 2xx answer's body, if it is text of an allowed size (sniffed as HTML when nothing says what it is). */
+async function readPage(
+  response: HttpResponse,
+  current: string,
+  chain: string[],
+  validators: Validators,
+  options: FetchOptions,
+  timeout: RequestTimer,
+): Promise<FetchResult> {
+  const contentType = parseContentType(response.header("content-type"));
+  let kind: TextKind | undefined = options.lenient ? "plain" : kindOf(contentType.type, current);
+  if (kind === undefined && contentType.type !== "") return await refuse(response, current, chain, "not_text", `content type ${contentType.type}`);
+  const length = Number(response.header("content-length") ?? NaN);
+  const encoded = (response.header("content-encoding") ?? "identity") !== "identity";
+  if (!options.lenient && !encoded && length > options.maxBytes) {
+    return await refuse(response, current, chain, "too_large", `Content-Length ${length} is over maxBytes ${options.maxBytes}`);
+  }
+  let body: Uint8Array | undefined;
+  try {
+    body = await readBody(response, options.maxBytes, options.lenient === true);
+  } catch (err) {
+    options.signal.throwIfAborted();
+    const failure = timeout.timedOut ? { reason: "timeout" as const, detail: `body not complete within ${options.timeoutMs} ms` } : networkFailure(err);
+    return { kind: "failed", url: current, chain, ...failure };
+  }
+  if (body === undefined) {
+    return { kind: "failed", url: current, chain, reason: "too_large", detail: `body is over maxBytes ${options.maxBytes}; stopped reading` };
+  }
+  if (kind === undefined) {
+    // No Content-Type and no telling extension: sniff, as browsers do.
+    if (!looksLikeHtml(body)) return { kind: "failed", url: current, chain, reason: "not_text", detail: "no Content-Type and not recognizable as HTML" };
+    kind = "html";
+  }
+  return { kind: "ok", url: current, chain, status: response.status, bytes: body, contentType, textKind: kind, validators };
 }
 
 /**
