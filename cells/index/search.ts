@@ -19,7 +19,7 @@
  */
 import { CellarError, type GpuDevice, latestCheckpoint, type VectorReader, type VectorRows } from "../../kernel/mod.ts";
 import { type Embedder, type EmbedderOptions, loadEmbedder } from "../embed/embedder.ts";
-import { topKGpu } from "./topk.ts";
+import { topKGpu, type TopKResult } from "./topk.ts";
 import { topKCpu } from "./topk-cpu.ts";
 
 export interface SearchHit {
@@ -71,6 +71,44 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
     throw new CellarError(`openIndex: pipeline ${JSON.stringify(pipeline)}: expected the id of a pipeline that built an index`);
   }
   const view = `"${pipeline.replaceAll('"', '""')}"."index"`;
+  const { model, expected } = await indexSummary(ctx, pipeline, view);
+  const { rows, embedder } = await readIndex(ctx, pipeline, view, model, expected);
+  const dim = rows.dimensions;
+  const chunks = rows.columns.chunk_id.map(String);
+  const documentOf = rows.columns.document.map(String);
+  const titleOf = rows.columns.title.map((t) => (t === null || t === undefined ? null : String(t)));
+  const documentIds = [...new Set(documentOf)];
+  // What was read, not what was counted: a build committing in between may have moved the view.
+  const index: IndexRows = { vectors: rows.vectors, dim, size: rows.count, documents: documentIds.length, chunks, documentOf, titleOf };
+
+  async function search(queries: string[] | Float32Array, k: number, options: { signal?: AbortSignal } = {}): Promise<SearchHit[][]> {
+    return await searchRows(index, embedder, ctx.device, queries, k, options.signal ?? ctx.signal);
+  }
+
+  let rowOf: Map<string, number> | undefined;
+  function vectorOf(chunk: string): Float32Array | undefined {
+    rowOf ??= new Map(chunks.map((id, row) => [id, row]));
+    const row = rowOf.get(chunk);
+    return row === undefined ? undefined : rows.vectors.subarray(row * dim, (row + 1) * dim);
+  }
+
+  return { pipeline, model, dimensions: dim, size: index.size, documents: index.documents, documentIds, embedder, search, vectorOf };
+}
+
+/** An opened index's rows, as search reads them: row r is chunk `chunks[r]` of document `documentOf[r]`. */
+interface IndexRows {
+  vectors: Float32Array;
+  dim: number;
+  size: number;
+  /** Distinct documents. */
+  documents: number;
+  chunks: string[];
+  documentOf: string[];
+  titleOf: (string | null)[];
+}
+
+/** The index's model and row count, failing with what to run when it has no index or an empty one. */
+async function indexSummary(ctx: SearchContext, pipeline: string, view: string): Promise<{ model: string; expected: number }> {
   const exists = await ctx.sql(
     `SELECT count(*)::INT AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'index'`,
     [pipeline],
@@ -79,8 +117,17 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
   const [meta] = await ctx.sql(`SELECT any_value(model) AS model, count(*)::INT AS n FROM ${view}`);
   const expected = Number(meta.n);
   if (expected === 0) throw new CellarError(`pipeline "${pipeline}" has an empty index; run it again (cellar run ${pipeline})`);
-  const model = String(meta.model);
+  return { model: String(meta.model), expected };
+}
 
+/** The index's rows and the embedder that built them, checked to agree. */
+async function readIndex(
+  ctx: SearchContext,
+  pipeline: string,
+  view: string,
+  model: string,
+  expected: number,
+): Promise<{ rows: VectorRows; embedder: Embedder }> {
   // The model that built the index, with the params of the run that built it (a local model path, a dtype).
   const built = await latestCheckpoint(ctx, { pipeline, cell: "build_index" });
   const params = (built?.params ?? {}) as EmbedderOptions;
@@ -98,62 +145,60 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
   if (embedder.id !== model) {
     throw new CellarError(`the index was built with ${model} but ${embedder.id} loads now; rebuild it: cellar run ${pipeline} --from embed_docs`);
   }
-  const dim = rows.dimensions;
-  // What was read, not what was counted: a build committing in between may have moved the view.
-  const size = rows.count;
-  if (embedder.dimensions !== dim) {
-    throw new CellarError(`the index holds ${dim}-dimensional vectors but model "${model}" gives ${embedder.dimensions}; rebuild the index`);
+  if (embedder.dimensions !== rows.dimensions) {
+    throw new CellarError(`the index holds ${rows.dimensions}-dimensional vectors but model "${model}" gives ${embedder.dimensions}; rebuild the index`);
   }
-  const chunks = rows.columns.chunk_id.map(String);
-  const documentOf = rows.columns.document.map(String);
-  const titleOf = rows.columns.title.map((t) => (t === null || t === undefined ? null : String(t)));
-  const documentIds = [...new Set(documentOf)];
-  const documents = documentIds.length;
+  return { rows, embedder };
+}
 
-  async function search(queries: string[] | Float32Array, k: number, options: { signal?: AbortSignal } = {}): Promise<SearchHit[][]> {
-    if (!Number.isInteger(k) || k < 1) throw new CellarError(`search: k=${k}: expected a whole number ≥ 1`);
-    const signal = options.signal ?? ctx.signal;
-    const q = await embedQueries(embedder, queries, dim, signal);
-    const numQueries = q.length / dim;
-    const results: SearchHit[][] = Array.from({ length: numQueries }, () => []);
-    // Several chunks of one document may rank high: fetch extra so that k distinct documents remain,
-    // and fetch again, four times more, for the queries still short of them.
-    const want = Math.min(k, documents);
-    let pending = Array.from({ length: numQueries }, (_, i) => i);
-    let fetch = Math.min(size, k * 4);
-    for (;;) {
-      signal?.throwIfAborted();
-      const block = new Float32Array(pending.length * dim);
-      pending.forEach((qi, j) => block.set(q.subarray(qi * dim, (qi + 1) * dim), j * dim));
-      const best = ctx.device ? await topKGpu(ctx.device, block, rows.vectors, dim, fetch) : topKCpu(block, rows.vectors, dim, fetch);
-      const short: number[] = [];
-      pending.forEach((qi, j) => {
-        const hits: SearchHit[] = [];
-        const seen = new Set<string>();
-        for (let r = j * fetch; r < (j + 1) * fetch && hits.length < k; r++) {
-          const row = best.indices[r];
-          const document = documentOf[row];
-          if (seen.has(document)) continue;
-          seen.add(document);
-          hits.push({ rank: hits.length + 1, score: best.scores[r], document, title: titleOf[row], chunk: chunks[row] });
-        }
-        results[qi] = hits;
-        if (hits.length < want) short.push(qi);
-      });
-      if (short.length === 0 || fetch === size) return results;
-      pending = short;
-      fetch = Math.min(size, fetch * 4);
-    }
+/** `IndexHandle.search` on `index`: the top k distinct documents per query, on `device` when there is one. */
+async function searchRows(
+  index: IndexRows,
+  embedder: Embedder,
+  device: GpuDevice | undefined,
+  queries: string[] | Float32Array,
+  k: number,
+  signal: AbortSignal | undefined,
+): Promise<SearchHit[][]> {
+  if (!Number.isInteger(k) || k < 1) throw new CellarError(`search: k=${k}: expected a whole number ≥ 1`);
+  const { vectors, dim, size } = index;
+  const q = await embedQueries(embedder, queries, dim, signal);
+  const numQueries = q.length / dim;
+  const results: SearchHit[][] = Array.from({ length: numQueries }, () => []);
+  // Several chunks of one document may rank high: fetch extra so that k distinct documents remain,
+  // and fetch again, four times more, for the queries still short of them.
+  const want = Math.min(k, index.documents);
+  let pending = Array.from({ length: numQueries }, (_, i) => i);
+  let fetch = Math.min(size, k * 4);
+  for (;;) {
+    signal?.throwIfAborted();
+    const block = new Float32Array(pending.length * dim);
+    pending.forEach((qi, j) => block.set(q.subarray(qi * dim, (qi + 1) * dim), j * dim));
+    const best = device ? await topKGpu(device, block, vectors, dim, fetch) : topKCpu(block, vectors, dim, fetch);
+    const short: number[] = [];
+    pending.forEach((qi, j) => {
+      const hits = distinctDocuments(index, best, j * fetch, (j + 1) * fetch, k);
+      results[qi] = hits;
+      if (hits.length < want) short.push(qi);
+    });
+    if (short.length === 0 || fetch === size) return results;
+    pending = short;
+    fetch = Math.min(size, fetch * 4);
   }
+}
 
-  let rowOf: Map<string, number> | undefined;
-  function vectorOf(chunk: string): Float32Array | undefined {
-    rowOf ??= new Map(chunks.map((id, row) => [id, row]));
-    const row = rowOf.get(chunk);
-    return row === undefined ? undefined : rows.vectors.subarray(row * dim, (row + 1) * dim);
+/** Up to k hits from the ranked rows `best[from, to)`, keeping each document's best chunk only. */
+function distinctDocuments(index: IndexRows, best: TopKResult, from: number, to: number, k: number): SearchHit[] {
+  const hits: SearchHit[] = [];
+  const seen = new Set<string>();
+  for (let r = from; r < to && hits.length < k; r++) {
+    const row = best.indices[r];
+    const document = index.documentOf[row];
+    if (seen.has(document)) continue;
+    seen.add(document);
+    hits.push({ rank: hits.length + 1, score: best.scores[r], document, title: index.titleOf[row], chunk: index.chunks[row] });
   }
-
-  return { pipeline, model, dimensions: dim, size, documents, documentIds, embedder, search, vectorOf };
+  return hits;
 }
 
 /**
