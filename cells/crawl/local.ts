@@ -50,79 +50,102 @@ interface Task {
 }
 
 export async function crawlLocal(seeds: LocalSeed[], crawl: LocalCrawl): Promise<{ pages: number }> {
-  const { options, signal, sink, budget, progress } = crawl;
+  const walk = new LocalWalk(crawl);
+  await walk.queueSeeds(seeds);
+  return { pages: await walk.drain() };
+}
+
+/** One local crawl's queue: each real file once, links followed inside their seed's folder. */
+class LocalWalk {
   /** Real paths (symbolic links resolved) queued: a file reached by two paths is read once, under the first. */
-  const seen = new Set<string>();
+  readonly #seen = new Set<string>();
   /** Real paths of the directories walked: a link back up the tree (`self -> .`) is not walked again. */
-  const walked = new Set<string>();
-  const queue: Task[] = [];
-  let pages = 0;
+  readonly #walked = new Set<string>();
+  readonly #queue: Task[] = [];
 
-  const enqueue = async (task: Task): Promise<boolean> => {
-    const key = (await files.realPath(task.path)) ?? task.path;
-    if (seen.has(key)) return true;
-    if (!budget.take()) return false;
-    seen.add(key);
-    progress.found();
-    queue.push(task);
-    return true;
-  };
+  constructor(private readonly crawl: LocalCrawl) {}
 
-  for (const seed of seeds) {
-    if (seed.directory) {
-      const root = dirUrl(seed.path);
-      for (const path of await walk(seed.path, walked, signal)) if (!await enqueue({ path, depth: 0, root })) break;
-    } else {
-      await enqueue({ path: seed.path, depth: 0, root: dirUrl(runtime.dirname(seed.path)) });
+  async queueSeeds(seeds: LocalSeed[]): Promise<void> {
+    for (const seed of seeds) {
+      if (seed.directory) {
+        const root = dirUrl(seed.path);
+        for (const path of await walk(seed.path, this.#walked, this.crawl.signal)) if (!await this.#enqueue({ path, depth: 0, root })) break;
+      } else {
+        await this.#enqueue({ path: seed.path, depth: 0, root: dirUrl(runtime.dirname(seed.path)) });
+      }
     }
   }
 
-  for (let i = 0; i < queue.length; i++) {
-    signal.throwIfAborted();
-    const task = queue[i];
-    queue[i] = undefined as unknown as Task;
+  /** Reads every queued file (and what their links add); the documents stored. */
+  async drain(): Promise<number> {
+    let pages = 0;
+    for (let i = 0; i < this.#queue.length; i++) {
+      this.crawl.signal.throwIfAborted();
+      const task = this.#queue[i];
+      this.#queue[i] = undefined as unknown as Task;
+      if (await this.#read(task)) pages++;
+      this.crawl.progress.done();
+    }
+    return pages;
+  }
+
+  async #enqueue(task: Task): Promise<boolean> {
+    const key = (await files.realPath(task.path)) ?? task.path;
+    if (this.#seen.has(key)) return true;
+    if (!this.crawl.budget.take()) return false;
+    this.#seen.add(key);
+    this.crawl.progress.found();
+    this.#queue.push(task);
+    return true;
+  }
+
+  /** One file into the sink, or its failure; true when it was stored as a document. */
+  async #read(task: Task): Promise<boolean> {
+    const { sink, options } = this.crawl;
     const url = fileUrl(task.path);
     const info = await files.stat(task.path);
     if (!info || info.directory) {
       await sink.failure({ url, reason: "not_found", detail: `no such file${task.from ? `, linked from ${task.from}` : ""}` });
-    } else if (info.kind !== "file") {
+      return false;
+    }
+    if (info.kind !== "file") {
       // Never opened: opening a FIFO blocks until a writer comes, and a device may never end.
       await sink.failure({ url, reason: "not_a_file", detail: `${KIND_NAMES[info.kind] ?? info.kind}, not a regular file; skipped unread` });
-    } else if (info.size > options.maxBytes) {
-      await sink.failure({ url, reason: "too_large", detail: `${info.size} bytes is over maxBytes ${options.maxBytes}` });
-    } else {
-      const kind = kindOfExtension(task.path)!;
-      let bytes: Uint8Array | undefined;
-      try {
-        bytes = await files.readBytes(task.path);
-      } catch (err) {
-        await sink.failure({ url, reason: "unreadable", detail: err instanceof Error ? err.message : String(err) });
-      }
-      if (bytes) {
-        const decoded = decodeText(bytes, kind);
-        if (!decoded.ok) {
-          await sink.failure({ url, reason: decoded.reason, detail: decoded.detail });
-        } else {
-          const doc = extractDocument(kind, decoded.text, url);
-          if (doc.text === "") {
-            await sink.failure({ url, reason: "empty", detail: `no text in ${bytes.length} bytes` });
-          } else {
-            pages++;
-            await sink.document({ id: url, url, title: doc.title || basename(task.path), text: doc.text, bytes: bytes.length });
-          }
-          if (task.depth < options.maxDepth) {
-            for (const link of doc.links) {
-              if (!link.startsWith(task.root) || kindOfExtension(link) === undefined) continue;
-              const path = runtime.fromFileUrl(link);
-              if (!await enqueue({ path, depth: task.depth + 1, root: task.root, from: url })) break;
-            }
-          }
-        }
-      }
+      return false;
     }
-    progress.done();
+    if (info.size > options.maxBytes) {
+      await sink.failure({ url, reason: "too_large", detail: `${info.size} bytes is over maxBytes ${options.maxBytes}` });
+      return false;
+    }
+    const kind = kindOfExtension(task.path)!;
+    let bytes: Uint8Array;
+    try {
+      bytes = await files.readBytes(task.path);
+    } catch (err) {
+      await sink.failure({ url, reason: "unreadable", detail: err instanceof Error ? err.message : String(err) });
+      return false;
+    }
+    const decoded = decodeText(bytes, kind);
+    if (!decoded.ok) {
+      await sink.failure({ url, reason: decoded.reason, detail: decoded.detail });
+      return false;
+    }
+    const doc = extractDocument(kind, decoded.text, url);
+    const stored = doc.text !== "";
+    if (stored) await sink.document({ id: url, url, title: doc.title || basename(task.path), text: doc.text, bytes: bytes.length });
+    else await sink.failure({ url, reason: "empty", detail: `no text in ${bytes.length} bytes` });
+    await this.#follow(doc.links, task, url);
+    return stored;
   }
-  return { pages };
+
+  /** Links to documents inside the seed's folder, up to maxDepth. */
+  async #follow(links: string[], task: Task, from: string): Promise<void> {
+    if (task.depth >= this.crawl.options.maxDepth) return;
+    for (const link of links) {
+      if (!link.startsWith(task.root) || kindOfExtension(link) === undefined) continue;
+      if (!await this.#enqueue({ path: runtime.fromFileUrl(link), depth: task.depth + 1, root: task.root, from })) break;
+    }
+  }
 }
 
 const KIND_NAMES: Record<string, string> = {
