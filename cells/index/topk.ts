@@ -74,6 +74,25 @@ export async function topKGpu(
   const scores = new Float32Array(numQueries * kk);
   if (kk === 0 || numQueries === 0) return { indices, scores };
 
+  const { segment, tileQueries, tileVectors } = tileSizes(gpu, numQueries, numVectors, dim, kk, options);
+  const onGpu = kk <= MAX_GPU_K;
+  const scorePipeline = await gpu.pipeline("topk-scores", SCORES_WGSL);
+  const selectPipeline = onGpu ? await gpu.pipeline(`topk-select-k${kk}`, selectWgsl(kk, segment)) : undefined;
+  const heaps = Array.from({ length: numQueries }, () => new TopKHeap(kk));
+  const pass: Pass = { gpu, scorePipeline, selectPipeline, queries, dim, k: kk, segment, tileQueries, heaps };
+  for (let v0 = 0; v0 < numVectors; v0 += tileVectors) {
+    const nv = Math.min(tileVectors, numVectors - v0);
+    await searchVectorTile(pass, vectors.subarray(v0 * dim, (v0 + nv) * dim), v0, nv);
+  }
+  for (let q = 0; q < numQueries; q++) heaps[q].drainInto(indices, scores, q * kk);
+  return { indices, scores };
+}
+
+/**
+ * Segment and tile sizes: no buffer over one storage binding (or 64 MiB for
+ * the vector and score tiles), no dispatch over the workgroup limit.
+ */
+function tileSizes(gpu: GpuDevice, numQueries: number, numVectors: number, dim: number, kk: number, options: TopKGpuOptions) {
   const limits = gpu.limits;
   const binding = limits.maxStorageBufferBindingSize;
   const maxGroups = limits.maxComputeWorkgroupsPerDimension;
@@ -95,52 +114,64 @@ export async function topKGpu(
     maxGroups * SCORES_TILE,
     maxGroups * SELECT_WORKGROUP * segment,
   ));
-  const onGpu = kk <= MAX_GPU_K;
-  const scorePipeline = await gpu.pipeline("topk-scores", SCORES_WGSL);
-  const selectPipeline = onGpu ? await gpu.pipeline(`topk-select-k${kk}`, selectWgsl(kk, segment)) : undefined;
-  const heaps = Array.from({ length: numQueries }, () => new TopKHeap(kk));
+  return { segment, tileQueries, tileVectors };
+}
 
+/** What every tile of one `topKGpu` call shares: the device, its pipelines, the queries and each query's heap. */
+interface Pass {
+  gpu: GpuDevice;
+  scorePipeline: GPUComputePipeline;
+  selectPipeline: GPUComputePipeline | undefined;
+  queries: Float32Array;
+  dim: number;
+  k: number;
+  segment: number;
+  tileQueries: number;
+  heaps: TopKHeap[];
+}
+
+/** Every query tile against one vector tile (`tile`, vectors v0 … v0 + nv), its candidates merged into the heaps. */
+async function searchVectorTile(pass: Pass, tile: Float32Array, v0: number, nv: number): Promise<void> {
+  const { gpu, queries, dim, tileQueries } = pass;
+  const numQueries = queries.length / dim;
+  const vectorBuffer = gpu.upload(tile);
   const inFlight: Promise<void>[] = [];
-  const settle = async () => {
-    await Promise.allSettled(inFlight);
-    inFlight.length = 0;
-  };
   try {
-    for (let v0 = 0; v0 < numVectors; v0 += tileVectors) {
-      const nv = Math.min(tileVectors, numVectors - v0);
-      const tile = vectors.subarray(v0 * dim, (v0 + nv) * dim);
-      const vectorBuffer = gpu.upload(tile);
-      try {
-        for (let q0 = 0; q0 < numQueries; q0 += tileQueries) {
-          // Two query tiles in flight: one computes while the previous one is read back and merged.
-          if (inFlight.length >= 2) await inFlight.shift();
-          const nq = Math.min(tileQueries, numQueries - q0);
-          const work = async () => {
-            const { values, ids, perQuery } = await scoreTile(gpu, scorePipeline, selectPipeline, queries, q0, nq, dim, { buffer: vectorBuffer, size: tile.byteLength }, nv, v0, kk, segment);
-            for (let q = 0; q < nq; q++) {
-              const heap = heaps[q0 + q];
-              for (let c = q * perQuery; c < (q + 1) * perQuery; c++) {
-                const id = ids ? ids[c] : v0 + (c - q * perQuery);
-                if (id !== 0xffffffff) heap.push(values[c], id);
-              }
-            }
-          };
-          const done = work();
-          done.catch(() => {});
-          inFlight.push(done);
-        }
-        await Promise.all(inFlight);
-      } finally {
-        // The vector tile is bound by every query tile in flight: only after they settle may it go back to the pool.
-        await settle();
-        gpu.release(vectorBuffer);
-      }
+    for (let q0 = 0; q0 < numQueries; q0 += tileQueries) {
+      // Two query tiles in flight: one computes while the previous one is read back and merged.
+      if (inFlight.length >= 2) await inFlight.shift();
+      const nq = Math.min(tileQueries, numQueries - q0);
+      const done = (async () => {
+        const vectorTile = { buffer: vectorBuffer, size: tile.byteLength };
+        const candidates = await scoreTile(gpu, pass.scorePipeline, pass.selectPipeline, queries, q0, nq, dim, vectorTile, nv, v0, pass.k, pass.segment);
+        mergeCandidates(pass.heaps, candidates, q0, nq, v0);
+      })();
+      done.catch(() => {});
+      inFlight.push(done);
     }
+    await Promise.all(inFlight);
   } finally {
-    await settle();
+    // The vector tile is bound by every query tile in flight: only after they settle may it go back to the pool.
+    await Promise.allSettled(inFlight);
+    gpu.release(vectorBuffer);
   }
-  for (let q = 0; q < numQueries; q++) heaps[q].drainInto(indices, scores, q * kk);
-  return { indices, scores };
+}
+
+/** One tile's candidates into the heaps of queries q0 … q0 + nq; without ids, candidate c of a query is vector v0 + c. */
+function mergeCandidates(
+  heaps: TopKHeap[],
+  { values, ids, perQuery }: { values: Float32Array; ids?: Uint32Array; perQuery: number },
+  q0: number,
+  nq: number,
+  v0: number,
+): void {
+  for (let q = 0; q < nq; q++) {
+    const heap = heaps[q0 + q];
+    for (let c = q * perQuery; c < (q + 1) * perQuery; c++) {
+      const id = ids ? ids[c] : v0 + (c - q * perQuery);
+      if (id !== 0xffffffff) heap.push(values[c], id);
+    }
+  }
 }
 
 /**
