@@ -32,7 +32,7 @@
  *   .cell("embed_docs", { gpu: 0.5 }, embedDocs); // → { chunks, vectors, model: "use-lite", dimensions: 512, embedded, reused }
  * ```
  */
-import { CellarError, cellParams, type Context, flag, isTableRef, oneOf, paramError, quoteIdent, runtime, type TableRef, text, wholeNumber } from "../kernel/mod.ts";
+import { CellarError, cellParams, type Columns, type Context, flag, isTableRef, oneOf, paramError, quoteIdent, runtime, type TableRef, type TableWriter, text, wholeNumber } from "../kernel/mod.ts";
 import { documentText } from "./document.ts";
 import { cachedCounter, chunkText } from "./embed/chunk.ts";
 import { type Embedder, loadEmbedder, MODELS } from "./embed/embedder.ts";
@@ -77,6 +77,17 @@ const DOCUMENT_PAGE = 1_000;
 /** Vector rows gathered before one bulk append. */
 const APPEND_ROWS = 1_024;
 
+/** The "chunks" table's columns. */
+const CHUNK_COLUMNS: Columns = {
+  chunk_id: "VARCHAR",
+  document: "VARCHAR",
+  chunk_index: "INTEGER",
+  text: "VARCHAR",
+  start_offset: "INTEGER",
+  end_offset: "INTEGER",
+  text_hash: "VARCHAR",
+};
+
 export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedOutput> {
   const documents = input?.documents;
   if (!isTableRef(documents)) {
@@ -84,7 +95,47 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
   }
   const settings = readSettings(ctx);
   if (documents.rows === 0) throw new CellarError(`cell "${ctx.cell}": input.documents (${documents.$table}) is empty; expected at least one document`);
+  const embedder = await openModel(ctx, settings);
 
+  // 1. Chunk every document; keep the first occurrence of each text the previous run cannot supply.
+  const chunks = await ctx.table("chunks", CHUNK_COLUMNS);
+  // Read inside this cell's transaction (opened by ctx.table), so the copy in step 2 sees the same previous run.
+  const previous = await previousRun(ctx, embedder, settings.rebuild);
+  ctx.signal.throwIfAborted();
+  const { todo, chunkCount, documentCount } = await writeChunks(ctx, documents, settings, embedder, chunks, previous.hashes);
+
+  // 2. Copy the previous run's vectors for unchanged texts, without bringing them into JavaScript.
+  const vectors = await ctx.table("vectors", { chunk_id: "VARCHAR", model: "VARCHAR", embedding: `FLOAT[${embedder.dimensions}]` });
+  const reused = previous.hashes.size > 0 ? await copyPreviousVectors(ctx, embedder, previous, chunks, vectors) : 0;
+  ctx.signal.throwIfAborted();
+
+  // 3. Embed the rest, batch by batch, appending vectors as they arrive.
+  if (todo.length > 0) await embedChunks(ctx, embedder, settings.batchSize, todo, vectors);
+
+  // 4. Texts repeated within this run share the vector computed for their first occurrence.
+  const repeated = chunkCount - reused - todo.length > 0 ? await copyRepeatedVectors(ctx, embedder, chunks, vectors) : 0;
+
+  const chunksRef = await chunks.finish();
+  const vectorsRef = await vectors.finish();
+  if (vectorsRef.rows !== chunksRef.rows) {
+    throw new CellarError(`cell "${ctx.cell}": ${vectorsRef.rows} vectors for ${chunksRef.rows} chunks; expected one per chunk`);
+  }
+  const embedded = todo.length + repeated;
+  ctx.cost.add("embedded_chunks", todo.length);
+  ctx.log.info(
+    `${chunkCount} chunks from ${documentCount} documents: ${embedded} embedded, ${reused} reused (model ${embedder.id}, ${embedder.dimensions} dimensions, ${embedder.device})`,
+  );
+  return { documents: input.documents, chunks: chunksRef, vectors: vectorsRef, model: embedder.id, dimensions: embedder.dimensions, embedded, reused };
+}
+
+/** A chunk whose vector the model must compute in this run. */
+interface Todo {
+  chunkId: string;
+  text: string;
+}
+
+/** The model the params name, refused when it reads fewer tokens per text than chunkTokens asks for. */
+async function openModel(ctx: Context, settings: Settings): Promise<Embedder> {
   const embedder = await loadEmbedder(settings.model, {
     modelPath: settings.modelPath,
     dtype: settings.dtype,
@@ -94,22 +145,23 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
     const expected = `a whole number ≤ ${embedder.maxTokens} (model ${embedder.id} reads at most ${embedder.maxTokens} tokens per text)`;
     throw paramError("chunkTokens", expected, settings.chunkTokens);
   }
+  return embedder;
+}
 
-  // 1. Chunk every document; keep the first occurrence of each text the previous run cannot supply.
-  const chunks = await ctx.table("chunks", {
-    chunk_id: "VARCHAR",
-    document: "VARCHAR",
-    chunk_index: "INTEGER",
-    text: "VARCHAR",
-    start_offset: "INTEGER",
-    end_offset: "INTEGER",
-    text_hash: "VARCHAR",
-  });
-  // Read inside this cell's transaction (opened by ctx.table), so the copy in step 2 sees the same previous run.
-  const previous = await previousRun(ctx, embedder, settings.rebuild);
-  ctx.signal.throwIfAborted();
+/**
+ * Chunks every input document into `chunks`, a page at a time; returns the chunks to embed:
+ * the first of each text whose hash is not in `reusable` (the previous run has no vector for it).
+ */
+async function writeChunks(
+  ctx: Context,
+  documents: TableRef,
+  settings: Settings,
+  embedder: Embedder,
+  chunks: TableWriter,
+  reusable: Set<string>,
+): Promise<{ todo: Todo[]; chunkCount: number; documentCount: number }> {
   const countTokens = counterFor(embedder);
-  const todo: Array<{ chunkId: string; text: string }> = [];
+  const todo: Todo[] = [];
   const queued = new Set<string>();
   let chunkCount = 0;
   let documentCount = 0;
@@ -129,7 +181,7 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
           end_offset: chunk.end,
           text_hash: hash,
         });
-        if (!previous.hashes.has(hash) && !queued.has(hash)) {
+        if (!reusable.has(hash) && !queued.has(hash)) {
           queued.add(hash);
           todo.push({ chunkId, text: chunk.text });
         }
@@ -140,12 +192,13 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
     await chunks.append(rows);
   }
   if (chunkCount === 0) throw new CellarError(`cell "${ctx.cell}": the ${documentCount} input documents hold no text to embed`);
+  return { todo, chunkCount, documentCount };
+}
 
-  // 2. Copy the previous run's vectors for unchanged texts, without bringing them into JavaScript.
-  const vectors = await ctx.table("vectors", { chunk_id: "VARCHAR", model: "VARCHAR", embedding: `FLOAT[${embedder.dimensions}]` });
-  let reused = 0;
-  if (previous.hashes.size > 0) {
-    reused = insertedRows(await ctx.sql(
+/** Copies into `vectors` this model's previous vector of every chunk whose text it had; returns the rows copied. */
+async function copyPreviousVectors(ctx: Context, embedder: Embedder, previous: PreviousRun, chunks: TableWriter, vectors: TableWriter): Promise<number> {
+  return insertedRows(
+    await ctx.sql(
       `INSERT INTO ${vectors.sql}
        SELECT c.chunk_id, $1, p.embedding
        FROM ${chunks.sql} c
@@ -154,32 +207,33 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
              WHERE pv.model = $1
              GROUP BY pc.text_hash) p ON p.text_hash = c.text_hash`,
       [embedder.id],
-    ));
-  }
-  ctx.signal.throwIfAborted();
+    ),
+  );
+}
 
-  // 3. Embed the rest, batch by batch, appending vectors as they arrive.
-  if (todo.length > 0) {
-    let pending: Record<string, unknown>[] = [];
-    let index = 0;
-    const results = ctx.map(todo, (batch, info) => embedder.embed(batch.map((t) => t.text), { signal: info.signal }), {
-      batchSize: settings.batchSize,
-      // A CPU-bound model gains nothing from a second batch in flight; a GPU overlaps them.
-      concurrency: embedder.device === "webgpu" ? 2 : 1,
-    });
-    for await (const embedding of results) {
-      pending.push({ chunk_id: todo[index++].chunkId, model: embedder.id, embedding });
-      if (pending.length >= APPEND_ROWS) {
-        await vectors.append(pending);
-        pending = [];
-      }
+/** Embeds `todo` through ctx.map, appending the vectors to `vectors` in bulk as they arrive. */
+async function embedChunks(ctx: Context, embedder: Embedder, batchSize: number, todo: Todo[], vectors: TableWriter): Promise<void> {
+  let pending: Record<string, unknown>[] = [];
+  let index = 0;
+  const results = ctx.map(todo, (batch, info) => embedder.embed(batch.map((t) => t.text), { signal: info.signal }), {
+    batchSize,
+    // A CPU-bound model gains nothing from a second batch in flight; a GPU overlaps them.
+    concurrency: embedder.device === "webgpu" ? 2 : 1,
+  });
+  for await (const embedding of results) {
+    pending.push({ chunk_id: todo[index++].chunkId, model: embedder.id, embedding });
+    if (pending.length >= APPEND_ROWS) {
+      await vectors.append(pending);
+      pending = [];
     }
-    if (pending.length > 0) await vectors.append(pending);
   }
+  if (pending.length > 0) await vectors.append(pending);
+}
 
-  // 4. Texts repeated within this run share the vector computed for their first occurrence.
-  const repeated = chunkCount - reused - todo.length > 0
-    ? insertedRows(await ctx.sql(
+/** Copies to each chunk still without a vector the vector of another chunk of this run with the same text; returns the rows copied. */
+async function copyRepeatedVectors(ctx: Context, embedder: Embedder, chunks: TableWriter, vectors: TableWriter): Promise<number> {
+  return insertedRows(
+    await ctx.sql(
       `INSERT INTO ${vectors.sql}
        SELECT c.chunk_id, $1, d.embedding
        FROM ${chunks.sql} c
@@ -188,20 +242,8 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
              GROUP BY c2.text_hash) d ON d.text_hash = c.text_hash
        WHERE c.chunk_id NOT IN (SELECT chunk_id FROM ${vectors.sql})`,
       [embedder.id],
-    ))
-    : 0;
-
-  const chunksRef = await chunks.finish();
-  const vectorsRef = await vectors.finish();
-  if (vectorsRef.rows !== chunksRef.rows) {
-    throw new CellarError(`cell "${ctx.cell}": ${vectorsRef.rows} vectors for ${chunksRef.rows} chunks; expected one per chunk`);
-  }
-  const embedded = todo.length + repeated;
-  ctx.cost.add("embedded_chunks", todo.length);
-  ctx.log.info(
-    `${chunkCount} chunks from ${documentCount} documents: ${embedded} embedded, ${reused} reused (model ${embedder.id}, ${embedder.dimensions} dimensions, ${embedder.device})`,
+    ),
   );
-  return { documents: input.documents, chunks: chunksRef, vectors: vectorsRef, model: embedder.id, dimensions: embedder.dimensions, embedded, reused };
 }
 
 const counters = new WeakMap<Embedder, (word: string) => number>();
