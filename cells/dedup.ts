@@ -47,7 +47,7 @@
  */
 import { CellarError, cellParams, type Context, errorLine, numberIn, type TableRef, task, wholeNumber } from "../kernel/mod.ts";
 import { documentText } from "./document.ts";
-import { candidatePairs, chooseBanding } from "./dedup/lsh.ts";
+import { type Banding, candidatePairs, chooseBanding } from "./dedup/lsh.ts";
 import { SIGN_MODULE, type SignItem, type Signed } from "./dedup/signatures.ts";
 import { UnionFind } from "./dedup/union-find.ts";
 import { VERIFY_MODULE, type VerifyItem } from "./dedup/verify.ts";
@@ -100,14 +100,84 @@ const FETCH_ROWS = 2048;
 const FETCH_SPAN = 8192;
 
 export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<DedupOutput> {
-  const source = input?.documents;
-  if (!source || typeof source.sql !== "string") {
+  const documents = input?.documents;
+  if (!documents || typeof documents.sql !== "string") {
     throw new CellarError(`dedup_corpus: input.documents: expected crawl_seeds' output ({ documents: TableRef of table "crawled", ... }), got ${describe(input)}`);
   }
   const { dedupThreshold: threshold, numPerm } = dedupParams.read(ctx.params);
-  const table = source.sql;
-  const name = `input.documents (table "${source.$table ?? table}")`;
+  const source = await openSource(ctx, documents);
+  const total = source.total;
+  const banding = chooseBanding(numPerm, threshold);
+  const clock = new Laps();
+  ctx.log.info(
+    `${total} documents; MinHash ${numPerm} permutations, LSH ${banding.bands} bands × ${banding.rows} rows ` +
+      `(a pair at Jaccard ${threshold} is a candidate with probability ${(1 - banding.falseNegative).toFixed(4)})`,
+  );
 
+  // Pass 1: keys and signatures, streamed. Per document only its id, row and text group stay.
+  const corpus = await signCorpus(ctx, source, numPerm);
+  const exact = exactGroups(corpus);
+  ctx.log.info(
+    `signatures of ${total} documents in ${clock.lap()} (${corpus.onDevice > 0 ? `${corpus.onDevice} on a GPU device` : "CPU path"}); ` +
+      `${corpus.groups} distinct texts, ${exact.groups} exact-duplicate groups covering ${total - corpus.groups + exact.groups} documents`,
+  );
+
+  // Pass 2: LSH candidates among distinct texts that have shingles.
+  const candidates = lshCandidates(corpus, numPerm, banding);
+  const candidateCount = candidates.length / 2;
+  ctx.log.info(`${candidateCount} candidate pairs from LSH in ${clock.lap()}`);
+
+  // Pass 3: exact Jaccard of every candidate.
+  const { similarity, verified } = await verifyCandidates(ctx, source, corpus, candidates, threshold);
+  const verifiedCount = verified.length / 2;
+  const similarPairs = similarDocumentPairs(exact, verified);
+  ctx.log.info(
+    `${verifiedCount} of ${candidateCount} candidate pairs verified at Jaccard ≥ ${threshold} in ${clock.lap()} (${similarPairs} similar document pairs)`,
+  );
+
+  // Clusters are stars: keeper[g] is the distinct text kept in g's place (g itself when g is kept).
+  const keeper = starClusters(verified, corpus.groups, exact.rep, corpus.ids, similarity);
+  const dropped = droppedDocuments(corpus, exact.rep, keeper, similarity);
+  const tables = await writeTables(ctx, source, dropped.rows, pairRows(verified, exact.rep, corpus.ids, similarity, corpus.groups));
+  ctx.log.info(
+    `kept ${tables.documents.rows} of ${total} documents: dropped ${dropped.exactDuplicates} exact and ${dropped.nearDuplicates} near duplicates ` +
+      `(tables written in ${clock.lap()}; ${clock.total()} s in all)`,
+  );
+
+  return {
+    ...tables,
+    kept: tables.documents.rows,
+    exactDuplicates: dropped.exactDuplicates,
+    nearDuplicates: dropped.nearDuplicates,
+    exactGroups: exact.groups,
+    distinctTexts: corpus.groups,
+    candidatePairs: candidateCount,
+    verifiedPairs: verifiedCount,
+    similarPairs,
+    bands: banding.bands,
+    rows: banding.rows,
+  };
+}
+
+/** The input table, checked: what the passes need to read it by row id. */
+interface Source {
+  /** The table, as SQL. */
+  table: string;
+  /** How error messages name the input. */
+  name: string;
+  /** Its columns and their types: "documents" gets the same. */
+  types: Map<string, string>;
+  /** The columns a document's text is made of: "text" or "text, title". */
+  textColumns: string;
+  total: number;
+  /** The largest row id. */
+  last: number;
+}
+
+/** Checks the input table's columns and rows, refusing with a message that says what crawl_seeds would have given. */
+async function openSource(ctx: Context, documents: TableRef): Promise<Source> {
+  const table = documents.sql;
+  const name = `input.documents (table "${documents.$table ?? table}")`;
   const columns = await ctx.sql(`DESCRIBE ${table}`).catch((err) => {
     throw new CellarError(`dedup_corpus: ${name} cannot be read (${errorLine(err)}); expected crawl_seeds' "crawled" table`);
   });
@@ -118,8 +188,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
     }
   }
   // A document is its title and its text (../cells/document.ts): titles are compared too, when the table has them.
-  const titled = types.get("title") === "VARCHAR";
-  const texts = titled ? "text, title" : "text";
+  const textColumns = types.get("title") === "VARCHAR" ? "text, title" : "text";
   // Documents are read by row id, in ranges DuckDB prunes to: the input must be a table, not a view.
   const [stats] = await ctx.sql(
     `SELECT count(*)::DOUBLE AS n, count(id)::DOUBLE AS with_id, count(DISTINCT id)::DOUBLE AS ids, coalesce(max(rowid), -1)::DOUBLE AS last FROM ${table}`,
@@ -133,32 +202,38 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
     const [repeated] = await ctx.sql(`SELECT id, count(*)::INTEGER AS n FROM ${table} GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1`);
     throw new CellarError(`dedup_corpus: ${name} has repeated ids (e.g. ${JSON.stringify(repeated.id)} ${repeated.n} times); expected one row per document`);
   }
-  const last = stats.last as number;
-  const banding = chooseBanding(numPerm, threshold);
-  const started = performance.now();
-  let lap = started;
-  const took = () => {
-    const now = performance.now();
-    const seconds = (now - lap) / 1000;
-    lap = now;
-    return `${seconds.toFixed(2)} s`;
-  };
-  ctx.log.info(
-    `${total} documents; MinHash ${numPerm} permutations, LSH ${banding.bands} bands × ${banding.rows} rows ` +
-      `(a pair at Jaccard ${threshold} is a candidate with probability ${(1 - banding.falseNegative).toFixed(4)})`,
-  );
+  return { table, name, types, textColumns, total, last: stats.last as number };
+}
 
-  // Pass 1: keys and signatures, streamed. Per document only its id, row and text group stay.
+/** What pass 1 keeps: per document (in row order) its id, row and distinct text; per distinct text ("group") its first document, shingles and signature. */
+interface Corpus {
+  ids: string[];
+  rowids: Float64Array;
+  groupOf: Int32Array;
+  /** Distinct texts. */
+  groups: number;
+  /** The first document of each distinct text. */
+  groupDoc: Int32Array;
+  groupShingles: Uint32Array;
+  /** numPerm per distinct text; dropped once LSH has read them. */
+  signatures: Uint32Array | undefined;
+  /** Documents signed on a GPU device. */
+  onDevice: number;
+}
+
+/** Pass 1: reads the documents in row order, a batch ahead, and signs them through ctx.map; equal keys share a group. */
+async function signCorpus(ctx: Context, source: Source, numPerm: number): Promise<Corpus> {
+  const { table, name, textColumns, total, last } = source;
   const ids: string[] = new Array(total);
   const rowids = new Float64Array(total);
   const groupOf = new Int32Array(total);
-  const groupDoc = new Int32Array(total); // the first document of each distinct text
+  const groupDoc = new Int32Array(total);
   const groupShingles = new Uint32Array(total);
-  let signatures: Uint32Array | undefined = new Uint32Array(total * numPerm);
-  let byKey: Map<string, number> | undefined = new Map();
+  const signatures = new Uint32Array(total * numPerm);
+  const byKey = new Map<string, number>();
   let read = 0;
   const readRows = (lo: number) =>
-    lo > last ? undefined : quiet(ctx.sql(`SELECT rowid::DOUBLE AS r, id, ${texts} FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`));
+    lo > last ? undefined : quiet(ctx.sql(`SELECT rowid::DOUBLE AS r, id, ${textColumns} FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`));
   async function* documents(): AsyncGenerator<SignItem> {
     let next = readRows(0);
     for (let lo = 0; next; lo += READ_ROWS) {
@@ -190,59 +265,91 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
     groupOf[docs++] = group;
     if (signed.gpu) onDevice++;
   }
-  byKey = undefined;
   if (docs !== total) throw new CellarError(`dedup_corpus: ${name} changed while it was read (${docs} of ${total} rows)`);
+  return { ids, rowids, groupOf, groups, groupDoc, groupShingles, signatures, onDevice };
+}
 
-  // Exact groups: the smallest id of each distinct text names it.
-  const groupSize = new Int32Array(groups);
-  const groupRep = new Int32Array(groups).fill(-1);
-  for (let d = 0; d < total; d++) {
+/** The exact-duplicate groups: each distinct text's documents. */
+interface ExactGroups {
+  /** Documents per distinct text. */
+  size: Int32Array;
+  /** The document with the smallest id of each distinct text: it names the text. */
+  rep: Int32Array;
+  /** Distinct texts shared by two or more documents. */
+  groups: number;
+  /** Document pairs with equal texts. */
+  pairs: number;
+}
+
+/** Sizes and representatives of the distinct texts: the smallest id of each names it. */
+function exactGroups(corpus: Corpus): ExactGroups {
+  const { ids, groupOf, groups } = corpus;
+  const size = new Int32Array(groups);
+  const rep = new Int32Array(groups).fill(-1);
+  for (let d = 0; d < groupOf.length; d++) {
     const g = groupOf[d];
-    groupSize[g]++;
-    if (groupRep[g] < 0 || compareIds(ids[d], ids[groupRep[g]]) < 0) groupRep[g] = d;
+    size[g]++;
+    if (rep[g] < 0 || compareIds(ids[d], ids[rep[g]]) < 0) rep[g] = d;
   }
-  let exactGroups = 0;
-  let exactPairs = 0;
+  let shared = 0;
+  let pairs = 0;
   for (let g = 0; g < groups; g++) {
-    if (groupSize[g] > 1) exactGroups++;
-    exactPairs += (groupSize[g] * (groupSize[g] - 1)) / 2;
+    if (size[g] > 1) shared++;
+    pairs += (size[g] * (size[g] - 1)) / 2;
   }
-  ctx.log.info(
-    `signatures of ${total} documents in ${took()} (${onDevice > 0 ? `${onDevice} on a GPU device` : "CPU path"}); ` +
-      `${groups} distinct texts, ${exactGroups} exact-duplicate groups covering ${total - groups + exactGroups} documents`,
-  );
+  return { size, rep, groups: shared, pairs };
+}
 
-  // Pass 2: LSH candidates among distinct texts that have shingles.
-  const empty = new Uint8Array(groups);
-  for (let g = 0; g < groups; g++) if (groupShingles[g] === 0) empty[g] = 1;
-  const candidates = candidatePairs(signatures, numPerm, groups, banding, empty);
-  signatures = undefined;
-  const candidateCount = candidates.length / 2;
-  ctx.log.info(`${candidateCount} candidate pairs from LSH in ${took()}`);
+/** Pass 2: LSH candidate pairs among the distinct texts that have shingles; drops the signatures, which nothing reads after. */
+function lshCandidates(corpus: Corpus, numPerm: number, banding: Banding): Uint32Array {
+  const empty = new Uint8Array(corpus.groups);
+  for (let g = 0; g < corpus.groups; g++) if (corpus.groupShingles[g] === 0) empty[g] = 1;
+  const candidates = candidatePairs(corpus.signatures!, numPerm, corpus.groups, banding, empty);
+  corpus.signatures = undefined;
+  return candidates;
+}
 
-  // Pass 3: exact Jaccard of every candidate.
+/** Pass 3: the candidate pairs whose exact Jaccard reaches the threshold (flat), and each one's Jaccard by pairKey. */
+async function verifyCandidates(
+  ctx: Context,
+  source: Source,
+  corpus: Corpus,
+  candidates: Uint32Array,
+  threshold: number,
+): Promise<{ similarity: Map<number, number>; verified: number[] }> {
   const similarity = new Map<number, number>();
   const verified: number[] = [];
-  await measure(ctx, table, texts, candidates, groupDoc, rowids, groupShingles, (a, b, j) => {
+  await measure(ctx, source.table, source.textColumns, candidates, corpus.groupDoc, corpus.rowids, corpus.groupShingles, (a, b, j) => {
     if (j >= threshold) {
-      similarity.set(pairKey(a, b, groups), j);
+      similarity.set(pairKey(a, b, corpus.groups), j);
       verified.push(a, b);
     }
   });
-  const verifiedCount = verified.length / 2;
-  let similarPairs = exactPairs;
-  for (let p = 0; p < verified.length; p += 2) similarPairs += groupSize[verified[p]] * groupSize[verified[p + 1]];
-  ctx.log.info(
-    `${verifiedCount} of ${candidateCount} candidate pairs verified at Jaccard ≥ ${threshold} in ${took()} (${similarPairs} similar document pairs)`,
-  );
+  return { similarity, verified };
+}
 
-  // Clusters are stars: keeper[g] is the distinct text kept in g's place (g itself when g is kept).
-  const keeper = starClusters(verified, groups, groupRep, ids, similarity);
+/** Document pairs with Jaccard ≥ the threshold: the exact pairs, plus each verified pair times its two groups' sizes. */
+function similarDocumentPairs(exact: ExactGroups, verified: number[]): number {
+  let similarPairs = exact.pairs;
+  for (let p = 0; p < verified.length; p += 2) similarPairs += exact.size[verified[p]] * exact.size[verified[p + 1]];
+  return similarPairs;
+}
 
-  const duplicateRows: { id: string; representative: string; jaccard: number; kind: string }[] = [];
+/** A row of "duplicates" (a type, not an interface: TableWriter.append takes records). */
+type Duplicate = { id: string; representative: string; jaccard: number; kind: string };
+
+/** Every document not kept, with the document kept in its place, sorted by id; and how many were exact and near duplicates. */
+function droppedDocuments(
+  corpus: Corpus,
+  groupRep: Int32Array,
+  keeper: Int32Array,
+  similarity: Map<number, number>,
+): { rows: Duplicate[]; exactDuplicates: number; nearDuplicates: number } {
+  const { ids, groupOf, groups } = corpus;
+  const rows: Duplicate[] = [];
   let exactDuplicates = 0;
   let nearDuplicates = 0;
-  for (let d = 0; d < total; d++) {
+  for (let d = 0; d < groupOf.length; d++) {
     const g = groupOf[d];
     const repGroup = keeper[g];
     const rep = groupRep[repGroup];
@@ -250,45 +357,53 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
     const exact = repGroup === g;
     if (exact) exactDuplicates++;
     else nearDuplicates++;
-    duplicateRows.push({
+    rows.push({
       id: ids[d],
       representative: ids[rep],
       jaccard: exact ? 1 : similarity.get(pairKey(g, repGroup, groups))!,
       kind: exact ? "exact" : "near",
     });
   }
-  duplicateRows.sort((x, y) => compareIds(x.id, y.id));
+  rows.sort((x, y) => compareIds(x.id, y.id));
+  return { rows, exactDuplicates, nearDuplicates };
+}
 
+/** Writes "duplicates", "duplicate_pairs" and "documents" (the input without the duplicates), in that order. */
+async function writeTables(
+  ctx: Context,
+  source: Source,
+  duplicateRows: Duplicate[],
+  pairs: Iterable<Record<string, unknown>>,
+): Promise<{ documents: TableRef; duplicates: TableRef; pairs: TableRef }> {
   const duplicates = await ctx.table("duplicates", { id: "VARCHAR", representative: "VARCHAR", jaccard: "DOUBLE", kind: "VARCHAR" });
   await duplicates.append(duplicateRows);
   const duplicatesRef = await duplicates.finish();
-  const pairs = await ctx.table("duplicate_pairs", { a: "VARCHAR", b: "VARCHAR", jaccard: "DOUBLE" });
-  await pairs.append(pairRows(verified, groupRep, ids, similarity, groups));
-  const pairsRef = await pairs.finish();
-  const kept = await ctx.table("documents", Object.fromEntries(types));
+  const pairTable = await ctx.table("duplicate_pairs", { a: "VARCHAR", b: "VARCHAR", jaccard: "DOUBLE" });
+  await pairTable.append(pairs);
+  const pairsRef = await pairTable.finish();
+  const kept = await ctx.table("documents", Object.fromEntries(source.types));
   // The kept rows never pass through JavaScript: DuckDB copies them inside the cell's transaction.
-  await ctx.sql(`INSERT INTO ${kept.sql} SELECT * FROM ${table} WHERE id NOT IN (SELECT id FROM ${duplicatesRef.sql})`);
-  const keptRef = await kept.finish();
-  ctx.log.info(
-    `kept ${keptRef.rows} of ${total} documents: dropped ${exactDuplicates} exact and ${nearDuplicates} near duplicates ` +
-      `(tables written in ${took()}; ${((lap - started) / 1000).toFixed(2)} s in all)`,
-  );
+  await ctx.sql(`INSERT INTO ${kept.sql} SELECT * FROM ${source.table} WHERE id NOT IN (SELECT id FROM ${duplicatesRef.sql})`);
+  return { documents: await kept.finish(), duplicates: duplicatesRef, pairs: pairsRef };
+}
 
-  return {
-    documents: keptRef,
-    duplicates: duplicatesRef,
-    pairs: pairsRef,
-    kept: keptRef.rows,
-    exactDuplicates,
-    nearDuplicates,
-    exactGroups,
-    distinctTexts: groups,
-    candidatePairs: candidateCount,
-    verifiedPairs: verifiedCount,
-    similarPairs,
-    bands: banding.bands,
-    rows: banding.rows,
-  };
+/** Times the passes for the log: each lap since the one before, and all laps together. */
+class Laps {
+  readonly #started = performance.now();
+  #lap = this.#started;
+
+  /** The time since the last lap (or the start), as "1.23 s"; a new lap starts. */
+  lap(): string {
+    const now = performance.now();
+    const seconds = (now - this.#lap) / 1000;
+    this.#lap = now;
+    return `${seconds.toFixed(2)} s`;
+  }
+
+  /** Seconds from the start to the end of the last lap, as "1.23". */
+  total(): string {
+    return ((this.#lap - this.#started) / 1000).toFixed(2);
+  }
 }
 
 /** A unit of verification work: documents (distinct texts) and the pairs among them. */
