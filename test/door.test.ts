@@ -6,9 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkpointOf, latestCheckpoint, pipeline } from "../kernel/mod.ts";
-import { Runner } from "../kernel/runner.ts";
-import { createManualRun } from "../kernel/run-records.ts";
+import { checkpointOf, latestCheckpoint, openCellar, pipeline } from "../kernel/mod.ts";
 import { ROOT, storesClosedAfterEach } from "./helpers.ts";
 
 const OUTSIDE = ["cells", "pipelines", "server"];
@@ -58,12 +56,11 @@ describe("latestCheckpoint and checkpointOf", () => {
         return n * 10;
       });
     const runs: number[] = [];
+    const cellar = openCellar({ db: store });
     for (const [n, day] of [[1, "2026-05-03"], [2, "2026-05-01"], [3, "2026-05-02"]] as const) {
-      const date = new Date(`${day}T00:00:00Z`);
-      const run = await createManualRun(store, p.id, "manual", date, { start: date, end: date }, p.resolveParams({ n: String(n) }), {});
-      await new Runner(store).execute(p, run);
-      runs.push(run.runId);
+      runs.push((await cellar.run(p, { params: { n: String(n) }, date: `${day}T00:00:00Z`, new: true })).runId);
     }
+    await cellar.close();
     const source = { sql: (q: string, v?: unknown[]) => store.query(q, v as never) };
 
     const last = await latestCheckpoint<number>(source, { pipeline: "corpus", cell: "count" });
