@@ -24,7 +24,7 @@ import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
 import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type PerQuery, type Verdict } from "./eval/gate.ts";
 import type { Judge, JudgePair } from "./eval/judge.ts";
 import { JUDGES, loadJudge } from "./eval/judges/mod.ts";
-import { evaluate, metricNames } from "./eval/metrics.ts";
+import { evaluate, type Evaluation, metricNames } from "./eval/metrics.ts";
 import { byTrecOrder, formatRun, type RunEntry } from "./eval/trec.ts";
 
 /** thresholds: metric → the largest absolute drop allowed, at least one metric. */
@@ -95,16 +95,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const judgeTop = Math.min(k, p.judgeTop);
   const thresholds = Object.fromEntries(Object.entries(p.thresholds).map(([metric, drop]) => [metric.replace(/@k$/, `@${k}`), drop]));
 
-  const indexPipeline = p.index === "latest" ? await latestIndexPipeline(ctx.sql) : p.index;
-  const index = await openIndex({ pipeline: indexPipeline, sql: ctx.sql, signal: ctx.signal });
-  const evalIds = evalIdsOf(index.documentIds);
-  const corpus = new Set(evalIds.values());
-  const set = await loadEvalSet({ queries: p.queries, qrels: p.qrels }, { corpus, allowMissing: p.allowMissingIds });
-  if (set.missing.documents.length > 0) {
-    ctx.log.warn(`${set.missing.documents.length} judged document(s) are not in the corpus (${set.missing.documents.slice(0, 5).join(", ")}); they count as not retrieved`);
-  }
-  if (set.missing.unjudged.length > 0) ctx.log.warn(`${set.missing.unjudged.length} question(s) have no judgments and are left out`);
-  ctx.log.info(`${set.name}: ${set.queries.length} questions against ${indexPipeline}'s index (${index.model}, ${corpus.size} documents), k = ${k}`);
+  const { indexPipeline, index, evalIds, corpus, set } = await openEvalInputs(ctx, p);
   // Bad gate settings fail here, before retrieving and paying for judges.
   const measures = [...metricNames([10, k]), "judge"];
   const unknown = Object.keys(thresholds).filter((metric) => !measures.includes(metric));
@@ -116,6 +107,49 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   if (p.runFile) await runtime.writeTextFile(p.runFile, formatRun(run, `cellar-${index.model}`));
   const measured = evaluate(set.qrels, run, { k: [10, k] });
 
+  const { judge, scored, failed, agreement } = await judgeRetrieved(ctx, p, index, set, run, indexPipeline, judgeTop);
+  const { metrics, perQuery } = withJudgeMeans(measured, scored);
+  const verdict = compare(sameJudge(ctx, pinned, { id: judge.id, top: judgeTop }), metrics, thresholds, perQuery);
+  ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
+
+  const tables = await store(ctx, run, perQuery, measures, scored, judge.id);
+  const output: EvalOutput = {
+    evalSet: { ...evalSet, queries: set.queries.length, judgments: countJudgments(set), missingDocuments: set.missing.documents },
+    index: { pipeline: indexPipeline, model: index.model, documents: corpus.size },
+    k,
+    judge: { id: judge.id, top: judgeTop, pairs: scored.length, failed: failed.length, auc: agreement.all, aucJudged: agreement.judged },
+    metrics,
+    perQuery,
+    verdict,
+    tables,
+  };
+  if (!verdict.pass) {
+    const worst = verdict.rows.filter((row) => row.result === "FAIL")
+      .map((row) => `${row.metric} ${row.now.toFixed(4)} (${row.delta!.toFixed(4)}, allowed −${row.allowedDrop})`);
+    throw new CheckFailed(`eval regressed against ${verdict.baseline}: ${worst.join("; ")}`);
+  }
+  return output;
+}
+
+type EvalParams = ReturnType<typeof evalParams.read>;
+
+/** The index to retrieve from and the eval set, its documents known by the ids the qrels use; what is missing is warned about. */
+async function openEvalInputs(ctx: Context, p: EvalParams) {
+  const indexPipeline = p.index === "latest" ? await latestIndexPipeline(ctx.sql) : p.index;
+  const index = await openIndex({ pipeline: indexPipeline, sql: ctx.sql, signal: ctx.signal });
+  const evalIds = evalIdsOf(index.documentIds);
+  const corpus = new Set(evalIds.values());
+  const set = await loadEvalSet({ queries: p.queries, qrels: p.qrels }, { corpus, allowMissing: p.allowMissingIds });
+  if (set.missing.documents.length > 0) {
+    ctx.log.warn(`${set.missing.documents.length} judged document(s) are not in the corpus (${set.missing.documents.slice(0, 5).join(", ")}); they count as not retrieved`);
+  }
+  if (set.missing.unjudged.length > 0) ctx.log.warn(`${set.missing.unjudged.length} question(s) have no judgments and are left out`);
+  ctx.log.info(`${set.name}: ${set.queries.length} questions against ${indexPipeline}'s index (${index.model}, ${corpus.size} documents), k = ${p.k}`);
+  return { indexPipeline, index, evalIds, corpus, set };
+}
+
+/** Each question's top `judgeTop` contexts scored by the judge the params name, and how well it agrees with the grades. */
+async function judgeRetrieved(ctx: Context, p: EvalParams, index: IndexHandle, set: EvalSet, run: Ranking, indexPipeline: string, judgeTop: number) {
   const toJudge = await contextsToJudge(ctx, set, run, indexPipeline, judgeTop);
   // The index already holds every context's embedding: the embedding judge need not compute them again.
   const known = new Map<string, Float32Array>();
@@ -137,32 +171,17 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
     `judge ${judge.id} against the human grades: ROC AUC ${auc(agreement.all)} with unjudged documents as non-relevant, ` +
       `${auc(agreement.judged)} over the judged pairs only`,
   );
+  return { judge, scored, failed, agreement };
+}
 
+/** trec_eval's means and per-question values, with the judge's mean score beside them ("judge"). */
+function withJudgeMeans(measured: Evaluation, scored: Scored[]): { metrics: Record<string, number>; perQuery: PerQuery } {
   const judgeMeans = meanJudgeScorePerQuery(scored);
   const metrics = { ...measured.mean, judge: mean([...judgeMeans.values()]) };
   const perQuery: PerQuery = Object.fromEntries(
     [...measured.perQuery].map(([qid, values]) => [qid, judgeMeans.has(qid) ? { ...values, judge: judgeMeans.get(qid)! } : values]),
   );
-  const verdict = compare(sameJudge(ctx, pinned, { id: judge.id, top: judgeTop }), metrics, thresholds, perQuery);
-  ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
-
-  const tables = await store(ctx, run, perQuery, measures, scored, judge.id);
-  const output: EvalOutput = {
-    evalSet: { ...evalSet, queries: set.queries.length, judgments: countJudgments(set), missingDocuments: set.missing.documents },
-    index: { pipeline: indexPipeline, model: index.model, documents: corpus.size },
-    k,
-    judge: { id: judge.id, top: judgeTop, pairs: scored.length, failed: failed.length, auc: agreement.all, aucJudged: agreement.judged },
-    metrics,
-    perQuery,
-    verdict,
-    tables,
-  };
-  if (!verdict.pass) {
-    const worst = verdict.rows.filter((row) => row.result === "FAIL")
-      .map((row) => `${row.metric} ${row.now.toFixed(4)} (${row.delta!.toFixed(4)}, allowed −${row.allowedDrop})`);
-    throw new CheckFailed(`eval regressed against ${verdict.baseline}: ${worst.join("; ")}`);
-  }
-  return output;
+  return { metrics, perQuery };
 }
 
 /** The top k documents per question, embedded with the index's own model. */
