@@ -23,6 +23,13 @@ import { type Cli, EXIT, READ_ONLY, table, withCellar } from "./command.ts";
 const DEFAULT_COST_MODEL = "pipelines/cost-model.csv";
 
 export function inspectCommands(cli: Cli): void {
+  searchCommand(cli);
+  runsCommand(cli);
+  showCommand(cli);
+  costsCommand(cli);
+}
+
+function searchCommand(cli: Cli): void {
   cli.program.command("search")
     .description("search a pipeline's vector index: ranked documents with scores and titles")
     .argument("<query>", "the text to search for")
@@ -44,7 +51,9 @@ export function inspectCommands(cli: Cli): void {
         return EXIT.ok;
       }, READ_ONLY);
     }));
+}
 
+function runsCommand(cli: Cli): void {
   cli.program.command("runs")
     .description("list a pipeline's runs, newest first")
     .argument("<pipeline>", "pipeline id")
@@ -57,7 +66,9 @@ export function inspectCommands(cli: Cli): void {
         return EXIT.ok;
       }, READ_ONLY)
     ));
+}
 
+function showCommand(cli: Cli): void {
   cli.program.command("show")
     .description("show a run: its cells, states, tries, durations, errors and costs")
     .argument("<run-id>", "run id")
@@ -77,7 +88,9 @@ export function inspectCommands(cli: Cli): void {
         return EXIT.ok;
       }, READ_ONLY)
     ));
+}
 
+function costsCommand(cli: Cli): void {
   cli.program.command("costs")
     .description("what a pipeline's recent runs used, per cell and resource, priced by a cost model")
     .argument("<pipeline>", "pipeline id")

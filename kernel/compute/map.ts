@@ -151,12 +151,9 @@ async function* run<T, R, D>(
   try {
     for (;;) {
       while (!exhausted && pending.length < window) {
-        let next: IteratorResult<T[]>;
-        try {
-          next = await source.next();
-        } catch (err) {
+        const next = await source.next().catch((err) => {
           throw new CellarError(`${where}: the items iterable threw after ${read} items: ${errorLine(err)}`);
-        }
+        });
         if (next.done) {
           exhausted = true;
           break;
