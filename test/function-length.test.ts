@@ -1,5 +1,5 @@
 /**
- * A function over ~60 lines usually hides a second job (issue 10): in kernel/, cells/ and pipelines/ every
+ * A function over ~60 lines usually hides a second job (issue 10): in kernel/, cells/, pipelines/ and server/ every
  * function, method and arrow of more than 60 lines either becomes smaller or carries, in the comment just
  * above it, a sentence saying it is "long because" of something it cannot be split without.
  */
@@ -33,7 +33,7 @@ function longFunctions(file: string): string[] {
 }
 
 it("keeps every function of the shipped code within 60 lines, or says why it is long", () => {
-  const files = ["kernel", "cells", "pipelines"].flatMap((dir) =>
+  const files = ["kernel", "cells", "pipelines", "server"].flatMap((dir) =>
     readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
       .filter((e) => e.isFile() && e.name.endsWith(".ts"))
       .map((e) => join(e.parentPath, e.name))

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "./helpers.ts";
 
-const SHIPPED = ["kernel", "cells", "pipelines"];
+const SHIPPED = ["kernel", "cells", "pipelines", "server"];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
