@@ -221,7 +221,25 @@ export class Cellar implements AsyncDisposable {
    * with the same params (and date, if given) unless `new`, `from` or
    * `cache: false` asks for a fresh one.
    */
-  async run(ref: PipelineRef, request: RunRequest = {}): Promise<RunResult> {
+  run(ref: PipelineRef, request: RunRequest = {}): Promise<RunResult> {
+    return this.#run(ref, request, () => {});
+  }
+
+  /**
+   * Starts a run as run() does, and answers once it exists (its id) while it goes on (`done`): what the
+   * server's trigger answers with. Rejects, as run() would, when the request is refused before a run exists.
+   */
+  async start(ref: PipelineRef, request: RunRequest = {}): Promise<{ runId: number; done: Promise<RunResult> }> {
+    let created!: (runId: number) => void;
+    let refused!: (err: unknown) => void;
+    const runId = new Promise<number>((resolve, reject) => ((created = resolve), (refused = reject)));
+    const done = this.#run(ref, request, created);
+    // After the run exists, `done` is the caller's to await; before, its failure is start()'s.
+    done.catch(refused);
+    return { runId: await runId, done };
+  }
+
+  async #run(ref: PipelineRef, request: RunRequest, onCreated: (runId: number) => void): Promise<RunResult> {
     const k = await loadEngine();
     const { pipeline, source } = await resolve(ref);
     const params = pipeline.resolveParams(request.params ?? {});
@@ -246,6 +264,7 @@ export class Cellar implements AsyncDisposable {
         const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
         run = await k.createManualRun(store, pipeline.id, "manual", date, interval, params, options);
       }
+      onCreated(run.runId);
       return await this.#execute(op, pipeline, run);
     });
   }
@@ -390,12 +409,33 @@ export class Cellar implements AsyncDisposable {
     return await k.listRuns(store, pipeline, { limit });
   }
 
-  /** A run's cells, states, tries, durations, errors and costs (`cellar show`), and with `logs`, its log lines. */
-  async show(runId: number | string, options: { logs?: boolean } = {}): Promise<RunDetail & { logs?: LogLine[] }> {
+  /**
+   * Runs across pipelines, newest id first, a page at a time (the server's run list): `before` is the
+   * previous page's `next`.
+   */
+  async runPage(query: { pipeline?: string; states?: readonly RunState[]; before?: number; limit?: number } = {}): Promise<{ runs: RunRecord[]; next: number | null }> {
+    const k = await loadEngine();
+    const limit = query.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1) throw new CellarError(`limit ${limit}: expected a whole number ≥ 1`);
+    return await k.pageRuns(await this.store(), { ...query, limit });
+  }
+
+  /**
+   * A run's cells, states, tries, durations, errors and costs (`cellar show`), and with `logs`, its log
+   * lines: all of them, or with `{ from, limit }` that page of them.
+   */
+  async show(runId: number | string, options: { logs?: boolean | { from: number; limit: number } } = {}): Promise<RunDetail & { logs?: LogLine[] }> {
     const k = await loadEngine();
     const store = await this.store();
     const detail = await k.runDetail(store, parseRunId(runId));
-    return options.logs ? { ...detail, logs: await k.runLogs(store, detail.run.runId) } : detail;
+    if (!options.logs) return detail;
+    return { ...detail, logs: await k.runLogs(store, detail.run.runId, options.logs === true ? undefined : options.logs) };
+  }
+
+  /** The kernel's Prometheus metrics (cells, chunks, devices) in the text exposition format, for `/metrics`. */
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    const { registry } = await loadEngine();
+    return { contentType: registry.contentType, text: await registry.metrics() };
   }
 
   /** What a pipeline's most recent `runs` runs used, per cell and resource, priced by `model` (`cellar costs`). */
@@ -513,6 +553,16 @@ async function loadScheduled(refs: PipelineRef[]): Promise<Pipeline[]> {
   const pipelines = (await Promise.all(files.map(async (f) => (await k.loadPipeline(`pipelines/${f}`)).pipeline))).filter(scheduled);
   if (pipelines.length === 0) throw new CellarError(`no scheduled or triggered pipeline in ${dir}; name one: cellar schedule <pipeline>`);
   return pipelines;
+}
+
+/**
+ * Loads the pipeline module at `file` (what a server serving a directory of pipeline files does); with
+ * `fresh`, anew though this process loaded it before, as after the file changed.
+ */
+export async function loadPipelineFile(file: string, options: { fresh?: boolean } = {}): Promise<{ pipeline: Pipeline; file: string }> {
+  const k = await loadEngine();
+  const { pipeline, file: path } = await k.loadPipeline(file, k.runtime.cwd(), options);
+  return { pipeline, file: path };
 }
 
 /** Runs `work` over `items`, at most `limit` at a time, in order of starting. */

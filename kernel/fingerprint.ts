@@ -42,6 +42,15 @@ const moduleVersions = new Map<string, Promise<string>>();
 
 const cellVersions = new WeakMap<CellDef, Promise<string>>();
 
+/**
+ * Forgets every file text read so far: a long-lived process (the server) calls it when a pipeline file
+ * changed, so that a reloaded pipeline's cells are versioned from the text now on disk.
+ */
+export function forgetFileVersions(): void {
+  parsedFiles.clear();
+  moduleVersions.clear();
+}
+
 export function codeVersion(cell: CellDef): Promise<string> {
   let version = cellVersions.get(cell);
   if (!version) cellVersions.set(cell, version = computeCodeVersion(cell));

@@ -12,7 +12,10 @@
  */
 import { CellarError, errorLine, isCellarError } from "./errors.ts";
 import { isPipeline, type Pipeline } from "./pipeline.ts";
+import { forgetFileVersions } from "./fingerprint.ts";
 import { runtime } from "./runtime/mod.ts";
+
+let reloads = 0;
 
 export interface LoadedPipeline {
   pipeline: Pipeline;
@@ -26,7 +29,12 @@ export function isPipelineId(ref: string): boolean {
   return !/[\\/]/.test(ref) && !/\.[cm]?[jt]s$/.test(ref);
 }
 
-export async function loadPipeline(ref: string, cwd = runtime.cwd()): Promise<LoadedPipeline> {
+/**
+ * Loads `ref` (an id under `cwd`'s pipelines/, or a file). With `fresh`, the file is imported anew even if
+ * this process imported it before (the server reloading a changed file), and its cells are versioned from
+ * the text now on disk.
+ */
+export async function loadPipeline(ref: string, cwd = runtime.cwd(), options: { fresh?: boolean } = {}): Promise<LoadedPipeline> {
   const isFile = !isPipelineId(ref);
   const file = isFile ? runtime.resolve(cwd, ref) : runtime.resolve(cwd, "pipelines", `${ref}.ts`);
   if (!(await runtime.exists(file))) {
@@ -36,7 +44,9 @@ export async function loadPipeline(ref: string, cwd = runtime.cwd()): Promise<Lo
   }
   let module: Record<string, unknown>;
   try {
-    module = await import(runtime.toFileUrl(file));
+    if (options.fresh) forgetFileVersions();
+    // A module URL is imported once per process; another query string is another module.
+    module = await import(runtime.toFileUrl(file) + (options.fresh ? `?reload=${++reloads}` : ""));
   } catch (err) {
     // By brand: a pipeline that imports another copy of the kernel throws that copy's CellarError.
     if (isCellarError(err)) {

@@ -11,10 +11,10 @@
  * ```
  */
 export { pipeline } from "./pipeline.ts";
-export { Cellar, openCellar } from "./cellar.ts";
+export { Cellar, loadPipelineFile, openCellar } from "./cellar.ts";
 export type { BackfillRange, BackfillResult, CellarEvent, CellarOptions, CellResult, PipelineRef, RunRequest, SearchHit } from "./cellar.ts";
 export type { RunEvent, RunResult } from "./runner.ts";
-export type { RunRecord } from "./run-records.ts";
+export type { RunKind, RunRecord } from "./run-records.ts";
 export type { CellReport, LogLine, RunDetail } from "./report.ts";
 export type { AlertHook, CellOptions, ParamValue, Pipeline, PipelineOptions, RetryOptions, RunFailure } from "./pipeline.ts";
 export type { PipelineTrigger, RunOutcome } from "./pipeline.ts";
@@ -33,8 +33,11 @@ export type { ChunkFn, ChunkInfo, MapOptions, MapResult } from "./compute/map.ts
 export type { ClaimOptions } from "./compute/claim.ts";
 export type { GpuDevice } from "./compute/gpu-device.ts";
 export { isTableRef } from "./output.ts";
+export { AttemptState, CellState, RunState } from "./state.ts";
 export { quoteIdent } from "./tables.ts";
 export { type Checkpoint, checkpointOf, type CheckpointQuery, latestCheckpoint, type SqlSource } from "./checkpoints.ts";
 export { type CellRuntime, runtime } from "./runtime/cell-runtime.ts";
+export { type ServerRuntime, serverRuntime } from "./runtime/server-runtime.ts";
+export type { FetchHandler, Served, ServeOptions } from "./runtime/types.ts";
 export type { FileKind, HttpGetInit, HttpResponse } from "./runtime/types.ts";
 export type { VectorReader, VectorRows } from "./store/vectors.ts";

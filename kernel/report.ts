@@ -105,10 +105,11 @@ export interface LogLine {
   message: string;
 }
 
-/** A run's log lines in the order they were written. */
-export async function runLogs(store: Store, runId: number): Promise<LogLine[]> {
+/** A run's log lines in the order they were written; with `page`, `limit` of them from the `from`th (0-based). */
+export async function runLogs(store: Store, runId: number, page?: { from: number; limit: number }): Promise<LogLine[]> {
   const rows = await store.query(
-    `SELECT ts, cell, try_number, level, message FROM logs WHERE run_id = ? ORDER BY ts, cell`,
+    `SELECT ts, cell, try_number, level, message FROM logs WHERE run_id = ? ORDER BY ts, cell, rowid
+     ${page ? `LIMIT ${Math.floor(page.limit)} OFFSET ${Math.floor(page.from)}` : ""}`,
     [runId],
   );
   return rows.map((r) => ({

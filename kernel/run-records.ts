@@ -193,6 +193,31 @@ export async function listRuns(
   return rows.map(toRecord);
 }
 
+/** Which runs a page of the server's run list holds: newest first by id, those below `before`. */
+export interface RunPageQuery {
+  pipeline?: string;
+  states?: readonly RunState[];
+  /** A run id: only runs with smaller ids (the previous page's `next`). */
+  before?: number;
+  limit: number;
+}
+
+/** A page of runs across pipelines, newest id first, and the cursor of the next page (null on the last). */
+export async function pageRuns(store: Store, query: RunPageQuery): Promise<{ runs: RunRecord[]; next: number | null }> {
+  const clauses = ["true"];
+  const values: DuckDBValue[] = [];
+  if (query.pipeline !== undefined) clauses.push("pipeline = ?"), values.push(query.pipeline);
+  if (query.states) clauses.push(`state IN (${query.states.map(() => "?").join(", ")})`), values.push(...query.states);
+  if (query.before !== undefined) clauses.push("run_id < ?"), values.push(query.before);
+  // One row more than asked says whether there is a next page.
+  const rows = await store.query(
+    `SELECT ${COLUMNS} FROM runs WHERE ${clauses.join(" AND ")} ORDER BY run_id DESC LIMIT ${Math.floor(query.limit) + 1}`,
+    values,
+  );
+  const runs = rows.slice(0, query.limit).map(toRecord);
+  return { runs, next: rows.length > query.limit ? runs.at(-1)!.runId : null };
+}
+
 /** The key of the run a trigger fires for a run of `after`: one triggered run per triggering run. */
 function triggeredRunKey(after: string, runId: number): string {
   return `triggered__${after}__${runId}`;

@@ -51,6 +51,49 @@ describe("openCellar", () => {
     await expect(cellar.runs("chain", { limit: 0 })).rejects.toThrow("--limit 0: expected a whole number ≥ 1");
   });
 
+  it("starts a run and answers its id at once, while the run goes on; refuses a bad request before any run exists", async () => {
+    const { cellar } = cellarIn();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = pipeline({ id: "slow" }).cell("wait", async () => (await gate, "done"));
+    const { runId, done } = await cellar.start(slow, { date: DATE });
+    // Answered as soon as the run exists: it has not ended (the cell waits on the gate).
+    expect([RunState.Queued, RunState.Running]).toContain((await cellar.show(runId)).run.state);
+    release();
+    const result = await done;
+    expect(result).toMatchObject({ runId, state: RunState.Success });
+    expect(result.outputs.get("wait")).toBe("done");
+    await expect(cellar.start(slow, { from: "nope" })).rejects.toThrow(/nope/);
+    expect((await cellar.runs("slow")).length).toBe(1);
+  });
+
+  it("pages runs across pipelines by id, filtered by pipeline and state, and pages a run's logs", async () => {
+    const { cellar } = cellarIn();
+    const logs = pipeline({ id: "logs" }).cell("say", (ctx) => {
+      for (let i = 0; i < 5; i++) ctx.log.info(`line ${i}`);
+    });
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await cellar.run(chain(), { date: DATE, new: true })).runId);
+    const logged = (await cellar.run(logs, { date: DATE })).runId;
+    const first = await cellar.runPage({ limit: 2 });
+    expect(first.runs.map((r) => r.runId)).toEqual([logged, ids[2]]);
+    expect(first.next).toBe(ids[2]);
+    const second = await cellar.runPage({ limit: 2, before: first.next! });
+    expect(second).toMatchObject({ runs: [{ runId: ids[1] }, { runId: ids[0] }], next: null });
+    expect((await cellar.runPage({ pipeline: "logs" })).runs.map((r) => r.runId)).toEqual([logged]);
+    expect((await cellar.runPage({ states: [RunState.Failed] })).runs).toEqual([]);
+    await expect(cellar.runPage({ limit: 0 })).rejects.toThrow("limit 0: expected a whole number ≥ 1");
+    const page = await cellar.show(logged, { logs: { from: 1, limit: 2 } });
+    expect(page.logs!.map((l) => l.message)).toEqual(["line 1", "line 2"]);
+  });
+
+  it("reports its metrics in Prometheus text format", async () => {
+    const { cellar } = cellarIn();
+    const { contentType, text } = await cellar.metrics();
+    expect(contentType).toMatch(/^text\/plain/);
+    expect(text).toMatch(/^# HELP cellar_/m);
+  });
+
   it("serves unchanged cells from their checkpoints on a second run, and recomputes with cache: false or from", async () => {
     const calls: string[] = [];
     const { cellar } = cellarIn();

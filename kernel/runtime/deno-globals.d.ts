@@ -30,4 +30,9 @@ declare namespace Deno {
   function addSignalListener(signal: string, handler: () => void): void;
   function removeSignalListener(signal: string, handler: () => void): void;
   function exit(code?: number): never;
+  function serve(
+    options: { hostname: string; port: number; signal?: AbortSignal; onListen?: (addr: { port: number }) => void },
+    handler: (request: Request) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void> };
+  function watchFs(path: string, options?: { recursive?: boolean }): AsyncIterable<{ paths: string[] }> & { close(): void };
 }

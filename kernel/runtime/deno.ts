@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { createHash } from "node:crypto";
 import { loadDawn } from "./dawn.ts";
 import type { Runtime } from "./types.ts";
+import { urlOf } from "./url-of.ts";
 
 const encoder = new TextEncoder();
 
@@ -125,6 +126,36 @@ export const runtime: Runtime = {
   exit: (code) => Deno.exit(code),
   // Deno's exit does not wait for its blocking threads (a cell opening a FIFO), so it ends at once.
   terminate: () => Deno.exit(130),
+  serve: (fetch, options) =>
+    new Promise((resolve, reject) => {
+      try {
+        const server = Deno.serve({
+          hostname: options.hostname,
+          port: options.port,
+          signal: options.signal,
+          onListen: ({ port }) => resolve({ url: urlOf(options.hostname, port), port, close: () => server.shutdown() }),
+        }, fetch);
+      } catch (err) {
+        reject(err);
+      }
+    }),
+  watch: (dir, onChange) => {
+    const watcher = Deno.watchFs(dir, { recursive: false });
+    void (async () => {
+      try {
+        for await (const event of watcher) event.paths.forEach(onChange);
+      } catch {
+        // Closed, or the directory went away: nothing more to report.
+      }
+    })();
+    return () => {
+      try {
+        watcher.close();
+      } catch {
+        // Already closed.
+      }
+    };
+  },
   // Progress bars draw on a Node-style TTY stream; Deno provides one through its Node compatibility.
   progressStream: () => (Deno.stderr.isTerminal() ? process.stderr : undefined),
 };

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, writeSync } from "node:fs";
+import { existsSync, watch, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
@@ -133,6 +133,12 @@ export const runtime: Runtime = {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000);
     process.kill(process.pid, "SIGKILL");
     throw new Error("unreachable");
+  },
+  serve: async (fetch, options) => (await import("./node-serve.ts")).serve(fetch, options),
+  watch: (dir, onChange) => {
+    const watcher = watch(dir, (_event, name) => name && onChange(resolve(dir, name.toString())));
+    watcher.on("error", () => watcher.close());
+    return () => watcher.close();
   },
   progressStream: () => (process.stderr.isTTY ? process.stderr : undefined),
 };

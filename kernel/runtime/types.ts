@@ -31,6 +31,26 @@ export interface HttpGetInit {
   signal: AbortSignal;
 }
 
+/** A web-standard request handler: what a Hono app's `fetch` is. */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+export interface ServeOptions {
+  hostname: string;
+  /** 0: any free port (the answer says which). */
+  port: number;
+  /** Aborting closes the server, as close() does. */
+  signal?: AbortSignal;
+}
+
+/** A listening HTTP server. */
+export interface Served {
+  /** `http://host:port`, the host bracketed when IPv6. */
+  url: string;
+  port: number;
+  /** Stops listening and ends open connections. */
+  close(): Promise<void>;
+}
+
 /** What the kernel needs from the JavaScript runtime it runs on. Everything else is web standards. */
 export interface Runtime {
   readonly name: "node" | "deno";
@@ -90,6 +110,10 @@ export interface Runtime {
   exit(code: number): never;
   /** Ends the process at once, whatever is pending, as SIGINT does (a shell reports 130). */
   terminate(): never;
+  /** Serves `fetch` over HTTP/1.1 (`@hono/node-server` under Node, `Deno.serve` under Deno); resolves once listening. */
+  serve(fetch: FetchHandler, options: ServeOptions): Promise<Served>;
+  /** Calls `onChange` with the absolute path of each file under `dir` that changes; returns a function that stops watching. */
+  watch(dir: string, onChange: (path: string) => void): () => void;
   /** A stream the CLI's progress bars can draw on (a Node-compatible TTY stream), or undefined. */
   progressStream(): unknown;
 }
