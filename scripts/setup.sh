@@ -4,13 +4,14 @@
 #     refuses bookworm's own Mesa 22, and without a GPU lavapipe is the adapter the WebGPU tests run on;
 #   - postgresql-doc-15: the PostgreSQL HTML manual, the real website the crawl tests serve on 127.0.0.1;
 #   - wget: the reference crawler bench/crawl.bench.ts measures against;
+#   - chromium: the real browser the UI tests drive through playwright-core (its own download is unreachable);
 #   - the npm packages in package-lock.json (npm ci), when node_modules does not match it.
 # Usage: bash scripts/setup.sh        (scripts/test.sh runs it before the tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian package -> the suite it must come from ("" = any: bookworm's Vulkan loader serves the newer Mesa).
-declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="")
+declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="" [chromium]="")
 
 installed() { # a package is installed, and from backports when it must be
   local status

@@ -1,0 +1,145 @@
+/**
+ * `/pipelines/:id`: a pipeline as a notebook. Its cells in order, each with its TypeScript source
+ * (highlighted), its options, and what it did in the selected run (`?run=<id>`, default the latest): state,
+ * tries, duration, error and a bounded preview of its output.
+ *
+ * @example
+ * ```ts
+ * import { openCellar, pipeline } from "../../kernel/mod.ts";
+ * import { notebookPage } from "./notebook-page.tsx";
+ *
+ * const cellar = openCellar({ db: "/tmp/cellar.duckdb" });
+ * const page = await notebookPage(cellar, pipeline({ id: "hello" }).cell("greet", () => "hi"), undefined);
+ * ```
+ */
+import { type Cellar, type CellReport, checkpointOf, type Pipeline, type RunDetail, type RunRecord } from "../../kernel/mod.ts";
+import { cellSource } from "./cell-source.ts";
+import { costs, duration, when } from "./format.ts";
+import { highlightTs } from "./highlight.ts";
+import { Layout, NotFound, StateBadge } from "./layout.tsx";
+import { outputPreview, type OutputPreview } from "./preview.ts";
+import { STRIP_RUNS } from "./pipelines-page.tsx";
+
+type CellDef = Pipeline["cells"][number];
+
+interface CellView {
+  def: CellDef;
+  source: string;
+  report: CellReport | undefined;
+  preview: OutputPreview | undefined;
+}
+
+/** The page, or the 404 page when `runId` is not a run of this pipeline. */
+export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: number | undefined) {
+  const runs = await cellar.runs(pipeline.id, { limit: STRIP_RUNS });
+  const selected = runId === undefined ? runs[0] : await runOf(cellar, pipeline.id, runId);
+  if (runId !== undefined && !selected) return { status: 404 as const, page: <NotFound what={`run ${runId}: no such run of pipeline ${pipeline.id}`} /> };
+  const detail = selected ? await cellar.show(selected.runId) : undefined;
+  const cells = await Promise.all(pipeline.cells.map((def) => cellView(cellar, def, detail)));
+  const page = (
+    <Layout title={pipeline.id}>
+      <div class="crumbs"><a href="/">Pipelines</a> /</div>
+      <h1>{pipeline.id}</h1>
+      <p class="sub">
+        {pipeline.timetable ? `schedule ${pipeline.timetable.schedule} · ` : "manual · "}
+        {`${pipeline.cells.length} cells`}
+        {detail ? <span> · showing run <a href={`/runs/${detail.run.runId}`}>{`#${detail.run.runId}`}</a>{` (${detail.run.kind}, ${when(detail.run.logicalDate)}) `}<StateBadge state={detail.run.state} /></span> : " · never run"}
+      </p>
+      <RunPicker pipeline={pipeline.id} runs={runs} selected={selected?.runId} />
+      {cells.map((cell, i) => <CellCard key={cell.def.name} index={i + 1} {...cell} />)}
+    </Layout>
+  );
+  return { status: 200 as const, page };
+}
+
+async function runOf(cellar: Cellar, pipeline: string, runId: number): Promise<RunRecord | undefined> {
+  try {
+    const { run } = await cellar.show(runId);
+    return run.pipeline === pipeline ? run : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function cellView(cellar: Cellar, def: CellDef, detail: RunDetail | undefined): Promise<CellView> {
+  const report = detail?.cells.find((c) => c.cell === def.name);
+  let preview: OutputPreview | undefined;
+  if (detail && report && (report.state === "success" || report.state === "cached")) {
+    const store = await cellar.store();
+    const sql = (query: string, values?: unknown[]) => store.query(query, values as Parameters<typeof store.query>[1]);
+    const checkpoint = await checkpointOf({ sql }, detail.run.runId, def.name);
+    if (checkpoint) preview = outputPreview(checkpoint.output);
+  }
+  return { def, source: await cellSource(def), report, preview };
+}
+
+function RunPicker(props: { pipeline: string; runs: RunRecord[]; selected: number | undefined }) {
+  if (props.runs.length === 0) return <div />;
+  return (
+    <nav class="runpick">
+      <span class="muted">Runs:</span>
+      {props.runs.map((r) => (
+        <a href={`/pipelines/${encodeURIComponent(props.pipeline)}?run=${r.runId}`} class={r.runId === props.selected ? "selected" : ""} title={`${r.state} · ${when(r.logicalDate)}`}>
+          <span class={`dot state-${r.state}`} />{`#${r.runId}`}
+        </a>
+      ))}
+    </nav>
+  );
+}
+
+function CellCard(props: CellView & { index: number }) {
+  const { def, report } = props;
+  return (
+    <section class="cell" id={`cell-${def.name}`}>
+      <header>
+        <span class="index">{`[${props.index}]`}</span>
+        <h2 class="mono">{def.name}</h2>
+        {report ? <StateBadge state={report.state} /> : <span class="muted">not in this run</span>}
+        <span class="opts">{cellOptions(def).map((o) => <span key={o} class="opt">{o}</span>)}</span>
+      </header>
+      {/* highlightTs's HTML is highlight.js's, which escapes the source it is given: the one raw insert. */}
+      <pre class="source"><code class="hljs language-typescript" dangerouslySetInnerHTML={{ __html: highlightTs(props.source) }} /></pre>
+      {report ? <CellResult report={report} preview={props.preview} /> : null}
+    </section>
+  );
+}
+
+function cellOptions(def: CellDef): string[] {
+  const options = [`retries ${def.retries}`];
+  options.push(def.timeoutMs === undefined ? "no timeout" : `timeout ${duration(def.timeoutMs)}`);
+  if (def.claim) options.push(`gpu ${def.claim.gpu}${def.claim.gpuMemory ? ` · ${Math.round(def.claim.gpuMemory / 2 ** 20)} MiB` : ""}`);
+  if (!def.cache) options.push("no cache");
+  if (def.needs.length > 0) options.push(`needs ${def.needs.join(", ")}`);
+  if (def.triggerRule !== "all_success") options.push(def.triggerRule);
+  return options;
+}
+
+function CellResult(props: { report: CellReport; preview: OutputPreview | undefined }) {
+  const { report, preview } = props;
+  return (
+    <div class="result">
+      <div class="facts">
+        <span>tries <b>{report.tries}</b></span>
+        <span>duration <b>{duration(report.durationMs)}</b></span>
+        <span>cpu <b>{duration(report.cpuMs)}</b></span>
+        <span>cost <b>{costs(report.costs)}</b></span>
+        {report.cachedFrom !== null ? <span>cached from <a href={`/runs/${report.cachedFrom}`}>{`#${report.cachedFrom}`}</a></span> : null}
+      </div>
+      {report.error ? <pre class="error">{report.error}</pre> : null}
+      {preview ? <Preview preview={preview} /> : null}
+    </div>
+  );
+}
+
+function Preview(props: { preview: OutputPreview }) {
+  const { preview } = props;
+  if (preview.kind === "table") {
+    return <div class="output-table">table <b class="mono">{preview.name}</b>{` · ${preview.rows.toLocaleString("en")} rows`}</div>;
+  }
+  return (
+    <div>
+      <pre class="output">{preview.text}</pre>
+      {preview.truncated ? <div class="muted">{`… cut at ${preview.text.length.toLocaleString("en")} of ${preview.bytes.toLocaleString("en")} bytes`}</div> : null}
+    </div>
+  );
+}

@@ -1,0 +1,67 @@
+/**
+ * `/`: every pipeline served, with its schedule, next run, last state and a strip of its last 25 runs
+ * (oldest left; colour is the state, width the duration), each linking to the run.
+ *
+ * @example
+ * ```ts
+ * import { openCellar, pipeline } from "../../kernel/mod.ts";
+ * import { pipelinesPage } from "./pipelines-page.tsx";
+ *
+ * const cellar = openCellar({ db: "/tmp/cellar.duckdb" });
+ * const page = await pipelinesPage(cellar, [pipeline({ id: "hello" }).cell("greet", () => "hi")]);
+ * ```
+ */
+import type { Cellar, Pipeline, RunRecord } from "../../kernel/mod.ts";
+import { duration, runMs, when } from "./format.ts";
+import { Layout, StateBadge } from "./layout.tsx";
+
+export const STRIP_RUNS = 25;
+
+export async function pipelinesPage(cellar: Cellar, pipelines: Pipeline[]) {
+  const rows = await Promise.all(pipelines.map(async (p) => ({ pipeline: p, runs: await cellar.runs(p.id, { limit: STRIP_RUNS }) })));
+  return (
+    <Layout title="Pipelines">
+      <h1>Pipelines</h1>
+      <p class="sub">{`${pipelines.length} pipeline${pipelines.length === 1 ? "" : "s"} served`}</p>
+      {rows.length === 0 ? <div class="empty">No pipelines: put pipeline files in the folder the server serves.</div> : (
+        <table class="list">
+          <thead>
+            <tr><th>Pipeline</th><th>Schedule</th><th>Next run</th><th>Last run</th><th>Last {STRIP_RUNS} runs</th></tr>
+          </thead>
+          <tbody>{rows.map((row) => <PipelineRow key={row.pipeline.id} {...row} />)}</tbody>
+        </table>
+      )}
+    </Layout>
+  );
+}
+
+function PipelineRow(props: { pipeline: Pipeline; runs: RunRecord[] }) {
+  const { pipeline, runs } = props;
+  const last = runs[0];
+  const next = pipeline.timetable?.nextFireTime(new Date()) ?? null;
+  return (
+    <tr>
+      <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted">{`${pipeline.cells.length} cells`}</div></td>
+      <td class="mono">{pipeline.timetable?.schedule ?? <span class="muted">manual</span>}</td>
+      <td>{next ? when(next) : <span class="muted">–</span>}</td>
+      <td>{last ? <span><StateBadge state={last.state} /> <a href={`/runs/${last.runId}`} class="muted">{`#${last.runId}`}</a></span> : <span class="muted">never run</span>}</td>
+      <td><RunStrip runs={runs} /></td>
+    </tr>
+  );
+}
+
+/** Widths on a square-root scale of the longest run shown, so one slow run does not flatten the others. */
+function RunStrip(props: { runs: RunRecord[] }) {
+  const runs = [...props.runs].reverse();
+  const longest = Math.max(1, ...runs.map((r) => runMs(r) ?? 0));
+  return (
+    <div class="strip">
+      {runs.map((r) => {
+        const ms = runMs(r);
+        const width = 5 + Math.round(25 * Math.sqrt((ms ?? 0) / longest));
+        const title = `#${r.runId} ${r.state} · ${when(r.logicalDate)} · ${duration(ms)}`;
+        return <a key={r.runId} href={`/runs/${r.runId}`} class={`state-${r.state}`} style={`width:${width}px;height:18px`} title={title} />;
+      })}
+    </div>
+  );
+}

@@ -1,0 +1,52 @@
+/**
+ * The notebook UI's routes, server-rendered with hono/jsx: `/` the pipelines, `/pipelines/:id` a pipeline as
+ * a notebook (`?run=<id>` picks the run), `/runs/:id` a run, and the stylesheet. Unknown ids answer 404 with
+ * one line. No client code: every page is plain HTML.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { uiRoutes } from "./routes.tsx";
+ * import type { ServerDeps } from "../deps.ts";
+ * declare const deps: ServerDeps;
+ *
+ * const app = new Hono().route("/", uiRoutes(deps));
+ * ```
+ */
+import { Hono } from "hono";
+import { isCellarError } from "../../kernel/mod.ts";
+import type { ServerDeps } from "../deps.ts";
+import { NotFound, STYLE_PATH } from "./layout.tsx";
+import { notebookPage } from "./notebook-page.tsx";
+import { pipelinesPage } from "./pipelines-page.tsx";
+import { runPage } from "./run-page.tsx";
+import { STYLE } from "./style.ts";
+
+const RUN_ID = /^[1-9]\d{0,15}$/;
+
+export function uiRoutes(deps: ServerDeps): Hono {
+  const app = new Hono();
+  app.get(STYLE_PATH, (c) => c.body(STYLE, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=300" }));
+  app.get("/", async (c) => c.html(await pipelinesPage(deps.cellar, deps.pipelines.list())));
+  app.get("/pipelines/:id", async (c) => {
+    const id = c.req.param("id");
+    const pipeline = deps.pipelines.get(id);
+    if (!pipeline) return c.html(<NotFound what={`pipeline ${id}: no such pipeline`} />, 404);
+    const run = c.req.query("run");
+    if (run !== undefined && !RUN_ID.test(run)) return c.html(<NotFound what={`run ${run}: no such run`} />, 404);
+    const { status, page } = await notebookPage(deps.cellar, pipeline, run === undefined ? undefined : Number(run));
+    return c.html(page, status);
+  });
+  app.get("/runs/:id", async (c) => {
+    const id = c.req.param("id");
+    const notFound = () => c.html(<NotFound what={`run ${id}: no such run`} />, 404);
+    if (!RUN_ID.test(id)) return notFound();
+    try {
+      return c.html(runPage(await deps.cellar.show(Number(id))));
+    } catch (err) {
+      if (isCellarError(err) && /no such run/.test(err.message)) return notFound();
+      throw err;
+    }
+  });
+  return app;
+}

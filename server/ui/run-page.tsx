@@ -1,0 +1,100 @@
+/**
+ * `/runs/:id`: one run. Its cells with state, tries, durations, errors and costs, and a timeline with a bar
+ * per attempt, placed by its start and end within the run (plain HTML and CSS, no chart library).
+ *
+ * @example
+ * ```ts
+ * import { openCellar } from "../../kernel/mod.ts";
+ * import { runPage } from "./run-page.tsx";
+ *
+ * const cellar = openCellar({ db: "/tmp/cellar.duckdb" });
+ * const page = runPage(await cellar.show(1));
+ * ```
+ */
+import type { CellReport, RunDetail } from "../../kernel/mod.ts";
+import { costs, duration, runMs, when } from "./format.ts";
+import { Layout, StateBadge } from "./layout.tsx";
+
+export function runPage(detail: RunDetail) {
+  const { run, cells } = detail;
+  const pipelineHref = `/pipelines/${encodeURIComponent(run.pipeline)}`;
+  return (
+    <Layout title={`Run #${run.runId}`}>
+      <div class="crumbs"><a href="/">Pipelines</a> / <a href={pipelineHref}>{run.pipeline}</a> /</div>
+      <h1>{`Run #${run.runId} `}<StateBadge state={run.state} /></h1>
+      <p class="sub">
+        {`${run.kind} · logical date ${when(run.logicalDate)} · started ${when(run.startedAt)} · took ${duration(runMs(run))}`}
+        {Object.keys(run.params).length > 0 ? <span class="mono">{` · params ${JSON.stringify(run.params)}`}</span> : null}
+        <span> · <a href={`${pipelineHref}?run=${run.runId}`}>open as notebook</a></span>
+      </p>
+      <Timeline detail={detail} />
+      {cells.length === 0 ? <div class="empty">No cell has started in this run.</div> : <CellTable cells={cells} />}
+    </Layout>
+  );
+}
+
+function CellTable(props: { cells: CellReport[] }) {
+  return (
+    <table class="list">
+      <thead>
+        <tr><th>Cell</th><th>State</th><th class="num">Tries</th><th class="num">Duration</th><th class="num">CPU</th><th>Costs</th><th>Error</th></tr>
+      </thead>
+      <tbody>
+        {props.cells.map((c) => (
+          <tr>
+            <td class="mono">{c.cell}</td>
+            <td><StateBadge state={c.state} />{c.cachedFrom !== null ? <a class="muted" href={`/runs/${c.cachedFrom}`}>{` from #${c.cachedFrom}`}</a> : null}</td>
+            <td class="num">{c.tries}</td>
+            <td class="num">{duration(c.durationMs)}</td>
+            <td class="num">{duration(c.cpuMs)}</td>
+            <td class="mono">{costs(c.costs)}</td>
+            <td>{c.error ? <pre class="error">{c.error}</pre> : null}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+interface Bar {
+  cell: string;
+  tryNumber: number;
+  state: string;
+  start: number;
+  end: number;
+}
+
+/** Attempts that started, on one time axis from the first start to the last end. */
+function bars(cells: CellReport[]): Bar[] {
+  return cells.flatMap((c) =>
+    c.attempts.filter((a) => a.startedAt).map((a) => {
+      const start = a.startedAt!.getTime();
+      return { cell: c.cell, tryNumber: a.tryNumber, state: a.state, start, end: start + (a.durationMs ?? 0) };
+    })
+  );
+}
+
+function Timeline(props: { detail: RunDetail }) {
+  const all = bars(props.detail.cells);
+  if (all.length === 0) return <div />;
+  const t0 = Math.min(...all.map((b) => b.start));
+  const span = Math.max(1, Math.max(...all.map((b) => b.end)) - t0);
+  const pct = (ms: number) => `${((ms / span) * 100).toFixed(2)}%`;
+  const names = [...new Set(all.map((b) => b.cell))];
+  return (
+    <section class="timeline">
+      {names.map((name) => (
+        <div class="tl-row">
+          <span class="tl-name" title={name}>{name}</span>
+          <div class="tl-track">
+            {all.filter((b) => b.cell === name).map((b) => (
+              <span class={`tl-bar state-${b.state}`} style={`left:${pct(b.start - t0)};width:${pct(b.end - b.start)}`}
+                title={`${b.cell} try ${b.tryNumber} · ${b.state} · ${duration(b.end - b.start)}`} />
+            ))}
+          </div>
+        </div>
+      ))}
+      <div class="tl-axis"><span>0</span><span>{duration(span / 2)}</span><span>{duration(span)}</span></div>
+    </section>
+  );
+}

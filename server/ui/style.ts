@@ -1,0 +1,80 @@
+/**
+ * The UI's one stylesheet, served by the UI router at `/ui/style.css` (a string here, so the server needs no
+ * static folder and no build step). State colours are one class per state, `state-<state>`, used by badges,
+ * run strips and timeline bars alike.
+ *
+ * @example
+ * ```ts
+ * import { STYLE } from "./style.ts";
+ *
+ * STYLE.includes(".state-success"); // → true
+ * ```
+ */
+export const STYLE = `
+:root {
+  --fg: #1f2328; --muted: #656d76; --line: #d8dee4; --bg: #f6f8fa; --card: #fff; --link: #0969da;
+  --success: #1a7f37; --failed: #cf222e; --running: #0969da; --cached: #8c959f; --upstream_failed: #e16f24;
+  --queued: #d0d7de; --waiting: #d0d7de; --up_for_retry: #d4a72c; --interrupted: #8250df; --cancelled: #6e7781;
+  --mono: ui-monospace, SFMono-Regular, "DejaVu Sans Mono", Menlo, Consolas, monospace;
+}
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--fg); background: var(--bg); }
+a { color: var(--link); text-decoration: none; }
+a:hover { text-decoration: underline; }
+header.top { display: flex; align-items: center; gap: 24px; padding: 10px 24px; background: #24292f; color: #fff; }
+header.top a { color: #fff; }
+header.top .brand { font-weight: 600; font-size: 16px; }
+main { max-width: 1100px; margin: 0 auto; padding: 20px 24px 48px; }
+h1 { font-size: 22px; margin: 4px 0 4px; }
+h2 { font-size: 16px; margin: 0; }
+.crumbs { color: var(--muted); font-size: 13px; }
+.sub { color: var(--muted); margin: 0 0 16px; }
+.muted { color: var(--muted); }
+code, pre, .mono { font-family: var(--mono); font-size: 12.5px; }
+table.list { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
+table.list th, table.list td { text-align: left; padding: 8px 12px; border-bottom: 1px solid var(--line); vertical-align: middle; }
+table.list th { background: var(--bg); font-weight: 600; font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
+table.list tr:last-child td { border-bottom: 0; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; white-space: nowrap; }
+.badge.state-queued, .badge.state-waiting { color: var(--fg); }
+.state-success { background: var(--success); } .state-failed { background: var(--failed); }
+.state-running { background: var(--running); } .state-cached { background: var(--cached); }
+.state-upstream_failed { background: var(--upstream_failed); } .state-queued { background: var(--queued); }
+.state-waiting { background: var(--waiting); } .state-up_for_retry { background: var(--up_for_retry); }
+.state-interrupted { background: var(--interrupted); } .state-cancelled { background: var(--cancelled); }
+.strip { display: flex; align-items: flex-end; gap: 2px; height: 22px; }
+.strip a { display: block; width: 9px; min-height: 4px; border-radius: 2px; }
+.strip a:hover { outline: 2px solid var(--fg); outline-offset: 1px; }
+.cell { background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin: 0 0 16px; overflow: hidden; }
+.cell > header { display: flex; align-items: center; gap: 10px; padding: 8px 14px; border-bottom: 1px solid var(--line); }
+.cell > header .index { color: var(--muted); font-family: var(--mono); font-size: 12px; min-width: 2.5em; }
+.cell > header .opts { margin-left: auto; display: flex; gap: 6px; flex-wrap: wrap; }
+.opt { font-size: 12px; color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 6px; background: var(--bg); }
+.cell pre.source { margin: 0; padding: 12px 14px; background: #fafbfc; overflow-x: auto; border-bottom: 1px solid var(--line); line-height: 1.45; }
+.cell .result { padding: 10px 14px; }
+.facts { display: flex; gap: 18px; flex-wrap: wrap; align-items: center; margin-bottom: 6px; }
+.facts span b { font-weight: 600; }
+pre.error { margin: 6px 0; padding: 8px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; white-space: pre-wrap; word-break: break-word; }
+pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; max-height: 320px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
+.runpick { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin: 0 0 16px; }
+.runpick a { padding: 2px 8px; border: 1px solid var(--line); border-radius: 12px; background: var(--card); font-size: 12px; color: var(--fg); display: inline-flex; gap: 5px; align-items: center; }
+.runpick a.selected { border-color: var(--fg); font-weight: 600; }
+.dot { width: 8px; height: 8px; border-radius: 50%; display: inline-block; }
+.timeline { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; margin: 0 0 20px; }
+.tl-row { display: grid; grid-template-columns: 180px 1fr; align-items: center; gap: 10px; height: 24px; }
+.tl-name { font-family: var(--mono); font-size: 12px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.tl-track { position: relative; height: 14px; background: var(--bg); border-radius: 3px; }
+.tl-bar { position: absolute; top: 0; bottom: 0; min-width: 3px; border-radius: 3px; }
+.tl-axis { display: flex; justify-content: space-between; margin-left: 190px; color: var(--muted); font-size: 11px; }
+.notfound { padding: 48px 0; font-size: 16px; }
+.empty { padding: 24px; text-align: center; color: var(--muted); background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
+/* highlight.js, GitHub's light palette */
+.hljs-keyword, .hljs-meta .hljs-keyword, .hljs-built_in { color: #cf222e; }
+.hljs-title, .hljs-title.function_ { color: #8250df; }
+.hljs-string, .hljs-regexp, .hljs-template-string { color: #0a3069; }
+.hljs-number, .hljs-literal, .hljs-attr, .hljs-variable.language_ { color: #0550ae; }
+.hljs-comment { color: #6e7781; font-style: italic; }
+.hljs-type, .hljs-title.class_ { color: #953800; }
+.hljs-params { color: #24292f; }
+`;

@@ -1,0 +1,84 @@
+/**
+ * What the UI tests share: a real store in a temp dir with a few runs of two small pipelines (one of them
+ * failing, one cell whose output is a `<script>` string), and the UI routes served on 127.0.0.1.
+ */
+import { serve } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Hono } from "hono";
+import { type Cellar, openCellar, type Pipeline } from "../kernel/mod.ts";
+import type { ServerDeps } from "../server/deps.ts";
+import { uiRoutes } from "../server/ui/routes.tsx";
+import { tempDir, writePipeline } from "./helpers.ts";
+
+export const SCRIPT_OUTPUT = "<script>alert(1)</script>";
+
+const NOTES = `export default pipeline({ id: "notes", schedule: "@daily", startDate: "2026-05-01", params: { n: 3 } })
+  .cell("fetch_notes", { retries: 2, timeout: "30s" }, (ctx) => {
+    // Each note's title is what a crawled page could hold.
+    const n = ctx.params.n as number;
+    return Array.from({ length: n }, (_, i) => ({ id: i + 1, title: i === 0 ? ${JSON.stringify(SCRIPT_OUTPUT)} : \`note \${i + 1}\` }));
+  })
+  .cell("keep_table", async (ctx, notes: Array<{ id: number; title: string }>) => {
+    const table = await ctx.table("notes", { id: "INTEGER", title: "VARCHAR" });
+    await table.append(notes);
+    return await table.finish();
+  })
+  .cell("headline", { needs: ["fetch_notes"] }, (_ctx, notes: Array<{ title: string }>) => notes[0].title)
+  .cell("count", { needs: ["keep_table"], gpu: 0.25 }, (_ctx, ref: { rows: number }) => ({ rows: ref.rows, big: "x".repeat(6000) }));
+`;
+
+const FLAKY = `export default pipeline({ id: "flaky", params: { fail: false } })
+  .cell("load", () => 41)
+  .cell("check", (ctx, x: number) => {
+    if (ctx.params.fail) throw new Error("check failed: <b>x</b> was " + x);
+    return x + 1;
+  })
+  .cell("publish", (_ctx, x: number) => ({ published: x }));
+`;
+
+export interface UiFixture {
+  cellar: Cellar;
+  pipelines: Pipeline[];
+  base: string;
+  runIds: { notes: number[]; flaky: number[] };
+  close(): Promise<void>;
+}
+
+async function load(file: string): Promise<Pipeline> {
+  return (await import(pathToFileURL(file).href)).default as Pipeline;
+}
+
+/** Two pipelines, a few runs of each (so the strips have something in them), and the UI served. */
+export async function uiFixture(): Promise<UiFixture> {
+  const dir = tempDir("cellar-ui-");
+  const notes = await load(writePipeline(dir, "notes.ts", NOTES));
+  const flaky = await load(writePipeline(dir, "flaky.ts", FLAKY));
+  const cellar = openCellar({ db: join(dir, "cellar.duckdb") });
+  const runIds = { notes: [] as number[], flaky: [] as number[] };
+  runIds.notes.push((await cellar.run(notes, { date: "2026-05-02T00:00:00Z" })).runId);
+  runIds.notes.push((await cellar.run(notes, { date: "2026-05-03T00:00:00Z", new: true })).runId);
+  for (const fail of [false, true, false, true]) {
+    runIds.flaky.push((await cellar.run(flaky, { params: { fail: String(fail) }, new: true, cache: false })).runId);
+  }
+  const pipelines = [notes, flaky];
+  const deps: ServerDeps = {
+    cellar,
+    pipelines: { list: () => pipelines, get: (id) => pipelines.find((p) => p.id === id), changed: () => () => {} },
+  };
+  const app = new Hono().route("/", uiRoutes(deps));
+  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {
+    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info: AddressInfo) => resolve({ server, port: info.port }));
+  });
+  return {
+    cellar,
+    pipelines,
+    base: `http://127.0.0.1:${port}`,
+    runIds,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await cellar.close();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+// The notebook UI over real HTTP on 127.0.0.1: the pages list, show and link what a real store holds, and
+// everything from data (outputs, errors) is escaped.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SCRIPT_OUTPUT, type UiFixture, uiFixture } from "./ui-fixture.ts";
+
+let ui: UiFixture;
+beforeAll(async () => {
+  ui = await uiFixture();
+}, 60_000);
+afterAll(async () => await ui?.close());
+
+async function get(path: string): Promise<{ status: number; type: string; body: string }> {
+  const res = await fetch(ui.base + path);
+  return { status: res.status, type: res.headers.get("content-type") ?? "", body: await res.text() };
+}
+
+describe("notebook UI", () => {
+  it("lists the pipelines with their schedule, last state and a strip linking each run", async () => {
+    const page = await get("/");
+    expect(page.status).toBe(200);
+    expect(page.type).toMatch(/^text\/html/);
+    expect(page.body).toContain('href="/pipelines/notes"');
+    expect(page.body).toContain('href="/pipelines/flaky"');
+    expect(page.body).toContain("@daily");
+    for (const id of [...ui.runIds.notes, ...ui.runIds.flaky]) expect(page.body).toContain(`href="/runs/${id}"`);
+    expect(page.body).toMatch(/class="state-failed"/);
+    expect(page.body).toMatch(/class="state-success"/);
+    const css = await get("/ui/style.css");
+    expect(css.status).toBe(200);
+    expect(css.type).toMatch(/^text\/css/);
+  });
+
+  it("shows a pipeline as a notebook: every cell, its highlighted source, options, state and output", async () => {
+    const page = await get("/pipelines/notes");
+    expect(page.status).toBe(200);
+    for (const cell of ["fetch_notes", "keep_table", "headline", "count"]) expect(page.body).toContain(`id="cell-${cell}"`);
+    // The TypeScript source as written, types and comment included, through highlight.js.
+    expect(page.body).toContain('class="hljs-comment"');
+    expect(page.body).toContain('<span class="hljs-title function_">from</span>');
+    expect(page.body).toContain('Array</span>&lt;{ <span class="hljs-attr">id</span>: <span class="hljs-built_in">number</span>;');
+    expect(page.body).toContain("retries 2");
+    expect(page.body).toContain("timeout 30 s");
+    expect(page.body).toContain("gpu 0.25");
+    // The latest run is selected: its cells' states and outputs.
+    expect(page.body).toContain(`showing run <a href="/runs/${ui.runIds.notes[1]}">`);
+    expect(page.body).toContain('class="badge state-success"');
+    expect(page.body).toMatch(/table <b class="mono">notes<\/b> · 3 rows/);
+    expect(page.body).toMatch(/… cut at 4,096 of [\d,]+ bytes/);
+    const older = await get(`/pipelines/notes?run=${ui.runIds.notes[0]}`);
+    expect(older.body).toContain(`showing run <a href="/runs/${ui.runIds.notes[0]}">`);
+  });
+
+  it("escapes outputs and errors: a <script> output shows as text", async () => {
+    const page = await get("/pipelines/notes");
+    expect(page.body).not.toContain(SCRIPT_OUTPUT);
+    expect(page.body).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    const failed = await get(`/runs/${ui.runIds.flaky[3]}`);
+    expect(failed.body).toContain("check failed: &lt;b&gt;x&lt;/b&gt; was 41");
+    expect(failed.body).not.toContain("<b>x</b>");
+  });
+
+  it("shows a run: cells with state, tries, duration, errors, and a timeline bar per attempt", async () => {
+    const page = await get(`/runs/${ui.runIds.flaky[1]}`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain("Run #" + ui.runIds.flaky[1]);
+    expect(page.body).toContain('class="badge state-failed"');
+    expect(page.body).toContain('class="badge state-upstream_failed"');
+    expect(page.body).toContain('href="/pipelines/flaky"');
+    expect(page.body.match(/class="tl-bar state-/g)?.length).toBe(2); // load and check ran; publish never started
+    const ok = await get(`/runs/${ui.runIds.notes[0]}`);
+    expect(ok.body.match(/class="tl-bar state-success"/g)?.length).toBe(4);
+  });
+
+  it("answers 404 with one line for unknown pipelines and runs", async () => {
+    for (const [path, line] of [
+      ["/pipelines/nope", "pipeline nope: no such pipeline"],
+      ["/runs/9999", "run 9999: no such run"],
+      ["/runs/abc", "run abc: no such run"],
+      [`/pipelines/notes?run=${ui.runIds.flaky[0]}`, `run ${ui.runIds.flaky[0]}: no such run of pipeline notes`],
+      ["/pipelines/notes?run=x1", "run x1: no such run"],
+    ]) {
+      const page = await get(path);
+      expect(page.status, path).toBe(404);
+      expect(page.body, path).toContain(`<p class="notfound">${line}</p>`);
+    }
+  });
+});
