@@ -30,8 +30,9 @@ const NOTES = `export default pipeline({ id: "notes", schedule: "@daily", startD
 `;
 
 const FLAKY = `export default pipeline({ id: "flaky", params: { fail: false } })
-  .cell("load", () => 41)
-  .cell("check", (ctx, x: number) => {
+  .cell("load", async () => (await new Promise((r) => setTimeout(r, 30)), 41))
+  .cell("check", async (ctx, x: number) => {
+    await new Promise((r) => setTimeout(r, 15));
     if (ctx.params.fail) throw new Error("check failed: <b>x</b> was " + x);
     return x + 1;
   })
@@ -58,7 +59,7 @@ export async function uiFixture(): Promise<UiFixture> {
   const cellar = openCellar({ db: join(dir, "cellar.duckdb") });
   const runIds = { notes: [] as number[], flaky: [] as number[] };
   runIds.notes.push((await cellar.run(notes, { date: "2026-05-02T00:00:00Z" })).runId);
-  runIds.notes.push((await cellar.run(notes, { date: "2026-05-03T00:00:00Z", new: true })).runId);
+  runIds.notes.push((await cellar.run(notes, { date: "2026-05-03T00:00:00Z", from: "keep_table" })).runId);
   for (const fail of [false, true, false, true]) {
     runIds.flaky.push((await cellar.run(flaky, { params: { fail: String(fail) }, new: true, cache: false })).runId);
   }

@@ -11,6 +11,8 @@
  */
 export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "–";
+  // A sub-10 ms span (a timeline axis of fast cells) would read "1 ms … 1 ms" rounded.
+  if (ms < 10 && !Number.isInteger(ms)) return `${ms.toFixed(1)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
   if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;

@@ -119,15 +119,26 @@ function CellResult(props: { report: CellReport; preview: OutputPreview | undefi
   return (
     <div class="result">
       <div class="facts">
-        <span>tries <b>{report.tries}</b></span>
-        <span>duration <b>{duration(report.durationMs)}</b></span>
-        <span>cpu <b>{duration(report.cpuMs)}</b></span>
-        <span>cost <b>{costs(report.costs)}</b></span>
-        {report.cachedFrom !== null ? <span>cached from <a href={`/runs/${report.cachedFrom}`}>{`#${report.cachedFrom}`}</a></span> : null}
+        {report.cachedFrom !== null
+          ? <span class="muted">served from the checkpoint of run <a href={`/runs/${report.cachedFrom}`}>{`#${report.cachedFrom}`}</a></span>
+          : <CellFacts report={report} />}
       </div>
       {report.error ? <pre class="error">{report.error}</pre> : null}
       {preview ? <Preview preview={preview} /> : null}
     </div>
+  );
+}
+
+/** What the try did; a figure the run did not record (no CPU time, no costs) is left out, not shown as "–". */
+function CellFacts(props: { report: CellReport }) {
+  const { report } = props;
+  return (
+    <>
+      <span>{report.tries === 1 ? "1 try" : `${report.tries} tries`}</span>
+      {report.durationMs !== null ? <span>took <b>{duration(report.durationMs)}</b></span> : null}
+      {report.cpuMs !== null ? <span>cpu <b>{duration(report.cpuMs)}</b></span> : null}
+      {Object.keys(report.costs).length > 0 ? <span>cost <b>{costs(report.costs)}</b></span> : null}
+    </>
   );
 }
 

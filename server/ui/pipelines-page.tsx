@@ -38,16 +38,27 @@ export async function pipelinesPage(cellar: Cellar, pipelines: Pipeline[]) {
 function PipelineRow(props: { pipeline: Pipeline; runs: RunRecord[] }) {
   const { pipeline, runs } = props;
   const last = runs[0];
-  const next = pipeline.timetable?.nextFireTime(new Date()) ?? null;
+  const next = nextRun(pipeline);
   return (
     <tr>
       <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted">{`${pipeline.cells.length} cells`}</div></td>
       <td class="mono">{pipeline.timetable?.schedule ?? <span class="muted">manual</span>}</td>
-      <td>{next ? when(next) : <span class="muted">–</span>}</td>
+      <td>{next ? <span title={`logical date ${when(next.logicalDate)}`}>{when(next.firesAt)}</span> : <span class="muted">–</span>}</td>
       <td>{last ? <span><StateBadge state={last.state} /> <a href={`/runs/${last.runId}`} class="muted">{`#${last.runId}`}</a></span> : <span class="muted">never run</span>}</td>
       <td><RunStrip runs={runs} /></td>
     </tr>
   );
+}
+
+/**
+ * The next scheduled run: the interval after the latest complete one, which fires when it ends (the
+ * interval starting after now would skip the one in progress).
+ */
+function nextRun(pipeline: Pipeline): { logicalDate: Date; firesAt: Date } | null {
+  const timetable = pipeline.timetable;
+  if (!timetable) return null;
+  const next = timetable.nextInterval(timetable.manualInterval(new Date()).start);
+  return next && { logicalDate: next.start, firesAt: next.end };
 }
 
 /** Widths on a square-root scale of the longest run shown, so one slow run does not flatten the others. */

@@ -42,7 +42,8 @@ export function uiRoutes(deps: ServerDeps): Hono {
     const notFound = () => c.html(<NotFound what={`run ${id}: no such run`} />, 404);
     if (!RUN_ID.test(id)) return notFound();
     try {
-      return c.html(runPage(await deps.cellar.show(Number(id))));
+      const detail = await deps.cellar.show(Number(id));
+      return c.html(runPage(detail, deps.pipelines.get(detail.run.pipeline)?.cells.map((cell) => cell.name)));
     } catch (err) {
       if (isCellarError(err) && /no such run/.test(err.message)) return notFound();
       throw err;

@@ -8,15 +8,19 @@
  * import { runPage } from "./run-page.tsx";
  *
  * const cellar = openCellar({ db: "/tmp/cellar.duckdb" });
- * const page = runPage(await cellar.show(1));
+ * const page = runPage(await cellar.show(1), ["fetch", "embed"]);
  * ```
  */
 import type { CellReport, RunDetail } from "../../kernel/mod.ts";
 import { costs, duration, runMs, when } from "./format.ts";
 import { Layout, StateBadge } from "./layout.tsx";
 
-export function runPage(detail: RunDetail) {
-  const { run, cells } = detail;
+/** `order`: the pipeline's cell names as defined, when it is served; the store's order (by start) otherwise. */
+export function runPage(detail: RunDetail, order: string[] = []) {
+  const { run } = detail;
+  // Cells starting within the same millisecond would otherwise sort by name, not as the notebook reads.
+  const rank = (cell: string) => (order.includes(cell) ? order.indexOf(cell) : order.length);
+  const cells = detail.cells.map((c, i) => ({ c, i })).sort((a, b) => rank(a.c.cell) - rank(b.c.cell) || a.i - b.i).map(({ c }) => c);
   const pipelineHref = `/pipelines/${encodeURIComponent(run.pipeline)}`;
   return (
     <Layout title={`Run #${run.runId}`}>
@@ -27,7 +31,7 @@ export function runPage(detail: RunDetail) {
         {Object.keys(run.params).length > 0 ? <span class="mono">{` · params ${JSON.stringify(run.params)}`}</span> : null}
         <span> · <a href={`${pipelineHref}?run=${run.runId}`}>open as notebook</a></span>
       </p>
-      <Timeline detail={detail} />
+      <Timeline cells={cells} />
       {cells.length === 0 ? <div class="empty">No cell has started in this run.</div> : <CellTable cells={cells} />}
     </Layout>
   );
@@ -74,8 +78,8 @@ function bars(cells: CellReport[]): Bar[] {
   );
 }
 
-function Timeline(props: { detail: RunDetail }) {
-  const all = bars(props.detail.cells);
+function Timeline(props: { cells: CellReport[] }) {
+  const all = bars(props.cells);
   if (all.length === 0) return <div />;
   const t0 = Math.min(...all.map((b) => b.start));
   const span = Math.max(1, Math.max(...all.map((b) => b.end)) - t0);

@@ -35,7 +35,7 @@ table.list { width: 100%; border-collapse: collapse; background: var(--card); bo
 table.list th, table.list td { text-align: left; padding: 8px 12px; border-bottom: 1px solid var(--line); vertical-align: middle; }
 table.list th { background: var(--bg); font-weight: 600; font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
 table.list tr:last-child td { border-bottom: 0; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.list .num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; white-space: nowrap; }
 .badge.state-queued, .badge.state-waiting { color: var(--fg); }
 .state-success { background: var(--success); } .state-failed { background: var(--failed); }
@@ -56,7 +56,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .facts { display: flex; gap: 18px; flex-wrap: wrap; align-items: center; margin-bottom: 6px; }
 .facts span b { font-weight: 600; }
 pre.error { margin: 6px 0; padding: 8px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; white-space: pre-wrap; word-break: break-word; }
-pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; max-height: 320px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
+pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; max-height: 260px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
 .runpick { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin: 0 0 16px; }
 .runpick a { padding: 2px 8px; border: 1px solid var(--line); border-radius: 12px; background: var(--card); font-size: 12px; color: var(--fg); display: inline-flex; gap: 5px; align-items: center; }
 .runpick a.selected { border-color: var(--fg); font-weight: 600; }
