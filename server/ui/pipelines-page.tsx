@@ -26,7 +26,7 @@ export async function pipelinesPage(cellar: Cellar, pipelines: Pipeline[]) {
       {rows.length === 0 ? <div class="empty">No pipelines: put pipeline files in the folder the server serves.</div> : (
         <table class="list">
           <thead>
-            <tr><th>Pipeline</th><th>Schedule</th><th>Next run</th><th>Last run</th><th>Last {STRIP_RUNS} runs</th></tr>
+            <tr><th>Pipeline</th><th>Schedule</th><th>Next run</th><th>Last run</th><th class="strip-col">Last {STRIP_RUNS} runs</th></tr>
           </thead>
           <tbody>{rows.map((row) => <PipelineRow key={row.pipeline.id} {...row} />)}</tbody>
         </table>
@@ -41,10 +41,14 @@ function PipelineRow(props: { pipeline: Pipeline; runs: RunRecord[] }) {
   const next = nextRun(pipeline);
   return (
     <tr>
-      <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted">{`${pipeline.cells.length} cells`}</div></td>
+      <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted small">{`${pipeline.cells.length} cells`}</div></td>
       <td class="mono">{pipeline.timetable?.schedule ?? <span class="muted">manual</span>}</td>
       <td>{next ? <span title={`logical date ${when(next.logicalDate)}`}>{when(next.firesAt)}</span> : <span class="muted">–</span>}</td>
-      <td>{last ? <span><StateBadge state={last.state} /> <a href={`/runs/${last.runId}`} class="muted">{`#${last.runId}`}</a></span> : <span class="muted">never run</span>}</td>
+      <td>
+        {last
+          ? <span><StateBadge state={last.state} /> <a href={`/runs/${last.runId}`}>{`#${last.runId}`}</a><div class="muted small">{when(last.startedAt ?? last.createdAt)}</div></span>
+          : <span class="muted">never run</span>}
+      </td>
       <td><RunStrip runs={runs} /></td>
     </tr>
   );

@@ -30,6 +30,8 @@ h2 { font-size: 16px; margin: 0; }
 .crumbs { color: var(--muted); font-size: 13px; }
 .sub { color: var(--muted); margin: 0 0 16px; }
 .muted { color: var(--muted); }
+.small { font-size: 12px; }
+th.strip-col { width: 300px; }
 code, pre, .mono { font-family: var(--mono); font-size: 12.5px; }
 table.list { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
 table.list th, table.list td { text-align: left; padding: 8px 12px; border-bottom: 1px solid var(--line); vertical-align: middle; }
