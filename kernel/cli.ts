@@ -18,6 +18,7 @@ import { type Cli, clearStopDeadline, DEFAULT_DB, EXIT } from "./cli/command.ts"
 import { inspectCommands } from "./cli/inspect.ts";
 import { runCommands } from "./cli/run.ts";
 import { scheduleCommands } from "./cli/schedule.ts";
+import { serveCommands } from "./cli/serve.ts";
 import { errorLine, isCellarError } from "./errors.ts";
 import { runtime } from "./runtime/mod.ts";
 
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   // The order of `cellar --help`'s command list.
   runCommands(cli);
   scheduleCommands(cli);
+  serveCommands(cli);
   inspectCommands(cli);
 
   try {

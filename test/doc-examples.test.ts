@@ -1,6 +1,6 @@
 /**
- * Doc examples are code that is checked (issue 10, item 8): every `@example` in kernel/, cells/ and
- * pipelines/ is a fenced ts block, which `deno check --doc-only` (in the README's test command)
+ * Doc examples are code that is checked (issue 10, item 8): every `@example` in kernel/, cells/,
+ * pipelines/ and server/ is a fenced ts block, which `deno check --doc-only` (in the README's test command)
  * type-checks; an unfenced one would be prose that nothing checks.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -8,13 +8,13 @@ import { join, relative } from "node:path";
 import { expect, it } from "vitest";
 import { ROOT } from "./helpers.ts";
 
-const FOLDERS = ["kernel", "cells", "pipelines"];
+const FOLDERS = ["kernel", "cells", "pipelines", "server"];
 
 it("writes every @example as a fenced ts block", () => {
   const unfenced: string[] = [];
   for (const folder of FOLDERS) {
     for (const entry of readdirSync(join(ROOT, folder), { withFileTypes: true, recursive: true })) {
-      if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
+      if (!entry.isFile() || !/\.tsx?$/.test(entry.name)) continue;
       const file = join(entry.parentPath, entry.name);
       const lines = readFileSync(file, "utf8").split("\n");
       lines.forEach((line, i) => {

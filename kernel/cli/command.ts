@@ -93,13 +93,23 @@ function printNotice(event: CellarEvent): void {
 }
 
 function cancelOnSignals(cellar: Cellar): () => void {
+  return stopOnSignals(() => {
+    runtime.writeErr("stopping: cancelling running cells (again to exit at once)\n");
+    // Nothing executing yet (the pipeline still loading): end as the signal's default would.
+    if (!cellar.cancel(undefined, "interrupted by signal")) runtime.terminate();
+  });
+}
+
+/**
+ * Calls `stop` on the first SIGINT/SIGTERM; returns a function that removes the handlers. A second signal
+ * ends the process at once, and so does a stop still going STOP_DEADLINE_MS after the first.
+ */
+export function stopOnSignals(stop: () => void): () => void {
   let signals = 0;
   const handler = () => {
     signals++;
     if (signals === 1) {
-      runtime.writeErr("stopping: cancelling running cells (again to exit at once)\n");
-      // Nothing executing yet (the pipeline still loading): end as the signal's default would.
-      if (!cellar.cancel(undefined, "interrupted by signal")) runtime.terminate();
+      stop();
       // Cells that ignore their signal are abandoned after 5 s, the run is marked interrupted and the store
       // closed; should any of that hang, end anyway (the store's lock dies with the process, and its next
       // open marks the run interrupted).

@@ -1,0 +1,50 @@
+/**
+ * `cellar serve`: the scheduler, the JSON API and /metrics in one process, until SIGINT or SIGTERM. The
+ * server (server/) is imported at the command's run: the kernel does not depend on it otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { Cli } from "./command.ts";
+ * import { serveCommands } from "./serve.ts";
+ * declare const cli: Cli;
+ *
+ * serveCommands(cli); // cellar serve --port 7878 --pipelines pipelines/
+ * ```
+ */
+import { CellarError } from "../errors.ts";
+import { runtime } from "../runtime/mod.ts";
+import { type Cli, EXIT, stopOnSignals } from "./command.ts";
+
+interface ServeOpts {
+  host: string;
+  port: string;
+  token?: string;
+  pipelines: string;
+}
+
+export function serveCommands(cli: Cli): void {
+  cli.program.command("serve")
+    .description("run the scheduler, the JSON API (/api/v1) and /metrics in one process, until interrupted")
+    .option("--host <host>", "address to listen on; anything but loopback needs a token", "127.0.0.1")
+    .option("--port <port>", "port to listen on (0: any free one)", "7878")
+    .option("--token <token>", "bearer token every route but /healthz then needs (default: $CELLAR_TOKEN)")
+    .option("--pipelines <dir>", "directory of the pipeline files served, watched for changes", "pipelines")
+    .action(cli.action(async (opts: ServeOpts) => {
+      const port = Number(opts.port);
+      if (!/^\d+$/.test(opts.port) || port > 65535) throw new CellarError(`--port ${opts.port}: expected a port number (0-65535)`);
+      const token = opts.token ?? runtime.env("CELLAR_TOKEN");
+      const { startServer } = await import("../../server/serve.ts");
+      const server = await startServer({ db: cli.db(), host: opts.host, port, pipelines: opts.pipelines, ...(token ? { token } : {}) });
+      for (const { file, error } of server.registry.loadErrors()) runtime.writeErr(`cellar serve: ${file}: ${error}\n`);
+      runtime.writeOut(`cellar serve: listening on ${server.url} (pipelines: ${server.registry.list().map((p) => p.id).join(", ") || "none"})\n`);
+      let off = () => {};
+      await new Promise<void>((resolve) => (off = stopOnSignals(resolve)));
+      runtime.writeErr("cellar serve: stopping (again to exit at once)\n");
+      try {
+        await server.close();
+      } finally {
+        off();
+      }
+      return EXIT.ok;
+    }));
+}

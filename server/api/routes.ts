@@ -1,0 +1,152 @@
+/**
+ * The JSON API under `/api/v1`: pipelines, runs, a run's detail, triggering and cancelling a run, and the
+ * OpenAPI document of all of it at `/api/v1/openapi.json`. Requests are validated by the route schemas,
+ * answers parsed through theirs; a refusal is one line, `{ error }`.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { apiRoutes } from "./routes.ts";
+ * import type { ServerDeps } from "../deps.ts";
+ * declare const deps: ServerDeps;
+ *
+ * const app = new Hono().route("/api/v1", apiRoutes(deps));
+ * ```
+ */
+import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
+import type { ServerDeps } from "../deps.ts";
+import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.ts";
+import * as S from "./schemas.ts";
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+const refused = (description: string) => json(S.ErrorBody, description);
+
+export function apiRoutes(deps: ServerDeps): OpenAPIHono {
+  const api = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return c.json({ error: `bad request: ${oneLine(result.error)}` }, 400);
+    },
+  });
+  api.onError((err, c) => failure(c, err));
+  pipelineRoutes(api, deps);
+  runRoutes(api, deps);
+  actionRoutes(api, deps);
+  api.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "Cellar", version: "1" }, servers: [{ url: "/api/v1" }] });
+  return api;
+}
+
+function pipelineRoutes(api: OpenAPIHono, deps: ServerDeps): void {
+  api.openapi(
+    createRoute({ method: "get", path: "/pipelines", responses: { 200: json(S.PipelineList, "The pipelines served, and the files that failed to load") } }),
+    (c) => {
+      const loadErrors = (deps.pipelines as { loadErrors?: () => Array<{ file: string; error: string }> }).loadErrors?.() ?? [];
+      return c.json(S.PipelineList.parse({ pipelines: deps.pipelines.list().map(pipelineSummary), loadErrors }), 200);
+    },
+  );
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/pipelines/{id}",
+      request: { params: S.PipelineId },
+      responses: { 200: json(S.PipelineDetail, "A pipeline: its cells with their options and source, its schedule"), 404: refused("No such pipeline") },
+    }),
+    (c) => {
+      const { id } = c.req.valid("param");
+      const pipeline = deps.pipelines.get(id);
+      if (!pipeline) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
+      return c.json(S.PipelineDetail.parse(pipelineDetail(pipeline)), 200);
+    },
+  );
+}
+
+function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/runs",
+      request: { query: S.RunQuery },
+      responses: { 200: json(S.RunList, "Runs, newest first; `next` is the cursor of the next page") },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await deps.cellar.runPage({
+        limit: q.limit,
+        ...(q.pipeline ? { pipeline: q.pipeline } : {}),
+        ...(q.state ? { states: [q.state] } : {}),
+        ...(q.cursor ? { before: q.cursor } : {}),
+      });
+      return c.json(S.RunList.parse({ runs: page.runs.map(runJson), next: page.next }), 200);
+    },
+  );
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/runs/{id}",
+      request: { params: S.RunId, query: S.LogQuery },
+      responses: { 200: json(S.RunDetailBody, "A run: its cells, attempts, errors, costs and a page of its logs"), 404: refused("No such run") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { logsFrom, logsLimit } = c.req.valid("query");
+      const page = { from: logsFrom, limit: logsLimit };
+      const detail = await deps.cellar.show(id, { logs: page });
+      return c.json(S.RunDetailBody.parse(runDetailJson(detail, page)), 200);
+    },
+  );
+}
+
+function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/pipelines/{id}/runs",
+      request: { params: S.PipelineId, body: { content: { "application/json": { schema: S.TriggerBody } }, required: false } },
+      responses: { 202: json(S.Accepted, "The run exists and goes on"), 400: refused("Bad params or date"), 404: refused("No such pipeline") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const pipeline = deps.pipelines.get(id);
+      if (!pipeline) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
+      const body = c.req.header("content-length") === "0" ? {} : (c.req.valid("json") ?? {});
+      const started = await deps.cellar.start(pipeline, body as { params?: Record<string, never>; date?: string });
+      // The run's end is recorded in the store; nobody awaits it here.
+      started.done.catch(() => {});
+      return c.json(S.Accepted.parse({ id: started.runId }), 202);
+    },
+  );
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/runs/{id}/cancel",
+      request: { params: S.RunId },
+      responses: {
+        202: json(S.Cancelled, "Its running cells are being cancelled; the run stays resumable"),
+        404: refused("No such run"),
+        409: refused("The run has ended, or is not executing in this server"),
+      },
+    }),
+    async (c) => {
+      const id = Number(c.req.valid("param").id);
+      const { run } = await deps.cellar.show(id);
+      if (run.state === RunState.Success || run.state === RunState.Failed) {
+        return c.json({ error: `run ${id} has already ended (${run.state}); nothing to cancel` }, 409);
+      }
+      if (!deps.cellar.cancel(id, "cancelled through the API")) {
+        return c.json({ error: `run ${id} is ${run.state}, not executing in this server; nothing to cancel` }, 409);
+      }
+      return c.json(S.Cancelled.parse({ id, cancelled: true }), 202);
+    },
+  );
+}
+
+/** A refusal from the facade: 404 for an unknown run, 400 for other bad input, 500 for the rest. */
+export function failure(c: Context, err: unknown): Response {
+  if (isCellarError(err)) return c.json({ error: errorLine(err) }, /: no such run in /.test(err.message) ? 404 : 400);
+  return c.json({ error: `internal error: ${errorLine(err)}` }, 500);
+}
+
+function oneLine(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): string {
+  return error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+}

@@ -1,0 +1,136 @@
+/**
+ * The JSON API's shapes, as zod schemas (with their OpenAPI names): what a request may hold and what an
+ * answer holds. Routes parse their answers through these, so a response never drifts from the document.
+ *
+ * @example
+ * ```ts
+ * import { ErrorBody } from "./schemas.ts";
+ *
+ * ErrorBody.parse({ error: "run 99: no such run" });
+ * ```
+ */
+import { z } from "@hono/zod-openapi";
+import { RunState } from "../../kernel/mod.ts";
+
+export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
+
+const Instant = z.string().datetime({ offset: true }).nullable();
+const ParamValue: z.ZodType<unknown> = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown()), z.record(z.string(), z.unknown())]);
+const RUN_STATES = Object.values(RunState) as [RunState, ...RunState[]];
+
+export const CellOptionsBody = z.object({
+  name: z.string(),
+  needs: z.array(z.string()),
+  triggerRule: z.enum(["all_success", "all_done"]),
+  retries: z.number().int(),
+  retryDelayMs: z.number(),
+  exponential: z.boolean(),
+  maxRetryDelayMs: z.number(),
+  timeoutMs: z.number().nullable(),
+  cache: z.boolean(),
+  claim: z.object({ gpu: z.number(), gpuMemory: z.number().optional() }).nullable(),
+  source: z.string(),
+}).openapi("Cell");
+
+export const PipelineSummary = z.object({
+  id: z.string(),
+  description: z.string().nullable(),
+  schedule: z.string().nullable(),
+  timezone: z.string().nullable(),
+  cells: z.array(z.string()),
+  nextLogicalDates: z.array(z.string()),
+}).openapi("PipelineSummary");
+
+export const PipelineDetail = PipelineSummary.extend({
+  params: z.record(z.string(), ParamValue),
+  maxActiveRuns: z.number().int(),
+  maxActiveCells: z.number().int(),
+  cells: z.array(CellOptionsBody),
+}).openapi("Pipeline");
+
+export const PipelineList = z.object({
+  pipelines: z.array(PipelineSummary),
+  loadErrors: z.array(z.object({ file: z.string(), error: z.string() })),
+}).openapi("PipelineList");
+
+export const RunBody = z.object({
+  id: z.number().int(),
+  pipeline: z.string(),
+  kind: z.string(),
+  state: z.enum(RUN_STATES),
+  logicalDate: z.string(),
+  params: z.record(z.string(), ParamValue),
+  createdAt: Instant,
+  startedAt: Instant,
+  endedAt: Instant,
+}).openapi("Run");
+
+export const RunList = z.object({
+  runs: z.array(RunBody),
+  /** The cursor of the next page, or null on the last. */
+  next: z.number().int().nullable(),
+}).openapi("RunList");
+
+const Attempt = z.object({
+  tryNumber: z.number().int(),
+  state: z.string(),
+  startedAt: Instant,
+  durationMs: z.number().nullable(),
+  error: z.string().nullable(),
+});
+
+export const CellRunBody = z.object({
+  cell: z.string(),
+  state: z.string(),
+  tries: z.number().int(),
+  startedAt: Instant,
+  endedAt: Instant,
+  durationMs: z.number().nullable(),
+  cpuMs: z.number().nullable(),
+  error: z.string().nullable(),
+  cachedFrom: z.number().int().nullable(),
+  costs: z.record(z.string(), z.number()),
+  attempts: z.array(Attempt),
+}).openapi("CellRun");
+
+export const LogLineBody = z.object({
+  ts: z.string(),
+  cell: z.string(),
+  tryNumber: z.number().int(),
+  level: z.string(),
+  message: z.string(),
+}).openapi("LogLine");
+
+export const RunDetailBody = z.object({
+  run: RunBody,
+  state: z.enum(RUN_STATES),
+  cells: z.array(CellRunBody),
+  logs: z.array(LogLineBody),
+  /** The `logsFrom` of the next page of logs, or null when this page was the last. */
+  logsNext: z.number().int().nullable(),
+}).openapi("RunDetail");
+
+export const TriggerBody = z.object({
+  params: z.record(z.string(), ParamValue).optional(),
+  date: z.string().min(1).optional(),
+}).strict().openapi("Trigger");
+
+export const Accepted = z.object({ id: z.number().int() }).openapi("Accepted");
+
+export const Cancelled = z.object({ id: z.number().int(), cancelled: z.boolean() }).openapi("Cancelled");
+
+export const RunId = z.object({ id: z.string().regex(/^[1-9]\d{0,15}$/).openapi({ param: { name: "id", in: "path" } }) });
+
+export const PipelineId = z.object({ id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }) });
+
+export const RunQuery = z.object({
+  pipeline: z.string().min(1).optional(),
+  state: z.enum(RUN_STATES).optional(),
+  cursor: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export const LogQuery = z.object({
+  logsFrom: z.coerce.number().int().min(0).default(0),
+  logsLimit: z.coerce.number().int().min(1).max(10_000).default(500),
+});

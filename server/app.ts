@@ -1,0 +1,50 @@
+/**
+ * The server's Hono app, built from its dependencies: `/healthz`, `/metrics` (Prometheus text), the JSON
+ * API under `/api/v1`, behind the bearer token when one is set, with security headers and a 1 MB limit on
+ * request bodies. The same app serves under Node and Deno (kernel/mod.ts's serverRuntime.serve).
+ *
+ * @example
+ * ```ts
+ * import { openCellar, pipeline } from "../kernel/mod.ts";
+ * import { createApp } from "./app.ts";
+ *
+ * const hello = pipeline({ id: "hello" }).cell("greet", () => "hi");
+ * const app = createApp({
+ *   cellar: openCellar({ db: ":memory:" }),
+ *   pipelines: { list: () => [hello], get: (id) => (id === "hello" ? hello : undefined), changed: () => () => {} },
+ * }, {});
+ * const res = await app.request("/healthz"); // → 200 "ok"
+ * ```
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import { apiRoutes, failure } from "./api/routes.ts";
+import { requireToken } from "./auth.ts";
+import type { ServerDeps } from "./deps.ts";
+
+/** Request bodies above this are refused (413) before they are read in full. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface AppOptions {
+  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+export function createApp(deps: ServerDeps, options: AppOptions = {}): OpenAPIHono {
+  const app = new OpenAPIHono();
+  app.use("*", secureHeaders());
+  if (options.token) app.use("*", requireToken(options.token, ["/healthz"]));
+  // The rest of the body is not read: the connection cannot carry another request, and the client must know.
+  app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: "request body over 1 MB" }, 413, { connection: "close" }) }));
+  app.onError((err, c) => failure(c, err));
+  app.notFound((c) => c.json({ error: `${c.req.method} ${c.req.path}: no such route` }, 404));
+
+  app.get("/healthz", (c) => c.text("ok"));
+  app.get("/metrics", async (c) => {
+    const { contentType, text } = await deps.cellar.metrics();
+    return c.body(text, 200, { "content-type": contentType });
+  });
+  app.route("/api/v1", apiRoutes(deps));
+  return app;
+}

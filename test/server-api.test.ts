@@ -1,0 +1,197 @@
+// The server's JSON API over real HTTP on 127.0.0.1 (Node, @hono/node-server): a temp store and a temp
+// directory of pipeline files, served by startServer as `cellar serve` does.
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningServer, startServer } from "../server/serve.ts";
+import { ROOT, tempDir, TSX, writePipeline } from "./helpers.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pipelinesDir(): string {
+  const dir = tempDir("cellar-server-");
+  writePipeline(dir, "small.ts", `export default pipeline({ id: "small", schedule: "@daily", startDate: "2026-05-01", params: { n: 2 } })
+  .cell("make", (ctx) => { ctx.log.info("making"); return Array.from({ length: ctx.params.n as number }, (_, i) => i); })
+  .cell("sum", { retries: 1 }, (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0));`);
+  writeFileSync(join(dir, "broken.ts"), "export default 42;\n");
+  return dir;
+}
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await sleep(50);
+  }
+}
+
+describe("the JSON API, without a token", () => {
+  let server: RunningServer;
+  const get = async (path: string) => {
+    const res = await fetch(server.url + path);
+    return { status: res.status, body: await res.json() as any };
+  };
+  const post = async (path: string, body?: unknown) => {
+    const res = await fetch(server.url + path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() as any };
+  };
+
+  beforeAll(async () => {
+    const dir = pipelinesDir();
+    server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+  });
+  afterAll(async () => await server?.close());
+
+  it("answers /healthz and /metrics, with security headers", async () => {
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.text()).toBe("ok");
+    expect(health.headers.get("x-content-type-options")).toBe("nosniff");
+    const metrics = await fetch(`${server.url}/metrics`);
+    expect(metrics.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await metrics.text();
+    expect(text).toMatch(/^# HELP cellar_/m);
+    expect(text).toMatch(/^# TYPE cellar_\w+ /m);
+  });
+
+  it("serves the OpenAPI document", async () => {
+    const { status, body } = await get("/api/v1/openapi.json");
+    expect(status).toBe(200);
+    expect(body.openapi).toBe("3.1.0");
+    expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(["/pipelines", "/pipelines/{id}", "/runs", "/runs/{id}", "/pipelines/{id}/runs", "/runs/{id}/cancel"]));
+  });
+
+  it("lists the pipelines, with the file that failed to load, and shows one with its cells' options and source", async () => {
+    const list = await get("/api/v1/pipelines");
+    expect(list.status).toBe(200);
+    expect(list.body.pipelines).toEqual([expect.objectContaining({ id: "small", schedule: "@daily", cells: ["make", "sum"] })]);
+    expect(list.body.pipelines[0].nextLogicalDates).toHaveLength(5);
+    expect(list.body.loadErrors).toEqual([{ file: expect.stringMatching(/broken\.ts$/), error: expect.stringMatching(/not a pipeline/) }]);
+    const detail = await get("/api/v1/pipelines/small");
+    expect(detail.status).toBe(200);
+    expect(detail.body.params).toEqual({ n: 2 });
+    expect(detail.body.cells[1]).toMatchObject({ name: "sum", needs: ["make"], retries: 1, cache: true });
+    expect(detail.body.cells[1].source).toContain("xs.reduce");
+  });
+
+  it("triggers a run that answers 202 at once, and shows it until it succeeds, its logs paged", async () => {
+    const started = await post("/api/v1/pipelines/small/runs", { params: { n: 4 }, date: "2026-05-03" });
+    expect(started.status).toBe(202);
+    const id = started.body.id;
+    expect(id).toBeGreaterThan(0);
+    const shown = await until(() => get(`/api/v1/runs/${id}`), (r) => r.body.state === "success");
+    expect(shown.status).toBe(200);
+    expect(shown.body.run).toMatchObject({ id, pipeline: "small", params: { n: 4 }, logicalDate: "2026-05-03T00:00:00.000Z" });
+    expect(shown.body.cells.map((c: any) => `${c.cell}:${c.state}:${c.tries}`)).toEqual(["make:success:1", "sum:success:1"]);
+    expect(shown.body.logs.map((l: any) => l.message)).toContain("making");
+    const page = await get(`/api/v1/runs/${id}?logsFrom=0&logsLimit=1`);
+    expect(page.body.logs).toHaveLength(1);
+    expect(page.body.logsNext).toBe(1);
+  });
+
+  it("lists runs filtered by pipeline and state, paged by cursor", async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await post("/api/v1/pipelines/small/runs", { params: { n: 10 + i } })).body.id);
+    for (const id of ids) await until(() => get(`/api/v1/runs/${id}`), (r) => r.body.state === "success");
+    const first = await get("/api/v1/runs?pipeline=small&state=success&limit=2");
+    expect(first.status).toBe(200);
+    expect(first.body.runs.map((r: any) => r.id)).toEqual([ids[2], ids[1]]);
+    const second = await get(`/api/v1/runs?pipeline=small&state=success&limit=2&cursor=${first.body.next}`);
+    expect(second.body.runs[0].id).toBe(ids[0]);
+    expect((await get("/api/v1/runs?state=failed")).body).toEqual({ runs: [], next: null });
+    expect((await get("/api/v1/runs?state=bogus")).status).toBe(400);
+  });
+
+  it("answers unknown pipelines, runs and routes with 404 and one line", async () => {
+    for (const path of ["/api/v1/pipelines/nope", "/api/v1/runs/999999", "/api/v1/nothing"]) {
+      const { status, body } = await get(path);
+      expect(status).toBe(404);
+      expect(Object.keys(body)).toEqual(["error"]);
+      expect(body.error).not.toContain("\n");
+    }
+    expect((await post("/api/v1/pipelines/nope/runs", {})).status).toBe(404);
+    expect((await post("/api/v1/runs/999999/cancel")).status).toBe(404);
+    expect((await get("/api/v1/runs/abc")).status).toBe(400);
+  });
+
+  it("refuses bad params, a 2 MB body (413), and cancelling a finished run (409) without crashing", async () => {
+    const bad = await post("/api/v1/pipelines/small/runs", { params: { nope: 1 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/nope/);
+    const big = await post("/api/v1/pipelines/small/runs", { params: { n: "x".repeat(2 * 1024 * 1024) } });
+    expect(big.status).toBe(413);
+    const { body: { id } } = await post("/api/v1/pipelines/small/runs", {});
+    await until(() => get(`/api/v1/runs/${id}`), (r) => r.body.state === "success");
+    const cancelled = await post(`/api/v1/runs/${id}/cancel`);
+    expect(cancelled.status).toBe(409);
+    expect(cancelled.body.error).toMatch(/already ended \(success\)/);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe("the JSON API with a token", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    const dir = pipelinesDir();
+    server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false, token: "s3cret" });
+  });
+  afterAll(async () => await server?.close());
+
+  it("needs the bearer token on every route but /healthz", async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    for (const path of ["/api/v1/pipelines", "/metrics", "/api/v1/openapi.json"]) {
+      expect((await fetch(server.url + path)).status).toBe(401);
+      expect((await fetch(server.url + path, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+      expect((await fetch(server.url + path, { headers: { authorization: "Bearer s3cret" } })).status).toBe(200);
+    }
+    const post = await fetch(`${server.url}/api/v1/pipelines/small/runs`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    expect(post.status).toBe(401);
+  });
+
+  it("refuses to listen beyond loopback without a token", async () => {
+    const dir = pipelinesDir();
+    await expect(startServer({ db: join(dir, "cellar.duckdb"), host: "0.0.0.0", port: 0, pipelines: dir }))
+      .rejects.toThrow("--host 0.0.0.0 is not loopback; set --token (or CELLAR_TOKEN) to listen there");
+  });
+});
+
+describe("cellar serve", () => {
+  it("starts as a child process, answers /healthz, and exits 0 on SIGINT", async () => {
+    const dir = pipelinesDir();
+    const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", join(dir, "cellar.duckdb"), "serve", "--port", "0", "--pipelines", dir], { cwd: dir });
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (d) => {
+        stdout += d;
+        const match = /listening on (http:\/\/\S+)/.exec(stdout);
+        if (match) resolve(match[1]);
+      });
+      child.on("close", () => reject(new Error(`cellar serve exited: ${stderr}`)));
+    });
+    expect(stdout).toMatch(/pipelines: small/);
+    expect(stderr).toMatch(/broken\.ts: .*not a pipeline/);
+    const health = await fetch(`${url}/healthz`);
+    expect(await health.text()).toBe("ok");
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+  }, 30_000);
+
+  it("refuses a non-loopback host without a token, in one line", async () => {
+    const dir = pipelinesDir();
+    const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", join(dir, "cellar.duckdb"), "serve", "--host", "0.0.0.0", "--pipelines", dir], { cwd: dir });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(stderr).toBe("cellar: --host 0.0.0.0 is not loopback; set --token (or CELLAR_TOKEN) to listen there\n");
+  }, 30_000);
+});
