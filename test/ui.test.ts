@@ -1,6 +1,8 @@
 // The notebook UI over real HTTP on 127.0.0.1: the pages list, show and link what a real store holds, and
 // everything from data (outputs, errors) is escaped.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cellCall } from "../server/ui/cell-source.ts";
+import { outputPreview } from "../server/ui/preview.ts";
 import { SCRIPT_OUTPUT, type UiFixture, uiFixture } from "./ui-fixture.ts";
 
 let ui: UiFixture;
@@ -83,5 +85,42 @@ describe("notebook UI", () => {
       expect(page.status, path).toBe(404);
       expect(page.body, path).toContain(`<p class="notfound">${line}</p>`);
     }
+  });
+});
+
+describe("cellCall", () => {
+  const file = [
+    "export default pipeline({ id: \"p\" })",
+    "  .cell(\"a\", (x: string) => \")\" + `(${x}` /* ) */)",
+    "  .cell(\"b\", { retries: 1 }, (ctx) => {",
+    "    // a comment with a ( paren",
+    "    return [1, 2];",
+    "  });",
+  ].join("\n");
+
+  it("takes the .cell call on the call site's line up to its closing parenthesis, strings and comments skipped", () => {
+    expect(cellCall(file, 2, "a")).toBe(".cell(\"a\", (x: string) => \")\" + `(${x}` /* ) */)");
+    expect(cellCall(file, 3, "b")).toBe(".cell(\"b\", { retries: 1 }, (ctx) => {\n  // a comment with a ( paren\n  return [1, 2];\n})");
+  });
+
+  it("gives up when the line holds another cell or none, so the caller falls back to fn.toString()", () => {
+    expect(cellCall(file, 2, "b")).toBeUndefined();
+    expect(cellCall("const x = 1;", 1, "a")).toBeUndefined();
+    expect(cellCall(".cell(\"a\", () => {", 1, "a")).toBeUndefined();
+  });
+});
+
+describe("outputPreview", () => {
+  it("shows a table by name and row count, and cuts JSON at 4 KB", () => {
+    expect(outputPreview({ $table: "docs", sql: "\"p\".\"docs__r1\"", rows: 12, hash: "h" })).toEqual({ kind: "table", name: "docs", rows: 12 });
+    expect(outputPreview([1])).toEqual({ kind: "json", text: "[\n  1\n]", truncated: false, bytes: 7 });
+    const big = outputPreview({ s: "é".repeat(5000) });
+    expect(big).toMatchObject({ kind: "json", truncated: true });
+    // Cut at 4096 bytes, not characters: the 10 bytes before the string and 2043 two-byte characters.
+    expect(big.kind === "json" && big.text).toBe(`{\n  "s": "${"é".repeat(2043)}`);
+    // A character split by the cut is dropped, not shown as U+FFFD.
+    const odd = outputPreview({ sx: "é".repeat(5000) });
+    expect(odd.kind === "json" && odd.text).toBe(`{\n  "sx": "${"é".repeat(2042)}`);
+    expect(big.kind === "json" && big.bytes).toBe(10_013);
   });
 });

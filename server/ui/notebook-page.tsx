@@ -17,7 +17,7 @@ import { cellSource } from "./cell-source.ts";
 import { costs, duration, when } from "./format.ts";
 import { highlightTs } from "./highlight.ts";
 import { Layout, NotFound, StateBadge } from "./layout.tsx";
-import { outputPreview, type OutputPreview } from "./preview.ts";
+import { outputPreview, type OutputPreview, PREVIEW_BYTES } from "./preview.ts";
 import { STRIP_RUNS } from "./pipelines-page.tsx";
 
 type CellDef = Pipeline["cells"][number];
@@ -150,7 +150,7 @@ function Preview(props: { preview: OutputPreview }) {
   return (
     <div>
       <pre class="output">{preview.text}</pre>
-      {preview.truncated ? <div class="muted">{`… cut at ${preview.text.length.toLocaleString("en")} of ${preview.bytes.toLocaleString("en")} bytes`}</div> : null}
+      {preview.truncated ? <div class="muted">{`… cut at ${PREVIEW_BYTES.toLocaleString("en")} of ${preview.bytes.toLocaleString("en")} bytes`}</div> : null}
     </div>
   );
 }

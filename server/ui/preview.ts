@@ -22,7 +22,9 @@ export type OutputPreview =
 export function outputPreview(output: unknown): OutputPreview {
   if (isTableRef(output)) return { kind: "table", name: output.$table, rows: output.rows };
   const text = JSON.stringify(output, null, 2) ?? "undefined";
-  const bytes = new TextEncoder().encode(text).length;
-  if (text.length <= PREVIEW_BYTES) return { kind: "json", text, truncated: false, bytes };
-  return { kind: "json", text: text.slice(0, PREVIEW_BYTES), truncated: true, bytes };
+  const encoded = new TextEncoder().encode(text);
+  if (encoded.length <= PREVIEW_BYTES) return { kind: "json", text, truncated: false, bytes: encoded.length };
+  // Cut in bytes, not characters (4096 characters of CJK text are 12 KB); a character split at the cut is dropped.
+  const cut = new TextDecoder().decode(encoded.subarray(0, PREVIEW_BYTES)).replace(/\uFFFD$/, "");
+  return { kind: "json", text: cut, truncated: true, bytes: encoded.length };
 }
