@@ -459,7 +459,8 @@ function callSite(): CellDef["callSite"] {
   for (const frame of frames) {
     const match = /(file:\/\/[^\s)]+|\/[^\s():]+):(\d+):\d+\)?\s*$/.exec(frame);
     if (!match || match[1].includes("/kernel/pipeline.ts")) continue;
-    return { file: match[1], line: Number(match[2]) };
+    // A module imported anew (the server reloading a changed file) has a query string; the file has not.
+    return { file: match[1].replace(/\?[^/]*$/, ""), line: Number(match[2]) };
   }
   return undefined;
 }

@@ -1,6 +1,6 @@
 /**
  * The server's Hono app, built from its dependencies: `/healthz`, `/metrics` (Prometheus text), the JSON
- * API under `/api/v1`, behind the bearer token when one is set, with security headers and a 1 MB limit on
+ * API under `/api/v1`, the notebook UI (ui/) at `/`, behind the bearer token when one is set, with security headers and a 1 MB limit on
  * request bodies. The same app serves under Node and Deno (kernel/mod.ts's serverRuntime.serve).
  *
  * @example
@@ -22,6 +22,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { apiRoutes, failure } from "./api/routes.ts";
 import { requireToken } from "./auth.ts";
 import type { ServerDeps } from "./deps.ts";
+import { uiRoutes } from "./ui/routes.tsx";
 
 /** Request bodies above this are refused (413) before they are read in full. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -46,5 +47,6 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): OpenAPIHo
     return c.body(text, 200, { "content-type": contentType });
   });
   app.route("/api/v1", apiRoutes(deps));
+  app.route("/", uiRoutes(deps));
   return app;
 }

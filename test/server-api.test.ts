@@ -60,6 +60,13 @@ describe("the JSON API, without a token", () => {
     expect(text).toMatch(/^# TYPE cellar_\w+ /m);
   });
 
+  it("serves the notebook UI beside the API", async () => {
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await page.text()).toContain("small");
+  });
+
   it("serves the OpenAPI document", async () => {
     const { status, body } = await get("/api/v1/openapi.json");
     expect(status).toBe(200);
@@ -158,6 +165,50 @@ describe("the JSON API with a token", () => {
     const dir = pipelinesDir();
     await expect(startServer({ db: join(dir, "cellar.duckdb"), host: "0.0.0.0", port: 0, pipelines: dir }))
       .rejects.toThrow("--host 0.0.0.0 is not loopback; set --token (or CELLAR_TOKEN) to listen there");
+  });
+});
+
+describe("the pipeline files served", () => {
+  it("reloads a file when it changes, and reports one that stops loading as a load error", async () => {
+    const dir = pipelinesDir();
+    const server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+    try {
+      const reloaded: string[] = [];
+      server.registry.changed((id) => reloaded.push(id));
+      const pipelines = async () => (await (await fetch(`${server.url}/api/v1/pipelines`)).json()) as any;
+      writePipeline(dir, "small.ts", `export default pipeline({ id: "small" }).cell("only", () => 1).cell("more", (_c, x: number) => x + 1);`);
+      const after = await until(pipelines, (b) => b.pipelines[0]?.cells.length === 2 && b.pipelines[0].cells[0] === "only");
+      expect(after.pipelines[0].cells).toEqual(["only", "more"]);
+      expect(reloaded).toContain("small");
+      writeFileSync(join(dir, "small.ts"), "export default pipeline(;\n");
+      const broken = await until(pipelines, (b) => b.pipelines.length === 0);
+      expect(broken.pipelines).toEqual([]);
+      expect(broken.loadErrors.map((e: any) => e.file).sort()).toEqual([join(dir, "broken.ts"), join(dir, "small.ts")]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("a pipeline file edited while served", () => {
+  it("recomputes the edited cell on the next run, and serves the unchanged one from its checkpoint", async () => {
+    const dir = pipelinesDir();
+    const server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+    const trigger = async () => {
+      const { id } = (await (await fetch(`${server.url}/api/v1/pipelines/small/runs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ date: "2026-05-03" }) })).json()) as any;
+      const detail = await until(async () => (await (await fetch(`${server.url}/api/v1/runs/${id}`)).json()) as any, (d) => d.state === "success");
+      return detail.cells.map((c: any) => `${c.cell}:${c.state}`);
+    };
+    try {
+      expect(await trigger()).toEqual(["make:success", "sum:success"]);
+      writePipeline(dir, "small.ts", `export default pipeline({ id: "small", schedule: "@daily", startDate: "2026-05-01", params: { n: 2 } })
+  .cell("make", (ctx) => { ctx.log.info("making"); return Array.from({ length: ctx.params.n as number }, (_, i) => i); })
+  .cell("sum", { retries: 1 }, (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 100));`);
+      await until(async () => (await (await fetch(`${server.url}/api/v1/pipelines/small`)).json()) as any, (p) => p.cells[1].source.includes("100"));
+      expect(await trigger()).toEqual(["make:cached", "sum:success"]);
+    } finally {
+      await server.close();
+    }
   });
 });
 

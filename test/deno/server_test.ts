@@ -1,0 +1,49 @@
+// The server under Deno (Deno.serve through the runtime adapter): the same app as under Node, over real
+// HTTP on 127.0.0.1 — /healthz, and a run triggered through the API and watched until it succeeds.
+// Run with: deno task test
+import assert from "node:assert/strict";
+import { startServer } from "../../server/serve.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+Deno.test({
+  name: "the server answers /healthz and runs a triggered pipeline to success under Deno",
+  // DuckDB's and the watcher's resources outlive the test by design; the server is closed at its end.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "cellar-server-" });
+    await Deno.writeTextFile(
+      `${dir}/small.ts`,
+      `import { pipeline } from ${JSON.stringify(`${ROOT}kernel/mod.ts`)};
+export default pipeline({ id: "small" })
+  .cell("make", () => [1, 2, 3])
+  .cell("sum", (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0));
+`,
+    );
+    const server = await startServer({ db: `${dir}/cellar.duckdb`, host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+    try {
+      const health = await fetch(`${server.url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal(await health.text(), "ok");
+
+      const started = await fetch(`${server.url}/api/v1/pipelines/small/runs`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ date: "2026-05-03" }),
+      });
+      assert.equal(started.status, 202);
+      const { id } = await started.json();
+      let detail: { state: string; cells: Array<{ cell: string; state: string }> } = { state: "queued", cells: [] };
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && detail.state !== "success";) {
+        await new Promise((r) => setTimeout(r, 50));
+        detail = await (await fetch(`${server.url}/api/v1/runs/${id}`)).json();
+      }
+      assert.equal(detail.state, "success");
+      assert.deepEqual(detail.cells.map((c) => `${c.cell}:${c.state}`), ["make:success", "sum:success"]);
+    } finally {
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
