@@ -73,6 +73,13 @@ describe("notebook UI", () => {
     expect(ok.body.match(/class="tl-bar state-success"/g)?.length).toBe(4);
   });
 
+  it("carries no script and no style attribute, so a strict Content-Security-Policy holds", async () => {
+    for (const path of ["/", "/pipelines/notes", "/pipelines/flaky", `/runs/${ui.runIds.notes[1]}`, `/runs/${ui.runIds.flaky[1]}`]) {
+      const { body } = await get(path);
+      expect(body, path).not.toMatch(/<script|\sstyle=|\son[a-z]+=/i);
+    }
+  });
+
   it("answers 404 with one line for unknown pipelines and runs", async () => {
     for (const [path, line] of [
       ["/pipelines/nope", "pipeline nope: no such pipeline"],

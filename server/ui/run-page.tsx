@@ -83,19 +83,22 @@ function Timeline(props: { cells: CellReport[] }) {
   if (all.length === 0) return <div />;
   const t0 = Math.min(...all.map((b) => b.start));
   const span = Math.max(1, Math.max(...all.map((b) => b.end)) - t0);
-  const pct = (ms: number) => `${((ms / span) * 100).toFixed(2)}%`;
+  // Bars are SVG rects in a 1000-unit track stretched to its width: attributes, not style, so a strict CSP holds.
+  const x = (ms: number) => ((ms / span) * 1000).toFixed(1);
   const names = [...new Set(all.map((b) => b.cell))];
   return (
     <section class="timeline">
       {names.map((name) => (
         <div class="tl-row">
           <span class="tl-name" title={name}>{name}</span>
-          <div class="tl-track">
+          <svg class="tl-track" viewBox="0 0 1000 14" preserveAspectRatio="none">
             {all.filter((b) => b.cell === name).map((b) => (
-              <span class={`tl-bar state-${b.state}`} style={`left:${pct(b.start - t0)};width:${pct(b.end - b.start)}`}
-                title={`${b.cell} try ${b.tryNumber} · ${b.state} · ${duration(b.end - b.start)}`} />
+              <rect key={b.tryNumber} class={`tl-bar state-${b.state}`} x={x(b.start - t0)} y="0" height="14"
+                width={Math.max(4, Number(x(b.end - b.start)))}>
+                <title>{`${b.cell} try ${b.tryNumber} · ${b.state} · ${duration(b.end - b.start)}`}</title>
+              </rect>
             ))}
-          </div>
+          </svg>
         </div>
       ))}
       <div class="tl-axis"><span>0</span><span>{duration(span / 2)}</span><span>{duration(span)}</span></div>

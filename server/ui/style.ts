@@ -1,7 +1,8 @@
 /**
  * The UI's one stylesheet, served by the UI router at `/ui/style.css` (a string here, so the server needs no
  * static folder and no build step). State colours are one class per state, `state-<state>`, used by badges,
- * run strips and timeline bars alike.
+ * run strips and timeline bars alike (as `fill` for the SVG ones). Pages carry no style attributes, so a CSP
+ * without 'unsafe-inline' for styles holds: sizes and positions computed from data are SVG attributes.
  *
  * @example
  * ```ts
@@ -10,6 +11,11 @@
  * STYLE.includes(".state-success"); // → true
  * ```
  */
+import { CellState, RunState } from "../../kernel/mod.ts";
+
+/** Every state a run or cell can show in, each with its colour variable below. */
+const STATES = [...new Set<string>([...Object.values(RunState), ...Object.values(CellState)])];
+
 export const STYLE = `
 :root {
   --fg: #1f2328; --muted: #656d76; --line: #d8dee4; --bg: #f6f8fa; --card: #fff; --link: #0969da;
@@ -40,14 +46,9 @@ table.list tr:last-child td { border-bottom: 0; }
 table.list .num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; white-space: nowrap; }
 .badge.state-queued, .badge.state-waiting { color: var(--fg); }
-.state-success { background: var(--success); } .state-failed { background: var(--failed); }
-.state-running { background: var(--running); } .state-cached { background: var(--cached); }
-.state-upstream_failed { background: var(--upstream_failed); } .state-queued { background: var(--queued); }
-.state-waiting { background: var(--waiting); } .state-up_for_retry { background: var(--up_for_retry); }
-.state-interrupted { background: var(--interrupted); } .state-cancelled { background: var(--cancelled); }
-.strip { display: flex; align-items: flex-end; gap: 2px; height: 22px; }
-.strip a { display: block; width: 9px; min-height: 4px; border-radius: 2px; }
-.strip a:hover { outline: 2px solid var(--fg); outline-offset: 1px; }
+` + STATES.map((s) => `.state-${s} { background: var(--${s}); fill: var(--${s}); }`).join("\n") + `
+svg.strip { display: block; }
+svg.strip a:hover rect { stroke: var(--fg); stroke-width: 2; }
 .cell { background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin: 0 0 16px; overflow: hidden; }
 .cell > header { display: flex; align-items: center; gap: 10px; padding: 8px 14px; border-bottom: 1px solid var(--line); }
 .cell > header .index { color: var(--muted); font-family: var(--mono); font-size: 12px; min-width: 2.5em; }
@@ -66,8 +67,7 @@ pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 
 .timeline { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; margin: 0 0 20px; }
 .tl-row { display: grid; grid-template-columns: 180px 1fr; align-items: center; gap: 10px; height: 24px; }
 .tl-name { font-family: var(--mono); font-size: 12px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.tl-track { position: relative; height: 14px; background: var(--bg); border-radius: 3px; }
-.tl-bar { position: absolute; top: 0; bottom: 0; min-width: 3px; border-radius: 3px; }
+svg.tl-track { display: block; width: 100%; height: 14px; background: var(--bg); border-radius: 3px; }
 .tl-axis { display: flex; justify-content: space-between; margin-left: 190px; color: var(--muted); font-size: 11px; }
 .notfound { padding: 48px 0; font-size: 16px; }
 .empty { padding: 24px; text-align: center; color: var(--muted); background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
