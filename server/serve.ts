@@ -1,7 +1,7 @@
 /**
  * `cellar serve` in one call: the pipelines of a directory (watched), the facade over the store, the
- * scheduler over the scheduled ones (restarted when a file changes), and the app listening. close() stops
- * them in reverse order.
+ * scheduler over the scheduled ones (restarted when a file changes), and the app listening. close() cancels
+ * the runs still going (they stay resumable) and stops the rest in reverse order.
  *
  * @example
  * ```ts
@@ -53,6 +53,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       cellar,
       registry,
       close: async () => {
+        // Runs still going stop as `cellar schedule` stops them on a signal: cancelled, left resumable.
+        cellar.cancel(undefined, "server stopping");
         await served.close();
         await scheduler?.stop();
         registry.close();
