@@ -53,6 +53,9 @@ describe("notebook UI in Chromium", () => {
     await page.waitForURL(`**/runs/${ui.runIds.flaky[3]}`);
     expect(await page.locator(".tl-bar").count()).toBe(2);
     expect(await page.locator("table.list tbody tr").count()).toBe(3);
+    // A log line holding an <img onerror> is text too.
+    await expect(page.locator("td.msg").nth(6).textContent()).resolves.toBe("loaded part 7 <img src=x onerror=alert(2)>");
+    expect(await page.locator("img").count()).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS, "ui-run.png"), fullPage: true });
 
     expect(dialogs).toEqual([]);

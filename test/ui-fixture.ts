@@ -30,8 +30,13 @@ const NOTES = `export default pipeline({ id: "notes", schedule: "@daily", startD
 `;
 
 const FLAKY = `export default pipeline({ id: "flaky", params: { fail: false } })
-  .cell("load", async () => (await new Promise((r) => setTimeout(r, 30)), 41))
+  .cell("load", async (ctx) => {
+    for (let i = 1; i <= 250; i++) ctx.log.info("loaded part " + i + (i === 7 ? " <img src=x onerror=alert(2)>" : ""));
+    await new Promise((r) => setTimeout(r, 30));
+    return 41;
+  })
   .cell("check", async (ctx, x: number) => {
+    ctx.log.warn("checking " + x);
     await new Promise((r) => setTimeout(r, 15));
     if (ctx.params.fail) throw new Error("check failed: <b>x</b> was " + x);
     return x + 1;

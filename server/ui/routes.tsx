@@ -17,6 +17,7 @@ import { Hono } from "hono";
 import { isCellarError } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { NotFound, STYLE_PATH } from "./layout.tsx";
+import { LOG_PAGE } from "./log-view.tsx";
 import { notebookPage } from "./notebook-page.tsx";
 import { pipelinesPage } from "./pipelines-page.tsx";
 import { runPage } from "./run-page.tsx";
@@ -42,8 +43,12 @@ export function uiRoutes(deps: ServerDeps): Hono {
     const notFound = () => c.html(<NotFound what={`run ${id}: no such run`} />, 404);
     if (!RUN_ID.test(id)) return notFound();
     try {
-      const detail = await deps.cellar.show(Number(id));
-      return c.html(runPage(detail, deps.pipelines.get(detail.run.pipeline)?.cells.map((cell) => cell.name)));
+      const from = Number(c.req.query("logs") ?? 0);
+      if (!Number.isSafeInteger(from) || from < 0) return c.html(<NotFound what={`logs from ${c.req.query("logs")}: expected a line number`} />, 400);
+      // One line past the page says whether there is a next one, without counting them all.
+      const detail = await deps.cellar.show(Number(id), { logs: { from, limit: LOG_PAGE + 1 } });
+      const order = deps.pipelines.get(detail.run.pipeline)?.cells.map((cell) => cell.name);
+      return c.html(runPage(detail, order, { from, lines: detail.logs ?? [] }));
     } catch (err) {
       if (isCellarError(err) && /no such run/.test(err.message)) return notFound();
       throw err;

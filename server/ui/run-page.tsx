@@ -11,12 +11,16 @@
  * const page = runPage(await cellar.show(1), ["fetch", "embed"]);
  * ```
  */
-import type { CellReport, RunDetail } from "../../kernel/mod.ts";
+import type { CellReport, LogLine, RunDetail } from "../../kernel/mod.ts";
 import { costs, duration, runMs, when } from "./format.ts";
 import { Layout, StateBadge } from "./layout.tsx";
+import { LOG_PAGE, LogView } from "./log-view.tsx";
 
-/** `order`: the pipeline's cell names as defined, when it is served; the store's order (by start) otherwise. */
-export function runPage(detail: RunDetail, order: string[] = []) {
+/**
+ * `order`: the pipeline's cell names as defined, when it is served; the store's order (by start) otherwise.
+ * `logs`: one page of its log lines from line `from`, and one line past it (which says there are more).
+ */
+export function runPage(detail: RunDetail, order: string[] = [], logs: { from: number; lines: LogLine[] } = { from: 0, lines: [] }) {
   const { run } = detail;
   // Cells starting within the same millisecond would otherwise sort by name, not as the notebook reads.
   const rank = (cell: string) => (order.includes(cell) ? order.indexOf(cell) : order.length);
@@ -33,6 +37,7 @@ export function runPage(detail: RunDetail, order: string[] = []) {
       </p>
       <Timeline cells={cells} />
       {cells.length === 0 ? <div class="empty">No cell has started in this run.</div> : <CellTable cells={cells} />}
+      <LogView runId={run.runId} from={logs.from} lines={logs.lines.slice(0, LOG_PAGE)} more={logs.lines.length > LOG_PAGE} />
     </Layout>
   );
 }

@@ -69,6 +69,15 @@ pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 
 .tl-name { font-family: var(--mono); font-size: 12px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 svg.tl-track { display: block; width: 100%; height: 14px; background: var(--bg); border-radius: 3px; }
 .tl-axis { display: flex; justify-content: space-between; margin-left: 190px; color: var(--muted); font-size: 11px; }
+.logs { background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin: 20px 0 0; overflow: hidden; }
+.logs > header { display: flex; align-items: baseline; gap: 12px; padding: 8px 14px; border-bottom: 1px solid var(--line); }
+.logs .pager { margin-left: auto; display: flex; gap: 14px; }
+.logscroll { max-height: 420px; overflow: auto; }
+table.loglines { width: 100%; border-collapse: collapse; font-family: var(--mono); font-size: 12px; }
+table.loglines td { padding: 2px 10px; vertical-align: top; border-bottom: 1px solid #f0f2f4; }
+table.loglines td.ts, table.loglines td.lcell, table.loglines td.level { white-space: nowrap; color: var(--muted); }
+table.loglines td.msg { white-space: pre-wrap; word-break: break-word; width: 100%; }
+tr.level-warn td.level { color: #9a6700; font-weight: 600; } tr.level-error td.level, tr.level-error td.msg { color: var(--failed); }
 .notfound { padding: 48px 0; font-size: 16px; }
 .empty { padding: 24px; text-align: center; color: var(--muted); background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
 /* highlight.js, GitHub's light palette */
