@@ -58,6 +58,12 @@ describe("notebook UI in Chromium", () => {
     expect(await page.locator("img").count()).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS, "ui-run.png"), fullPage: true });
 
+    await page.click('.crumbs a[href="/pipelines/flaky"]');
+    await page.click('.sub a[href="/pipelines/flaky/grid"]');
+    await page.waitForURL("**/pipelines/flaky/grid");
+    expect(await page.locator("a.sq").count()).toBe(3 * ui.runIds.flaky.length);
+    await page.screenshot({ path: join(ARTIFACTS, "ui-grid.png"), fullPage: true });
+
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
   }, 30_000);

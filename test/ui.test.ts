@@ -89,8 +89,17 @@ describe("notebook UI", () => {
     expect((await get(`/runs/${run}?logs=-1`)).status).toBe(400);
   });
 
+  it("shows a grid of runs × cells, each square linking to its run", async () => {
+    const page = await get("/pipelines/flaky/grid");
+    expect(page.status).toBe(200);
+    expect(page.body.match(/class="sq state-/g)?.length).toBe(3 * ui.runIds.flaky.length);
+    expect(page.body.match(/<a class="sq state-upstream_failed" href="\/runs\/\d+"/g)?.length).toBe(2);
+    for (const id of ui.runIds.flaky) expect(page.body).toContain(`href="/runs/${id}"`);
+    expect((await get("/pipelines/nope/grid")).status).toBe(404);
+  });
+
   it("carries no script and no style attribute, so a strict Content-Security-Policy holds", async () => {
-    for (const path of ["/", "/pipelines/notes", "/pipelines/flaky", `/runs/${ui.runIds.notes[1]}`, `/runs/${ui.runIds.flaky[1]}`]) {
+    for (const path of ["/", "/pipelines/notes", "/pipelines/flaky", "/pipelines/flaky/grid", `/runs/${ui.runIds.notes[1]}`, `/runs/${ui.runIds.flaky[1]}`]) {
       const { body } = await get(path);
       // In tags only: the escaped text of a source or a log line may say "onerror=".
       expect(body, path).not.toMatch(/<script|<[a-z][^>]*\s(?:style|on[a-z]+)=/i);

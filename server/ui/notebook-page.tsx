@@ -42,7 +42,7 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
       <h1>{pipeline.id}</h1>
       <p class="sub">
         {pipeline.timetable ? `schedule ${pipeline.timetable.schedule} · ` : "manual · "}
-        {`${pipeline.cells.length} cells`}
+        {`${pipeline.cells.length} cells · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a>
         {detail ? <span> · showing run <a href={`/runs/${detail.run.runId}`}>{`#${detail.run.runId}`}</a>{` (${detail.run.kind}, ${when(detail.run.logicalDate)}) `}<StateBadge state={detail.run.state} /></span> : " · never run"}
       </p>
       <RunPicker pipeline={pipeline.id} runs={runs} selected={selected?.runId} />

@@ -41,7 +41,7 @@ function PipelineRow(props: { pipeline: Pipeline; runs: RunRecord[] }) {
   const next = nextRun(pipeline);
   return (
     <tr>
-      <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted small">{`${pipeline.cells.length} cells`}</div></td>
+      <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted small">{`${pipeline.cells.length} cells · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a></div></td>
       <td class="mono">{pipeline.timetable?.schedule ?? <span class="muted">manual</span>}</td>
       <td>{next ? <span title={`logical date ${when(next.logicalDate)}`}>{when(next.firesAt)}</span> : <span class="muted">–</span>}</td>
       <td>

@@ -1,6 +1,7 @@
 /**
  * The notebook UI's routes, server-rendered with hono/jsx: `/` the pipelines, `/pipelines/:id` a pipeline as
- * a notebook (`?run=<id>` picks the run), `/runs/:id` a run, and the stylesheet. Unknown ids answer 404 with
+ * a notebook (`?run=<id>` picks the run), `/pipelines/:id/grid` its runs × cells, `/runs/:id` a run
+ * (`?logs=<from>` pages its logs), and the stylesheet. Unknown ids answer 404 with
  * one line. No client code: every page is plain HTML.
  *
  * @example
@@ -17,6 +18,7 @@ import { Hono } from "hono";
 import { isCellarError } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { NotFound, STYLE_PATH } from "./layout.tsx";
+import { gridPage } from "./grid-page.tsx";
 import { LOG_PAGE } from "./log-view.tsx";
 import { notebookPage } from "./notebook-page.tsx";
 import { pipelinesPage } from "./pipelines-page.tsx";
@@ -37,6 +39,12 @@ export function uiRoutes(deps: ServerDeps): Hono {
     if (run !== undefined && !RUN_ID.test(run)) return c.html(<NotFound what={`run ${run}: no such run`} />, 404);
     const { status, page } = await notebookPage(deps.cellar, pipeline, run === undefined ? undefined : Number(run));
     return c.html(page, status);
+  });
+  app.get("/pipelines/:id/grid", async (c) => {
+    const id = c.req.param("id");
+    const pipeline = deps.pipelines.get(id);
+    if (!pipeline) return c.html(<NotFound what={`pipeline ${id}: no such pipeline`} />, 404);
+    return c.html(await gridPage(deps.cellar, pipeline));
   });
   app.get("/runs/:id", async (c) => {
     const id = c.req.param("id");

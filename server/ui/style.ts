@@ -78,6 +78,14 @@ table.loglines td { padding: 2px 10px; vertical-align: top; border-bottom: 1px s
 table.loglines td.ts, table.loglines td.lcell, table.loglines td.level { white-space: nowrap; color: var(--muted); }
 table.loglines td.msg { white-space: pre-wrap; word-break: break-word; width: 100%; }
 tr.level-warn td.level { color: #9a6700; font-weight: 600; } tr.level-error td.level, tr.level-error td.msg { color: var(--failed); }
+table.grid { border-collapse: separate; border-spacing: 3px; background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 8px; }
+table.grid th { font-size: 11px; font-weight: 500; padding: 0 2px 4px; text-align: center; vertical-align: bottom; }
+table.grid th .runbar { display: block; height: 4px; border-radius: 2px; margin-top: 2px; }
+table.grid td.mono { padding-right: 12px; font-size: 12px; text-align: left; }
+table.grid td { text-align: center; }
+.sq { display: inline-block; width: 18px; height: 18px; border-radius: 3px; vertical-align: middle; }
+a.sq:hover { outline: 2px solid var(--fg); outline-offset: 1px; }
+.sq.none { background: transparent; border: 1px dashed var(--line); }
 .notfound { padding: 48px 0; font-size: 16px; }
 .empty { padding: 24px; text-align: center; color: var(--muted); background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
 /* highlight.js, GitHub's light palette */
