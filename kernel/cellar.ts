@@ -230,13 +230,7 @@ export class Cellar implements AsyncDisposable {
    * server's trigger answers with. Rejects, as run() would, when the request is refused before a run exists.
    */
   async start(ref: PipelineRef, request: RunRequest = {}): Promise<{ runId: number; done: Promise<RunResult> }> {
-    let created!: (runId: number) => void;
-    let refused!: (err: unknown) => void;
-    const runId = new Promise<number>((resolve, reject) => ((created = resolve), (refused = reject)));
-    const done = this.#run(ref, request, created);
-    // After the run exists, `done` is the caller's to await; before, its failure is start()'s.
-    done.catch(refused);
-    return { runId: await runId, done };
+    return await started((created) => this.#run(ref, request, created));
   }
 
   async #run(ref: PipelineRef, request: RunRequest, onCreated: (runId: number) => void): Promise<RunResult> {
@@ -292,7 +286,16 @@ export class Cellar implements AsyncDisposable {
    * checkpoints of its upstream cells; refuses, recording nothing, when one
    * has none.
    */
-  async cell(ref: PipelineRef, cellName: string, request: Pick<RunRequest, "params" | "date"> = {}): Promise<CellResult> {
+  cell(ref: PipelineRef, cellName: string, request: Pick<RunRequest, "params" | "date"> = {}): Promise<CellResult> {
+    return this.#cell(ref, cellName, request, () => {});
+  }
+
+  /** Starts one cell's run as cell() does, and answers once it exists (its id) while it goes on, as start() does. */
+  async startCell(ref: PipelineRef, cellName: string, request: Pick<RunRequest, "params" | "date"> = {}): Promise<{ runId: number; done: Promise<CellResult> }> {
+    return await started((created) => this.#cell(ref, cellName, request, created));
+  }
+
+  async #cell(ref: PipelineRef, cellName: string, request: Pick<RunRequest, "params" | "date">, onCreated: (runId: number) => void): Promise<CellResult> {
     const k = await loadEngine();
     const { pipeline, source } = await resolve(ref);
     const cell = pipeline.getCell(cellName);
@@ -308,6 +311,7 @@ export class Cellar implements AsyncDisposable {
       }
       const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
       const run = await k.createManualRun(store, pipeline.id, "cell", date, interval, params, { only: [cellName], ...source });
+      onCreated(run.runId);
       const result = await this.#execute(op, pipeline, run);
       if (result.state !== RunState.Failed) return { ...result, checkFailed: false };
       const [last] = await store.query(
@@ -563,6 +567,17 @@ export async function loadPipelineFile(file: string, options: { fresh?: boolean 
   const k = await loadEngine();
   const { pipeline, file: path } = await k.loadPipeline(file, k.runtime.cwd(), options);
   return { pipeline, file: path };
+}
+
+/** Runs `body`, answering once it calls `created` with its run's id; a failure before that is the answer's. */
+async function started<R>(body: (created: (runId: number) => void) => Promise<R>): Promise<{ runId: number; done: Promise<R> }> {
+  let created!: (runId: number) => void;
+  let refused!: (err: unknown) => void;
+  const runId = new Promise<number>((resolve, reject) => ((created = resolve), (refused = reject)));
+  const done = body(created);
+  // After the run exists, `done` is the caller's to await; before, its failure is the answer's.
+  done.catch(refused);
+  return { runId: await runId, done };
 }
 
 /** Runs `work` over `items`, at most `limit` at a time, in order of starting. */

@@ -65,6 +65,11 @@ describe("openCellar", () => {
     expect(result.outputs.get("wait")).toBe("done");
     await expect(cellar.start(slow, { from: "nope" })).rejects.toThrow(/nope/);
     expect((await cellar.runs("slow")).length).toBe(1);
+    const cell = await cellar.startCell(chain(), "b", { date: DATE }).catch((err) => err);
+    expect(cell.message).toMatch(/needs the output of "a", which has no checkpoint/);
+    await cellar.run(chain(), { date: DATE });
+    const one = await cellar.startCell(chain(), "b", { date: DATE });
+    expect(await one.done).toMatchObject({ runId: one.runId, state: RunState.Success, checkFailed: false });
   });
 
   it("pages runs across pipelines by id, filtered by pipeline and state, and pages a run's logs", async () => {

@@ -115,6 +115,29 @@ describe("the JSON API, without a token", () => {
     expect((await get("/api/v1/runs?state=bogus")).status).toBe(400);
   });
 
+  it("makes one run of two concurrent triggers for one logical date", async () => {
+    const [a, b] = await Promise.all([0, 1].map(() => post("/api/v1/pipelines/small/runs", { date: "2026-05-07" })));
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(a.body.id).toBe(b.body.id);
+    await until(() => get(`/api/v1/runs/${a.body.id}`), (r) => r.body.state === "success");
+    const runs = (await get("/api/v1/runs?pipeline=small&limit=100")).body.runs;
+    expect(runs.filter((r: any) => r.logicalDate === "2026-05-07T00:00:00.000Z")).toHaveLength(1);
+  });
+
+  it("runs one cell on its cached upstream, and runs from a cell", async () => {
+    const cell = await post("/api/v1/pipelines/small/cells/sum/runs", { date: "2026-05-08" });
+    expect(cell.status).toBe(202);
+    const one = await until(() => get(`/api/v1/runs/${cell.body.id}`), (r) => r.body.state === "success");
+    expect(one.body.run.kind).toBe("cell");
+    expect(one.body.cells.map((c: any) => c.cell)).toEqual(["sum"]);
+    const from = await post("/api/v1/pipelines/small/runs", { date: "2026-05-03", from: "sum" });
+    const fromRun = await until(() => get(`/api/v1/runs/${from.body.id}`), (r) => r.body.state === "success");
+    expect(fromRun.body.cells.map((c: any) => `${c.cell}:${c.state}`)).toEqual(["make:cached", "sum:success"]);
+    expect((await post("/api/v1/pipelines/small/cells/nope/runs", {})).status).toBe(404);
+    expect((await post("/api/v1/pipelines/small/runs", { from: "nope" })).status).toBe(400);
+    expect((await post("/api/v1/pipelines/small/runs", { bogus: 1 })).status).toBe(400);
+  });
+
   it("answers unknown pipelines, runs and routes with 404 and one line", async () => {
     for (const path of ["/api/v1/pipelines/nope", "/api/v1/runs/999999", "/api/v1/nothing"]) {
       const { status, body } = await get(path);

@@ -15,6 +15,7 @@
  */
 import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.ts";
@@ -98,24 +99,66 @@ function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
 }
 
 function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
+  // Triggers of one pipeline, logical date, params and start cell that arrive while such a run is starting or
+  // going on answer with that run: a double click, or two clients, make one run.
+  const inFlight = new Map<string, Promise<number>>();
+  const once = (key: string | undefined, start: () => Promise<{ runId: number; done: Promise<unknown> }>): Promise<number> => {
+    const going = key === undefined ? undefined : inFlight.get(key);
+    if (going) return going;
+    const runId = start().then((s) => {
+      // The run's end is recorded in the store; nobody awaits it here.
+      void s.done.catch(() => {}).finally(() => key !== undefined && inFlight.delete(key));
+      return s.runId;
+    });
+    if (key !== undefined) {
+      inFlight.set(key, runId);
+      runId.catch(() => inFlight.delete(key));
+    }
+    return runId;
+  };
   api.openapi(
     createRoute({
       method: "post",
       path: "/pipelines/{id}/runs",
       request: { params: S.PipelineId, body: { content: { "application/json": { schema: S.TriggerBody } }, required: false } },
-      responses: { 202: json(S.Accepted, "The run exists and goes on"), 400: refused("Bad params or date"), 404: refused("No such pipeline") },
+      responses: { 202: json(S.Accepted, "The run exists and goes on"), 400: refused("Bad params, date or cell"), 404: refused("No such pipeline") },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const pipeline = deps.pipelines.get(id);
       if (!pipeline) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
-      const body = c.req.header("content-length") === "0" ? {} : (c.req.valid("json") ?? {});
-      const started = await deps.cellar.start(pipeline, body as { params?: Record<string, never>; date?: string });
-      // The run's end is recorded in the store; nobody awaits it here.
-      started.done.catch(() => {});
-      return c.json(S.Accepted.parse({ id: started.runId }), 202);
+      const body = (await bodyOf(c, S.TriggerBody)) as z.infer<typeof S.TriggerBody>;
+      const key = body.date === undefined ? undefined : JSON.stringify([id, "run", body.date, body.params ?? {}, body.from ?? null]);
+      const runId = await once(key, () => deps.cellar.start(pipeline, body as Parameters<ServerDeps["cellar"]["start"]>[1]));
+      return c.json(S.Accepted.parse({ id: runId }), 202);
     },
   );
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/pipelines/{id}/cells/{cell}/runs",
+      request: { params: S.CellPath, body: { content: { "application/json": { schema: S.CellTriggerBody } }, required: false } },
+      responses: {
+        202: json(S.Accepted, "The cell's run exists and goes on, its upstream inputs from their latest checkpoints"),
+        400: refused("Bad params or date, or an upstream cell without a checkpoint"),
+        404: refused("No such pipeline or cell"),
+      },
+    }),
+    async (c) => {
+      const { id, cell } = c.req.valid("param");
+      const pipeline = deps.pipelines.get(id);
+      if (!pipeline) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
+      if (!pipeline.cells.some((def) => def.name === cell)) return c.json({ error: `pipeline ${id}: no cell ${cell}` }, 404);
+      const body = (await bodyOf(c, S.CellTriggerBody)) as z.infer<typeof S.CellTriggerBody>;
+      const key = body.date === undefined ? undefined : JSON.stringify([id, "cell", cell, body.date, body.params ?? {}]);
+      const runId = await once(key, () => deps.cellar.startCell(pipeline, cell, body as Parameters<ServerDeps["cellar"]["startCell"]>[2]));
+      return c.json(S.Accepted.parse({ id: runId }), 202);
+    },
+  );
+  cancelRoute(api, deps);
+}
+
+function cancelRoute(api: OpenAPIHono, deps: ServerDeps): void {
   api.openapi(
     createRoute({
       method: "post",
@@ -141,8 +184,24 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
   );
 }
 
-/** A refusal from the facade: 404 for an unknown run, 400 for other bad input, 500 for the rest. */
+/** An optional JSON body: none (or an empty one) is `{}`; one that is there must match `schema`. */
+async function bodyOf(c: Context, schema: z.ZodType): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new HTTPException(400, { message: "bad request: the body is not JSON" });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HTTPException(400, { message: `bad request: ${oneLine(parsed.error)}` });
+  return parsed.data;
+}
+
+/** A refusal: an HTTPException as it says; from the facade, 404 for an unknown run, 400 for other bad input; 500 for the rest. */
 export function failure(c: Context, err: unknown): Response {
+  if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
   if (isCellarError(err)) return c.json({ error: errorLine(err) }, /: no such run in /.test(err.message) ? 404 : 400);
   return c.json({ error: `internal error: ${errorLine(err)}` }, 500);
 }

@@ -113,7 +113,16 @@ export const RunDetailBody = z.object({
 export const TriggerBody = z.object({
   params: z.record(z.string(), ParamValue).optional(),
   date: z.string().min(1).optional(),
+  /** Recompute this cell and everything downstream ("run from here"). */
+  from: z.string().min(1).optional(),
 }).strict().openapi("Trigger");
+
+export const CellTriggerBody = TriggerBody.omit({ from: true }).strict().openapi("CellTrigger");
+
+export const CellPath = z.object({
+  id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }),
+  cell: z.string().min(1).openapi({ param: { name: "cell", in: "path" } }),
+});
 
 export const Accepted = z.object({ id: z.number().int() }).openapi("Accepted");
 
