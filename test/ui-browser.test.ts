@@ -58,6 +58,8 @@ describe("notebook UI in Chromium", () => {
     expect(await page.locator("img").count()).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS, "ui-run.png"), fullPage: true });
 
+    await page.goto(`${ui.base}/runs/${ui.runIds.flaky[0]}`);
+    await page.screenshot({ path: join(ARTIFACTS, "ui-run-retried.png"), fullPage: true });
     await page.click('.crumbs a[href="/pipelines/flaky"]');
     await page.click('.sub a[href="/pipelines/flaky/grid"]');
     await page.waitForURL("**/pipelines/flaky/grid");

@@ -41,7 +41,12 @@ const FLAKY = `export default pipeline({ id: "flaky", params: { fail: false } })
     if (ctx.params.fail) throw new Error("check failed: <b>x</b> was " + x);
     return x + 1;
   })
-  .cell("publish", (_ctx, x: number) => ({ published: x }));
+  .cell("publish", { retries: 1, retryDelay: "10ms" }, async (ctx, x: number) => {
+    ctx.cost.add("api_calls", 2);
+    await new Promise((r) => setTimeout(r, 10));
+    if (ctx.tryNumber === 1) throw new Error("publish: the endpoint answered 503");
+    return { published: x };
+  });
 `;
 
 export interface UiFixture {

@@ -69,6 +69,11 @@ describe("notebook UI", () => {
     expect(page.body).toContain('class="badge state-upstream_failed"');
     expect(page.body).toContain('href="/pipelines/flaky"');
     expect(page.body.match(/class="tl-bar state-/g)?.length).toBe(2); // load and check ran; publish never started
+    // A retried cell: a bar per try, each try's error, its costs summed.
+    const retried = await get(`/runs/${ui.runIds.flaky[0]}`);
+    expect(retried.body.match(/class="tl-bar state-/g)?.length).toBe(4);
+    expect(retried.body).toContain('<pre class="error earlier">try 1: publish: the endpoint answered 503</pre>');
+    expect(retried.body).toContain("api_calls 4");
     const ok = await get(`/runs/${ui.runIds.notes[0]}`);
     expect(ok.body.match(/class="tl-bar state-success"/g)?.length).toBe(4);
   });

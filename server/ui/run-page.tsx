@@ -46,7 +46,7 @@ function CellTable(props: { cells: CellReport[] }) {
   return (
     <table class="list">
       <thead>
-        <tr><th>Cell</th><th>State</th><th class="num">Tries</th><th class="num">Duration</th><th class="num">CPU</th><th>Costs</th><th>Error</th></tr>
+        <tr><th>Cell</th><th>State</th><th class="num">Tries</th><th class="num">Duration</th><th class="num">CPU</th><th>Costs</th><th>Errors</th></tr>
       </thead>
       <tbody>
         {props.cells.map((c) => (
@@ -57,11 +57,26 @@ function CellTable(props: { cells: CellReport[] }) {
             <td class="num">{duration(c.durationMs)}</td>
             <td class="num">{duration(c.cpuMs)}</td>
             <td class="mono">{costs(c.costs)}</td>
-            <td>{c.error ? <pre class="error">{c.error}</pre> : null}</td>
+            <td><AttemptErrors cell={c} /></td>
           </tr>
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** Every failed try's error, oldest first, each marked with its try when there were several. */
+function AttemptErrors(props: { cell: CellReport }) {
+  const failed = props.cell.attempts.filter((a) => a.error);
+  if (failed.length === 0) return props.cell.error ? <pre class="error">{props.cell.error}</pre> : null;
+  return (
+    <div>
+      {failed.map((a) => (
+        <pre key={a.tryNumber} class={a === props.cell.attempts.at(-1) ? "error" : "error earlier"}>
+          {props.cell.attempts.length > 1 ? `try ${a.tryNumber}: ${a.error}` : a.error}
+        </pre>
+      ))}
+    </div>
   );
 }
 

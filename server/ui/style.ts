@@ -59,6 +59,7 @@ svg.strip a:hover rect { stroke: var(--fg); stroke-width: 2; }
 .facts { display: flex; gap: 18px; flex-wrap: wrap; align-items: center; margin-bottom: 6px; }
 .facts span b { font-weight: 600; }
 pre.error { margin: 6px 0; padding: 8px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; white-space: pre-wrap; word-break: break-word; }
+pre.error.earlier { background: #fff8f0; border-color: #f5d9b8; color: #7d4e00; }
 pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; max-height: 260px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
 .runpick { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin: 0 0 16px; }
 .runpick a { padding: 2px 8px; border: 1px solid var(--line); border-radius: 12px; background: var(--card); font-size: 12px; color: var(--fg); display: inline-flex; gap: 5px; align-items: center; }
