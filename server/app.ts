@@ -1,6 +1,6 @@
 /**
  * The server's Hono app, built from its dependencies: `/healthz`, `/metrics` (Prometheus text), the JSON
- * API under `/api/v1`, the notebook UI (ui/) at `/`, behind the bearer token when one is set, with security headers and a 1 MB limit on
+ * API under `/api/v1` with its live updates (`/api/v1/events`, SSE), the notebook UI (ui/) at `/`, behind the bearer token when one is set, with security headers and a 1 MB limit on
  * request bodies. The same app serves under Node and Deno (kernel/mod.ts's serverRuntime.serve).
  *
  * @example
@@ -19,9 +19,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
+import { eventRoutes } from "./api/events.ts";
 import { apiRoutes, failure } from "./api/routes.ts";
 import { requireToken } from "./auth.ts";
 import type { ServerDeps } from "./deps.ts";
+import { EventLog } from "./events.ts";
 import { uiRoutes } from "./ui/routes.tsx";
 
 /** Request bodies above this are refused (413) before they are read in full. */
@@ -30,6 +32,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface AppOptions {
   /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** The live updates' event log; made over `deps.cellar` if not given (whoever makes one closes it). */
+  events?: EventLog;
 }
 
 export function createApp(deps: ServerDeps, options: AppOptions = {}): OpenAPIHono {
@@ -46,6 +50,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): OpenAPIHo
     const { contentType, text } = await deps.cellar.metrics();
     return c.body(text, 200, { "content-type": contentType });
   });
+  app.route("/api/v1", eventRoutes(options.events ?? new EventLog(deps.cellar)));
   app.route("/api/v1", apiRoutes(deps));
   app.route("/", uiRoutes(deps));
   return app;

@@ -15,6 +15,7 @@
 import { type Cellar, CellarError, errorLine, openCellar, type Pipeline, serverRuntime as runtime } from "../kernel/mod.ts";
 import { createApp } from "./app.ts";
 import { bindRefusal } from "./auth.ts";
+import { EventLog } from "./events.ts";
 import { openPipelineRegistry, type WatchedRegistry } from "./pipelines.ts";
 
 export interface ServerOptions {
@@ -44,7 +45,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     // Open the store now: a held or broken store fails the start, not the first request.
     await cellar.store();
-    const app = createApp({ cellar, pipelines: registry }, options.token ? { token: options.token } : {});
+    const events = new EventLog(cellar);
+    const app = createApp({ cellar, pipelines: registry }, { events, ...(options.token ? { token: options.token } : {}) });
     const served = await runtime.serve(app.fetch, { hostname: options.host, port: options.port });
     const scheduler = options.schedule === false ? undefined : keepScheduling(cellar, registry);
     return {
@@ -55,6 +57,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       close: async () => {
         // Runs still going stop as `cellar schedule` stops them on a signal: cancelled, left resumable.
         cellar.cancel(undefined, "server stopping");
+        // Open event streams end first: Deno's shutdown waits for every response to finish.
+        events.close();
         await served.close();
         await scheduler?.stop();
         registry.close();

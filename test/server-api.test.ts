@@ -27,6 +27,41 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms 
   }
 }
 
+interface Sse {
+  event: string;
+  id: string;
+  data: any;
+}
+
+/** Reads Server-Sent Events off a fetch response. */
+function sseReader(res: Response) {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const seen: Sse[] = [];
+  return {
+    async until(done: (e: Sse) => boolean, ms = 20_000): Promise<Sse[]> {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        let end: number;
+        while ((end = text.indexOf("\n\n")) >= 0) {
+          const block = text.slice(0, end);
+          text = text.slice(end + 2);
+          const field = (name: string) => block.split("\n").find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+          if (field("data") === undefined) continue;
+          const e = { event: field("event") ?? "message", id: field("id") ?? "", data: JSON.parse(field("data")!) };
+          seen.push(e);
+          if (done(e)) return seen;
+        }
+        if (Date.now() > deadline) throw new Error(`no such event in ${JSON.stringify(seen)}`);
+        const { value, done: ended } = await reader.read();
+        if (ended) throw new Error(`stream ended: ${JSON.stringify(seen)}`);
+        text += value;
+      }
+    },
+    close: () => void reader.cancel().catch(() => {}),
+  };
+}
+
 describe("the JSON API, without a token", () => {
   let server: RunningServer;
   const get = async (path: string) => {
@@ -136,6 +171,27 @@ describe("the JSON API, without a token", () => {
     expect((await post("/api/v1/pipelines/small/cells/nope/runs", {})).status).toBe(404);
     expect((await post("/api/v1/pipelines/small/runs", { from: "nope" })).status).toBe(400);
     expect((await post("/api/v1/pipelines/small/runs", { bogus: 1 })).status).toBe(400);
+  });
+
+  it("streams a run's events over SSE, and resumes after Last-Event-ID", async () => {
+    const open = async (headers: Record<string, string> = {}, query = "") => {
+      const res = await fetch(`${server.url}/api/v1/events${query}`, { headers });
+      expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+      return sseReader(res);
+    };
+    const live = await open();
+    const { body: { id } } = await post("/api/v1/pipelines/small/runs", { date: "2026-05-09", params: { n: 77 } });
+    const seen = await live.until((e) => e.event === "run" && e.data.runId === id && e.data.state === "success");
+    live.close();
+    const mine = seen.filter((e) => e.data.runId === id);
+    expect(mine[0]).toMatchObject({ event: "run", data: { state: "running" } });
+    expect(mine.some((e) => e.event === "cell" && e.data.cell === "sum" && e.data.state === "success")).toBe(true);
+    expect(mine.some((e) => e.event === "log" && e.data.message === "making")).toBe(true);
+    // Reconnecting after the first event: the rest of them again, the same ids, none before.
+    const again = await open({ "last-event-id": mine[0].id }, `?run=${id}`);
+    const replayed = await again.until((e) => e.event === "run" && e.data.state === "success");
+    again.close();
+    expect(replayed.map((e) => e.id)).toEqual(mine.slice(1).map((e) => e.id));
   });
 
   it("answers unknown pipelines, runs and routes with 404 and one line", async () => {

@@ -1,5 +1,6 @@
 // The server under Deno (Deno.serve through the runtime adapter): the same app as under Node, over real
-// HTTP on 127.0.0.1 — /healthz, and a run triggered through the API and watched until it succeeds.
+// HTTP on 127.0.0.1 — /healthz, a run triggered through the API and watched until it succeeds, and a
+// shutdown with a live-updates stream still open.
 // Run with: deno task test
 import assert from "node:assert/strict";
 import { startServer } from "../../server/serve.ts";
@@ -27,6 +28,11 @@ export default pipeline({ id: "small" })
       assert.equal(health.status, 200);
       assert.equal(await health.text(), "ok");
 
+      // A live-updates stream left open: the server must still shut down (Deno's shutdown waits for responses).
+      const live = await fetch(`${server.url}/api/v1/events`);
+      assert.match(live.headers.get("content-type") ?? "", /^text\/event-stream/);
+      const reader = live.body!.pipeThrough(new TextDecoderStream()).getReader();
+
       const started = await fetch(`${server.url}/api/v1/pipelines/small/runs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -41,6 +47,8 @@ export default pipeline({ id: "small" })
       }
       assert.equal(detail.state, "success");
       assert.deepEqual(detail.cells.map((c) => `${c.cell}:${c.state}`), ["make:success", "sum:success"]);
+      const first = await reader.read();
+      assert.match(first.value ?? "", /^event: run\n/);
     } finally {
       await server.close();
       await Deno.remove(dir, { recursive: true });

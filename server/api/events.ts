@@ -1,0 +1,54 @@
+/**
+ * `GET /api/v1/events`: live updates over Server-Sent Events — run and cell states, progress (ctx.map
+ * chunks) and log lines — optionally for one run or pipeline. Each event's id is its place in the EventLog,
+ * so a browser's EventSource resumes after a reconnect through `Last-Event-ID`.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { eventRoutes } from "./events.ts";
+ * import type { EventLog } from "../events.ts";
+ * declare const log: EventLog;
+ *
+ * const app = new Hono().route("/api/v1", eventRoutes(log)); // new EventSource("/api/v1/events?run=12")
+ * ```
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { CellarEvent } from "../../kernel/mod.ts";
+import type { EventLog } from "../events.ts";
+
+/** A comment line this often keeps proxies from closing an idle stream. */
+const KEEPALIVE_MS = 15_000;
+
+export function eventRoutes(log: EventLog): Hono {
+  const app = new Hono();
+  app.get("/events", (c) => {
+    const run = c.req.query("run");
+    const pipeline = c.req.query("pipeline");
+    if (run !== undefined && !/^[1-9]\d{0,15}$/.test(run)) return c.json({ error: `run ${run}: expected a run id` }, 400);
+    const resume = c.req.header("last-event-id") ?? c.req.query("lastEventId");
+    let lastId = resume !== undefined && /^\d+$/.test(resume) ? Number(resume) : log.next - 1;
+    const wanted = (e: CellarEvent) =>
+      (run === undefined || ("runId" in e && e.runId === Number(run))) && (pipeline === undefined || ("pipeline" in e && e.pipeline === pipeline));
+    return streamSSE(c, async (stream) => {
+      const aborted = new AbortController();
+      stream.onAbort(() => aborted.abort());
+      const keepalive = setInterval(() => void stream.write(": keepalive\n\n").catch(() => aborted.abort()), KEEPALIVE_MS);
+      try {
+        while (!aborted.signal.aborted && !log.closed) {
+          const { events, missed } = log.since(lastId);
+          if (missed) await stream.writeSSE({ event: "missed", data: "{}", id: String(lastId) });
+          for (const { id, event } of events) {
+            if (wanted(event)) await stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: String(id) });
+            lastId = id;
+          }
+          await log.wait(aborted.signal);
+        }
+      } finally {
+        clearInterval(keepalive);
+      }
+    });
+  });
+  return app;
+}

@@ -1,0 +1,87 @@
+/**
+ * The facade's events, numbered and kept in a bounded buffer, for the live updates over SSE: a client that
+ * reconnects with `Last-Event-ID` gets what it missed (while the buffer still holds it), then what comes.
+ * Nothing is sent, and nothing runs, while nothing happens.
+ *
+ * @example
+ * ```ts
+ * import { openCellar } from "../kernel/mod.ts";
+ * import { EventLog } from "./events.ts";
+ *
+ * const log = new EventLog(openCellar({ db: ":memory:" }));
+ * const { events, missed } = log.since(0); // → every event buffered so far; missed: false
+ * log.close();
+ * ```
+ */
+import type { Cellar, CellarEvent } from "../kernel/mod.ts";
+
+export interface NumberedEvent {
+  id: number;
+  event: CellarEvent;
+}
+
+/** How many events a reconnecting client can catch up on. */
+const CAPACITY = 10_000;
+
+export class EventLog {
+  readonly #buffer: NumberedEvent[] = [];
+  readonly #waiters = new Set<() => void>();
+  readonly #off: () => void;
+  readonly #capacity: number;
+  #next = 1;
+  #closed = false;
+
+  constructor(cellar: Cellar, options: { capacity?: number } = {}) {
+    this.#capacity = options.capacity ?? CAPACITY;
+    this.#off = cellar.on((event) => this.#push(event));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The id the next event will have: a new client starts from `next - 1`. */
+  get next(): number {
+    return this.#next;
+  }
+
+  #push(event: CellarEvent): void {
+    this.#buffer.push({ id: this.#next++, event });
+    if (this.#buffer.length > this.#capacity) this.#buffer.splice(0, this.#buffer.length - this.#capacity);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    waiters.forEach((wake) => wake());
+  }
+
+  /** The buffered events after `lastId`; `missed` when some after it have already left the buffer. */
+  since(lastId: number): { events: NumberedEvent[]; missed: boolean } {
+    const first = this.#buffer[0]?.id ?? this.#next;
+    const events = this.#buffer.slice(Math.max(0, lastId + 1 - first));
+    return { events, missed: lastId + 1 < first };
+  }
+
+  /** Resolves at the next event, at close(), or when `signal` aborts. */
+  wait(signal?: AbortSignal): Promise<void> {
+    if (this.#closed || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#waiters.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      this.#waiters.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** Stops listening and ends every waiting stream (a server cannot shut down under an open one). */
+  close(): void {
+    this.#closed = true;
+    this.#off();
+    this.#wake();
+  }
+}
