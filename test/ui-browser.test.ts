@@ -49,6 +49,7 @@ describe("notebook UI in Chromium", () => {
     await page.goto(ui.base + "/pipelines/flaky");
     await page.click(`nav.runpick a[href$="run=${ui.runIds.flaky[3]}"]`);
     await expect(page.locator("#cell-check pre.error").textContent()).resolves.toBe("check failed: <b>x</b> was 41");
+    await page.screenshot({ path: join(ARTIFACTS, "ui-notebook-failed.png"), fullPage: true });
     await page.click(`.sub a[href="/runs/${ui.runIds.flaky[3]}"]`);
     await page.waitForURL(`**/runs/${ui.runIds.flaky[3]}`);
     expect(await page.locator(".tl-bar").count()).toBe(2);

@@ -48,6 +48,8 @@ describe("notebook UI", () => {
     expect(page.body).toContain('class="badge state-success"');
     expect(page.body).toMatch(/table <b class="mono">notes<\/b> · 3 rows/);
     expect(page.body).toMatch(/… cut at 4,096 of [\d,]+ bytes/);
+    const failed = await get(`/pipelines/flaky?run=${ui.runIds.flaky[1]}`);
+    expect(failed.body).toContain('<span class="muted">not run: an upstream cell did not succeed</span>');
     const older = await get(`/pipelines/notes?run=${ui.runIds.notes[0]}`);
     expect(older.body).toContain(`showing run <a href="/runs/${ui.runIds.notes[0]}">`);
   });

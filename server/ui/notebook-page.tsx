@@ -12,7 +12,7 @@
  * const page = await notebookPage(cellar, pipeline({ id: "hello" }).cell("greet", () => "hi"), undefined);
  * ```
  */
-import { type Cellar, type CellReport, checkpointOf, type Pipeline, type RunDetail, type RunRecord } from "../../kernel/mod.ts";
+import { type Cellar, type CellReport, CellState, checkpointOf, type Pipeline, type RunDetail, type RunRecord, RunState } from "../../kernel/mod.ts";
 import { cellSource } from "./cell-source.ts";
 import { costs, duration, when } from "./format.ts";
 import { highlightTs } from "./highlight.ts";
@@ -64,7 +64,7 @@ async function runOf(cellar: Cellar, pipeline: string, runId: number): Promise<R
 async function cellView(cellar: Cellar, def: CellDef, detail: RunDetail | undefined): Promise<CellView> {
   const report = detail?.cells.find((c) => c.cell === def.name);
   let preview: OutputPreview | undefined;
-  if (detail && report && (report.state === "success" || report.state === "cached")) {
+  if (detail && report && (report.state === CellState.Success || report.state === CellState.Cached)) {
     const store = await cellar.store();
     const sql = (query: string, values?: unknown[]) => store.query(query, values as Parameters<typeof store.query>[1]);
     const checkpoint = await checkpointOf({ sql }, detail.run.runId, def.name);
@@ -129,9 +129,18 @@ function CellResult(props: { report: CellReport; preview: OutputPreview | undefi
   );
 }
 
+/** Why a cell in the run has no try, by its state. */
+const NOT_RUN: Record<string, string> = {
+  [CellState.UpstreamFailed]: "not run: an upstream cell did not succeed",
+  [CellState.Cancelled]: "cancelled before it started",
+  [CellState.Waiting]: "waiting for its upstream cells",
+  [RunState.Interrupted]: "interrupted before it started",
+};
+
 /** What the try did; a figure the run did not record (no CPU time, no costs) is left out, not shown as "–". */
 function CellFacts(props: { report: CellReport }) {
   const { report } = props;
+  if (report.tries === 0) return <span class="muted">{NOT_RUN[report.state] ?? "not run"}</span>;
   return (
     <>
       <span>{report.tries === 1 ? "1 try" : `${report.tries} tries`}</span>
