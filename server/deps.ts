@@ -22,6 +22,10 @@ export interface PipelineRegistry {
   get(id: string): Pipeline | undefined;
   /** Calls `listener` with a pipeline's id whenever its file was reloaded; returns an unsubscribe. */
   changed(listener: (id: string) => void): () => void;
+  /** The file a pipeline was loaded from (what the facade's search loads for its `search` export). */
+  fileOf?(id: string): string | undefined;
+  /** The directory's files that failed to load, each with its error in one line. */
+  loadErrors?(): Array<{ file: string; error: string }>;
 }
 
 export interface ServerDeps {

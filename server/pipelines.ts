@@ -22,6 +22,7 @@ export interface LoadError {
 }
 
 export interface WatchedRegistry extends PipelineRegistry {
+  fileOf(id: string): string | undefined;
   /** The directory's files that failed to load, as of their last change. */
   loadErrors(): LoadError[];
   /** Stops watching the directory. */
@@ -64,6 +65,7 @@ export async function openPipelineRegistry(dir: string, options: { watch?: boole
   return {
     list: () => pipelines().sort((a, b) => a.id.localeCompare(b.id)),
     get: (id) => pipelines().find((p) => p.id === id),
+    fileOf: (id) => [...byFile].find(([, p]) => p.id === id)?.[0],
     changed: (listener) => {
       listeners.add(listener);
       return () => void listeners.delete(listener);

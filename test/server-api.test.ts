@@ -269,6 +269,26 @@ describe("the pipeline files served", () => {
   });
 });
 
+describe("search", () => {
+  it("answers a query through the pipeline module's search export, and refuses an unknown pipeline", async () => {
+    const dir = tempDir("cellar-server-");
+    writePipeline(dir, "finder.ts", `export default pipeline({ id: "finder" }).cell("noop", () => 1);
+export function search(_ctx: unknown, queries: string[], options: { k: number }) {
+  return queries.map((q) => Array.from({ length: options.k }, (_, i) => ({ rank: i + 1, score: 1 / (i + 1), document: q + i, title: null })));
+}`);
+    const server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+    try {
+      const res = await fetch(`${server.url}/api/v1/search?q=wing&pipeline=finder&k=2`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ hits: [{ rank: 1, score: 1, document: "wing0", title: null }, { rank: 2, score: 0.5, document: "wing1", title: null }] });
+      expect((await fetch(`${server.url}/api/v1/search?q=wing&pipeline=nope`)).status).toBe(404);
+      expect((await fetch(`${server.url}/api/v1/search?pipeline=finder`)).status).toBe(400);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
+
 describe("a pipeline file edited while served", () => {
   it("recomputes the edited cell on the next run, and serves the unchanged one from its checkpoint", async () => {
     const dir = pipelinesDir();

@@ -42,7 +42,7 @@ function pipelineRoutes(api: OpenAPIHono, deps: ServerDeps): void {
   api.openapi(
     createRoute({ method: "get", path: "/pipelines", responses: { 200: json(S.PipelineList, "The pipelines served, and the files that failed to load") } }),
     (c) => {
-      const loadErrors = (deps.pipelines as { loadErrors?: () => Array<{ file: string; error: string }> }).loadErrors?.() ?? [];
+      const loadErrors = deps.pipelines.loadErrors?.() ?? [];
       return c.json(S.PipelineList.parse({ pipelines: deps.pipelines.list().map(pipelineSummary), loadErrors }), 200);
     },
   );
@@ -156,6 +156,24 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
     },
   );
   cancelRoute(api, deps);
+  searchRoute(api, deps);
+}
+
+function searchRoute(api: OpenAPIHono, deps: ServerDeps): void {
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/search",
+      request: { query: S.SearchQuery },
+      responses: { 200: json(S.SearchHits, "The index's best documents for the query"), 400: refused("No such index"), 404: refused("No such pipeline") },
+    }),
+    async (c) => {
+      const { q, pipeline: id, k } = c.req.valid("query");
+      if (!deps.pipelines.get(id)) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
+      const hits = await deps.cellar.search(q, { pipeline: deps.pipelines.fileOf?.(id) ?? id, k });
+      return c.json(S.SearchHits.parse({ hits }), 200);
+    },
+  );
 }
 
 function cancelRoute(api: OpenAPIHono, deps: ServerDeps): void {

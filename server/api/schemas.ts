@@ -143,3 +143,13 @@ export const LogQuery = z.object({
   logsFrom: z.coerce.number().int().min(0).default(0),
   logsLimit: z.coerce.number().int().min(1).max(10_000).default(500),
 });
+
+export const SearchQuery = z.object({
+  q: z.string().min(1).max(2000),
+  pipeline: z.string().min(1).default("ingest"),
+  k: z.coerce.number().int().min(1).max(1000).default(10),
+});
+
+export const SearchHits = z.object({
+  hits: z.array(z.object({ rank: z.number().int(), score: z.number(), document: z.string(), title: z.string().nullable() })),
+}).openapi("SearchHits");
