@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cellCall } from "../server/ui/cell-source.ts";
 import { outputPreview } from "../server/ui/preview.ts";
+import { valueText } from "../server/ui/table-preview.ts";
 import { SCRIPT_OUTPUT, type UiFixture, uiFixture } from "./ui-fixture.ts";
 
 let ui: UiFixture;
@@ -46,7 +47,10 @@ describe("notebook UI", () => {
     // The latest run is selected: its cells' states and outputs.
     expect(page.body).toContain(`showing run <a href="/runs/${ui.runIds.notes[1]}">`);
     expect(page.body).toContain('class="badge state-success"');
-    expect(page.body).toMatch(/table <b class="mono">notes<\/b> · 3 rows/);
+    expect(page.body).toMatch(/table <b class="mono">notes<\/b> · 3 rows</);
+    // Its first rows through LIMIT, with the column types; values escaped.
+    expect(page.body).toContain('<th>id<span class="type">INTEGER</span></th><th>title<span class="type">VARCHAR</span></th>');
+    expect(page.body).toContain("<tr><td>1</td><td>&lt;script&gt;alert(1)&lt;/script&gt;</td></tr>");
     expect(page.body).toMatch(/… cut at 4,096 of [\d,]+ bytes/);
     const failed = await get(`/pipelines/flaky?run=${ui.runIds.flaky[1]}`);
     expect(failed.body).toContain('<span class="muted">not run: an upstream cell did not succeed</span>');
@@ -147,6 +151,18 @@ describe("cellCall", () => {
     expect(cellCall(file, 2, "b")).toBeUndefined();
     expect(cellCall("const x = 1;", 1, "a")).toBeUndefined();
     expect(cellCall(".cell(\"a\", () => {", 1, "a")).toBeUndefined();
+  });
+});
+
+describe("valueText", () => {
+  it("shows a vector or list by its length, never its elements, and cuts long text", () => {
+    expect(valueText(new Float32Array(384))).toBe("[384 values]");
+    expect(valueText([1, 2, 3])).toBe("[3 values]");
+    expect(valueText(null)).toBe("NULL");
+    expect(valueText(12n)).toBe("12");
+    expect(valueText({ a: 1n })).toBe('{"a":"1"}');
+    expect(valueText(new Date("2026-05-03T00:00:00Z"))).toBe("2026-05-03T00:00:00.000Z");
+    expect(valueText("x".repeat(500))).toBe(`${"x".repeat(160)}…`);
   });
 });
 

@@ -12,13 +12,14 @@
  * const page = await notebookPage(cellar, pipeline({ id: "hello" }).cell("greet", () => "hi"), undefined);
  * ```
  */
-import { type Cellar, type CellReport, CellState, checkpointOf, type Pipeline, type RunDetail, type RunRecord, RunState } from "../../kernel/mod.ts";
+import { type Cellar, type CellReport, CellState, checkpointOf, isTableRef, type Pipeline, type RunDetail, type RunRecord, RunState } from "../../kernel/mod.ts";
 import { cellSource } from "./cell-source.ts";
 import { costs, duration, when } from "./format.ts";
 import { highlightTs } from "./highlight.ts";
 import { Layout, NotFound, StateBadge } from "./layout.tsx";
 import { outputPreview, type OutputPreview, PREVIEW_BYTES } from "./preview.ts";
 import { STRIP_RUNS } from "./pipelines-page.tsx";
+import { tablePreview, type TablePreview } from "./table-preview.ts";
 
 type CellDef = Pipeline["cells"][number];
 
@@ -27,6 +28,8 @@ interface CellView {
   source: string;
   report: CellReport | undefined;
   preview: OutputPreview | undefined;
+  /** For a table output: its first rows and column types. */
+  sample?: TablePreview;
 }
 
 /** The page, or the 404 page when `runId` is not a run of this pipeline. */
@@ -64,13 +67,15 @@ async function runOf(cellar: Cellar, pipeline: string, runId: number): Promise<R
 async function cellView(cellar: Cellar, def: CellDef, detail: RunDetail | undefined): Promise<CellView> {
   const report = detail?.cells.find((c) => c.cell === def.name);
   let preview: OutputPreview | undefined;
+  let sample: TablePreview | undefined;
   if (detail && report && (report.state === CellState.Success || report.state === CellState.Cached)) {
     const store = await cellar.store();
     const sql = (query: string, values?: unknown[]) => store.query(query, values as Parameters<typeof store.query>[1]);
     const checkpoint = await checkpointOf({ sql }, detail.run.runId, def.name);
     if (checkpoint) preview = outputPreview(checkpoint.output);
+    if (checkpoint && isTableRef(checkpoint.output)) sample = await tablePreview(sql, checkpoint.output);
   }
-  return { def, source: await cellSource(def), report, preview };
+  return { def, source: await cellSource(def), report, preview, sample };
 }
 
 function RunPicker(props: { pipeline: string; runs: RunRecord[]; selected: number | undefined }) {
@@ -99,7 +104,7 @@ function CellCard(props: CellView & { index: number }) {
       </header>
       {/* highlightTs's HTML is highlight.js's, which escapes the source it is given: the one raw insert. */}
       <pre class="source"><code class="hljs language-typescript" dangerouslySetInnerHTML={{ __html: highlightTs(props.source) }} /></pre>
-      {report ? <CellResult report={report} preview={props.preview} /> : null}
+      {report ? <CellResult report={report} preview={props.preview} sample={props.sample} /> : null}
     </section>
   );
 }
@@ -114,7 +119,7 @@ function cellOptions(def: CellDef): string[] {
   return options;
 }
 
-function CellResult(props: { report: CellReport; preview: OutputPreview | undefined }) {
+function CellResult(props: { report: CellReport; preview: OutputPreview | undefined; sample: TablePreview | undefined }) {
   const { report, preview } = props;
   return (
     <div class="result">
@@ -124,7 +129,21 @@ function CellResult(props: { report: CellReport; preview: OutputPreview | undefi
           : <CellFacts report={report} />}
       </div>
       {report.error ? <pre class="error">{report.error}</pre> : null}
-      {preview ? <Preview preview={preview} /> : null}
+      {preview ? <Preview preview={preview} sample={props.sample} /> : null}
+    </div>
+  );
+}
+
+function TableSample(props: { sample: TablePreview }) {
+  const { columns, rows } = props.sample;
+  return (
+    <div class="sample">
+      <table class="sample">
+        <thead>
+          <tr>{columns.map((c) => <th key={c.name}>{c.name}<span class="type">{c.type}</span></th>)}</tr>
+        </thead>
+        <tbody>{rows.map((row, i) => <tr key={i}>{row.map((v, j) => <td key={j}>{v}</td>)}</tr>)}</tbody>
+      </table>
     </div>
   );
 }
@@ -151,10 +170,15 @@ function CellFacts(props: { report: CellReport }) {
   );
 }
 
-function Preview(props: { preview: OutputPreview }) {
-  const { preview } = props;
+function Preview(props: { preview: OutputPreview; sample: TablePreview | undefined }) {
+  const { preview, sample } = props;
   if (preview.kind === "table") {
-    return <div class="output-table">table <b class="mono">{preview.name}</b>{` · ${preview.rows.toLocaleString("en")} rows`}</div>;
+    return (
+      <div>
+        <div class="output-table">table <b class="mono">{preview.name}</b>{` · ${preview.rows.toLocaleString("en")} rows`}{sample && sample.rows.length < preview.rows ? `, the first ${sample.rows.length} shown` : ""}</div>
+        {sample ? <TableSample sample={sample} /> : null}
+      </div>
+    );
   }
   return (
     <div>

@@ -87,6 +87,12 @@ table.grid td { text-align: center; }
 .sq { display: inline-block; width: 18px; height: 18px; border-radius: 3px; vertical-align: middle; }
 a.sq:hover { outline: 2px solid var(--fg); outline-offset: 1px; }
 .sq.none { background: transparent; border: 1px dashed var(--line); }
+div.sample { margin-top: 6px; overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; width: fit-content; max-width: 100%; }
+table.sample { border-collapse: collapse; font-family: var(--mono); font-size: 12px; }
+table.sample th, table.sample td { padding: 3px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; max-width: 420px; overflow: hidden; text-overflow: ellipsis; }
+table.sample th { background: var(--bg); font-weight: 600; }
+table.sample th .type { color: var(--muted); font-weight: 400; margin-left: 6px; }
+table.sample tr:last-child td { border-bottom: 0; }
 .notfound { padding: 48px 0; font-size: 16px; }
 .empty { padding: 24px; text-align: center; color: var(--muted); background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
 /* highlight.js, GitHub's light palette */
