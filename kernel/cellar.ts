@@ -515,7 +515,10 @@ export class Cellar implements AsyncDisposable {
     // A cancel() while the store opened applies to the runner made after it.
     if (op.cancelled) runner.cancel(op.cancelled.reason);
     op.runner = runner;
-    const off = runner.on((event) => this.#emit(event));
+    const off = runner.on((event) => {
+      k.recordRunMetrics(event);
+      this.#emit(event);
+    });
     try {
       return await body(store, op);
     } finally {

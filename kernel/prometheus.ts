@@ -14,6 +14,9 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const registry = new Registry();
 
+/** Cell and run durations: from 0.1 s to 4 h. */
+const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400];
+
 export const metrics = {
   deviceBusy: new Counter({
     name: "cellar_device_busy_fraction_seconds_total",
@@ -37,6 +40,38 @@ export const metrics = {
     help: "Time to run one ctx.map chunk, from lease to result",
     labelNames: ["device"],
     buckets: [0.0001, 0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [registry],
+  }),
+  cellTries: new Counter({
+    name: "cellar_cell_tries_total",
+    help: "Tries of a cell's code, by how they ended (success, failed, up_for_retry, cancelled)",
+    labelNames: ["pipeline", "cell", "outcome"],
+    registers: [registry],
+  }),
+  cellDuration: new Histogram({
+    name: "cellar_cell_duration_seconds",
+    help: "Wall time of one try of a cell",
+    labelNames: ["pipeline", "cell"],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  }),
+  cellsRunning: new Gauge({
+    name: "cellar_cells_running",
+    help: "Cells whose code is executing now",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  }),
+  runDuration: new Histogram({
+    name: "cellar_run_duration_seconds",
+    help: "Wall time of one execution of a run, from its start to its end, by the state it ended in",
+    labelNames: ["pipeline", "state"],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  }),
+  lastSuccess: new Gauge({
+    name: "cellar_pipeline_last_success_timestamp_seconds",
+    help: "When a run of the pipeline last succeeded in this process, as Unix time",
+    labelNames: ["pipeline"],
     registers: [registry],
   }),
 };

@@ -92,11 +92,27 @@ describe("openCellar", () => {
     expect(page.logs!.map((l) => l.message)).toEqual(["line 1", "line 2"]);
   });
 
-  it("reports its metrics in Prometheus text format", async () => {
+  it("reports its metrics in Prometheus text format: tries by outcome, durations, running cells, last success", async () => {
     const { cellar } = cellarIn();
+    let tries = 0;
+    const metered = pipeline({ id: "metered" })
+      .cell("flaky", { retries: 1, retryDelay: "1ms" }, () => {
+        if (tries++ === 0) throw new Error("once");
+        return 1;
+      })
+      .cell("after", (_ctx, x: number) => x + 1);
+    await cellar.run(metered, { date: DATE });
     const { contentType, text } = await cellar.metrics();
     expect(contentType).toMatch(/^text\/plain/);
     expect(text).toMatch(/^# HELP cellar_/m);
+    expect(text).toContain('cellar_cell_tries_total{pipeline="metered",cell="flaky",outcome="up_for_retry"} 1');
+    expect(text).toContain('cellar_cell_tries_total{pipeline="metered",cell="flaky",outcome="success"} 1');
+    expect(text).toContain('cellar_cell_tries_total{pipeline="metered",cell="after",outcome="success"} 1');
+    expect(text).toContain('cellar_cell_duration_seconds_count{pipeline="metered",cell="flaky"} 2');
+    expect(text).toContain('cellar_run_duration_seconds_count{pipeline="metered",state="success"} 1');
+    expect(text).toContain('cellar_cells_running{pipeline="metered"} 0');
+    expect(text).toMatch(/^cellar_pipeline_last_success_timestamp_seconds\{pipeline="metered"\} \d+/m);
+    expect(text).toContain('cellar_cell_duration_seconds_bucket{le="14400",pipeline="metered",cell="flaky"} 2');
   });
 
   it("serves unchanged cells from their checkpoints on a second run, and recomputes with cache: false or from", async () => {
