@@ -564,12 +564,21 @@ async function loadScheduled(refs: PipelineRef[]): Promise<Pipeline[]> {
 
 /**
  * Loads the pipeline module at `file` (what a server serving a directory of pipeline files does); with
- * `fresh`, anew though this process loaded it before, as after the file changed.
+ * `fresh`, anew though this process loaded it before, as after the file changed. Whether the file's last
+ * load failed is counted in cellar_pipeline_load_errors.
  */
 export async function loadPipelineFile(file: string, options: { fresh?: boolean } = {}): Promise<{ pipeline: Pipeline; file: string }> {
   const k = await loadEngine();
-  const { pipeline, file: path } = await k.loadPipeline(file, k.runtime.cwd(), options);
-  return { pipeline, file: path };
+  const path = k.runtime.resolve(file);
+  try {
+    const { pipeline } = await k.loadPipeline(path, k.runtime.cwd(), options);
+    k.recordPipelineLoad(path, true);
+    return { pipeline, file: path };
+  } catch (err) {
+    // A file that is gone is no load error; one that is there and fails is (cellar_pipeline_load_errors).
+    k.recordPipelineLoad(path, (await k.runtime.exists(path)) ? false : undefined);
+    throw err;
+  }
 }
 
 /** Runs `body`, answering once it calls `created` with its run's id; a failure before that is the answer's. */

@@ -21,7 +21,7 @@ export { runDetail, runLogs } from "./report.ts";
 export { Runner } from "./runner.ts";
 export { createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, pageRuns, scheduledRunKey } from "./run-records.ts";
 export { registry } from "./prometheus.ts";
-export { recordRunMetrics } from "./run-metrics.ts";
+export { recordPipelineLoad, recordRunMetrics } from "./run-metrics.ts";
 export { runtime } from "./runtime/mod.ts";
 export { Scheduler } from "./scheduler.ts";
 export { Store } from "./store/store.ts";

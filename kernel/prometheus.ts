@@ -68,6 +68,11 @@ export const metrics = {
     buckets: DURATION_BUCKETS,
     registers: [registry],
   }),
+  loadErrors: new Gauge({
+    name: "cellar_pipeline_load_errors",
+    help: "Pipeline files whose last load (by the server, from its pipelines directory) failed",
+    registers: [registry],
+  }),
   lastSuccess: new Gauge({
     name: "cellar_pipeline_last_success_timestamp_seconds",
     help: "When a run of the pipeline last succeeded in this process, as Unix time",

@@ -1,6 +1,7 @@
 /**
  * The run and cell metrics of kernel/prometheus.ts, read off the runner's events as the facade forwards
- * them: tries by outcome, cell and run durations, cells running, a pipeline's last success.
+ * them: tries by outcome, cell and run durations, cells running, a pipeline's last success; and the
+ * pipeline files that failed to load.
  *
  * @example
  * ```ts
@@ -17,6 +18,16 @@ import { CellState, RunState } from "./state.ts";
 
 /** The runs executing in this process: their pipeline (cell events carry only the run id) and start. */
 const runs = new Map<number, { pipeline: string; startedMs: number; running: Set<string> }>();
+
+/** The pipeline files whose last load failed. */
+const failedFiles = new Set<string>();
+
+/** Notes how loading `file` went last (`undefined`: it is gone), for cellar_pipeline_load_errors. */
+export function recordPipelineLoad(file: string, ok: boolean | undefined): void {
+  if (ok === false) failedFiles.add(file);
+  else failedFiles.delete(file);
+  metrics.loadErrors.set(failedFiles.size);
+}
 
 export function recordRunMetrics(event: RunEvent): void {
   if (event.type === "run") return recordRun(event);

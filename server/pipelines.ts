@@ -43,15 +43,14 @@ export async function openPipelineRegistry(dir: string, options: { watch?: boole
 
   const load = async (file: string, fresh: boolean): Promise<void> => {
     const before = byFile.get(file);
-    if (!(await runtime.exists(file))) {
-      byFile.delete(file), errors.delete(file);
-    } else {
-      try {
-        byFile.set(file, (await loadPipelineFile(file, { fresh })).pipeline);
-        errors.delete(file);
-      } catch (err) {
-        byFile.delete(file), errors.set(file, errorLine(err));
-      }
+    try {
+      byFile.set(file, (await loadPipelineFile(file, { fresh })).pipeline);
+      errors.delete(file);
+    } catch (err) {
+      byFile.delete(file);
+      // A file deleted (or renamed away) is no load error: it is simply no longer served.
+      if (await runtime.exists(file)) errors.set(file, errorLine(err));
+      else errors.delete(file);
     }
     const ids = new Set([before?.id, byFile.get(file)?.id].filter((id) => id !== undefined));
     if (fresh) for (const id of ids) listeners.forEach((listener) => listener(id));

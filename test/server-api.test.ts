@@ -1,7 +1,7 @@
 // The server's JSON API over real HTTP on 127.0.0.1 (Node, @hono/node-server): a temp store and a temp
 // directory of pipeline files, served by startServer as `cellar serve` does.
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../server/serve.ts";
@@ -263,6 +263,14 @@ describe("the pipeline files served", () => {
       const broken = await until(pipelines, (b) => b.pipelines.length === 0);
       expect(broken.pipelines).toEqual([]);
       expect(broken.loadErrors.map((e: any) => e.file).sort()).toEqual([join(dir, "broken.ts"), join(dir, "small.ts")]);
+      const metric = async () => Number(/^cellar_pipeline_load_errors (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+      // The gauge is the process's: the other tests' servers left their broken.ts counted too.
+      const before = await metric();
+      expect(before).toBeGreaterThanOrEqual(2);
+      rmSync(join(dir, "broken.ts"));
+      const gone = await until(pipelines, (b) => b.loadErrors.length === 1);
+      expect(gone.loadErrors.map((e: any) => e.file)).toEqual([join(dir, "small.ts")]);
+      expect(await metric()).toBe(before - 1);
     } finally {
       await server.close();
     }
