@@ -14,6 +14,9 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const registry = new Registry();
 
+/** The scheduler loops of this process that are sleeping between ticks: what the heartbeat reports as alive. */
+export const schedulerLoops = { sleeping: 0 };
+
 /** Cell and run durations: from 0.1 s to 4 h. */
 const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400];
 
@@ -66,6 +69,27 @@ export const metrics = {
     help: "Wall time of one execution of a run, from its start to its end, by the state it ended in",
     labelNames: ["pipeline", "state"],
     buckets: DURATION_BUCKETS,
+    registers: [registry],
+  }),
+  schedulerHeartbeat: new Gauge({
+    name: "cellar_scheduler_heartbeat_timestamp_seconds",
+    help: "Unix time a scheduler loop of this process was last seen healthy: now while it sleeps between ticks, the start of its tick while it works",
+    registers: [registry],
+    collect() {
+      if (schedulerLoops.sleeping > 0) this.set(Date.now() / 1000);
+    },
+  }),
+  schedulerLoop: new Histogram({
+    name: "cellar_scheduler_loop_duration_seconds",
+    help: "Time one scheduler tick took: creating due runs, judging triggers, starting queued runs",
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [registry],
+  }),
+  scheduleDelay: new Histogram({
+    name: "cellar_schedule_delay_seconds",
+    help: "From the end of a scheduled run's data interval (when it became due) to its start",
+    labelNames: ["pipeline"],
+    buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400],
     registers: [registry],
   }),
   loadErrors: new Gauge({

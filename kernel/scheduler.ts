@@ -58,6 +58,7 @@ import { CLAIMABLE_RUN_STATES, ENDED_RUN_STATES, isOneOf, RunState, sqlState, Tr
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.ts";
+import { metrics, schedulerLoops } from "./prometheus.ts";
 
 /** The longest the scheduler sleeps between looks at the clock. */
 const MAX_SLEEP_MS = 60_000;
@@ -155,6 +156,7 @@ export class Scheduler {
           this.#countActive(pipeline, -1);
           continue;
         }
+        if (run.kind === "scheduled") metrics.scheduleDelay.observe({ pipeline: pipeline.id }, Math.max(0, Date.now() - run.interval.end.getTime()) / 1000);
         const task = this.runner.execute(pipeline, run).then(() => {}, (err) => this.#executeFailed(run, err)).finally(() => {
           this.#active.delete(run.runId);
           this.#countActive(pipeline, -1);
@@ -195,10 +197,19 @@ export class Scheduler {
     try {
       while (!signal.aborted) {
         this.#woken = false;
+        const tick = performance.now();
+        metrics.schedulerHeartbeat.set(Date.now() / 1000);
         await this.createDueRuns();
         await this.fireTriggers();
         await this.startQueuedRuns();
-        await this.#sleep(await this.#msUntilNextFire(), signal);
+        const sleepMs = await this.#msUntilNextFire();
+        metrics.schedulerLoop.observe((performance.now() - tick) / 1000);
+        schedulerLoops.sleeping++;
+        try {
+          await this.#sleep(sleepMs, signal);
+        } finally {
+          schedulerLoops.sleeping--;
+        }
       }
     } finally {
       unlisten();

@@ -277,6 +277,27 @@ describe("the pipeline files served", () => {
   });
 });
 
+describe("the scheduler in the server", () => {
+  it("runs the latest due interval of a scheduled pipeline, and reports its heartbeat, loop time and delay", async () => {
+    const dir = pipelinesDir();
+    const server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir });
+    try {
+      const runs = await until(
+        async () => (await (await fetch(`${server.url}/api/v1/runs?pipeline=small&state=success`)).json()) as any,
+        (b) => b.runs.length > 0,
+      );
+      expect(runs.runs[0].kind).toBe("scheduled");
+      const text = await until(async () => await (await fetch(`${server.url}/metrics`)).text(), (t) => /^cellar_scheduler_loop_duration_seconds_count [1-9]/m.test(t));
+      const beat = Number(/^cellar_scheduler_heartbeat_timestamp_seconds (\S+)/m.exec(text)?.[1]);
+      expect(Math.abs(beat - Date.now() / 1000)).toBeLessThan(60);
+      expect(text).toMatch(/^cellar_schedule_delay_seconds_count\{pipeline="small"\} 1$/m);
+      expect(text).toMatch(/^cellar_pipeline_last_success_timestamp_seconds\{pipeline="small"\} \d/m);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
+
 describe("search", () => {
   it("answers a query through the pipeline module's search export, and refuses an unknown pipeline", async () => {
     const dir = tempDir("cellar-server-");
