@@ -17,7 +17,7 @@ const PRIVATE_TABLES = /\b(?:FROM|JOIN)\s+(?:main\.)?(runs|attempts|outputs|logs
 function sourceFiles(dir: string): string[] {
   if (!existsSync(join(ROOT, dir))) return [];
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && /\.(ts|mjs|js)$/.test(entry.name))
+    .filter((entry) => entry.isFile() && /\.(tsx?|mjs|js)$/.test(entry.name))
     .map((entry) => join(entry.parentPath, entry.name));
 }
 

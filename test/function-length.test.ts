@@ -35,7 +35,7 @@ function longFunctions(file: string): string[] {
 it("keeps every function of the shipped code within 60 lines, or says why it is long", () => {
   const files = ["kernel", "cells", "pipelines", "server"].flatMap((dir) =>
     readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
-      .filter((e) => e.isFile() && e.name.endsWith(".ts"))
+      .filter((e) => e.isFile() && /\.tsx?$/.test(e.name))
       .map((e) => join(e.parentPath, e.name))
   );
   expect(files.flatMap(longFunctions)).toEqual([]);
