@@ -6,10 +6,11 @@
  * @example
  * ```ts
  * import { recordRunMetrics } from "./run-metrics.ts";
+ * import { CellState, RunState } from "./state.ts";
  *
- * recordRunMetrics({ type: "run", runId: 1, pipeline: "hello", state: "running" });
- * recordRunMetrics({ type: "cell", runId: 1, cell: "greet", state: "running", tryNumber: 1 });
- * recordRunMetrics({ type: "cell", runId: 1, cell: "greet", state: "success", tryNumber: 1, ms: 12 });
+ * recordRunMetrics({ type: "run", runId: 1, pipeline: "hello", state: RunState.Running });
+ * recordRunMetrics({ type: "cell", runId: 1, cell: "greet", state: CellState.Running, tryNumber: 1 });
+ * recordRunMetrics({ type: "cell", runId: 1, cell: "greet", state: CellState.Success, tryNumber: 1, ms: 12 });
  * ```
  */
 import { metrics } from "./prometheus.ts";
