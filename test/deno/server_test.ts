@@ -1,6 +1,6 @@
 // The server under Deno (Deno.serve through the runtime adapter): the same app as under Node, over real
-// HTTP on 127.0.0.1 — /healthz, a run triggered through the API and watched until it succeeds, and a
-// shutdown with a live-updates stream still open.
+// HTTP on 127.0.0.1 — /healthz, a run triggered through the API and watched until it succeeds, a
+// shutdown with a live-updates stream still open, and the token guard (bearer, login cookie, same origin).
 // Run with: deno task test
 import assert from "node:assert/strict";
 import { startServer } from "../../server/serve.ts";
@@ -49,6 +49,63 @@ export default pipeline({ id: "small" })
       assert.deepEqual(detail.cells.map((c) => `${c.cell}:${c.state}`), ["make:success", "sum:success"]);
       const first = await reader.read();
       assert.match(first.value ?? "", /^event: run\n/);
+    } finally {
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a server with a token guards the API and the UI under Deno: bearer, login cookie, same origin, CSP",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "cellar-auth-" });
+    await Deno.writeTextFile(
+      `${dir}/small.ts`,
+      `import { pipeline } from ${JSON.stringify(`${ROOT}kernel/mod.ts`)};
+export default pipeline({ id: "small" }).cell("make", () => 1);
+`,
+    );
+    const server = await startServer({ db: `${dir}/cellar.duckdb`, host: "127.0.0.1", port: 0, pipelines: dir, schedule: false, token: "s3cret" });
+    try {
+      const refused = await fetch(`${server.url}/api/v1/pipelines`, { headers: { authorization: "Bearer wrong" } });
+      assert.equal(refused.status, 401);
+      assert.equal(await refused.text(), '{"error":"missing or wrong bearer token"}');
+      const ok = await fetch(`${server.url}/api/v1/pipelines`, { headers: { authorization: "Bearer s3cret" } });
+      assert.equal(ok.status, 200);
+      assert.match(ok.headers.get("content-security-policy") ?? "", /^default-src 'self'; script-src 'self';/);
+      await ok.body?.cancel();
+      const page = await fetch(`${server.url}/`, { redirect: "manual" });
+      assert.equal(page.status, 302);
+      assert.equal(page.headers.get("location"), "/login?next=%2F");
+      await page.body?.cancel();
+
+      const login = await fetch(`${server.url}/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: server.url },
+        body: "token=s3cret&next=%2F",
+      });
+      assert.equal(login.status, 303);
+      await login.body?.cancel();
+      const setCookie = login.headers.get("set-cookie") ?? "";
+      assert.match(setCookie, /; HttpOnly/);
+      assert.match(setCookie, /; SameSite=Strict/);
+      const cookie = setCookie.split(";")[0];
+      const home = await fetch(`${server.url}/`, { headers: { cookie } });
+      assert.equal(home.status, 200);
+      await home.body?.cancel();
+
+      const trigger = (origin: string) =>
+        fetch(`${server.url}/api/v1/pipelines/small/runs`, { method: "POST", headers: { cookie, origin, "content-type": "application/json" }, body: "{}" });
+      const foreign = await trigger("https://evil.example");
+      assert.equal(foreign.status, 403);
+      await foreign.body?.cancel();
+      const same = await trigger(server.url);
+      assert.equal(same.status, 202);
+      await same.body?.cancel();
     } finally {
       await server.close();
       await Deno.remove(dir, { recursive: true });
