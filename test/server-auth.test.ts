@@ -1,5 +1,6 @@
 // The server's guards over real HTTP on 127.0.0.1 (Node): the bearer token on the API, the login form and
 // its session cookie on the UI, the same-origin rule on state changes, and the CSP on every response.
+import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../server/serve.ts";
@@ -9,6 +10,17 @@ function pipelinesDir(): string {
   const dir = tempDir("cellar-auth-");
   writePipeline(dir, "small.ts", `export default pipeline({ id: "small" }).cell("make", () => 1);`);
   return dir;
+}
+
+/** A GET with the path sent as written: fetch would resolve the dots before sending. */
+function rawGet(url: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { path }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (chunk) => body += chunk).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject).end();
+  });
 }
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -138,5 +150,13 @@ describe("a loopback server without a token", () => {
     expect(page.status).toBe(200);
     expect(page.headers.get("content-security-policy")).toBe(CSP);
     expect((await fetch(`${server.url}/login`)).status).toBe(404);
+  });
+
+  it("serves no file by path traversal", async () => {
+    for (const path of ["/ui/../../etc/passwd", "/static/../../etc/passwd", "/ui/..%2f..%2f..%2fetc%2fpasswd", "/ui/style.css/../../../etc/passwd"]) {
+      const { status, body } = await rawGet(server.url, path);
+      expect(status, path).toBe(404);
+      expect(body).not.toMatch(/root:/);
+    }
   });
 });
