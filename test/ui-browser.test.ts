@@ -41,9 +41,10 @@ describe("notebook UI in Chromium", () => {
     await page.waitForURL("**/pipelines/notes");
     expect(await page.locator("section.cell h2").allTextContents()).toEqual(["fetch_notes", "keep_table", "headline", "count"]);
     expect(await page.locator("pre.source .hljs-keyword").count()).toBeGreaterThan(0);
-    // The output holding a <script> tag is text on the page, and no script element came of it.
+    // The output holding a <script> tag is text on the page, and no script element came of it: the one
+    // script is the static live.js.
     await expect(page.locator("#cell-headline pre.output").textContent()).resolves.toBe(JSON.stringify(SCRIPT_OUTPUT));
-    expect(await page.locator("script").count()).toBe(0);
+    expect(await page.locator("script").evaluateAll((els) => els.map((el) => el.getAttribute("src")))).toEqual(["/ui/live.js"]);
     await page.screenshot({ path: join(ARTIFACTS, "ui-notebook.png"), fullPage: true });
 
     await page.goto(ui.base + "/pipelines/flaky");
@@ -70,4 +71,68 @@ describe("notebook UI in Chromium", () => {
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
   }, 30_000);
+
+  it("runs the pipeline from its notebook and turns every cell green live, then runs one cell on cached upstreams", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (err) => errors.push(err.message));
+    const cells = ui.slow.cells.map((c) => c.name);
+    const badge = (cell: string) => page.locator(`#cell-${cell} [data-cell-badge]`);
+    const streams: string[] = [];
+    page.on("request", (req) => void (req.url().includes("/api/v1/events") && streams.push(req.url())));
+
+    await page.goto(ui.base + "/pipelines/slow");
+    // Never run: nothing to follow, so no stream is opened.
+    await expect(page.locator("[data-live-run]").count()).resolves.toBe(0);
+    await expect(page.locator('input[name="n"]').inputValue()).resolves.toBe("2");
+    await page.fill('input[name="n"]', "5");
+    await page.click("form.runform button");
+    await page.waitForURL(/\/pipelines\/slow\?run=\d+$/);
+    const runId = Number(new URL(page.url()).searchParams.get("run"));
+    // A marker set now must survive until every cell is green: the page is updated in place, not reloaded.
+    await page.evaluate(() => Object.assign(window, { liveMarker: "kept" }));
+    let navigations = 0;
+    page.on("framenavigated", () => navigations++);
+    await badge("start").locator("xpath=self::*[contains(@class, 'state-running') or contains(@class, 'state-success')]").waitFor({ timeout: 5_000 });
+    await page.screenshot({ path: join(ARTIFACTS, "ui-live-running.png"), fullPage: true });
+    for (const cell of cells) await badge(cell).and(page.locator(".state-success")).waitFor({ timeout: 10_000 });
+    await page.locator("[data-live-status]", { hasText: "the run ended: success" }).waitFor({ timeout: 5_000 });
+    await expect(page.evaluate(() => (window as unknown as { liveMarker?: string }).liveMarker)).resolves.toBe("kept");
+    expect(navigations).toBe(0);
+    await expect(page.locator("#cell-report [data-cell-tries]").textContent()).resolves.toBe("1 try");
+    await page.screenshot({ path: join(ARTIFACTS, "ui-live-done.png"), fullPage: true });
+    const detail = await (await fetch(`${ui.base}/api/v1/runs/${runId}`)).json() as { run: { params: Record<string, unknown> } };
+    expect(detail.run.params).toMatchObject({ n: 5 });
+
+    // One cell on cached upstreams: a new run where the cells before it are served from run `runId`.
+    await page.click(`#cell-report button[data-post$="/cells/report/runs"]`);
+    await page.waitForURL((url) => url.searchParams.get("run") !== String(runId));
+    await badge("report").and(page.locator(".state-success")).waitFor({ timeout: 10_000 });
+    for (const cell of cells.slice(0, -1)) {
+      await expect(badge(cell).getAttribute("class")).resolves.toBe("badge state-cached");
+      await page.locator(`#cell-${cell} [data-cell-facts]`, { hasText: `served from the checkpoint of run #${runId}` }).waitFor({ timeout: 5_000 });
+    }
+    await page.screenshot({ path: join(ARTIFACTS, "ui-live-cell.png"), fullPage: true });
+    expect(streams.length).toBeGreaterThanOrEqual(2);
+    expect(errors).toEqual([]);
+  }, 30_000);
+
+  it("shows a refused request's one-line error as text on the page", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 600 } });
+    await page.goto(ui.base + "/pipelines/notes");
+    // A param the pipeline does not declare is refused by the kernel, whose message names it.
+    await page.evaluate(() => {
+      const input = document.createElement("input");
+      input.name = "<b>nope</b>";
+      input.value = "1";
+      document.querySelector("form.runform")!.prepend(input);
+    });
+    await page.click("form.runform button");
+    const error = page.locator("[data-action-error]");
+    await error.waitFor({ state: "visible", timeout: 5_000 });
+    expect(await error.textContent()).toMatch(/\S/);
+    expect(await error.locator("b").count()).toBe(0);
+    expect(new URL(page.url()).search).toBe("");
+    await page.screenshot({ path: join(ARTIFACTS, "ui-action-error.png") });
+  }, 15_000);
 });

@@ -1,6 +1,7 @@
 /**
  * What the UI tests share: a real store in a temp dir with a few runs of two small pipelines (one of them
- * failing, one cell whose output is a `<script>` string), and the UI routes served on 127.0.0.1.
+ * failing, one cell whose output is a `<script>` string), a third never run with slow cells, and the UI,
+ * the API and the event stream served on 127.0.0.1.
  */
 import { serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
@@ -9,6 +10,9 @@ import { pathToFileURL } from "node:url";
 import { Hono } from "hono";
 import { type Cellar, openCellar, type Pipeline } from "../kernel/mod.ts";
 import type { ServerDeps } from "../server/deps.ts";
+import { eventRoutes } from "../server/api/events.ts";
+import { apiRoutes } from "../server/api/routes.ts";
+import { EventLog } from "../server/events.ts";
 import { uiRoutes } from "../server/ui/routes.tsx";
 import { tempDir, writePipeline } from "./helpers.ts";
 
@@ -49,11 +53,28 @@ const FLAKY = `export default pipeline({ id: "flaky", params: { fail: false } })
   });
 `;
 
+// Cells slow enough (~300 ms each) that a browser sees them change state live, never run before the tests.
+const SLOW = `export default pipeline({ id: "slow", params: { n: 2, label: "demo" } })
+  .cell("start", async (ctx) => {
+    await new Promise((r) => setTimeout(r, 300));
+    return ctx.params.n as number;
+  })
+  .cell("double", async (_ctx, x: number) => {
+    await new Promise((r) => setTimeout(r, 300));
+    return x * 2;
+  })
+  .cell("report", async (ctx, x: number) => {
+    await new Promise((r) => setTimeout(r, 300));
+    return \`\${ctx.params.label}: \${x}\`;
+  });
+`;
+
 export interface UiFixture {
   cellar: Cellar;
   pipelines: Pipeline[];
   base: string;
   runIds: { notes: number[]; flaky: number[] };
+  slow: Pipeline;
   close(): Promise<void>;
 }
 
@@ -66,6 +87,7 @@ export async function uiFixture(): Promise<UiFixture> {
   const dir = tempDir("cellar-ui-");
   const notes = await load(writePipeline(dir, "notes.ts", NOTES));
   const flaky = await load(writePipeline(dir, "flaky.ts", FLAKY));
+  const slow = await load(writePipeline(dir, "slow.ts", SLOW));
   const cellar = openCellar({ db: join(dir, "cellar.duckdb") });
   const runIds = { notes: [] as number[], flaky: [] as number[] };
   runIds.notes.push((await cellar.run(notes, { date: "2026-05-02T00:00:00Z" })).runId);
@@ -73,12 +95,14 @@ export async function uiFixture(): Promise<UiFixture> {
   for (const fail of [false, true, false, true]) {
     runIds.flaky.push((await cellar.run(flaky, { params: { fail: String(fail) }, new: true, cache: false })).runId);
   }
-  const pipelines = [notes, flaky];
+  const pipelines = [notes, flaky, slow];
   const deps: ServerDeps = {
     cellar,
     pipelines: { list: () => pipelines, get: (id) => pipelines.find((p) => p.id === id), changed: () => () => {} },
   };
-  const app = new Hono().route("/", uiRoutes(deps));
+  // The API and the event stream too, for the run buttons and the live updates (no auth: a loopback bind).
+  const events = new EventLog(cellar);
+  const app = new Hono().route("/api/v1", eventRoutes(events)).route("/api/v1", apiRoutes(deps)).route("/", uiRoutes(deps));
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {
     const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info: AddressInfo) => resolve({ server, port: info.port }));
   });
@@ -87,7 +111,9 @@ export async function uiFixture(): Promise<UiFixture> {
     pipelines,
     base: `http://127.0.0.1:${port}`,
     runIds,
+    slow,
     close: async () => {
+      events.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await cellar.close();
     },

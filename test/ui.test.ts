@@ -109,12 +109,48 @@ describe("notebook UI", () => {
     expect((await get("/pipelines/nope/grid")).status).toBe(404);
   });
 
-  it("carries no script and no style attribute, so a strict Content-Security-Policy holds", async () => {
+  it("carries no inline script and no style attribute, so a strict Content-Security-Policy holds", async () => {
+    const tag = '<script src="/ui/live.js" defer=""></script>';
     for (const path of ["/", "/pipelines/notes", "/pipelines/flaky", "/pipelines/flaky/grid", `/runs/${ui.runIds.notes[1]}`, `/runs/${ui.runIds.flaky[1]}`]) {
       const { body } = await get(path);
+      // The one script is the static live.js, empty in the page, once in the head.
+      expect(body.split(tag).length, path).toBe(2);
+      expect(body.indexOf(tag), path).toBeLessThan(body.indexOf("</head>"));
       // In tags only: the escaped text of a source or a log line may say "onerror=".
-      expect(body, path).not.toMatch(/<script|<[a-z][^>]*\s(?:style|on[a-z]+)=/i);
+      expect(body.replace(tag, ""), path).not.toMatch(/<script|<[a-z][^>]*\s(?:style|on[a-z]+)=/i);
     }
+  });
+
+  it("serves live.js, and marks what it updates and the run buttons with data-* attributes", async () => {
+    const js = await get("/ui/live.js");
+    expect(js.status).toBe(200);
+    expect(js.type).toMatch(/^text\/javascript/);
+    expect(js.body).toContain("new EventSource(");
+    expect(js.body).not.toMatch(/innerHTML|insertAdjacentHTML|outerHTML|document\.write/);
+    const run = ui.runIds.notes[1];
+    const notebook = (await get(`/pipelines/notes?run=${run}`)).body;
+    expect(notebook).toContain(`data-live-run="${run}" data-run-state="success"`);
+    expect(notebook).toMatch(/<span class="badge state-success" data-run-badge="">/);
+    for (const cell of ["fetch_notes", "keep_table", "headline", "count"]) {
+      expect(notebook).toContain(`id="cell-${cell}" data-cell="${cell}"`);
+      expect(notebook).toContain(`data-post="/api/v1/pipelines/notes/cells/${cell}/runs" data-notebook="/pipelines/notes"`);
+      expect(notebook).toContain(`data-post="/api/v1/pipelines/notes/runs" data-from="${cell}" data-notebook="/pipelines/notes"`);
+    }
+    expect(notebook.match(/data-cell-badge=""/g)?.length).toBe(4);
+    expect(notebook).toMatch(/<span data-cell-tries="">1 try<\/span><span>took <b data-cell-duration="">/);
+    // The run form: one input per param, prefilled with its default and typed by it.
+    expect(notebook).toContain('<form class="runform" data-post="/api/v1/pipelines/notes/runs" data-notebook="/pipelines/notes">');
+    expect(notebook).toContain('<input type="number" step="any" name="n" data-type="number" value="3"/>');
+    expect((await get("/pipelines/flaky")).body).toContain('<input type="checkbox" name="fail" data-type="boolean"/>');
+    expect(notebook).toContain('<p class="action-error" data-action-error="" hidden=""></p>');
+    // A pipeline never run offers the form and the buttons, and nothing for live.js to follow.
+    const fresh = (await get("/pipelines/slow")).body;
+    expect(fresh).toContain('<input type="text" step="any" name="label" data-type="string" value="demo"/>');
+    expect(fresh).not.toContain("data-live-run");
+    const runPage = (await get(`/runs/${run}`)).body;
+    expect(runPage).toContain(`<h1 data-live-run="${run}" data-run-state="success">`);
+    expect(runPage).toMatch(/<tr data-cell="fetch_notes"><td class="mono">fetch_notes<\/td><td><span class="badge state-\w+" data-cell-badge="">/);
+    expect(runPage).toContain('<td class="num" data-cell-tries="">');
   });
 
   it("answers 404 with one line for unknown pipelines and runs", async () => {

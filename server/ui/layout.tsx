@@ -1,6 +1,7 @@
 /**
  * The frame every UI page shares (head, top bar, stylesheet) and the small pieces they repeat: a state
- * badge and the one-line 404 page. Text is escaped by hono/jsx; nothing here inserts raw HTML.
+ * badge and the one-line 404 page. Text is escaped by hono/jsx; nothing here inserts raw HTML. Every page
+ * loads live.js, which does nothing on a page without a running run or a run button.
  *
  * @example
  * ```ts
@@ -12,6 +13,8 @@
 import type { Child } from "hono/jsx";
 
 export const STYLE_PATH = "/ui/style.css";
+/** The one client script (live updates and the run buttons): a static file, as a CSP without inline script wants. */
+export const LIVE_PATH = "/ui/live.js";
 
 export function Layout(props: { title: string; children?: Child }) {
   return (
@@ -21,6 +24,7 @@ export function Layout(props: { title: string; children?: Child }) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · Cellar`}</title>
         <link rel="stylesheet" href={STYLE_PATH} />
+        <script src={LIVE_PATH} defer></script>
       </head>
       <body>
         <header class="top">
@@ -33,8 +37,10 @@ export function Layout(props: { title: string; children?: Child }) {
   );
 }
 
-export function StateBadge(props: { state: string }) {
-  return <span class={`badge state-${props.state}`}>{props.state.replace("_", " ")}</span>;
+/** `live`: the attribute live.js finds it by (`data-cell-badge` for a cell's, `data-run-badge` for the run's). */
+export function StateBadge(props: { state: string; live?: "cell" | "run" }) {
+  const attrs = props.live === "cell" ? { "data-cell-badge": "" } : props.live === "run" ? { "data-run-badge": "" } : {};
+  return <span class={`badge state-${props.state}`} {...attrs}>{props.state.replace("_", " ")}</span>;
 }
 
 export function NotFound(props: { what: string }) {

@@ -1,7 +1,10 @@
 /**
  * `/pipelines/:id`: a pipeline as a notebook. Its cells in order, each with its TypeScript source
  * (highlighted), its options, and what it did in the selected run (`?run=<id>`, default the latest): state,
- * tries, duration, error and a bounded preview of its output.
+ * tries, duration, error and a bounded preview of its output. Buttons start a run (with a params form),
+ * one cell on cached upstreams, or a run from a cell; live.js sends them to the API and updates a running
+ * run in place, finding the parts it changes by their data-* attributes (`data-live-run`, `data-cell`,
+ * `data-cell-badge`, `data-cell-tries`, `data-cell-duration`).
  *
  * @example
  * ```ts
@@ -12,7 +15,7 @@
  * const page = await notebookPage(cellar, pipeline({ id: "hello" }).cell("greet", () => "hi"), undefined);
  * ```
  */
-import { type Cellar, type CellReport, CellState, checkpointOf, isTableRef, type Pipeline, type RunDetail, type RunRecord, RunState } from "../../kernel/mod.ts";
+import { type Cellar, type CellReport, CellState, checkpointOf, isTableRef, latestCheckpoint, type Pipeline, type RunDetail, type RunRecord, RunState } from "../../kernel/mod.ts";
 import { cellSource } from "./cell-source.ts";
 import { costs, duration, when } from "./format.ts";
 import { highlightTs } from "./highlight.ts";
@@ -30,6 +33,10 @@ interface CellView {
   preview: OutputPreview | undefined;
   /** For a table output: its first rows and column types. */
   sample?: TablePreview;
+  /** A cell a one-cell run did not run: the run whose checkpoint it read in its place. */
+  readFrom?: number;
+  /** The run is still going: a cell it has no record of may yet start. */
+  going?: boolean;
 }
 
 /** The page, or the 404 page when `runId` is not a run of this pipeline. */
@@ -46,10 +53,18 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
       <p class="sub">
         {pipeline.timetable ? `schedule ${pipeline.timetable.schedule} · ` : "manual · "}
         {`${pipeline.cells.length} cells · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a>
-        {detail ? <span> · showing run <a href={`/runs/${detail.run.runId}`}>{`#${detail.run.runId}`}</a>{` (${detail.run.kind}, ${when(detail.run.logicalDate)}) `}<StateBadge state={detail.run.state} /></span> : " · never run"}
+        {detail
+          ? (
+            <span data-live-run={String(detail.run.runId)} data-run-state={detail.run.state}>
+              {` · showing run `}<a href={`/runs/${detail.run.runId}`}>{`#${detail.run.runId}`}</a>{` (${detail.run.kind}, ${when(detail.run.logicalDate)}) `}
+              <StateBadge state={detail.run.state} live="run" /> <span class="muted" data-live-status=""></span>
+            </span>
+          )
+          : " · never run"}
       </p>
       <RunPicker pipeline={pipeline.id} runs={runs} selected={selected?.runId} />
-      {cells.map((cell, i) => <CellCard key={cell.def.name} index={i + 1} {...cell} />)}
+      <RunForm pipeline={pipeline} />
+      {cells.map((cell, i) => <CellCard key={cell.def.name} index={i + 1} pipeline={pipeline.id} {...cell} />)}
     </Layout>
   );
   return { status: 200 as const, page };
@@ -66,16 +81,22 @@ async function runOf(cellar: Cellar, pipeline: string, runId: number): Promise<R
 
 async function cellView(cellar: Cellar, def: CellDef, detail: RunDetail | undefined): Promise<CellView> {
   const report = detail?.cells.find((c) => c.cell === def.name);
-  let preview: OutputPreview | undefined;
-  let sample: TablePreview | undefined;
-  if (detail && report && (report.state === CellState.Success || report.state === CellState.Cached)) {
-    const store = await cellar.store();
-    const sql = (query: string, values?: unknown[]) => store.query(query, values as Parameters<typeof store.query>[1]);
-    const checkpoint = await checkpointOf({ sql }, detail.run.runId, def.name);
-    if (checkpoint) preview = outputPreview(checkpoint.output);
-    if (checkpoint && isTableRef(checkpoint.output)) sample = await tablePreview(sql, checkpoint.output);
-  }
-  return { def, source: await cellSource(def), report, preview, sample };
+  const going = detail?.run.state === RunState.Running || detail?.run.state === RunState.Queued;
+  const view: CellView = { def, source: await cellSource(def), report, preview: undefined, going };
+  const done = report && (report.state === CellState.Success || report.state === CellState.Cached);
+  // A one-cell run records only its cell; the others are the latest checkpoints it read, made before it.
+  const readIn = detail?.run.kind === "cell" && !report;
+  if (!detail || !(done || readIn)) return view;
+  const store = await cellar.store();
+  const sql = (query: string, values?: unknown[]) => store.query(query, values as Parameters<typeof store.query>[1]);
+  const checkpoint = readIn
+    ? await latestCheckpoint({ sql }, { pipeline: detail.run.pipeline, cell: def.name, beforeRun: detail.run.runId })
+    : await checkpointOf({ sql }, detail.run.runId, def.name);
+  if (!checkpoint) return view;
+  if (readIn) view.readFrom = checkpoint.runId;
+  view.preview = outputPreview(checkpoint.output);
+  if (isTableRef(checkpoint.output)) view.sample = await tablePreview(sql, checkpoint.output);
+  return view;
 }
 
 function RunPicker(props: { pipeline: string; runs: RunRecord[]; selected: number | undefined }) {
@@ -85,26 +106,61 @@ function RunPicker(props: { pipeline: string; runs: RunRecord[]; selected: numbe
       <span class="muted">Runs:</span>
       {props.runs.map((r) => (
         <a href={`/pipelines/${encodeURIComponent(props.pipeline)}?run=${r.runId}`} class={r.runId === props.selected ? "selected" : ""} title={`${r.state} · ${when(r.logicalDate)}`}>
-          <span class={`dot state-${r.state}`} />{`#${r.runId}`}
+          <span class={`dot state-${r.state}`} {...(r.runId === props.selected ? { "data-run-dot": "" } : {})} />{`#${r.runId}`}
         </a>
       ))}
     </nav>
   );
 }
 
-function CellCard(props: CellView & { index: number }) {
-  const { def, report } = props;
+/** The pipeline's params, each an input prefilled with its default, and a button that starts a run with them. */
+function RunForm(props: { pipeline: Pipeline }) {
+  const notebook = `/pipelines/${encodeURIComponent(props.pipeline.id)}`;
+  const params = Object.entries(props.pipeline.params);
   return (
-    <section class="cell" id={`cell-${def.name}`}>
+    <div class="actions">
+      <form class="runform" data-post={`/api/v1${notebook}/runs`} data-notebook={notebook}>
+        {params.map(([name, value]) => <ParamInput key={name} name={name} value={value} />)}
+        <button type="submit">Run pipeline</button>
+      </form>
+      <p class="action-error" data-action-error="" hidden></p>
+    </div>
+  );
+}
+
+function ParamInput(props: { name: string; value: unknown }) {
+  const { name, value } = props;
+  if (typeof value === "boolean") {
+    return <label class="param"><input type="checkbox" name={name} data-type="boolean" checked={value} /> {name}</label>;
+  }
+  const type = typeof value === "number" ? "number" : "string";
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return <label class="param">{`${name} `}<input type={type === "number" ? "number" : "text"} step="any" name={name} data-type={type} value={text} /></label>;
+}
+
+function CellCard(props: CellView & { index: number; pipeline: string }) {
+  const { def, report } = props;
+  const notebook = `/pipelines/${encodeURIComponent(props.pipeline)}`;
+  return (
+    <section class="cell" id={`cell-${def.name}`} data-cell={def.name}>
       <header>
         <span class="index">{`[${props.index}]`}</span>
         <h2 class="mono">{def.name}</h2>
-        {report ? <StateBadge state={report.state} /> : <span class="muted">not in this run</span>}
+        {report
+          ? <StateBadge state={report.state} live="cell" />
+          : props.readFrom !== undefined
+          ? <StateBadge state={CellState.Cached} live="cell" />
+          : <span class="muted" data-cell-badge="">{props.going ? "not started yet" : "not in this run"}</span>}
         <span class="opts">{cellOptions(def).map((o) => <span key={o} class="opt">{o}</span>)}</span>
+        <span class="cell-actions">
+          <button type="button" data-post={`/api/v1${notebook}/cells/${encodeURIComponent(def.name)}/runs`} data-notebook={notebook} title="Run this cell alone, its upstream inputs from their latest checkpoints">Run this cell</button>
+          <button type="button" data-post={`/api/v1${notebook}/runs`} data-from={def.name} data-notebook={notebook} title="Recompute this cell and everything downstream">Run from here</button>
+        </span>
       </header>
       {/* highlightTs's HTML is highlight.js's, which escapes the source it is given: the one raw insert. */}
       <pre class="source"><code class="hljs language-typescript" dangerouslySetInnerHTML={{ __html: highlightTs(props.source) }} /></pre>
       {report ? <CellResult report={report} preview={props.preview} sample={props.sample} /> : null}
+      {!report && props.readFrom !== undefined ? <ReadFrom runId={props.readFrom} preview={props.preview} sample={props.sample} /> : null}
     </section>
   );
 }
@@ -123,13 +179,25 @@ function CellResult(props: { report: CellReport; preview: OutputPreview | undefi
   const { report, preview } = props;
   return (
     <div class="result">
-      <div class="facts">
+      <div class="facts" data-cell-facts="">
         {report.cachedFrom !== null
           ? <span class="muted">served from the checkpoint of run <a href={`/runs/${report.cachedFrom}`}>{`#${report.cachedFrom}`}</a></span>
           : <CellFacts report={report} />}
       </div>
       {report.error ? <pre class="error">{report.error}</pre> : null}
       {preview ? <Preview preview={preview} sample={props.sample} /> : null}
+    </div>
+  );
+}
+
+/** A cell a one-cell run read from a checkpoint instead of running it. */
+function ReadFrom(props: { runId: number; preview: OutputPreview | undefined; sample: TablePreview | undefined }) {
+  return (
+    <div class="result">
+      <div class="facts" data-cell-facts="">
+        <span class="muted">served from the checkpoint of run <a href={`/runs/${props.runId}`}>{`#${props.runId}`}</a> (its latest, read by this one-cell run)</span>
+      </div>
+      {props.preview ? <Preview preview={props.preview} sample={props.sample} /> : null}
     </div>
   );
 }
@@ -162,8 +230,8 @@ function CellFacts(props: { report: CellReport }) {
   if (report.tries === 0) return <span class="muted">{NOT_RUN[report.state] ?? "not run"}</span>;
   return (
     <>
-      <span>{report.tries === 1 ? "1 try" : `${report.tries} tries`}</span>
-      {report.durationMs !== null ? <span>took <b>{duration(report.durationMs)}</b></span> : null}
+      <span data-cell-tries="">{report.tries === 1 ? "1 try" : `${report.tries} tries`}</span>
+      <span>took <b data-cell-duration="">{report.durationMs !== null ? duration(report.durationMs) : "…"}</b></span>
       {report.cpuMs !== null ? <span>cpu <b>{duration(report.cpuMs)}</b></span> : null}
       {Object.keys(report.costs).length > 0 ? <span>cost <b>{costs(report.costs)}</b></span> : null}
     </>

@@ -1,8 +1,9 @@
 /**
  * The notebook UI's routes, server-rendered with hono/jsx: `/` the pipelines, `/pipelines/:id` a pipeline as
  * a notebook (`?run=<id>` picks the run), `/pipelines/:id/grid` its runs × cells, `/runs/:id` a run
- * (`?logs=<from>` pages its logs), and the stylesheet. Unknown ids answer 404 with
- * one line. No client code: every page is plain HTML.
+ * (`?logs=<from>` pages its logs), the stylesheet and live.js. Unknown ids answer 404 with one line. Every
+ * page is plain HTML; live.js, the one client script, only updates a running run in place and wires the
+ * run buttons to the API.
  *
  * @example
  * ```ts
@@ -14,10 +15,11 @@
  * const app = new Hono().route("/", uiRoutes(deps));
  * ```
  */
+import { readFile } from "node:fs/promises";
 import { Hono } from "hono";
 import { isCellarError } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
-import { NotFound, STYLE_PATH } from "./layout.tsx";
+import { LIVE_PATH, NotFound, STYLE_PATH } from "./layout.tsx";
 import { gridPage } from "./grid-page.tsx";
 import { LOG_PAGE } from "./log-view.tsx";
 import { notebookPage } from "./notebook-page.tsx";
@@ -27,9 +29,14 @@ import { STYLE } from "./style.ts";
 
 const RUN_ID = /^[1-9]\d{0,15}$/;
 
+/** live.js, read once at the first request: a file of its own so that it is plain, lintable browser JS. */
+let liveScript: Promise<string> | undefined;
+const readLive = () => (liveScript ??= readFile(new URL("./live.js", import.meta.url), "utf8"));
+
 export function uiRoutes(deps: ServerDeps): Hono {
   const app = new Hono();
   app.get(STYLE_PATH, (c) => c.body(STYLE, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=300" }));
+  app.get(LIVE_PATH, async (c) => c.body(await readLive(), 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }));
   app.get("/", async (c) => c.html(await pipelinesPage(deps.cellar, deps.pipelines.list())));
   app.get("/pipelines/:id", async (c) => {
     const id = c.req.param("id");

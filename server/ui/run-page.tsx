@@ -29,7 +29,7 @@ export function runPage(detail: RunDetail, order: string[] = [], logs: { from: n
   return (
     <Layout title={`Run #${run.runId}`}>
       <div class="crumbs"><a href="/">Pipelines</a> / <a href={pipelineHref}>{run.pipeline}</a> /</div>
-      <h1>{`Run #${run.runId} `}<StateBadge state={run.state} /></h1>
+      <h1 data-live-run={String(run.runId)} data-run-state={run.state}>{`Run #${run.runId} `}<StateBadge state={run.state} live="run" /> <span class="muted live-status" data-live-status=""></span></h1>
       <p class="sub">
         {`${run.kind} · logical date ${when(run.logicalDate)} · started ${when(run.startedAt)} · took ${duration(runMs(run))}`}
         {Object.keys(run.params).length > 0 ? <span class="mono">{` · params ${JSON.stringify(run.params)}`}</span> : null}
@@ -50,11 +50,11 @@ function CellTable(props: { cells: CellReport[] }) {
       </thead>
       <tbody>
         {props.cells.map((c) => (
-          <tr>
+          <tr data-cell={c.cell}>
             <td class="mono">{c.cell}</td>
-            <td><StateBadge state={c.state} />{c.cachedFrom !== null ? <a class="muted" href={`/runs/${c.cachedFrom}`}>{` from #${c.cachedFrom}`}</a> : null}</td>
-            <td class="num">{c.tries}</td>
-            <td class="num">{duration(c.durationMs)}</td>
+            <td><StateBadge state={c.state} live="cell" />{c.cachedFrom !== null ? <a class="muted" href={`/runs/${c.cachedFrom}`}>{` from #${c.cachedFrom}`}</a> : null}</td>
+            <td class="num" data-cell-tries="">{c.tries}</td>
+            <td class="num" data-cell-duration="">{duration(c.durationMs)}</td>
             <td class="num">{duration(c.cpuMs)}</td>
             <td class="mono">{costs(c.costs)}</td>
             <td><AttemptErrors cell={c} /></td>

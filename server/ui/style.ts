@@ -64,6 +64,18 @@ pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 
 .runpick { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin: 0 0 16px; }
 .runpick a { padding: 2px 8px; border: 1px solid var(--line); border-radius: 12px; background: var(--card); font-size: 12px; color: var(--fg); display: inline-flex; gap: 5px; align-items: center; }
 .runpick a.selected { border-color: var(--fg); font-weight: 600; }
+button { font: inherit; font-size: 12px; padding: 2px 10px; border: 1px solid var(--line); border-radius: 6px; background: var(--card); color: var(--fg); cursor: pointer; }
+button:hover { border-color: var(--link); color: var(--link); }
+button:disabled { opacity: .5; cursor: progress; }
+.actions { margin: 0 0 16px; }
+.runform { display: flex; gap: 12px; flex-wrap: wrap; align-items: center; }
+.runform button { background: var(--success); border-color: var(--success); color: #fff; font-weight: 600; padding: 4px 14px; }
+.runform button:hover { color: #fff; filter: brightness(1.1); }
+.param { font-size: 12px; color: var(--muted); font-family: var(--mono); }
+.param input[type="text"], .param input[type="number"] { font: inherit; width: 9em; padding: 2px 6px; border: 1px solid var(--line); border-radius: 4px; color: var(--fg); }
+.cell-actions { display: flex; gap: 6px; }
+.action-error { margin: 8px 0 0; padding: 6px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; }
+.action-error[hidden] { display: none; }
 .dot { width: 8px; height: 8px; border-radius: 50%; display: inline-block; }
 .timeline { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; margin: 0 0 20px; }
 .tl-row { display: grid; grid-template-columns: 180px 1fr; align-items: center; gap: 10px; height: 24px; }
