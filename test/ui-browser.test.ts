@@ -76,6 +76,8 @@ describe("notebook UI in Chromium", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on("pageerror", (err) => errors.push(err.message));
+    // A CSP violation shows as a console error.
+    page.on("console", (msg) => void (msg.type() === "error" && errors.push(msg.text())));
     const cells = ui.slow.cells.map((c) => c.name);
     const badge = (cell: string) => page.locator(`#cell-${cell} [data-cell-badge]`);
     const streams: string[] = [];

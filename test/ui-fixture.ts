@@ -102,7 +102,13 @@ export async function uiFixture(): Promise<UiFixture> {
   };
   // The API and the event stream too, for the run buttons and the live updates (no auth: a loopback bind).
   const events = new EventLog(cellar);
-  const app = new Hono().route("/api/v1", eventRoutes(events)).route("/api/v1", apiRoutes(deps)).route("/", uiRoutes(deps));
+  const app = new Hono();
+  // The server's CSP, so the browser tests show live.js and the pages work under it.
+  app.use(async (c, next) => {
+    await next();
+    c.header("content-security-policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'");
+  });
+  app.route("/api/v1", eventRoutes(events)).route("/api/v1", apiRoutes(deps)).route("/", uiRoutes(deps));
   const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve) => {
     const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info: AddressInfo) => resolve({ server, port: info.port }));
   });
