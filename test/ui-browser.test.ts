@@ -102,6 +102,8 @@ describe("notebook UI in Chromium", () => {
     await expect(page.evaluate(() => (window as unknown as { liveMarker?: string }).liveMarker)).resolves.toBe("kept");
     expect(navigations).toBe(0);
     await expect(page.locator("#cell-report [data-cell-tries]").textContent()).resolves.toBe("1 try");
+    // At the end, each cell's output preview as the server renders it (n was 5: 5 × 2).
+    await page.locator("#cell-report pre.output", { hasText: '"demo: 10"' }).waitFor({ timeout: 5_000 });
     await page.screenshot({ path: join(ARTIFACTS, "ui-live-done.png"), fullPage: true });
     const detail = await (await fetch(`${ui.base}/api/v1/runs/${runId}`)).json() as { run: { params: Record<string, unknown> } };
     expect(detail.run.params).toMatchObject({ n: 5 });

@@ -98,12 +98,29 @@ async function sync(root, runId) {
   return detail.state;
 }
 
+/**
+ * At the end of a run, each notebook cell's result (facts, error, output preview) as the server now renders
+ * it: one request for the page, parsed inert by DOMParser, whose escaped nodes replace the old ones.
+ */
+async function refreshResults() {
+  const res = await fetch(location.href, { headers: { accept: "text/html" } });
+  if (!res.ok) return;
+  const page = new DOMParser().parseFromString(await res.text(), "text/html");
+  for (const fresh of page.querySelectorAll("section[data-cell]")) {
+    const el = cellOf(fresh.dataset.cell);
+    if (!el || el.tagName !== "SECTION") continue;
+    const next = fresh.querySelector(".result");
+    const old = el.querySelector(".result");
+    if (next) old ? old.replaceWith(document.adoptNode(next)) : el.append(document.adoptNode(next));
+  }
+}
+
 function follow(root) {
   const runId = root.dataset.liveRun;
   const source = new EventSource(`/api/v1/events?run=${encodeURIComponent(runId)}`);
   const end = () => {
     source.close();
-    void sync(root, runId);
+    void sync(root, runId).then(() => document.querySelector("section[data-cell]") && refreshResults());
   };
   source.addEventListener("open", () => void sync(root, runId).then((state) => state && !isGoing(state) && end()), { once: true });
   source.addEventListener("cell", (e) => {
