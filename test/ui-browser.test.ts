@@ -117,6 +117,18 @@ describe("notebook UI in Chromium", () => {
       await page.locator(`#cell-${cell} [data-cell-facts]`, { hasText: `served from the checkpoint of run #${runId}` }).waitFor({ timeout: 5_000 });
     }
     await page.screenshot({ path: join(ARTIFACTS, "ui-live-cell.png"), fullPage: true });
+
+    // Run from here, followed on the run page: rows for cells that start later appear and turn green in place.
+    const cellRun = new URL(page.url()).searchParams.get("run");
+    await page.click(`#cell-double button[data-from="double"]`);
+    await page.waitForURL((url) => url.searchParams.get("run") !== cellRun);
+    const fromRun = new URL(page.url()).searchParams.get("run");
+    await page.goto(`${ui.base}/runs/${fromRun}`);
+    for (const cell of ["double", "report"]) await page.locator(`tr[data-cell="${cell}"] [data-cell-badge].state-success`).waitFor({ timeout: 10_000 });
+    // The run takes the form's default n=2, and start's checkpoint was made with n=5: recomputed, not cached.
+    await expect(page.locator('tr[data-cell="start"] [data-cell-badge]').getAttribute("class")).resolves.toBe("badge state-success");
+    await page.locator("h1 [data-live-status]", { hasText: "the run ended: success" }).waitFor({ timeout: 5_000 });
+    await page.screenshot({ path: join(ARTIFACTS, "ui-live-run-page.png"), fullPage: true });
     expect(streams.length).toBeGreaterThanOrEqual(2);
     expect(errors).toEqual([]);
   }, 30_000);

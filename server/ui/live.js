@@ -64,8 +64,26 @@ function showTries(el, facts) {
   if (took && facts.durationMs !== undefined) took.textContent = duration(facts.durationMs);
 }
 
+/** On the run page, a row for a cell that started after the page was drawn. */
+function newRow(name) {
+  const body = document.querySelector("table.list[data-cells] tbody");
+  if (!body) return undefined;
+  const row = document.createElement("tr");
+  row.dataset.cell = name;
+  const cells = ["mono", "", "num", "num", "num", "mono", ""].map((cls) => Object.assign(document.createElement("td"), { className: cls }));
+  cells[0].textContent = name;
+  const badge = document.createElement("span");
+  badge.dataset.cellBadge = "";
+  cells[1].append(badge);
+  cells[2].dataset.cellTries = "";
+  cells[3].dataset.cellDuration = "";
+  row.append(...cells);
+  body.append(row);
+  return row;
+}
+
 function applyCell(name, facts) {
-  const el = cellOf(name);
+  const el = cellOf(name) ?? newRow(name);
   if (!el) return;
   const badge = el.querySelector("[data-cell-badge]");
   if (badge && facts.state) setBadge(badge, facts.state);
@@ -99,13 +117,17 @@ async function sync(root, runId) {
 }
 
 /**
- * At the end of a run, each notebook cell's result (facts, error, output preview) as the server now renders
- * it: one request for the page, parsed inert by DOMParser, whose escaped nodes replace the old ones.
+ * At the end of a run, each notebook cell's result (facts, error, output preview), or the run page's whole
+ * content, as the server now renders it: one request for the page, parsed inert by DOMParser, whose
+ * escaped nodes replace the old ones.
  */
 async function refreshResults() {
   const res = await fetch(location.href, { headers: { accept: "text/html" } });
   if (!res.ok) return;
   const page = new DOMParser().parseFromString(await res.text(), "text/html");
+  const main = page.querySelector("main");
+  // The run page has no buttons to keep: its timeline, cells and logs are taken whole.
+  if (!document.querySelector("section[data-cell]") && main) return document.querySelector("main")?.replaceWith(document.adoptNode(main));
   for (const fresh of page.querySelectorAll("section[data-cell]")) {
     const el = cellOf(fresh.dataset.cell);
     if (!el || el.tagName !== "SECTION") continue;
@@ -120,7 +142,12 @@ function follow(root) {
   const source = new EventSource(`/api/v1/events?run=${encodeURIComponent(runId)}`);
   const end = () => {
     source.close();
-    void sync(root, runId).then(() => document.querySelector("section[data-cell]") && refreshResults());
+    void sync(root, runId).then(async (state) => {
+      await refreshResults();
+      // The run page's header was replaced with the rest: say again that the run ended.
+      const now = document.querySelector("[data-live-run]");
+      if (now && state) applyRun(now, state);
+    });
   };
   source.addEventListener("open", () => void sync(root, runId).then((state) => state && !isGoing(state) && end()), { once: true });
   source.addEventListener("cell", (e) => {

@@ -44,7 +44,7 @@ export function runPage(detail: RunDetail, order: string[] = [], logs: { from: n
 
 function CellTable(props: { cells: CellReport[] }) {
   return (
-    <table class="list">
+    <table class="list" data-cells="">
       <thead>
         <tr><th>Cell</th><th>State</th><th class="num">Tries</th><th class="num">Duration</th><th class="num">CPU</th><th>Costs</th><th>Errors</th></tr>
       </thead>

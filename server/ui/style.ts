@@ -76,6 +76,7 @@ button:disabled { opacity: .5; cursor: progress; }
 .cell-actions { display: flex; gap: 6px; }
 .action-error { margin: 8px 0 0; padding: 6px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; }
 .action-error[hidden] { display: none; }
+h1 .live-status { font-size: 14px; font-weight: 400; }
 .dot { width: 8px; height: 8px; border-radius: 50%; display: inline-block; }
 .timeline { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; margin: 0 0 20px; }
 .tl-row { display: grid; grid-template-columns: 180px 1fr; align-items: center; gap: 10px; height: 24px; }
