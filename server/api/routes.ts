@@ -56,7 +56,7 @@ function pipelineRoutes(api: OpenAPIHono, deps: ServerDeps): void {
     (c) => {
       const { id } = c.req.valid("param");
       const pipeline = deps.pipelines.get(id);
-      if (!pipeline) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
+      if (!pipeline) return c.json(noSuchPipeline(id), 404);
       return c.json(S.PipelineDetail.parse(pipelineDetail(pipeline)), 200);
     },
   );
@@ -126,7 +126,7 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const pipeline = deps.pipelines.get(id);
-      if (!pipeline) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
+      if (!pipeline) return c.json(noSuchPipeline(id), 404);
       const body = (await bodyOf(c, S.TriggerBody)) as z.infer<typeof S.TriggerBody>;
       const key = body.date === undefined ? undefined : JSON.stringify([id, "run", body.date, body.params ?? {}, body.from ?? null]);
       const runId = await once(key, () => deps.cellar.start(pipeline, body as Parameters<ServerDeps["cellar"]["start"]>[1]));
@@ -147,7 +147,7 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
     async (c) => {
       const { id, cell } = c.req.valid("param");
       const pipeline = deps.pipelines.get(id);
-      if (!pipeline) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
+      if (!pipeline) return c.json(noSuchPipeline(id), 404);
       if (!pipeline.cells.some((def) => def.name === cell)) return c.json({ error: `pipeline ${id}: no cell ${cell}` }, 404);
       const body = (await bodyOf(c, S.CellTriggerBody)) as z.infer<typeof S.CellTriggerBody>;
       const key = body.date === undefined ? undefined : JSON.stringify([id, "cell", cell, body.date, body.params ?? {}]);
@@ -169,7 +169,7 @@ function searchRoute(api: OpenAPIHono, deps: ServerDeps): void {
     }),
     async (c) => {
       const { q, pipeline: id, k } = c.req.valid("query");
-      if (!deps.pipelines.get(id)) return c.json({ error: `pipeline ${id}: no such pipeline` }, 404);
+      if (!deps.pipelines.get(id)) return c.json(noSuchPipeline(id), 404);
       const hits = await deps.cellar.search(q, { pipeline: deps.pipelines.fileOf?.(id) ?? id, k });
       return c.json(S.SearchHits.parse({ hits }), 200);
     },
@@ -226,4 +226,9 @@ export function failure(c: Context, err: unknown): Response {
 
 function oneLine(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): string {
   return error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+}
+
+/** The one 404 body for a pipeline id the server does not serve. */
+function noSuchPipeline(id: string): { error: string } {
+  return { error: `pipeline ${id}: no such pipeline` };
 }
