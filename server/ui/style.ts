@@ -76,6 +76,12 @@ button:disabled { opacity: .5; cursor: progress; }
 .cell-actions { display: flex; gap: 6px; }
 .action-error { margin: 8px 0 0; padding: 6px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; }
 .action-error[hidden] { display: none; }
+form.login { max-width: 360px; margin: 64px auto; padding: 24px 28px; background: #fff; border: 1px solid var(--line); border-radius: 8px; display: flex; flex-direction: column; gap: 14px; }
+form.login h1 { margin: 0; font-size: 20px; }
+form.login label { display: flex; flex-direction: column; gap: 6px; font-weight: 600; }
+form.login input[type="password"] { padding: 8px 10px; font: inherit; border: 1px solid #d0d7de; border-radius: 6px; }
+form.login button { align-self: flex-start; padding: 7px 16px; font: inherit; font-weight: 600; color: #fff; background: #1f883d; border: 0; border-radius: 6px; cursor: pointer; }
+form.login p.error { margin: 0; padding: 6px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; }
 h1 .live-status { font-size: 14px; font-weight: 400; }
 .dot { width: 8px; height: 8px; border-radius: 50%; display: inline-block; }
 .timeline { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; margin: 0 0 20px; }
