@@ -91,6 +91,8 @@ describe("notebook UI in Chromium", () => {
     await page.click("form.runform button");
     await page.waitForURL(/\/pipelines\/slow\?run=\d+$/);
     const runId = Number(new URL(page.url()).searchParams.get("run"));
+    // The form now shows the params this run used, not the defaults.
+    await expect(page.locator('input[name="n"]').inputValue()).resolves.toBe("5");
     // A marker set now must survive until every cell is green: the page is updated in place, not reloaded.
     await page.evaluate(() => Object.assign(window, { liveMarker: "kept" }));
     let navigations = 0;

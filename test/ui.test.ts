@@ -138,10 +138,12 @@ describe("notebook UI", () => {
     }
     expect(notebook.match(/data-cell-badge=""/g)?.length).toBe(4);
     expect(notebook).toMatch(/<span data-cell-tries="">1 try<\/span><span>took <b data-cell-duration="">/);
-    // The run form: one input per param, prefilled with its default and typed by it.
+    // The run form: one input per param, typed by its default.
     expect(notebook).toContain('<form class="runform" data-post="/api/v1/pipelines/notes/runs" data-notebook="/pipelines/notes">');
     expect(notebook).toContain('<input type="number" step="any" name="n" data-type="number" value="3"/>');
-    expect((await get("/pipelines/flaky")).body).toContain('<input type="checkbox" name="fail" data-type="boolean"/>');
+    // Prefilled with what the shown run used: flaky's newest run had fail=true, its first fail=false.
+    expect((await get("/pipelines/flaky")).body).toContain('<input type="checkbox" name="fail" data-type="boolean" checked=""/>');
+    expect((await get(`/pipelines/flaky?run=${ui.runIds.flaky[0]}`)).body).toContain('<input type="checkbox" name="fail" data-type="boolean"/>');
     expect(notebook).toContain('<p class="action-error" data-action-error="" hidden=""></p>');
     // A pipeline never run offers the form and the buttons, and nothing for live.js to follow.
     const fresh = (await get("/pipelines/slow")).body;

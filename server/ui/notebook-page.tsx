@@ -63,7 +63,7 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
           : " · never run"}
       </p>
       <RunPicker pipeline={pipeline.id} runs={runs} selected={selected?.runId} />
-      <RunForm pipeline={pipeline} />
+      <RunForm pipeline={pipeline} used={detail?.run.params} />
       {cells.map((cell, i) => <CellCard key={cell.def.name} index={i + 1} pipeline={pipeline.id} {...cell} />)}
     </Layout>
   );
@@ -113,10 +113,13 @@ function RunPicker(props: { pipeline: string; runs: RunRecord[]; selected: numbe
   );
 }
 
-/** The pipeline's params, each an input prefilled with its default, and a button that starts a run with them. */
-function RunForm(props: { pipeline: Pipeline }) {
+/**
+ * The pipeline's params, each an input prefilled with the value the shown run used (its default when that run
+ * predates the param, or when nothing has run), so that "run again, with one change" is one edit away.
+ */
+function RunForm(props: { pipeline: Pipeline; used: Record<string, unknown> | undefined }) {
   const notebook = `/pipelines/${encodeURIComponent(props.pipeline.id)}`;
-  const params = Object.entries(props.pipeline.params);
+  const params = Object.entries(props.pipeline.params).map(([name, value]) => [name, usedOr(props.used?.[name], value)] as const);
   return (
     <div class="actions">
       <form class="runform" data-post={`/api/v1${notebook}/runs`} data-notebook={notebook}>
@@ -126,6 +129,11 @@ function RunForm(props: { pipeline: Pipeline }) {
       <p class="action-error" data-action-error="" hidden></p>
     </div>
   );
+}
+
+/** The used value when it has the default's type (the form types each input by the default). */
+function usedOr(used: unknown, fallback: unknown): unknown {
+  return used !== undefined && used !== null && typeof used === typeof fallback ? used : fallback;
 }
 
 function ParamInput(props: { name: string; value: unknown }) {
