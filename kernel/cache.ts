@@ -16,6 +16,7 @@
  * const served = cell.cache && await cache.serve(cell, key); // → true: settled as cached, so the cell does not run
  * ```
  */
+import { CacheReason, type CellReason, type KeyParts, missReason } from "./cache-reason.ts";
 import { codeVersion } from "./fingerprint.ts";
 import { sha256 } from "./hash.ts";
 import { encodeOutput } from "./output.ts";
@@ -62,8 +63,21 @@ export class CellCache {
    * against each checkpoint's recorded reads (see `serve`).
    */
   async key(cell: CellDef): Promise<string> {
-    const upstream = cell.needs.map((n) => [n, this.host.checkpoints.get(n)?.hash ?? null]);
-    return sha256(JSON.stringify([cell.name, await codeVersion(cell), upstream]));
+    return keyOf(cell, await this.parts(cell));
+  }
+
+  /** What the cell's key is made of: recorded with its cache reason, so that a later miss can say which part changed. */
+  async parts(cell: CellDef): Promise<KeyParts> {
+    const upstream = cell.needs.map((n): [string, string | null] => [n, this.host.checkpoints.get(n)?.hash ?? null]);
+    return { codeVersion: await codeVersion(cell), upstream };
+  }
+
+  /** Why `serve` found no checkpoint for the cell (see missReason). */
+  async missReason(cell: CellDef, cacheKey: string, parts: KeyParts): Promise<CellReason> {
+    const { host } = this;
+    const sameKey = (await this.index).get(`${cell.name}\u0000${cacheKey}`) ?? [];
+    const target = { pipeline: host.pipeline.id, cell: cell.name, runId: host.run.runId, interval: intervalKey(host.run), params: host.run.params };
+    return await missReason(host.store, target, parts, sameKey, (v) => encodeOutput("params", v).json);
   }
 
   /**
@@ -71,7 +85,7 @@ export class CellCache {
    * this run: the same value for every param it read, the same data interval
    * if it read that. A param only one cell reads then invalidates only that cell.
    */
-  async serve(cell: CellDef, cacheKey: string): Promise<boolean> {
+  async serve(cell: CellDef, cacheKey: string, parts?: KeyParts): Promise<boolean> {
     const { host } = this;
     const candidates = (await this.index).get(`${cell.name}\u0000${cacheKey}`) ?? [];
     const match = candidates.find((c) => sameReads(c.reads, host.run));
@@ -92,6 +106,7 @@ export class CellCache {
         cachedFrom: Number(hit.run_id),
       }],
       attempts: [{ runId, cell: cell.name, tryNumber, state: AttemptState.Cached, startedAt: new Date(), endedAt: new Date() }],
+      reasons: [reasonRecord(runId, cell.name, { reason: CacheReason.Hit, detail: null }, parts ?? await this.parts(cell))],
     });
     host.checkpoints.set(cell.name, { output: JSON.parse(String(hit.output)), hash: String(hit.output_hash) });
     host.settle(cell.name, CellState.Cached);
@@ -154,6 +169,16 @@ export class ReadTracker {
     const read = Object.fromEntries([...this.params].filter((k) => k in params).map((k) => [k, params[k]]));
     return encodeOutput("reads", { params: read, interval: this.interval ? intervalKey(run) : undefined }).json;
   }
+}
+
+/** The cache key: the same text as before reasons were recorded, so that older checkpoints still serve. */
+export function keyOf(cell: CellDef, parts: KeyParts): string {
+  return sha256(JSON.stringify([cell.name, parts.codeVersion, parts.upstream]));
+}
+
+/** A cell's cache reason as the writer stores it. */
+export function reasonRecord(runId: number, cell: string, reason: CellReason, parts: KeyParts) {
+  return { runId, cell, reason: reason.reason, detail: reason.detail, codeVersion: parts.codeVersion, upstream: JSON.stringify(parts.upstream) };
 }
 
 /** A run's data interval as the `reads` column records it. */

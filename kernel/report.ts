@@ -12,6 +12,7 @@
  * detail.cells.find((c) => c.cell === "embed_docs")?.state; // → a CellState (success, cached, failed, …)
  * ```
  */
+import type { CacheReason, CellReason } from "./cache-reason.ts";
 import { getRun, type RunRecord } from "./run-records.ts";
 import { AttemptState } from "./state.ts";
 import type { Store } from "./store/store.ts";
@@ -28,6 +29,8 @@ export interface CellReport {
   cpuMs: number | null;
   error: string | null;
   cachedFrom: number | null;
+  /** Why it was served from cache or recomputed; null for a cell not decided (upstream failed) or recorded before reasons were. */
+  cacheReason: CellReason | null;
   costs: Record<string, number>;
   attempts: Array<{ tryNumber: number; state: string; startedAt: Date | null; durationMs: number | null; error: string | null }>;
 }
@@ -60,7 +63,7 @@ export async function runDetail(store: Store, runId: number): Promise<RunDetail>
     if (!report) {
       report = {
         cell: name, state: "", tries: 0, startedAt: null, endedAt: null, durationMs: null, cpuMs: null,
-        error: null, cachedFrom: null, costs: {}, attempts: [],
+        error: null, cachedFrom: null, cacheReason: null, costs: {}, attempts: [],
       };
       cells.set(name, report);
     }
@@ -90,6 +93,7 @@ export async function runDetail(store: Store, runId: number): Promise<RunDetail>
       if (report.state === AttemptState.Success) report.error = null;
     }
   }
+  await addReasons(store, runId, cells);
   for (const c of costs) {
     const report = cells.get(String(c.cell));
     if (report) report.costs[String(c.resource)] = Number(c.amount);
@@ -97,7 +101,18 @@ export async function runDetail(store: Store, runId: number): Promise<RunDetail>
   return { run, cells: [...cells.values()] };
 }
 
+/** Each cell's cache reason, where the run recorded one. */
+async function addReasons(store: Store, runId: number, cells: Map<string, CellReport>): Promise<void> {
+  const reasons = await store.query(`SELECT cell, reason, detail FROM cell_reasons WHERE run_id = ?`, [runId]);
+  for (const r of reasons) {
+    const report = cells.get(String(r.cell));
+    if (report) report.cacheReason = { reason: String(r.reason) as CacheReason, detail: r.detail === null ? null : String(r.detail) };
+  }
+}
+
 export interface LogLine {
+  /** Its place in the order the store's lines were written: a page's cursor (run-logs.ts). */
+  seq: number;
   ts: Date;
   cell: string;
   tryNumber: number;
@@ -105,14 +120,11 @@ export interface LogLine {
   message: string;
 }
 
-/** A run's log lines in the order they were written; with `page`, `limit` of them from the `from`th (0-based). */
-export async function runLogs(store: Store, runId: number, page?: { from: number; limit: number }): Promise<LogLine[]> {
-  const rows = await store.query(
-    `SELECT ts, cell, try_number, level, message FROM logs WHERE run_id = ? ORDER BY ts, cell, rowid
-     ${page ? `LIMIT ${Math.floor(page.limit)} OFFSET ${Math.floor(page.from)}` : ""}`,
-    [runId],
-  );
+/** All of a run's log lines, in the order they were written (`cellar show --logs`); a page of them is run-logs.ts's. */
+export async function runLogs(store: Store, runId: number): Promise<LogLine[]> {
+  const rows = await store.query(`SELECT seq, ts, cell, try_number, level, message FROM logs WHERE run_id = ? ORDER BY seq`, [runId]);
   return rows.map((r) => ({
+    seq: Number(r.seq),
     ts: new Date(r.ts as Date),
     cell: String(r.cell),
     tryNumber: Number(r.try_number),

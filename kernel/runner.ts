@@ -22,7 +22,8 @@
  */
 import { sendAlert } from "./alert.ts";
 import { Attempt, CancelledError } from "./attempt.ts";
-import { CellCache, type RunCheckpoint } from "./cache.ts";
+import { CellCache, keyOf, reasonRecord, type RunCheckpoint } from "./cache.ts";
+import { CacheReason, type CellReason, type KeyParts } from "./cache-reason.ts";
 import { type Compute, compute } from "./compute/devices.ts";
 import { CellarError } from "./errors.ts";
 import type { CellDef, Pipeline, RunFailure } from "./pipeline.ts";
@@ -311,9 +312,31 @@ class Execution {
       this.report(cell.name, CellState.UpstreamFailed);
       return;
     }
-    const cacheKey = await this.cache.key(cell);
-    if (cell.cache && !this.forced.has(cell.name) && await this.cache.serve(cell, cacheKey)) return;
+    const parts = await this.cache.parts(cell);
+    const cacheKey = keyOf(cell, parts);
+    if (cell.cache && !this.forced.has(cell.name) && await this.cache.serve(cell, cacheKey, parts)) return;
+    // Durable with the cell's first try at the latest; awaited once the tries are over.
+    const noted = this.store.writer.write({ reasons: [reasonRecord(runId, cell.name, await this.recomputeReason(cell, cacheKey, parts), parts)] });
+    try {
+      await this.tryCell(cell, cacheKey);
+    } finally {
+      await noted;
+    }
+  }
 
+  /** Why the cell is computed rather than served from a checkpoint. */
+  async recomputeReason(cell: CellDef, cacheKey: string, parts: KeyParts): Promise<CellReason> {
+    if (!cell.cache) return { reason: CacheReason.CacheOff, detail: null };
+    if (this.run.options.noCache) return { reason: CacheReason.NoCache, detail: null };
+    const { from, only } = this.run.options;
+    if (this.forced.has(cell.name)) {
+      return { reason: CacheReason.Forced, detail: only?.includes(cell.name) ? "run alone" : from === cell.name ? "run from here" : `run from ${from}` };
+    }
+    return await this.cache.missReason(cell, cacheKey, parts);
+  }
+
+  /** The cell's tries, with retries and their delays, until one succeeds or none is left. */
+  async tryCell(cell: CellDef, cacheKey: string): Promise<void> {
     const firstTry = (this.tries.get(cell.name) ?? 0) + 1;
     const lastTry = firstTry + cell.retries;
     for (let tryNumber = firstTry; tryNumber <= lastTry; tryNumber++) {

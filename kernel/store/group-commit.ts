@@ -27,7 +27,7 @@ export class GroupWriter {
     // The lists as they are now: a caller reusing its arrays must not change what is written.
     const copy: Change = {
       attempts: change.attempts?.slice(), runStates: change.runStates?.slice(), outputs: change.outputs?.slice(),
-      logs: change.logs?.slice(), costs: change.costs?.slice(),
+      logs: change.logs?.slice(), costs: change.costs?.slice(), reasons: change.reasons?.slice(),
     };
     const done = new Promise<void>((resolve, reject) => this.#queue.push({ change: copy, resolve, reject }));
     this.#kick();
@@ -116,6 +116,17 @@ export interface OutputRecord {
   cachedFrom?: number;
 }
 
+/** Why a cell of a run was served from cache or recomputed, and what its cache key was made of. */
+export interface ReasonRecord {
+  runId: number;
+  cell: string;
+  reason: string;
+  detail: string | null;
+  codeVersion: string;
+  /** JSON: [[upstream cell, output hash or null], …]. */
+  upstream: string;
+}
+
 export interface RunStateChange {
   state?: RunState;
   startedAt?: Date;
@@ -146,6 +157,7 @@ export interface Change {
   outputs?: OutputRecord[];
   logs?: LogRecord[];
   costs?: CostRecord[];
+  reasons?: ReasonRecord[];
 }
 
 interface Batch {
@@ -154,6 +166,8 @@ interface Batch {
   outputs: OutputRecord[];
   logs: LogRecord[];
   costs: CostRecord[];
+  /** By run and cell: a resumed run's later decision replaces the earlier one. */
+  reasons: Map<string, ReasonRecord>;
 }
 
 type Statement = [string, DuckDBValue[]];
@@ -164,7 +178,7 @@ type Statement = [string, DuckDBValue[]];
  * keeps the earlier start time (as the upsert's coalesce does across batches).
  */
 function toBatch(changes: Change[]): Batch {
-  const batch: Batch = { attempts: new Map(), runStates: new Map(), outputs: [], logs: [], costs: [] };
+  const batch: Batch = { attempts: new Map(), runStates: new Map(), outputs: [], logs: [], costs: [], reasons: new Map() };
   for (const change of changes) {
     for (const attempt of change.attempts ?? []) {
       const key = attemptKey(attempt);
@@ -177,6 +191,7 @@ function toBatch(changes: Change[]): Batch {
     if (change.outputs) batch.outputs.push(...change.outputs);
     if (change.logs) batch.logs.push(...change.logs);
     if (change.costs) batch.costs.push(...change.costs);
+    for (const r of change.reasons ?? []) batch.reasons.set(`${r.runId}\u0000${r.cell}`, r);
   }
   return batch;
 }
@@ -233,6 +248,13 @@ function toStatements(batch: Batch): Statement[] {
     statements.push([
       `INSERT INTO costs VALUES ${placeholders(batch.costs.length, 5, [])}`,
       batch.costs.flatMap((c) => [c.runId, c.cell, c.tryNumber, c.resource, c.amount]),
+    ]);
+  }
+  if (batch.reasons.size > 0) {
+    const rows = [...batch.reasons.values()];
+    statements.push([
+      `INSERT OR REPLACE INTO cell_reasons VALUES ${placeholders(rows.length, 6, [])}`,
+      rows.flatMap((r) => [r.runId, r.cell, r.reason, r.detail, r.codeVersion, r.upstream]),
     ]);
   }
   return statements;

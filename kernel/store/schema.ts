@@ -101,6 +101,25 @@ export const MIGRATIONS: readonly string[] = [
   `
   DROP SCHEMA IF EXISTS cellar_data;
   `,
+  // Why each cell of a run was served from cache or recomputed (cache-reason.ts). The code version and upstream
+  // output hashes its cache key was made of are kept too: the key is a hash, and a later miss is explained,
+  // and a cell whose source changed since its last checkpoint marked stale, by comparing with them.
+  `
+  CREATE TABLE cell_reasons (
+    run_id BIGINT NOT NULL,
+    cell VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    detail VARCHAR,
+    code_version VARCHAR NOT NULL,
+    -- [[upstream cell, its output hash or null], …] in the cell's needs order
+    upstream JSON NOT NULL,
+    PRIMARY KEY (run_id, cell)
+  );
+  `,
+  // Paused pipelines (pause.ts): the scheduler creates and starts no scheduled run of one until it is unpaused.
+  `
+  CREATE TABLE paused_pipelines (pipeline VARCHAR PRIMARY KEY, paused_at TIMESTAMPTZ NOT NULL);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
