@@ -22,6 +22,7 @@ import type { CostLine, CostModel } from "./cost.ts";
 import { CellarError } from "./errors.ts";
 import { type ParamValue, parseDate, type Pipeline } from "./pipeline.ts";
 import type { LogLine, RunDetail } from "./report.ts";
+import type { GridRun } from "./run-grid.ts";
 import type { RunEvent, Runner, RunResult } from "./runner.ts";
 import type { RunOptions, RunRecord } from "./run-records.ts";
 import { RESUMABLE_RUN_STATES, RunState } from "./state.ts";
@@ -422,6 +423,14 @@ export class Cellar implements AsyncDisposable {
     const limit = query.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1) throw new CellarError(`limit ${limit}: expected a whole number ≥ 1`);
     return await k.pageRuns(await this.store(), { ...query, limit });
+  }
+
+  /** A pipeline's last `runs` runs, newest first, with each cell's state, tries and duration, in two reads: the server's grid. */
+  async grid(pipeline: string, options: { runs?: number } = {}): Promise<GridRun[]> {
+    const k = await loadEngine();
+    const runs = options.runs ?? 25;
+    if (!Number.isInteger(runs) || runs < 1) throw new CellarError(`runs ${runs}: expected a whole number ≥ 1`);
+    return await k.runGrid(await this.store(), pipeline, runs);
   }
 
   /**

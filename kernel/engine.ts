@@ -18,6 +18,7 @@ export { compute } from "./compute/devices.ts";
 export { costLines } from "./cost.ts";
 export { isPipelineId, loadPipeline } from "./loader.ts";
 export { runDetail, runLogs } from "./report.ts";
+export { runGrid } from "./run-grid.ts";
 export { Runner } from "./runner.ts";
 export { createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, pageRuns, scheduledRunKey } from "./run-records.ts";
 export { registry } from "./prometheus.ts";

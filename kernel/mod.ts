@@ -16,6 +16,7 @@ export type { BackfillRange, BackfillResult, CellarEvent, CellarOptions, CellRes
 export type { RunEvent, RunResult } from "./runner.ts";
 export type { RunKind, RunRecord } from "./run-records.ts";
 export type { CellReport, LogLine, RunDetail } from "./report.ts";
+export type { GridCell, GridRun } from "./run-grid.ts";
 export type { AlertHook, CellOptions, ParamValue, Pipeline, PipelineOptions, RetryOptions, RunFailure } from "./pipeline.ts";
 export type { PipelineTrigger, RunOutcome } from "./pipeline.ts";
 export { accepts, cellParams, flag, nonEmptyText, numberIn, oneOf, paramError, text, wholeNumber, z } from "./params.ts";

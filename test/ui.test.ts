@@ -109,6 +109,21 @@ describe("notebook UI", () => {
     expect((await get("/pipelines/nope/grid")).status).toBe(404);
   });
 
+  it("draws the grid from one batch read that says what `cellar show` says of each cell, for ?runs= runs", async () => {
+    const grid = await ui.cellar.grid("flaky", { runs: 3 });
+    expect(grid.map((g) => g.run.runId)).toEqual(ui.runIds.flaky.slice(1).reverse());
+    for (const { run, cells } of grid) {
+      const shown = (await ui.cellar.show(run.runId)).cells.map((c) => ({ cell: c.cell, state: c.state, tries: c.tries, durationMs: c.durationMs }));
+      expect(cells).toEqual(shown);
+    }
+    const page = await get("/pipelines/flaky/grid?runs=2");
+    expect(page.body.match(/class="sq state-/g)?.length).toBe(3 * 2);
+    expect(page.body).not.toContain(`href="/runs/${ui.runIds.flaky[1]}"`);
+    const bad = await get("/pipelines/flaky/grid?runs=1001");
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain("runs 1001: expected a whole number from 1 to 1000");
+  });
+
   it("carries no inline script and no style attribute, so a strict Content-Security-Policy holds", async () => {
     const tag = '<script src="/ui/live.js" defer=""></script>';
     for (const path of ["/", "/pipelines/notes", "/pipelines/flaky", "/pipelines/flaky/grid", `/runs/${ui.runIds.notes[1]}`, `/runs/${ui.runIds.flaky[1]}`]) {

@@ -1,6 +1,7 @@
 /**
  * `/pipelines/:id/grid`: the last runs × the pipeline's cells, one square per cell and run coloured by its
- * state, each linking to that run (Airflow's grid view). Newest run on the right.
+ * state, each linking to that run (Airflow's grid view). Newest run on the right. `?runs=` picks how many
+ * (25 by default, up to 1,000): the facade reads them all in two queries, not one read per run.
  *
  * @example
  * ```ts
@@ -11,55 +12,58 @@
  * const page = await gridPage(cellar, pipeline({ id: "hello" }).cell("greet", () => "hi"));
  * ```
  */
-import type { Cellar, Pipeline, RunDetail } from "../../kernel/mod.ts";
+import { html } from "hono/html";
+import type { Cellar, GridCell, GridRun, Pipeline } from "../../kernel/mod.ts";
 import { duration, when } from "./format.ts";
 import { Layout } from "./layout.tsx";
 
 export const GRID_RUNS = 25;
+/** The most runs one grid shows: 50,000 squares for 50 cells, what bench/server-grid.bench.ts measures. */
+export const MAX_GRID_RUNS = 1000;
+/** The run counts the page offers to switch between. */
+const CHOICES = [25, 100, 1000];
 
-export async function gridPage(cellar: Cellar, pipeline: Pipeline) {
-  const runs = (await cellar.runs(pipeline.id, { limit: GRID_RUNS })).reverse();
-  // One read per run: fine for 25; the 1,000-run grid of the benchmark needs a batch read in the facade.
-  const details: RunDetail[] = await Promise.all(runs.map((r) => cellar.show(r.runId)));
+export async function gridPage(cellar: Cellar, pipeline: Pipeline, count = GRID_RUNS) {
+  const grid = (await cellar.grid(pipeline.id, { runs: count })).reverse();
   const names = [...pipeline.cells.map((c) => c.name)];
-  for (const d of details) for (const c of d.cells) if (!names.includes(c.cell)) names.push(c.cell);
+  const seen = new Set(names);
+  for (const g of grid) for (const c of g.cells) if (!seen.has(c.cell)) seen.add(c.cell), names.push(c.cell);
+  const columns = grid.map((g) => ({ run: g.run, cells: new Map<string, GridCell>(g.cells.map((c) => [c.cell, c])) }));
   const pipelineHref = `/pipelines/${encodeURIComponent(pipeline.id)}`;
   return (
     <Layout title={`${pipeline.id} grid`}>
       <div class="crumbs"><a href="/">Pipelines</a> / <a href={pipelineHref}>{pipeline.id}</a> /</div>
       <h1>{`${pipeline.id} · grid`}</h1>
-      <p class="sub">{`last ${runs.length} run${runs.length === 1 ? "" : "s"}, oldest left`}</p>
-      {details.length === 0 ? <div class="empty">No runs yet.</div> : (
-        <table class="grid">
-          <thead>
-            <tr>
-              <th />
-              {details.map((d) => (
-                <th key={d.run.runId}>
-                  <a href={`/runs/${d.run.runId}`} title={`${d.run.state} · ${when(d.run.logicalDate)}`}>{`#${d.run.runId}`}</a>
-                  <span class={`runbar state-${d.run.state}`} title={d.run.state} />
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {names.map((name) => (
-              <tr key={name}>
-                <td class="mono">{name}</td>
-                {details.map((d) => {
-                  const cell = d.cells.find((c) => c.cell === name);
-                  if (!cell) return <td key={d.run.runId}><span class="sq none" title="not in this run" /></td>;
-                  return (
-                    <td key={d.run.runId}>
-                      <a class={`sq state-${cell.state}`} href={`/runs/${d.run.runId}`} title={`${name} · ${cell.state} · ${cell.tries} tries · ${duration(cell.durationMs)}`} />
-                    </td>
-                  );
-                })}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <p class="sub">
+        {`last ${grid.length} run${grid.length === 1 ? "" : "s"}, oldest left · show `}
+        {CHOICES.map((n, i) => (
+          <>
+            {i > 0 ? " · " : ""}
+            {n === count ? <b>{String(n)}</b> : <a href={`${pipelineHref}/grid?runs=${n}`}>{String(n)}</a>}
+          </>
+        ))}
+      </p>
+      {grid.length === 0 ? <div class="empty">No runs yet.</div> : gridTable(names, columns)}
     </Layout>
   );
+}
+
+/**
+ * The table as hono/html templates, which escape what they interpolate as hono/jsx does: at 50,000 squares
+ * a JSX element per square took most of the page's time.
+ */
+function gridTable(names: string[], columns: Array<{ run: GridRun["run"]; cells: Map<string, GridCell> }>) {
+  const head = columns.map(({ run }) =>
+    html`<th><a href="/runs/${run.runId}" title="${`${run.state} · ${when(run.logicalDate)}`}">#${run.runId}</a><span class="runbar state-${run.state}" title="${run.state}"></span></th>`
+  );
+  const rows = names.map((name) => {
+    const squares = columns.map(({ run, cells }) => {
+      const cell = cells.get(name);
+      if (!cell) return html`<td><span class="sq none" title="not in this run"></span></td>`;
+      const title = `${name} · ${cell.state} · ${cell.tries} tries · ${duration(cell.durationMs)}`;
+      return html`<td><a class="sq state-${cell.state}" href="/runs/${run.runId}" title="${title}"></a></td>`;
+    });
+    return html`<tr><td class="mono">${name}</td>${squares}</tr>`;
+  });
+  return html`<table class="grid"><thead><tr><th></th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
 }

@@ -20,7 +20,7 @@ import { Hono } from "hono";
 import { isCellarError } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { LIVE_PATH, NotFound, STYLE_PATH } from "./layout.tsx";
-import { gridPage } from "./grid-page.tsx";
+import { GRID_RUNS, gridPage, MAX_GRID_RUNS } from "./grid-page.tsx";
 import { LOG_PAGE } from "./log-view.tsx";
 import { notebookPage } from "./notebook-page.tsx";
 import { pipelinesPage } from "./pipelines-page.tsx";
@@ -51,7 +51,11 @@ export function uiRoutes(deps: ServerDeps): Hono {
     const id = c.req.param("id");
     const pipeline = deps.pipelines.get(id);
     if (!pipeline) return c.html(<NotFound what={`pipeline ${id}: no such pipeline`} />, 404);
-    return c.html(await gridPage(deps.cellar, pipeline));
+    const runs = c.req.query("runs") ?? String(GRID_RUNS);
+    if (!/^[1-9]\d{0,3}$/.test(runs) || Number(runs) > MAX_GRID_RUNS) {
+      return c.html(<NotFound what={`runs ${runs}: expected a whole number from 1 to ${MAX_GRID_RUNS}`} />, 400);
+    }
+    return c.html(await gridPage(deps.cellar, pipeline, Number(runs)));
   });
   app.get("/runs/:id", async (c) => {
     const id = c.req.param("id");
