@@ -27,6 +27,7 @@ import { CellarError, errorLine, isRetryable } from "./errors.ts";
 import { sha256 } from "./hash.ts";
 import { encodeOutput } from "./output.ts";
 import type { CellDef } from "./pipeline.ts";
+import { metrics } from "./prometheus.ts";
 import { runtime } from "./runtime/mod.ts";
 import { AttemptState, CellState } from "./state.ts";
 import type { AttemptRecord, CostRecord, LogRecord } from "./store/group-commit.ts";
@@ -206,7 +207,10 @@ export class Attempt {
     return { ok: false, error, retryable, cancelled, ms: wallMs };
   }
 
+  /** The try's costs as rows; also counted in cellar_cost_units_total, as a try's end (commit or fail) calls this once. */
   costRecords(): CostRecord[] {
+    // A counter only goes up: a negative amount (a refund) is in the store's sums, not in the counter.
+    for (const [unit, amount] of this.costs) if (amount > 0) metrics.costUnits.inc({ pipeline: this.exec.pipeline.id, unit }, amount);
     return [...this.costs].map(([resource, amount]) => ({ ...this.record, resource, amount }));
   }
 

@@ -19,6 +19,8 @@
  */
 import type { Compute } from "./compute/devices.ts";
 import type { CostLine, CostModel } from "./cost.ts";
+import type { CostDay } from "./cost-days.ts";
+import type { DeviceSnapshot } from "./compute/device-snapshot.ts";
 import { CellarError } from "./errors.ts";
 import { type ParamValue, parseDate, type Pipeline } from "./pipeline.ts";
 import type { LogLine, RunDetail } from "./report.ts";
@@ -455,6 +457,19 @@ export class Cellar implements AsyncDisposable {
   async costs(pipeline: string, options: { model?: CostModel; runs?: number } = {}): Promise<CostLine[]> {
     const k = await loadEngine();
     return await k.costLines(await this.store(), pipeline, options.model, options.runs ?? 20);
+  }
+
+  /** What every pipeline's cells (or one pipeline's) used per UTC day over the last `days` days: the server's costs page. */
+  async costsByDay(query: { days?: number; pipeline?: string } = {}): Promise<CostDay[]> {
+    const k = await loadEngine();
+    return await k.costDays(await this.store(), query);
+  }
+
+  /** This process's GPU device pool now (opened if it was not): each device's claimed fraction and memory, its leases, the claims waiting. */
+  async devices(): Promise<DeviceSnapshot> {
+    const k = await loadEngine();
+    const pool = await (this.#options.compute ?? k.compute()).gpu();
+    return k.deviceSnapshot(pool, k.runtime.hostname());
   }
 
   /** Searches a pipeline's vector index (`cellar search`) through its module's `search` export. */

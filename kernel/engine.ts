@@ -16,6 +16,8 @@
  */
 export { compute } from "./compute/devices.ts";
 export { costLines } from "./cost.ts";
+export { costDays } from "./cost-days.ts";
+export { deviceSnapshot } from "./compute/device-snapshot.ts";
 export { isPipelineId, loadPipeline } from "./loader.ts";
 export { runDetail, runLogs } from "./report.ts";
 export { runGrid } from "./run-grid.ts";

@@ -33,6 +33,8 @@ export type { TaskHandle } from "./compute/task.ts";
 export type { ChunkFn, ChunkInfo, MapOptions, MapResult } from "./compute/map.ts";
 export type { ClaimOptions } from "./compute/claim.ts";
 export type { GpuDevice } from "./compute/gpu-device.ts";
+export type { DeviceSnapshot, DeviceState } from "./compute/device-snapshot.ts";
+export type { CostDay } from "./cost-days.ts";
 export { isTableRef } from "./output.ts";
 export { AttemptState, CellState, RunState } from "./state.ts";
 export { quoteIdent } from "./tables.ts";

@@ -38,6 +38,24 @@ export const metrics = {
     labelNames: ["device"],
     registers: [registry],
   }),
+  deviceClaimed: new Gauge({
+    name: "cellar_device_claimed_ratio",
+    help: "The fraction of a device claimed by the leases held on it (1 = the whole device)",
+    labelNames: ["device"],
+    registers: [registry],
+  }),
+  deviceMemory: new Gauge({
+    name: "cellar_device_memory_bytes",
+    help: "Device memory claimed by the leases held on it",
+    labelNames: ["device"],
+    registers: [registry],
+  }),
+  costUnits: new Counter({
+    name: "cellar_cost_units_total",
+    help: "Units cells reported with ctx.cost.add (tokens, API calls, bytes), by pipeline and unit (the resource's name)",
+    labelNames: ["pipeline", "unit"],
+    registers: [registry],
+  }),
   chunkLatency: new Histogram({
     name: "cellar_chunk_latency_seconds",
     help: "Time to run one ctx.map chunk, from lease to result",

@@ -14,7 +14,7 @@ import { eventRoutes } from "../server/api/events.ts";
 import { apiRoutes } from "../server/api/routes.ts";
 import { EventLog } from "../server/events.ts";
 import { uiRoutes } from "../server/ui/routes.tsx";
-import { tempDir, writePipeline } from "./helpers.ts";
+import { ROOT, tempDir, writePipeline } from "./helpers.ts";
 
 export const SCRIPT_OUTPUT = "<script>alert(1)</script>";
 
@@ -31,9 +31,19 @@ const NOTES = `export default pipeline({ id: "notes", schedule: "@daily", startD
   })
   .cell("headline", { needs: ["fetch_notes"] }, (_ctx, notes: Array<{ title: string }>) => notes[0].title)
   .cell("count", { needs: ["keep_table"], gpu: 0.25 }, (_ctx, ref: { rows: number }) => ({ rows: ref.rows, big: "x".repeat(6000) }));
+
+// What the search page shows: hits whose crawled title holds a <script> tag.
+export function search(_ctx: unknown, queries: string[], options: { k: number }) {
+  return queries.map((q) => Array.from({ length: Math.min(options.k, 3) }, (_, i) => ({
+    rank: i + 1, score: 0.9 - i * 0.2, document: "https://example.org/" + (i + 1), title: i === 0 ? ${JSON.stringify(SCRIPT_OUTPUT)} : q + " page " + (i + 1),
+  })));
+}
 `;
 
-const FLAKY = `export default pipeline({ id: "flaky", params: { fail: false } })
+const FLAKY = `import { searchIndex } from ${JSON.stringify(join(ROOT, "cells/index/search.ts"))};
+// The real index search, over a store where flaky never built an index: the search page's missing-index line.
+export const search = searchIndex;
+export default pipeline({ id: "flaky", params: { fail: false } })
   .cell("load", async (ctx) => {
     for (let i = 1; i <= 250; i++) ctx.log.info("loaded part " + i + (i === 7 ? " <img src=x onerror=alert(2)>" : ""));
     await new Promise((r) => setTimeout(r, 30));
@@ -85,9 +95,10 @@ async function load(file: string): Promise<Pipeline> {
 /** Two pipelines, a few runs of each (so the strips have something in them), and the UI served. */
 export async function uiFixture(): Promise<UiFixture> {
   const dir = tempDir("cellar-ui-");
-  const notes = await load(writePipeline(dir, "notes.ts", NOTES));
-  const flaky = await load(writePipeline(dir, "flaky.ts", FLAKY));
-  const slow = await load(writePipeline(dir, "slow.ts", SLOW));
+  const files = { notes: writePipeline(dir, "notes.ts", NOTES), flaky: writePipeline(dir, "flaky.ts", FLAKY), slow: writePipeline(dir, "slow.ts", SLOW) };
+  const notes = await load(files.notes);
+  const flaky = await load(files.flaky);
+  const slow = await load(files.slow);
   const cellar = openCellar({ db: join(dir, "cellar.duckdb") });
   const runIds = { notes: [] as number[], flaky: [] as number[] };
   runIds.notes.push((await cellar.run(notes, { date: "2026-05-02T00:00:00Z" })).runId);
@@ -98,7 +109,13 @@ export async function uiFixture(): Promise<UiFixture> {
   const pipelines = [notes, flaky, slow];
   const deps: ServerDeps = {
     cellar,
-    pipelines: { list: () => pipelines, get: (id) => pipelines.find((p) => p.id === id), changed: () => () => {} },
+    pipelines: {
+      list: () => pipelines,
+      get: (id) => pipelines.find((p) => p.id === id),
+      changed: () => () => {},
+      // The search pages load a pipeline's module by its file, for its search export.
+      fileOf: (id) => files[id as keyof typeof files],
+    },
   };
   // The API and the event stream too, for the run buttons and the live updates (no auth: a loopback bind).
   const events = new EventLog(cellar);

@@ -208,9 +208,11 @@ describe("cellCall", () => {
 });
 
 describe("valueText", () => {
-  it("shows a vector or list by its length, never its elements, and cuts long text", () => {
-    expect(valueText(new Float32Array(384))).toBe("[384 values]");
+  it("shows a vector by its dimensions and a list by its length, never their elements, and cuts long text", () => {
+    expect(valueText(new Float32Array(384))).toBe("vector · 384 dims");
+    expect(valueText(Array(16).fill(0.5))).toBe("vector · 16 dims");
     expect(valueText([1, 2, 3])).toBe("[3 values]");
+    expect(valueText(Array(20).fill("a"))).toBe("[20 values]");
     expect(valueText(null)).toBe("NULL");
     expect(valueText(12n)).toBe("12");
     expect(valueText({ a: 1n })).toBe('{"a":"1"}');
@@ -222,7 +224,7 @@ describe("valueText", () => {
 describe("outputPreview", () => {
   it("shows a table by name and row count, and cuts JSON at 4 KB", () => {
     expect(outputPreview({ $table: "docs", sql: "\"p\".\"docs__r1\"", rows: 12, hash: "h" })).toEqual({ kind: "table", name: "docs", rows: 12 });
-    expect(outputPreview([1])).toEqual({ kind: "json", text: "[\n  1\n]", truncated: false, bytes: 7 });
+    expect(outputPreview([1])).toMatchObject({ kind: "json", text: "[\n  1\n]", truncated: false, bytes: 7 });
     const big = outputPreview({ s: "é".repeat(5000) });
     expect(big).toMatchObject({ kind: "json", truncated: true });
     // Cut at 4096 bytes, not characters: the 10 bytes before the string and 2043 two-byte characters.

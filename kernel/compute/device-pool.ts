@@ -65,6 +65,7 @@ export class DevicePool<H> {
 
   constructor(specs: DeviceSpec<H>[]) {
     this.devices = specs.map((spec) => ({ ...spec, freeUnits: UNITS_PER_DEVICE, freeMemory: spec.memoryBytes, leases: 0, removed: false }));
+    for (const d of this.devices) report(d);
   }
 
   /** Devices still in service. */
@@ -165,7 +166,7 @@ export class DevicePool<H> {
       d.freeUnits -= claim.units;
       d.freeMemory -= claim.memory;
       d.leases++;
-      metrics.leasesHeld.set({ device: d.id }, d.leases);
+      report(d);
     }
     let released = false;
     return {
@@ -179,7 +180,7 @@ export class DevicePool<H> {
           d.freeUnits += claim.units;
           d.freeMemory += claim.memory;
           d.leases--;
-          metrics.leasesHeld.set({ device: d.id }, d.leases);
+          report(d);
         }
         this.#pump();
       },
@@ -203,6 +204,13 @@ export class DevicePool<H> {
       if (busy > 0 && seconds > 0) metrics.deviceBusy.inc({ device: d.id }, busy * seconds);
     }
   }
+}
+
+/** A device's leases, claimed fraction and claimed memory, as /metrics shows them. */
+function report(d: PoolDevice<unknown>): void {
+  metrics.leasesHeld.set({ device: d.id }, d.leases);
+  metrics.deviceClaimed.set({ device: d.id }, (UNITS_PER_DEVICE - d.freeUnits) / UNITS_PER_DEVICE);
+  metrics.deviceMemory.set({ device: d.id }, d.memoryBytes - d.freeMemory);
 }
 
 function describe(claim: Claim): string {

@@ -16,7 +16,8 @@ export const STYLE_PATH = "/ui/style.css";
 /** The one client script (live updates and the run buttons): a static file, as a CSP without inline script wants. */
 export const LIVE_PATH = "/ui/live.js";
 
-export function Layout(props: { title: string; children?: Child }) {
+/** `scripts` and `styles`: a page's own static files (a chart library, its drawing code), after live.js. */
+export function Layout(props: { title: string; children?: Child; scripts?: string[]; styles?: string[] }) {
   return (
     <html lang="en">
       <head>
@@ -24,12 +25,17 @@ export function Layout(props: { title: string; children?: Child }) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · Cellar`}</title>
         <link rel="stylesheet" href={STYLE_PATH} />
+        {(props.styles ?? []).map((href) => <link key={href} rel="stylesheet" href={href} />)}
         <script src={LIVE_PATH} defer></script>
+        {(props.scripts ?? []).map((src) => <script key={src} src={src} defer></script>)}
       </head>
       <body>
         <header class="top">
           <a class="brand" href="/">Cellar</a>
           <a href="/">Pipelines</a>
+          <a href="/costs">Costs</a>
+          <a href="/devices">Devices</a>
+          <a href="/search">Search</a>
         </header>
         <main>{props.children}</main>
       </body>

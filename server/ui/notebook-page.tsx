@@ -21,6 +21,7 @@ import { costs, duration, when } from "./format.ts";
 import { highlightTs } from "./highlight.ts";
 import { Layout, NotFound, StateBadge } from "./layout.tsx";
 import { outputPreview, type OutputPreview, PREVIEW_BYTES } from "./preview.ts";
+import { JsonTree } from "./json-tree.tsx";
 import { STRIP_RUNS } from "./pipelines-page.tsx";
 import { tablePreview, type TablePreview } from "./table-preview.ts";
 
@@ -251,14 +252,14 @@ function Preview(props: { preview: OutputPreview; sample: TablePreview | undefin
   if (preview.kind === "table") {
     return (
       <div>
-        <div class="output-table">table <b class="mono">{preview.name}</b>{` · ${preview.rows.toLocaleString("en")} rows`}{sample && sample.rows.length < preview.rows ? `, the first ${sample.rows.length} shown` : ""}</div>
+        <div class="output-table">table <b class="mono">{preview.name}</b>{` · ${preview.rows.toLocaleString("en")} rows`}{sample && sample.rows.length < preview.rows ? `, the first ${sample.rows.length} shown` : ""}{sample && sample.hiddenColumns > 0 ? ` · ${sample.hiddenColumns} more columns not shown` : ""}</div>
         {sample ? <TableSample sample={sample} /> : null}
       </div>
     );
   }
   return (
     <div>
-      <pre class="output">{preview.text}</pre>
+      {preview.tree ? <JsonTree node={preview.tree} /> : <pre class="output">{preview.text}</pre>}
       {preview.truncated ? <div class="muted">{`… cut at ${PREVIEW_BYTES.toLocaleString("en")} of ${preview.bytes.toLocaleString("en")} bytes`}</div> : null}
     </div>
   );

@@ -25,6 +25,10 @@ import { LOG_PAGE } from "./log-view.tsx";
 import { notebookPage } from "./notebook-page.tsx";
 import { pipelinesPage } from "./pipelines-page.tsx";
 import { runPage } from "./run-page.tsx";
+import { costQuery, costsCsv, costsPage } from "./costs-page.tsx";
+import { devicesPage } from "./devices-page.tsx";
+import { searchResponse } from "./search-page.tsx";
+import { staticFiles } from "./static-files.ts";
 import { STYLE } from "./style.ts";
 
 const RUN_ID = /^[1-9]\d{0,15}$/;
@@ -38,6 +42,22 @@ export function uiRoutes(deps: ServerDeps): Hono {
   app.get(STYLE_PATH, (c) => c.body(STYLE, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=300" }));
   app.get(LIVE_PATH, async (c) => c.body(await readLive(), 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }));
   app.get("/", async (c) => c.html(await pipelinesPage(deps.cellar, deps.pipelines.list())));
+  app.route("/", staticFiles());
+  app.get("/costs", async (c) => {
+    const query = costQuery(c.req.query());
+    return typeof query === "string" ? c.html(<NotFound what={query} />, 400) : c.html(await costsPage(deps.cellar, query));
+  });
+  app.get("/costs.csv", async (c) => {
+    const query = costQuery(c.req.query());
+    if (typeof query === "string") return c.text(query, 400);
+    const csv = costsCsv(await deps.cellar.costsByDay({ days: query.days, ...(query.pipeline ? { pipeline: query.pipeline } : {}) }));
+    return c.body(csv, 200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="cellar-costs-${query.days}d.csv"` });
+  });
+  app.get("/devices", async (c) => c.html(devicesPage(await deps.cellar.devices())));
+  app.get("/search", async (c) => {
+    const { status, page } = await searchResponse(deps, c.req.query());
+    return c.html(page, status);
+  });
   app.get("/pipelines/:id", async (c) => {
     const id = c.req.param("id");
     const pipeline = deps.pipelines.get(id);

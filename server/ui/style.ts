@@ -114,6 +114,36 @@ table.sample th .type { color: var(--muted); font-weight: 400; margin-left: 6px;
 table.sample tr:last-child td { border-bottom: 0; }
 .notfound { padding: 48px 0; font-size: 16px; }
 .empty { padding: 24px; text-align: center; color: var(--muted); background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
+/* costs, devices, search */
+nav.tabs { display: flex; gap: 6px; flex-wrap: wrap; margin: 0 0 10px; }
+nav.tabs .tab { padding: 2px 10px; border: 1px solid var(--line); border-radius: 12px; background: var(--card); font-size: 12px; font-family: var(--mono); color: var(--fg); }
+nav.tabs .tab.selected { border-color: var(--fg); }
+.cost-chart { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px 6px; margin: 0 0 16px; min-height: 300px; }
+.cost-chart .u-legend { font-size: 12px; text-align: left; }
+table.list tr.total td { font-weight: 600; background: var(--bg); }
+.devices-summary { display: flex; gap: 22px; flex-wrap: wrap; margin: 0 0 12px; }
+svg.bar { vertical-align: middle; }
+svg.bar .bar-bg { fill: var(--line); }
+svg.bar .bar-fill { fill: var(--running); }
+table.devices tr.removed td { color: var(--muted); }
+table.devices .opt { margin-left: 8px; }
+form.searchform { display: flex; gap: 12px; flex-wrap: wrap; align-items: center; margin: 0 0 16px; }
+form.searchform input[type=search] { flex: 1 1 360px; font: inherit; padding: 5px 10px; border: 1px solid var(--line); border-radius: 6px; }
+form.searchform select, form.searchform input[type=number] { font: inherit; font-size: 13px; padding: 2px 6px; border: 1px solid var(--line); border-radius: 6px; background: var(--card); }
+form.searchform input[type=number] { width: 5em; }
+form.searchform button { padding: 5px 16px; font-size: 13px; background: var(--link); border-color: var(--link); color: #fff; font-weight: 600; }
+form.searchform button:hover { color: #fff; filter: brightness(1.1); }
+table.hits td.score { white-space: nowrap; }
+table.hits td.score svg { margin-left: 8px; }
+.hit-title { font-weight: 600; word-break: break-word; }
+.json-tree { margin: 6px 0 0; padding: 6px 10px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; max-height: 260px; overflow: auto; font-family: var(--mono); font-size: 12.5px; }
+.json-tree ul { list-style: none; margin: 0; padding: 0 0 0 18px; }
+.json-tree summary { cursor: pointer; }
+.json-tree .j-key { color: #953800; }
+.json-tree .j-string { color: #0a3069; word-break: break-word; }
+.json-tree .j-number, .json-tree .j-boolean { color: #0550ae; }
+.json-tree .j-null, .json-tree .j-shape { color: var(--muted); }
+.json-tree .j-vector { color: #8250df; }
 /* highlight.js, GitHub's light palette */
 .hljs-keyword, .hljs-meta .hljs-keyword, .hljs-built_in { color: #cf222e; }
 .hljs-title, .hljs-title.function_ { color: #8250df; }

@@ -1,6 +1,7 @@
 /**
  * The first rows of a table a cell output (`{ $table, sql, rows }`), read through DuckDB `LIMIT`, with its
- * column types; each value shown short: a vector or list as its length, never its elements, long text cut.
+ * column types; each value shown short: a vector as its dimensions and a list as its length, never their
+ * elements, long text cut; at most 40 columns and about 16 KB of values, so a wide table stays small too.
  *
  * @example
  * ```ts
@@ -13,13 +14,19 @@
  * ```
  */
 import { quoteIdent, type TableRef } from "../../kernel/mod.ts";
+import { VECTOR_MIN } from "./preview.ts";
 
 export const PREVIEW_ROWS = 10;
+export const PREVIEW_COLUMNS = 40;
+/** The values' text, summed over the rows shown: rows past it are left out. */
+export const PREVIEW_TABLE_BYTES = 16 * 1024;
 const MAX_TEXT = 160;
 
 export interface TablePreview {
   columns: Array<{ name: string; type: string }>;
   rows: string[][];
+  /** Columns past PREVIEW_COLUMNS, not read. */
+  hiddenColumns: number;
 }
 
 type Sql = (query: string) => Promise<Record<string, unknown>[]>;
@@ -33,15 +40,29 @@ export async function tablePreview(sql: Sql, ref: TableRef, limit = PREVIEW_ROWS
   } catch {
     return undefined;
   }
-  const columns = described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) }));
+  const all = described.map((d) => ({ name: String(d.column_name), type: String(d.column_type) }));
+  const columns = all.slice(0, PREVIEW_COLUMNS);
   const list = columns.map((c) => quoteIdent(c.name)).join(", ");
-  const rows = await sql(`SELECT ${list} FROM ${ref.sql} LIMIT ${Math.floor(limit)}`);
-  return { columns, rows: rows.map((row) => columns.map((c) => valueText(row[c.name]))) };
+  const read = await sql(`SELECT ${list} FROM ${ref.sql} LIMIT ${Math.floor(limit)}`);
+  const rows: string[][] = [];
+  let bytes = 0;
+  for (const row of read) {
+    const values = columns.map((c) => valueText(row[c.name]));
+    bytes += values.reduce((n, v) => n + v.length, 0);
+    if (rows.length > 0 && bytes > PREVIEW_TABLE_BYTES) break;
+    rows.push(values);
+  }
+  return { columns, rows, hiddenColumns: all.length - columns.length };
 }
 
 export function valueText(value: unknown): string {
   if (value === null || value === undefined) return "NULL";
-  if (Array.isArray(value) || ArrayBuffer.isView(value)) return `[${(value as ArrayLike<unknown>).length} values]`;
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) {
+    const list = value as ArrayLike<unknown>;
+    const numbers = ArrayBuffer.isView(value) || (value as unknown[]).every((v) => typeof v === "number");
+    // An embedding column (FLOAT[384]) is its dimensions; any list its length.
+    return numbers && list.length >= VECTOR_MIN ? `vector · ${list.length} dims` : `[${list.length} values]`;
+  }
   if (value instanceof Date) return value.toISOString();
   const text = typeof value === "object" ? JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? String(v) : v)) : String(value);
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
