@@ -14,15 +14,16 @@ function drawCosts(el) {
   const opts = {
     width: Math.max(320, el.clientWidth),
     height: 280,
-    scales: { x: { time: true, range: () => [first - day / 2, last + day / 2] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+    // A day's margin each side, so today's point is not drawn on the edge.
+    scales: { x: { time: true, range: () => [first - day, last + day] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
     axes: [{}, { label: data.resource, size: 70 }],
     series: [
-      { value: (_u, v) => (v === null ? "–" : new Date(v * 1000).toISOString().slice(0, 10)) },
+      { label: "Day", value: (_u, v) => (v === null ? "–" : new Date(v * 1000).toISOString().slice(0, 10)) },
       ...data.series.map((s, i) => ({
         label: s.name,
         stroke: COLOURS[i % COLOURS.length],
         width: 2,
-        points: { show: true, size: 7, fill: COLOURS[i % COLOURS.length] },
+        points: { show: true, size: 9, fill: COLOURS[i % COLOURS.length] },
         spanGaps: false,
         value: (_u, v) => (v === null ? "–" : Number.isInteger(v) ? String(v) : v.toFixed(3)),
       })),

@@ -61,8 +61,8 @@ function DeviceRow(props: { device: DeviceState }) {
     <tr data-device={d.id} class={d.removed ? "removed" : ""}>
       <td><b class="mono">{d.id}</b>{d.removed ? <div class="small muted">lost: out of service</div> : null}</td>
       <td>{d.description}{d.fallback ? <span class="opt">software</span> : null}</td>
-      <td><Bar ratio={d.claimed} /> <span class="mono" data-device-claimed="">{percent(d.claimed)}</span></td>
-      <td><Bar ratio={memory} /> <span class="mono">{`${bytes(d.memoryClaimedBytes)} of ${bytes(d.memoryBytes)}`}</span></td>
+      <td class="meter"><Bar ratio={d.claimed} /> <span class="mono" data-device-claimed="">{percent(d.claimed)}</span></td>
+      <td class="meter"><Bar ratio={memory} /> <span class="mono">{`${bytes(d.memoryClaimedBytes)} of ${bytes(d.memoryBytes)}`}</span></td>
       <td class="num" data-device-leases="">{String(d.leases)}</td>
     </tr>
   );
@@ -88,5 +88,6 @@ function bytes(n: number): string {
   let value = n;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) value /= 1024, unit++;
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
+  // 17179869180 bytes (4 × a max buffer a little under 4 GiB) reads "16 GiB", not "16.0 GiB".
+  return `${Number(value.toFixed(1))} ${units[unit]}`;
 }
