@@ -214,8 +214,8 @@ export class Attempt {
     return [...this.costs].map(([resource, amount]) => ({ ...this.record, resource, amount }));
   }
 
-  logRecord(level: string, message: string): LogRecord {
-    return { ...this.record, ts: new Date(), level, message };
+  logRecord(level: string, message: string): LogRecord & { seq: number } {
+    return { ...this.record, seq: this.exec.store.writer.nextLogSeq(), ts: new Date(), level, message };
   }
 
   checkLive(): void {

@@ -24,6 +24,7 @@ import type { DeviceSnapshot } from "./compute/device-snapshot.ts";
 import { CellarError } from "./errors.ts";
 import { type ParamValue, parseDate, type Pipeline } from "./pipeline.ts";
 import type { LogLine, RunDetail } from "./report.ts";
+import type { LogPage, LogQuery } from "./run-logs.ts";
 import type { GridRun } from "./run-grid.ts";
 import type { RunEvent, Runner, RunResult } from "./runner.ts";
 import type { RunOptions, RunRecord } from "./run-records.ts";
@@ -436,15 +437,23 @@ export class Cellar implements AsyncDisposable {
   }
 
   /**
-   * A run's cells, states, tries, durations, errors and costs (`cellar show`), and with `logs`, its log
-   * lines: all of them, or with `{ from, limit }` that page of them.
+   * A run's cells, states, tries, durations, errors and costs (`cellar show`), and with `logs`, all its log
+   * lines (a page of them is logs()'s).
    */
-  async show(runId: number | string, options: { logs?: boolean | { from: number; limit: number } } = {}): Promise<RunDetail & { logs?: LogLine[] }> {
+  async show(runId: number | string, options: { logs?: boolean } = {}): Promise<RunDetail & { logs?: LogLine[] }> {
     const k = await loadEngine();
     const store = await this.store();
     const detail = await k.runDetail(store, parseRunId(runId));
     if (!options.logs) return detail;
-    return { ...detail, logs: await k.runLogs(store, detail.run.runId, options.logs === true ? undefined : options.logs) };
+    return { ...detail, logs: await k.runLogs(store, detail.run.runId) };
+  }
+
+  /** A page of a run's log lines, filtered and read by cursor (run-logs.ts): as fast deep in a long log as at its start. */
+  async logs(runId: number | string, query: LogQuery = {}): Promise<LogPage> {
+    const k = await loadEngine();
+    const store = await this.store();
+    const run = await k.getRun(store, parseRunId(runId));
+    return await k.logPage(store, run.runId, query);
   }
 
   /** The kernel's Prometheus metrics (cells, chunks, devices) in the text exposition format, for `/metrics`. */

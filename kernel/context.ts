@@ -102,7 +102,7 @@ export interface ContextTry {
   checkLive(): void;
   /** The try's transaction, begun on first use. */
   connection(): Promise<DuckDBConnection>;
-  logRecord(level: string, message: string): LogRecord;
+  logRecord(level: string, message: string): LogRecord & { seq: number };
 }
 
 /** The `ctx` of one try: everything it writes goes through `attempt`, refused once the try is over. */
@@ -159,8 +159,10 @@ function logger(attempt: ContextTry): Logger {
   const log = (level: string) => (message: string) => {
     attempt.checkLive();
     const text = String(message);
-    exec.emit({ type: "log", runId: exec.run.runId, cell: cell.name, level, message: text });
-    exec.store.writer.write({ logs: [attempt.logRecord(level, text)] }).catch(() => {});
+    const record = attempt.logRecord(level, text);
+    // The line's seq goes with the event: a page tailing the log adds each line once, after those it showed.
+    exec.emit({ type: "log", runId: exec.run.runId, cell: cell.name, level, message: text, tryNumber: record.tryNumber, seq: record.seq, ts: record.ts });
+    exec.store.writer.write({ logs: [record] }).catch(() => {});
   };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
 }
@@ -212,6 +214,7 @@ function fanOut<T, R>(
     gpu: () => exec.compute.gpu(),
     cpu: () => exec.compute.cpu(),
     progress: (done, total) => context.progress(done, total),
+    chunks: (counts) => exec.emit({ type: "chunks", runId: exec.run.runId, cell: cell.name, ...counts }),
     cost: (resource, amount) => context.cost.add(resource, amount),
     notice: (message) => {
       if (!noticed.has(message)) noticed.add(message), context.log.info(message);

@@ -20,6 +20,7 @@ export { costDays } from "./cost-days.ts";
 export { deviceSnapshot } from "./compute/device-snapshot.ts";
 export { isPipelineId, loadPipeline } from "./loader.ts";
 export { runDetail, runLogs } from "./report.ts";
+export { logPage } from "./run-logs.ts";
 export { runGrid } from "./run-grid.ts";
 export { Runner } from "./runner.ts";
 export { createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, pageRuns, scheduledRunKey } from "./run-records.ts";

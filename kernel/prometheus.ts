@@ -63,6 +63,12 @@ export const metrics = {
     buckets: [0.0001, 0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
     registers: [registry],
   }),
+  mapChunks: new Counter({
+    name: "cellar_map_chunks_total",
+    help: "Tries of ctx.map chunks by how they ended: done, failed (for good: the map fails) or retried (failed, tried again)",
+    labelNames: ["state"],
+    registers: [registry],
+  }),
   cellTries: new Counter({
     name: "cellar_cell_tries_total",
     help: "Tries of a cell's code, by how they ended (success, failed, up_for_retry, cancelled)",

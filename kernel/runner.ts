@@ -55,7 +55,10 @@ export type RunEvent =
   | { type: "run"; runId: number; pipeline: string; state: RunState }
   | { type: "cell"; runId: number; cell: string; state: CellState; tryNumber: number; error?: string; ms?: number; retryInMs?: number }
   | { type: "progress"; runId: number; cell: string; done: number; total?: number }
-  | { type: "log"; runId: number; cell: string; level: string; message: string };
+  /** A ctx.map's chunks so far (`total` when its items are an array); sent as they change, at most every 100 ms and at the end. */
+  | { type: "chunks"; runId: number; cell: string; done: number; failed: number; retried: number; total?: number }
+  /** `seq`: the line's place among the store's log lines (run-logs.ts's cursor); absent for a notice not stored. */
+  | { type: "log"; runId: number; cell: string; level: string; message: string; tryNumber?: number; seq?: number; ts?: Date };
 
 export interface RunResult {
   runId: number;

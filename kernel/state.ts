@@ -86,6 +86,17 @@ export const TriggerResult = {
 } as const;
 export type TriggerResult = (typeof TriggerResult)[keyof typeof TriggerResult];
 
+/** How a `ctx.map` chunk's try came out: the `state` label of `cellar_map_chunks_total` and the counts of a `chunks` event. */
+export const ChunkState = {
+  /** Set by compute/map.ts when a chunk returned its results. */
+  Done: "done",
+  /** Set by compute/map.ts when a chunk failed its last try (or a try that no retry could help): the map fails. */
+  Failed: AttemptState.Failed,
+  /** Set by compute/map.ts when a chunk's try failed and the chunk is tried again. */
+  Retried: "retried",
+} as const;
+export type ChunkState = (typeof ChunkState)[keyof typeof ChunkState];
+
 // ---- Named sets ------------------------------------------------------------------------------------------------
 
 /** Runs that have ended, as a trigger sees them: what it judges, and what `runOutcome` reads. */

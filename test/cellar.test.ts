@@ -88,8 +88,9 @@ describe("openCellar", () => {
     expect((await cellar.runPage({ pipeline: "logs" })).runs.map((r) => r.runId)).toEqual([logged]);
     expect((await cellar.runPage({ states: [RunState.Failed] })).runs).toEqual([]);
     await expect(cellar.runPage({ limit: 0 })).rejects.toThrow("limit 0: expected a whole number ≥ 1");
-    const page = await cellar.show(logged, { logs: { from: 1, limit: 2 } });
-    expect(page.logs!.map((l) => l.message)).toEqual(["line 1", "line 2"]);
+    const first2 = await cellar.logs(logged, { limit: 2 });
+    const page = await cellar.logs(logged, { after: first2.later!, limit: 2 });
+    expect(page.lines.map((l) => l.message)).toEqual(["line 2", "line 3"]);
   });
 
   it("reports its metrics in Prometheus text format: tries by outcome, durations, running cells, last success", async () => {

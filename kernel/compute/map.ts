@@ -20,6 +20,8 @@
  */
 import { CellarError, errorLine, isRetryable } from "../errors.ts";
 import { metrics } from "../prometheus.ts";
+import { ChunkState } from "../state.ts";
+import { type ChunkCounts, ChunkTally } from "./chunk-tally.ts";
 import { type Claim, type ClaimOptions, parseClaim } from "./claim.ts";
 import { ShaderError } from "./gpu-device.ts";
 import type { DevicePool, Lease } from "./device-pool.ts";
@@ -57,6 +59,8 @@ export interface MapHost<D> {
   gpu: () => Promise<DevicePool<D>>;
   cpu: () => Promise<{ size: number; run(task: TaskHandle, chunk: unknown[], signal: AbortSignal, index?: number): Promise<unknown[]> }>;
   progress(done: number, total?: number): void;
+  /** The map's chunks so far, as they change (throttled: see chunk-tally.ts). */
+  chunks?(counts: ChunkCounts): void;
   cost(resource: string, amount: number): void;
   notice(message: string): void;
 }
@@ -118,6 +122,7 @@ interface Placement<T, R, D> {
   batchSize: number;
   /** Aborted on the cell's abort, or when one chunk has failed for good: a map's chunks stop together. */
   signal: AbortSignal;
+  tally: ChunkTally;
 }
 
 type CpuHost = Awaited<ReturnType<MapHost<unknown>["cpu"]>>;
@@ -139,8 +144,8 @@ async function* run<T, R, D>(
   const controller = new AbortController();
   const stop = () => controller.abort(host.signal.reason);
   host.signal.addEventListener("abort", stop, { once: true });
-  const placement: Placement<T, R, D> = { where, host, fn, claim, pool, cpu, retries, batchSize, signal: controller.signal };
-
+  const tally = new ChunkTally(host.chunks?.bind(host), total === undefined ? undefined : Math.ceil(total / batchSize));
+  const placement: Placement<T, R, D> = { where, host, fn, claim, pool, cpu, retries, batchSize, signal: controller.signal, tally };
   // Chunks start in order and run `window` at a time; results are yielded in input order.
   const pending: Array<Promise<R[]>> = [];
   let done = 0;
@@ -178,6 +183,7 @@ async function* run<T, R, D>(
       await Promise.allSettled(pending);
     }
     host.signal.removeEventListener("abort", stop);
+    tally.end();
     if (!exhausted) await source.return?.(undefined);
   }
 }
@@ -211,9 +217,11 @@ async function runChunk<T, R, D>(p: Placement<T, R, D>, chunk: T[], index: numbe
     try {
       const result = await callOnce(p, chunk, index, lease);
       if (lease) p.host.cost("gpu_seconds", ((performance.now() - t0) / 1000) * lease.share * lease.devices.length);
+      p.tally.count(ChunkState.Done);
       return result;
     } catch (err) {
       if (p.signal.aborted) throw err;
+      if (err instanceof ShapeError || err instanceof ShaderError) p.tally.count(ChunkState.Failed);
       if (err instanceof ShapeError) throw err;
       if (err instanceof ShaderError) throw new CellarError(`${p.where}: chunk ${index}: ${err.message}`);
       lastError = err;
@@ -223,11 +231,13 @@ async function runChunk<T, R, D>(p: Placement<T, R, D>, chunk: T[], index: numbe
       }
       // Bad input (a CellarError, unless it says it is transient) fails the same on every try; a lost device does not.
       if (!lost && !isRetryable(err)) break;
+      if (attempt < p.retries) p.tally.count(ChunkState.Retried);
     } finally {
       lease?.release();
       metrics.chunkLatency.observe({ device: lease?.devices.map((d) => d.id).join("+") ?? "cpu" }, (performance.now() - t0) / 1000);
     }
   }
+  p.tally.count(ChunkState.Failed);
   const first = index * p.batchSize;
   // The cell keeps the chunk error's retryability: a lost device or a network error leaves the cell's own
   // retries to apply; bad input fails it at once.

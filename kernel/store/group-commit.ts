@@ -20,14 +20,27 @@ import type { AttemptState, RunState } from "../state.ts";
 export class GroupWriter {
   #queue: Array<{ change: Change; resolve: () => void; reject: (err: unknown) => void }> = [];
   #flushing: Promise<void> | undefined;
+  #logSeq: number;
 
-  constructor(private readonly conn: DuckDBConnection) {}
+  /** `lastLogSeq`: the highest `seq` in the logs table, which the next log line follows. */
+  constructor(private readonly conn: DuckDBConnection, lastLogSeq = 0) {
+    this.#logSeq = lastLogSeq;
+  }
+
+  /**
+   * The next log line's place among the store's lines (logs.seq): numbered as made, before the line is
+   * durable, so that its live event can carry the cursor a page of the log is read by (run-logs.ts). One
+   * process writes the store, so a counter here is the sequence.
+   */
+  nextLogSeq(): number {
+    return ++this.#logSeq;
+  }
 
   write(change: Change): Promise<void> {
     // The lists as they are now: a caller reusing its arrays must not change what is written.
     const copy: Change = {
       attempts: change.attempts?.slice(), runStates: change.runStates?.slice(), outputs: change.outputs?.slice(),
-      logs: change.logs?.slice(), costs: change.costs?.slice(), reasons: change.reasons?.slice(),
+      logs: change.logs?.map((l) => (l.seq === undefined ? { ...l, seq: this.nextLogSeq() } : l)), costs: change.costs?.slice(), reasons: change.reasons?.slice(),
     };
     const done = new Promise<void>((resolve, reject) => this.#queue.push({ change: copy, resolve, reject }));
     this.#kick();
@@ -134,6 +147,8 @@ export interface RunStateChange {
 }
 
 export interface LogRecord {
+  /** Numbered by write() when absent (GroupWriter.nextLogSeq). */
+  seq?: number;
   runId: number;
   cell: string;
   tryNumber: number;
@@ -240,8 +255,8 @@ function toStatements(batch: Batch): Statement[] {
   }
   if (batch.logs.length > 0) {
     statements.push([
-      `INSERT INTO logs VALUES ${placeholders(batch.logs.length, 6, [3])}`,
-      batch.logs.flatMap((l) => [l.runId, l.cell, l.tryNumber, ts(l.ts), l.level, l.message]),
+      `INSERT INTO logs (run_id, cell, try_number, ts, level, message, seq) VALUES ${placeholders(batch.logs.length, 7, [3])}`,
+      batch.logs.flatMap((l) => [l.runId, l.cell, l.tryNumber, ts(l.ts), l.level, l.message, l.seq!]),
     ]);
   }
   if (batch.costs.length > 0) {

@@ -120,6 +120,26 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE paused_pipelines (pipeline VARCHAR PRIMARY KEY, paused_at TIMESTAMPTZ NOT NULL);
   `,
+  // Log lines get `seq`, their place in the order written: the cursor a page of a run's log is read by
+  // (run-logs.ts), so that a page deep in a 1,000,000-line log costs what the first does, unlike an OFFSET. The
+  // writer numbers new lines (GroupWriter.nextLogSeq); lines from before are numbered in the order they were
+  // shown in. No index: DuckDB's min/max per row group on a column that only grows, and its top-N, find a page
+  // of a million lines in a few milliseconds (bench/server-log.bench.ts), where an ART index would cost every insert.
+  `
+  CREATE TABLE logs_by_seq (
+    run_id BIGINT NOT NULL,
+    cell VARCHAR NOT NULL,
+    try_number INTEGER NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    level VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    seq BIGINT NOT NULL
+  );
+  INSERT INTO logs_by_seq
+    SELECT run_id, cell, try_number, ts, level, message, row_number() OVER (ORDER BY ts, cell, rowid) AS seq FROM logs ORDER BY seq;
+  DROP TABLE logs;
+  ALTER TABLE logs_by_seq RENAME TO logs;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -36,8 +36,9 @@ export class Store {
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
     writerConn: DuckDBConnection,
+    lastLogSeq: number,
   ) {
-    this.writer = new GroupWriter(writerConn);
+    this.writer = new GroupWriter(writerConn, lastLogSeq);
   }
 
   static async open(path: string): Promise<Store> {
@@ -64,7 +65,8 @@ export class Store {
         await migrate(path, conn);
         await conn.run("SET GLOBAL autoload_known_extensions = true");
         await conn.run("SET GLOBAL autoinstall_known_extensions = true");
-        return new Store(path, instance, conn, await connectTo(instance));
+        const [{ seq }] = (await conn.runAndReadAll("SELECT coalesce(max(seq), 0) AS seq FROM logs")).getRowObjectsJS();
+        return new Store(path, instance, conn, await connectTo(instance), Number(seq));
       } catch (err) {
         conn.closeSync();
         throw err;

@@ -10,7 +10,7 @@
  * pipelineDetail(pipeline({ id: "hello" }).cell("greet", () => "hi")).cells[0].source; // → '() => "hi"'
  * ```
  */
-import type { CellReport, LogLine, Pipeline, RunDetail, RunRecord } from "../../kernel/mod.ts";
+import type { CellReport, LogLine, LogPage, Pipeline, RunDetail, RunRecord } from "../../kernel/mod.ts";
 
 /** How many upcoming logical dates a pipeline's answers list. */
 const NEXT_DATES = 5;
@@ -85,13 +85,17 @@ function cellJson(c: CellReport) {
 
 const logJson = (l: LogLine) => ({ ...l, ts: l.ts.toISOString() });
 
-export function runDetailJson(detail: RunDetail & { logs?: LogLine[] }, page: { from: number; limit: number }) {
-  const logs = detail.logs ?? [];
+/** `logs`: the first page of its log lines. */
+export function runDetailJson(detail: RunDetail, logs: LogPage) {
   return {
     run: runJson(detail.run),
     state: detail.run.state,
     cells: detail.cells.map(cellJson),
-    logs: logs.map(logJson),
-    logsNext: logs.length === page.limit ? page.from + logs.length : null,
+    logs: logs.lines.map(logJson),
+    logsNext: logs.later,
   };
+}
+
+export function logPageJson(page: LogPage) {
+  return { ...page, lines: page.lines.map(logJson) };
 }

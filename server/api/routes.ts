@@ -19,6 +19,7 @@ import { HTTPException } from "hono/http-exception";
 import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.ts";
+import { logRoute } from "./log-route.ts";
 import * as S from "./schemas.ts";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
@@ -33,6 +34,7 @@ export function apiRoutes(deps: ServerDeps): OpenAPIHono {
   api.onError((err, c) => failure(c, err));
   pipelineRoutes(api, deps);
   runRoutes(api, deps);
+  logRoute(api, deps);
   actionRoutes(api, deps);
   api.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "Cellar", version: "1" }, servers: [{ url: "/api/v1" }] });
   return api;
@@ -90,10 +92,10 @@ function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { logsFrom, logsLimit } = c.req.valid("query");
-      const page = { from: logsFrom, limit: logsLimit };
-      const detail = await deps.cellar.show(id, { logs: page });
-      return c.json(S.RunDetailBody.parse(runDetailJson(detail, page)), 200);
+      const { logsLimit } = c.req.valid("query");
+      const detail = await deps.cellar.show(id);
+      const logs = await deps.cellar.logs(id, { limit: logsLimit });
+      return c.json(S.RunDetailBody.parse(runDetailJson(detail, logs)), 200);
     },
   );
 }

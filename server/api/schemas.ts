@@ -10,7 +10,7 @@
  * ```
  */
 import { z } from "@hono/zod-openapi";
-import { RunState } from "../../kernel/mod.ts";
+import { LOG_LEVELS, MAX_LOG_PAGE, RunState } from "../../kernel/mod.ts";
 
 export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
 
@@ -94,6 +94,8 @@ export const CellRunBody = z.object({
 }).openapi("CellRun");
 
 export const LogLineBody = z.object({
+  /** The line's cursor: `after` it is the next page, `before` it the previous one. */
+  seq: z.number().int(),
   ts: z.string(),
   cell: z.string(),
   tryNumber: z.number().int(),
@@ -105,10 +107,22 @@ export const RunDetailBody = z.object({
   run: RunBody,
   state: z.enum(RUN_STATES),
   cells: z.array(CellRunBody),
+  /** The first page of its logs: the rest are GET /runs/{id}/logs?after=<logsNext>. */
   logs: z.array(LogLineBody),
-  /** The `logsFrom` of the next page of logs, or null when this page was the last. */
+  /** The `after` of the next page of logs, or null when this page was the last. */
   logsNext: z.number().int().nullable(),
 }).openapi("RunDetail");
+
+export const LogPageBody = z.object({
+  /** Oldest first, whichever way the page was read. */
+  lines: z.array(LogLineBody),
+  /** The `before` of the previous page, or null when no line matching the filter precedes this one. */
+  earlier: z.number().int().nullable(),
+  /** The `after` of the next page, or null when no line matching the filter follows yet. */
+  later: z.number().int().nullable(),
+  /** Lines matching the filter in the whole run. */
+  matching: z.number().int(),
+}).openapi("LogPage");
 
 export const TriggerBody = z.object({
   params: z.record(z.string(), ParamValue).optional(),
@@ -140,8 +154,22 @@ export const RunQuery = z.object({
 });
 
 export const LogQuery = z.object({
-  logsFrom: z.coerce.number().int().min(0).default(0),
-  logsLimit: z.coerce.number().int().min(1).max(10_000).default(500),
+  logsLimit: z.coerce.number().int().min(1).max(MAX_LOG_PAGE).default(500),
+});
+
+const Cursor = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A query flag: present as 1 or true, absent or 0 or false otherwise. */
+const Flag = z.enum(["1", "0", "true", "false", ""]).transform((v) => v === "1" || v === "true");
+
+export const LogPageQuery = z.object({
+  cell: z.string().min(1).optional().openapi({ description: "Only this cell's lines" }),
+  try: z.coerce.number().int().min(0).optional().openapi({ description: "Only the lines of this try (attempt)" }),
+  level: z.enum(LOG_LEVELS).optional().openapi({ description: "Only lines of this level or a higher one" }),
+  errors: Flag.optional().openapi({ description: "Only error lines" }),
+  after: Cursor.optional().openapi({ description: "The page after this cursor (a page's `later`)" }),
+  before: Cursor.optional().openapi({ description: "The page before this cursor (a page's `earlier`)" }),
+  tail: Flag.optional().openapi({ description: "The newest page" }),
+  limit: z.coerce.number().int().min(1).max(MAX_LOG_PAGE).default(200),
 });
 
 export const SearchQuery = z.object({

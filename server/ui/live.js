@@ -1,8 +1,10 @@
 // The notebook UI's one client script, served at /ui/live.js (a static file: the CSP allows no inline script).
 // Two jobs:
 // - live updates: on a page whose run is still going (`[data-live-run]`), an EventSource on /api/v1/events
-//   updates each cell's badge, tries and duration in place, and says when the run ended, then closes. A page
-//   showing no running run opens no connection, so nothing polls while nothing runs;
+//   updates each cell's badge, tries and duration in place, shows a ctx.map's chunks (done, retried, failed)
+//   on its cell, appends new log lines that match the run page's log filter (when it shows the newest ones),
+//   and says when the run ended, then closes. A page showing no running run opens no connection, so nothing
+//   polls while nothing runs;
 // - the buttons: `form[data-post]` and `button[data-post]` POST JSON to the API, then open the notebook at
 //   `?run=<new id>`. A failed request's one-line error is shown as text.
 // Everything written into the page is text (textContent), never HTML.
@@ -106,6 +108,110 @@ function applyRun(root, state) {
   if (status) status.textContent = state === "running" || state === "queued" ? "live: the run is going" : `the run ended: ${state.replace("_", " ")}`;
 }
 
+/** A ctx.map's chunks on its cell: a bar when their number is known, and the counts. */
+function applyChunks(event) {
+  const el = cellOf(event.cell);
+  if (!el) return;
+  let box = el.querySelector("[data-cell-chunks]");
+  if (!box) {
+    box = document.createElement("span");
+    box.className = "chunks";
+    box.dataset.cellChunks = "";
+    box.append(document.createElement("progress"), document.createElement("span"));
+    const badge = el.querySelector("[data-cell-badge]");
+    if (badge) badge.after(box);
+    else el.append(box);
+  }
+  const [bar, text] = box.children;
+  bar.hidden = !event.total;
+  if (event.total) {
+    bar.max = event.total;
+    bar.value = event.done;
+  }
+  let line = `${event.done}${event.total ? `/${event.total}` : ""} chunks`;
+  if (event.retried) line += ` · ${event.retried} retried`;
+  if (event.failed) line += ` · ${event.failed} failed`;
+  text.textContent = line;
+}
+
+const LEVELS = ["debug", "info", "warn", "error"];
+/** Rows the run page keeps while it tails a log: older ones leave (the "earlier" link still reaches them). */
+const MAX_TAIL_ROWS = 1000;
+
+/**
+ * The run page's log, extended while the run goes on: lines from the stream's log events, and after the
+ * stream opens or a try failed (its error line is written, not sent), the lines the API has after those
+ * confirmed so far. Each line once (by seq), in seq order, and only when it matches the page's filter.
+ */
+function logTail(root) {
+  const section = document.querySelector("section.logs[data-log-run]");
+  if (!section || !("logEnd" in section.dataset) || section.dataset.logRun !== root.dataset.liveRun) return undefined;
+  const body = section.querySelector("[data-log-lines]");
+  const f = section.dataset;
+  const lowest = "logErrors" in f ? "error" : f.logLevel;
+  const seen = new Set([...body.querySelectorAll("tr[data-seq]")].map((tr) => Number(tr.dataset.seq)));
+  let confirmed = Number(f.logAfter ?? 0);
+  let catching;
+  const matches = (l) =>
+    (f.logCell === undefined || l.cell === f.logCell) && (f.logTry === undefined || l.tryNumber === Number(f.logTry)) &&
+    (lowest === undefined || LEVELS.indexOf(l.level) >= LEVELS.indexOf(lowest));
+  const add = (l) => {
+    if (l.seq === undefined || seen.has(l.seq) || !matches(l)) return;
+    seen.add(l.seq);
+    const row = document.createElement("tr");
+    row.className = `level-${l.level}`;
+    row.dataset.seq = String(l.seq);
+    const cells = ["ts", "lcell", "level", "msg"].map((cls) => Object.assign(document.createElement("td"), { className: cls }));
+    cells[0].textContent = new Date(l.ts).toISOString().slice(11, 23);
+    cells[1].textContent = `${l.cell}#${l.tryNumber}`;
+    cells[2].textContent = l.level;
+    cells[3].textContent = l.message;
+    row.append(...cells);
+    // Almost always the newest line: appended; an error line caught up later goes in its place.
+    const last = body.lastElementChild;
+    const before = !last || Number(last.dataset.seq) < l.seq ? last : [...body.children].reverse().find((tr) => Number(tr.dataset.seq) < l.seq);
+    if (before) before.after(row);
+    else body.prepend(row);
+    while (body.children.length > MAX_TAIL_ROWS) body.firstElementChild.remove();
+  };
+  const shown = () => {
+    const count = section.querySelector("[data-log-count]");
+    if (count) count.textContent = `${body.children.length} lines shown · live`;
+    const scroll = section.querySelector(".logscroll");
+    if (scroll) scroll.scrollTop = scroll.scrollHeight;
+  };
+  const query = () => {
+    const q = new URLSearchParams({ limit: "1000", after: String(confirmed) });
+    if (f.logCell !== undefined) q.set("cell", f.logCell);
+    if (f.logTry !== undefined) q.set("try", f.logTry);
+    if (f.logLevel !== undefined) q.set("level", f.logLevel);
+    if ("logErrors" in f) q.set("errors", "1");
+    return q;
+  };
+  const catchUp = async () => {
+    for (let pages = 0; pages < 5; pages++) {
+      const res = await fetch(`/api/v1/runs/${encodeURIComponent(f.logRun)}/logs?${query()}`, { headers: { accept: "application/json" } });
+      if (!res.ok) return;
+      const page = await res.json();
+      page.lines.forEach(add);
+      if (page.lines.length > 0) confirmed = page.lines[page.lines.length - 1].seq;
+      shown();
+      if (page.later === null) return;
+    }
+  };
+  return {
+    line(event) {
+      add(event);
+      shown();
+    },
+    /** One catch-up at a time; one asked for during it runs after it, from where it got to. */
+    catchUp() {
+      catching = (catching ?? Promise.resolve()).then(catchUp).catch(() => {});
+      return catching;
+    },
+  };
+}
+
 /** The run as the API has it: once when the stream opens (what happened before it) and once at the end. */
 async function sync(root, runId) {
   const res = await fetch(`/api/v1/runs/${runId}`, { headers: { accept: "application/json" } });
@@ -121,8 +227,11 @@ async function sync(root, runId) {
  * content, as the server now renders it: one request for the page, parsed inert by DOMParser, whose
  * escaped nodes replace the old ones.
  */
-async function refreshResults() {
-  const res = await fetch(location.href, { headers: { accept: "text/html" } });
+async function refreshResults(tailing) {
+  const url = new URL(location.href);
+  // A log that was tailed stays on its newest lines (an ended run's page otherwise opens on its first).
+  if (tailing && !url.searchParams.has("after") && !url.searchParams.has("before")) url.searchParams.set("tail", "1");
+  const res = await fetch(url, { headers: { accept: "text/html" } });
   if (!res.ok) return;
   const page = new DOMParser().parseFromString(await res.text(), "text/html");
   const main = page.querySelector("main");
@@ -139,30 +248,42 @@ async function refreshResults() {
 
 function follow(root) {
   const runId = root.dataset.liveRun;
+  const tail = logTail(root);
   const source = new EventSource(`/api/v1/events?run=${encodeURIComponent(runId)}`);
   const end = () => {
     source.close();
     void sync(root, runId).then(async (state) => {
-      await refreshResults();
+      await tail?.catchUp();
+      await refreshResults(tail !== undefined);
       // The run page's header was replaced with the rest: say again that the run ended.
       const now = document.querySelector("[data-live-run]");
       if (now && state) applyRun(now, state);
     });
   };
-  source.addEventListener("open", () => void sync(root, runId).then((state) => state && !isGoing(state) && end()), { once: true });
+  source.addEventListener("open", () => {
+    void tail?.catchUp();
+    void sync(root, runId).then((state) => state && !isGoing(state) && end());
+  }, { once: true });
+  source.addEventListener("log", (e) => tail?.line(JSON.parse(e.data)));
+  source.addEventListener("chunks", (e) => applyChunks(JSON.parse(e.data)));
   source.addEventListener("cell", (e) => {
     const event = JSON.parse(e.data);
     const facts = { state: event.state };
     if (event.tryNumber > 0) facts.tries = event.tryNumber;
     if (event.ms !== undefined) facts.durationMs = event.ms;
     applyCell(event.cell, facts);
+    // A failed try's error line is written to the log, not sent as a log event.
+    if (event.error) void tail?.catchUp();
   });
   source.addEventListener("run", (e) => {
     const event = JSON.parse(e.data);
     applyRun(root, event.state);
     if (!isGoing(event.state)) end();
   });
-  source.addEventListener("missed", () => void sync(root, runId));
+  source.addEventListener("missed", () => {
+    void sync(root, runId);
+    void tail?.catchUp();
+  });
   applyRun(root, root.dataset.runState ?? "running");
 }
 

@@ -1,7 +1,7 @@
 /**
  * The notebook UI's routes, server-rendered with hono/jsx: `/` the pipelines, `/pipelines/:id` a pipeline as
  * a notebook (`?run=<id>` picks the run), `/pipelines/:id/grid` its runs × cells, `/runs/:id` a run
- * (`?logs=<from>` pages its logs), the stylesheet and live.js. Unknown ids answer 404 with one line. Every
+ * (its logs filtered and paged by `?cell=&try=&level=&errors=1` and `?after=`, `?before=` or `?tail=1`), the stylesheet and live.js. Unknown ids answer 404 with one line. Every
  * page is plain HTML; live.js, the one client script, only updates a running run in place and wires the
  * run buttons to the API.
  *
@@ -17,11 +17,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { Hono } from "hono";
-import { isCellarError } from "../../kernel/mod.ts";
+import { isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { LIVE_PATH, NotFound, STYLE_PATH } from "./layout.tsx";
 import { GRID_RUNS, gridPage, MAX_GRID_RUNS } from "./grid-page.tsx";
-import { LOG_PAGE } from "./log-view.tsx";
+import { logFilter } from "./log-view.tsx";
 import { notebookPage } from "./notebook-page.tsx";
 import { pipelinesPage } from "./pipelines-page.tsx";
 import { runPage } from "./run-page.tsx";
@@ -82,12 +82,13 @@ export function uiRoutes(deps: ServerDeps): Hono {
     const notFound = () => c.html(<NotFound what={`run ${id}: no such run`} />, 404);
     if (!RUN_ID.test(id)) return notFound();
     try {
-      const from = Number(c.req.query("logs") ?? 0);
-      if (!Number.isSafeInteger(from) || from < 0) return c.html(<NotFound what={`logs from ${c.req.query("logs")}: expected a line number`} />, 400);
-      // One line past the page says whether there is a next one, without counting them all.
-      const detail = await deps.cellar.show(Number(id), { logs: { from, limit: LOG_PAGE + 1 } });
+      const detail = await deps.cellar.show(Number(id));
+      const going = detail.run.state === RunState.Running || detail.run.state === RunState.Queued;
+      const { filter, query, error } = logFilter(new URL(c.req.url).searchParams, going);
+      if (error) return c.html(<NotFound what={error} />, 400);
+      const page = await deps.cellar.logs(detail.run.runId, query);
       const order = deps.pipelines.get(detail.run.pipeline)?.cells.map((cell) => cell.name);
-      return c.html(runPage(detail, order, { from, lines: detail.logs ?? [] }));
+      return c.html(runPage(detail, order, { filter, page }));
     } catch (err) {
       if (isCellarError(err) && /no such run/.test(err.message)) return notFound();
       throw err;

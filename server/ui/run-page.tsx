@@ -11,16 +11,18 @@
  * const page = runPage(await cellar.show(1), ["fetch", "embed"]);
  * ```
  */
-import type { CellReport, LogLine, RunDetail } from "../../kernel/mod.ts";
+import type { CellReport, LogPage, RunDetail } from "../../kernel/mod.ts";
 import { costs, duration, runMs, when } from "./format.ts";
 import { Layout, StateBadge } from "./layout.tsx";
-import { LOG_PAGE, LogView } from "./log-view.tsx";
+import { type LogFilter, LogView } from "./log-view.tsx";
+
+const NO_LOGS: LogPage = { lines: [], earlier: null, later: null, matching: 0 };
 
 /**
  * `order`: the pipeline's cell names as defined, when it is served; the store's order (by start) otherwise.
- * `logs`: one page of its log lines from line `from`, and one line past it (which says there are more).
+ * `logs`: one page of its log lines, and the filter it was read with.
  */
-export function runPage(detail: RunDetail, order: string[] = [], logs: { from: number; lines: LogLine[] } = { from: 0, lines: [] }) {
+export function runPage(detail: RunDetail, order: string[] = [], logs: { filter: LogFilter; page: LogPage } = { filter: {}, page: NO_LOGS }) {
   const { run } = detail;
   // Cells starting within the same millisecond would otherwise sort by name, not as the notebook reads.
   const rank = (cell: string) => (order.includes(cell) ? order.indexOf(cell) : order.length);
@@ -37,9 +39,14 @@ export function runPage(detail: RunDetail, order: string[] = [], logs: { from: n
       </p>
       <Timeline cells={cells} />
       {cells.length === 0 ? <div class="empty">No cell has started in this run.</div> : <CellTable cells={cells} />}
-      <LogView runId={run.runId} from={logs.from} lines={logs.lines.slice(0, LOG_PAGE)} more={logs.lines.length > LOG_PAGE} />
+      <LogView runId={run.runId} cells={cells.map((c) => c.cell)} tries={triesOf(cells)} filter={logs.filter} page={logs.page} />
     </Layout>
   );
+}
+
+/** The attempt numbers any cell reached, for the log filter's choice of attempt. */
+function triesOf(cells: CellReport[]): number[] {
+  return [...new Set(cells.flatMap((c) => c.attempts.map((a) => a.tryNumber)).filter((t) => t > 0))].sort((a, b) => a - b);
 }
 
 function CellTable(props: { cells: CellReport[] }) {

@@ -93,6 +93,11 @@ svg.tl-track { display: block; width: 100%; height: 14px; background: var(--bg);
 .logs > header { display: flex; align-items: baseline; gap: 12px; padding: 8px 14px; border-bottom: 1px solid var(--line); }
 .logs .pager { margin-left: auto; display: flex; gap: 14px; }
 .logscroll { max-height: 420px; overflow: auto; }
+form.logfilter { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 14px; padding: 6px 14px; border-bottom: 1px solid var(--line); background: var(--bg); font-size: 12px; color: var(--muted); }
+form.logfilter select { font: inherit; color: var(--fg); padding: 1px 4px; border: 1px solid var(--line); border-radius: 4px; background: var(--card); }
+form.logfilter label.check { display: inline-flex; align-items: center; gap: 4px; }
+.chunks { display: inline-flex; align-items: center; gap: 6px; margin-left: 8px; font-size: 12px; color: var(--muted); white-space: nowrap; }
+.chunks progress { width: 90px; height: 8px; accent-color: var(--running); }
 table.loglines { width: 100%; border-collapse: collapse; font-family: var(--mono); font-size: 12px; }
 table.loglines td { padding: 2px 10px; vertical-align: top; border-bottom: 1px solid #f0f2f4; }
 table.loglines td.ts, table.loglines td.lcell, table.loglines td.level { white-space: nowrap; color: var(--muted); }
