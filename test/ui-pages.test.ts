@@ -139,6 +139,19 @@ describe("search page", () => {
   });
 });
 
+describe("the three pages under a strict CSP", () => {
+  it("load scripts from this server only, with no inline script and no style or on* attribute", async () => {
+    for (const path of ["/costs", "/devices", "/search?pipeline=notes&q=wing", "/search?pipeline=flaky&q=wing"]) {
+      const { body } = await get(path);
+      const tags = body.match(/<script[^>]*>/g) ?? [];
+      expect(tags.every((t) => /^<script src="\/ui\/[\w/.-]+\.js" defer="">$/.test(t)), path).toBe(true);
+      expect(body.match(/<script[^>]*>[^<]/g), path).toBeNull();
+      expect(body, path).not.toMatch(/<[a-z][^>]*\s(?:style|on[a-z]+)=/i);
+      expect(body, path).toContain('<a href="/costs">Costs</a><a href="/devices">Devices</a><a href="/search">Search</a>');
+    }
+  });
+});
+
 describe("cost metrics", () => {
   it("counts the units cells reported, by pipeline and unit, with no run ids", async () => {
     const text = await registry.metrics();
