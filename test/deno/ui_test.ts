@@ -41,6 +41,13 @@ export default pipeline({ id: "small" })
       assert.ok(!html.includes("<script>"));
       assert.equal((await app.request(`/runs/${runId}`)).status, 200);
       assert.equal((await app.request("/runs/999")).status, 404);
+      // The costs page and its CSV (csv-stringify through Deno's npm resolution), and a page script read by node:fs.
+      const costs = await (await app.request("/costs")).text();
+      assert.ok(costs.includes('<td class="mono">make</td>') && costs.includes('<td class="mono">sum</td>'));
+      const csv = await app.request("/costs.csv?days=7");
+      assert.equal(csv.headers.get("content-disposition"), 'attachment; filename="cellar-costs-7d.csv"');
+      assert.match(await csv.text(), /^day,pipeline,cell,resource,amount,unit\n\d{4}-\d\d-\d\d,small,make,cpu_seconds,/);
+      assert.match(await (await app.request("/ui/costs.js")).text(), /new uPlot\(/);
     } finally {
       await cellar.close();
       await Deno.remove(dir, { recursive: true });
