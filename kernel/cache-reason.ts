@@ -46,7 +46,7 @@ export interface CellReason {
 }
 
 const WORDS: Record<CacheReason, string> = {
-  [CacheReason.Hit]: "served from cache: same code, params, upstream inputs and interval",
+  [CacheReason.Hit]: "served from cache: same code, params, inputs and interval",
   [CacheReason.CodeChanged]: "recomputed: code changed",
   [CacheReason.UpstreamChanged]: "recomputed: upstream changed",
   [CacheReason.KeyChanged]: "recomputed: code or upstream changed",

@@ -28,6 +28,7 @@ import type { LogPage, LogQuery } from "./run-logs.ts";
 import type { GridRun } from "./run-grid.ts";
 import type { RunEvent, Runner, RunResult } from "./runner.ts";
 import type { RunOptions, RunRecord } from "./run-records.ts";
+import type { StaleCell } from "./stale.ts";
 import { RESUMABLE_RUN_STATES, RunState } from "./state.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
@@ -129,6 +130,8 @@ export class Cellar implements AsyncDisposable {
   readonly #running = new Set<Promise<unknown>>();
   /** Wakes each open events() iterator, so that it sees close(). */
   readonly #enders = new Set<() => void>();
+  /** The scheduler loops this facade runs: unpausing a pipeline wakes them. */
+  readonly #schedulers = new Set<{ wake(): void }>();
   #store: Promise<Store> | undefined;
   #closed = false;
 
@@ -384,10 +387,50 @@ export class Cellar implements AsyncDisposable {
     return await this.#operate(async (store, op) => {
       const scheduler = new k.Scheduler(store, op.runner!, pipelines);
       this.#emit({ type: "scheduling", pipelines: pipelines.map((p) => p.id), db: store.path });
-      if (options.once) await scheduler.runOnce();
-      else await scheduler.run(options.signal ? AbortSignal.any([options.signal, op.stopping.signal]) : op.stopping.signal);
+      this.#schedulers.add(scheduler);
+      try {
+        if (options.once) await scheduler.runOnce();
+        else await scheduler.run(options.signal ? AbortSignal.any([options.signal, op.stopping.signal]) : op.stopping.signal);
+      } finally {
+        this.#schedulers.delete(scheduler);
+      }
       return { cancelled: op.runner!.cancelled };
     });
+  }
+
+  /**
+   * Pauses a pipeline's schedule (`cellar pause`): no scheduled run of it is created or started until
+   * unpause(). `changed` is false when it was paused already.
+   */
+  async pause(ref: PipelineRef): Promise<{ pipeline: string; paused: true; changed: boolean }> {
+    const k = await loadEngine();
+    const { pipeline } = await resolve(ref);
+    return { pipeline: pipeline.id, paused: true, changed: await k.setPaused(await this.store(), pipeline.id, true) };
+  }
+
+  /**
+   * Unpauses a pipeline's schedule (`cellar unpause`); with catchup, the intervals missed while paused are
+   * run now (this facade's scheduler loops wake at once).
+   */
+  async unpause(ref: PipelineRef): Promise<{ pipeline: string; paused: false; changed: boolean }> {
+    const k = await loadEngine();
+    const { pipeline } = await resolve(ref);
+    const changed = await k.setPaused(await this.store(), pipeline.id, false);
+    for (const scheduler of this.#schedulers) scheduler.wake();
+    return { pipeline: pipeline.id, paused: false, changed };
+  }
+
+  /** The paused pipelines, each with when it was paused; cellar_pipeline_paused is set for those `served`. */
+  async paused(served: readonly string[] = []): Promise<Map<string, Date>> {
+    const k = await loadEngine();
+    return await k.pausedPipelines(await this.store(), served);
+  }
+
+  /** A pipeline's cells whose code changed since their latest checkpoint (the notebook marks them stale). */
+  async stale(ref: PipelineRef): Promise<StaleCell[]> {
+    const k = await loadEngine();
+    const { pipeline } = await resolve(ref);
+    return await k.staleCells(await this.store(), pipeline);
   }
 
   /**

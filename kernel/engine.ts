@@ -27,6 +27,8 @@ export { createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, 
 export { registry } from "./prometheus.ts";
 export { recordPipelineLoad, recordRunMetrics } from "./run-metrics.ts";
 export { runtime } from "./runtime/mod.ts";
+export { pausedPipelines, setPaused } from "./pause.ts";
 export { Scheduler } from "./scheduler.ts";
+export { staleCells } from "./stale.ts";
 export { Store } from "./store/store.ts";
 export { vectorReader } from "./store/vectors.ts";

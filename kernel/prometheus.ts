@@ -121,6 +121,12 @@ export const metrics = {
     help: "Pipeline files whose last load (by the server, from its pipelines directory) failed",
     registers: [registry],
   }),
+  pipelinePaused: new Gauge({
+    name: "cellar_pipeline_paused",
+    help: "1 while the pipeline's schedule is paused (cellar pause), 0 once unpaused",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  }),
   lastSuccess: new Gauge({
     name: "cellar_pipeline_last_success_timestamp_seconds",
     help: "When a run of the pipeline last succeeded in this process, as Unix time",

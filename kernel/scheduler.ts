@@ -59,6 +59,7 @@ import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.ts";
 import { metrics, schedulerLoops } from "./prometheus.ts";
+import { pausedPipelines } from "./pause.ts";
 
 /** The longest the scheduler sleeps between looks at the clock. */
 const MAX_SLEEP_MS = 60_000;
@@ -103,12 +104,27 @@ export class Scheduler {
     this.#awaited = new Set(pipelines.flatMap((p) => p.triggers.map((t) => t.after)));
   }
 
-  /** Creates the runs that are due now; returns how many were new. */
+  /** Wakes a sleeping loop at once: a pipeline was unpaused, and its missed intervals are due now. */
+  wake(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** The paused ones among this scheduler's pipelines (pause.ts), read at each look, and reported as cellar_pipeline_paused. */
+  async #paused(): Promise<Set<string>> {
+    return new Set((await pausedPipelines(this.store, this.pipelines.map((p) => p.id))).keys());
+  }
+
+  /**
+   * Creates the runs that are due now; returns how many were new. A paused pipeline gets none: its last
+   * scheduled date stays, so once unpaused, catchup creates every interval missed meanwhile.
+   */
   async createDueRuns(): Promise<number> {
     let created = 0;
     const now = this.clock();
+    const paused = await this.#paused();
     for (const pipeline of this.pipelines) {
-      if (!pipeline.timetable) continue;
+      if (!pipeline.timetable || paused.has(pipeline.id)) continue;
       const after = await lastScheduledDate(this.store, pipeline.id);
       let intervals: DataInterval[];
       if (pipeline.catchup) intervals = pipeline.timetable.dueIntervals(after, now);
@@ -140,10 +156,12 @@ export class Scheduler {
     return fired;
   }
 
-  /** Starts queued (or interrupted) scheduled, backfill and triggered runs up to each pipeline's maxActiveRuns. */
+  /** Starts queued (or interrupted) scheduled, backfill and triggered runs up to each pipeline's maxActiveRuns; none of a paused pipeline. */
   async startQueuedRuns(): Promise<void> {
+    const paused = await this.#paused();
     for (const pipeline of this.pipelines) {
       if (this.runner.cancelled) return;
+      if (paused.has(pipeline.id)) continue;
       if (this.#activeCount(pipeline) >= pipeline.maxActiveRuns) continue;
       const waiting = (await listRuns(this.store, pipeline.id, { states: CLAIMABLE_RUN_STATES, kinds: ["scheduled", "backfill", "triggered"] }))
         .filter((run) => !this.#active.has(run.runId))
@@ -328,8 +346,9 @@ export class Scheduler {
   async #msUntilNextFire(): Promise<number> {
     const now = this.clock().getTime();
     let next = now + MAX_SLEEP_MS;
+    const paused = await this.#paused();
     for (const pipeline of this.pipelines) {
-      if (!pipeline.timetable) continue;
+      if (!pipeline.timetable || paused.has(pipeline.id)) continue;
       const fire = pipeline.timetable.nextFireTime(await lastScheduledDate(this.store, pipeline.id));
       if (fire) next = Math.min(next, fire.getTime());
     }

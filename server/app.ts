@@ -66,7 +66,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): OpenAPIHo
     const { contentType, text } = await deps.cellar.metrics();
     return c.body(text, 200, { "content-type": contentType });
   });
-  app.route("/api/v1", eventRoutes(options.events ?? new EventLog(deps.cellar)));
+  app.route("/api/v1", eventRoutes(options.events ?? new EventLog(deps.cellar, { pipelines: deps.pipelines })));
   app.route("/api/v1", apiRoutes(deps));
   if (guard) app.route("/", guard.login);
   app.route("/", uiRoutes(deps));

@@ -14,10 +14,19 @@
  * ```
  */
 import type { Cellar, CellarEvent } from "../kernel/mod.ts";
+import type { PipelineRegistry } from "./deps.ts";
+
+/** The server's own event beside the facade's: a served pipeline's file changed and was reloaded (or removed). */
+export interface PipelineChanged {
+  type: "pipeline_changed";
+  pipeline: string;
+}
+
+export type ServerEvent = CellarEvent | PipelineChanged;
 
 export interface NumberedEvent {
   id: number;
-  event: CellarEvent;
+  event: ServerEvent;
 }
 
 /** How many events a reconnecting client can catch up on. */
@@ -26,14 +35,17 @@ const CAPACITY = 10_000;
 export class EventLog {
   readonly #buffer: NumberedEvent[] = [];
   readonly #waiters = new Set<() => void>();
-  readonly #off: () => void;
+  readonly #offs: Array<() => void>;
   readonly #capacity: number;
   #next = 1;
   #closed = false;
 
-  constructor(cellar: Cellar, options: { capacity?: number } = {}) {
+  /** `pipelines`: whose reloads are sent as `pipeline_changed`, so that an open notebook redraws its cells. */
+  constructor(cellar: Cellar, options: { capacity?: number; pipelines?: PipelineRegistry } = {}) {
     this.#capacity = options.capacity ?? CAPACITY;
-    this.#off = cellar.on((event) => this.#push(event));
+    this.#offs = [cellar.on((event) => this.#push(event))];
+    const { pipelines } = options;
+    if (pipelines) this.#offs.push(pipelines.changed((pipeline) => this.#push({ type: "pipeline_changed", pipeline })));
   }
 
   get closed(): boolean {
@@ -45,7 +57,7 @@ export class EventLog {
     return this.#next;
   }
 
-  #push(event: CellarEvent): void {
+  #push(event: ServerEvent): void {
     this.#buffer.push({ id: this.#next++, event });
     if (this.#buffer.length > this.#capacity) this.#buffer.splice(0, this.#buffer.length - this.#capacity);
     this.#wake();
@@ -81,7 +93,7 @@ export class EventLog {
   /** Stops listening and ends every waiting stream (a server cannot shut down under an open one). */
   close(): void {
     this.#closed = true;
-    this.#off();
+    this.#offs.forEach((off) => off());
     this.#wake();
   }
 }

@@ -45,7 +45,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     // Open the store now: a held or broken store fails the start, not the first request.
     await cellar.store();
-    const events = new EventLog(cellar);
+    const events = new EventLog(cellar, { pipelines: registry });
     const app = createApp({ cellar, pipelines: registry }, { events, ...(options.token ? { token: options.token } : {}) });
     const served = await runtime.serve(app.fetch, { hostname: options.host, port: options.port });
     const scheduler = options.schedule === false ? undefined : keepScheduling(cellar, registry);

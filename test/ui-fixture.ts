@@ -8,15 +8,25 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Hono } from "hono";
+import { type Browser, chromium } from "playwright-core";
 import { type Cellar, openCellar, type Pipeline } from "../kernel/mod.ts";
 import type { ServerDeps } from "../server/deps.ts";
 import { eventRoutes } from "../server/api/events.ts";
 import { apiRoutes } from "../server/api/routes.ts";
 import { EventLog } from "../server/events.ts";
+import { openPipelineRegistry } from "../server/pipelines.ts";
 import { uiRoutes } from "../server/ui/routes.tsx";
 import { ROOT, tempDir, writePipeline } from "./helpers.ts";
 
 export const SCRIPT_OUTPUT = "<script>alert(1)</script>";
+
+/** Debian's chromium through playwright-core (its own browser download cannot be reached here). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
 
 const NOTES = `export default pipeline({ id: "notes", schedule: "@daily", startDate: "2026-05-01", params: { n: 3 } })
   .cell("fetch_notes", { retries: 2, timeout: "30s" }, (ctx) => {
@@ -85,6 +95,8 @@ export interface UiFixture {
   base: string;
   runIds: { notes: number[]; flaky: number[] };
   slow: Pipeline;
+  /** The folder of the pipeline files (notes.ts, flaky.ts, slow.ts) and the store. */
+  dir: string;
   close(): Promise<void>;
 }
 
@@ -93,7 +105,7 @@ async function load(file: string): Promise<Pipeline> {
 }
 
 /** Two pipelines, a few runs of each (so the strips have something in them), and the UI served. */
-export async function uiFixture(): Promise<UiFixture> {
+export async function uiFixture(options: { watch?: boolean } = {}): Promise<UiFixture> {
   const dir = tempDir("cellar-ui-");
   const files = { notes: writePipeline(dir, "notes.ts", NOTES), flaky: writePipeline(dir, "flaky.ts", FLAKY), slow: writePipeline(dir, "slow.ts", SLOW) };
   const notes = await load(files.notes);
@@ -117,8 +129,11 @@ export async function uiFixture(): Promise<UiFixture> {
       fileOf: (id) => files[id as keyof typeof files],
     },
   };
+  // With `watch`, the pipelines served are the server's registry over the folder: saving a file reloads it.
+  const registry = options.watch ? await openPipelineRegistry(dir) : undefined;
+  if (registry) deps.pipelines = registry;
   // The API and the event stream too, for the run buttons and the live updates (no auth: a loopback bind).
-  const events = new EventLog(cellar);
+  const events = new EventLog(cellar, { pipelines: deps.pipelines });
   const app = new Hono();
   // The server's CSP, so the browser tests show live.js and the pages work under it.
   app.use(async (c, next) => {
@@ -135,7 +150,9 @@ export async function uiFixture(): Promise<UiFixture> {
     base: `http://127.0.0.1:${port}`,
     runIds,
     slow,
+    dir,
     close: async () => {
+      registry?.close();
       events.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await cellar.close();

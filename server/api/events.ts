@@ -1,6 +1,6 @@
 /**
  * `GET /api/v1/events`: live updates over Server-Sent Events — run and cell states, progress (ctx.map
- * chunks) and log lines — optionally for one run or pipeline. Each event's id is its place in the EventLog,
+ * chunks), log lines and `pipeline_changed` (a served pipeline's file was reloaded) — optionally for one run or pipeline. Each event's id is its place in the EventLog,
  * so a browser's EventSource resumes after a reconnect through `Last-Event-ID`.
  *
  * @example
@@ -15,8 +15,7 @@
  */
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { CellarEvent } from "../../kernel/mod.ts";
-import type { EventLog } from "../events.ts";
+import type { EventLog, ServerEvent } from "../events.ts";
 
 /** A comment line this often keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
@@ -29,7 +28,7 @@ export function eventRoutes(log: EventLog): Hono {
     if (run !== undefined && !/^[1-9]\d{0,15}$/.test(run)) return c.json({ error: `run ${run}: expected a run id` }, 400);
     const resume = c.req.header("last-event-id") ?? c.req.query("lastEventId");
     let lastId = resume !== undefined && /^\d+$/.test(resume) ? Number(resume) : log.next - 1;
-    const wanted = (e: CellarEvent) =>
+    const wanted = (e: ServerEvent) =>
       (run === undefined || ("runId" in e && e.runId === Number(run))) && (pipeline === undefined || ("pipeline" in e && e.pipeline === pipeline));
     return streamSSE(c, async (stream) => {
       const aborted = new AbortController();

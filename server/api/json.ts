@@ -12,6 +12,8 @@
  */
 import type { CellReport, LogLine, LogPage, Pipeline, RunDetail, RunRecord } from "../../kernel/mod.ts";
 
+import { reasonText } from "../../kernel/mod.ts";
+
 /** How many upcoming logical dates a pipeline's answers list. */
 const NEXT_DATES = 5;
 
@@ -79,6 +81,7 @@ function cellJson(c: CellReport) {
     ...c,
     startedAt: iso(c.startedAt),
     endedAt: iso(c.endedAt),
+    cacheReason: c.cacheReason && { ...c.cacheReason, text: reasonText(c.cacheReason) },
     attempts: c.attempts.map((a) => ({ ...a, startedAt: iso(a.startedAt) })),
   };
 }

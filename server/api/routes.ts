@@ -20,6 +20,7 @@ import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.ts";
 import { logRoute } from "./log-route.ts";
+import { pauseRoutes } from "./pause-routes.ts";
 import * as S from "./schemas.ts";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
@@ -36,6 +37,7 @@ export function apiRoutes(deps: ServerDeps): OpenAPIHono {
   runRoutes(api, deps);
   logRoute(api, deps);
   actionRoutes(api, deps);
+  pauseRoutes(api, deps);
   api.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "Cellar", version: "1" }, servers: [{ url: "/api/v1" }] });
   return api;
 }
@@ -43,9 +45,12 @@ export function apiRoutes(deps: ServerDeps): OpenAPIHono {
 function pipelineRoutes(api: OpenAPIHono, deps: ServerDeps): void {
   api.openapi(
     createRoute({ method: "get", path: "/pipelines", responses: { 200: json(S.PipelineList, "The pipelines served, and the files that failed to load") } }),
-    (c) => {
+    async (c) => {
       const loadErrors = deps.pipelines.loadErrors?.() ?? [];
-      return c.json(S.PipelineList.parse({ pipelines: deps.pipelines.list().map(pipelineSummary), loadErrors }), 200);
+      const served = deps.pipelines.list();
+      const paused = await deps.cellar.paused(served.map((p) => p.id));
+      const pipelines = served.map((p) => ({ ...pipelineSummary(p), paused: paused.has(p.id) }));
+      return c.json(S.PipelineList.parse({ pipelines, loadErrors }), 200);
     },
   );
   api.openapi(
@@ -55,11 +60,13 @@ function pipelineRoutes(api: OpenAPIHono, deps: ServerDeps): void {
       request: { params: S.PipelineId },
       responses: { 200: json(S.PipelineDetail, "A pipeline: its cells with their options and source, its schedule"), 404: refused("No such pipeline") },
     }),
-    (c) => {
+    async (c) => {
       const { id } = c.req.valid("param");
       const pipeline = deps.pipelines.get(id);
       if (!pipeline) return c.json(noSuchPipeline(id), 404);
-      return c.json(S.PipelineDetail.parse(pipelineDetail(pipeline)), 200);
+      const paused = (await deps.cellar.paused([id])).has(id);
+      const stale = await deps.cellar.stale(pipeline);
+      return c.json(S.PipelineDetail.parse({ ...pipelineDetail(pipeline), paused, stale }), 200);
     },
   );
 }

@@ -10,6 +10,7 @@
  * ```
  */
 import { z } from "@hono/zod-openapi";
+import { CACHE_REASONS } from "../../kernel/mod.ts";
 import { LOG_LEVELS, MAX_LOG_PAGE, RunState } from "../../kernel/mod.ts";
 
 export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
@@ -39,6 +40,8 @@ export const PipelineSummary = z.object({
   timezone: z.string().nullable(),
   cells: z.array(z.string()),
   nextLogicalDates: z.array(z.string()),
+  /** Its schedule is paused (POST /pipelines/{id}/pause): the scheduler creates and starts none of its runs. */
+  paused: z.boolean(),
 }).openapi("PipelineSummary");
 
 export const PipelineDetail = PipelineSummary.extend({
@@ -46,6 +49,8 @@ export const PipelineDetail = PipelineSummary.extend({
   maxActiveRuns: z.number().int(),
   maxActiveCells: z.number().int(),
   cells: z.array(CellOptionsBody),
+  /** Cells whose code changed since their latest checkpoint (that checkpoint's run): the notebook marks them stale. */
+  stale: z.array(z.object({ cell: z.string(), checkpointRun: z.number().int() })),
 }).openapi("Pipeline");
 
 export const PipelineList = z.object({
@@ -89,6 +94,8 @@ export const CellRunBody = z.object({
   cpuMs: z.number().nullable(),
   error: z.string().nullable(),
   cachedFrom: z.number().int().nullable(),
+  /** Why it was served from cache or recomputed; null when the run recorded none (before reasons were kept). */
+  cacheReason: z.object({ reason: z.enum(CACHE_REASONS), detail: z.string().nullable(), text: z.string() }).nullable(),
   costs: z.record(z.string(), z.number()),
   attempts: z.array(Attempt),
 }).openapi("CellRun");
@@ -141,6 +148,13 @@ export const CellPath = z.object({
 export const Accepted = z.object({ id: z.number().int() }).openapi("Accepted");
 
 export const Cancelled = z.object({ id: z.number().int(), cancelled: z.boolean() }).openapi("Cancelled");
+
+export const PauseState = z.object({
+  pipeline: z.string(),
+  paused: z.boolean(),
+  /** False when it already was (un)paused. */
+  changed: z.boolean(),
+}).openapi("PauseState");
 
 export const RunId = z.object({ id: z.string().regex(/^[1-9]\d{0,15}$/).openapi({ param: { name: "id", in: "path" } }) });
 

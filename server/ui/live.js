@@ -1,12 +1,15 @@
 // The notebook UI's one client script, served at /ui/live.js (a static file: the CSP allows no inline script).
-// Two jobs:
+// Three jobs:
 // - live updates: on a page whose run is still going (`[data-live-run]`), an EventSource on /api/v1/events
 //   updates each cell's badge, tries and duration in place, shows a ctx.map's chunks (done, retried, failed)
 //   on its cell, appends new log lines that match the run page's log filter (when it shows the newest ones),
 //   and says when the run ended, then closes. A page showing no running run opens no connection, so nothing
 //   polls while nothing runs;
 // - the buttons: `form[data-post]` and `button[data-post]` POST JSON to the API, then open the notebook at
-//   `?run=<new id>`. A failed request's one-line error is shown as text.
+//   `?run=<new id>`; `button[data-pause]` pauses or unpauses a schedule. A failed request's one-line error
+//   is shown as text;
+// - a notebook (`[data-notebook-pipeline]`) keeps one stream for its pipeline open: when the server reloads
+//   the pipeline's file, or a run of it ends, its cells are drawn again (source, stale marks, results).
 // Everything written into the page is text (textContent), never HTML.
 "use strict";
 
@@ -240,6 +243,7 @@ async function refreshResults(tailing) {
   for (const fresh of page.querySelectorAll("section[data-cell]")) {
     const el = cellOf(fresh.dataset.cell);
     if (!el || el.tagName !== "SECTION") continue;
+    markStale(el, fresh);
     const next = fresh.querySelector(".result");
     const old = el.querySelector(".result");
     if (next) old ? old.replaceWith(document.adoptNode(next)) : el.append(document.adoptNode(next));
@@ -329,23 +333,85 @@ async function post(el, body) {
   }
 }
 
-function wireActions() {
-  for (const form of document.querySelectorAll("form[data-post]")) {
+function wireActions(root = document) {
+  for (const form of root.querySelectorAll("form[data-post]")) {
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const params = paramsOf(form);
       void post(form, Object.keys(params).length > 0 ? { params } : {});
     });
   }
-  for (const button of document.querySelectorAll("button[data-post]")) {
+  for (const button of root.querySelectorAll("button[data-post]")) {
     button.addEventListener("click", () => void post(button, button.dataset.from ? { from: button.dataset.from } : {}));
   }
+  for (const button of root.querySelectorAll("button[data-pause]")) button.addEventListener("click", () => void togglePause(button));
+}
+
+/** Pauses or unpauses a pipeline's schedule (the button's `data-pause` URL), then redraws the page with its new state. */
+async function togglePause(button) {
+  const error = document.querySelector("[data-action-error]");
+  button.disabled = true;
+  try {
+    const res = await fetch(button.dataset.pause, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { accept: "application/json", ...csrfHeaders() },
+    });
+    const answer = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
+    if (!res.ok) throw new Error(answer.error ?? `${res.status} ${res.statusText}`);
+    location.reload();
+  } catch (err) {
+    button.disabled = false;
+    if (error) {
+      error.textContent = String(err instanceof Error ? err.message : err).split("\n")[0];
+      error.hidden = false;
+    }
+  }
+}
+
+/** A notebook cell's stale mark as in `fresh`, its newer rendering: a run's new checkpoint may have cleared it. */
+function markStale(el, fresh) {
+  el.className = fresh.className;
+  const mark = fresh.querySelector("[data-cell-stale]");
+  const old = el.querySelector("[data-cell-stale]");
+  if (mark) old ? old.replaceWith(document.adoptNode(mark)) : el.querySelector("[data-cell-badge]")?.after(document.adoptNode(mark));
+  else old?.remove();
+}
+
+/**
+ * The notebook's cells as the server now renders them (their source, stale marks, results), after the
+ * pipeline's file changed: one request for the page, parsed inert, whose sections replace the old ones.
+ */
+async function refreshCells() {
+  const res = await fetch(location.href, { headers: { accept: "text/html" } });
+  if (!res.ok) return;
+  const page = new DOMParser().parseFromString(await res.text(), "text/html");
+  const old = [...document.querySelectorAll("section[data-cell]")];
+  const fresh = [...page.querySelectorAll("section[data-cell]")].map((el) => document.adoptNode(el));
+  if (old.length > 0) old[0].before(...fresh);
+  else document.querySelector("main")?.append(...fresh);
+  old.forEach((el) => el.remove());
+  for (const el of fresh) wireActions(el);
+}
+
+/**
+ * A notebook keeps one stream open for its pipeline: when the server reloads the pipeline's file (saved in
+ * an editor), `pipeline_changed` redraws the cells, so stale marks appear without a reload. An idle stream
+ * sends nothing, so nothing polls.
+ */
+function watchNotebook(pipeline) {
+  const source = new EventSource(`/api/v1/events?pipeline=${encodeURIComponent(pipeline)}`);
+  source.addEventListener("pipeline_changed", () => void refreshCells());
+  // A run's end gives cells new checkpoints: a stale mark may go, so the cells are drawn again.
+  source.addEventListener("run", (e) => void (isGoing(JSON.parse(e.data).state) || refreshCells()));
 }
 
 function start() {
   wireActions();
   const root = document.querySelector("[data-live-run]");
   if (root && isGoing(root.dataset.runState ?? "")) follow(root);
+  const notebook = document.querySelector("[data-notebook-pipeline]");
+  if (notebook) watchNotebook(notebook.dataset.notebookPipeline);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -16,10 +16,12 @@
  * ```
  */
 import { type Cellar, type CellReport, CellState, checkpointOf, isTableRef, latestCheckpoint, type Pipeline, type RunDetail, type RunRecord, RunState } from "../../kernel/mod.ts";
+import { reasonText, type StaleCell } from "../../kernel/mod.ts";
 import { cellSource } from "./cell-source.ts";
 import { costs, duration, when } from "./format.ts";
 import { highlightTs } from "./highlight.ts";
 import { Layout, NotFound, StateBadge } from "./layout.tsx";
+import { PauseControl } from "./pause-control.tsx";
 import { outputPreview, type OutputPreview, PREVIEW_BYTES } from "./preview.ts";
 import { JsonTree } from "./json-tree.tsx";
 import { STRIP_RUNS } from "./pipelines-page.tsx";
@@ -38,6 +40,8 @@ interface CellView {
   readFrom?: number;
   /** The run is still going: a cell it has no record of may yet start. */
   going?: boolean;
+  /** Its code changed since its latest checkpoint: what is shown for it is from other code. */
+  stale?: StaleCell;
 }
 
 /** The page, or the 404 page when `runId` is not a run of this pipeline. */
@@ -46,13 +50,18 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
   const selected = runId === undefined ? runs[0] : await runOf(cellar, pipeline.id, runId);
   if (runId !== undefined && !selected) return { status: 404 as const, page: <NotFound what={`run ${runId}: no such run of pipeline ${pipeline.id}`} /> };
   const detail = selected ? await cellar.show(selected.runId) : undefined;
-  const cells = await Promise.all(pipeline.cells.map((def) => cellView(cellar, def, detail)));
+  const [views, stale, paused] = await Promise.all([
+    Promise.all(pipeline.cells.map((def) => cellView(cellar, def, detail))),
+    cellar.stale(pipeline),
+    cellar.paused([pipeline.id]),
+  ]);
+  const cells = views.map((view) => ({ ...view, stale: stale.find((s) => s.cell === view.def.name) }));
   const page = (
     <Layout title={pipeline.id}>
       <div class="crumbs"><a href="/">Pipelines</a> /</div>
-      <h1>{pipeline.id}</h1>
+      <h1 data-notebook-pipeline={pipeline.id}>{pipeline.id}</h1>
       <p class="sub">
-        {pipeline.timetable ? `schedule ${pipeline.timetable.schedule} · ` : "manual · "}
+        {pipeline.timetable ? <>{"schedule "}<PauseControl pipeline={pipeline.id} pausedAt={paused.get(pipeline.id)} schedule={pipeline.timetable.schedule} />{" · "}</> : "manual · "}
         {`${pipeline.cells.length} cells · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a>
         {detail
           ? (
@@ -151,7 +160,7 @@ function CellCard(props: CellView & { index: number; pipeline: string }) {
   const { def, report } = props;
   const notebook = `/pipelines/${encodeURIComponent(props.pipeline)}`;
   return (
-    <section class="cell" id={`cell-${def.name}`} data-cell={def.name}>
+    <section class={props.stale ? "cell stale" : "cell"} id={`cell-${def.name}`} data-cell={def.name}>
       <header>
         <span class="index">{`[${props.index}]`}</span>
         <h2 class="mono">{def.name}</h2>
@@ -160,6 +169,9 @@ function CellCard(props: CellView & { index: number; pipeline: string }) {
           : props.readFrom !== undefined
           ? <StateBadge state={CellState.Cached} live="cell" />
           : <span class="muted" data-cell-badge="">{props.going ? "not started yet" : "not in this run"}</span>}
+        {props.stale
+          ? <span class="badge stale" data-cell-stale="" title={`its code changed since its latest checkpoint (run #${props.stale.checkpointRun}); run it to bring it up to date`}>stale</span>
+          : null}
         <span class="opts">{cellOptions(def).map((o) => <span key={o} class="opt">{o}</span>)}</span>
         <span class="cell-actions">
           <button type="button" data-post={`/api/v1${notebook}/cells/${encodeURIComponent(def.name)}/runs`} data-notebook={notebook} title="Run this cell alone, its upstream inputs from their latest checkpoints">Run this cell</button>
@@ -193,6 +205,7 @@ function CellResult(props: { report: CellReport; preview: OutputPreview | undefi
           ? <span class="muted">served from the checkpoint of run <a href={`/runs/${report.cachedFrom}`}>{`#${report.cachedFrom}`}</a></span>
           : <CellFacts report={report} />}
       </div>
+      {report.cacheReason ? <div class="reason muted" data-cell-reason={report.cacheReason.reason}>{reasonText(report.cacheReason)}</div> : null}
       {report.error ? <pre class="error">{report.error}</pre> : null}
       {preview ? <Preview preview={preview} sample={props.sample} /> : null}
     </div>

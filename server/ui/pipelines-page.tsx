@@ -14,11 +14,13 @@
 import type { Cellar, Pipeline, RunRecord } from "../../kernel/mod.ts";
 import { duration, runMs, when } from "./format.ts";
 import { Layout, StateBadge } from "./layout.tsx";
+import { PauseControl } from "./pause-control.tsx";
 
 export const STRIP_RUNS = 25;
 
 export async function pipelinesPage(cellar: Cellar, pipelines: Pipeline[]) {
-  const rows = await Promise.all(pipelines.map(async (p) => ({ pipeline: p, runs: await cellar.runs(p.id, { limit: STRIP_RUNS }) })));
+  const paused = await cellar.paused(pipelines.map((p) => p.id));
+  const rows = await Promise.all(pipelines.map(async (p) => ({ pipeline: p, runs: await cellar.runs(p.id, { limit: STRIP_RUNS }), pausedAt: paused.get(p.id) })));
   return (
     <Layout title="Pipelines">
       <h1>Pipelines</h1>
@@ -35,15 +37,17 @@ export async function pipelinesPage(cellar: Cellar, pipelines: Pipeline[]) {
   );
 }
 
-function PipelineRow(props: { pipeline: Pipeline; runs: RunRecord[] }) {
+function PipelineRow(props: { pipeline: Pipeline; runs: RunRecord[]; pausedAt: Date | undefined }) {
   const { pipeline, runs } = props;
   const last = runs[0];
   const next = nextRun(pipeline);
   return (
     <tr>
       <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted small">{`${pipeline.cells.length} cells · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a></div></td>
-      <td class="mono">{pipeline.timetable?.schedule ?? <span class="muted">manual</span>}</td>
-      <td>{next ? <span title={`logical date ${when(next.logicalDate)}`}>{when(next.firesAt)}</span> : <span class="muted">–</span>}</td>
+      <td class="mono">
+        {pipeline.timetable ? <PauseControl pipeline={pipeline.id} pausedAt={props.pausedAt} schedule={pipeline.timetable.schedule} /> : <span class="muted">manual</span>}
+      </td>
+      <td>{props.pausedAt ? <span class="muted">paused</span> : next ? <span title={`logical date ${when(next.logicalDate)}`}>{when(next.firesAt)}</span> : <span class="muted">–</span>}</td>
       <td>
         {last
           ? <span><StateBadge state={last.state} /> <a href={`/runs/${last.runId}`}>{`#${last.runId}`}</a><div class="muted small">{when(last.startedAt ?? last.createdAt)}</div></span>

@@ -12,6 +12,7 @@
  * ```
  */
 import type { CellReport, LogPage, RunDetail } from "../../kernel/mod.ts";
+import { reasonText } from "../../kernel/mod.ts";
 import { costs, duration, runMs, when } from "./format.ts";
 import { Layout, StateBadge } from "./layout.tsx";
 import { type LogFilter, LogView } from "./log-view.tsx";
@@ -59,7 +60,10 @@ function CellTable(props: { cells: CellReport[] }) {
         {props.cells.map((c) => (
           <tr data-cell={c.cell}>
             <td class="mono">{c.cell}</td>
-            <td><StateBadge state={c.state} live="cell" />{c.cachedFrom !== null ? <a class="muted" href={`/runs/${c.cachedFrom}`}>{` from #${c.cachedFrom}`}</a> : null}</td>
+            <td>
+              <StateBadge state={c.state} live="cell" />{c.cachedFrom !== null ? <a class="muted" href={`/runs/${c.cachedFrom}`}>{` from #${c.cachedFrom}`}</a> : null}
+              {c.cacheReason ? <div class="reason muted small" data-cell-reason={c.cacheReason.reason}>{reasonText(c.cacheReason)}</div> : null}
+            </td>
             <td class="num" data-cell-tries="">{c.tries}</td>
             <td class="num" data-cell-duration="">{duration(c.durationMs)}</td>
             <td class="num">{duration(c.cpuMs)}</td>

@@ -74,6 +74,13 @@ button:disabled { opacity: .5; cursor: progress; }
 .param { font-size: 12px; color: var(--muted); font-family: var(--mono); }
 .param input[type="text"], .param input[type="number"] { font: inherit; width: 9em; padding: 2px 6px; border: 1px solid var(--line); border-radius: 4px; color: var(--fg); }
 .cell-actions { display: flex; gap: 6px; }
+.cell.stale { border-color: #d4a72c; box-shadow: inset 4px 0 0 #d4a72c; }
+.cell.stale pre.source { background: #fff8c5; }
+.badge.stale { background: #fff8c5; color: #7d4e00; border: 1px solid #d4a72c; }
+.badge.paused { background: #fff8c5; color: #7d4e00; border: 1px solid #d4a72c; margin-left: 6px; }
+.schedule { display: inline-flex; align-items: center; gap: 6px; }
+.schedule button.pause { font-family: system-ui, sans-serif; }
+.reason { font-size: 12.5px; margin-top: 4px; }
 .action-error { margin: 8px 0 0; padding: 6px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; }
 .action-error[hidden] { display: none; }
 form.login { max-width: 360px; margin: 64px auto; padding: 24px 28px; background: #fff; border: 1px solid var(--line); border-radius: 8px; display: flex; flex-direction: column; gap: 14px; }
