@@ -33,7 +33,12 @@ describe("costs page", () => {
     const page = await get("/costs");
     expect(page.status).toBe(200);
     // The tabs: flaky's api_calls before the seconds every try has.
-    expect(page.body).toMatch(/<nav class="tabs"><b class="tab selected">api_calls<\/b><a class="tab" href="\/costs\?days=30&amp;resource=cpu_seconds">cpu_seconds<\/a>/);
+    expect(page.body).toMatch(/<nav class="tabs resources"><span class="tabs-label">resource<\/span><b class="tab selected">api_calls<\/b><a class="tab" href="\/costs\?days=30&amp;resource=cpu_seconds">cpu_seconds<\/a>/);
+    // The pipelines, to filter by.
+    expect(page.body).toContain('<b class="tab selected">all pipelines</b><a class="tab" href="/costs?days=30&amp;pipeline=notes">notes</a>');
+    const notes = await get("/costs?pipeline=notes");
+    expect(notes.body).toContain('<a class="tab" href="/costs?days=30">all pipelines</a><b class="tab selected">notes</b>');
+    expect(notes.body).not.toContain("api_calls");
     // Two runs succeeded publishing after one failed try: 2 + 2 units each.
     expect(page.body).toContain(`<tr><td class="mono">${today()}</td><td><a href="/pipelines/flaky">flaky</a></td><td class="mono">publish</td><td class="num">8</td></tr>`);
     const chart = /data-cost-chart="([^"]+)"/.exec(page.body)?.[1].replaceAll("&quot;", '"');

@@ -52,7 +52,8 @@ export function chartData(lines: CostDay[], resource: string, days: number, now 
   return { resource, x: xs, series: [...series].map(([name, values]) => ({ name, values })) };
 }
 
-export async function costsPage(cellar: Cellar, query: CostQuery) {
+/** `pipelines`: the ids served, offered as a filter beside "all". */
+export async function costsPage(cellar: Cellar, query: CostQuery, pipelines: string[] = []) {
   const lines = await cellar.costsByDay({ days: query.days, ...(query.pipeline ? { pipeline: query.pipeline } : {}) });
   const resources = resourcesOf(lines);
   const resource = query.resource && resources.includes(query.resource) ? query.resource : resources[0];
@@ -72,9 +73,19 @@ export async function costsPage(cellar: Cellar, query: CostQuery) {
         ))}
         {` · `}<a href={`/costs.csv?${new URLSearchParams(csvQuery(query))}`} download="">download CSV</a>
       </p>
+      {pipelines.length > 1
+        ? (
+          <nav class="tabs">
+            <span class="tabs-label">pipeline</span>
+            {query.pipeline ? <a class="tab" href={href({ pipeline: undefined, resource: undefined })}>all pipelines</a> : <b class="tab selected">all pipelines</b>}
+            {pipelines.map((p) => p === query.pipeline ? <b key={p} class="tab selected">{p}</b> : <a key={p} class="tab" href={href({ pipeline: p, resource: undefined })}>{p}</a>)}
+          </nav>
+        )
+        : null}
       {resource === undefined ? <div class="empty">{`Nothing recorded in the last ${query.days} days.`}</div> : (
         <>
-          <nav class="tabs">
+          <nav class="tabs resources">
+            <span class="tabs-label">resource</span>
             {resources.map((r) => r === resource ? <b key={r} class="tab selected">{r}</b> : <a key={r} class="tab" href={href({ resource: r })}>{r}</a>)}
           </nav>
           <div class="cost-chart" data-cost-chart={JSON.stringify(chartData(lines, resource, query.days))}></div>

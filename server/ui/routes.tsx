@@ -45,7 +45,7 @@ export function uiRoutes(deps: ServerDeps): Hono {
   app.route("/", staticFiles());
   app.get("/costs", async (c) => {
     const query = costQuery(c.req.query());
-    return typeof query === "string" ? c.html(<NotFound what={query} />, 400) : c.html(await costsPage(deps.cellar, query));
+    return typeof query === "string" ? c.html(<NotFound what={query} />, 400) : c.html(await costsPage(deps.cellar, query, deps.pipelines.list().map((p) => p.id)));
   });
   app.get("/costs.csv", async (c) => {
     const query = costQuery(c.req.query());

@@ -127,9 +127,10 @@ table.sample tr:last-child td { border-bottom: 0; }
 .notfound { padding: 48px 0; font-size: 16px; }
 .empty { padding: 24px; text-align: center; color: var(--muted); background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
 /* costs, devices, search */
-nav.tabs { display: flex; gap: 6px; flex-wrap: wrap; margin: 0 0 10px; }
+nav.tabs { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin: 0 0 10px; }
 nav.tabs .tab { padding: 2px 10px; border: 1px solid var(--line); border-radius: 12px; background: var(--card); font-size: 12px; font-family: var(--mono); color: var(--fg); }
 nav.tabs .tab.selected { border-color: var(--fg); }
+nav.tabs .tabs-label { color: var(--muted); font-size: 12px; min-width: 5.5em; }
 .cost-chart { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px 6px; margin: 0 0 16px; min-height: 300px; }
 .cost-chart .u-legend { font-size: 12px; text-align: left; }
 table.list tr.total td { font-weight: 600; background: var(--bg); }
