@@ -28,12 +28,15 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command("cellar")
     .description("Scheduled DAGs and GPU fan-out for RAG pipelines, as TypeScript cells")
     .option("--db <path>", `DuckDB store (default: $CELLAR_DB or ${DEFAULT_DB})`)
+    .option("--token <token>", "the token of the `cellar serve` that holds the store, or the one serve requires (default: $CELLAR_TOKEN)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => runtime.writeOut(s), writeErr: (s) => runtime.writeErr(s) })
     .showHelpAfterError("(cellar --help for usage)");
   const cli: Cli = {
     program,
     db: () => program.opts<{ db?: string }>().db ?? runtime.env("CELLAR_DB") ?? DEFAULT_DB,
+    // The program's option takes `--token` wherever it stands, `cellar serve --token x` included.
+    token: () => program.opts<{ token?: string }>().token ?? runtime.env("CELLAR_TOKEN"),
     action: (body) => async (...args) => {
       exitCode = await body(...args);
     },

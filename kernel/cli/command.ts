@@ -42,6 +42,8 @@ export interface Cli {
   program: Command;
   /** The store: --db, else $CELLAR_DB, else the default. */
   db(): string;
+  /** The bearer token: --token, else $CELLAR_TOKEN. */
+  token(): string | undefined;
   /** Wraps a command body: its resolved number becomes the process's exit code. */
   action<A extends unknown[]>(body: (...args: A) => Promise<number>): (...args: A) => Promise<void>;
 }
@@ -76,7 +78,7 @@ function isRunEvent(event: CellarEvent): event is RunEvent {
 }
 
 /** The facade's own notices, as the CLI words them. */
-function printNotice(event: CellarEvent): void {
+export function printNotice(event: CellarEvent): void {
   switch (event.type) {
     case "resuming":
       return runtime.writeErr(`resuming run ${event.runId} (interrupted); pass --new for a fresh run\n`);
@@ -133,7 +135,7 @@ export function clearStopDeadline(): void {
 }
 
 /** The exit code for a run's state, saying how to resume an interrupted run. */
-export function exitFor(result: RunResult): number {
+export function exitFor(result: Pick<RunResult, "runId" | "state">): number {
   if (result.state === RunState.Success) return EXIT.ok;
   if (result.state === RunState.Interrupted) {
     runtime.writeErr(`run ${result.runId} interrupted; resume it with: cellar resume ${result.runId}\n`);

@@ -14,6 +14,7 @@
 import { CellarError } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
 import { type Cli, EXIT, stopOnSignals } from "./command.ts";
+import { announceServer } from "./server-file.ts";
 
 interface ServeOpts {
   host: string;
@@ -32,15 +33,24 @@ export function serveCommands(cli: Cli): void {
     .action(cli.action(async (opts: ServeOpts) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new CellarError(`--port ${opts.port}: expected a port number (0-65535)`);
-      const token = opts.token ?? runtime.env("CELLAR_TOKEN");
+      const token = opts.token ?? cli.token();
       const { startServer } = await import("../../server/serve.ts");
       const server = await startServer({ db: cli.db(), host: opts.host, port, pipelines: opts.pipelines, ...(token ? { token } : {}) });
+      let withdraw: () => Promise<void>;
+      try {
+        // What `cellar run` and the other commands read to send their requests here rather than meet the store's lock.
+        withdraw = await announceServer(cli.db(), { url: server.url, tokenRequired: Boolean(token) });
+      } catch (err) {
+        await server.close();
+        throw err;
+      }
       for (const { file, error } of server.registry.loadErrors()) runtime.writeErr(`cellar serve: ${file}: ${error}\n`);
       runtime.writeOut(`cellar serve: listening on ${server.url} (pipelines: ${server.registry.list().map((p) => p.id).join(", ") || "none"})\n`);
       let off = () => {};
       await new Promise<void>((resolve) => (off = stopOnSignals(resolve)));
       runtime.writeErr("cellar serve: stopping (again to exit at once)\n");
       try {
+        await withdraw();
         await server.close();
       } finally {
         off();

@@ -25,6 +25,8 @@ declare namespace Deno {
   function open(path: string, options: { read: boolean }): Promise<{ read(p: Uint8Array): Promise<number | null>; close(): void }>;
   function writeTextFile(path: string, text: string): Promise<void>;
   function mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+  function rename(from: string, to: string): Promise<void>;
+  function remove(path: string): Promise<void>;
   function hostname(): string;
   function consoleSize(): { columns: number; rows: number };
   function addSignalListener(signal: string, handler: () => void): void;

@@ -4,6 +4,7 @@ import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createHash } from "node:crypto";
 import { loadDawn } from "./dawn.ts";
+import { processAlive } from "./node.ts";
 import type { Runtime } from "./types.ts";
 import { urlOf } from "./url-of.ts";
 
@@ -69,6 +70,16 @@ export const runtime: Runtime = {
   readTextFile: (path) => Deno.readTextFile(path),
   writeTextFile: (path, text) => Deno.writeTextFile(path, text),
   mkdir: (path) => Deno.mkdir(path, { recursive: true }),
+  rename: (from, to) => Deno.rename(from, to),
+  remove: async (path) => {
+    try {
+      await Deno.remove(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  },
+  // Deno has no signal 0 of its own; its Node compatibility layer's process.kill does it.
+  processAlive: (pid) => processAlive(pid),
   // Deno.cpuUsage is not in Deno's stable types; its Node compatibility layer has the same counter.
   cpuTimeMs: () => {
     const { user, system } = process.cpuUsage();

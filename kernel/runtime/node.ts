@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, watch, writeSync } from "node:fs";
-import { mkdir, open, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
@@ -56,6 +56,9 @@ export const runtime: Runtime = {
   readTextFile: (path) => readFile(path, "utf8"),
   writeTextFile: (path, text) => writeFile(path, text, "utf8"),
   mkdir: async (path) => void (await mkdir(path, { recursive: true })),
+  rename: (from, to) => rename(from, to),
+  remove: (path) => rm(path, { force: true }),
+  processAlive: (pid) => processAlive(pid),
   cpuTimeMs: () => {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1_000;
@@ -142,6 +145,17 @@ export const runtime: Runtime = {
   },
   progressStream: () => (process.stderr.isTTY ? process.stderr : undefined),
 };
+
+/** Signal 0 tests for a process without touching it; EPERM means one exists that we may not signal. */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid < 1) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 /** Requests libuv runs on its threadpool, as process.getActiveResourcesInfo() names them. */
 const THREADPOOL = /^(FSReq|FileHandleCloseReq|GetAddrInfoReqWrap|GetNameInfoReqWrap)|Job$/;

@@ -78,6 +78,12 @@ export interface Runtime {
   readTextFile(path: string): Promise<string>;
   writeTextFile(path: string, text: string): Promise<void>;
   mkdir(path: string): Promise<void>;
+  /** Moves `from` to `to`, replacing it: within one directory, readers see the old file or the new, never half of one. */
+  rename(from: string, to: string): Promise<void>;
+  /** Deletes a file; one that is already gone is no error. */
+  remove(path: string): Promise<void>;
+  /** Whether a process with this id is alive (a signal 0 reaches it, or exists but is not ours). */
+  processAlive(pid: number): boolean;
   /** Process CPU time (user + system) in milliseconds since start. */
   cpuTimeMs(): number;
   /** SHA-256 of UTF-8 text, hex, computed synchronously. */
