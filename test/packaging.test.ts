@@ -17,9 +17,12 @@ function sourceFiles(dir: string): string[] {
     .map((entry) => join(entry.parentPath, entry.name));
 }
 
-/** Bare specifiers in static imports, re-exports and dynamic imports; `node:` built-ins excluded. */
+/**
+ * Bare specifiers in static imports, re-exports, dynamic imports and `require.resolve` (a package whose files
+ * the server serves, such as uPlot's, is used at run time too); `node:` built-ins excluded.
+ */
 function importedPackages(source: string): string[] {
-  const specifiers = [...source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)["']([^"'.][^"']*)["']/g)]
+  const specifiers = [...source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\brequire\.resolve\(\s*)["']([^"'.][^"']*)["']/g)]
     .map((match) => match[1])
     .filter((specifier) => !specifier.startsWith("node:"));
   // "@scope/name/sub" and "name/sub" belong to the packages "@scope/name" and "name".

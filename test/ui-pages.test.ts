@@ -47,6 +47,12 @@ describe("costs page", () => {
     expect(data.x).toHaveLength(30);
     expect(data.series).toEqual([{ name: "flaky · publish", values: [...Array(29).fill(null), 8] }]);
     expect(page.body).toContain('<script src="/ui/vendor/uplot.js" defer=""></script><script src="/ui/costs.js" defer=""></script>');
+    // uPlot's two files, from node_modules by fixed paths.
+    const uplot = await get("/ui/vendor/uplot.js");
+    expect(uplot.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect(uplot.body).toContain("uPlot");
+    expect((await get("/ui/vendor/uplot.css")).headers.get("content-type")).toMatch(/^text\/css/);
+    expect((await get("/ui/vendor/uPlot.cjs.js")).status).toBe(404);
     const js = await get("/ui/costs.js");
     expect(js.status).toBe(200);
     expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);

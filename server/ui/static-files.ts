@@ -1,29 +1,36 @@
 /**
- * The costs and devices pages' client scripts, beside live.js: a fixed table from URL path to file, each
- * read once at its first request, so no request path ever becomes a file path (no traversal) and the CSP's
- * script-src 'self' holds. uPlot's own two files are served by eval-page.tsx, at UPLOT_SCRIPT and UPLOT_STYLE.
+ * The UI's static files beside style.css and live.js: uPlot's two files (the charting library, from
+ * node_modules, for the costs and eval charts) and the costs and devices pages' scripts. A fixed table from
+ * URL path to file, each read once at its first request, so no request path ever becomes a file path (no
+ * traversal) and the CSP's script-src 'self' holds.
  *
  * @example
  * ```ts
  * import { Hono } from "hono";
- * import { staticFiles } from "./static-files.ts";
+ * import { staticFiles, UPLOT_SCRIPT } from "./static-files.ts";
  *
- * const app = new Hono().route("/", staticFiles()); // GET /ui/costs.js → server/ui/costs.js
+ * const app = new Hono().route("/", staticFiles()); // GET /ui/vendor/uplot.js → uPlot's minified IIFE build
  * ```
  */
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { Hono } from "hono";
 
-/** Where eval-page.tsx serves uPlot from node_modules. */
 export const UPLOT_SCRIPT = "/ui/vendor/uplot.js";
 export const UPLOT_STYLE = "/ui/vendor/uplot.css";
 
 const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
 
-/** URL path → the file's URL and content type. */
-const FILES: Record<string, { file: URL; type: string }> = {
-  "/ui/costs.js": { file: new URL("./costs.js", import.meta.url), type: JS },
-  "/ui/devices.js": { file: new URL("./devices.js", import.meta.url), type: JS },
+const require = createRequire(import.meta.url);
+
+/** URL path → where the file is (resolved at the first request, so a missing package fails that request only) and its type. */
+const FILES: Record<string, { file: () => URL; type: string }> = {
+  [UPLOT_SCRIPT]: { file: () => pathToFileURL(require.resolve("uplot/dist/uPlot.iife.min.js")), type: JS },
+  [UPLOT_STYLE]: { file: () => pathToFileURL(require.resolve("uplot/dist/uPlot.min.css")), type: CSS },
+  "/ui/costs.js": { file: () => new URL("./costs.js", import.meta.url), type: JS },
+  "/ui/devices.js": { file: () => new URL("./devices.js", import.meta.url), type: JS },
 };
 
 const read = new Map<string, Promise<string>>();
@@ -34,7 +41,7 @@ export function staticFiles(): Hono {
     app.get(path, async (c) => {
       let text = read.get(path);
       if (!text) {
-        read.set(path, text = readFile(file, "utf8"));
+        read.set(path, text = (async () => await readFile(file(), "utf8"))());
         // A read that failed is tried again at the next request.
         text.catch(() => read.delete(path));
       }

@@ -48,6 +48,7 @@ export default pipeline({ id: "small" })
       assert.equal(csv.headers.get("content-disposition"), 'attachment; filename="cellar-costs-7d.csv"');
       assert.match(await csv.text(), /^day,pipeline,cell,resource,amount,unit\n\d{4}-\d\d-\d\d,small,make,cpu_seconds,/);
       assert.match(await (await app.request("/ui/costs.js")).text(), /new uPlot\(/);
+      assert.match(await (await app.request("/ui/vendor/uplot.js")).text(), /uPlot/);
     } finally {
       await cellar.close();
       await Deno.remove(dir, { recursive: true });
