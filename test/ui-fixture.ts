@@ -1,7 +1,8 @@
 /**
  * What the UI tests share: a real store in a temp dir with a few runs of two small pipelines (one of them
  * failing, one cell whose output is a `<script>` string), a third never run with slow cells, and the UI,
- * the API and the event stream served on 127.0.0.1.
+ * the API and the event stream served on 127.0.0.1. For the search page, notes' module exports a search
+ * whose first hit's title is that `<script>` string, and flaky's the real index search (it built no index).
  */
 import { serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
