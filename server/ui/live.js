@@ -3,7 +3,7 @@
 // - live updates: on a page whose run is still going (`[data-live-run]`), an EventSource on /api/v1/events
 //   updates each cell's badge, tries and duration in place, shows a ctx.map's chunks (done, retried, failed)
 //   on its cell, appends new log lines that match the run page's log filter (when it shows the newest ones),
-//   and says when the run ended, then closes. A page showing no running run opens no connection, so nothing
+//   and says when the run ended, then closes. A page showing no running run opens no run stream, so nothing
 //   polls while nothing runs;
 // - the buttons: `form[data-post]` and `button[data-post]` POST JSON to the API, then open the notebook at
 //   `?run=<new id>`; `button[data-pause]` pauses or unpauses a schedule. A failed request's one-line error
@@ -402,14 +402,24 @@ async function refreshCells() {
 function watchNotebook(pipeline) {
   const source = new EventSource(`/api/v1/events?pipeline=${encodeURIComponent(pipeline)}`);
   source.addEventListener("pipeline_changed", () => void refreshCells());
-  // A run's end gives cells new checkpoints: a stale mark may go, so the cells are drawn again.
-  source.addEventListener("run", (e) => void (isGoing(JSON.parse(e.data).state) || refreshCells()));
+  // A run's end gives cells new checkpoints, so a stale mark may go: the cells are drawn again, unless the
+  // page follows that run (follow() then redraws their results and marks itself).
+  source.addEventListener("run", (e) => {
+    const event = JSON.parse(e.data);
+    if (!isGoing(event.state) && String(event.runId) !== following) void refreshCells();
+  });
 }
+
+/** The run this page follows live, if any. */
+let following;
 
 function start() {
   wireActions();
   const root = document.querySelector("[data-live-run]");
-  if (root && isGoing(root.dataset.runState ?? "")) follow(root);
+  if (root && isGoing(root.dataset.runState ?? "")) {
+    following = root.dataset.liveRun;
+    follow(root);
+  }
   const notebook = document.querySelector("[data-notebook-pipeline]");
   if (notebook) watchNotebook(notebook.dataset.notebookPipeline);
 }
