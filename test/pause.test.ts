@@ -11,6 +11,8 @@ import { Runner } from "../kernel/runner.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { createScheduledRuns, listRuns } from "../kernel/run-records.ts";
 import { Scheduler } from "../kernel/scheduler.ts";
+import { announceServer } from "../kernel/cli/server-file.ts";
+import { startServer } from "../server/serve.ts";
 import { storesClosedAfterEach, tempDir, writePipeline } from "./helpers.ts";
 
 const store = storesClosedAfterEach();
@@ -93,5 +95,33 @@ describe("pause", () => {
       write.mockRestore();
     }
     expect(out.join("")).toBe("nightly: paused\nnightly: already paused\nnightly: unpaused\n");
+  });
+
+  it("cellar pause goes through the API of the cellar serve that holds the store, with its token", async () => {
+    const dir = tempDir();
+    writePipeline(dir, "nightly.ts", `export default pipeline({ id: "nightly", schedule: "@daily", startDate: "2026-05-01" }).cell("a", () => 1);`);
+    const db = join(dir, "cellar.duckdb");
+    const server = await startServer({ db, host: "127.0.0.1", port: 0, pipelines: dir, schedule: false, token: "s3cret" });
+    // What `cellar serve` does once listening: the file a command finds the server by.
+    const withdraw = await announceServer(db, { url: server.url, tokenRequired: true });
+    const out: string[] = [];
+    const spies = [
+      vi.spyOn(runtime, "writeOut").mockImplementation((text) => void out.push(text)),
+      vi.spyOn(runtime, "writeErr").mockImplementation((text) => void out.push(text)),
+    ];
+    try {
+      // Without the token the server refuses: the request went to it, not to the store it holds.
+      expect(await main(["--db", db, "pause", "nightly"])).toBe(2);
+      expect(await main(["--db", db, "--token", "s3cret", "pause", "nightly"])).toBe(0);
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+      await withdraw();
+    }
+    try {
+      expect(out).toEqual([`cellar: ${server.url}: missing or wrong bearer token\n`, "nightly: paused\n"]);
+      expect([...(await server.cellar.paused()).keys()]).toEqual(["nightly"]);
+    } finally {
+      await server.close();
+    }
   });
 });
