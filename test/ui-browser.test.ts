@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pipeline } from "../kernel/mod.ts";
 import { ROOT } from "./helpers.ts";
 import { SCRIPT_OUTPUT, type UiFixture, uiFixture } from "./ui-fixture.ts";
 
@@ -153,4 +154,87 @@ describe("notebook UI in Chromium", () => {
     expect(new URL(page.url()).search).toBe("");
     await page.screenshot({ path: join(ARTIFACTS, "ui-action-error.png") });
   }, 15_000);
+});
+
+describe("a running run's logs and ctx.map chunks in Chromium", () => {
+  it("tails new log lines that match the page's filter, and shows the chunks done and retried, without a reload", async () => {
+    // A cell held at gates the test opens, so each line and chunk is known to come after the pages were drawn.
+    const opened: Array<() => void> = [];
+    const gates = [0, 1, 2].map(() => new Promise<void>((resolve) => opened.push(resolve)));
+    let failed = false;
+    const chatty = pipeline({ id: "chatty" }).cell("spin", async (ctx) => {
+      await gates[0];
+      const doubled = await ctx.map(Array.from({ length: 8 }, (_, i) => i), async (chunk) => {
+        await new Promise((r) => setTimeout(r, 20));
+        if (chunk[0] === 2 && !failed) {
+          failed = true;
+          throw new Error("chunk 2 fails once");
+        }
+        return chunk.map((x) => x * 2);
+      }, { batchSize: 1, concurrency: 4 });
+      ctx.log.info(`mapped ${doubled.length}`);
+      await gates[1];
+      ctx.log.warn("after the gate <b>bold</b>");
+      await gates[2];
+      return doubled.length;
+    });
+    // Served from here on (the fixture's registry is this array); the tests above have run by now.
+    ui.pipelines.push(chatty);
+    const started = await fetch(`${ui.base}/api/v1/pipelines/chatty/runs`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const { id } = await started.json() as { id: number };
+    const open = async (path: string) => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(err.message));
+      // The browser's own favicon request (the first page of a run of this file alone) is no error of the page's.
+      page.on("console", (msg) => void (msg.type() === "error" && !msg.location().url.endsWith("/favicon.ico") && errors.push(msg.text())));
+      // live.js reads the run from the API once its stream is open: from then on every event reaches the page.
+      const caughtUp = page.waitForResponse((res) => res.url().endsWith(`/api/v1/runs/${id}`));
+      await page.goto(ui.base + path);
+      await caughtUp;
+      await page.evaluate(() => Object.assign(window, { liveMarker: "kept" }));
+      let navigations = 0;
+      page.on("framenavigated", () => navigations++);
+      return { page, errors, navigations: () => navigations };
+    };
+    const all = await open(`/runs/${id}`);
+    const warned = await open(`/runs/${id}?level=warn`);
+    const notebook = await open(`/pipelines/chatty?run=${id}`);
+    const msgs = (p: typeof all) => p.page.locator("[data-log-lines] td.msg").allTextContents();
+
+    opened[0]();
+    await all.page.locator('tr[data-cell="spin"] [data-cell-chunks]', { hasText: "8/8 chunks · 1 retried" }).waitFor({ timeout: 5_000 });
+    await notebook.page.locator("#cell-spin [data-cell-chunks]", { hasText: "8/8 chunks · 1 retried" }).waitFor({ timeout: 5_000 });
+    await all.page.locator("[data-log-lines] td.msg", { hasText: "mapped 8" }).waitFor({ timeout: 5_000 });
+    opened[1]();
+    for (const p of [all, warned]) await p.page.locator("[data-log-lines] td.msg", { hasText: "after the gate" }).waitFor({ timeout: 5_000 });
+    // Still running: the lines came over the stream, not with the page the run's end fetches.
+    expect(await all.page.locator("h1[data-live-run]").getAttribute("data-run-state")).toBe("running");
+    expect(await msgs(all)).toEqual(["mapped 8", "after the gate <b>bold</b>"]);
+    expect(await msgs(warned)).toEqual(["after the gate <b>bold</b>"]);
+    expect(await all.page.locator("[data-log-lines] b").count()).toBe(0);
+    await all.page.screenshot({ path: join(ARTIFACTS, "ui-run-logs-live.png"), fullPage: true });
+    await warned.page.screenshot({ path: join(ARTIFACTS, "ui-run-logs-live-filtered.png"), fullPage: true });
+    await notebook.page.screenshot({ path: join(ARTIFACTS, "ui-notebook-chunks.png"), fullPage: true });
+
+    opened[2]();
+    await all.page.locator("[data-live-status]", { hasText: "the run ended: success" }).waitFor({ timeout: 5_000 });
+    for (const p of [all, warned, notebook]) {
+      expect(p.navigations()).toBe(0);
+      await expect(p.page.evaluate(() => (window as unknown as { liveMarker?: string }).liveMarker)).resolves.toBe("kept");
+      expect(p.errors).toEqual([]);
+    }
+    // After the end the page is the server's, filter and all.
+    expect(await msgs(warned)).toEqual(["after the gate <b>bold</b>"]);
+
+    // A finished run's log, filtered through the form, without JS doing anything but the page.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${ui.base}/runs/${ui.runIds.flaky[3]}`);
+    await page.selectOption('form.logfilter select[name="level"]', "warn");
+    await Promise.all([page.waitForURL(/level=warn/), page.click("form.logfilter button")]);
+    expect(await page.locator("[data-log-lines] td.level").allTextContents()).toEqual(["warn", "error"]);
+    await page.screenshot({ path: join(ARTIFACTS, "ui-run-logs-filtered.png"), fullPage: true });
+    await page.goto(`${ui.base}/runs/${ui.runIds.flaky[3]}?cell=load`);
+    await page.screenshot({ path: join(ARTIFACTS, "ui-run-logs-paged.png") });
+  }, 30_000);
 });

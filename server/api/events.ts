@@ -42,7 +42,8 @@ export function eventRoutes(log: EventLog): Hono {
             if (wanted(event)) await stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: String(id) });
             lastId = id;
           }
-          await log.wait(aborted.signal);
+          // Events pushed while the writes above awaited woke no one: waiting now would hold them until the next.
+          if (log.next - 1 === lastId) await log.wait(aborted.signal);
         }
       } finally {
         clearInterval(keepalive);

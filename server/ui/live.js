@@ -113,7 +113,7 @@ function applyRun(root, state) {
 
 /** A ctx.map's chunks on its cell: a bar when their number is known, and the counts. */
 function applyChunks(event) {
-  const el = cellOf(event.cell);
+  const el = cellOf(event.cell) ?? newRow(event.cell);
   if (!el) return;
   let box = el.querySelector("[data-cell-chunks]");
   if (!box) {

@@ -12,7 +12,7 @@
  * ```
  */
 import type { CellReport, LogPage, RunDetail } from "../../kernel/mod.ts";
-import { reasonText } from "../../kernel/mod.ts";
+import { reasonText, RunState } from "../../kernel/mod.ts";
 import { costs, duration, runMs, when } from "./format.ts";
 import { Layout, StateBadge } from "./layout.tsx";
 import { type LogFilter, LogView } from "./log-view.tsx";
@@ -39,7 +39,10 @@ export function runPage(detail: RunDetail, order: string[] = [], logs: { filter:
         <span> · <a href={`${pipelineHref}?run=${run.runId}`}>open as notebook</a></span>
       </p>
       <Timeline cells={cells} />
-      {cells.length === 0 ? <div class="empty">No cell has started in this run.</div> : <CellTable cells={cells} />}
+      {/* A run that goes on gets the table even empty: live.js adds a row for each cell as it starts. */}
+      {cells.length === 0 && run.state !== RunState.Running && run.state !== RunState.Queued
+        ? <div class="empty">No cell has started in this run.</div>
+        : <CellTable cells={cells} />}
       <LogView runId={run.runId} cells={cells.map((c) => c.cell)} tries={triesOf(cells)} filter={logs.filter} page={logs.page} />
     </Layout>
   );
