@@ -17,6 +17,7 @@
  * }
  * ```
  */
+import type { Reprocess } from "./backfill-plan.ts";
 import type { Compute } from "./compute/devices.ts";
 import type { CostLine, CostModel } from "./cost.ts";
 import type { CostDay } from "./cost-days.ts";
@@ -29,7 +30,7 @@ import type { GridRun } from "./run-grid.ts";
 import type { RunEvent, Runner, RunResult } from "./runner.ts";
 import type { RunOptions, RunRecord } from "./run-records.ts";
 import type { StaleCell } from "./stale.ts";
-import { RESUMABLE_RUN_STATES, RunState } from "./state.ts";
+import { CLAIMABLE_RUN_STATES, isOneOf, RESUMABLE_RUN_STATES, RunState } from "./state.ts";
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 
@@ -73,8 +74,21 @@ export interface BackfillRange {
   from: Date | string;
   /** The last logical date (inclusive). */
   to: Date | string;
+  /** Which dates that already have a run are run again (Airflow 3's reprocess behaviours, backfill-plan.ts): by default, those whose latest run failed. */
+  reprocess?: Reprocess | string;
   /** Called as each run ends, before the others have: the CLI says there how to resume an interrupted one. */
   onResult?: (result: RunResult) => void;
+  /** Called once the runs to execute exist, before any executes. */
+  onPlanned?: (plan: BackfillPlanned) => void;
+}
+
+/** What a backfill is about to do: `runs` are those it executes, oldest logical date first. */
+export interface BackfillPlanned {
+  intervals: number;
+  /** Intervals in the range that have not ended: left to the scheduler. */
+  notEnded: number;
+  created: number;
+  runs: RunRecord[];
 }
 
 export interface BackfillResult {
@@ -332,22 +346,23 @@ export class Cellar implements AsyncDisposable {
   /**
    * Creates and runs the scheduled runs whose logical dates fall in
    * [from, to] (`cellar backfill`), at most the pipeline's maxActiveRuns at a
-   * time; runs that already succeeded are not run again.
+   * time; which dates that have a run already are run again is `range.reprocess`'s
+   * choice (by default those whose latest run did not succeed).
    */
   async backfill(ref: PipelineRef, range: BackfillRange): Promise<BackfillResult> {
     const k = await loadEngine();
     const { pipeline } = await resolve(ref);
-    const intervals = this.#backfillIntervals(pipeline, range);
+    const reprocess = k.parseReprocess(range.reprocess);
+    const { intervals, notEnded } = this.#backfillIntervals(pipeline, range);
     return await this.#operate(async (store, op) => {
-      const created = await k.createScheduledRuns(store, pipeline.id, intervals, pipeline.resolveParams({}), "backfill");
+      const { runs, created } = await k.prepareBackfill(store, pipeline, intervals, reprocess);
       this.#emit({ type: "backfill-created", pipeline: pipeline.id, intervals: intervals.length, created });
-      const keys = new Set(intervals.map((i) => k.scheduledRunKey(i.start)));
-      const runs = (await k.listRuns(store, pipeline.id, { kinds: ["scheduled", "backfill"] }))
-        .filter((r) => keys.has(r.runKey) && r.state !== RunState.Success)
-        .reverse();
+      range.onPlanned?.({ intervals: intervals.length, notEnded, created, runs });
       const results: RunResult[] = [];
       await runPool(runs, pipeline.maxActiveRuns, async (run) => {
         if (op.runner!.cancelled) return;
+        // The server's scheduler may take a waiting run of the range first: it is then not run twice.
+        if (isOneOf(CLAIMABLE_RUN_STATES, run.state) && !(await k.claimRun(store, run.runId))) return;
         const result = await this.#execute(op, pipeline, run);
         results.push(result);
         range.onResult?.(result);
@@ -356,8 +371,22 @@ export class Cellar implements AsyncDisposable {
     });
   }
 
+  /**
+   * Starts a backfill as backfill() does, and answers once its runs exist (those it executes) while it goes
+   * on (`done`): what the server's backfill route answers. Rejects, as backfill() would, on a refused range.
+   */
+  async startBackfill(ref: PipelineRef, range: BackfillRange): Promise<BackfillPlanned & { done: Promise<BackfillResult> }> {
+    let planned!: (plan: BackfillPlanned) => void;
+    let refused!: (err: unknown) => void;
+    const plan = new Promise<BackfillPlanned>((resolve, reject) => ((planned = resolve), (refused = reject)));
+    const done = this.backfill(ref, { ...range, onPlanned: (p) => (planned(p), range.onPlanned?.(p)) });
+    // Once planned, `done` is the caller's to await; before, its failure is the answer's.
+    done.catch(refused);
+    return { ...(await plan), done };
+  }
+
   /** The complete intervals of `pipeline` starting in the range; emits the plan. */
-  #backfillIntervals(pipeline: Pipeline, range: BackfillRange): DataInterval[] {
+  #backfillIntervals(pipeline: Pipeline, range: BackfillRange): { intervals: DataInterval[]; notEnded: number } {
     const from = parseDate(range.from, "--from");
     const to = parseDate(range.to, "--to");
     const text = (d: Date | string) => (typeof d === "string" ? d : d.toISOString());
@@ -373,7 +402,7 @@ export class Cellar implements AsyncDisposable {
     intervals.splice(intervals.length - notEnded, notEnded);
     this.#emit({ type: "backfill", pipeline: pipeline.id, intervals: intervals.length, notEnded });
     if (intervals.length === 0) throw new CellarError(`no complete interval of "${pipeline.id}" starts between ${text(range.from)} and ${text(range.to)}`);
-    return intervals;
+    return { intervals, notEnded };
   }
 
   /**

@@ -14,6 +14,7 @@
  * const store = await Store.open(".cellar/cellar.duckdb");
  * ```
  */
+export { parseReprocess, prepareBackfill } from "./backfill-plan.ts";
 export { compute } from "./compute/devices.ts";
 export { costLines } from "./cost.ts";
 export { costDays } from "./cost-days.ts";
@@ -23,7 +24,7 @@ export { runDetail, runLogs } from "./report.ts";
 export { logPage } from "./run-logs.ts";
 export { runGrid } from "./run-grid.ts";
 export { Runner } from "./runner.ts";
-export { createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, pageRuns, scheduledRunKey } from "./run-records.ts";
+export { claimRun, createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, pageRuns, scheduledRunKey } from "./run-records.ts";
 export { registry } from "./prometheus.ts";
 export { recordPipelineLoad, recordRunMetrics } from "./run-metrics.ts";
 export { runtime } from "./runtime/mod.ts";

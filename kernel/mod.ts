@@ -11,8 +11,9 @@
  * ```
  */
 export { pipeline } from "./pipeline.ts";
+export { REPROCESS, type Reprocess } from "./backfill-plan.ts";
 export { Cellar, loadPipelineFile, openCellar } from "./cellar.ts";
-export type { BackfillRange, BackfillResult, CellarEvent, CellarOptions, CellResult, PipelineRef, RunRequest, SearchHit } from "./cellar.ts";
+export type { BackfillPlanned, BackfillRange, BackfillResult, CellarEvent, CellarOptions, CellResult, PipelineRef, RunRequest, SearchHit } from "./cellar.ts";
 export type { RunEvent, RunResult } from "./runner.ts";
 export type { RunKind, RunRecord } from "./run-records.ts";
 export type { CellReport, LogLine, RunDetail } from "./report.ts";

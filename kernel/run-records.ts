@@ -144,11 +144,11 @@ export function retryConflicts<T>(body: () => Promise<T>): Promise<T> {
   return retry(body, { tries: 20, retryable: isWriteConflict, delayMs: (n) => backoffMs(n, { baseMs: 2, maxMs: 50 }) });
 }
 
-/** A manual run (its own key, never deduplicated) at `logicalDate`; returns its record. */
+/** A manual run (its own key, never deduplicated) at `logicalDate`, or a backfill's rerun of a date that has one; returns its record. */
 export async function createManualRun(
   store: Store,
   pipeline: string,
-  kind: "manual" | "cell",
+  kind: "manual" | "cell" | "backfill",
   logicalDate: Date,
   interval: DataInterval,
   params: Record<string, ParamValue>,

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Cellar, type CellarEvent, CheckFailed, isCellarError, openCellar, pipeline } from "../kernel/mod.ts";
+import { type Cellar, type CellarEvent, CellarError, CheckFailed, isCellarError, openCellar, pipeline } from "../kernel/mod.ts";
 import { CellState, RunState } from "../kernel/state.ts";
 import { tempDir, writePipeline } from "./helpers.ts";
 
@@ -209,6 +209,39 @@ export default pipeline({ id: "flaky" })
     ]);
     await expect(cellar.backfill(p, { from: "2026-05-03", to: "2026-05-01" })).rejects.toThrow("--from 2026-05-03 is after --to 2026-05-01");
     await expect(cellar.backfill(chain(), { from: "2026-05-01", to: "2026-05-03" })).rejects.toThrow('pipeline "chain" has no schedule; backfill needs one');
+  });
+
+  it("backfill's reprocess choices (Airflow 3's): none skips dated runs, failed reruns the failed date's run, all runs every date anew", async () => {
+    const { cellar } = cellarIn();
+    let failing = "2026-05-02";
+    const computed: string[] = [];
+    const p = pipeline({ id: "redo", schedule: "@daily", startDate: "2026-04-01" }).cell("day", (ctx) => {
+      const day = ctx.logicalDate.toISOString().slice(0, 10);
+      if (day === failing) throw new CellarError(`day ${day} fails`);
+      computed.push(day);
+      return day;
+    });
+    const range = { from: "2026-05-01", to: "2026-05-03" };
+    const days = (runs: { logicalDate: Date }[]) => runs.map((r) => r.logicalDate.toISOString().slice(0, 10));
+    const first = await cellar.backfill(p, range); // the default, "failed", as before
+    const byId = first.results.sort((a, b) => a.runId - b.runId);
+    expect(byId.map((r) => r.state)).toEqual([RunState.Success, RunState.Failed, RunState.Success]);
+    const failedRun = byId[1].runId;
+    failing = "";
+
+    const planned: string[][] = [];
+    const none = await cellar.backfill(p, { ...range, reprocess: "none", onPlanned: (plan) => planned.push(days(plan.runs)) });
+    expect(none).toMatchObject({ created: 0, results: [] });
+    const failed = await cellar.backfill(p, { ...range, reprocess: "failed", onPlanned: (plan) => planned.push(days(plan.runs)) });
+    expect(failed.created).toBe(0);
+    expect(failed.results.map((r) => [r.runId, r.state])).toEqual([[failedRun, RunState.Success]]);
+    computed.length = 0;
+    const all = await cellar.backfill(p, { ...range, reprocess: "all", onPlanned: (plan) => planned.push(days(plan.runs)) });
+    expect(all.created).toBe(3);
+    expect(all.results.every((r) => r.state === RunState.Success && r.runId > failedRun)).toBe(true);
+    expect(computed.sort()).toEqual(["2026-05-01", "2026-05-02", "2026-05-03"]); // recomputed, not served from cache
+    expect(planned).toEqual([[], ["2026-05-02"], ["2026-05-01", "2026-05-02", "2026-05-03"]]);
+    await expect(cellar.backfill(p, { ...range, reprocess: "sometimes" })).rejects.toThrow("--reprocess sometimes: expected one of none, failed, all");
   });
 
   it("cancels a running run, which stays resumable, and a later run() with the same params resumes it", async () => {

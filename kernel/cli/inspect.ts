@@ -1,6 +1,7 @@
 /**
  * The commands that only read the store: `cellar runs`, `show`, `costs` and
- * `search`. None creates a store where there is none.
+ * `search`. None creates a store where there is none. `runs` and `show` ask a
+ * `cellar serve` that holds the store, when one runs (remote.ts).
  *
  * @example
  * ```ts
@@ -13,12 +14,13 @@
  */
 import { stringify } from "csv-stringify/sync";
 import { type CostLine, type CostModel, parseCostModel } from "../cost.ts";
-import { formatDuration } from "../duration.ts";
 import { CellarError } from "../errors.ts";
-import type { RunDetail } from "../report.ts";
-import type { RunRecord } from "../run-records.ts";
 import { runtime } from "../runtime/mod.ts";
+import type { LogLine, RunDetail } from "../report.ts";
+import type { RunRecord } from "../run-records.ts";
 import { type Cli, EXIT, READ_ONLY, table, withCellar } from "./command.ts";
+import { logLineText, round, runsTable, runText } from "./format.ts";
+import { remoteFor } from "./remote.ts";
 
 const DEFAULT_COST_MODEL = "pipelines/cost-model.csv";
 
@@ -59,13 +61,20 @@ function runsCommand(cli: Cli): void {
     .argument("<pipeline>", "pipeline id")
     .option("--json", "print JSON")
     .option("--limit <n>", "at most this many runs", "20")
-    .action(cli.action(async (id: string, opts: { json?: boolean; limit: string }) =>
-      await withCellar(cli, async (cellar) => {
-        const runs = await cellar.runs(id, { limit: opts.limit });
-        runtime.writeOut(opts.json ? `${JSON.stringify(runs, null, 2)}\n` : runsTable(runs, id, cellar.path));
+    .action(cli.action(async (id: string, opts: { json?: boolean; limit: string }) => {
+      const remote = await remoteFor(cli);
+      const print = (runs: RunRecord[]) => runtime.writeOut(opts.json ? `${JSON.stringify(runs, null, 2)}\n` : runsTable(runs, id, cli.db()));
+      if (remote) {
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new CellarError(`--limit ${opts.limit}: expected a whole number ≥ 1`);
+        print(await remote.runs(id, limit));
         return EXIT.ok;
-      }, READ_ONLY)
-    ));
+      }
+      return await withCellar(cli, async (cellar) => {
+        print(await cellar.runs(id, { limit: opts.limit }));
+        return EXIT.ok;
+      }, READ_ONLY);
+    }));
 }
 
 function showCommand(cli: Cli): void {
@@ -74,20 +83,17 @@ function showCommand(cli: Cli): void {
     .argument("<run-id>", "run id")
     .option("--json", "print JSON")
     .option("--logs", "also print the cells' log lines")
-    .action(cli.action(async (id: string, opts: { json?: boolean; logs?: boolean }) =>
-      await withCellar(cli, async (cellar) => {
-        const shown = await cellar.show(id, { logs: opts.logs });
-        if (opts.json) {
-          runtime.writeOut(`${JSON.stringify(shown, null, 2)}\n`);
-          return EXIT.ok;
-        }
+    .action(cli.action(async (id: string, opts: { json?: boolean; logs?: boolean }) => {
+      const print = (shown: RunDetail & { logs?: LogLine[] }) => {
+        if (opts.json) return runtime.writeOut(`${JSON.stringify(shown, null, 2)}\n`);
         runtime.writeOut(runText(shown));
-        for (const line of shown.logs ?? []) {
-          runtime.writeOut(`${line.ts.toISOString()} ${line.cell} #${line.tryNumber} [${line.level}] ${line.message}\n`);
-        }
-        return EXIT.ok;
-      }, READ_ONLY)
-    ));
+        for (const line of shown.logs ?? []) runtime.writeOut(logLineText(line));
+      };
+      const remote = await remoteFor(cli);
+      if (remote) print(await remote.show(id, { logs: opts.logs }));
+      else await withCellar(cli, async (cellar) => print(await cellar.show(id, { logs: opts.logs })), READ_ONLY);
+      return EXIT.ok;
+    }));
 }
 
 function costsCommand(cli: Cli): void {
@@ -107,34 +113,6 @@ function costsCommand(cli: Cli): void {
         return EXIT.ok;
       }, READ_ONLY);
     }));
-}
-
-function runsTable(runs: RunRecord[], id: string, db: string): string {
-  if (runs.length === 0) return `no runs of "${id}" in ${db}\n`;
-  const grid = table(["run", "kind", "logical date", "state", "started", "took"]);
-  for (const r of runs) {
-    grid.push([
-      r.runId, r.triggeredBy ? `triggered (${r.triggeredBy.pipeline} run ${r.triggeredBy.runId})` : r.kind, r.logicalDate.toISOString(), r.state, r.startedAt?.toISOString() ?? "",
-      r.startedAt && r.endedAt ? formatDuration(+r.endedAt - +r.startedAt) : "",
-    ]);
-  }
-  return `${grid.toString()}\n`;
-}
-
-function runText({ run, cells }: RunDetail): string {
-  const head = `run ${run.runId} of ${run.pipeline} (${run.kind}) — ${run.state}\n` +
-    (run.triggeredBy ? `triggered by ${run.triggeredBy.pipeline} run ${run.triggeredBy.runId}\n` : "") +
-    `logical date ${run.logicalDate.toISOString()}, interval ${run.interval.start.toISOString()} → ${run.interval.end.toISOString()}\n` +
-    `params ${JSON.stringify(run.params)}\n`;
-  const grid = table(["cell", "state", "tries", "took", "cpu", "costs", "error"], { wordWrap: true, colWidths: [null, null, null, null, null, 28, 48] as number[] });
-  for (const c of cells) {
-    grid.push([
-      c.cell, c.cachedFrom ? `cached (run ${c.cachedFrom})` : c.state, c.tries,
-      c.durationMs === null ? "" : formatDuration(c.durationMs), c.cpuMs === null ? "" : formatDuration(c.cpuMs),
-      Object.entries(c.costs).map(([k, v]) => `${k} ${round(v)}`).join(", "), c.error ?? "",
-    ]);
-  }
-  return `${head}${grid.toString()}\n`;
 }
 
 /** --model, else $CELLAR_COST_MODEL, else the shipped model if present: only a named model must exist. */
@@ -176,8 +154,4 @@ function costsTable(lines: CostLine[], id: string, priced: boolean): string {
 
 function dollars(usd: number): string {
   return usd === 0 || usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toPrecision(2)}`;
-}
-
-function round(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toPrecision(4);
 }

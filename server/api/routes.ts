@@ -18,6 +18,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
+import { cliRoutes } from "./cli-routes.ts";
 import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.ts";
 import { logRoute } from "./log-route.ts";
 import { pauseRoutes } from "./pause-routes.ts";
@@ -38,6 +39,7 @@ export function apiRoutes(deps: ServerDeps): OpenAPIHono {
   logRoute(api, deps);
   actionRoutes(api, deps);
   pauseRoutes(api, deps);
+  cliRoutes(api, deps);
   api.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "Cellar", version: "1" }, servers: [{ url: "/api/v1" }] });
   return api;
 }

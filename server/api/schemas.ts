@@ -11,7 +11,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { CACHE_REASONS } from "../../kernel/mod.ts";
-import { LOG_LEVELS, MAX_LOG_PAGE, RunState } from "../../kernel/mod.ts";
+import { LOG_LEVELS, MAX_LOG_PAGE, REPROCESS, RunState } from "../../kernel/mod.ts";
 
 export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
 
@@ -61,10 +61,17 @@ export const PipelineList = z.object({
 export const RunBody = z.object({
   id: z.number().int(),
   pipeline: z.string(),
+  /** Unique per pipeline: a scheduled or backfilled run's is its logical date's. */
+  runKey: z.string(),
   kind: z.string(),
   state: z.enum(RUN_STATES),
   logicalDate: z.string(),
+  interval: z.object({ start: z.string(), end: z.string() }),
   params: z.record(z.string(), ParamValue),
+  /** How it runs: noCache, from, only (a one-cell run), source (the file it was started from). */
+  options: z.record(z.string(), z.unknown()),
+  /** For a triggered run, the run whose end fired it. */
+  triggeredBy: z.object({ pipeline: z.string(), runId: z.number().int() }).nullable(),
   createdAt: Instant,
   startedAt: Instant,
   endedAt: Instant,
@@ -136,9 +143,44 @@ export const TriggerBody = z.object({
   date: z.string().min(1).optional(),
   /** Recompute this cell and everything downstream ("run from here"). */
   from: z.string().min(1).optional(),
+  /** false: recompute every cell (`cellar run --no-cache`). */
+  cache: z.boolean().optional(),
+  /** Start a new run even if an interrupted one with these params could be resumed (`cellar run --new`). */
+  new: z.boolean().optional(),
 }).strict().openapi("Trigger");
 
-export const CellTriggerBody = TriggerBody.omit({ from: true }).strict().openapi("CellTrigger");
+export const CellTriggerBody = TriggerBody.omit({ from: true, cache: true, new: true }).strict().openapi("CellTrigger");
+
+export const BackfillBody = z.object({
+  /** The first logical date (inclusive). */
+  start: z.string().min(1),
+  /** The last logical date (inclusive). */
+  end: z.string().min(1),
+  /** Airflow 3's reprocess behaviours for dates that have a run: none, failed (the default), all. */
+  reprocess: z.enum(REPROCESS).optional(),
+}).strict().openapi("Backfill");
+
+export const BackfillAccepted = z.object({
+  /** Complete intervals in the range. */
+  intervals: z.number().int(),
+  /** Intervals in the range that have not ended: left to the scheduler. */
+  notEnded: z.number().int(),
+  /** Runs this backfill created. */
+  created: z.number().int(),
+  /** The runs it executes (created or run again), oldest logical date first; they go on after the answer. */
+  runs: z.array(RunBody),
+}).openapi("BackfillAccepted");
+
+export const PipelineRunsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(20),
+});
+
+export const RunCellPath = z.object({
+  id: z.string().regex(/^[1-9]\d{0,15}$/).openapi({ param: { name: "id", in: "path" } }),
+  cell: z.string().min(1).openapi({ param: { name: "cell", in: "path" } }),
+});
+
+export const CellOutputBody = z.object({ output: z.unknown() }).openapi("CellOutput");
 
 export const CellPath = z.object({
   id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }),
