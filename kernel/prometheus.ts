@@ -121,6 +121,18 @@ export const metrics = {
     help: "Pipeline files whose last load (by the server, from its pipelines directory) failed",
     registers: [registry],
   }),
+  evalMetric: new Gauge({
+    name: "cellar_eval_metric",
+    help: "A mean metric (nDCG@10, recall@10, MRR, …) of the pipeline's latest eval run in this process, passed or gated",
+    labelNames: ["pipeline", "metric"],
+    registers: [registry],
+  }),
+  evalGateFailures: new Counter({
+    name: "cellar_eval_gate_failures_total",
+    help: "Eval runs whose regression gate failed (a metric dropped from its baseline by more than allowed)",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  }),
   pipelinePaused: new Gauge({
     name: "cellar_pipeline_paused",
     help: "1 while the pipeline's schedule is paused (cellar pause), 0 once unpaused",
