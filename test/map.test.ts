@@ -75,9 +75,15 @@ describe("ctx.map on the CPU path", () => {
           if (chunk.includes(5)) throw "a string, not an Error";
           return chunk;
         }, { batchSize: 2, retries: 1 }));
-    const { result, detail } = await execute(p, cpuOnly);
+    const events: CellarEvent[] = [];
+    const { result, detail } = await execute(p, cpuOnly, events);
     expect(result.outputs.get("recovers")).toEqual([1, 2, 3, 4]);
     expect(tries.get(1)).toBe(3);
+    // The chunks' counts as the cells' last "chunks" events (the server's live progress) have them.
+    const lastChunks = (cell: string) => events.filter((e) => e.type === "chunks" && e.cell === cell).at(-1);
+    expect(lastChunks("recovers")).toMatchObject({ done: 2, failed: 0, retried: 2, total: 2 });
+    expect(lastChunks("fails")).toMatchObject({ failed: 1, retried: 1, total: 3 });
+    expect(await registry.metrics()).toMatch(/^cellar_map_chunks_total\{state="retried"\} [1-9]/m);
     expect(detail.cells.find((c) => c.cell === "fails")?.error).toBe(
       `cell "fails": ctx.map: chunk 2 (items 4–5) failed after 2 tries: non-Error value thrown: "a string, not an Error"`,
     );
