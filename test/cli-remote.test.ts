@@ -1,11 +1,12 @@
 /**
  * The CLI beside a running `cellar serve`: commands on the server's store go through its API and print what
- * they print locally, with the same exit codes; its token; a stale server file; backfill's reprocess choices
- * over the API and the CLI. One real `cellar serve` process (token-protected) for the file, real HTTP on
+ * they print locally, with the same exit codes; its token; following a run across a dropped event stream; a
+ * stale server file; backfill's reprocess choices over the API and the CLI. One real `cellar serve` process (token-protected) for the file, real HTTP on
  * 127.0.0.1, real DuckDB files; the local half runs after the server stops.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, type CliResult, ROOT, tempDir, TSX, writePipeline } from "./helpers.ts";
@@ -25,6 +26,12 @@ beforeAll(async () => {
   .cell("b", (ctx, a: { n: number }) => { if (ctx.params.fail === "yes") throw new Error("b was asked to fail"); return { n: a.n + 1 }; });`);
   writePipeline(pipelines, "slow.ts", `export default pipeline({ id: "slow" })
   .cell("wait", (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))));`);
+  writePipeline(pipelines, "gated.ts", `import { existsSync } from "node:fs";
+export default pipeline({ id: "gated" })
+  .cell("held", async () => {
+    while (!existsSync(${JSON.stringify(join(dir, "gate"))})) await new Promise((r) => setTimeout(r, 20));
+    return "through";
+  });`);
   writePipeline(pipelines, "daily.ts", `import { existsSync } from "node:fs";
 export default pipeline({ id: "daily", schedule: "@daily", startDate: "2026-05-01", endDate: "2026-05-10" })
   .cell("day", (ctx) => {
@@ -152,6 +159,46 @@ describe("cellar commands on a store a server holds", () => {
     // The "all" runs end before the server stops (they take milliseconds).
     for (const run of all.body.runs as { id: number }[]) {
       for (let t = 0; t < 100 && (await api("GET", `/runs/${run.id}`)).body.state !== "success"; t++) await new Promise((r) => setTimeout(r, 50));
+    }
+  }, 60_000);
+
+  it("run goes on following its run after the event stream drops, from the last event it read (Last-Event-ID)", async () => {
+    // A TCP proxy in front of the server, named in the server file: dropping its sockets drops the CLI's stream.
+    const target = new URL(url);
+    const sockets = new Set<Socket>();
+    const resumedFrom: string[] = [];
+    const proxy = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      sockets.add(client);
+      client.once("data", (d) => {
+        const resume = /^last-event-id: (\d+)/im.exec(d.toString("latin1"));
+        if (resume) resumedFrom.push(resume[1]);
+      });
+      client.pipe(upstream).pipe(client);
+      const end = () => (client.destroy(), upstream.destroy(), sockets.delete(client));
+      client.on("error", end).on("close", end);
+      upstream.on("error", end).on("close", end);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const file = `${db}.server.json`;
+    const real = readFileSync(file, "utf8");
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(real), url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }));
+    try {
+      const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", db, "run", "gated"], { cwd: dir, env: { ...process.env, CELLAR_TOKEN: TOKEN } });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const done = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      const deadline = Date.now() + 20_000;
+      while (!/held: running/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      for (const socket of sockets) socket.destroy();
+      writeFileSync(join(dir, "gate"), ""); // the run ends while the CLI reconnects, or after
+      expect(await done, stderr).toBe(0);
+      expect(stderr).toMatch(/run \d+ held: success/);
+      expect(stderr).toMatch(/run \d+ gated: success/);
+      expect(resumedFrom.length).toBeGreaterThan(0);
+    } finally {
+      writeFileSync(file, real);
+      proxy.close();
     }
   }, 60_000);
 
