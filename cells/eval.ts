@@ -17,7 +17,7 @@
  *   .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
  * ```
  */
-import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
+import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, recordEvalResult, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
 import { type IndexHandle, latestIndexPipeline, openIndex } from "./index/search.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
@@ -111,6 +111,8 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const { metrics, perQuery } = withJudgeMeans(measured, scored);
   const verdict = compare(sameJudge(ctx, pinned, { id: judge.id, top: judgeTop }), metrics, thresholds, perQuery);
   ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
+  // A failed gate leaves no checkpoint: this line is what the eval history and /metrics read of it.
+  recordEvalResult(ctx, { metrics, verdict });
 
   const tables = await store(ctx, run, perQuery, measures, scored, judge.id);
   const output: EvalOutput = {

@@ -23,6 +23,7 @@ import type { CostLine, CostModel } from "./cost.ts";
 import type { CostDay } from "./cost-days.ts";
 import type { DeviceSnapshot } from "./compute/device-snapshot.ts";
 import { CellarError } from "./errors.ts";
+import type { EvalRun } from "./eval-history.ts";
 import { type ParamValue, parseDate, type Pipeline } from "./pipeline.ts";
 import type { LogLine, RunDetail } from "./report.ts";
 import type { LogPage, LogQuery } from "./run-logs.ts";
@@ -551,6 +552,17 @@ export class Cellar implements AsyncDisposable {
     const k = await loadEngine();
     const pool = await (this.#options.compute ?? k.compute()).gpu();
     return k.deviceSnapshot(pool, k.runtime.hostname());
+  }
+
+  /**
+   * Eval results over time (the server's Eval page): the runs of `pipeline` (default "eval") in which its
+   * eval `cell` (default run_eval_suite) left a result, passed or gated, newest logical date first.
+   */
+  async evalHistory(query: { pipeline?: string; cell?: string; limit?: number } = {}): Promise<EvalRun[]> {
+    const k = await loadEngine();
+    const limit = query.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1) throw new CellarError(`limit ${limit}: expected a whole number ≥ 1`);
+    return await k.evalHistory(await this.store(), { pipeline: query.pipeline ?? "eval", cell: query.cell ?? "run_eval_suite", limit });
   }
 
   /** Searches a pipeline's vector index (`cellar search`) through its module's `search` export. */

@@ -17,6 +17,7 @@
 export { parseReprocess, prepareBackfill } from "./backfill-plan.ts";
 export { compute } from "./compute/devices.ts";
 export { costLines } from "./cost.ts";
+export { evalHistory } from "./eval-history.ts";
 export { costDays } from "./cost-days.ts";
 export { deviceSnapshot } from "./compute/device-snapshot.ts";
 export { isPipelineId, loadPipeline } from "./loader.ts";

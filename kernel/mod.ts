@@ -42,6 +42,7 @@ export type { CostDay } from "./cost-days.ts";
 export { isTableRef } from "./output.ts";
 export { AttemptState, CellState, RunState } from "./state.ts";
 export { quoteIdent } from "./tables.ts";
+export { type EvalQuestionDrop, type EvalResult, type EvalRun, type EvalVerdictRow, recordEvalResult } from "./eval-history.ts";
 export { type Checkpoint, checkpointOf, type CheckpointQuery, latestCheckpoint, type SqlSource } from "./checkpoints.ts";
 export { type CellRuntime, runtime } from "./runtime/cell-runtime.ts";
 export { type ServerRuntime, serverRuntime } from "./runtime/server-runtime.ts";

@@ -1,5 +1,6 @@
 /**
- * The JSON API under `/api/v1`: pipelines, runs, a run's detail, triggering and cancelling a run, and the
+ * The JSON API under `/api/v1`: pipelines, runs, a run's detail, triggering and cancelling a run, eval
+ * results over time (eval-route.ts), and the
  * OpenAPI document of all of it at `/api/v1/openapi.json`. Requests are validated by the route schemas,
  * answers parsed through theirs; a refusal is one line, `{ error }`.
  *
@@ -19,6 +20,7 @@ import { HTTPException } from "hono/http-exception";
 import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { cliRoutes } from "./cli-routes.ts";
+import { evalRoute } from "./eval-route.ts";
 import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.ts";
 import { logRoute } from "./log-route.ts";
 import { pauseRoutes } from "./pause-routes.ts";
@@ -40,6 +42,7 @@ export function apiRoutes(deps: ServerDeps): OpenAPIHono {
   actionRoutes(api, deps);
   pauseRoutes(api, deps);
   cliRoutes(api, deps);
+  evalRoute(api, deps);
   api.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "Cellar", version: "1" }, servers: [{ url: "/api/v1" }] });
   return api;
 }

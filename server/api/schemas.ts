@@ -237,3 +237,41 @@ export const SearchQuery = z.object({
 export const SearchHits = z.object({
   hits: z.array(z.object({ rank: z.number().int(), score: z.number(), document: z.string(), title: z.string().nullable() })),
 }).openapi("SearchHits");
+
+export const EvalQuery = z.object({
+  pipeline: z.string().min(1).default("eval"),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const EvalVerdictRowBody = z.object({
+  metric: z.string(),
+  baseline: z.number().nullable(),
+  now: z.number(),
+  delta: z.number().nullable(),
+  /** The gate's threshold is baseline − allowedDrop. */
+  allowedDrop: z.number(),
+  result: z.enum(["pass", "FAIL", "new"]),
+});
+
+export const EvalRunBody = z.object({
+  id: z.number().int(),
+  kind: z.string(),
+  state: z.enum(RUN_STATES),
+  logicalDate: z.string(),
+  finishedAt: Instant,
+  metrics: z.record(z.string(), z.number()),
+  verdict: z.object({
+    baseline: z.string().nullable(),
+    pass: z.boolean(),
+    rows: z.array(EvalVerdictRowBody),
+    /** For each regressed metric, the questions that fell most, worst first. */
+    drops: z.record(z.string(), z.array(z.object({ qid: z.string(), baseline: z.number(), now: z.number() }))),
+  }),
+}).openapi("EvalRun");
+
+export const EvalHistoryBody = z.object({
+  pipeline: z.string(),
+  cell: z.string(),
+  /** Newest logical date first. */
+  runs: z.array(EvalRunBody),
+}).openapi("EvalHistory");

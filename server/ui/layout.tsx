@@ -33,6 +33,7 @@ export function Layout(props: { title: string; children?: Child; scripts?: strin
         <header class="top">
           <a class="brand" href="/">Cellar</a>
           <a href="/">Pipelines</a>
+          <a href="/eval">Eval</a>
           <a href="/costs">Costs</a>
           <a href="/devices">Devices</a>
           <a href="/search">Search</a>

@@ -1,7 +1,7 @@
 /**
  * The notebook UI's routes, server-rendered with hono/jsx: `/` the pipelines, `/pipelines/:id` a pipeline as
- * a notebook (`?run=<id>` picks the run), `/pipelines/:id/grid` its runs × cells, `/runs/:id` a run
- * (its logs filtered and paged by `?cell=&try=&level=&errors=1` and `?after=`, `?before=` or `?tail=1`), the stylesheet and live.js. Unknown ids answer 404 with one line. Every
+ * a notebook (`?run=<id>` picks the run), `/pipelines/:id/grid` its runs × cells (`?runs=` how many), `/runs/:id` a run
+ * (its logs filtered and paged by `?cell=&try=&level=&errors=1` and `?after=`, `?before=` or `?tail=1`), `/eval` eval results over time (eval-page.tsx), the stylesheet and live.js. Unknown ids answer 404 with one line. Every
  * page is plain HTML; live.js, the one client script, only updates a running run in place and wires the
  * run buttons to the API.
  *
@@ -19,6 +19,7 @@ import { readFile } from "node:fs/promises";
 import { Hono } from "hono";
 import { isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
+import { evalRoutes } from "./eval-page.tsx";
 import { LIVE_PATH, NotFound, STYLE_PATH } from "./layout.tsx";
 import { GRID_RUNS, gridPage, MAX_GRID_RUNS } from "./grid-page.tsx";
 import { logFilter } from "./log-view.tsx";
@@ -58,6 +59,7 @@ export function uiRoutes(deps: ServerDeps): Hono {
     const { status, page } = await searchResponse(deps, c.req.query());
     return c.html(page, status);
   });
+  app.route("/", evalRoutes(deps));
   app.get("/pipelines/:id", async (c) => {
     const id = c.req.param("id");
     const pipeline = deps.pipelines.get(id);

@@ -1,6 +1,6 @@
 /**
  * The UI's static files beside style.css and live.js: uPlot's two files (the charting library, from
- * node_modules, for the costs and eval charts) and the costs and devices pages' scripts. A fixed table from
+ * node_modules, for the costs and eval charts) and the costs, devices and eval pages' scripts. A fixed table from
  * URL path to file, each read once at its first request, so no request path ever becomes a file path (no
  * traversal) and the CSP's script-src 'self' holds.
  *
@@ -31,6 +31,7 @@ const FILES: Record<string, { file: () => URL; type: string }> = {
   [UPLOT_STYLE]: { file: () => pathToFileURL(require.resolve("uplot/dist/uPlot.min.css")), type: CSS },
   "/ui/costs.js": { file: () => new URL("./costs.js", import.meta.url), type: JS },
   "/ui/devices.js": { file: () => new URL("./devices.js", import.meta.url), type: JS },
+  "/ui/eval-chart.js": { file: () => new URL("./eval-chart.js", import.meta.url), type: JS },
 };
 
 const read = new Map<string, Promise<string>>();

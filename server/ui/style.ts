@@ -126,6 +126,20 @@ table.sample th .type { color: var(--muted); font-weight: 400; margin-left: 6px;
 table.sample tr:last-child td { border-bottom: 0; }
 .notfound { padding: 48px 0; font-size: 16px; }
 .empty { padding: 24px; text-align: center; color: var(--muted); background: var(--card); border: 1px dashed var(--line); border-radius: 8px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 14px; margin: 0 0 16px; }
+figure.chart { margin: 0; padding: 10px 12px 6px; background: var(--card); border: 1px solid var(--line); border-radius: 8px; min-width: 0; }
+figure.chart figcaption { font-weight: 600; font-family: var(--mono); margin-bottom: 4px; }
+figure.chart .plot { min-height: 200px; }
+figure.chart .u-legend { font-size: 11px; text-align: left; }
+figure.chart .u-legend .u-series > * { padding: 1px 3px; }
+figure.chart .u-legend .u-label { font-weight: 500; }
+figure.chart .u-legend .u-series:first-child { display: none; }
+section.verdict h2 { margin: 0 0 2px; display: flex; gap: 8px; align-items: center; }
+section.verdict h2.fell { margin: 20px 0 8px; }
+table.verdict-table tr.result-fail td { background: #fff5f5; }
+table.verdict-table tr.result-fail .verdict-result { color: var(--failed); font-weight: 700; }
+table.verdict-table tr.result-pass .verdict-result { color: var(--success); }
+table.verdict-table tr.result-new .verdict-result { color: var(--muted); }
 /* costs, devices, search */
 nav.tabs { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin: 0 0 10px; }
 nav.tabs .tab { padding: 2px 10px; border: 1px solid var(--line); border-radius: 12px; background: var(--card); font-size: 12px; font-family: var(--mono); color: var(--fg); }

@@ -1,0 +1,214 @@
+// Eval results over time: the facade's history, GET /api/v1/eval, the Eval page, its chart in Chromium, and
+// the eval gauges on /metrics, over a real server (startServer, as `cellar serve` runs) and a temp store. The
+// real run_eval_suite needs an ingested index (eval.test.ts, minutes); here an eval pipeline's cell of the
+// same name feeds given means through the real gate (cells/eval/gate.ts's compare) against its last passing
+// run and records its result as run_eval_suite does, so four runs take milliseconds.
+import { request } from "node:http";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "../kernel/mod.ts";
+import { type RunningServer, startServer } from "../server/serve.ts";
+import { ROOT, tempDir, writePipeline } from "./helpers.ts";
+
+const ARTIFACTS = join(ROOT, "test/artifacts");
+/** A question id as a crawled eval set could spell it: the page must show it as text. */
+const SHADY_QID = "<b>q7</b>";
+
+const evalPipeline = (id: string) => `import { CheckFailed, latestCheckpoint, recordEvalResult } from ${JSON.stringify(join(ROOT, "kernel/mod.ts"))};
+import { compare } from ${JSON.stringify(join(ROOT, "cells/eval/gate.ts"))};
+export default pipeline({ id: ${JSON.stringify(id)}, params: { ndcg: 0.4, recall: 0.5, mrr: 0.6, q7: 0.9 } })
+  .cell("run_eval_suite", { cache: false }, async (ctx) => {
+    const p = ctx.params as Record<string, number>;
+    const metrics = { "nDCG@10": p.ndcg, "recall@10": p.recall, MRR: p.mrr };
+    const perQuery = { q1: { ...metrics }, ${JSON.stringify(SHADY_QID)}: { ...metrics, "nDCG@10": p.q7 } };
+    const last = await latestCheckpoint<any>(ctx, { pipeline: ctx.pipeline, cell: ctx.cell, succeeded: true, excludeRun: ctx.runId, order: "run" });
+    const baseline = last ? { source: ctx.pipeline + " run " + last.runId, evalSet: { name: "tiny", fingerprint: "f" }, ...last.output } : null;
+    const verdict = compare(baseline, metrics, { "nDCG@10": 0.02, "recall@10": 0.02, MRR: 0.02 }, perQuery);
+    recordEvalResult(ctx, { metrics, verdict });
+    if (!verdict.pass) throw new CheckFailed("eval regressed: " + verdict.regressed.join(", "));
+    return { metrics, perQuery, verdict };
+  });`;
+
+let server: RunningServer;
+let browser: Browser;
+const runIds: number[] = [];
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const dir = tempDir("cellar-eval-page-");
+  writePipeline(dir, "eval.ts", evalPipeline("eval"));
+  writePipeline(dir, "eval-nightly.ts", evalPipeline("eval-nightly"));
+  writePipeline(dir, "hello.ts", `export default pipeline({ id: "hello" }).cell("greet", () => "hi");`);
+  const launching = chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+  const evalP = server.registry.get("eval") as Pipeline;
+  // A first run (no baseline), a better one, a regression of nDCG@10 (question q7 fell most), a recovery.
+  const runs = [
+    { ndcg: "0.40", recall: "0.50", mrr: "0.60", q7: "0.9" },
+    { ndcg: "0.42", recall: "0.52", mrr: "0.61", q7: "0.9" },
+    { ndcg: "0.35", recall: "0.515", mrr: "0.62", q7: "0.1" },
+    { ndcg: "0.43", recall: "0.53", mrr: "0.62", q7: "0.9" },
+  ];
+  for (const [i, params] of runs.entries()) {
+    runIds.push((await server.cellar.run(evalP, { params, date: `2026-05-0${i + 1}T00:00:00Z`, new: true })).runId);
+  }
+  browser = await launching;
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const getJson = async (path: string) => {
+  const res = await fetch(server.url + path);
+  return { status: res.status, body: await res.json() as any };
+};
+
+describe("GET /api/v1/eval", () => {
+  it("lists each eval run's metrics and verdict, newest first, a failed gate's too", async () => {
+    const { status, body } = await getJson("/api/v1/eval");
+    expect(status).toBe(200);
+    expect(body.pipeline).toBe("eval");
+    expect(body.runs.map((r: any) => [r.id, r.state, r.verdict.pass])).toEqual([
+      [runIds[3], "success", true],
+      [runIds[2], "failed", false],
+      [runIds[1], "success", true],
+      [runIds[0], "success", true],
+    ]);
+    const [recovered, regressed, , first] = body.runs;
+    expect(first.verdict).toMatchObject({ baseline: null, pass: true });
+    expect(first.verdict.rows[0]).toEqual({ metric: "nDCG@10", baseline: null, now: 0.4, delta: null, allowedDrop: 0.02, result: "new" });
+    expect(regressed.logicalDate).toBe("2026-05-03T00:00:00.000Z");
+    expect(regressed.finishedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(regressed.metrics).toEqual({ "nDCG@10": 0.35, "recall@10": 0.515, MRR: 0.62 });
+    expect(regressed.verdict.baseline).toBe(`eval run ${runIds[1]}`);
+    expect(regressed.verdict.rows.map((r: any) => [r.metric, r.baseline, r.result])).toEqual([
+      ["nDCG@10", 0.42, "FAIL"],
+      ["recall@10", 0.52, "pass"],
+      ["MRR", 0.61, "pass"],
+    ]);
+    expect(regressed.verdict.drops["nDCG@10"][0]).toEqual({ qid: SHADY_QID, baseline: 0.9, now: 0.1 });
+    // The failed run is no baseline: the recovery compares with the run before it.
+    expect(recovered.verdict.baseline).toBe(`eval run ${runIds[1]}`);
+  });
+
+  it("pages by limit, picks the pipeline, and refuses bad input in one line", async () => {
+    expect((await getJson("/api/v1/eval?limit=2")).body.runs.map((r: any) => r.id)).toEqual([runIds[3], runIds[2]]);
+    expect(await getJson("/api/v1/eval?pipeline=eval-nightly")).toEqual({ status: 200, body: { pipeline: "eval-nightly", cell: "run_eval_suite", runs: [] } });
+    expect(await getJson("/api/v1/eval?pipeline=nope")).toEqual({ status: 404, body: { error: "pipeline nope: no such pipeline" } });
+    const bad = await getJson("/api/v1/eval?limit=0");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/^bad request: limit: /);
+    const doc = await getJson("/api/v1/openapi.json");
+    expect(doc.body.paths["/eval"].get.responses["200"]).toBeDefined();
+    expect(doc.body.components.schemas.EvalRun).toBeDefined();
+  });
+});
+
+describe("/metrics", () => {
+  it("has the latest eval run's means as gauges and counts the failed gate", async () => {
+    const text = await (await fetch(server.url + "/metrics")).text();
+    expect(text).toContain('cellar_eval_metric{pipeline="eval",metric="nDCG@10"} 0.43\n');
+    expect(text).toContain('cellar_eval_metric{pipeline="eval",metric="MRR"} 0.62\n');
+    expect(text).toContain('cellar_eval_gate_failures_total{pipeline="eval"} 1\n');
+    expect(text).toMatch(/^# TYPE cellar_eval_gate_failures_total counter$/m);
+  });
+});
+
+describe("the Eval page", () => {
+  const page = async (path: string) => {
+    const res = await fetch(server.url + path);
+    return { status: res.status, html: await res.text() };
+  };
+
+  it("shows the chart data, the selected run's verdict table and the questions that fell most, escaped", async () => {
+    const { status, html } = await page(`/eval?run=${runIds[2]}`);
+    expect(status).toBe(200);
+    expect(html).toContain('<a href="/eval">Eval</a>');
+    expect(html.match(/data-chart="/g)).toHaveLength(3);
+    expect(html).toContain('<script src="/ui/vendor/uplot.js" defer=""></script>');
+    expect(html).toMatch(/<tr class="result-fail"><td class="mono">nDCG@10<\/td><td class="num">0\.4200<\/td><td class="num">0\.3500<\/td><td class="num">-0\.0700<\/td><td class="num">0\.0200<\/td><td class="num">0\.4000<\/td>/);
+    expect(html).toContain(`<td class="mono">&lt;b&gt;q7&lt;/b&gt;</td><td class="num">0.9000</td><td class="num">0.1000</td><td class="num">-0.8000</td>`);
+    expect(html).not.toContain(SHADY_QID);
+    expect(html).toContain("regression");
+    // Both eval pipelines are offered; the one without runs says so.
+    expect(html).toContain('href="/eval?pipeline=eval-nightly"');
+    const empty = await page("/eval?pipeline=eval-nightly");
+    expect(empty.html).toContain("No eval run of eval-nightly yet");
+    expect(empty.html).not.toContain("data-chart");
+  });
+
+  it("answers 404 in one line for unknown pipelines and runs, and serves uPlot's two files by name only", async () => {
+    expect((await page("/eval?pipeline=hello")).status).toBe(404);
+    const missing = await page("/eval?run=999");
+    expect(missing.status).toBe(404);
+    expect(missing.html).toContain("run 999: no eval result of pipeline eval among its last 50");
+    const js = await fetch(server.url + "/ui/vendor/uplot.js");
+    expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect(await js.text()).toContain("uPlot");
+    expect((await fetch(server.url + "/ui/vendor/uplot.css")).status).toBe(200);
+    expect((await fetch(server.url + "/ui/eval-chart.js")).status).toBe(200);
+    for (const path of ["/ui/vendor/uPlot.cjs.js", "/ui/vendor/../../package.json", "/ui/vendor/%2e%2e/%2e%2e/package.json", "/ui/vendor/uplot.js/../../../package.json"]) {
+      expect(await rawStatus(path), path).toBe(404);
+    }
+  });
+});
+
+describe("the Eval page in Chromium", () => {
+  it("draws a uPlot chart per metric under the CSP, and a click on a point opens that run's verdict", async () => {
+    const tab = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors: string[] = [];
+    tab.on("pageerror", (err) => errors.push(err.message));
+    // A CSP violation shows as a console error; the browser's own favicon request is no page's.
+    tab.on("console", (msg) => void (msg.type() === "error" && !msg.location().url.endsWith("/favicon.ico") && errors.push(msg.text())));
+    await tab.goto(server.url + "/eval");
+    await tab.waitForSelector(".plot[data-drawn] canvas");
+    expect(await tab.locator(".plot[data-drawn='4']").count()).toBe(3);
+    // Pixels drawn on every canvas: not a blank one.
+    const inked = await tab.locator(".plot canvas").evaluateAll((canvases) =>
+      canvases.map((c) => {
+        const { data } = (c as HTMLCanvasElement).getContext("2d")!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height);
+        let n = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+        return n;
+      })
+    );
+    expect(inked).toHaveLength(3);
+    for (const n of inked) expect(n).toBeGreaterThan(500);
+    expect(await tab.locator(".u-legend .u-series").count()).toBe(12);
+    await expect(tab.locator("section.verdict h2").first().textContent()).resolves.toContain(`#${runIds[3]}`);
+    await tab.screenshot({ path: join(ARTIFACTS, "eval.png"), fullPage: true });
+
+    // The third point (the regression) of the first chart.
+    const over = tab.locator(".plot .u-over").first();
+    const box = (await over.boundingBox())!;
+    await tab.mouse.move(box.x + box.width * (2.5 / 4), box.y + box.height / 2);
+    await tab.mouse.click(box.x + box.width * (2.5 / 4), box.y + box.height / 2);
+    await tab.waitForURL(`**/eval?pipeline=eval&run=${runIds[2]}`);
+    await tab.waitForSelector(".plot[data-drawn] canvas");
+    await expect(tab.locator("table.drops td.mono").nth(1).textContent()).resolves.toBe(SHADY_QID);
+    await tab.screenshot({ path: join(ARTIFACTS, "eval-regression.png"), fullPage: true });
+
+    await tab.goto(server.url + "/eval?pipeline=eval-nightly");
+    await tab.screenshot({ path: join(ARTIFACTS, "eval-empty.png"), fullPage: true });
+    expect(errors).toEqual([]);
+  }, 30_000);
+});
+
+/** The status of a GET of `path` as sent, unnormalised (fetch would resolve its dots). */
+function rawStatus(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(server.url, { path }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
