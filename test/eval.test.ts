@@ -151,6 +151,13 @@ describe("run_eval_suite", () => {
     const logs = await store.query(`SELECT message FROM logs WHERE run_id = ? AND message LIKE 'verdict%'`, [fail.runId]);
     expect(String(logs[0].message)).toMatch(/nDCG@10\s*│\s*\d\.\d{4}\s*│\s*\d\.\d{4}\s*│\s*-0\.0500\s*│\s*0\.0200\s*│\s*FAIL/);
     expect(String(logs[0].message)).toContain(`nDCG@10 fell most on question ${qid} (0.9000 → ${was["nDCG@10"].toFixed(4)})`);
+
+    // The failed gate kept no checkpoint; the eval history (the server's Eval page) has its result all the same.
+    const history = await openCellar({ db: store }).evalHistory({ pipeline: "eval", limit: 2 });
+    expect(history.map((r) => [r.runId, r.state, r.verdict.pass])).toEqual([[fail.runId, "failed", false], [pass.runId, "success", true]]);
+    expect(history[0].metrics["nDCG@10"]).toBeCloseTo(pass.output!.metrics["nDCG@10"], 12);
+    expect(history[0].verdict.rows.find((r) => r.metric === "nDCG@10")).toMatchObject({ result: "FAIL", allowedDrop: 0.02, baseline: metrics["nDCG@10"] });
+    expect(history[0].verdict.drops["nDCG@10"][0]).toEqual({ qid, baseline: 0.9, now: was["nDCG@10"] });
   }, 120_000);
 
   it("compares with the last successful scheduled run when no file is pinned", async () => {
