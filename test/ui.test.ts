@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cellCall } from "../server/ui/cell-source.ts";
 import { outputPreview } from "../server/ui/preview.ts";
 import { valueText } from "../server/ui/table-preview.ts";
+import type { LogLine, LogQuery } from "../kernel/mod.ts";
 import { SCRIPT_OUTPUT, type UiFixture, uiFixture } from "./ui-fixture.ts";
 
 let ui: UiFixture;
@@ -217,5 +218,128 @@ describe("outputPreview", () => {
     const odd = outputPreview({ sx: "é".repeat(5000) });
     expect(odd.kind === "json" && odd.text).toBe(`{\n  "sx": "${"é".repeat(2042)}`);
     expect(big.kind === "json" && big.bytes).toBe(10_013);
+  });
+});
+
+// A run's logs read by cursor and filter (kernel/run-logs.ts through the facade), the API's
+// /api/v1/runs/{id}/logs and the run page's filter form and paging links.
+async function call(path: string): Promise<{ status: number; body: any; text: string }> {
+  const res = await fetch(ui.base + path);
+  const text = await res.text();
+  return { status: res.status, text, body: res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : undefined };
+}
+
+/** Every page of a query, read forwards (after) or backwards (before, from the tail). */
+async function allPages(runId: number, query: LogQuery, backwards = false): Promise<LogLine[]> {
+  const pages: LogLine[][] = [];
+  let page = await ui.cellar.logs(runId, backwards ? { ...query, tail: true } : query);
+  for (let n = 0; n < 100; n++) {
+    pages.push(page.lines);
+    const cursor = backwards ? page.earlier : page.later;
+    if (cursor === null) break;
+    page = await ui.cellar.logs(runId, backwards ? { ...query, before: cursor } : { ...query, after: cursor });
+  }
+  return (backwards ? pages.reverse() : pages).flat();
+}
+
+const key = (l: LogLine) => `${l.seq} ${l.cell}#${l.tryNumber} ${l.level} ${l.message}`;
+
+describe("a run's logs by cursor and filter", () => {
+  it("pages forwards and backwards with no line twice and none missing, for each filter", async () => {
+    // flaky's first run: 250 info lines of load, check's warning, publish's first try's error, then its success.
+    const run = ui.runIds.flaky[0];
+    const all = (await ui.cellar.show(run, { logs: true })).logs!;
+    expect(all.length).toBe(252);
+    expect(all.map((l) => l.seq)).toEqual([...all.map((l) => l.seq)].sort((a, b) => a - b));
+    const filters: Array<[LogQuery, (l: LogLine) => boolean]> = [
+      [{}, () => true],
+      [{ cell: "load" }, (l) => l.cell === "load"],
+      [{ level: "warn" }, (l) => l.level === "warn" || l.level === "error"],
+      [{ errors: true }, (l) => l.level === "error"],
+      [{ cell: "publish", tryNumber: 1 }, (l) => l.cell === "publish" && l.tryNumber === 1],
+      [{ tryNumber: 2 }, (l) => l.tryNumber === 2],
+    ];
+    for (const [filter, keep] of filters) {
+      const expected = all.filter(keep).map(key);
+      expect((await allPages(run, { ...filter, limit: 37 })).map(key), JSON.stringify(filter)).toEqual(expected);
+      expect((await allPages(run, { ...filter, limit: 37 }, true)).map(key), `${JSON.stringify(filter)} backwards`).toEqual(expected);
+      expect((await ui.cellar.logs(run, { ...filter, limit: 1 })).matching).toBe(expected.length);
+    }
+    const warned = await ui.cellar.logs(run, { level: "warn" });
+    expect(warned.lines.map((l) => `${l.cell}#${l.tryNumber} ${l.level}`)).toEqual(["check#1 warn", "publish#1 error"]);
+    expect(warned).toMatchObject({ earlier: null, later: null, matching: 2 });
+    // A page between two others links both ways, and the tail is the last lines.
+    const middle = await ui.cellar.logs(run, { after: all[99].seq, limit: 50 });
+    expect(middle.lines.map(key)).toEqual(all.slice(100, 150).map(key));
+    expect(middle).toMatchObject({ earlier: all[100].seq, later: all[149].seq });
+    expect((await ui.cellar.logs(run, { tail: true, limit: 3 })).lines.map(key)).toEqual(all.slice(-3).map(key));
+  });
+
+  it("refuses a bad query in one line naming it, and an unknown run", async () => {
+    const run = ui.runIds.flaky[0];
+    await expect(ui.cellar.logs(run, { level: "loud" as never })).rejects.toThrow('log level "loud": expected one of debug, info, warn, error');
+    await expect(ui.cellar.logs(run, { limit: 0 })).rejects.toThrow("log limit 0: expected a whole number from 1 to 10000");
+    await expect(ui.cellar.logs(run, { after: 1, tail: true })).rejects.toThrow("log page: give one of after, before and tail");
+    await expect(ui.cellar.logs(999_999)).rejects.toThrow(/^run 999999: no such run in /);
+  });
+
+  it("serves them at /api/v1/runs/{id}/logs, validated, in the OpenAPI document", async () => {
+    const run = ui.runIds.flaky[0];
+    const first = await call(`/api/v1/runs/${run}/logs?cell=load&limit=100`);
+    expect(first.status).toBe(200);
+    expect(first.body.lines).toHaveLength(100);
+    expect(first.body).toMatchObject({ earlier: null, later: first.body.lines[99].seq, matching: 250 });
+    const next = await call(`/api/v1/runs/${run}/logs?cell=load&limit=100&after=${first.body.later}`);
+    expect(next.body.lines[0].message).toBe("loaded part 101");
+    expect(next.body.earlier).toBe(next.body.lines[0].seq);
+    const errors = await call(`/api/v1/runs/${run}/logs?errors=1`);
+    expect(errors.body.lines.map((l: any) => [l.cell, l.tryNumber, l.message])).toEqual([["publish", 1, "publish: the endpoint answered 503"]]);
+    const tail = await call(`/api/v1/runs/${run}/logs?tail=1&limit=2&level=info`);
+    expect(tail.body.lines.map((l: any) => l.cell)).toEqual(["check", "publish"]);
+    expect((await call(`/api/v1/runs/${run}/logs?try=2`)).body).toEqual({ lines: [], earlier: null, later: null, matching: 0 });
+    const bad = await call(`/api/v1/runs/${run}/logs?level=loud`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatch(/^bad request: level: /);
+    expect((await call(`/api/v1/runs/${run}/logs?after=3&before=9`)).body).toEqual({ error: "log page: give one of after, before and tail" });
+    const missing = await call("/api/v1/runs/999999/logs");
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatch(/^run 999999: no such run in [^\n]+$/);
+    const doc = (await call("/api/v1/openapi.json")).body;
+    expect(Object.keys(doc.paths)).toContain("/runs/{id}/logs");
+    expect(doc.paths["/runs/{id}/logs"].get.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(["cell", "try", "level", "errors", "after", "before", "tail", "limit"]));
+  });
+
+  it("shows them on the run page with a filter form that works without JS, and paging links", async () => {
+    const run = ui.runIds.flaky[3];
+    const first = await call(`/runs/${run}`);
+    expect(first.status).toBe(200);
+    expect(first.text).toContain("200 of 252 lines");
+    expect(first.text.match(/<tr class="level-/g)?.length).toBe(200);
+    expect(first.text).toContain("loaded part 7 &lt;img src=x onerror=alert(2)&gt;");
+    expect(first.text).toContain(`<form class="logfilter" method="get" action="/runs/${run}#logs">`);
+    for (const cell of ["load", "check"]) expect(first.text).toContain(`<option value="${cell}">${cell}</option>`);
+    expect(first.text).toContain('<option value="warn">warn and above</option>');
+    expect(first.text).toContain('<input type="checkbox" name="errors" value="1"');
+    expect(first.text).not.toContain("← earlier");
+    const later = first.text.match(/href="(\/runs\/\d+\?after=(\d+)#logs)">later →/);
+    expect(later).not.toBeNull();
+    const second = await call(later![1]);
+    expect(second.text).toContain("52 of 252 lines");
+    expect(second.text).toContain(`href="/runs/${run}?before=`);
+    expect(second.text).not.toContain("later →");
+
+    // What the form submits: empty fields are "all"; the filter is kept in the paging links.
+    const warn = await call(`/runs/${run}?cell=&try=&level=warn`);
+    expect(warn.text).toContain("2 of 2 matching lines");
+    expect(warn.text).toContain('<option value="warn" selected="">warn and above</option>');
+    expect(warn.text.match(/<tr class="level-(warn|error)"/g)).toEqual(['<tr class="level-warn"', '<tr class="level-error"']);
+    expect(warn.text).toContain(`<a href="/runs/${run}#logs">clear</a>`);
+    const errorsOnly = await call(`/runs/${run}?cell=check&errors=1`);
+    expect(errorsOnly.text).toContain("1 of 1 matching lines");
+    expect(errorsOnly.text).toContain("check failed: &lt;b&gt;x&lt;/b&gt; was 41");
+    const paged = await call(`/runs/${run}?cell=load&after=${later![2]}`);
+    expect(paged.text).toContain(`href="/runs/${run}?cell=load&amp;before=`);
+    expect((await call(`/runs/${run}?try=abc`)).status).toBe(400);
+    expect((await call(`/runs/${run}?level=loud`)).text).toContain("level loud: expected one of debug, info, warn, error");
   });
 });
