@@ -35,8 +35,13 @@ import { CLAIMABLE_RUN_STATES, isOneOf, RESUMABLE_RUN_STATES, RunState } from ".
 import type { Store } from "./store/store.ts";
 import type { DataInterval } from "./timetable.ts";
 
-/** The runtime, store and runner, loaded at first use: see kernel/engine.ts for why. */
-const loadEngine = () => import("./engine.ts");
+/**
+ * The runtime, store and runner, loaded at first use: see kernel/engine.ts for why. The import is kept, not
+ * made again per call: under a loader (tsx) each import() of a module already loaded still goes through its
+ * resolve hooks, about a millisecond, which was most of what a server's API call cost.
+ */
+let engine: Promise<typeof import("./engine.ts")> | undefined;
+const loadEngine = () => (engine ??= import("./engine.ts"));
 
 export interface CellarOptions {
   /** The DuckDB store's path (opened at first use, closed by close()), or an open store (left open). */
@@ -148,6 +153,7 @@ export class Cellar implements AsyncDisposable {
   /** The scheduler loops this facade runs: unpausing a pipeline wakes them. */
   readonly #schedulers = new Set<{ wake(): void }>();
   #store: Promise<Store> | undefined;
+  #evalSeeded = false;
   #closed = false;
 
   constructor(options: CellarOptions) {
@@ -531,7 +537,14 @@ export class Cellar implements AsyncDisposable {
 
   /** The kernel's Prometheus metrics (cells, chunks, devices) in the text exposition format, for `/metrics`. */
   async metrics(): Promise<{ contentType: string; text: string }> {
-    const { registry } = await loadEngine();
+    const k = await loadEngine();
+    if (!this.#evalSeeded && this.#store) {
+      // Once: the eval gauges of the runs before this process, which its own runs' events then replace.
+      this.#evalSeeded = true;
+      // A store that failed to open fails the calls that need it; /metrics still answers with the rest.
+      k.seedEvalMetrics(await this.#store.then((store) => k.latestEvalResults(store, "run_eval_suite")).catch(() => []));
+    }
+    const { registry } = k;
     return { contentType: registry.contentType, text: await registry.metrics() };
   }
 

@@ -127,6 +127,13 @@ export async function evalHistory(store: Store, query: { pipeline: string; cell:
   return runs;
 }
 
+/** Each pipeline's latest result of `cell`, by the newest logical date: what /metrics shows after a restart. */
+export async function latestEvalResults(store: Store, cell: string): Promise<EvalRun[]> {
+  const pipelines = await store.query(`SELECT DISTINCT r.pipeline FROM runs r JOIN attempts a USING (run_id) WHERE a.cell = ? ORDER BY 1`, [cell]);
+  const latest = await Promise.all(pipelines.map(async (row) => (await evalHistory(store, { pipeline: String(row.pipeline), cell, limit: 1 }))[0]));
+  return latest.filter((run) => run !== undefined);
+}
+
 /** `data` as a result, absent values as null; undefined when it lacks numeric means or a verdict (another cell's output). */
 function asEvalResult(data: unknown): EvalResult | undefined {
   const record = (data ?? {}) as Record<string, unknown>;

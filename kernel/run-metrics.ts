@@ -56,12 +56,23 @@ function recordEval(event: Extract<RunEvent, { type: "log" }>): void {
   const run = runs.get(event.runId);
   const result = run && parseEvalResult(event.message);
   if (!result) return;
-  // The metrics of this run only: one the previous run had and this one lacks must not linger.
-  const stale = evalMetrics.get(run.pipeline) ?? new Set<string>();
-  for (const metric of stale) if (!(metric in result.metrics)) metrics.evalMetric.remove({ pipeline: run.pipeline, metric });
-  for (const [metric, value] of Object.entries(result.metrics)) metrics.evalMetric.set({ pipeline: run.pipeline, metric }, value);
-  evalMetrics.set(run.pipeline, new Set(Object.keys(result.metrics)));
+  setEvalMetrics(run.pipeline, result.metrics);
   if (!result.verdict.pass) metrics.evalGateFailures.inc({ pipeline: run.pipeline });
+}
+
+/**
+ * The gauges of each pipeline's latest eval result in the store, for the pipelines no run of this process
+ * has set yet: after a restart, /metrics shows the last eval, not nothing until the next one.
+ */
+export function seedEvalMetrics(latest: ReadonlyArray<{ pipeline: string; metrics: Record<string, number> }>): void {
+  for (const { pipeline, metrics: means } of latest) if (!evalMetrics.has(pipeline)) setEvalMetrics(pipeline, means);
+}
+
+function setEvalMetrics(pipeline: string, means: Record<string, number>): void {
+  // The metrics of this result only: one the previous result had and this one lacks must not linger.
+  for (const metric of evalMetrics.get(pipeline) ?? []) if (!(metric in means)) metrics.evalMetric.remove({ pipeline, metric });
+  for (const [metric, value] of Object.entries(means)) metrics.evalMetric.set({ pipeline, metric }, value);
+  evalMetrics.set(pipeline, new Set(Object.keys(means)));
 }
 
 function recordRun(event: Extract<RunEvent, { type: "run" }>): void {

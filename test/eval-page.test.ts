@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "../kernel/mod.ts";
+import { Runner } from "../kernel/runner.ts";
+import { createManualRun } from "../kernel/run-records.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
 import { ROOT, tempDir, writePipeline } from "./helpers.ts";
 
@@ -40,6 +42,7 @@ beforeAll(async () => {
   const dir = tempDir("cellar-eval-page-");
   writePipeline(dir, "eval.ts", evalPipeline("eval"));
   writePipeline(dir, "eval-nightly.ts", evalPipeline("eval-nightly"));
+  writePipeline(dir, "eval-weekly.ts", evalPipeline("eval-weekly"));
   writePipeline(dir, "hello.ts", `export default pipeline({ id: "hello" }).cell("greet", () => "hi");`);
   const launching = chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -57,6 +60,11 @@ beforeAll(async () => {
   for (const [i, params] of runs.entries()) {
     runIds.push((await server.cellar.run(evalP, { params, date: `2026-05-0${i + 1}T00:00:00Z`, new: true })).runId);
   }
+  // A run this process's metrics never saw (a runner, not the facade, executes it): as one before a restart.
+  const store = await server.cellar.store();
+  const weekly = server.registry.get("eval-weekly") as Pipeline;
+  const date = new Date("2026-05-01T00:00:00Z");
+  await new Runner(store).execute(weekly, await createManualRun(store, weekly.id, "manual", date, { start: date, end: date }, weekly.resolveParams({ ndcg: "0.31" }), {}));
   browser = await launching;
 }, 60_000);
 
@@ -118,6 +126,8 @@ describe("/metrics", () => {
     expect(text).toContain('cellar_eval_metric{pipeline="eval",metric="MRR"} 0.62\n');
     expect(text).toContain('cellar_eval_gate_failures_total{pipeline="eval"} 1\n');
     expect(text).toMatch(/^# TYPE cellar_eval_gate_failures_total counter$/m);
+    // The latest result in the store of a pipeline no run of this process reported.
+    expect(text).toContain('cellar_eval_metric{pipeline="eval-weekly",metric="nDCG@10"} 0.31\n');
   });
 });
 
