@@ -36,6 +36,8 @@ export class EventLog {
   readonly #buffer: NumberedEvent[] = [];
   readonly #waiters = new Set<() => void>();
   readonly #offs: Array<() => void>;
+  /** Each run's pipeline, from its run events: a cell's or a log line's event names only the run. */
+  readonly #pipelineOfRun = new Map<number, string>();
   readonly #capacity: number;
   #next = 1;
   #closed = false;
@@ -57,7 +59,19 @@ export class EventLog {
     return this.#next;
   }
 
+  /** The pipeline an event is of: its own `pipeline`, or that of the run it names. */
+  pipelineOf(event: ServerEvent): string | undefined {
+    if ("pipeline" in event) return event.pipeline;
+    return "runId" in event ? this.#pipelineOfRun.get(event.runId) : undefined;
+  }
+
   #push(event: ServerEvent): void {
+    if (event.type === "run" || event.type === "resuming") {
+      this.#pipelineOfRun.delete(event.runId);
+      this.#pipelineOfRun.set(event.runId, event.pipeline);
+      // The runs longest unseen go first: a client asking for a pipeline follows its recent runs.
+      if (this.#pipelineOfRun.size > this.#capacity) this.#pipelineOfRun.delete(this.#pipelineOfRun.keys().next().value!);
+    }
     this.#buffer.push({ id: this.#next++, event });
     if (this.#buffer.length > this.#capacity) this.#buffer.splice(0, this.#buffer.length - this.#capacity);
     this.#wake();

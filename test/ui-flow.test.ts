@@ -61,6 +61,18 @@ describe("API: pause, stale cells and cache reasons", () => {
       count: "recomputed: forced (run from keep_table)",
     });
   });
+  it("sends a pipeline's stream its runs' cell events too (what a notebook follows its run by)", async () => {
+    const aborted = new AbortController();
+    const stream = await fetch(`${ui.base}/api/v1/events?pipeline=flaky`, { signal: aborted.signal });
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const { id } = await (await fetch(`${ui.base}/api/v1/pipelines/flaky/runs`, { method: "POST" })).json() as { id: number };
+    let text = "";
+    while (!text.includes('"type":"run","runId":' + id + ',"pipeline":"flaky","state":"success"')) text += (await reader.read()).value ?? "";
+    aborted.abort();
+    const events = [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]) as { type: string; runId?: number; cell?: string });
+    expect(events.filter((e) => e.type === "cell" && e.runId === id).map((e) => e.cell)).toEqual(expect.arrayContaining(["load", "check", "publish"]));
+    expect(events.every((e) => e.runId === id)).toBe(true);
+  });
 });
 
 describe("notebook in Chromium", () => {
@@ -89,6 +101,8 @@ describe("notebook in Chromium", () => {
     await page.screenshot({ path: join(ARTIFACTS, "ui-flow-stale.png"), fullPage: true });
 
     // The redrawn cell's button works: the cell alone, its upstream read from its latest checkpoint.
+    const streams: string[] = [];
+    page.on("request", (req) => void (req.url().includes("/api/v1/events") && streams.push(new URL(req.url()).search)));
     await page.click('#cell-headline button[data-post$="/cells/headline/runs"]');
     await page.waitForURL(/\/pipelines\/notes\?run=\d+$/);
     const runId = Number(new URL(page.url()).searchParams.get("run"));
@@ -99,6 +113,8 @@ describe("notebook in Chromium", () => {
     // Its new checkpoint is of the code now in the file: no longer stale, once the run has ended.
     await page.locator("[data-cell-stale]").waitFor({ state: "detached", timeout: 5_000 });
     await page.screenshot({ path: join(ARTIFACTS, "ui-flow-cell.png"), fullPage: true });
+    // The notebook followed the run on its one stream, the pipeline's: no stream of the run's own.
+    expect(streams).toEqual(["?pipeline=notes"]);
     const detail = await json(`/api/v1/runs/${runId}`) as { cells: Array<{ cell: string; state: string }> };
     expect(detail.cells.map((c) => `${c.cell}:${c.state}`)).toEqual(["headline:success"]);
 

@@ -1,6 +1,7 @@
 /**
  * `GET /api/v1/events`: live updates over Server-Sent Events — run and cell states, progress (ctx.map
- * chunks), log lines and `pipeline_changed` (a served pipeline's file was reloaded) — optionally for one run or pipeline. Each event's id is its place in the EventLog,
+ * chunks), log lines and `pipeline_changed` (a served pipeline's file was reloaded) — optionally for one run, or
+ * one pipeline (its own events and those of its runs). Each event's id is its place in the EventLog,
  * so a browser's EventSource resumes after a reconnect through `Last-Event-ID`.
  *
  * @example
@@ -29,7 +30,7 @@ export function eventRoutes(log: EventLog): Hono {
     const resume = c.req.header("last-event-id") ?? c.req.query("lastEventId");
     let lastId = resume !== undefined && /^\d+$/.test(resume) ? Number(resume) : log.next - 1;
     const wanted = (e: ServerEvent) =>
-      (run === undefined || ("runId" in e && e.runId === Number(run))) && (pipeline === undefined || ("pipeline" in e && e.pipeline === pipeline));
+      (run === undefined || ("runId" in e && e.runId === Number(run))) && (pipeline === undefined || log.pipelineOf(e) === pipeline);
     return streamSSE(c, async (stream) => {
       const aborted = new AbortController();
       stream.onAbort(() => aborted.abort());

@@ -250,12 +250,23 @@ async function refreshResults(tailing) {
   }
 }
 
-function follow(root) {
+/**
+ * Follows the run of `root` live: over its own stream, or on a notebook over the page's stream for the
+ * pipeline (`shared`), which also carries other runs' events: only this run's are applied.
+ */
+function follow(root, shared) {
   const runId = root.dataset.liveRun;
   const tail = logTail(root);
-  const source = new EventSource(`/api/v1/events?run=${encodeURIComponent(runId)}`);
+  const source = shared ?? new EventSource(`/api/v1/events?run=${encodeURIComponent(runId)}`);
+  let ended = false;
+  const on = (type, handle) =>
+    source.addEventListener(type, (e) => {
+      const event = JSON.parse(e.data);
+      if (!ended && (event.runId === undefined || String(event.runId) === runId)) handle(event);
+    });
   const end = () => {
-    source.close();
+    ended = true;
+    if (!shared) source.close();
     void sync(root, runId).then(async (state) => {
       await tail?.catchUp();
       await refreshResults(tail !== undefined);
@@ -268,10 +279,9 @@ function follow(root) {
     void tail?.catchUp();
     void sync(root, runId).then((state) => state && !isGoing(state) && end());
   }, { once: true });
-  source.addEventListener("log", (e) => tail?.line(JSON.parse(e.data)));
-  source.addEventListener("chunks", (e) => applyChunks(JSON.parse(e.data)));
-  source.addEventListener("cell", (e) => {
-    const event = JSON.parse(e.data);
+  on("log", (event) => tail?.line(event));
+  on("chunks", (event) => applyChunks(event));
+  on("cell", (event) => {
     const facts = { state: event.state };
     if (event.tryNumber > 0) facts.tries = event.tryNumber;
     if (event.ms !== undefined) facts.durationMs = event.ms;
@@ -279,12 +289,11 @@ function follow(root) {
     // A failed try's error line is written to the log, not sent as a log event.
     if (event.error) void tail?.catchUp();
   });
-  source.addEventListener("run", (e) => {
-    const event = JSON.parse(e.data);
+  on("run", (event) => {
     applyRun(root, event.state);
     if (!isGoing(event.state)) end();
   });
-  source.addEventListener("missed", () => {
+  on("missed", () => {
     void sync(root, runId);
     void tail?.catchUp();
   });
@@ -395,9 +404,10 @@ async function refreshCells() {
 }
 
 /**
- * A notebook keeps one stream open for its pipeline: when the server reloads the pipeline's file (saved in
- * an editor), `pipeline_changed` redraws the cells, so stale marks appear without a reload. An idle stream
- * sends nothing, so nothing polls.
+ * A notebook keeps one stream open for its pipeline, which also carries its runs' events (follow() reads
+ * the shown run's from it): when the server reloads the pipeline's file (saved in an editor),
+ * `pipeline_changed` redraws the cells, so stale marks appear without a reload. An idle stream sends
+ * nothing, so nothing polls.
  */
 function watchNotebook(pipeline) {
   const source = new EventSource(`/api/v1/events?pipeline=${encodeURIComponent(pipeline)}`);
@@ -408,6 +418,7 @@ function watchNotebook(pipeline) {
     const event = JSON.parse(e.data);
     if (!isGoing(event.state) && String(event.runId) !== following) void refreshCells();
   });
+  return source;
 }
 
 /** The run this page follows live, if any. */
@@ -416,12 +427,10 @@ let following;
 function start() {
   wireActions();
   const root = document.querySelector("[data-live-run]");
-  if (root && isGoing(root.dataset.runState ?? "")) {
-    following = root.dataset.liveRun;
-    follow(root);
-  }
   const notebook = document.querySelector("[data-notebook-pipeline]");
-  if (notebook) watchNotebook(notebook.dataset.notebookPipeline);
+  if (root && isGoing(root.dataset.runState ?? "")) following = root.dataset.liveRun;
+  const shared = notebook ? watchNotebook(notebook.dataset.notebookPipeline) : undefined;
+  if (following) follow(root, shared);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
