@@ -340,6 +340,10 @@ describe("a run's logs by cursor and filter", () => {
     const paged = await call(`/runs/${run}?cell=load&after=${later![2]}`);
     expect(paged.text).toContain(`href="/runs/${run}?cell=load&amp;before=`);
     expect((await call(`/runs/${run}?try=abc`)).status).toBe(400);
+    // Each notebook cell that ran links to its lines there.
+    const notebook = await call(`/pipelines/flaky?run=${run}`);
+    expect(notebook.text).toContain(`<a class="cell-logs" href="/runs/${run}?cell=check#logs">logs</a>`);
+    expect(notebook.text).not.toContain(`?cell=publish#logs`);
     expect((await call(`/runs/${run}?level=loud`)).text).toContain("level loud: expected one of debug, info, warn, error");
   });
 });

@@ -74,7 +74,7 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
       </p>
       <RunPicker pipeline={pipeline.id} runs={runs} selected={selected?.runId} />
       <RunForm pipeline={pipeline} used={detail?.run.params} />
-      {cells.map((cell, i) => <CellCard key={cell.def.name} index={i + 1} pipeline={pipeline.id} {...cell} />)}
+      {cells.map((cell, i) => <CellCard key={cell.def.name} index={i + 1} pipeline={pipeline.id} runId={detail?.run.runId} {...cell} />)}
     </Layout>
   );
   return { status: 200 as const, page };
@@ -156,7 +156,7 @@ function ParamInput(props: { name: string; value: unknown }) {
   return <label class="param">{`${name} `}<input type={type === "number" ? "number" : "text"} step="any" name={name} data-type={type} value={text} /></label>;
 }
 
-function CellCard(props: CellView & { index: number; pipeline: string }) {
+function CellCard(props: CellView & { index: number; pipeline: string; runId?: number }) {
   const { def, report } = props;
   const notebook = `/pipelines/${encodeURIComponent(props.pipeline)}`;
   return (
@@ -180,7 +180,7 @@ function CellCard(props: CellView & { index: number; pipeline: string }) {
       </header>
       {/* highlightTs's HTML is highlight.js's, which escapes the source it is given: the one raw insert. */}
       <pre class="source"><code class="hljs language-typescript" dangerouslySetInnerHTML={{ __html: highlightTs(props.source) }} /></pre>
-      {report ? <CellResult report={report} preview={props.preview} sample={props.sample} /> : null}
+      {report ? <CellResult report={report} preview={props.preview} sample={props.sample} runId={props.runId} /> : null}
       {!report && props.readFrom !== undefined ? <ReadFrom runId={props.readFrom} preview={props.preview} sample={props.sample} /> : null}
     </section>
   );
@@ -196,7 +196,7 @@ function cellOptions(def: CellDef): string[] {
   return options;
 }
 
-function CellResult(props: { report: CellReport; preview: OutputPreview | undefined; sample: TablePreview | undefined }) {
+function CellResult(props: { report: CellReport; preview: OutputPreview | undefined; sample: TablePreview | undefined; runId?: number }) {
   const { report, preview } = props;
   return (
     <div class="result">
@@ -204,6 +204,10 @@ function CellResult(props: { report: CellReport; preview: OutputPreview | undefi
         {report.cachedFrom !== null
           ? <span class="muted">served from the checkpoint of run <a href={`/runs/${report.cachedFrom}`}>{`#${report.cachedFrom}`}</a></span>
           : <CellFacts report={report} />}
+        {/* Its lines on the run page, filtered to it there (a long log is paged, not put here). */}
+        {report.tries > 0 && props.runId !== undefined
+          ? <a class="cell-logs" href={`/runs/${props.runId}?cell=${encodeURIComponent(report.cell)}#logs`}>logs</a>
+          : null}
       </div>
       {report.cacheReason ? <div class="reason muted" data-cell-reason={report.cacheReason.reason}>{reasonText(report.cacheReason)}</div> : null}
       {report.error ? <pre class="error">{report.error}</pre> : null}

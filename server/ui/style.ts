@@ -58,6 +58,7 @@ svg.strip a:hover rect { stroke: var(--fg); stroke-width: 2; }
 .cell .result { padding: 10px 14px; }
 .facts { display: flex; gap: 18px; flex-wrap: wrap; align-items: center; margin-bottom: 6px; }
 .facts span b { font-weight: 600; }
+.facts a.cell-logs { margin-left: auto; font-size: 12px; }
 pre.error { margin: 6px 0; padding: 8px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; white-space: pre-wrap; word-break: break-word; }
 pre.error.earlier { background: #fff8f0; border-color: #f5d9b8; color: #7d4e00; }
 pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; max-height: 260px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
