@@ -145,6 +145,8 @@ const MAX_TAIL_ROWS = 1000;
  * The run page's log, extended while the run goes on: lines from the stream's log events, and after the
  * stream opens or a try failed (its error line is written, not sent), the lines the API has after those
  * confirmed so far. Each line once (by seq), in seq order, and only when it matches the page's filter.
+ * Long because it is one closure over the section's state (the lines seen, the confirmed cursor, the
+ * catch-up chain); its parts are the small functions inside.
  */
 function logTail(root) {
   const section = document.querySelector("section.logs[data-log-run]");
@@ -175,20 +177,43 @@ function logTail(root) {
     const before = !last || Number(last.dataset.seq) < l.seq ? last : [...body.children].reverse().find((tr) => Number(tr.dataset.seq) < l.seq);
     if (before) before.after(row);
     else body.prepend(row);
+    if (body.children.length <= MAX_TAIL_ROWS) return;
     while (body.children.length > MAX_TAIL_ROWS) body.firstElementChild.remove();
+    earlierThan(Number(body.firstElementChild.dataset.seq));
   };
-  const shown = () => {
+  /** The lines that left the page stay one click away: "earlier" now ends just before the first line kept. */
+  const earlierThan = (seq) => {
+    let link = section.querySelector("[data-log-earlier]");
+    if (!link) {
+      link = Object.assign(document.createElement("a"), { textContent: "← earlier" });
+      link.dataset.logEarlier = "";
+      section.querySelector(".pager")?.prepend(link);
+    }
+    const q = filters();
+    q.set("before", String(seq));
+    link.href = `/runs/${encodeURIComponent(f.logRun)}?${q}#logs`;
+  };
+  const scroll = section.querySelector(".logscroll");
+  /** Adds lines; the log follows them if it was scrolled to its end (not while someone reads further up). */
+  const show = (lines) => {
+    const following = !scroll || scroll.scrollTop + scroll.clientHeight >= scroll.scrollHeight - 24;
+    lines.forEach(add);
     const count = section.querySelector("[data-log-count]");
     if (count) count.textContent = `${body.children.length} lines shown · live`;
-    const scroll = section.querySelector(".logscroll");
-    if (scroll) scroll.scrollTop = scroll.scrollHeight;
+    if (scroll && following) scroll.scrollTop = scroll.scrollHeight;
   };
-  const query = () => {
-    const q = new URLSearchParams({ limit: "1000", after: String(confirmed) });
+  const filters = () => {
+    const q = new URLSearchParams();
     if (f.logCell !== undefined) q.set("cell", f.logCell);
     if (f.logTry !== undefined) q.set("try", f.logTry);
     if (f.logLevel !== undefined) q.set("level", f.logLevel);
     if ("logErrors" in f) q.set("errors", "1");
+    return q;
+  };
+  const query = () => {
+    const q = filters();
+    q.set("limit", "1000");
+    q.set("after", String(confirmed));
     return q;
   };
   const catchUp = async () => {
@@ -196,16 +221,14 @@ function logTail(root) {
       const res = await fetch(`/api/v1/runs/${encodeURIComponent(f.logRun)}/logs?${query()}`, { headers: { accept: "application/json" } });
       if (!res.ok) return;
       const page = await res.json();
-      page.lines.forEach(add);
+      show(page.lines);
       if (page.lines.length > 0) confirmed = page.lines[page.lines.length - 1].seq;
-      shown();
       if (page.later === null) return;
     }
   };
   return {
     line(event) {
-      add(event);
-      shown();
+      show([event]);
     },
     /** One catch-up at a time; one asked for during it runs after it, from where it got to. */
     catchUp() {
