@@ -166,6 +166,9 @@ describe.concurrent("cellar run, runs, show, costs", () => {
     const boomRow = tableRecords(shownFailed).find((r) => r.cell === "boom")!;
     expect(boomRow).toMatchObject({ state: "failed", tries: "3", costs: "llm_tokens 15", error: "exploded on try 3" });
     expect(tableRecords(shownFailed).find((r) => r.cell === "total")!.state).toBe("cached (run 1)");
+    // Why each cell ran or came from cache: the same code and inputs as run 1, or run 1 had none to offer.
+    expect(tableRecords(shownFailed).find((r) => r.cell === "total")!.why).toBe("hit");
+    expect(rows.find((r) => r.cell === "numbers")!.why).toBe("no_checkpoint");
     const two = await showJson(db, 2);
     expect(two.run).toMatchObject({ runId: 2, state: "failed" });
     const boom = two.cells.find((c) => c.cell === "boom")!;

@@ -12,6 +12,7 @@
  * logLineText(line); // → "2026-05-01T00:00:00.000Z greet #1 [info] hi\n"
  * ```
  */
+import type { CellReason } from "../cache-reason.ts";
 import { formatDuration } from "../duration.ts";
 import type { LogLine, RunDetail } from "../report.ts";
 import type { RunRecord } from "../run-records.ts";
@@ -37,15 +38,24 @@ export function runText({ run, cells }: RunDetail): string {
     (run.triggeredBy ? `triggered by ${run.triggeredBy.pipeline} run ${run.triggeredBy.runId}\n` : "") +
     `logical date ${run.logicalDate.toISOString()}, interval ${run.interval.start.toISOString()} → ${run.interval.end.toISOString()}\n` +
     `params ${JSON.stringify(run.params)}\n`;
-  const grid = table(["cell", "state", "tries", "took", "cpu", "costs", "error"], { wordWrap: true, colWidths: [null, null, null, null, null, 28, 48] as number[] });
+  const grid = table(["cell", "state", "why", "tries", "took", "cpu", "costs", "error"], {
+    wordWrap: true,
+    colWidths: [null, null, null, null, null, null, 28, 48] as number[],
+  });
   for (const c of cells) {
     grid.push([
-      c.cell, c.cachedFrom ? `cached (run ${c.cachedFrom})` : c.state, c.tries,
+      c.cell, c.cachedFrom ? `cached (run ${c.cachedFrom})` : c.state, whyText(c.cacheReason), c.tries,
       c.durationMs === null ? "" : formatDuration(c.durationMs), c.cpuMs === null ? "" : formatDuration(c.cpuMs),
       Object.entries(c.costs).map(([k, v]) => `${k} ${round(v)}`).join(", "), c.error ?? "",
     ]);
   }
   return `${head}${grid.toString()}\n`;
+}
+
+/** A cell's cache reason in a table cell: the reason, and its detail when that is short (an interval is not). */
+function whyText(reason: CellReason | null): string {
+  if (!reason) return "";
+  return reason.detail && reason.detail.length <= 24 ? `${reason.reason} (${reason.detail})` : reason.reason;
 }
 
 export function logLineText(line: LogLine): string {
