@@ -102,7 +102,7 @@ export function LogView(props: { runId: number; cells: string[]; tries: number[]
       <header>
         <h2>Logs</h2>
         <span class="muted small" data-log-count="">
-          {page.matching === 0 ? (filtered ? "no line matches" : "no log lines") : `${page.lines.length} of ${page.matching} ${filtered ? "matching " : ""}lines`}
+          {page.matching === 0 ? (filtered ? "no line matches" : "no log lines") : `${page.lines.length} of ${page.matching.toLocaleString("en")} ${filtered ? "matching " : ""}lines`}
         </span>
         <span class="pager">
           {page.earlier !== null ? <a href={href(runId, filter, {})}>⇤ first</a> : null}
