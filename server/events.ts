@@ -27,6 +27,8 @@ export type ServerEvent = CellarEvent | PipelineChanged;
 export interface NumberedEvent {
   id: number;
   event: ServerEvent;
+  /** The event as JSON, made once for all the clients it goes to. */
+  data: string;
 }
 
 /** How many events a reconnecting client can catch up on. */
@@ -72,7 +74,7 @@ export class EventLog {
       // The runs longest unseen go first: a client asking for a pipeline follows its recent runs.
       if (this.#pipelineOfRun.size > this.#capacity) this.#pipelineOfRun.delete(this.#pipelineOfRun.keys().next().value!);
     }
-    this.#buffer.push({ id: this.#next++, event });
+    this.#buffer.push({ id: this.#next++, event, data: JSON.stringify(event) });
     if (this.#buffer.length > this.#capacity) this.#buffer.splice(0, this.#buffer.length - this.#capacity);
     this.#wake();
   }

@@ -21,6 +21,11 @@ import type { EventLog, ServerEvent } from "../events.ts";
 /** A comment line this often keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 
+/** One event in the stream's wire format; `data` is JSON, which holds no newline. */
+function sse(event: string, data: string, id: number): string {
+  return `event: ${event}\ndata: ${data}\nid: ${id}\n\n`;
+}
+
 export function eventRoutes(log: EventLog): Hono {
   const app = new Hono();
   app.get("/events", (c) => {
@@ -38,11 +43,14 @@ export function eventRoutes(log: EventLog): Hono {
       try {
         while (!aborted.signal.aborted && !log.closed) {
           const { events, missed } = log.since(lastId);
-          if (missed) await stream.writeSSE({ event: "missed", data: "{}", id: String(lastId) });
-          for (const { id, event } of events) {
-            if (wanted(event)) await stream.writeSSE({ event: event.type, data: JSON.stringify(event), id: String(id) });
+          // What came since the last wake-up goes out as one write (writeSSE's format: event, data, id), not
+          // one per event: a cell's start, log lines and end often come together, to every client.
+          let chunk = missed ? sse("missed", "{}", lastId) : "";
+          for (const { id, event, data } of events) {
+            if (wanted(event)) chunk += sse(event.type, data, id);
             lastId = id;
           }
+          if (chunk) await stream.write(chunk);
           // Events pushed while the writes above awaited woke no one: waiting now would hold them until the next.
           if (log.next - 1 === lastId) await log.wait(aborted.signal);
         }

@@ -25,6 +25,7 @@ import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.
 import { logRoute } from "./log-route.ts";
 import { pauseRoutes } from "./pause-routes.ts";
 import * as S from "./schemas.ts";
+import { sharedReads } from "./shared-read.ts";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 const refused = (description: string) => json(S.ErrorBody, description);
@@ -77,6 +78,8 @@ function pipelineRoutes(api: OpenAPIHono, deps: ServerDeps): void {
 }
 
 function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
+  // Many clients listing the same page at once share a store read (shared-read.ts), none older than its request.
+  const runLists = sharedReads<z.infer<typeof S.RunList>>();
   api.openapi(
     createRoute({
       method: "get",
@@ -86,13 +89,16 @@ function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const page = await deps.cellar.runPage({
-        limit: q.limit,
-        ...(q.pipeline ? { pipeline: q.pipeline } : {}),
-        ...(q.state ? { states: [q.state] } : {}),
-        ...(q.cursor ? { before: q.cursor } : {}),
+      const body = await runLists(JSON.stringify([q.pipeline, q.state, q.cursor, q.limit]), async () => {
+        const page = await deps.cellar.runPage({
+          limit: q.limit,
+          ...(q.pipeline ? { pipeline: q.pipeline } : {}),
+          ...(q.state ? { states: [q.state] } : {}),
+          ...(q.cursor ? { before: q.cursor } : {}),
+        });
+        return S.RunList.parse({ runs: page.runs.map(runJson), next: page.next });
       });
-      return c.json(S.RunList.parse({ runs: page.runs.map(runJson), next: page.next }), 200);
+      return c.json(body, 200);
     },
   );
   api.openapi(
