@@ -18,7 +18,11 @@ Deno.test({
       `${dir}/small.ts`,
       `import { pipeline } from ${JSON.stringify(`${ROOT}kernel/mod.ts`)};
 export default pipeline({ id: "small" })
-  .cell("make", () => [1, 2, 3])
+  .cell("make", (ctx) => {
+    ctx.log.info("making");
+    ctx.log.warn("made 3");
+    return [1, 2, 3];
+  })
   .cell("sum", (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0));
 `,
     );
@@ -47,6 +51,13 @@ export default pipeline({ id: "small" })
       }
       assert.equal(detail.state, "success");
       assert.deepEqual(detail.cells.map((c) => `${c.cell}:${c.state}`), ["make:success", "sum:success"]);
+      // A page of its log, filtered, and an unknown run's in one line.
+      const warned = await (await fetch(`${server.url}/api/v1/runs/${id}/logs?level=warn`)).json();
+      assert.deepEqual(warned.lines.map((l: { cell: string; message: string }) => `${l.cell}: ${l.message}`), ["make: made 3"]);
+      assert.deepEqual([warned.earlier, warned.later, warned.matching], [null, null, 1]);
+      const missing = await fetch(`${server.url}/api/v1/runs/999999/logs`);
+      assert.equal(missing.status, 404);
+      assert.match((await missing.json()).error, /^run 999999: no such run in [^\n]+$/);
       const first = await reader.read();
       assert.match(first.value ?? "", /^event: run\n/);
     } finally {
