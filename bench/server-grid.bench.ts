@@ -17,7 +17,7 @@ import { arg, GRID_CELLS, GRID_PIPELINE, gridStore, serveProcess, summary } from
 
 const RUNS = Number(arg("runs") ?? 1000);
 const REPEATS = Number(arg("repeats") ?? 20);
-const PAINTS = 5;
+const PAINTS = 9;
 const CHROMIUM_ARGS = [
   "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
   "--disable-sync", "--no-first-run",

@@ -1,7 +1,8 @@
 /**
  * `/pipelines/:id/grid`: the last runs × the pipeline's cells, one square per cell and run coloured by its
  * state, each linking to that run (Airflow's grid view). Newest run on the right. `?runs=` picks how many
- * (25 by default, up to 1,000): the facade reads them all in two queries, not one read per run.
+ * (25 by default, up to 1,000): the facade reads them all in two queries, not one read per run. The route
+ * streams it (gridPageStream): the frame first, the runs when the store has answered.
  *
  * @example
  * ```ts
@@ -13,7 +14,7 @@
  * ```
  */
 import { html } from "hono/html";
-import type { Cellar, GridCell, GridRun, Pipeline } from "../../kernel/mod.ts";
+import { type Cellar, errorLine, type GridCell, type GridRun, type Pipeline } from "../../kernel/mod.ts";
 import { duration, when } from "./format.ts";
 import { Layout } from "./layout.tsx";
 
@@ -23,17 +24,33 @@ export const MAX_GRID_RUNS = 1000;
 /** The run counts the page offers to switch between. */
 const CHOICES = [25, 100, 1000];
 
-export async function gridPage(cellar: Cellar, pipeline: Pipeline, count = GRID_RUNS) {
+/** Where the frame is cut: the runs' part of the page goes here. Text no page holds (U+2063, twice). */
+const CUT = "\u2063grid\u2063";
+
+/** The page without its runs, cut in two: what goes before them and after. */
+async function frame(pipeline: Pipeline): Promise<[string, string]> {
+  const pipelineHref = `/pipelines/${encodeURIComponent(pipeline.id)}`;
+  const page = await (
+    <Layout title={`${pipeline.id} grid`} nav="Pipelines">
+      <div class="crumbs"><a href="/">Pipelines</a> / <a href={pipelineHref}>{pipeline.id}</a> /</div>
+      <h1>{`${pipeline.id} · grid`}</h1>
+      {CUT}
+    </Layout>
+  ).toString();
+  const [before, after] = String(page).split(CUT);
+  return [before, after];
+}
+
+/** The runs' part: how many, the choice of how many, and the table. */
+async function runsPart(cellar: Cellar, pipeline: Pipeline, count: number): Promise<string> {
   const grid = (await cellar.grid(pipeline.id, { runs: count })).reverse();
   const names = [...pipeline.cells.map((c) => c.name)];
   const seen = new Set(names);
   for (const g of grid) for (const c of g.cells) if (!seen.has(c.cell)) seen.add(c.cell), names.push(c.cell);
   const columns = grid.map((g) => ({ run: g.run, cells: new Map<string, GridCell>(g.cells.map((c) => [c.cell, c])) }));
   const pipelineHref = `/pipelines/${encodeURIComponent(pipeline.id)}`;
-  return (
-    <Layout title={`${pipeline.id} grid`}>
-      <div class="crumbs"><a href="/">Pipelines</a> / <a href={pipelineHref}>{pipeline.id}</a> /</div>
-      <h1>{`${pipeline.id} · grid`}</h1>
+  const part = await (
+    <>
       <p class="sub">
         {`last ${grid.length} run${grid.length === 1 ? "" : "s"}, oldest left · show `}
         {CHOICES.map((n, i) => (
@@ -44,8 +61,38 @@ export async function gridPage(cellar: Cellar, pipeline: Pipeline, count = GRID_
         ))}
       </p>
       {grid.length === 0 ? <div class="empty">No runs yet.</div> : gridTable(names, columns)}
-    </Layout>
-  );
+    </>
+  ).toString();
+  return String(part);
+}
+
+/** The whole page as one string. */
+export async function gridPage(cellar: Cellar, pipeline: Pipeline, count = GRID_RUNS): Promise<string> {
+  const [before, after] = await frame(pipeline);
+  return before + (await runsPart(cellar, pipeline, count)) + after;
+}
+
+/**
+ * The page as a stream: the frame and heading at once, so that the browser fetches the stylesheet and paints
+ * while the store is read, then the runs. A read that fails once the frame is sent ends the page with its
+ * error in one line (escaped), as the status has gone out.
+ */
+export function gridPageStream(cellar: Cellar, pipeline: Pipeline, count = GRID_RUNS): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    async start(controller) {
+      const [before, after] = await frame(pipeline);
+      controller.enqueue(encoder.encode(before));
+      let part: string;
+      try {
+        part = await runsPart(cellar, pipeline, count);
+      } catch (err) {
+        part = String(html`<p class="notfound">${errorLine(err)}</p>`);
+      }
+      controller.enqueue(encoder.encode(part + after));
+      controller.close();
+    },
+  });
 }
 
 /**

@@ -21,7 +21,7 @@ import { isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { evalRoutes } from "./eval-page.tsx";
 import { LIVE_PATH, NotFound, STYLE_PATH } from "./layout.tsx";
-import { GRID_RUNS, gridPage, MAX_GRID_RUNS } from "./grid-page.tsx";
+import { GRID_RUNS, gridPageStream, MAX_GRID_RUNS } from "./grid-page.tsx";
 import { logFilter } from "./log-view.tsx";
 import { notebookPage } from "./notebook-page.tsx";
 import { pipelinesPage } from "./pipelines-page.tsx";
@@ -69,7 +69,7 @@ export function uiRoutes(deps: ServerDeps): Hono {
     const { status, page } = await notebookPage(deps.cellar, pipeline, run === undefined ? undefined : Number(run));
     return c.html(page, status);
   });
-  app.get("/pipelines/:id/grid", async (c) => {
+  app.get("/pipelines/:id/grid", (c) => {
     const id = c.req.param("id");
     const pipeline = deps.pipelines.get(id);
     if (!pipeline) return c.html(<NotFound what={`pipeline ${id}: no such pipeline`} />, 404);
@@ -77,7 +77,7 @@ export function uiRoutes(deps: ServerDeps): Hono {
     if (!/^[1-9]\d{0,3}$/.test(runs) || Number(runs) > MAX_GRID_RUNS) {
       return c.html(<NotFound what={`runs ${runs}: expected a whole number from 1 to ${MAX_GRID_RUNS}`} />, 400);
     }
-    return c.html(await gridPage(deps.cellar, pipeline, Number(runs)));
+    return c.body(gridPageStream(deps.cellar, pipeline, Number(runs)), 200, { "content-type": "text/html; charset=UTF-8" });
   });
   app.get("/runs/:id", async (c) => {
     const id = c.req.param("id");
