@@ -113,6 +113,8 @@ describe("notebook UI", () => {
     const tag = '<script src="/ui/live.js" defer=""></script>';
     for (const path of ["/", "/pipelines/notes", "/pipelines/flaky", "/pipelines/flaky/grid", `/runs/${ui.runIds.notes[1]}`, `/runs/${ui.runIds.flaky[1]}`]) {
       const { body } = await get(path);
+      // A standards-mode page: without the doctype a browser lays it out in quirks mode.
+      expect(body.startsWith("<!DOCTYPE html><html"), path).toBe(true);
       // The one script is the static live.js, empty in the page, once in the head.
       expect(body.split(tag).length, path).toBe(2);
       expect(body.indexOf(tag), path).toBeLessThan(body.indexOf("</head>"));

@@ -11,6 +11,7 @@
  * ```
  */
 import type { Child } from "hono/jsx";
+import { raw } from "hono/html";
 
 export const STYLE_PATH = "/ui/style.css";
 /** The one client script (live updates and the run buttons): a static file, as a CSP without inline script wants. */
@@ -18,29 +19,33 @@ export const LIVE_PATH = "/ui/live.js";
 
 /** `scripts` and `styles`: a page's own static files (a chart library, its drawing code), after live.js. */
 export function Layout(props: { title: string; children?: Child; scripts?: string[]; styles?: string[] }) {
+  // Without a doctype a browser lays the page out in quirks mode. A constant, never data: the one raw() here.
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${props.title} · Cellar`}</title>
-        <link rel="stylesheet" href={STYLE_PATH} />
-        {(props.styles ?? []).map((href) => <link key={href} rel="stylesheet" href={href} />)}
-        <script src={LIVE_PATH} defer></script>
-        {(props.scripts ?? []).map((src) => <script key={src} src={src} defer></script>)}
-      </head>
-      <body>
-        <header class="top">
-          <a class="brand" href="/">Cellar</a>
-          <a href="/">Pipelines</a>
-          <a href="/eval">Eval</a>
-          <a href="/costs">Costs</a>
-          <a href="/devices">Devices</a>
-          <a href="/search">Search</a>
-        </header>
-        <main>{props.children}</main>
-      </body>
-    </html>
+    <>
+      {raw("<!DOCTYPE html>")}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>{`${props.title} · Cellar`}</title>
+          <link rel="stylesheet" href={STYLE_PATH} />
+          {(props.styles ?? []).map((href) => <link key={href} rel="stylesheet" href={href} />)}
+          <script src={LIVE_PATH} defer></script>
+          {(props.scripts ?? []).map((src) => <script key={src} src={src} defer></script>)}
+        </head>
+        <body>
+          <header class="top">
+            <a class="brand" href="/">Cellar</a>
+            <a href="/">Pipelines</a>
+            <a href="/eval">Eval</a>
+            <a href="/costs">Costs</a>
+            <a href="/devices">Devices</a>
+            <a href="/search">Search</a>
+          </header>
+          <main>{props.children}</main>
+        </body>
+      </html>
+    </>
   );
 }
 
@@ -51,7 +56,10 @@ export function StateBadge(props: { state: string; live?: "cell" | "run" }) {
 }
 
 export function NotFound(props: { what: string }) {
+  // Without a doctype a browser lays the page out in quirks mode. A constant, never data: the one raw() here.
   return (
+    <>
+      {raw("<!DOCTYPE html>")}
     <Layout title="Not found">
       <p class="notfound">{props.what}</p>
     </Layout>
