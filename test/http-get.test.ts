@@ -21,6 +21,7 @@ beforeAll(async () => {
       return res.end(encode(Buffer.from(TEXT)));
     }
     if (req.url === "/redirect") return res.writeHead(302, { location: "/gzip" }).end();
+    if (req.url === "/not-modified") return res.writeHead(304, { etag: '"v1"' }).end();
     if (req.url === "/headers") {
       res.setHeader("x-seen", ["one", "two"]);
       return res.end(String(req.headers["user-agent"]));
@@ -72,6 +73,16 @@ describe("runtime.httpGet", () => {
   it("keeps connections alive across sequential requests", async () => {
     const before = sockets.size;
     for (let i = 0; i < 20; i++) expect(await text((await runtime.httpGet(`${base}/plain`, init())).body)).toBe("plain");
+    expect(sockets.size - before).toBeLessThanOrEqual(1);
+  });
+
+  it("keeps the connection when a bodiless answer (304) is cancelled, as a re-crawl does for every page", async () => {
+    const before = sockets.size;
+    for (let i = 0; i < 20; i++) {
+      const r = await runtime.httpGet(`${base}/not-modified`, init());
+      expect(r.status).toBe(304);
+      await r.cancel();
+    }
     expect(sockets.size - before).toBeLessThanOrEqual(1);
   });
 

@@ -52,6 +52,12 @@ function answer(res: IncomingMessage): HttpResponse {
     },
     body,
     cancel() {
+      // A response with nothing left to read (a 304, a 204, an empty body) only needs draining: destroying
+      // it would close a keep-alive connection, and a re-crawl answered 304 would then connect once a page.
+      if (res.complete || res.headers["content-length"] === "0" || res.statusCode === 304 || res.statusCode === 204) {
+        res.resume();
+        return Promise.resolve();
+      }
       res.destroy();
       if (body !== res) body.destroy();
       return Promise.resolve();
