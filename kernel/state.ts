@@ -97,6 +97,30 @@ export const ChunkState = {
 } as const;
 export type ChunkState = (typeof ChunkState)[keyof typeof ChunkState];
 
+/** Where one delivery of a remote chunk got to: the `state` of its try record (kernel/remote/protocol.ts). */
+export const ChunkTryState = {
+  /** Set by a worker when a delivery of the chunk reached it and it started the task. */
+  Running: AttemptState.Running,
+  /** Set by a worker when the task threw (or returned the wrong shape) on this delivery. */
+  Failed: AttemptState.Failed,
+  /** Set by a worker that will not run the chunk: its code version of the task's module differs from the chunk's. */
+  Refused: "refused",
+  /** Set by a worker that finished the chunk but lost the first-writer-wins create: its copy was discarded. */
+  Duplicate: "duplicate",
+} as const;
+export type ChunkTryState = (typeof ChunkTryState)[keyof typeof ChunkTryState];
+
+/** A remote kernel's state as the server's worker registry (server/workers.ts) sees it: the `state` label of `cellar_workers`. */
+export const WorkerState = {
+  /** Set by the registry when a worker joins, and again on each heartbeat: it takes chunks. */
+  Alive: "alive",
+  /** Set by the registry when a worker missed three heartbeats in a row; its next heartbeat makes it alive again. */
+  Lost: "lost",
+  /** Set by the registry when `cellar workers revoke` withdrew its credential: it can neither heartbeat nor join under its name again. */
+  Revoked: "revoked",
+} as const;
+export type WorkerState = (typeof WorkerState)[keyof typeof WorkerState];
+
 // ---- Named sets ------------------------------------------------------------------------------------------------
 
 /** Runs that have ended, as a trigger sees them: what it judges, and what `runOutcome` reads. */
