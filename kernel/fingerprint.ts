@@ -117,6 +117,14 @@ function parseFile(fileOrUrl: string): Promise<Parsed | undefined> {
   return parsed;
 }
 
+/**
+ * A module file's version as a cell imported from it would get: its text and the project files it imports,
+ * transitively, hashed. kernel/remote/code-version.ts versions task modules by it.
+ */
+export function moduleCodeVersion(path: string): Promise<string> {
+  return moduleVersion(path);
+}
+
 /** The text of a project module and of every project module it imports, hashed. */
 function moduleVersion(path: string, seen = new Set<string>()): Promise<string> {
   let version = moduleVersions.get(path);

@@ -23,7 +23,21 @@ declare namespace Deno {
   function readDir(path: string): AsyncIterable<{ name: string; isDirectory: boolean; isSymlink: boolean }>;
   function readFile(path: string): Promise<Uint8Array>;
   function open(path: string, options: { read: boolean }): Promise<{ read(p: Uint8Array): Promise<number | null>; close(): void }>;
-  function writeTextFile(path: string, text: string): Promise<void>;
+  function writeTextFile(path: string, text: string, options?: { mode?: number }): Promise<void>;
+  interface ChildProcess {
+    readonly pid: number;
+    readonly stdout: ReadableStream<Uint8Array>;
+    readonly stderr: ReadableStream<Uint8Array>;
+    readonly status: Promise<{ success: boolean; code: number; signal: string | null }>;
+    kill(signal?: string): void;
+  }
+  class Command {
+    constructor(command: string, options: {
+      args?: string[]; cwd?: string; env?: Record<string, string>;
+      stdin?: "null" | "piped" | "inherit"; stdout?: "null" | "piped" | "inherit"; stderr?: "null" | "piped" | "inherit";
+    });
+    spawn(): ChildProcess;
+  }
   function mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
   function rename(from: string, to: string): Promise<void>;
   function remove(path: string): Promise<void>;

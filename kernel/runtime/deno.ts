@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { createHash } from "node:crypto";
 import { loadDawn } from "./dawn.ts";
 import { processAlive } from "./node.ts";
-import type { Runtime } from "./types.ts";
+import type { ChildProcess, Runtime, SpawnOptions } from "./types.ts";
 import { urlOf } from "./url-of.ts";
 
 const encoder = new TextEncoder();
@@ -68,7 +68,7 @@ export const runtime: Runtime = {
     }
   },
   readTextFile: (path) => Deno.readTextFile(path),
-  writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+  writeTextFile: (path, text, options) => Deno.writeTextFile(path, text, options?.mode === undefined ? {} : { mode: options.mode }),
   mkdir: (path) => Deno.mkdir(path, { recursive: true }),
   rename: (from, to) => Deno.rename(from, to),
   remove: async (path) => {
@@ -117,6 +117,7 @@ export const runtime: Runtime = {
     };
   },
   cpuCount: () => navigator.hardwareConcurrency,
+  spawnProcess: (command, args, options = {}) => spawnProcess(command, args, options),
   spawnWorker: (url, onMessage, onError) => {
     const worker = new Worker(url, { type: "module" });
     worker.onmessage = (event: MessageEvent) => onMessage(event.data);
@@ -170,6 +171,47 @@ export const runtime: Runtime = {
   // Progress bars draw on a Node-style TTY stream; Deno provides one through its Node compatibility.
   progressStream: () => (Deno.stderr.isTerminal() ? process.stderr : undefined),
 };
+
+function spawnProcess(command: string, args: string[], options: SpawnOptions): ChildProcess {
+  const { onOutput } = options;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command, {
+      args,
+      stdin: "null",
+      stdout: onOutput ? "piped" : "null",
+      stderr: onOutput ? "piped" : "null",
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+    }).spawn();
+  } catch (err) {
+    // Deno refuses a program it cannot find at once; Node reports it later: both answer through `exited`.
+    return { pid: 0, exited: Promise.resolve({ code: null, signal: null, error: (err as Error).message }), kill: () => {} };
+  }
+  if (onOutput) {
+    for (const [stream, name] of [[child.stdout, "stdout"], [child.stderr, "stderr"]] as const) {
+      const decoder = new TextDecoder();
+      void stream.pipeTo(new WritableStream({ write: (chunk) => onOutput(decoder.decode(chunk, { stream: true }), name) })).catch(() => {});
+    }
+  }
+  let ended = false;
+  const exited = child.status.then(({ code, signal }) => {
+    ended = true;
+    return signal ? { code: null, signal } : { code, signal: null };
+  });
+  return {
+    pid: child.pid,
+    exited,
+    kill: (signal = "SIGTERM") => {
+      if (ended) return;
+      try {
+        child.kill(signal);
+      } catch {
+        // It ended between the check and the signal.
+      }
+    },
+  };
+}
 
 function writeAll(target: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
   let offset = 0;

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, watch, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -8,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { loadDawn } from "./dawn.ts";
 import { httpGet } from "./node-http.ts";
-import type { Runtime } from "./types.ts";
+import type { ChildProcess, Runtime, SpawnOptions } from "./types.ts";
 
 export const runtime: Runtime = {
   name: "node",
@@ -54,7 +55,7 @@ export const runtime: Runtime = {
     }
   },
   readTextFile: (path) => readFile(path, "utf8"),
-  writeTextFile: (path, text) => writeFile(path, text, "utf8"),
+  writeTextFile: (path, text, options) => writeFile(path, text, { encoding: "utf8", ...(options?.mode === undefined ? {} : { mode: options.mode }) }),
   mkdir: async (path) => void (await mkdir(path, { recursive: true })),
   rename: (from, to) => rename(from, to),
   remove: (path) => rm(path, { force: true }),
@@ -80,6 +81,7 @@ export const runtime: Runtime = {
   gpu: () => loadDawn(),
   httpGet,
   cpuCount: () => availableParallelism(),
+  spawnProcess: (command, args, options = {}) => spawnProcess(command, args, options),
   spawnWorker: (url, onMessage, onError) => {
     // TypeScript workers start from a small .mjs entry that registers tsx in the new thread.
     const worker = url.endsWith(".ts")
@@ -145,6 +147,31 @@ export const runtime: Runtime = {
   },
   progressStream: () => (process.stderr.isTTY ? process.stderr : undefined),
 };
+
+function spawnProcess(command: string, args: string[], options: SpawnOptions): ChildProcess {
+  const { onOutput } = options;
+  const child = spawn(command, args, {
+    stdio: ["ignore", onOutput ? "pipe" : "ignore", onOutput ? "pipe" : "ignore"],
+    env: { ...process.env, ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  if (onOutput) {
+    child.stdout?.setEncoding("utf8").on("data", (text: string) => onOutput(text, "stdout"));
+    child.stderr?.setEncoding("utf8").on("data", (text: string) => onOutput(text, "stderr"));
+  }
+  const exited = new Promise<{ code: number | null; signal: string | null; error?: string }>((resolve) => {
+    // A program that cannot start (not on PATH) reports "error" and never "exit".
+    child.once("error", (err) => child.pid === undefined && resolve({ code: null, signal: null, error: err.message }));
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    pid: child.pid ?? 0,
+    exited,
+    kill: (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) child.kill(signal);
+    },
+  };
+}
 
 /** Signal 0 tests for a process without touching it; EPERM means one exists that we may not signal. */
 export function processAlive(pid: number): boolean {

@@ -51,6 +51,27 @@ export interface Served {
   close(): Promise<void>;
 }
 
+/** The signals the kernel sends the processes it started. */
+export type ProcessSignal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGSTOP" | "SIGCONT";
+
+export interface SpawnOptions {
+  /** Variables added to this process's environment for the child. */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Its stdout and stderr text as it comes; without it, the output is dropped. */
+  onOutput?: (text: string, stream: "stdout" | "stderr") => void;
+}
+
+/** A process started by `spawnProcess`. */
+export interface ChildProcess {
+  /** Its process id; 0 when it could not be started (`exited` then says why). */
+  readonly pid: number;
+  /** Resolves once it has ended: its exit code, or the signal that ended it, or why it never started. */
+  readonly exited: Promise<{ code: number | null; signal: string | null; error?: string }>;
+  /** Sends it a signal (default SIGTERM); one that has already ended is no error. */
+  kill(signal?: ProcessSignal): void;
+}
+
 /** What the kernel needs from the JavaScript runtime it runs on. Everything else is web standards. */
 export interface Runtime {
   readonly name: "node" | "deno";
@@ -76,7 +97,8 @@ export interface Runtime {
   /** A file's bytes in chunks of at most `size`, without holding the whole file. */
   readChunks(path: string, size: number): AsyncIterable<Uint8Array>;
   readTextFile(path: string): Promise<string>;
-  writeTextFile(path: string, text: string): Promise<void>;
+  /** Writes a file; `mode` (e.g. 0o600 for a secret) applies when the file is created. */
+  writeTextFile(path: string, text: string, options?: { mode?: number }): Promise<void>;
   mkdir(path: string): Promise<void>;
   /** Moves `from` to `to`, replacing it: within one directory, readers see the old file or the new, never half of one. */
   rename(from: string, to: string): Promise<void>;
@@ -106,6 +128,8 @@ export interface Runtime {
   httpGet(url: string, init: HttpGetInit): Promise<HttpResponse>;
   /** Logical CPU cores available to this process. */
   cpuCount(): number;
+  /** Starts a program (looked up on PATH when `command` has no slash) with `args`, no shell, stdin closed. */
+  spawnProcess(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   /** Starts a worker running the module at `url`; it does not keep the process alive. `onError` hears it die. */
   spawnWorker(url: string, onMessage: (message: unknown) => void, onError: (error: Error) => void): WorkerHandle;
   /** Inside a worker: the channel to the thread that started it. */
