@@ -1,0 +1,242 @@
+/**
+ * Remote kernels' work loop (kernel/remote/worker-loop.ts) as real worker processes on a real nats-server
+ * (test/nats.ts): chunks published as kernel/remote/protocol.ts says, results read back from the results
+ * bucket. ack_wait is 1 s here so that a dead or frozen worker's chunk comes back fast.
+ *
+ * - kill -9 a worker in the middle of a chunk at 10 points (items 0–9 of 10 chunks): every chunk's result
+ *   accepted exactly once, none lost, each equal to the in-process run's;
+ * - a stale worker (SIGSTOP past ack_wait, its chunk finished elsewhere, SIGCONT): its late result is
+ *   discarded and counted;
+ * - a chunk of another code version refused on every delivery, its final failure naming both versions;
+ *   a chunk that fails on every worker fails with the workers that tried it;
+ * - SIGTERM: a running chunk finishes within the drain time, one that would not is given back and finished
+ *   by another worker.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { codeVersion } from "../kernel/remote/code-version.ts";
+import {
+  BUCKETS,
+  type ChunkFailure,
+  chunkKey,
+  chunkSubject,
+  consumerConfig,
+  decodeResult,
+  DEVICE_CLASSES,
+  encodeChunk,
+  packValues,
+  STREAM,
+  STREAM_CONFIG,
+  unpackValues,
+} from "../kernel/remote/protocol.ts";
+import { type WorkerEvent } from "../kernel/remote/worker-loop.ts";
+import { ROOT, tempDir, TSX } from "./helpers.ts";
+import { natsForFile } from "./nats.ts";
+import * as tasks from "./fixtures/remote/tasks.ts";
+
+const ACK_WAIT_MS = 1_000;
+const MAX_DELIVER = 3;
+const DRAIN_MS = 1_000;
+const TASKS = "test/fixtures/remote/tasks.ts";
+const WORKER = join(ROOT, "test/fixtures/remote/worker.ts");
+
+const nats = natsForFile();
+let nc: NatsConnection;
+let js: JetStreamClient;
+let results: KV;
+let version: string;
+const markers = tempDir("cellar-remote-");
+const workers: Worker[] = [];
+
+interface Worker {
+  name: string;
+  child: ChildProcess;
+  events: WorkerEvent[];
+  stdout: string;
+  exited: Promise<number | null>;
+}
+
+beforeAll(async () => {
+  const { servers, admin } = nats();
+  nc = await connect({ servers, ...admin });
+  js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add(STREAM_CONFIG as never);
+  for (const cls of DEVICE_CLASSES) await jsm.consumers.add(STREAM, consumerConfig(cls, { ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER }) as never);
+  results = await new Kvm(js).create(BUCKETS.results.name, { history: 1, storage: "file" as never });
+  await new Kvm(js).create(BUCKETS.tries.name, { history: 1, storage: "file" as never });
+  await new Objm(js).create(BUCKETS.blobs.name, { storage: "file" as never });
+  version = await codeVersion(new URL(`../${TASKS}`, import.meta.url).href);
+  await Promise.all([1, 2, 3].map(() => startWorker()));
+});
+
+afterAll(async () => {
+  for (const w of workers) w.child.kill("SIGKILL");
+  await nc?.close();
+});
+
+/** A worker process, resolved once its consumers are bound. */
+async function startWorker(): Promise<Worker> {
+  const { servers, admin } = nats();
+  const name = `w${workers.length + 1}`;
+  const child = spawn(process.execPath, ["--import", TSX, WORKER, servers.join(","), admin.user, admin.pass, name, "1", String(DRAIN_MS)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const worker: Worker = { name, child, events: [], stdout: "", exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))) };
+  workers.push(worker);
+  let buffered = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (data: Buffer) => {
+      worker.stdout += data;
+      buffered += data;
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line === "ready") resolve();
+        else if (line.startsWith("{\"kind\"")) worker.events.push(JSON.parse(line));
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`worker ${name} exited (${code}) before it was ready: ${worker.stdout}`)));
+  });
+  return worker;
+}
+
+function workerOf(pid: number): Worker {
+  const worker = workers.find((w) => w.child.pid === pid);
+  if (!worker) throw new Error(`no worker with pid ${pid}`);
+  return worker;
+}
+
+/** Publishes one chunk per item list as the server does, as run `runId`; returns their keys. */
+async function publish(runId: number, task: string, chunks: tasks.Item[][], options: { codeVersion?: string } = {}): Promise<string[]> {
+  const keys: string[] = [];
+  let first = 0;
+  for (const [index, chunk] of chunks.entries()) {
+    const items = packValues(chunk);
+    const codeVersion = options.codeVersion ?? version;
+    const ref = { module: TASKS, name: task };
+    const key = chunkKey({ scope: "test", run: runId, cell: task, index, codeVersion, task: ref, items });
+    const message = encodeChunk({
+      v: 1, key, task: ref, codeVersion, items, claim: null, index, first, count: chunk.length, run: runId, pipeline: "remote",
+      cell: task, attempt: 1, maxDeliver: MAX_DELIVER, publishedAt: Date.now(),
+    });
+    await js.publish(chunkSubject("cpu", key), message, { msgID: key });
+    keys.push(key);
+    first += chunk.length;
+  }
+  return keys;
+}
+
+/** A chunk's items; `tag` names its markers. */
+function items(tag: number, count: number, at: number): tasks.Item[] {
+  return Array.from({ length: count }, (_, i) => ({ n: tag * 100 + i, dir: markers, chunk: tag, at }));
+}
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function resultOf(key: string) {
+  const entry = await results.get(key);
+  return entry?.operation === "PUT" ? decodeResult(entry.value) : undefined;
+}
+
+function marker(name: string): number | undefined {
+  try {
+    return Number(readFileSync(join(markers, name), "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+describe("remote worker processes", () => {
+  it("kill -9 a worker in the middle of a chunk at 10 points: every result accepted once, none lost, equal to the in-process run", async () => {
+    // Chunk c's first delivery stops at item c; the test kills its worker there and starts another.
+    const chunks = Array.from({ length: 10 }, (_, c) => items(100 + c, 10, c));
+    const keys = await publish(1, "stopAt", chunks);
+    const killed = new Set<string>();
+    const done = await until("every chunk's result", async () => {
+      for (const name of readdirSync(markers).filter((n) => n.startsWith("at-") && !killed.has(n))) {
+        killed.add(name);
+        const pid = marker(name)!;
+        workerOf(pid).child.kill("SIGKILL");
+        startWorker().catch((err) => console.error(err));
+      }
+      const all = await Promise.all(keys.map(resultOf));
+      return all.every(Boolean) ? all : undefined;
+    }, 30_000);
+    expect(killed.size).toBe(10);
+    for (const [c, record] of done.entries()) {
+      expect(record!.ok).toBe(true);
+      if (!record!.ok) continue;
+      expect(record!.delivery, `chunk ${c} was redelivered after its worker died`).toBeGreaterThan(1);
+      expect(unpackValues(record!.results!)).toEqual(tasks.stopAt(chunks[c])); // the markers exist now: it runs through
+    }
+    // Each chunk accepted once: one accepted event per key over every worker, dead ones' included.
+    const accepted = workers.flatMap((w) => w.events).filter((e) => e.kind === "accepted" && keys.includes(e.key));
+    expect(accepted.map((e) => e.key).sort()).toEqual([...keys].sort());
+    const jsm = await jetstreamManager(nc);
+    await until("every chunk acked", async () => (await jsm.streams.info(STREAM)).state.messages === 0 || undefined);
+  });
+
+  it("a stale worker (SIGSTOP past ack_wait) finds its chunk finished elsewhere: its late result is discarded and counted", async () => {
+    const [key] = await publish(2, "slowOnce", [items(200, 5, 1_500)]);
+    const pid = await until("the chunk to start", () => marker("slow-200"));
+    const stale = workerOf(pid);
+    process.kill(pid, "SIGSTOP");
+    const record = await until("the chunk to be finished by another worker", () => resultOf(key));
+    process.kill(pid, "SIGCONT");
+    expect(record.ok && record.worker).not.toBe(stale.name);
+    expect(record.ok && record.delivery).toBe(2);
+    await until("the stale worker's duplicate", () => stale.events.find((e) => e.kind === "duplicate" && e.key === key));
+    expect(stale.events.filter((e) => e.key === key).map((e) => e.kind)).toEqual(["duplicate"]);
+  });
+
+  it("refuses a chunk of another code version on every delivery, and fails a chunk that fails on every worker, naming its tries", async () => {
+    const [refused] = await publish(3, "stopAt", [items(300, 3, -1)], { codeVersion: "f00d" });
+    const [failing] = await publish(3, "alwaysFails", [items(301, 3, -1)]);
+    const [a, b] = await Promise.all([refused, failing].map((key) => until(`the final record of ${key}`, () => resultOf(key)))) as ChunkFailure[];
+    expect(a.ok).toBe(false);
+    expect(a.error).toContain(`code version f00d on the server, but ${version} on worker`);
+    expect(a.tries.map((t) => t.state)).toEqual(["refused", "refused", "refused"]);
+    expect(b.ok).toBe(false);
+    expect(b.error).toBe("no luck with 3 items");
+    expect(b.tries.map((t) => [t.delivery, t.state])).toEqual([[1, "failed"], [2, "failed"], [3, "failed"]]);
+    expect(b.retryable).toBe(true);
+    expect(workers.some((w) => w.events.some((e) => e.kind === "refused" && e.key === refused))).toBe(true);
+  });
+
+  it("SIGTERM drains: a running chunk finishes, one that would outlast the drain is given back and finished elsewhere", async () => {
+    // The long one first: its worker is then busy, so the quick one goes to another.
+    const [long] = await publish(4, "slowOnce", [items(401, 2, 20_000)]);
+    const longPid = await until("the long chunk to start", () => marker("slow-401"));
+    const [quick] = await publish(4, "busy", [items(400, 2, 300)]);
+    const quickPid = await until("the quick chunk to start", () => {
+      const name = readdirSync(markers).find((n) => n.startsWith("busy-400-"));
+      return name ? marker(name) : undefined;
+    });
+    process.kill(quickPid, "SIGTERM");
+    process.kill(longPid, "SIGTERM");
+    const [q, l] = [workerOf(quickPid), workerOf(longPid)];
+    expect(await q.exited).toBe(0);
+    expect(await l.exited).toBe(0);
+    expect(q.events.filter((e) => e.key === quick).map((e) => e.kind)).toEqual(["accepted"]);
+    expect((await resultOf(quick))!.ok && (await resultOf(quick) as { worker: string }).worker).toBe(q.name);
+    expect(l.events.filter((e) => e.key === long).map((e) => e.kind)).toEqual(["given-back"]);
+    const record = await until("the given-back chunk to be finished", () => resultOf(long));
+    expect(record.ok && record.worker).not.toBe(l.name);
+    expect(JSON.parse(l.stdout.trim().split("\n").at(-1)!).counts.givenBack).toBe(1);
+  });
+});
