@@ -154,6 +154,7 @@ export class Cellar implements AsyncDisposable {
   readonly #schedulers = new Set<{ wake(): void }>();
   #store: Promise<Store> | undefined;
   #evalSeeded = false;
+  #workerCounts: (() => Record<string, number>) | undefined;
   #closed = false;
 
   constructor(options: CellarOptions) {
@@ -545,7 +546,13 @@ export class Cellar implements AsyncDisposable {
       k.seedEvalMetrics(await this.#store.then((store) => k.latestEvalResults(store, "run_eval_suite")).catch(() => []));
     }
     const { registry } = k;
+    if (this.#workerCounts) k.workerCounts.read = this.#workerCounts;
     return { contentType: registry.contentType, text: await registry.metrics() };
+  }
+
+  /** Where metrics() reads `cellar_workers{state}` from: the server's registry of remote kernels. */
+  countWorkers(read: () => Record<string, number>): void {
+    this.#workerCounts = read;
   }
 
   /** What a pipeline's most recent `runs` runs used, per cell and resource, priced by `model` (`cellar costs`). */

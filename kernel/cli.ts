@@ -19,6 +19,7 @@ import { inspectCommands } from "./cli/inspect.ts";
 import { runCommands } from "./cli/run.ts";
 import { scheduleCommands } from "./cli/schedule.ts";
 import { serveCommands } from "./cli/serve.ts";
+import { workersCommands } from "./cli/workers.ts";
 import { errorLine, isCellarError } from "./errors.ts";
 import { runtime } from "./runtime/mod.ts";
 
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   runCommands(cli);
   scheduleCommands(cli);
   serveCommands(cli);
+  workersCommands(cli);
   inspectCommands(cli);
 
   try {

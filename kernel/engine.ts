@@ -26,7 +26,7 @@ export { logPage } from "./run-logs.ts";
 export { runGrid } from "./run-grid.ts";
 export { Runner } from "./runner.ts";
 export { claimRun, createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, pageRuns, scheduledRunKey } from "./run-records.ts";
-export { registry } from "./prometheus.ts";
+export { registry, workerCounts } from "./prometheus.ts";
 export { recordPipelineLoad, recordRunMetrics, seedEvalMetrics } from "./run-metrics.ts";
 export { runtime } from "./runtime/mod.ts";
 export { pausedPipelines, setPaused } from "./pause.ts";

@@ -20,7 +20,20 @@ export const schedulerLoops = { sleeping: 0 };
 /** Cell and run durations: from 0.1 s to 4 h. */
 const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400];
 
+/** Where `cellar_workers` is read from at each scrape: the server's worker registry, once it has one. */
+export const workerCounts: { read?: () => Record<string, number> } = {};
+
 export const metrics = {
+  workers: new Gauge({
+    name: "cellar_workers",
+    help: "Remote kernels (cellar worker) known to this server, by state: alive, lost (missed heartbeats) or revoked",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const counts = workerCounts.read?.();
+      if (counts) for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  }),
   deviceBusy: new Counter({
     name: "cellar_device_busy_fraction_seconds_total",
     help: "Seconds a device was leased, weighted by the leased fraction (1.0 = the whole device for one second)",

@@ -5,13 +5,15 @@
 #   - postgresql-doc-15: the PostgreSQL HTML manual, the real website the crawl tests serve on 127.0.0.1;
 #   - wget: the reference crawler bench/crawl.bench.ts measures against;
 #   - chromium: the real browser the UI tests drive through playwright-core (its own download is unreachable);
+#   - nats-server (2.9.10): the NATS JetStream that remote kernels use; the tests start real ones on 127.0.0.1,
+#     as `cellar serve --nats-local` does;
 #   - the npm packages in package-lock.json (npm ci), when node_modules does not match it.
 # Usage: bash scripts/setup.sh        (scripts/test.sh runs it before the tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian package -> the suite it must come from ("" = any: bookworm's Vulkan loader serves the newer Mesa).
-declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="" [chromium]="")
+declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="" [chromium]="" [nats-server]="")
 
 installed() { # a package is installed, and from backports when it must be
   local status

@@ -22,6 +22,7 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { eventRoutes } from "./api/events.ts";
 import { apiRoutes, failure } from "./api/routes.ts";
+import { isWorkerCall } from "./api/worker-routes.ts";
 import { sameOrigin, tokenGuard } from "./auth.ts";
 import type { ServerDeps } from "./deps.ts";
 import { EventLog } from "./events.ts";
@@ -54,7 +55,7 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): OpenAPIHo
   app.use("*", secureHeaders({ contentSecurityPolicy: CSP }));
   // Before the token: a page on another origin must not change state on a loopback server without one either.
   app.use("*", sameOrigin());
-  const guard = options.token ? tokenGuard(options.token, ["/healthz", STYLE_PATH]) : undefined;
+  const guard = options.token ? tokenGuard(options.token, ["/healthz", STYLE_PATH], isWorkerCall) : undefined;
   if (guard) app.use("*", guard.check);
   // The rest of the body is not read: the connection cannot carry another request, and the client must know.
   app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: "request body over 1 MB" }, 413, { connection: "close" }) }));

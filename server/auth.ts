@@ -83,8 +83,11 @@ export interface TokenGuard {
   login: Hono;
 }
 
-/** The guard of a server with a token; `/login` and the `open` paths need neither token nor session. */
-export function tokenGuard(token: string, open: string[]): TokenGuard {
+/**
+ * The guard of a server with a token; `/login` and the `open` paths need neither token nor session, nor do
+ * the requests `ownAuth` picks (the remote kernels' calls, which carry a token of their own that their route checks).
+ */
+export function tokenGuard(token: string, open: string[], ownAuth: (method: string, path: string) => boolean = () => false): TokenGuard {
   // A new secret per process: a restart ends every session, and no secret is kept anywhere.
   const secret = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
   const refuse = (c: Context) => c.json({ error: "missing or wrong bearer token" }, 401);
@@ -97,7 +100,7 @@ export function tokenGuard(token: string, open: string[]): TokenGuard {
   });
   const openPaths = new Set([...open, "/login"]);
   const check: MiddlewareHandler = async (c, next) => {
-    if (openPaths.has(c.req.path) || await hasSession(c, secret)) return await next();
+    if (openPaths.has(c.req.path) || ownAuth(c.req.method, c.req.path) || await hasSession(c, secret)) return await next();
     if (c.req.header("authorization") !== undefined || !isUiPath(c.req.path)) {
       const refused = await refusal(bearer, c);
       if (refused) return refused;

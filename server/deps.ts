@@ -15,6 +15,7 @@
  * ```
  */
 import type { Cellar, Pipeline } from "../kernel/mod.ts";
+import type { WorkerRegistry } from "./workers.ts";
 
 /** The pipelines the server serves (from `--pipelines <dir>`), kept current as their files change. */
 export interface PipelineRegistry {
@@ -31,4 +32,6 @@ export interface PipelineRegistry {
 export interface ServerDeps {
   cellar: Cellar;
   pipelines: PipelineRegistry;
+  /** The remote kernels that joined (workers.ts); none: an empty registry without NATS, which refuses joins. */
+  workers?: WorkerRegistry;
 }

@@ -1,6 +1,7 @@
 /**
  * `cellar serve` in one call: the pipelines of a directory (watched), the facade over the store, the
- * scheduler over the scheduled ones (restarted when a file changes), and the app listening. close() cancels
+ * scheduler over the scheduled ones (restarted when a file changes), the registry of remote kernels with
+ * the NATS they are given (`nats`, or a nats-server started beside the store), and the app listening. close() cancels
  * the runs still going (they stay resumable) and stops the rest in reverse order.
  *
  * @example
@@ -12,11 +13,12 @@
  * await server.close();
  * ```
  */
-import { type Cellar, CellarError, errorLine, openCellar, type Pipeline, serverRuntime as runtime } from "../kernel/mod.ts";
+import { type Cellar, CellarError, errorLine, type LocalNats, type NatsAccess, openCellar, type Pipeline, serverRuntime as runtime, startLocalNats } from "../kernel/mod.ts";
 import { createApp } from "./app.ts";
 import { bindRefusal } from "./auth.ts";
 import { EventLog } from "./events.ts";
 import { openPipelineRegistry, type WatchedRegistry } from "./pipelines.ts";
+import { localNatsControl, parseNatsUrl, sharedNatsControl, WorkerRegistry } from "./workers.ts";
 
 export interface ServerOptions {
   db: string;
@@ -27,6 +29,14 @@ export interface ServerOptions {
   pipelines: string;
   /** false: no scheduler (the API and triggered runs only). */
   schedule?: boolean;
+  /** An external NATS for remote kernels: `nats://user:password@host:port` (comma-separated for a cluster). */
+  nats?: string;
+  /** Start a nats-server of our own (from PATH) beside the store, `<db>.nats/`, on 127.0.0.1. */
+  natsLocal?: boolean;
+  /** What a joining worker must present; default `token`. */
+  joinToken?: string;
+  /** How often workers send heartbeats (default 5 s; lost after three missed). */
+  workerHeartbeatMs?: number;
 }
 
 export interface RunningServer {
@@ -34,19 +44,33 @@ export interface RunningServer {
   port: number;
   cellar: Cellar;
   registry: WatchedRegistry;
+  /** The remote kernels that joined. */
+  workers: WorkerRegistry;
+  /** How this server reaches NATS (its own user), when it has one: what remote placement connects with. */
+  nats?: NatsAccess;
+  /** The nats-server it started (`natsLocal`). */
+  localNats?: LocalNats;
   close(): Promise<void>;
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const refusal = bindRefusal(options.host, options.token);
   if (refusal) throw new CellarError(refusal);
-  const registry = await openPipelineRegistry(options.pipelines);
+  const { localNats, nats, workers } = await remoteKernels(options);
+  let registry: WatchedRegistry;
+  try {
+    registry = await openPipelineRegistry(options.pipelines);
+  } catch (err) {
+    await localNats?.stop();
+    throw err;
+  }
   const cellar = openCellar({ db: options.db });
+  cellar.countWorkers(() => workers.counts());
   try {
     // Open the store now: a held or broken store fails the start, not the first request.
     await cellar.store();
     const events = new EventLog(cellar, { pipelines: registry });
-    const app = createApp({ cellar, pipelines: registry }, { events, ...(options.token ? { token: options.token } : {}) });
+    const app = createApp({ cellar, pipelines: registry, workers }, { events, ...(options.token ? { token: options.token } : {}) });
     const served = await runtime.serve(app.fetch, { hostname: options.host, port: options.port });
     const scheduler = options.schedule === false ? undefined : keepScheduling(cellar, registry);
     return {
@@ -54,6 +78,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       port: served.port,
       cellar,
       registry,
+      workers,
+      ...(nats ? { nats } : {}),
+      ...(localNats ? { localNats } : {}),
       close: async () => {
         // Runs still going stop as `cellar schedule` stops them on a signal: cancelled, left resumable.
         cellar.cancel(undefined, "server stopping");
@@ -63,13 +90,38 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await scheduler?.stop();
         registry.close();
         await cellar.close();
+        await localNats?.stop();
       },
     };
   } catch (err) {
     registry.close();
     await cellar.close();
+    await localNats?.stop();
     throw err;
   }
+}
+
+/**
+ * The NATS remote kernels are given — an external one (`nats`), one started here with its JetStream files
+ * in `<db>.nats/` beside the store (`natsLocal`), or none — and the registry they join.
+ */
+async function remoteKernels(options: ServerOptions): Promise<{ localNats?: LocalNats; nats?: NatsAccess; workers: WorkerRegistry }> {
+  if (options.nats && options.natsLocal) throw new CellarError("--nats and --nats-local: give one (an external NATS, or one started here)");
+  if (options.natsLocal && options.db === ":memory:") {
+    throw new CellarError("--nats-local keeps its JetStream files beside the store: give a store file (--db), not :memory:");
+  }
+  const localNats = options.natsLocal ? await startLocalNats({ dir: `${runtime.resolve(options.db)}.nats` }) : undefined;
+  const nats: NatsAccess | undefined = localNats
+    ? { servers: localNats.servers, user: localNats.admin.user, pass: localNats.admin.pass }
+    : options.nats ? parseNatsUrl(options.nats) : undefined;
+  const control = localNats ? localNatsControl(localNats) : nats ? sharedNatsControl(nats) : undefined;
+  const joinToken = options.joinToken ?? options.token;
+  const workers = new WorkerRegistry({
+    ...(control ? { nats: control } : {}),
+    ...(joinToken ? { joinToken } : {}),
+    ...(options.workerHeartbeatMs ? { heartbeatMs: options.workerHeartbeatMs } : {}),
+  });
+  return { ...(localNats ? { localNats } : {}), ...(nats ? { nats } : {}), workers };
 }
 
 /** The facade's scheduler over the registry's scheduled pipelines, started anew after a file reloads. */

@@ -26,6 +26,8 @@ import { logRoute } from "./log-route.ts";
 import { pauseRoutes } from "./pause-routes.ts";
 import * as S from "./schemas.ts";
 import { sharedReads } from "./shared-read.ts";
+import { workerRoutes } from "./worker-routes.ts";
+import { WorkerRegistry } from "../workers.ts";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 const refused = (description: string) => json(S.ErrorBody, description);
@@ -44,6 +46,7 @@ export function apiRoutes(deps: ServerDeps): OpenAPIHono {
   pauseRoutes(api, deps);
   cliRoutes(api, deps);
   evalRoute(api, deps);
+  workerRoutes(api, deps.workers ?? new WorkerRegistry());
   api.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "Cellar", version: "1" }, servers: [{ url: "/api/v1" }] });
   return api;
 }

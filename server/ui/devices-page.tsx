@@ -1,6 +1,7 @@
 /**
  * `/devices`: each GPU device of the pool, on its host — the fraction claimed and the memory claimed (as
- * bars), its leases — and the claims waiting for room. devices.js keeps it current: on the event stream's
+ * bars), its leases — and the claims waiting for room; below, the remote kernels that joined (alive, lost
+ * or revoked) with their devices. devices.js keeps it current: on the event stream's
  * run, cell and progress events it fetches this page again and swaps the `[data-devices]` part, so it
  * changes while something runs and asks for nothing while nothing does.
  *
@@ -12,26 +13,27 @@
  * const page = devicesPage(await openCellar({ db: "/tmp/cellar.duckdb" }).devices());
  * ```
  */
-import type { DeviceSnapshot, DeviceState } from "../../kernel/mod.ts";
+import type { DeviceSnapshot, DeviceState, WorkerState } from "../../kernel/mod.ts";
+import type { WorkerView } from "../workers.ts";
 import { Layout } from "./layout.tsx";
 
 export const DEVICES_SCRIPT = "/ui/devices.js";
 const BAR_WIDTH = 160;
 
-export function devicesPage(snapshot: DeviceSnapshot) {
+export function devicesPage(snapshot: DeviceSnapshot, workers: WorkerView[] = []) {
   return (
     <Layout title="Devices" scripts={[DEVICES_SCRIPT]}>
       <h1>Devices</h1>
       <p class="sub">
         the GPU devices ctx.map places claims on · <span data-devices-status="" class="muted">as of the page load</span>
       </p>
-      <DevicesPart snapshot={snapshot} />
+      <DevicesPart snapshot={snapshot} workers={workers} />
     </Layout>
   );
 }
 
-/** What devices.js replaces: the queue and the table. */
-export function DevicesPart(props: { snapshot: DeviceSnapshot }) {
+/** What devices.js replaces: the queue, the table and the remote kernels. */
+export function DevicesPart(props: { snapshot: DeviceSnapshot; workers?: WorkerView[] }) {
   const { snapshot } = props;
   const leases = snapshot.devices.reduce((n, d) => n + d.leases, 0);
   return (
@@ -50,7 +52,44 @@ export function DevicesPart(props: { snapshot: DeviceSnapshot }) {
             <tbody>{snapshot.devices.map((d) => <DeviceRow key={`${d.host}/${d.id}`} device={d} />)}</tbody>
           </table>
         )}
+      <Workers workers={props.workers ?? []} />
     </div>
+  );
+}
+
+/** A worker state's badge colour: the run states' palette. */
+const WORKER_BADGE: Record<WorkerState, string> = { alive: "state-success", lost: "state-upstream_failed", revoked: "state-failed" };
+
+/** The remote kernels (`cellar worker`) that joined this server, each with its state and devices. */
+function Workers(props: { workers: WorkerView[] }) {
+  const { workers } = props;
+  return (
+    <section class="workers" data-workers="">
+      <h2>Remote kernels</h2>
+      {workers.length === 0
+        ? <div class="empty">No remote kernels have joined. Start one with: cellar worker --server &lt;this server's URL&gt; --token &lt;join token&gt;</div>
+        : (
+          <table class="list workers">
+            <thead><tr><th>Worker</th><th>State</th><th>Devices</th><th class="num">Chunks running</th><th>Last heartbeat</th></tr></thead>
+            <tbody>
+              {workers.map((w) => (
+                <tr key={w.name} data-worker={w.name} data-worker-state={w.state}>
+                  <td><b class="mono">{w.name}</b>{w.host ? <div class="small muted">{`on ${w.host}`}</div> : null}</td>
+                  <td><span class={`badge ${WORKER_BADGE[w.state]}`}>{w.state}</span></td>
+                  <td>{w.devices.length === 0 ? <span class="muted">none</span> : w.devices.map((d) => (
+                    <div key={d.id} class="small">
+                      <b class="mono">{d.id}</b>{` ${d.kind} · budget ${d.budget}${d.memoryBytes > 0 ? ` · ${bytes(d.memoryBytes)}` : ""}`}
+                      {d.description ? <span class="muted">{` · ${d.description}`}</span> : null}
+                    </div>
+                  ))}</td>
+                  <td class="num">{String(w.inFlight)}</td>
+                  <td class="mono small">{`${w.lastHeartbeatAt.slice(0, 19).replace("T", " ")} UTC`}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+    </section>
   );
 }
 

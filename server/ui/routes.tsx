@@ -54,7 +54,7 @@ export function uiRoutes(deps: ServerDeps): Hono {
     const csv = costsCsv(await deps.cellar.costsByDay({ days: query.days, ...(query.pipeline ? { pipeline: query.pipeline } : {}) }));
     return c.body(csv, 200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="cellar-costs-${query.days}d.csv"` });
   });
-  app.get("/devices", async (c) => c.html(devicesPage(await deps.cellar.devices())));
+  app.get("/devices", async (c) => c.html(devicesPage(await deps.cellar.devices(), deps.workers?.list())));
   app.get("/search", async (c) => {
     const { status, page } = await searchResponse(deps, c.req.query());
     return c.html(page, status);

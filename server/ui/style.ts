@@ -155,6 +155,8 @@ svg.bar .bar-bg { fill: var(--line); }
 svg.bar .bar-fill { fill: var(--running); }
 table.devices tr.removed td { color: var(--muted); }
 table.devices .opt { margin-left: 8px; }
+section.workers { margin-top: 28px; }
+section.workers h2 { margin: 0 0 10px; }
 table.devices td.meter { white-space: nowrap; }
 form.searchform { display: flex; gap: 12px; flex-wrap: wrap; align-items: center; margin: 0 0 16px; }
 form.searchform input[type=search] { flex: 1 1 360px; font: inherit; padding: 5px 10px; border: 1px solid var(--line); border-radius: 6px; }

@@ -1,0 +1,258 @@
+/**
+ * The server's registry of remote kernels (`cellar worker`s): who joined, with which devices and code
+ * versions, when each last sent a heartbeat, and each one's credential — a random bearer token issued at
+ * join, for its heartbeats and its leave — and NATS user. Revoking a worker withdraws both: its HTTP calls
+ * are refused (403) and, with `--nats-local`, its NATS user is removed from nats-server's config and the
+ * server reloaded, which closes its connection. With an external `--nats` URL every worker is given that
+ * URL's credentials (per-worker NATS users need `--nats-local`, or an account the operator manages), so a
+ * revoked worker's NATS connection stays until the operator withdraws it there.
+ *
+ * A worker is alive from its join and each heartbeat, lost after three heartbeat intervals without one
+ * (a heartbeat makes it alive again), revoked for good (in this process: a revoked name can not join again;
+ * a machine that should never come back needs a new join token). The registry is held in memory: after a
+ * server restart workers join again (their heartbeat's 401 says so).
+ *
+ * @example
+ * ```ts
+ * import { startLocalNats } from "../kernel/mod.ts";
+ * import { localNatsControl, WorkerRegistry } from "./workers.ts";
+ *
+ * const nats = await startLocalNats({ dir: "/tmp/cellar.duckdb.nats" });
+ * const workers = new WorkerRegistry({ nats: localNatsControl(nats) });
+ * const joined = await workers.join({ name: "gpu1", devices: [], codeVersions: {} });
+ * // joined → { name: "gpu1", credential: "…", nats: { servers, user: "worker-gpu1", pass }, heartbeatMs: 5000 }
+ * await workers.revoke("gpu1"); // its NATS user removed, nats-server reloaded
+ * ```
+ */
+import { timingSafeEqual } from "hono/utils/buffer";
+import { CellarError, type JoinAnswer, type JoinBody, type LocalNats, type NatsAccess, type WorkerDevice, WorkerState } from "../kernel/mod.ts";
+
+/** How often a worker is asked to send a heartbeat, unless the server is told otherwise. */
+export const HEARTBEAT_MS = 5_000;
+/** Heartbeats missed in a row before a worker counts as lost. */
+export const MISSED_HEARTBEATS = 3;
+/** A worker's name: it goes into URLs, NATS user names and log lines as it is. */
+export const WORKER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** What the registry needs of NATS: the client URLs workers are told, and a user of their own per worker. */
+export interface NatsControl {
+  servers: string[];
+  /** The NATS user and password the worker `name` connects with. */
+  userFor(name: string): Promise<{ user?: string; pass?: string }>;
+  /** Withdraws the worker's NATS user (and so its connection), if it had one of its own. */
+  withdraw(name: string): Promise<void>;
+  /** True when each worker has its own NATS user, which revoke removes. */
+  perWorker: boolean;
+}
+
+/** Per-worker users on our own nats-server (`--nats-local`): `worker-<name>`, added and removed with a reload. */
+export function localNatsControl(nats: LocalNats): NatsControl {
+  const userOf = (name: string) => `worker-${name}`;
+  return {
+    get servers() {
+      return nats.servers;
+    },
+    perWorker: true,
+    userFor: async (name) => await nats.addUser(userOf(name)),
+    withdraw: async (name) => void (await nats.removeUser(userOf(name))),
+  };
+}
+
+/** An external NATS (`--nats nats://user:pass@host:port[,host2:port…]`): every worker gets the URL's credentials. */
+export function sharedNatsControl(access: NatsAccess): NatsControl {
+  const credentials = { ...(access.user !== undefined ? { user: access.user } : {}), ...(access.pass !== undefined ? { pass: access.pass } : {}) };
+  return { servers: access.servers, perWorker: false, userFor: () => Promise.resolve(credentials), withdraw: () => Promise.resolve() };
+}
+
+/**
+ * `nats://user:pass@host:port` (several servers comma-separated, `tls://` for TLS) split into the client
+ * URLs without credentials and the user and password (URL-decoded); bad input throws one line naming it.
+ */
+export function parseNatsUrl(url: string): NatsAccess {
+  const parts = url.split(",").map((s) => s.trim()).filter(Boolean);
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = parts.map((part) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(part.includes("://") ? part : `nats://${part}`);
+    } catch {
+      throw new CellarError(`--nats ${redact(url)}: expected nats://[user:password@]host:port, comma-separated for several servers`);
+    }
+    if (!["nats:", "tls:", "ws:", "wss:"].includes(parsed.protocol) || parsed.hostname === "") {
+      throw new CellarError(`--nats ${redact(url)}: expected nats://[user:password@]host:port (or tls://), not ${parsed.protocol}//`);
+    }
+    if (parsed.username) user = decodeURIComponent(parsed.username);
+    if (parsed.password) pass = decodeURIComponent(parsed.password);
+    return `${parsed.protocol}//${parsed.host}`;
+  });
+  if (servers.length === 0) throw new CellarError(`--nats: expected nats://[user:password@]host:port, got nothing`);
+  return { servers, ...(user !== undefined ? { user } : {}), ...(pass !== undefined ? { pass } : {}) };
+}
+
+/** A URL with its password replaced by `***`, for messages. */
+export function redact(url: string): string {
+  return url.replace(/(\/\/[^:/@,]*:)[^@/,]*@/g, "$1***@");
+}
+
+/** A worker as the API, the CLI and the devices page show it. */
+export interface WorkerView {
+  name: string;
+  host: string | null;
+  state: WorkerState;
+  devices: WorkerDevice[];
+  codeVersions: Record<string, string>;
+  joinedAt: string;
+  lastHeartbeatAt: string;
+  /** Chunks it said it was running at its last heartbeat. */
+  inFlight: number;
+  /** Its own NATS user, or null when it shares the server's (an external --nats). */
+  natsUser: string | null;
+}
+
+interface Entry {
+  view: Omit<WorkerView, "state" | "lastHeartbeatAt">;
+  credential: string;
+  lastHeartbeat: number;
+  revoked: boolean;
+}
+
+/** A call the registry refuses: the status the API answers and its one line. */
+export class WorkerRefusal extends CellarError {
+  readonly status: 401 | 403 | 404 | 409;
+  constructor(message: string, status: 401 | 403 | 404 | 409) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export interface WorkerRegistryOptions {
+  /** Without it, workers cannot join: the server has no NATS to give them. */
+  nats?: NatsControl;
+  /** The bearer token a join must carry (the server's --join-token, else its --token); none: joins need none. */
+  joinToken?: string;
+  heartbeatMs?: number;
+  now?: () => number;
+}
+
+export class WorkerRegistry {
+  readonly heartbeatMs: number;
+  readonly #nats: NatsControl | undefined;
+  readonly #joinToken: string | undefined;
+  readonly #now: () => number;
+  readonly #workers = new Map<string, Entry>();
+
+  constructor(options: WorkerRegistryOptions = {}) {
+    this.#nats = options.nats;
+    this.#joinToken = options.joinToken;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Whether a NATS is there for workers (else join is refused). */
+  get hasNats(): boolean {
+    return this.#nats !== undefined;
+  }
+
+  /** Refuses (401) a join whose bearer token is not the join token. */
+  async checkJoinToken(given: string | undefined): Promise<void> {
+    if (this.#joinToken === undefined) return;
+    if (given === undefined || !(await timingSafeEqual(this.#joinToken, given))) {
+      throw new WorkerRefusal("missing or wrong join token (the server's --join-token, else its --token)", 401);
+    }
+  }
+
+  /**
+   * Registers a worker (the route checked its join token first). A name that is already joined is taken
+   * over by the new join — a worker restarted after a crash comes back under its name — and the old
+   * process's credential and NATS password stop working. A revoked name is refused.
+   */
+  async join(body: JoinBody): Promise<JoinAnswer> {
+    if (!this.#nats) {
+      throw new WorkerRefusal("this server has no NATS for workers; start it with --nats <url> (or CELLAR_NATS) or --nats-local", 409);
+    }
+    if (!WORKER_NAME.test(body.name)) {
+      throw new WorkerRefusal(`worker name ${JSON.stringify(body.name)}: expected letters, digits, '.', '_' or '-' (up to 63)`, 409);
+    }
+    if (this.#workers.get(body.name)?.revoked) throw new WorkerRefusal(`worker ${body.name} was revoked; it cannot join again under that name`, 403);
+    const credential = secret();
+    const natsUser = await this.#nats.userFor(body.name);
+    const now = this.#now();
+    this.#workers.set(body.name, {
+      view: {
+        name: body.name,
+        host: body.host ?? null,
+        devices: body.devices,
+        codeVersions: body.codeVersions,
+        joinedAt: new Date(now).toISOString(),
+        inFlight: 0,
+        natsUser: this.#nats.perWorker ? natsUser.user ?? null : null,
+      },
+      credential,
+      lastHeartbeat: now,
+      revoked: false,
+    });
+    return { name: body.name, credential, nats: { servers: this.#nats.servers, ...natsUser }, heartbeatMs: this.heartbeatMs };
+  }
+
+  /** The worker `name` if `credential` is its own; refuses an unknown one or a wrong credential (401), a revoked one (403). */
+  async authenticate(name: string, credential: string | undefined): Promise<Entry> {
+    const entry = this.#workers.get(name);
+    const matches = entry !== undefined && credential !== undefined && await timingSafeEqual(entry.credential, credential);
+    if (!entry || !matches) throw new WorkerRefusal(`worker ${name}: unknown here or not its credential; join again (cellar worker)`, 401);
+    if (entry.revoked) throw new WorkerRefusal(`worker ${name} was revoked`, 403);
+    return entry;
+  }
+
+  /** Records a heartbeat of an authenticated worker: alive again, if it was lost. */
+  async heartbeat(name: string, credential: string | undefined, status: { inFlight?: number } = {}): Promise<WorkerView> {
+    const entry = await this.authenticate(name, credential);
+    entry.lastHeartbeat = this.#now();
+    entry.view.inFlight = status.inFlight ?? 0;
+    return this.#viewOf(entry);
+  }
+
+  /** Deregisters an authenticated worker (SIGTERM, its chunks given back): forgotten, its NATS user withdrawn. */
+  async leave(name: string, credential: string | undefined): Promise<void> {
+    await this.authenticate(name, credential);
+    this.#workers.delete(name);
+    await this.#nats?.withdraw(name);
+  }
+
+  /** Withdraws a worker's credential and NATS user (closing its connection); 404 for a name never joined. */
+  async revoke(name: string): Promise<WorkerView> {
+    const entry = this.#workers.get(name);
+    if (!entry) throw new WorkerRefusal(`worker ${name}: no such worker`, 404);
+    if (!entry.revoked) {
+      entry.revoked = true;
+      await this.#nats?.withdraw(name);
+    }
+    return this.#viewOf(entry);
+  }
+
+  /** Every worker known, by name. */
+  list(): WorkerView[] {
+    return [...this.#workers.values()].map((e) => this.#viewOf(e)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** How many workers are in each state: `cellar_workers{state}`. */
+  counts(): Record<WorkerState, number> {
+    const counts = Object.fromEntries(Object.values(WorkerState).map((s) => [s, 0])) as Record<WorkerState, number>;
+    for (const entry of this.#workers.values()) counts[this.#stateOf(entry)]++;
+    return counts;
+  }
+
+  #stateOf(entry: Entry): WorkerState {
+    if (entry.revoked) return WorkerState.Revoked;
+    return this.#now() - entry.lastHeartbeat > MISSED_HEARTBEATS * this.heartbeatMs ? WorkerState.Lost : WorkerState.Alive;
+  }
+
+  #viewOf(entry: Entry): WorkerView {
+    return { ...entry.view, state: this.#stateOf(entry), lastHeartbeatAt: new Date(entry.lastHeartbeat).toISOString() };
+  }
+}
+
+/** 32 random bytes as hex. */
+function secret(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+}

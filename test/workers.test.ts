@@ -1,0 +1,137 @@
+/**
+ * The control plane for remote kernels (issue 12, items 1, 2, 6 and 7): `cellar serve` with `--nats-local`
+ * (a real nats-server from PATH, JetStream files beside the store, a generated password, 127.0.0.1), workers
+ * joining with the join token over real HTTP (kernel/remote/join.ts), heartbeats, lost after missed ones,
+ * leave, revoke — its HTTP calls refused, its NATS user removed and its open connection closed by the
+ * reload — `cellar workers` as a real process, the devices page and `cellar_workers{state}` on /metrics.
+ */
+import { mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { codeVersions } from "../kernel/remote/code-version.ts";
+import { joinServer, JoinRefused, type Joined } from "../kernel/remote/join.ts";
+import { type RunningServer, startServer } from "../server/serve.ts";
+import { cli, tempDir } from "./helpers.ts";
+
+const ADMIN = "operator-token";
+const JOIN = "join-token";
+const HEARTBEAT_MS = 150;
+const dir = tempDir("cellar-workers-");
+const db = join(dir, "cellar.duckdb");
+let server: RunningServer;
+const devices = [{ id: "gpu0", kind: "gpu" as const, description: "lavapipe <b>", budget: 1, memoryBytes: 8 * 2 ** 30 }, { id: "cpu", kind: "cpu" as const, budget: 2, memoryBytes: 0 }];
+
+beforeAll(async () => {
+  mkdirSync(join(dir, "pipelines"));
+  server = await startServer({
+    db, host: "127.0.0.1", port: 0, pipelines: join(dir, "pipelines"), schedule: false,
+    token: ADMIN, joinToken: JOIN, natsLocal: true, workerHeartbeatMs: HEARTBEAT_MS,
+  });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const admin = (path: string, init: RequestInit = {}) =>
+  fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}`, ...(init.headers as Record<string, string> | undefined) } });
+const join_ = async (name: string, token = JOIN) =>
+  await joinServer({ server: server.url, token, name, devices, codeVersions: await codeVersions([new URL("../cells/dedup.ts", import.meta.url).href]), host: "box-1" });
+const refusal = async (p: Promise<unknown>) => {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(JoinRefused);
+  return err as JoinRefused;
+};
+const metric = async (state: string) => Number((await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text()).match(new RegExp(`^cellar_workers\\{state="${state}"\\} (\\d+)`, "m"))?.[1]);
+
+describe("cellar serve --nats-local", () => {
+  it("runs a nats-server beside the store, on 127.0.0.1, with a password in a 0600 config", async () => {
+    const nats = server.localNats!;
+    expect(nats.dir).toBe(`${db}.nats`);
+    expect(server.nats!.servers).toEqual([`nats://127.0.0.1:${nats.port}`]);
+    expect(statSync(nats.configPath).mode & 0o777).toBe(0o600);
+    await expect(connect({ servers: server.nats!.servers, reconnect: false })).rejects.toThrow(/auth/i);
+    const nc = await connect({ servers: server.nats!.servers, user: server.nats!.user!, pass: server.nats!.pass!, reconnect: false });
+    await nc.close();
+  });
+});
+
+describe("workers", () => {
+  let w1: Joined;
+  let nc: NatsConnection;
+  let beating: ReturnType<typeof setInterval> | undefined;
+  afterAll(() => clearInterval(beating));
+
+  it("join with the join token only, and get a credential and a NATS user of their own", async () => {
+    expect((await refusal(join_("w1", "wrong"))).status).toBe(401);
+    expect((await refusal(join_("w1", ADMIN))).status).toBe(401);
+    w1 = await join_("w1");
+    expect(w1.credential).toMatch(/^[0-9a-f]{64}$/);
+    expect(w1.heartbeatMs).toBe(HEARTBEAT_MS);
+    expect(w1.nats).toEqual({ servers: server.nats!.servers, user: "worker-w1", pass: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    nc = await connect({ servers: w1.nats.servers, user: w1.nats.user!, pass: w1.nats.pass!, reconnect: false });
+    await w1.heartbeat({ inFlight: 2 });
+    // As `cellar worker` does, at the interval the server asked for (until it is revoked below).
+    beating = setInterval(() => void w1.heartbeat({ inFlight: 2 }).catch(() => {}), HEARTBEAT_MS / 3);
+    // The operator's routes are the operator's: neither a worker's credential nor the join token lists them.
+    expect((await fetch(`${server.url}/api/v1/workers`, { headers: { authorization: `Bearer ${w1.credential}` } })).status).toBe(401);
+    const { workers } = await (await admin("/api/v1/workers")).json() as { workers: Array<Record<string, unknown>> };
+    expect(workers).toEqual([expect.objectContaining({ name: "w1", host: "box-1", state: "alive", inFlight: 2, natsUser: "worker-w1", devices })]);
+    expect(Object.values(workers[0].codeVersions as object)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+  });
+
+  it("are lost after three missed heartbeats, alive again at the next; leave deregisters", async () => {
+    const w2 = await join_("w2");
+    await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 3 + 100));
+    const states = async () => Object.fromEntries(((await (await admin("/api/v1/workers")).json()) as { workers: Array<{ name: string; state: string }> }).workers.map((w) => [w.name, w.state]));
+    expect(await states()).toEqual({ w1: "alive", w2: "lost" });
+    expect([await metric("alive"), await metric("lost")]).toEqual([1, 1]);
+    await w2.heartbeat();
+    expect((await states()).w2).toBe("alive");
+    await w2.leave();
+    expect(await states()).toEqual({ w1: "alive" });
+    expect((await refusal(w2.heartbeat())).message).toMatch(/w2: unknown here .*join again/);
+  });
+
+  it("are listed by cellar workers and shown, escaped, on the devices page", async () => {
+    const listed = await cli(["workers", "--server", server.url, "--token", ADMIN], { cwd: dir });
+    expect(listed.stderr).toBe("");
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/w1\s*│\s*alive\s*│\s*box-1\s*│\s*gpu0 \(gpu, 1\), cpu \(cpu, 2\)\s*│\s*2\s*│/);
+    const page = await (await admin("/devices")).text();
+    expect(page).toMatch(/data-worker="w1" data-worker-state="alive"/);
+    expect(page).toContain("lavapipe &lt;b&gt;");
+    expect(page).toContain("8 GiB");
+  });
+
+  it("revoked: cellar workers revoke closes its NATS connection, refuses its calls and a new join under its name", async () => {
+    const closed = nc.closed();
+    clearInterval(beating);
+    const revoked = await cli(["workers", "revoke", "w1", "--server", server.url], { cwd: dir, env: { CELLAR_TOKEN: ADMIN } });
+    expect([revoked.code, revoked.stdout, revoked.stderr]).toEqual([0, "revoked worker w1 (NATS user worker-w1 removed)\n", ""]);
+    // nats-server's reload closed the connection of the user it no longer has, and refuses a new one.
+    await closed;
+    expect(nc.isClosed()).toBe(true);
+    await expect(connect({ servers: w1.nats.servers, user: w1.nats.user!, pass: w1.nats.pass!, reconnect: false })).rejects.toThrow(/auth/i);
+    const beat = await refusal(w1.heartbeat());
+    expect([beat.status, beat.message]).toEqual([403, "worker w1 was revoked"]);
+    expect((await refusal(w1.leave())).status).toBe(403);
+    expect((await refusal(join_("w1"))).message).toBe("worker w1 was revoked; it cannot join again under that name");
+    expect([await metric("alive"), await metric("revoked")]).toEqual([0, 1]);
+    expect(await (await admin("/devices")).text()).toMatch(/data-worker="w1" data-worker-state="revoked"/);
+    const missing = await cli(["workers", "revoke", "nobody", "--server", server.url, "--token", ADMIN], { cwd: dir });
+    expect([missing.code, missing.stderr]).toEqual([2, "cellar: worker nobody: no such worker\n"]);
+  });
+
+  it("cannot join a server without NATS, and the OpenAPI document has their routes", async () => {
+    const doc = await (await admin("/api/v1/openapi.json")).json() as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/workers"))).toEqual(["/workers", "/workers/{name}/heartbeat", "/workers/{name}", "/workers/{name}/revoke"]);
+    const bare = await startServer({ db: ":memory:", host: "127.0.0.1", port: 0, pipelines: join(dir, "pipelines"), schedule: false });
+    try {
+      const err = await joinServer({ server: bare.url, name: "w9", devices: [], codeVersions: {} }).catch((e: Error) => e);
+      expect(String(err)).toMatch(/no NATS for workers; start it with --nats <url> \(or CELLAR_NATS\) or --nats-local/);
+    } finally {
+      await bare.close();
+    }
+  });
+});
