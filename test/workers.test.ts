@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeVersions } from "../kernel/remote/code-version.ts";
 import { joinServer, JoinRefused, type Joined } from "../kernel/remote/join.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
+import { parseNatsUrl } from "../server/workers.ts";
 import { cli, tempDir } from "./helpers.ts";
 
 const ADMIN = "operator-token";
@@ -123,9 +124,21 @@ describe("workers", () => {
     expect([missing.code, missing.stderr]).toEqual([2, "cellar: worker nobody: no such worker\n"]);
   });
 
-  it("cannot join a server without NATS, and the OpenAPI document has their routes", async () => {
-    const doc = await (await admin("/api/v1/openapi.json")).json() as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/workers"))).toEqual(["/workers", "/workers/{name}/heartbeat", "/workers/{name}", "/workers/{name}/revoke"]);
+  it("under an external --nats are given its URL's credentials, and cannot join a server without NATS", async () => {
+    expect(() => parseNatsUrl("http://x:4222")).toThrow("--nats http://x:4222: expected nats://[user:password@]host:port (or tls://), not http://");
+    const external = await startServer({
+      db: ":memory:", host: "127.0.0.1", port: 0, pipelines: join(dir, "pipelines"), schedule: false, nats: "nats://ci:p%40ss@127.0.0.1:4999,tls://127.0.0.2:4999",
+    });
+    try {
+      const w = await joinServer({ server: external.url, name: "w8", devices: [], codeVersions: {} });
+      expect(w.nats).toEqual({ servers: ["nats://127.0.0.1:4999", "tls://127.0.0.2:4999"], user: "ci", pass: "p@ss" });
+      expect((await external.workers.revoke("w8")).natsUser).toBeNull();
+      expect((await refusal(w.heartbeat())).status).toBe(403);
+    } finally {
+      await external.close();
+    }
+    await expect(startServer({ db: ":memory:", host: "127.0.0.1", port: 0, pipelines: join(dir, "pipelines"), nats: "nats://h:1", natsLocal: true }))
+      .rejects.toThrow("--nats and --nats-local: give one");
     const bare = await startServer({ db: ":memory:", host: "127.0.0.1", port: 0, pipelines: join(dir, "pipelines"), schedule: false });
     try {
       const err = await joinServer({ server: bare.url, name: "w9", devices: [], codeVersions: {} }).catch((e: Error) => e);
@@ -133,5 +146,10 @@ describe("workers", () => {
     } finally {
       await bare.close();
     }
+  });
+
+  it("are in the OpenAPI document", async () => {
+    const doc = await (await admin("/api/v1/openapi.json")).json() as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/workers"))).toEqual(["/workers", "/workers/{name}/heartbeat", "/workers/{name}", "/workers/{name}/revoke"]);
   });
 });

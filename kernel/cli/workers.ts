@@ -50,7 +50,7 @@ export function workersCommands(cli: Cli): void {
         runtime.writeOut(`no remote kernels have joined ${remote.url}\n`);
         return EXIT.ok;
       }
-      const out = table(["worker", "state", "host", "devices", "running", "last heartbeat"]);
+      const out = table(["worker", "state", "host", "devices", "chunks in flight", "last heartbeat"]);
       for (const w of list) {
         const devices = w.devices.map((d) => `${d.id} (${d.kind}, ${d.budget})`).join(", ") || "none";
         out.push([w.name, w.state, w.host ?? "", devices, String(w.inFlight), w.lastHeartbeatAt.replace("T", " ").slice(0, 19)]);

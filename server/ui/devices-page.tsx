@@ -3,7 +3,8 @@
  * bars), its leases — and the claims waiting for room; below, the remote kernels that joined (alive, lost
  * or revoked) with their devices. devices.js keeps it current: on the event stream's
  * run, cell and progress events it fetches this page again and swaps the `[data-devices]` part, so it
- * changes while something runs and asks for nothing while nothing does.
+ * changes while something runs and asks for nothing while nothing does (but every 5 s while remote kernels are
+ * listed: a missed heartbeat is no event).
  *
  * @example
  * ```ts
@@ -13,7 +14,7 @@
  * const page = devicesPage(await openCellar({ db: "/tmp/cellar.duckdb" }).devices());
  * ```
  */
-import type { DeviceSnapshot, DeviceState, WorkerState } from "../../kernel/mod.ts";
+import { type DeviceSnapshot, type DeviceState, WorkerState } from "../../kernel/mod.ts";
 import type { WorkerView } from "../workers.ts";
 import { Layout } from "./layout.tsx";
 
@@ -66,6 +67,15 @@ function Workers(props: { workers: WorkerView[] }) {
   return (
     <section class="workers" data-workers="">
       <h2>Remote kernels</h2>
+      {workers.length > 0
+        ? (
+          <p class="devices-summary">
+            {Object.values(WorkerState).map((state) => (
+              <span key={state}>{`${workers.filter((w) => w.state === state).length} ${state}`}</span>
+            ))}
+          </p>
+        )
+        : null}
       {workers.length === 0
         ? <div class="empty">No remote kernels have joined. Start one with: cellar worker --server &lt;this server's URL&gt; --token &lt;join token&gt;</div>
         : (
