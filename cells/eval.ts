@@ -5,7 +5,8 @@
  * the newest index (embedded with the model that built it), scores them with
  * trec_eval's conventions, fans `judgeQuestions` over each question's top
  * contexts with `ctx.map`, aggregates, and gates the means against a baseline.
- * A regression throws `CheckFailed`: the run fails and alerts, and
+ * A regression throws `CheckFailed` with the means and the verdict as its
+ * details (kept with the failed try): the run fails and alerts, and
  * `cellar cell eval run_eval_suite` exits 1.
  *
  * @example
@@ -17,7 +18,7 @@
  *   .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
  * ```
  */
-import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, recordEvalResult, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
+import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
 import { type IndexHandle, latestIndexPipeline, openIndex } from "./index/search.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
@@ -111,8 +112,6 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const { metrics, perQuery } = withJudgeMeans(measured, scored);
   const verdict = compare(sameJudge(ctx, pinned, { id: judge.id, top: judgeTop }), metrics, thresholds, perQuery);
   ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
-  // A failed gate leaves no checkpoint: this line is what the eval history and /metrics read of it.
-  recordEvalResult(ctx, { metrics, verdict });
 
   const tables = await store(ctx, run, perQuery, measures, scored, judge.id);
   const output: EvalOutput = {
@@ -128,7 +127,8 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   if (!verdict.pass) {
     const worst = verdict.rows.filter((row) => row.result === "FAIL")
       .map((row) => `${row.metric} ${row.now.toFixed(4)} (${row.delta!.toFixed(4)}, allowed −${row.allowedDrop})`);
-    throw new CheckFailed(`eval regressed against ${verdict.baseline}: ${worst.join("; ")}`);
+    // A failed gate leaves no checkpoint: its details are what the eval history and /metrics show of it.
+    throw new CheckFailed(`eval regressed against ${verdict.baseline}: ${worst.join("; ")}`, { details: { metrics, verdict } });
   }
   return output;
 }

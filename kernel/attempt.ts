@@ -23,6 +23,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { ReadTracker, type RunCheckpoint } from "./cache.ts";
 import { type ContextRun, createContext } from "./context.ts";
 import { formatDuration } from "./duration.ts";
+import { encodeCheckDetails } from "./check-details.ts";
 import { CellarError, errorLine, isRetryable } from "./errors.ts";
 import { sha256 } from "./hash.ts";
 import { encodeOutput } from "./output.ts";
@@ -61,7 +62,8 @@ export interface AttemptRun extends ContextRun {
   setState(cell: string, state: CellState, extra?: { tryNumber?: number }): void;
 }
 
-export type Outcome = { ok: true } | { ok: false; error: string; retryable: boolean; cancelled: boolean; ms: number };
+/** `details`: a failed check's details as stored (their JSON round trip), for the cell's failed event. */
+export type Outcome = { ok: true } | { ok: false; error: string; retryable: boolean; cancelled: boolean; ms: number; details?: unknown };
 
 /** One try of one cell: its context, its transaction, its timers. */
 export class Attempt {
@@ -192,19 +194,21 @@ export class Attempt {
       this.conn.interrupt();
       await this.conn.run("ROLLBACK").catch(() => {});
     }
+    // A failed check's details are kept with the try, in its commit: they are all a refused measurement leaves.
+    const details = reason === undefined ? encodeCheckDetails(this.cell.name, err) : {};
     await this.exec.store.writer.write({
       attempts: [{
         ...this.record, state: cancelled ? AttemptState.Cancelled : AttemptState.Failed, startedAt: this.startedAt, endedAt: new Date(),
-        wallMs, cpuMs, error,
+        wallMs, cpuMs, error, ...(details.json === undefined ? {} : { checkDetails: details.json }),
       }],
       costs: this.costRecords(),
-      logs: [this.logRecord("error", error)],
+      logs: [this.logRecord("error", error), ...(details.refusal === undefined ? [] : [this.logRecord("error", details.refusal)])],
     });
     // Whether another try could help is the error's own data (errors.ts): a CellarError is bad input stated by the
     // cell or the kernel (bad seeds, an unstorable output, a shader that does not compile) unless it says
     // `retryable: true`, as a cell that hung and a ctx.map chunk that failed for a transient reason do.
     const retryable = isRetryable(err);
-    return { ok: false, error, retryable, cancelled, ms: wallMs };
+    return { ok: false, error, retryable, cancelled, ms: wallMs, ...(details.json === undefined ? {} : { details: JSON.parse(details.json) }) };
   }
 
   /** The try's costs as rows; also counted in cellar_cost_units_total, as a try's end (commit or fail) calls this once. */

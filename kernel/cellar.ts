@@ -23,7 +23,7 @@ import type { CostLine, CostModel } from "./cost.ts";
 import type { CostDay } from "./cost-days.ts";
 import type { DeviceSnapshot } from "./compute/device-snapshot.ts";
 import { CellarError } from "./errors.ts";
-import type { EvalRun } from "./eval-history.ts";
+import type { CellResultsQuery, CellRunResult } from "./cell-results.ts";
 import { type ParamValue, parseDate, type Pipeline } from "./pipeline.ts";
 import type { LogLine, RunDetail } from "./report.ts";
 import type { LogPage, LogQuery } from "./run-logs.ts";
@@ -153,7 +153,6 @@ export class Cellar implements AsyncDisposable {
   /** The scheduler loops this facade runs: unpausing a pipeline wakes them. */
   readonly #schedulers = new Set<{ wake(): void }>();
   #store: Promise<Store> | undefined;
-  #evalSeeded = false;
   #workerCounts: (() => Record<string, number>) | undefined;
   #closed = false;
 
@@ -539,12 +538,6 @@ export class Cellar implements AsyncDisposable {
   /** The kernel's Prometheus metrics (cells, chunks, devices) in the text exposition format, for `/metrics`. */
   async metrics(): Promise<{ contentType: string; text: string }> {
     const k = await loadEngine();
-    if (!this.#evalSeeded && this.#store) {
-      // Once: the eval gauges of the runs before this process, which its own runs' events then replace.
-      this.#evalSeeded = true;
-      // A store that failed to open fails the calls that need it; /metrics still answers with the rest.
-      k.seedEvalMetrics(await this.#store.then((store) => k.latestEvalResults(store, "run_eval_suite")).catch(() => []));
-    }
     const { registry } = k;
     if (this.#workerCounts) k.workerCounts.read = this.#workerCounts;
     return { contentType: registry.contentType, text: await registry.metrics() };
@@ -575,14 +568,15 @@ export class Cellar implements AsyncDisposable {
   }
 
   /**
-   * Eval results over time (the server's Eval page): the runs of `pipeline` (default "eval") in which its
-   * eval `cell` (default run_eval_suite) left a result, passed or gated, newest logical date first.
+   * A cell's results over runs (cell-results.ts): per run of `pipeline` in which `cell` left one, newest
+   * logical date first, its checkpoint's output or the details of the check that refused it, marked which;
+   * `limit` (default 50) runs, or only run `runId`.
    */
-  async evalHistory(query: { pipeline?: string; cell?: string; limit?: number } = {}): Promise<EvalRun[]> {
+  async cellResults(query: Omit<CellResultsQuery, "limit"> & { limit?: number }): Promise<CellRunResult[]> {
     const k = await loadEngine();
     const limit = query.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1) throw new CellarError(`limit ${limit}: expected a whole number ≥ 1`);
-    return await k.evalHistory(await this.store(), { pipeline: query.pipeline ?? "eval", cell: query.cell ?? "run_eval_suite", limit });
+    return await k.cellResults(await this.store(), { ...query, limit });
   }
 
   /** Searches a pipeline's vector index (`cellar search`) through its module's `search` export. */

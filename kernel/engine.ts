@@ -15,9 +15,9 @@
  * ```
  */
 export { parseReprocess, prepareBackfill } from "./backfill-plan.ts";
+export { cellResults } from "./cell-results.ts";
 export { compute } from "./compute/devices.ts";
 export { costLines } from "./cost.ts";
-export { evalHistory, latestEvalResults } from "./eval-history.ts";
 export { costDays } from "./cost-days.ts";
 export { deviceSnapshot } from "./compute/device-snapshot.ts";
 export { isPipelineId, loadPipeline } from "./loader.ts";
@@ -27,7 +27,7 @@ export { runGrid } from "./run-grid.ts";
 export { Runner } from "./runner.ts";
 export { claimRun, createManualRun, createScheduledRuns, getRun, hasCheckpoint, listRuns, markInterrupted, pageRuns, scheduledRunKey } from "./run-records.ts";
 export { registry, workerCounts } from "./prometheus.ts";
-export { recordPipelineLoad, recordRunMetrics, seedEvalMetrics } from "./run-metrics.ts";
+export { recordPipelineLoad, recordRunMetrics } from "./run-metrics.ts";
 export { runtime } from "./runtime/mod.ts";
 export { pausedPipelines, setPaused } from "./pause.ts";
 export { Scheduler } from "./scheduler.ts";

@@ -88,6 +88,16 @@ function safeString(value: unknown): string {
   }
 }
 
+export interface CheckFailedOptions extends CellarErrorOptions {
+  /**
+   * What the cell measured, which its check refused: a small JSON value (at most 64 KB as JSON,
+   * check-details.ts). A failed check leaves no checkpoint, so this is what the store keeps of the try:
+   * stored with the failed attempt, read back by the facade's cellResults(), and carried by the cell's
+   * failed event — never served from cache or passed to a downstream cell.
+   */
+  details?: unknown;
+}
+
 /**
  * A cell's work completed and its verdict is negative — the eval gate found a
  * regression. The run fails and alerts like any failure, but the cell is not
@@ -98,11 +108,19 @@ function safeString(value: unknown): string {
  * ```ts
  * import { CheckFailed } from "./errors.ts";
  * declare const regressed: string[];
+ * declare const metrics: Record<string, number>;
  *
- * if (regressed.length > 0) throw new CheckFailed(`eval regressed on ${regressed.join(", ")}`);
+ * if (regressed.length > 0) throw new CheckFailed(`eval regressed on ${regressed.join(", ")}`, { details: { metrics } });
  * ```
  */
 export class CheckFailed extends CellarError {
   override name = "CheckFailed";
   override readonly [ERROR_BRAND]: ErrorKind = "check";
+  /** What the refused measurement was (CheckFailedOptions.details), or undefined. */
+  readonly details: unknown;
+
+  constructor(message: string, options: CheckFailedOptions = {}) {
+    super(message, options);
+    this.details = options.details;
+  }
 }

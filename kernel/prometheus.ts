@@ -1,6 +1,6 @@
 /**
  * The kernel's Prometheus metrics, in one prom-client registry the server
- * exposes at /metrics.
+ * exposes at /metrics (and registers its own on, through kernel/mod.ts's metricsRegistry: the eval gauges).
  *
  * @example
  * ```ts
@@ -132,18 +132,6 @@ export const metrics = {
   loadErrors: new Gauge({
     name: "cellar_pipeline_load_errors",
     help: "Pipeline files whose last load (by the server, from its pipelines directory) failed",
-    registers: [registry],
-  }),
-  evalMetric: new Gauge({
-    name: "cellar_eval_metric",
-    help: "A mean metric (nDCG@10, recall@10, MRR, …) of the pipeline's latest eval run in this process, passed or gated",
-    labelNames: ["pipeline", "metric"],
-    registers: [registry],
-  }),
-  evalGateFailures: new Counter({
-    name: "cellar_eval_gate_failures_total",
-    help: "Eval runs whose regression gate failed (a metric dropped from its baseline by more than allowed)",
-    labelNames: ["pipeline"],
     registers: [registry],
   }),
   pipelinePaused: new Gauge({

@@ -1,7 +1,7 @@
 /**
  * The run and cell metrics of kernel/prometheus.ts, read off the runner's events as the facade forwards
  * them: tries by outcome, cell and run durations, cells running, a pipeline's last success; and the
- * pipeline files that failed to load; an eval cell's latest means and its failed gates.
+ * pipeline files that failed to load.
  *
  * @example
  * ```ts
@@ -13,16 +13,12 @@
  * recordRunMetrics({ type: "cell", runId: 1, cell: "greet", state: CellState.Success, tryNumber: 1, ms: 12 });
  * ```
  */
-import { parseEvalResult } from "./eval-history.ts";
 import { metrics } from "./prometheus.ts";
 import type { RunEvent } from "./runner.ts";
 import { CellState, RunState } from "./state.ts";
 
 /** The runs executing in this process: their pipeline (cell events carry only the run id) and start. */
 const runs = new Map<number, { pipeline: string; startedMs: number; running: Set<string> }>();
-
-/** Per pipeline, the metrics its latest eval result set. */
-const evalMetrics = new Map<string, Set<string>>();
 
 /** The pipeline files whose last load failed. */
 const failedFiles = new Set<string>();
@@ -36,7 +32,6 @@ export function recordPipelineLoad(file: string, ok: boolean | undefined): void 
 
 export function recordRunMetrics(event: RunEvent): void {
   if (event.type === "run") return recordRun(event);
-  if (event.type === "log") return recordEval(event);
   if (event.type !== "cell") return;
   const run = runs.get(event.runId);
   if (!run) return;
@@ -49,30 +44,6 @@ export function recordRunMetrics(event: RunEvent): void {
   metrics.cellsRunning.dec({ pipeline: run.pipeline });
   metrics.cellTries.inc({ pipeline: run.pipeline, cell: event.cell, outcome: event.state });
   if (event.ms !== undefined) metrics.cellDuration.observe({ pipeline: run.pipeline, cell: event.cell }, event.ms / 1000);
-}
-
-/** An eval cell's result line (eval-history.ts): its means as gauges, and a failed gate counted. */
-function recordEval(event: Extract<RunEvent, { type: "log" }>): void {
-  const run = runs.get(event.runId);
-  const result = run && parseEvalResult(event.message);
-  if (!result) return;
-  setEvalMetrics(run.pipeline, result.metrics);
-  if (!result.verdict.pass) metrics.evalGateFailures.inc({ pipeline: run.pipeline });
-}
-
-/**
- * The gauges of each pipeline's latest eval result in the store, for the pipelines no run of this process
- * has set yet: after a restart, /metrics shows the last eval, not nothing until the next one.
- */
-export function seedEvalMetrics(latest: ReadonlyArray<{ pipeline: string; metrics: Record<string, number> }>): void {
-  for (const { pipeline, metrics: means } of latest) if (!evalMetrics.has(pipeline)) setEvalMetrics(pipeline, means);
-}
-
-function setEvalMetrics(pipeline: string, means: Record<string, number>): void {
-  // The metrics of this result only: one the previous result had and this one lacks must not linger.
-  for (const metric of evalMetrics.get(pipeline) ?? []) if (!(metric in means)) metrics.evalMetric.remove({ pipeline, metric });
-  for (const [metric, value] of Object.entries(means)) metrics.evalMetric.set({ pipeline, metric }, value);
-  evalMetrics.set(pipeline, new Set(Object.keys(means)));
 }
 
 function recordRun(event: Extract<RunEvent, { type: "run" }>): void {

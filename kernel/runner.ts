@@ -53,7 +53,8 @@ export { CancelledError };
 /** What the runner tells its listeners (the CLI's progress display, the server's live updates). */
 export type RunEvent =
   | { type: "run"; runId: number; pipeline: string; state: RunState }
-  | { type: "cell"; runId: number; cell: string; state: CellState; tryNumber: number; error?: string; ms?: number; retryInMs?: number }
+  /** `details`: on a cell failed by its check, what it measured (CheckFailed's details, as stored). */
+  | { type: "cell"; runId: number; cell: string; state: CellState; tryNumber: number; error?: string; ms?: number; retryInMs?: number; details?: unknown }
   | { type: "progress"; runId: number; cell: string; done: number; total?: number }
   /** A ctx.map's chunks so far (`total` when its items are an array); sent as they change, at most every 100 ms and at the end. */
   | { type: "chunks"; runId: number; cell: string; done: number; failed: number; retried: number; total?: number }
@@ -293,12 +294,12 @@ class Execution {
     }
   }
 
-  report(cell: string, state: CellState, extra: { tryNumber?: number; error?: string; ms?: number; retryInMs?: number } = {}): void {
+  report(cell: string, state: CellState, extra: { tryNumber?: number; error?: string; ms?: number; retryInMs?: number; details?: unknown } = {}): void {
     if (extra.error) this.errors.set(cell, extra.error);
     this.emit({ type: "cell", runId: this.run.runId, cell, state, tryNumber: extra.tryNumber ?? 0, ...extra });
   }
 
-  setState(cell: string, state: CellState, extra: { tryNumber?: number; error?: string; ms?: number; retryInMs?: number } = {}): void {
+  setState(cell: string, state: CellState, extra: { tryNumber?: number; error?: string; ms?: number; retryInMs?: number; details?: unknown } = {}): void {
     this.settle(cell, state);
     this.report(cell, state, extra);
   }
@@ -348,7 +349,8 @@ class Execution {
       if (outcome.ok) return;
       if (outcome.cancelled) return this.setState(cell.name, CellState.Cancelled, { tryNumber, error: outcome.error });
       if (tryNumber === lastTry || !outcome.retryable) {
-        return this.setState(cell.name, CellState.Failed, { tryNumber, error: outcome.error, ms: outcome.ms });
+        const details = outcome.details === undefined ? {} : { details: outcome.details };
+        return this.setState(cell.name, CellState.Failed, { tryNumber, error: outcome.error, ms: outcome.ms, ...details });
       }
       const delay = retryDelayMs(cell, tryNumber - firstTry + 1);
       this.setState(cell.name, CellState.UpForRetry, { tryNumber, error: outcome.error, ms: outcome.ms, retryInMs: delay });

@@ -26,6 +26,7 @@ import { isWorkerCall } from "./api/worker-routes.ts";
 import { sameOrigin, tokenGuard } from "./auth.ts";
 import type { ServerDeps } from "./deps.ts";
 import { EventLog } from "./events.ts";
+import { watchEvalMetrics } from "./eval-metrics.ts";
 import { STYLE_PATH } from "./ui/layout.tsx";
 import { uiRoutes } from "./ui/routes.tsx";
 
@@ -63,7 +64,9 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): OpenAPIHo
   app.notFound((c) => c.json({ error: `${c.req.method} ${c.req.path}: no such route` }, 404));
 
   app.get("/healthz", (c) => c.text("ok"));
+  const evalMetrics = watchEvalMetrics(deps);
   app.get("/metrics", async (c) => {
+    await evalMetrics.settled();
     const { contentType, text } = await deps.cellar.metrics();
     return c.body(text, 200, { "content-type": contentType });
   });

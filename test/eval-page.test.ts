@@ -2,7 +2,7 @@
 // the eval gauges on /metrics, over a real server (startServer, as `cellar serve` runs) and a temp store. The
 // real run_eval_suite needs an ingested index (eval.test.ts, minutes); here an eval pipeline's cell of the
 // same name feeds given means through the real gate (cells/eval/gate.ts's compare) against its last passing
-// run and records its result as run_eval_suite does, so four runs take milliseconds.
+// run and, as run_eval_suite does, throws CheckFailed with its result as details, so four runs take milliseconds.
 import { request } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -18,7 +18,7 @@ const ARTIFACTS = join(ROOT, "test/artifacts");
 /** A question id as a crawled eval set could spell it: the page must show it as text. */
 const SHADY_QID = "<b>q7</b>";
 
-const evalPipeline = (id: string) => `import { CheckFailed, latestCheckpoint, recordEvalResult } from ${JSON.stringify(join(ROOT, "kernel/mod.ts"))};
+const evalPipeline = (id: string) => `import { CheckFailed, latestCheckpoint } from ${JSON.stringify(join(ROOT, "kernel/mod.ts"))};
 import { compare } from ${JSON.stringify(join(ROOT, "cells/eval/gate.ts"))};
 export default pipeline({ id: ${JSON.stringify(id)}, params: { ndcg: 0.4, recall: 0.5, mrr: 0.6, q7: 0.9 } })
   .cell("run_eval_suite", { cache: false }, async (ctx) => {
@@ -28,8 +28,7 @@ export default pipeline({ id: ${JSON.stringify(id)}, params: { ndcg: 0.4, recall
     const last = await latestCheckpoint<any>(ctx, { pipeline: ctx.pipeline, cell: ctx.cell, succeeded: true, excludeRun: ctx.runId, order: "run" });
     const baseline = last ? { source: ctx.pipeline + " run " + last.runId, evalSet: { name: "tiny", fingerprint: "f" }, ...last.output } : null;
     const verdict = compare(baseline, metrics, { "nDCG@10": 0.02, "recall@10": 0.02, MRR: 0.02 }, perQuery);
-    recordEvalResult(ctx, { metrics, verdict });
-    if (!verdict.pass) throw new CheckFailed("eval regressed: " + verdict.regressed.join(", "));
+    if (!verdict.pass) throw new CheckFailed("eval regressed: " + verdict.regressed.join(", "), { details: { metrics, verdict } });
     return { metrics, perQuery, verdict };
   });`;
 

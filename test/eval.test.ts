@@ -14,6 +14,7 @@ import { parseQrels, parseRun } from "../cells/eval/trec.ts";
 import { loadPipeline } from "../kernel/loader.ts";
 import { openCellar, type ParamValue, pipeline, type RunFailure } from "../kernel/mod.ts";
 import { Store } from "../kernel/store/store.ts";
+import { evalHistory } from "../server/eval-history.ts";
 import { startOpenAiServer } from "./fixtures/openai-server.ts";
 import { writeTinyBert } from "./fixtures/tiny-bert.ts";
 import { writeTinyReranker } from "./fixtures/tiny-reranker.ts";
@@ -153,7 +154,7 @@ describe("run_eval_suite", () => {
     expect(String(logs[0].message)).toContain(`nDCG@10 fell most on question ${qid} (0.9000 → ${was["nDCG@10"].toFixed(4)})`);
 
     // The failed gate kept no checkpoint; the eval history (the server's Eval page) has its result all the same.
-    const history = await openCellar({ db: store }).evalHistory({ pipeline: "eval", limit: 2 });
+    const history = await evalHistory(openCellar({ db: store }), { pipeline: "eval", limit: 2 });
     expect(history.map((r) => [r.runId, r.state, r.verdict.pass])).toEqual([[fail.runId, "failed", false], [pass.runId, "success", true]]);
     expect(history[0].metrics["nDCG@10"]).toBeCloseTo(pass.output!.metrics["nDCG@10"], 12);
     expect(history[0].verdict.rows.find((r) => r.metric === "nDCG@10")).toMatchObject({ result: "FAIL", allowedDrop: 0.02, baseline: metrics["nDCG@10"] });

@@ -114,6 +114,8 @@ export interface AttemptRecord {
   wallMs?: number;
   cpuMs?: number;
   error?: string;
+  /** JSON of a failed check's details (check-details.ts), kept in check_details beside the attempt. */
+  checkDetails?: string;
 }
 
 export interface OutputRecord {
@@ -234,6 +236,13 @@ function toStatements(batch: Batch): Statement[] {
         a.runId, a.cell, a.tryNumber, a.state, ts(a.startedAt), ts(a.endedAt),
         a.wallMs ?? null, a.cpuMs ?? null, a.error ?? null,
       ]),
+    ]);
+  }
+  const checked = [...batch.attempts.values()].filter((a) => a.checkDetails !== undefined);
+  if (checked.length > 0) {
+    statements.push([
+      `INSERT OR REPLACE INTO check_details VALUES ${placeholders(checked.length, 4, [])}`,
+      checked.flatMap((a) => [a.runId, a.cell, a.tryNumber, a.checkDetails!]),
     ]);
   }
   if (batch.outputs.length > 0) {

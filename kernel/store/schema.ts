@@ -140,6 +140,18 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE logs;
   ALTER TABLE logs_by_seq RENAME TO logs;
   `,
+  // What a cell measured when its check refused it (CheckFailed's details, check-details.ts), per failed try: a
+  // failed check leaves no checkpoint, and a run's history (cell-results.ts) still shows what it measured. A
+  // table of its own, written in the try's commit: no cache lookup or downstream input reads it.
+  `
+  CREATE TABLE check_details (
+    run_id BIGINT NOT NULL,
+    cell VARCHAR NOT NULL,
+    try_number INTEGER NOT NULL,
+    details JSON NOT NULL,
+    PRIMARY KEY (run_id, cell, try_number)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

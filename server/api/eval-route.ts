@@ -15,12 +15,9 @@
  * ```
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import type { EvalRun } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
+import { EVAL_CELL, evalHistory, type EvalRun } from "../eval-history.ts";
 import * as S from "./schemas.ts";
-
-/** The eval cell whose results the history lists (cells/eval.ts's run_eval_suite, as pipelines/eval.ts names it). */
-export const EVAL_CELL = "run_eval_suite";
 
 export function evalRoute(api: OpenAPIHono, deps: ServerDeps): void {
   api.openapi(
@@ -36,7 +33,7 @@ export function evalRoute(api: OpenAPIHono, deps: ServerDeps): void {
     async (c) => {
       const { pipeline, limit } = c.req.valid("query");
       if (!deps.pipelines.get(pipeline)) return c.json({ error: `pipeline ${pipeline}: no such pipeline` }, 404);
-      const runs = await deps.cellar.evalHistory({ pipeline, cell: EVAL_CELL, limit });
+      const runs = await evalHistory(deps.cellar, { pipeline, cell: EVAL_CELL, limit });
       return c.json(S.EvalHistoryBody.parse({ pipeline, cell: EVAL_CELL, runs: runs.map(evalRunJson) }), 200);
     },
   );

@@ -16,9 +16,9 @@
  * ```
  */
 import { Hono } from "hono";
-import type { EvalRun, Pipeline } from "../../kernel/mod.ts";
+import type { Pipeline } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
-import { EVAL_CELL } from "../api/eval-route.ts";
+import { EVAL_CELL, evalHistory, type EvalRun } from "../eval-history.ts";
 import { when } from "./format.ts";
 import { Layout, NotFound } from "./layout.tsx";
 import { UPLOT_SCRIPT, UPLOT_STYLE } from "./static-files.ts";
@@ -40,7 +40,7 @@ export function evalRoutes(deps: ServerDeps): Hono {
     if (!evals.some((p) => p.id === id)) return c.html(<NotFound what={`pipeline ${id}: no such pipeline with an ${EVAL_CELL} cell`} />, 404);
     const run = c.req.query("run");
     if (run !== undefined && !RUN_ID.test(run)) return c.html(<NotFound what={`run ${run}: no such run`} />, 404);
-    const runs = await deps.cellar.evalHistory({ pipeline: id, cell: EVAL_CELL, limit: HISTORY });
+    const runs = await evalHistory(deps.cellar, { pipeline: id, cell: EVAL_CELL, limit: HISTORY });
     const selected = run === undefined ? runs[0] : runs.find((r) => r.runId === Number(run));
     if (run !== undefined && !selected) return c.html(<NotFound what={`run ${run}: no eval result of pipeline ${id} among its last ${HISTORY}`} />, 404);
     return c.html(<EvalPage evals={evals} pipeline={id} runs={runs} selected={selected} />);

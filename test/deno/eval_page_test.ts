@@ -8,7 +8,7 @@ import { startServer } from "../../server/serve.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-const EVAL = `import { CheckFailed, latestCheckpoint, pipeline, recordEvalResult } from ${JSON.stringify(`${ROOT}kernel/mod.ts`)};
+const EVAL = `import { CheckFailed, latestCheckpoint, pipeline } from ${JSON.stringify(`${ROOT}kernel/mod.ts`)};
 import { compare } from ${JSON.stringify(`${ROOT}cells/eval/gate.ts`)};
 export default pipeline({ id: "eval", params: { ndcg: 0.4 } })
   .cell("run_eval_suite", { cache: false }, async (ctx) => {
@@ -17,8 +17,7 @@ export default pipeline({ id: "eval", params: { ndcg: 0.4 } })
     const last = await latestCheckpoint<any>(ctx, { pipeline: ctx.pipeline, cell: ctx.cell, succeeded: true, excludeRun: ctx.runId });
     const baseline = last ? { source: "eval run " + last.runId, evalSet: { name: "t", fingerprint: "f" }, ...last.output } : null;
     const verdict = compare(baseline, metrics, { "nDCG@10": 0.02 }, perQuery);
-    recordEvalResult(ctx, { metrics, verdict });
-    if (!verdict.pass) throw new CheckFailed("eval regressed");
+    if (!verdict.pass) throw new CheckFailed("eval regressed", { details: { metrics, verdict } });
     return { metrics, perQuery, verdict };
   });
 `;
