@@ -5,15 +5,17 @@
  * leave, revoke — its HTTP calls refused, its NATS user removed and its open connection closed by the
  * reload — `cellar workers` as a real process, the devices page and `cellar_workers{state}` on /metrics.
  */
+import { spawn } from "node:child_process";
 import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeVersions } from "../kernel/remote/code-version.ts";
 import { joinServer, JoinRefused, type Joined } from "../kernel/remote/join.ts";
+import { processAlive } from "../kernel/runtime/node.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
 import { parseNatsUrl } from "../server/workers.ts";
-import { cli, tempDir } from "./helpers.ts";
+import { cli, ROOT, tempDir, TSX } from "./helpers.ts";
 
 const ADMIN = "operator-token";
 const JOIN = "join-token";
@@ -55,6 +57,34 @@ describe("cellar serve --nats-local", () => {
     const nc = await connect({ servers: server.nats!.servers, user: server.nats!.user!, pass: server.nats!.pass!, reconnect: false });
     await nc.close();
   });
+});
+
+describe("cellar serve --nats-local, the process", () => {
+  it("says where workers join, takes CELLAR_JOIN_TOKEN, and stops its nats-server on SIGINT", async () => {
+    const own = join(dir, "own");
+    mkdirSync(own);
+    const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", join(own, "c.duckdb"), "serve", "--port", "0", "--nats-local", "--pipelines", join(dir, "pipelines")], {
+      cwd: own, env: { ...process.env, CELLAR_JOIN_TOKEN: "from-env" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const [, url, pid, servers] = await new Promise<RegExpExecArray>((resolve, reject) => {
+      child.stdout.on("data", (d) => {
+        stdout += d;
+        const match = /remote kernels join at (http:\S+)\/api\/v1\/workers; a nats-server of its own \(pid (\d+), files in \S+\) at (\S+)\n/.exec(stdout);
+        if (match) resolve(match);
+      });
+      child.on("close", () => reject(new Error(`cellar serve exited: ${stderr}`)));
+    });
+    expect(servers).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
+    expect((await refusal(joinServer({ server: url, name: "p1", devices: [], codeVersions: {} }))).status).toBe(401);
+    expect((await joinServer({ server: url, token: "from-env", name: "p1", devices: [], codeVersions: {} })).nats.servers).toEqual([servers]);
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(processAlive(Number(pid))).toBe(false);
+  }, 30_000);
 });
 
 describe("workers", () => {
