@@ -26,6 +26,7 @@ import { CellarError } from "./errors.ts";
 import type { CellResultsQuery, CellRunResult } from "./cell-results.ts";
 import { type ParamValue, parseDate, type Pipeline } from "./pipeline.ts";
 import type { LogLine, RunDetail } from "./report.ts";
+import type { CellLogTails } from "./cell-log-tails.ts";
 import type { LogPage, LogQuery } from "./run-logs.ts";
 import type { GridRun } from "./run-grid.ts";
 import type { RunEvent, Runner, RunResult } from "./runner.ts";
@@ -533,6 +534,17 @@ export class Cellar implements AsyncDisposable {
     const store = await this.store();
     const run = await k.getRun(store, parseRunId(runId));
     return await k.logPage(store, run.runId, query);
+  }
+
+  /**
+   * The last `lines` lines (default 20) of each cell's latest try in run `runId`, every cell in two reads
+   * (cell-log-tails.ts): what a notebook shows under each cell; `cells` keeps only those.
+   */
+  async logTails(runId: number | string, options: { lines?: number; cells?: readonly string[] } = {}): Promise<CellLogTails> {
+    const k = await loadEngine();
+    const store = await this.store();
+    const run = await k.getRun(store, parseRunId(runId));
+    return await k.cellLogTails(store, run.runId, options);
   }
 
   /** The kernel's Prometheus metrics (cells, chunks, devices) in the text exposition format, for `/metrics`. */

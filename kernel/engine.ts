@@ -15,6 +15,7 @@
  * ```
  */
 export { parseReprocess, prepareBackfill } from "./backfill-plan.ts";
+export { cellLogTails } from "./cell-log-tails.ts";
 export { cellResults } from "./cell-results.ts";
 export { compute } from "./compute/devices.ts";
 export { costLines } from "./cost.ts";

@@ -20,6 +20,7 @@ export type { CellReport, LogLine, RunDetail } from "./report.ts";
 export { CACHE_REASONS, CacheReason, type CellReason, reasonText } from "./cache-reason.ts";
 export type { StaleCell } from "./stale.ts";
 export { LOG_LEVELS, type LogLevel, type LogPage, type LogQuery, MAX_LOG_PAGE } from "./run-logs.ts";
+export type { CellLogTail, CellLogTails } from "./cell-log-tails.ts";
 export type { GridCell, GridRun } from "./run-grid.ts";
 export type { AlertHook, CellOptions, ParamValue, Pipeline, PipelineOptions, RetryOptions, RunFailure } from "./pipeline.ts";
 export type { PipelineTrigger, RunOutcome } from "./pipeline.ts";

@@ -28,6 +28,7 @@ import type { ServerDeps } from "./deps.ts";
 import { EventLog } from "./events.ts";
 import { watchEvalMetrics } from "./eval-metrics.ts";
 import { STYLE_PATH } from "./ui/layout.tsx";
+import { FAVICON_PATH } from "./ui/static-files.ts";
 import { uiRoutes } from "./ui/routes.tsx";
 
 /** The pages load their script and style from this server only, and nothing inline (outputs included). */
@@ -56,7 +57,8 @@ export function createApp(deps: ServerDeps, options: AppOptions = {}): OpenAPIHo
   app.use("*", secureHeaders({ contentSecurityPolicy: CSP }));
   // Before the token: a page on another origin must not change state on a loopback server without one either.
   app.use("*", sameOrigin());
-  const guard = options.token ? tokenGuard(options.token, ["/healthz", STYLE_PATH], isWorkerCall) : undefined;
+  // The login form's page needs its stylesheet and icon before a session exists.
+  const guard = options.token ? tokenGuard(options.token, ["/healthz", STYLE_PATH, FAVICON_PATH, "/favicon.ico"], isWorkerCall) : undefined;
   if (guard) app.use("*", guard.check);
   // The rest of the body is not read: the connection cannot carry another request, and the client must know.
   app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: "request body over 1 MB" }, 413, { connection: "close" }) }));

@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventData } from "../server/api/event-schemas.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
 import { ROOT, tempDir, TSX, writePipeline } from "./helpers.ts";
 
@@ -107,6 +108,14 @@ describe("the JSON API, without a token", () => {
     expect(status).toBe(200);
     expect(body.openapi).toBe("3.1.0");
     expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(["/pipelines", "/pipelines/{id}", "/runs", "/runs/{id}", "/pipelines/{id}/runs", "/runs/{id}/cancel"]));
+    // The event stream too: its query, and each event's data shape.
+    const events = body.paths["/events"].get;
+    expect(events.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(["run", "pipeline", "lastEventId", "last-event-id"]));
+    expect(Object.keys(events.responses[200].content)).toEqual(["text/event-stream"]);
+    for (const name of ["RunEvent", "CellEvent", "ChunksEvent", "LogEvent", "PipelineChangedEvent", "SseMessage", "OutputPreview", "JsonNode"]) {
+      expect(Object.keys(body.components.schemas)).toContain(name);
+    }
+    expect(body.components.schemas.CellRun.properties.preview).toBeDefined();
   });
 
   it("lists the pipelines, with the file that failed to load, and shows one with its cells' options and source", async () => {
@@ -132,6 +141,9 @@ describe("the JSON API, without a token", () => {
     expect(shown.body.run).toMatchObject({ id, pipeline: "small", params: { n: 4 }, logicalDate: "2026-05-03T00:00:00.000Z" });
     expect(shown.body.cells.map((c: any) => `${c.cell}:${c.state}:${c.tries}`)).toEqual(["make:success:1", "sum:success:1"]);
     expect(shown.body.logs.map((l: any) => l.message)).toContain("making");
+    // Each done cell's output preview, the notebook's: small JSON as text and a tree.
+    expect(shown.body.cells[1].preview).toEqual({ kind: "json", text: "6", truncated: false, bytes: 1 });
+    expect(shown.body.cells[0].preview).toMatchObject({ kind: "json", text: "[\n  0,\n  1,\n  2,\n  3\n]", tree: { kind: "branch", array: true, size: 4 } });
     const page = await get(`/api/v1/runs/${id}?logsLimit=1`);
     expect(page.body.logs).toHaveLength(1);
     // "making" is its one line: no next page.
@@ -188,6 +200,11 @@ describe("the JSON API, without a token", () => {
     expect(mine[0]).toMatchObject({ event: "run", data: { state: "running" } });
     expect(mine.some((e) => e.event === "cell" && e.data.cell === "sum" && e.data.state === "success")).toBe(true);
     expect(mine.some((e) => e.event === "log" && e.data.message === "making")).toBe(true);
+    // Each is what the OpenAPI document says of its type.
+    for (const e of seen) {
+      expect(e.data.type, JSON.stringify(e)).toBe(e.event);
+      expect(EventData.safeParse(e.data).error, JSON.stringify(e)).toBeUndefined();
+    }
     // Reconnecting after the first event: the rest of them again, the same ids, none before.
     const again = await open({ "last-event-id": mine[0].id }, `?run=${id}`);
     const replayed = await again.until((e) => e.event === "run" && e.data.state === "success");

@@ -66,6 +66,8 @@ describe("a server with a token", () => {
     expect(html).toContain('<form class="login" method="post" action="/login">');
     expect(html).toContain('value="/pipelines/small"');
     expect((await fetch(`${server.url}/ui/style.css`)).status).toBe(200);
+    // Its icon too, before a login, and /favicon.ico where a browser looks by default.
+    for (const icon of ["/ui/favicon.svg", "/favicon.ico"]) expect((await fetch(server.url + icon)).headers.get("content-type")).toBe("image/svg+xml");
   });
 
   it("re-shows the form with one line on a wrong token, and refuses a login from another origin", async () => {

@@ -10,8 +10,8 @@ import { deviceSnapshot } from "../kernel/compute/device-snapshot.ts";
 import { registry } from "../kernel/prometheus.ts";
 import { devicesPage } from "../server/ui/devices-page.tsx";
 import { JsonTree } from "../server/ui/json-tree.tsx";
-import { jsonTree, outputPreview, TREE_ITEMS } from "../server/ui/preview.ts";
-import { PREVIEW_COLUMNS, tablePreview } from "../server/ui/table-preview.ts";
+import { jsonTree, outputPreview, TREE_ITEMS } from "../server/preview/output-preview.ts";
+import { PREVIEW_COLUMNS, tablePreview } from "../server/preview/table-preview.ts";
 import { SCRIPT_OUTPUT, type UiFixture, uiFixture } from "./ui-fixture.ts";
 
 let ui: UiFixture;

@@ -2,8 +2,8 @@
 // everything from data (outputs, errors) is escaped.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cellCall } from "../server/ui/cell-source.ts";
-import { outputPreview } from "../server/ui/preview.ts";
-import { valueText } from "../server/ui/table-preview.ts";
+import { outputPreview } from "../server/preview/output-preview.ts";
+import { valueText } from "../server/preview/table-preview.ts";
 import type { LogLine, LogQuery } from "../kernel/mod.ts";
 import { SCRIPT_OUTPUT, type UiFixture, uiFixture } from "./ui-fixture.ts";
 
@@ -168,6 +168,83 @@ describe("notebook UI", () => {
       const page = await get(path);
       expect(page.status, path).toBe(404);
       expect(page.body, path).toContain(`<p class="notfound">${line}</p>`);
+    }
+  });
+});
+
+describe("a notebook cell's log and output preview", () => {
+  /** A cell's section of a notebook page. */
+  const section = (html: string, cell: string) => html.slice(html.indexOf(`id="cell-${cell}"`)).split("<section")[0];
+
+  it("shows under each cell the last 20 lines of its latest try, every level, escaped, linked to all its lines", async () => {
+    const run = ui.runIds.flaky[3];
+    const page = await get(`/pipelines/flaky?run=${run}`);
+    const load = section(page.body, "load");
+    expect(load).toContain("log · try 1 · last 20 of 250 lines");
+    expect(load).toContain(`href="/runs/${run}?cell=load#logs" data-cell-log-all="">all 250 lines →</a>`);
+    const messages = [...load.matchAll(/<td class="msg">([^<]*)<\/td>/g)].map((m) => m[1]);
+    expect(messages).toEqual(Array.from({ length: 20 }, (_, i) => `loaded part ${231 + i}`));
+    // The failed check's lines: its warning and its error, the error's <b> as text.
+    const check = section(page.body, "check");
+    expect(check).toContain("log · try 1 · 2 lines");
+    expect(check).toContain('<tr class="level-warn"');
+    expect(check).toContain('<td class="level">error</td><td class="msg">check failed: &lt;b&gt;x&lt;/b&gt; was 41');
+    // The newest line when the page was drawn: live.js tails the run from there.
+    const { lastSeq } = await ui.cellar.logTails(run);
+    expect(page.body).toContain(`data-log-seq="${lastSeq}"`);
+    // Never run in that run: no log.
+    expect(section(page.body, "publish")).not.toContain("data-cell-log");
+  });
+
+  it("reads every cell's tail at once, the latest try's, up to a bound", async () => {
+    const run = ui.runIds.flaky[0];
+    const { cells, lastSeq } = await ui.cellar.logTails(run, { lines: 5 });
+    const all = (await ui.cellar.logs(run, { limit: 1000 })).lines;
+    expect(lastSeq).toBe(all.at(-1)!.seq);
+    for (const [cell, tail] of cells) {
+      const mine = all.filter((l) => l.cell === cell);
+      const latest = Math.max(...mine.map((l) => l.tryNumber));
+      const ofTry = mine.filter((l) => l.tryNumber === latest);
+      expect(tail).toEqual({ tryNumber: latest, lines: ofTry.slice(-5), tryLines: ofTry.length, total: mine.length });
+    }
+    expect([...cells.keys()].sort()).toEqual([...new Set(all.map((l) => l.cell))].sort());
+    expect([...(await ui.cellar.logTails(run, { cells: ["check"] })).cells.keys()]).toEqual(["check"]);
+    await expect(ui.cellar.logTails(run, { lines: 0 })).rejects.toThrow("log tail lines 0: expected a whole number from 1 to 1000");
+    await expect(ui.cellar.logTails(999_999)).rejects.toThrow(/run 999999: no such run/);
+  });
+
+  it("gives each done cell's preview in the run's API detail, the one the notebook shows", async () => {
+    const run = ui.runIds.notes[1];
+    const res = await fetch(`${ui.base}/api/v1/runs/${run}`);
+    const cells = ((await res.json()) as { cells: Array<{ cell: string; state: string; preview: any }> }).cells;
+    const by = Object.fromEntries(cells.map((c) => [c.cell, c]));
+    expect(by.keep_table.preview).toEqual({
+      kind: "table",
+      name: "notes",
+      rows: 3,
+      sample: {
+        columns: [{ name: "id", type: "INTEGER" }, { name: "title", type: "VARCHAR" }],
+        rows: [["1", SCRIPT_OUTPUT], ["2", "note 2"], ["3", "note 3"]],
+        hiddenColumns: 0,
+      },
+    });
+    // A served-from-cache cell has its checkpoint's; a large output is cut in bytes as on the page.
+    expect(by.fetch_notes.state).toBe("cached");
+    expect(by.fetch_notes.preview.tree).toMatchObject({ kind: "branch", array: true, size: 3 });
+    expect(by.count.preview).toMatchObject({ kind: "json", truncated: true, bytes: expect.any(Number) });
+    expect(new TextEncoder().encode(by.count.preview.text).length).toBeLessThanOrEqual(4096);
+    const failed = await (await fetch(`${ui.base}/api/v1/runs/${ui.runIds.flaky[1]}`)).json() as { cells: Array<{ cell: string; preview: unknown }> };
+    expect(failed.cells.find((c) => c.cell === "check")!.preview).toBeNull();
+  });
+
+  it("serves a favicon, at its own path and at /favicon.ico", async () => {
+    const page = await get("/pipelines/notes");
+    expect(page.body).toContain('<link rel="icon" type="image/svg+xml" href="/ui/favicon.svg"/>');
+    for (const path of ["/ui/favicon.svg", "/favicon.ico"]) {
+      const icon = await get(path);
+      expect(icon.status, path).toBe(200);
+      expect(icon.type).toBe("image/svg+xml");
+      expect(icon.body).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     }
   });
 });
@@ -342,9 +419,9 @@ describe("a run's logs by cursor and filter", () => {
     const paged = await call(`/runs/${run}?cell=load&after=${later![2]}`);
     expect(paged.text).toContain(`href="/runs/${run}?cell=load&amp;before=`);
     expect((await call(`/runs/${run}?try=abc`)).status).toBe(400);
-    // Each notebook cell that ran links to its lines there.
+    // Each notebook cell that ran links to its lines there, under the tail of its log.
     const notebook = await call(`/pipelines/flaky?run=${run}`);
-    expect(notebook.text).toContain(`<a class="cell-logs" href="/runs/${run}?cell=check#logs">logs</a>`);
+    expect(notebook.text).toContain(`<a class="cell-logs" href="/runs/${run}?cell=check#logs" data-cell-log-all="">all 2 lines →</a>`);
     expect(notebook.text).not.toContain(`?cell=publish#logs`);
     expect((await call(`/runs/${run}?level=loud`)).text).toContain("level loud: expected one of debug, info, warn, error");
   });

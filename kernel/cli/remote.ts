@@ -339,7 +339,8 @@ function runRecordOf(r: ApiRun): RunRecord {
 
 /** A cell as the kernel reports it: the API's extras (a cache reason's wording, `text`) left out, the order kept. */
 function cellOf(c: ApiDetail["cells"][number]): RunDetail["cells"][number] {
-  const entries = Object.entries(c).map(([key, value]): [string, unknown] => {
+  // The output preview is the API's (for the UI); `cellar show` prints what the facade's show() has.
+  const entries = Object.entries(c).filter(([key]) => key !== "preview").map(([key, value]): [string, unknown] => {
     if (key === "startedAt" || key === "endedAt") return [key, dateOf(value as string | null)];
     if (key === "attempts") return [key, c.attempts.map((a) => ({ ...a, startedAt: dateOf(a.startedAt) }))];
     if (key === "cacheReason" && value !== null && typeof value === "object") {

@@ -2,7 +2,8 @@
  * `GET /api/v1/events`: live updates over Server-Sent Events — run and cell states, progress (ctx.map
  * chunks), log lines and `pipeline_changed` (a served pipeline's file was reloaded) — optionally for one run, or
  * one pipeline (its own events and those of its runs). Each event's id is its place in the EventLog,
- * so a browser's EventSource resumes after a reconnect through `Last-Event-ID`.
+ * so a browser's EventSource resumes after a reconnect through `Last-Event-ID`. The OpenAPI document describes
+ * the stream, its query and each event's data through event-schemas.ts.
  *
  * @example
  * ```ts

@@ -13,6 +13,7 @@
 import type { CellReport, LogLine, LogPage, Pipeline, RunDetail, RunRecord } from "../../kernel/mod.ts";
 
 import { reasonText } from "../../kernel/mod.ts";
+import type { CellPreview } from "../preview/cell-previews.ts";
 
 /** How many upcoming logical dates a pipeline's answers list. */
 const NEXT_DATES = 5;
@@ -80,9 +81,16 @@ export function runJson(r: RunRecord) {
   };
 }
 
-function cellJson(c: CellReport) {
+/** A preview as the API carries it: a table's sample beside its name and row count. */
+function previewJson(p: CellPreview | undefined) {
+  if (!p) return null;
+  return p.preview.kind === "table" ? { ...p.preview, sample: p.sample ?? null } : p.preview;
+}
+
+function cellJson(c: CellReport, preview: CellPreview | undefined) {
   return {
     ...c,
+    preview: previewJson(preview),
     startedAt: iso(c.startedAt),
     endedAt: iso(c.endedAt),
     cacheReason: c.cacheReason && { ...c.cacheReason, text: reasonText(c.cacheReason) },
@@ -92,12 +100,12 @@ function cellJson(c: CellReport) {
 
 const logJson = (l: LogLine) => ({ ...l, ts: l.ts.toISOString() });
 
-/** `logs`: the first page of its log lines. */
-export function runDetailJson(detail: RunDetail, logs: LogPage) {
+/** `logs`: the first page of its log lines; `previews`: its cells' outputs' (server/preview/cell-previews.ts). */
+export function runDetailJson(detail: RunDetail, logs: LogPage, previews: ReadonlyMap<string, CellPreview> = new Map()) {
   return {
     run: runJson(detail.run),
     state: detail.run.state,
-    cells: detail.cells.map(cellJson),
+    cells: detail.cells.map((c) => cellJson(c, previews.get(c.cell))),
     logs: logs.lines.map(logJson),
     logsNext: logs.later,
   };

@@ -19,8 +19,10 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
+import { cellPreviews } from "../preview/cell-previews.ts";
 import { cliRoutes } from "./cli-routes.ts";
 import { evalRoute } from "./eval-route.ts";
+import { describeEvents } from "./event-schemas.ts";
 import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.ts";
 import { logRoute } from "./log-route.ts";
 import { pauseRoutes } from "./pause-routes.ts";
@@ -47,6 +49,8 @@ export function apiRoutes(deps: ServerDeps): OpenAPIHono {
   cliRoutes(api, deps);
   evalRoute(api, deps);
   workerRoutes(api, deps.workers ?? new WorkerRegistry());
+  // The event stream is served by events.ts beside this router; the document describes it with the rest.
+  describeEvents(api.openAPIRegistry);
   api.doc31("/openapi.json", { openapi: "3.1.0", info: { title: "Cellar", version: "1" }, servers: [{ url: "/api/v1" }] });
   return api;
 }
@@ -109,14 +113,14 @@ function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
       method: "get",
       path: "/runs/{id}",
       request: { params: S.RunId, query: S.LogQuery },
-      responses: { 200: json(S.RunDetailBody, "A run: its cells, attempts, errors, costs and a page of its logs"), 404: refused("No such run") },
+      responses: { 200: json(S.RunDetailBody, "A run: its cells, attempts, errors, costs, output previews and a page of its logs"), 404: refused("No such run") },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const { logsLimit } = c.req.valid("query");
       const detail = await deps.cellar.show(id);
-      const logs = await deps.cellar.logs(id, { limit: logsLimit });
-      return c.json(S.RunDetailBody.parse(runDetailJson(detail, logs)), 200);
+      const [logs, previews] = await Promise.all([deps.cellar.logs(id, { limit: logsLimit }), cellPreviews(deps.cellar, detail)]);
+      return c.json(S.RunDetailBody.parse(runDetailJson(detail, logs, previews)), 200);
     },
   );
 }

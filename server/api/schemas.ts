@@ -12,6 +12,7 @@
 import { z } from "@hono/zod-openapi";
 import { CACHE_REASONS } from "../../kernel/mod.ts";
 import { LOG_LEVELS, MAX_LOG_PAGE, REPROCESS, RunState } from "../../kernel/mod.ts";
+import type { JsonNode } from "../preview/output-preview.ts";
 
 export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
 
@@ -83,6 +84,44 @@ export const RunList = z.object({
   next: z.number().int().nullable(),
 }).openapi("RunList");
 
+/** A small JSON output as a tree (output-preview.ts's JsonNode): bounded in depth and entries a level. */
+const JsonNodeBody: z.ZodType<JsonNode> = z.lazy(() =>
+  z.union([
+    z.object({ kind: z.literal("leaf"), key: z.string().optional(), type: z.enum(["string", "number", "boolean", "null"]), text: z.string() }),
+    /** A vector (16 or more numbers): its dimensions, never its elements. */
+    z.object({ kind: z.literal("vector"), key: z.string().optional(), dims: z.number().int() }),
+    /** `children`: the first entries; `size` counts them all; `folded` past the deepest level shown. */
+    z.object({ kind: z.literal("branch"), key: z.string().optional(), array: z.boolean(), size: z.number().int(), children: z.array(JsonNodeBody), folded: z.boolean() }),
+  ])
+).openapi("JsonNode");
+
+/** A cell's output as the notebook previews it, bounded in bytes (server/preview/). */
+export const OutputPreviewBody = z.union([
+  z.object({
+    kind: z.literal("table"),
+    /** The table's name and its row count; never its rows beyond `sample`. */
+    name: z.string(),
+    rows: z.number().int(),
+    /** Its first rows (values as short text: a vector as its dimensions) and column types, through DuckDB LIMIT; null when the table is gone. */
+    sample: z.object({
+      columns: z.array(z.object({ name: z.string(), type: z.string() })),
+      rows: z.array(z.array(z.string())),
+      /** Columns past the first 40, not read. */
+      hiddenColumns: z.number().int(),
+    }).nullable(),
+  }),
+  z.object({
+    kind: z.literal("json"),
+    /** Pretty-printed, cut at 4,096 bytes when `truncated`; vectors written as [n numbers]. */
+    text: z.string(),
+    truncated: z.boolean(),
+    /** The whole output's size as text. */
+    bytes: z.number().int(),
+    /** For a small object or array: the tree the notebook folds. */
+    tree: JsonNodeBody.optional(),
+  }),
+]).openapi("OutputPreview");
+
 const Attempt = z.object({
   tryNumber: z.number().int(),
   state: z.string(),
@@ -105,6 +144,8 @@ export const CellRunBody = z.object({
   cacheReason: z.object({ reason: z.enum(CACHE_REASONS), detail: z.string().nullable(), text: z.string() }).nullable(),
   costs: z.record(z.string(), z.number()),
   attempts: z.array(Attempt),
+  /** Its output's preview, for a cell that succeeded or was served from cache; null otherwise. */
+  preview: OutputPreviewBody.nullable(),
 }).openapi("CellRun");
 
 export const LogLineBody = z.object({

@@ -5,12 +5,12 @@
  * @example
  * ```ts
  * import { JsonTree } from "./json-tree.tsx";
- * import { jsonTree } from "./preview.ts";
+ * import { jsonTree } from "../preview/output-preview.ts";
  *
  * const html = String(JsonTree({ node: jsonTree({ docs: 3, embedding: new Array(384).fill(0) }) }));
  * ```
  */
-import { type JsonNode, TREE_DEPTH } from "./preview.ts";
+import { type JsonNode, TREE_DEPTH } from "../preview/output-preview.ts";
 
 const OPEN_LEVELS = 2;
 

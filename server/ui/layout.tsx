@@ -11,6 +11,7 @@
  * ```
  */
 import type { Child } from "hono/jsx";
+import { FAVICON_PATH } from "./static-files.ts";
 import { raw } from "hono/html";
 
 export const STYLE_PATH = "/ui/style.css";
@@ -28,6 +29,7 @@ export function Layout(props: { title: string; children?: Child; scripts?: strin
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title>{`${props.title} · Cellar`}</title>
+          <link rel="icon" type="image/svg+xml" href={FAVICON_PATH} />
           <link rel="stylesheet" href={STYLE_PATH} />
           {(props.styles ?? []).map((href) => <link key={href} rel="stylesheet" href={href} />)}
           <script src={LIVE_PATH} defer></script>

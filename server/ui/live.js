@@ -2,9 +2,9 @@
 // Three jobs:
 // - live updates: on a page whose run is still going (`[data-live-run]`), an EventSource on /api/v1/events
 //   updates each cell's badge, tries and duration in place, shows a ctx.map's chunks (done, retried, failed)
-//   on its cell, appends new log lines that match the run page's log filter (when it shows the newest ones),
-//   and says when the run ended, then closes. A page showing no running run opens no run stream, so nothing
-//   polls while nothing runs;
+//   on its cell, appends new log lines that match the run page's log filter (when it shows the newest ones)
+//   or, on a notebook, each to its cell's log tail, and says when the run ended, then closes. A page showing
+//   no running run opens no run stream, so nothing polls while nothing runs;
 // - the buttons: `form[data-post]` and `button[data-post]` POST JSON to the API, then open the notebook at
 //   `?run=<new id>`; `button[data-pause]` pauses or unpauses a schedule. A failed request's one-line error
 //   is shown as text;
@@ -238,6 +238,99 @@ function logTail(root) {
   };
 }
 
+/** Lines a notebook cell's log tail keeps as it grows (as many as the server draws, notebook-page.tsx). */
+const CELL_LOG_ROWS = 20;
+
+/** "log · try 2 · last 20 of 57 lines", as notebook-page.tsx's tailText writes it. */
+function tailText(tryNumber, shown, tryLines, live) {
+  const lines = tryLines > shown ? `last ${shown} of ${tryLines.toLocaleString("en")} lines` : `${tryLines} ${tryLines === 1 ? "line" : "lines"}`;
+  return `log · try ${tryNumber} · ${lines}${live ? " · live" : ""}`;
+}
+
+/**
+ * A notebook cell's log tail, made when the page drew none for it (no line yet when it was drawn): its own
+ * count, its "all lines" link to the run page, and its table.
+ */
+function newCellLog(el, runId, cell) {
+  const box = document.createElement("div");
+  box.className = "cell-log";
+  Object.assign(box.dataset, { cellLog: "", logTry: "0", logTryLines: "0", logTotal: "0" });
+  const head = document.createElement("div");
+  head.className = "cell-log-head";
+  const count = document.createElement("span");
+  count.dataset.cellLogCount = "";
+  const all = document.createElement("a");
+  all.className = "cell-logs";
+  all.dataset.cellLogAll = "";
+  all.href = `/runs/${encodeURIComponent(runId)}?cell=${encodeURIComponent(cell)}#logs`;
+  head.append(count, all);
+  const scroll = document.createElement("div");
+  scroll.className = "cell-log-scroll";
+  const table = document.createElement("table");
+  table.className = "loglines";
+  const body = document.createElement("tbody");
+  body.dataset.cellLogLines = "";
+  table.append(body);
+  scroll.append(table);
+  box.append(head, scroll);
+  factsOf(el)?.parentElement?.append(box);
+  return box;
+}
+
+/**
+ * On a notebook, the shown run's new log lines, each under its cell: a line of a newer try starts that try's
+ * tail afresh, one of an older try is dropped, and each tail keeps its last CELL_LOG_ROWS lines. A line the
+ * page drew (its seq at most the page's `data-log-seq`) or one already added is skipped, so the catch-up
+ * after the stream opens and the stream itself may both carry it.
+ */
+function cellLogs(root) {
+  if (!document.querySelector("[data-notebook-pipeline]")) return undefined;
+  const runId = root.dataset.liveRun;
+  const drawn = Number(root.dataset.logSeq ?? 0);
+  const seen = new Set();
+  const add = (l) => {
+    if (l.seq === undefined || l.seq <= drawn || seen.has(l.seq)) return;
+    const el = cellOf(l.cell);
+    if (!el || el.tagName !== "SECTION") return;
+    const tryNumber = l.tryNumber ?? 0;
+    const box = el.querySelector("[data-cell-log]") ?? newCellLog(el, runId, l.cell);
+    const f = box.dataset;
+    if (tryNumber < Number(f.logTry)) return;
+    const body = box.querySelector("[data-cell-log-lines]");
+    if (body.querySelector(`tr[data-seq="${l.seq}"]`)) return;
+    if (tryNumber > Number(f.logTry)) {
+      body.replaceChildren();
+      Object.assign(f, { logTry: String(tryNumber), logTryLines: "0" });
+    }
+    seen.add(l.seq);
+    const row = document.createElement("tr");
+    row.className = `level-${l.level}`;
+    row.dataset.seq = String(l.seq);
+    const cells = ["ts", "level", "msg"].map((cls) => Object.assign(document.createElement("td"), { className: cls }));
+    cells[0].textContent = new Date(l.ts).toISOString().slice(11, 23);
+    cells[1].textContent = l.level;
+    cells[2].textContent = l.message;
+    row.append(...cells);
+    const before = [...body.children].reverse().find((tr) => Number(tr.dataset.seq) < l.seq);
+    if (before) before.after(row);
+    else body.prepend(row);
+    while (body.children.length > CELL_LOG_ROWS) body.firstElementChild.remove();
+    f.logTryLines = String(Number(f.logTryLines) + 1);
+    f.logTotal = String(Number(f.logTotal) + 1);
+    const total = Number(f.logTotal);
+    box.querySelector("[data-cell-log-count]").textContent = tailText(tryNumber, body.children.length, Number(f.logTryLines), true);
+    box.querySelector("[data-cell-log-all]").textContent = `all ${total.toLocaleString("en")} ${total === 1 ? "line" : "lines"} →`;
+  };
+  return {
+    line: add,
+    /** The lines written between the page's drawing and the stream's opening: one request for every cell. */
+    async catchUp() {
+      const res = await fetch(`/api/v1/runs/${encodeURIComponent(runId)}/logs?after=${drawn}&limit=1000`, { headers: { accept: "application/json" } });
+      if (res.ok) (await res.json()).lines.forEach(add);
+    },
+  };
+}
+
 /** The run as the API has it: once when the stream opens (what happened before it) and once at the end. */
 async function sync(root, runId) {
   const res = await fetch(`/api/v1/runs/${runId}`, { headers: { accept: "application/json" } });
@@ -280,6 +373,7 @@ async function refreshResults(tailing) {
 function follow(root, shared) {
   const runId = root.dataset.liveRun;
   const tail = logTail(root);
+  const cellLog = cellLogs(root);
   const source = shared ?? new EventSource(`/api/v1/events?run=${encodeURIComponent(runId)}`);
   let ended = false;
   const on = (type, handle) =>
@@ -300,9 +394,13 @@ function follow(root, shared) {
   };
   source.addEventListener("open", () => {
     void tail?.catchUp();
+    void cellLog?.catchUp().catch(() => {});
     void sync(root, runId).then((state) => state && !isGoing(state) && end());
   }, { once: true });
-  on("log", (event) => tail?.line(event));
+  on("log", (event) => {
+    tail?.line(event);
+    cellLog?.line(event);
+  });
   on("chunks", (event) => applyChunks(event));
   on("cell", (event) => {
     const facts = { state: event.state };

@@ -1,10 +1,12 @@
 /**
  * `/pipelines/:id`: a pipeline as a notebook. Its cells in order, each with its TypeScript source
  * (highlighted), its options, and what it did in the selected run (`?run=<id>`, default the latest): state,
- * tries, duration, error and a bounded preview of its output. Buttons start a run (with a params form),
- * one cell on cached upstreams, or a run from a cell; live.js sends them to the API and updates a running
- * run in place, finding the parts it changes by their data-* attributes (`data-live-run`, `data-cell`,
- * `data-cell-badge`, `data-cell-tries`, `data-cell-duration`).
+ * tries, duration, error, a bounded preview of its output (server/preview/) and the tail of its log (the last
+ * lines of its latest try, every cell's in one read: the facade's logTails), linked to all its lines on the run
+ * page. Buttons start a run (with a params form), one cell on cached upstreams, or a run from a cell; live.js
+ * sends them to the API and updates a running run in place, finding the parts it changes by their data-*
+ * attributes (`data-live-run`, `data-cell`, `data-cell-badge`, `data-cell-tries`, `data-cell-duration`,
+ * `data-cell-log`; `data-log-seq`, the run's newest line when the page was drawn, from which live.js catches up).
  *
  * @example
  * ```ts
@@ -15,17 +17,18 @@
  * const page = await notebookPage(cellar, pipeline({ id: "hello" }).cell("greet", () => "hi"), undefined);
  * ```
  */
-import { type Cellar, type CellReport, CellState, checkpointOf, isTableRef, latestCheckpoint, type Pipeline, type RunDetail, type RunRecord, RunState } from "../../kernel/mod.ts";
+import { type Cellar, type CellLogTail, type CellReport, CellState, checkpointOf, latestCheckpoint, type Pipeline, type RunDetail, type RunRecord, RunState } from "../../kernel/mod.ts";
 import { reasonText, type StaleCell } from "../../kernel/mod.ts";
 import { cellSource } from "./cell-source.ts";
 import { costs, duration, when } from "./format.ts";
 import { highlightTs } from "./highlight.ts";
 import { Layout, NotFound, StateBadge } from "./layout.tsx";
 import { PauseControl } from "./pause-control.tsx";
-import { outputPreview, type OutputPreview, PREVIEW_BYTES } from "./preview.ts";
+import { previewOf, storeSql } from "../preview/cell-previews.ts";
+import { type OutputPreview, PREVIEW_BYTES } from "../preview/output-preview.ts";
 import { JsonTree } from "./json-tree.tsx";
 import { STRIP_RUNS } from "./pipelines-page.tsx";
-import { tablePreview, type TablePreview } from "./table-preview.ts";
+import type { TablePreview } from "../preview/table-preview.ts";
 
 type CellDef = Pipeline["cells"][number];
 
@@ -42,7 +45,12 @@ interface CellView {
   going?: boolean;
   /** Its code changed since its latest checkpoint: what is shown for it is from other code. */
   stale?: StaleCell;
+  /** The last lines of its latest try in the run. */
+  log?: CellLogTail;
 }
+
+/** Log lines shown under each cell (live.js keeps as many while it appends). */
+export const CELL_LOG_LINES = 20;
 
 /** The page, or the 404 page when `runId` is not a run of this pipeline. */
 export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: number | undefined) {
@@ -50,12 +58,13 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
   const selected = runId === undefined ? runs[0] : await runOf(cellar, pipeline.id, runId);
   if (runId !== undefined && !selected) return { status: 404 as const, page: <NotFound what={`run ${runId}: no such run of pipeline ${pipeline.id}`} /> };
   const detail = selected ? await cellar.show(selected.runId) : undefined;
-  const [views, stale, paused] = await Promise.all([
+  const [views, stale, paused, tails] = await Promise.all([
     Promise.all(pipeline.cells.map((def) => cellView(cellar, def, detail))),
     cellar.stale(pipeline),
     cellar.paused([pipeline.id]),
+    detail ? cellar.logTails(detail.run.runId, { lines: CELL_LOG_LINES, cells: pipeline.cells.map((c) => c.name) }) : undefined,
   ]);
-  const cells = views.map((view) => ({ ...view, stale: stale.find((s) => s.cell === view.def.name) }));
+  const cells = views.map((view) => ({ ...view, stale: stale.find((s) => s.cell === view.def.name), log: tails?.cells.get(view.def.name) }));
   const page = (
     <Layout title={pipeline.id}>
       <div class="crumbs"><a href="/">Pipelines</a> /</div>
@@ -65,7 +74,7 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
         {`${pipeline.cells.length} cells · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a>
         {detail
           ? (
-            <span data-live-run={String(detail.run.runId)} data-run-state={detail.run.state}>
+            <span data-live-run={String(detail.run.runId)} data-run-state={detail.run.state} data-log-seq={String(tails?.lastSeq ?? 0)}>
               {` · showing run `}<a href={`/runs/${detail.run.runId}`}>{`#${detail.run.runId}`}</a>{` (${detail.run.kind}, ${when(detail.run.logicalDate)}) `}
               <StateBadge state={detail.run.state} live="run" /> <span class="muted" data-live-status=""></span>
             </span>
@@ -97,16 +106,14 @@ async function cellView(cellar: Cellar, def: CellDef, detail: RunDetail | undefi
   // A one-cell run records only its cell; the others are the latest checkpoints it read, made before it.
   const readIn = detail?.run.kind === "cell" && !report;
   if (!detail || !(done || readIn)) return view;
-  const store = await cellar.store();
-  const sql = (query: string, values?: unknown[]) => store.query(query, values as Parameters<typeof store.query>[1]);
+  const source = await storeSql(cellar);
   const checkpoint = readIn
-    ? await latestCheckpoint({ sql }, { pipeline: detail.run.pipeline, cell: def.name, beforeRun: detail.run.runId })
-    : await checkpointOf({ sql }, detail.run.runId, def.name);
+    ? await latestCheckpoint(source, { pipeline: detail.run.pipeline, cell: def.name, beforeRun: detail.run.runId })
+    : await checkpointOf(source, detail.run.runId, def.name);
   if (!checkpoint) return view;
   if (readIn) view.readFrom = checkpoint.runId;
-  view.preview = outputPreview(checkpoint.output);
-  if (isTableRef(checkpoint.output)) view.sample = await tablePreview(sql, checkpoint.output);
-  return view;
+  const { preview, sample } = await previewOf(source, checkpoint);
+  return { ...view, preview, ...(sample ? { sample } : {}) };
 }
 
 function RunPicker(props: { pipeline: string; runs: RunRecord[]; selected: number | undefined }) {
@@ -180,7 +187,7 @@ function CellCard(props: CellView & { index: number; pipeline: string; runId?: n
       </header>
       {/* highlightTs's HTML is highlight.js's, which escapes the source it is given: the one raw insert. */}
       <pre class="source"><code class="hljs language-typescript" dangerouslySetInnerHTML={{ __html: highlightTs(props.source) }} /></pre>
-      {report ? <CellResult report={report} preview={props.preview} sample={props.sample} runId={props.runId} /> : null}
+      {report ? <CellResult report={report} preview={props.preview} sample={props.sample} runId={props.runId} log={props.log} /> : null}
       {!report && props.readFrom !== undefined ? <ReadFrom runId={props.readFrom} preview={props.preview} sample={props.sample} /> : null}
     </section>
   );
@@ -196,7 +203,7 @@ function cellOptions(def: CellDef): string[] {
   return options;
 }
 
-function CellResult(props: { report: CellReport; preview: OutputPreview | undefined; sample: TablePreview | undefined; runId?: number }) {
+function CellResult(props: { report: CellReport; preview: OutputPreview | undefined; sample: TablePreview | undefined; runId?: number; log?: CellLogTail }) {
   const { report, preview } = props;
   return (
     <div class="result">
@@ -204,14 +211,49 @@ function CellResult(props: { report: CellReport; preview: OutputPreview | undefi
         {report.cachedFrom !== null
           ? <span class="muted">served from the checkpoint of run <a href={`/runs/${report.cachedFrom}`}>{`#${report.cachedFrom}`}</a></span>
           : <CellFacts report={report} />}
-        {/* Its lines on the run page, filtered to it there (a long log is paged, not put here). */}
-        {report.tries > 0 && props.runId !== undefined
-          ? <a class="cell-logs" href={`/runs/${props.runId}?cell=${encodeURIComponent(report.cell)}#logs`}>logs</a>
-          : null}
       </div>
       {report.cacheReason ? <div class="reason muted" data-cell-reason={report.cacheReason.reason}>{reasonText(report.cacheReason)}</div> : null}
       {report.error ? <pre class="error">{report.error}</pre> : null}
       {preview ? <Preview preview={preview} sample={props.sample} /> : null}
+      {props.log && props.runId !== undefined ? <CellLog runId={props.runId} cell={report.cell} tail={props.log} /> : null}
+    </div>
+  );
+}
+
+/** "try 2 · last 20 of 57 lines": live.js writes the same as it appends. */
+function tailText(tail: CellLogTail): string {
+  const n = tail.tryLines;
+  const lines = n > tail.lines.length ? `last ${tail.lines.length} of ${n.toLocaleString("en")} lines` : `${n} ${n === 1 ? "line" : "lines"}`;
+  return `log · try ${tail.tryNumber} · ${lines}`;
+}
+
+/**
+ * The tail of the cell's log in the run, every level shown and each line escaped; the whole log, every try,
+ * is a link away on the run page, filtered to the cell there and paged.
+ */
+function CellLog(props: { runId: number; cell: string; tail: CellLogTail }) {
+  const { tail } = props;
+  return (
+    <div class="cell-log" data-cell-log="" data-log-try={String(tail.tryNumber)} data-log-try-lines={String(tail.tryLines)} data-log-total={String(tail.total)}>
+      <div class="cell-log-head">
+        <span data-cell-log-count="">{tailText(tail)}</span>
+        <a class="cell-logs" href={`/runs/${props.runId}?cell=${encodeURIComponent(props.cell)}#logs`} data-cell-log-all="">
+          {`all ${tail.total.toLocaleString("en")} ${tail.total === 1 ? "line" : "lines"} →`}
+        </a>
+      </div>
+      <div class="cell-log-scroll">
+        <table class="loglines">
+          <tbody data-cell-log-lines="">
+            {tail.lines.map((l) => (
+              <tr key={l.seq} class={`level-${l.level}`} data-seq={String(l.seq)}>
+                <td class="ts">{l.ts.toISOString().slice(11, 23)}</td>
+                <td class="level">{l.level}</td>
+                <td class="msg">{l.message}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 /**
  * The UI's static files beside style.css and live.js: uPlot's two files (the charting library, from
- * node_modules, for the costs and eval charts) and the costs, devices and eval pages' scripts. A fixed table from
+ * node_modules, for the costs and eval charts), the costs, devices and eval pages' scripts, and the favicon (also
+ * at `/favicon.ico`, where a browser asks for one by default, so that it gets no 404). A fixed table from
  * URL path to file, each read once at its first request, so no request path ever becomes a file path (no
  * traversal) and the CSP's script-src 'self' holds.
  *
@@ -19,9 +20,12 @@ import { Hono } from "hono";
 
 export const UPLOT_SCRIPT = "/ui/vendor/uplot.js";
 export const UPLOT_STYLE = "/ui/vendor/uplot.css";
+/** The icon every page's head links to (layout.tsx); open without a token, as /favicon.ico is (app.ts). */
+export const FAVICON_PATH = "/ui/favicon.svg";
 
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
+const SVG = "image/svg+xml";
 
 const require = createRequire(import.meta.url);
 
@@ -32,6 +36,8 @@ const FILES: Record<string, { file: () => URL; type: string }> = {
   "/ui/costs.js": { file: () => new URL("./costs.js", import.meta.url), type: JS },
   "/ui/devices.js": { file: () => new URL("./devices.js", import.meta.url), type: JS },
   "/ui/eval-chart.js": { file: () => new URL("./eval-chart.js", import.meta.url), type: JS },
+  [FAVICON_PATH]: { file: () => new URL("./favicon.svg", import.meta.url), type: SVG },
+  "/favicon.ico": { file: () => new URL("./favicon.svg", import.meta.url), type: SVG },
 };
 
 const read = new Map<string, Promise<string>>();

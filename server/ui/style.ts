@@ -58,7 +58,13 @@ svg.strip a:hover rect { stroke: var(--fg); stroke-width: 2; }
 .cell .result { padding: 10px 14px; }
 .facts { display: flex; gap: 18px; flex-wrap: wrap; align-items: center; margin-bottom: 6px; }
 .facts span b { font-weight: 600; }
-.facts a.cell-logs { margin-left: auto; font-size: 12px; }
+.cell-log { margin-top: 10px; border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
+.cell-log-head { display: flex; gap: 12px; align-items: baseline; padding: 3px 10px; background: var(--bg); border-bottom: 1px solid var(--line); font-size: 12px; color: var(--muted); }
+.cell-log-head a.cell-logs { margin-left: auto; }
+/* column-reverse: the scroll opens at its end, on the newest lines, and stays there as lines are added. */
+.cell-log-scroll { max-height: 190px; overflow: auto; display: flex; flex-direction: column-reverse; }
+.cell-log table.loglines td { padding: 1px 10px; }
+.cell-log table.loglines tr:last-child td { border-bottom: 0; }
 pre.error { margin: 6px 0; padding: 8px 10px; background: #ffebe9; border: 1px solid #ffcecb; border-radius: 6px; color: #82071e; white-space: pre-wrap; word-break: break-word; }
 pre.error.earlier { background: #fff8f0; border-color: #f5d9b8; color: #7d4e00; }
 pre.output { margin: 6px 0 0; padding: 8px 10px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; max-height: 260px; overflow: auto; white-space: pre-wrap; word-break: break-word; }

@@ -44,13 +44,15 @@ export default pipeline({ id: "small" })
       });
       assert.equal(started.status, 202);
       const { id } = await started.json();
-      let detail: { state: string; cells: Array<{ cell: string; state: string }> } = { state: "queued", cells: [] };
+      let detail: { state: string; cells: Array<{ cell: string; state: string; preview?: unknown }> } = { state: "queued", cells: [] };
       for (const deadline = Date.now() + 30_000; Date.now() < deadline && detail.state !== "success";) {
         await new Promise((r) => setTimeout(r, 50));
         detail = await (await fetch(`${server.url}/api/v1/runs/${id}`)).json();
       }
       assert.equal(detail.state, "success");
       assert.deepEqual(detail.cells.map((c) => `${c.cell}:${c.state}`), ["make:success", "sum:success"]);
+      // Each cell's output preview, as the notebook shows it.
+      assert.deepEqual(detail.cells[1].preview, { kind: "json", text: "6", truncated: false, bytes: 1 });
       // A page of its log, filtered, and an unknown run's in one line.
       const warned = await (await fetch(`${server.url}/api/v1/runs/${id}/logs?level=warn`)).json();
       assert.deepEqual(warned.lines.map((l: { cell: string; message: string }) => `${l.cell}: ${l.message}`), ["make: made 3"]);

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { outputPreview } from "./preview.ts";
+ * import { outputPreview } from "./output-preview.ts";
  *
  * outputPreview({ $table: "chunks", sql: '"ingest"."chunks__r1"', rows: 1200, hash: "…" });
  * // → { kind: "table", name: "chunks", rows: 1200 }

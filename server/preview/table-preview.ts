@@ -14,7 +14,7 @@
  * ```
  */
 import { quoteIdent, type TableRef } from "../../kernel/mod.ts";
-import { VECTOR_MIN } from "./preview.ts";
+import { VECTOR_MIN } from "./output-preview.ts";
 
 export const PREVIEW_ROWS = 10;
 export const PREVIEW_COLUMNS = 40;
