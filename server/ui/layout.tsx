@@ -58,10 +58,7 @@ export function StateBadge(props: { state: string; live?: "cell" | "run" }) {
 }
 
 export function NotFound(props: { what: string }) {
-  // Without a doctype a browser lays the page out in quirks mode. A constant, never data: the one raw() here.
   return (
-    <>
-      {raw("<!DOCTYPE html>")}
     <Layout title="Not found">
       <p class="notfound">{props.what}</p>
     </Layout>
