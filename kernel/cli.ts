@@ -20,6 +20,7 @@ import { runCommands } from "./cli/run.ts";
 import { scheduleCommands } from "./cli/schedule.ts";
 import { serveCommands } from "./cli/serve.ts";
 import { workersCommands } from "./cli/workers.ts";
+import { workerCommands } from "./cli/worker.ts";
 import { errorLine, isCellarError } from "./errors.ts";
 import { runtime } from "./runtime/mod.ts";
 
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   scheduleCommands(cli);
   serveCommands(cli);
   workersCommands(cli);
+  workerCommands(cli);
   inspectCommands(cli);
 
   try {

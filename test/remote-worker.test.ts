@@ -28,14 +28,17 @@ import {
   chunkSubject,
   consumerConfig,
   decodeResult,
+  decodeTry,
   DEVICE_CLASSES,
   encodeChunk,
   packValues,
   STREAM,
   STREAM_CONFIG,
+  tryKey,
   unpackValues,
 } from "../kernel/remote/protocol.ts";
 import { type WorkerEvent } from "../kernel/remote/worker-loop.ts";
+import { startServer } from "../server/serve.ts";
 import { ROOT, tempDir, TSX } from "./helpers.ts";
 import { natsForFile } from "./nats.ts";
 import * as tasks from "./fixtures/remote/tasks.ts";
@@ -50,6 +53,7 @@ const nats = natsForFile();
 let nc: NatsConnection;
 let js: JetStreamClient;
 let results: KV;
+let tries: KV;
 let version: string;
 const markers = tempDir("cellar-remote-");
 const workers: Worker[] = [];
@@ -70,7 +74,7 @@ beforeAll(async () => {
   await jsm.streams.add(STREAM_CONFIG as never);
   for (const cls of DEVICE_CLASSES) await jsm.consumers.add(STREAM, consumerConfig(cls, { ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER }) as never);
   results = await new Kvm(js).create(BUCKETS.results.name, { history: 1, storage: "file" as never });
-  await new Kvm(js).create(BUCKETS.tries.name, { history: 1, storage: "file" as never });
+  tries = await new Kvm(js).create(BUCKETS.tries.name, { history: 1, storage: "file" as never });
   await new Objm(js).create(BUCKETS.blobs.name, { storage: "file" as never });
   version = await codeVersion(new URL(`../${TASKS}`, import.meta.url).href);
   await Promise.all([1, 2, 3].map(() => startWorker()));
@@ -185,8 +189,9 @@ describe("remote worker processes", () => {
       expect(unpackValues(record!.results!)).toEqual(tasks.stopAt(chunks[c])); // the markers exist now: it runs through
     }
     // Each chunk accepted once: one accepted event per key over every worker, dead ones' included.
-    const accepted = workers.flatMap((w) => w.events).filter((e) => e.kind === "accepted" && keys.includes(e.key));
-    expect(accepted.map((e) => e.key).sort()).toEqual([...keys].sort());
+    const accepted = () => workers.flatMap((w) => w.events).filter((e) => e.kind === "accepted" && keys.includes(e.key));
+    await until("the last accepted event", () => accepted().length >= keys.length || undefined); // the line follows the create
+    expect(accepted().map((e) => e.key).sort()).toEqual([...keys].sort());
     const jsm = await jetstreamManager(nc);
     await until("every chunk acked", async () => (await jsm.streams.info(STREAM)).state.messages === 0 || undefined);
   });
@@ -202,6 +207,9 @@ describe("remote worker processes", () => {
     expect(record.ok && record.delivery).toBe(2);
     await until("the stale worker's duplicate", () => stale.events.find((e) => e.kind === "duplicate" && e.key === key));
     expect(stale.events.filter((e) => e.key === key).map((e) => e.kind)).toEqual(["duplicate"]);
+    // What the server counts rejected duplicates by: the stale worker's try record.
+    const staleTry = await tries.get(tryKey(key, 1));
+    expect(decodeTry(staleTry!.value)).toMatchObject({ worker: stale.name, state: "duplicate" });
   });
 
   it("refuses a chunk of another code version on every delivery, and fails a chunk that fails on every worker, naming its tries", async () => {
@@ -238,5 +246,34 @@ describe("remote worker processes", () => {
     const record = await until("the given-back chunk to be finished", () => resultOf(long));
     expect(record.ok && record.worker).not.toBe(l.name);
     expect(JSON.parse(l.stdout.trim().split("\n").at(-1)!).counts.givenBack).toBe(1);
+  });
+
+  it("cellar worker joins the server, runs chunks, and on SIGTERM finishes its chunk and deregisters", async () => {
+    for (const w of workers) w.child.kill("SIGKILL"); // the chunk is for the CLI's worker alone
+    const dir = tempDir("cellar-worker-cli-");
+    const server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false, token: "s3cret", nats: nats().url });
+    try {
+      const child = spawn(process.execPath, [
+        "--import", TSX, join(ROOT, "kernel/cli.ts"), "worker", "--server", server.url, "--token", "s3cret", "--devices", "cpu", "--name", "cli-1",
+        "--capacity", "1", "--drain", "5",
+      ], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      await until("the worker to join", () => out.includes("joined") || undefined);
+      expect(out).toContain(`cellar worker: joined ${server.url} as cli-1 with devices cpu ×1`);
+      expect(server.workers.list().map((w) => w.name)).toEqual(["cli-1"]);
+      const [key] = await publish(5, "busy", [items(500, 3, 400)]);
+      await until("the chunk to start", () => readdirSync(markers).some((n) => n.startsWith("busy-500-")) || undefined);
+      child.kill("SIGTERM");
+      expect(await exited, out).toBe(0);
+      const record = await resultOf(key);
+      expect(record!.ok && record!.worker).toBe("cli-1");
+      expect(out).toContain(`cellar worker: stopped: 1 chunks done; left ${server.url}`);
+      expect(server.workers.list()).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 });

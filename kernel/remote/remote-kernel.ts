@@ -20,7 +20,7 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Compute, type DeviceConfig } from "../compute/devices.ts";
-import type { CpuPool } from "../compute/cpu-pool.ts";
+import { CpuPool } from "../compute/cpu-pool.ts";
 import type { DevicePool } from "../compute/device-pool.ts";
 import type { GpuDevice } from "../compute/gpu-device.ts";
 import { CellarError, errorLine } from "../errors.ts";
@@ -37,7 +37,7 @@ export interface RemoteKernelOptions {
   /** "auto", "cpu" or a number of logical devices, as CELLAR_DEVICES. */
   devices: string;
   name: string;
-  /** CPU chunks at once; default one per core. */
+  /** CPU workers, and so CPU chunks at once; default one per core. */
   capacity?: number;
   /** The directory of task modules offered, relative to the project root. */
   modules: string;
@@ -56,8 +56,10 @@ const SAY_COUNTS_EVERY_MS = 10_000;
 /** Runs the remote kernel until `signal` aborts (or the server revokes it); resolves with its chunk counts. */
 export async function runRemoteKernel(o: RemoteKernelOptions): Promise<WorkerCounts> {
   const compute = new Compute({ devices: parseDevices(o.devices) });
+  // Its own CPU pool, of --capacity workers: what the worker offers is what it runs at once.
+  const cpu = new CpuPool(o.capacity);
   try {
-    const [gpu, cpu] = await Promise.all([compute.gpu(), compute.cpu()]);
+    const gpu = await compute.gpu();
     const request: JoinRequest = {
       server: o.server,
       ...(o.token ? { token: o.token } : {}),
@@ -76,6 +78,7 @@ export async function runRemoteKernel(o: RemoteKernelOptions): Promise<WorkerCou
     });
     return await serve(o, request, joined, nc, gpu, cpu);
   } finally {
+    cpu.close();
     await compute.close();
   }
 }

@@ -118,7 +118,7 @@ export interface WorkerOptions {
   signal: AbortSignal;
   /** How long in-flight chunks may still run after the abort before they are given back. Default 5 s. */
   drainMs?: number;
-  /** How long one pull waits for a chunk: how late an idle lane sees the abort. Default 2 s. */
+  /** How long one pull waits for a chunk: how late an idle lane sees the abort. Default 1 s (JetStream's least). */
   pullExpiresMs?: number;
   /** Where task modules named relative to the project root resolve. Default: this checkout's root. */
   rootUrl?: string;
@@ -137,7 +137,7 @@ export interface WorkerOptions {
 /** Pulls and runs chunks until `signal` aborts; resolves with the counts once every in-flight chunk is settled. */
 export async function runWorker(options: WorkerOptions): Promise<WorkerCounts> {
   const loop = await WorkerLoop.open(options);
-  return await loop.run();
+  return loop ? await loop.run() : { ...NO_CHUNKS };
 }
 
 const ROOT_URL = new URL("../../", import.meta.url).href;
@@ -154,16 +154,37 @@ interface Lane {
   ackWaitMs: number;
 }
 
+const NO_CHUNKS: WorkerCounts = { done: 0, duplicates: 0, skipped: 0, retried: 0, failed: 0, refused: 0, givenBack: 0 };
+
 class WorkerLoop {
-  readonly counts: WorkerCounts = { done: 0, duplicates: 0, skipped: 0, retried: 0, failed: 0, refused: 0, givenBack: 0 };
+  readonly counts: WorkerCounts = { ...NO_CHUNKS };
   /** Aborted `drainMs` after the caller's signal: what is still running then is given back. */
   readonly #giveBack = new AbortController();
   readonly #versions = new Map<string, Promise<string>>();
 
   private constructor(readonly o: WorkerOptions, readonly b: Buckets, readonly lanes: Lane[]) {}
 
-  static async open(o: WorkerOptions): Promise<WorkerLoop> {
+  /**
+   * Binds to the stream's consumers and the buckets, which the server creates when it first sets up remote
+   * placement: until then the worker waits (saying so once) rather than fail; an abort ends the wait
+   * (undefined: nothing to run).
+   */
+  static async open(o: WorkerOptions): Promise<WorkerLoop | undefined> {
     if (!o.name) throw new CellarError("runWorker: expected the worker's name");
+    for (let waited = false;;) {
+      try {
+        return await WorkerLoop.#bind(o);
+      } catch (err) {
+        if (o.signal.aborted) return undefined;
+        if (o.nc.isClosed()) throw new CellarError(`worker ${o.name}: cannot bind to the chunk stream and buckets on NATS: ${errorLine(err)}`);
+        if (!waited) o.onError?.(`waiting for the server to set up the chunk stream and buckets on NATS (${errorLine(err)})`);
+        waited = true;
+        await delay(1_000, o.signal).catch(() => {});
+      }
+    }
+  }
+
+  static async #bind(o: WorkerOptions): Promise<WorkerLoop> {
     const js = jetstream(o.nc);
     const [results, tries, blobs] = await Promise.all([new Kvm(js).open(RESULTS), new Kvm(js).open(TRIES), new Objm(js).open(BLOBS)]);
     const devices = o.gpu?.live.length ?? 0;
@@ -200,7 +221,7 @@ class WorkerLoop {
     while (!signal.aborted) {
       let msg: JsMsg | null;
       try {
-        msg = await lane.consumer.next({ expires: this.o.pullExpiresMs ?? 2_000 });
+        msg = await lane.consumer.next({ expires: this.o.pullExpiresMs ?? 1_000 });
       } catch (err) {
         // A closed connection (not one reconnecting) never serves again: whoever opened it decides what next.
         if (signal.aborted || this.o.nc.isClosed()) break;
