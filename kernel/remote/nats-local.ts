@@ -70,6 +70,8 @@ export class LocalNats {
   readonly #users = new Map<string, string>();
   #port: number;
   #child: ChildProcess | undefined;
+  /** How the nats-server ended when nobody stopped it (killed, crashed), until the next start. */
+  #died: string | undefined;
   #log = "";
   /** Reloads nats-server has confirmed, and the last error it logged. */
   readonly #reloads: { ok: number; error?: string | undefined } = { ok: 0 };
@@ -116,6 +118,7 @@ export class LocalNats {
   /** Starts it (again, after stop(), on the same port) and resolves once it is ready. */
   async start(): Promise<void> {
     if (this.#child) return;
+    this.#died = undefined;
     await runtime.mkdir(this.dir);
     await this.#refuseAnother();
     await this.#writeConfig();
@@ -132,7 +135,11 @@ export class LocalNats {
     });
     this.#child = child;
     // A nats-server that died (or a test's SIGKILL) is gone: start() may start another.
-    void child.exited.then(() => this.#child === child && (this.#child = undefined));
+    void child.exited.then((exit) => {
+      if (this.#child !== child) return;
+      this.#child = undefined;
+      this.#died = exit.signal ?? `code ${exit.code}`;
+    });
     const timeoutMs = this.#options.readyTimeoutMs ?? 10_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const outcome = await Promise.race([
@@ -203,6 +210,8 @@ export class LocalNats {
     const next = this.#changes.then(async () => {
       await this.#writeConfig();
       if (this.#child) await this.#reloaded();
+      // The config holds the change for the next start; the clients meanwhile have no server.
+      else if (this.#died) throw new CellarError(`nats-server in ${this.dir} has exited (${this.#died}) and is not running:\n${this.logTail()}`);
     });
     this.#changes = next.catch(() => {});
     return next;
