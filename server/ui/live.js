@@ -319,7 +319,7 @@ function cellLogs(root) {
     f.logTotal = String(Number(f.logTotal) + 1);
     const total = Number(f.logTotal);
     box.querySelector("[data-cell-log-count]").textContent = tailText(tryNumber, body.children.length, Number(f.logTryLines), true);
-    box.querySelector("[data-cell-log-all]").textContent = `all ${total.toLocaleString("en")} ${total === 1 ? "line" : "lines"} →`;
+    box.querySelector("[data-cell-log-all]").textContent = total > body.children.length ? `all ${total.toLocaleString("en")} lines →` : "in the run's log →";
   };
   return {
     line: add,

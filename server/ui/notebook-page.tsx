@@ -238,7 +238,7 @@ function CellLog(props: { runId: number; cell: string; tail: CellLogTail }) {
       <div class="cell-log-head">
         <span data-cell-log-count="">{tailText(tail)}</span>
         <a class="cell-logs" href={`/runs/${props.runId}?cell=${encodeURIComponent(props.cell)}#logs`} data-cell-log-all="">
-          {`all ${tail.total.toLocaleString("en")} ${tail.total === 1 ? "line" : "lines"} →`}
+          {tail.total > tail.lines.length ? `all ${tail.total.toLocaleString("en")} lines →` : "in the run's log →"}
         </a>
       </div>
       <div class="cell-log-scroll">
