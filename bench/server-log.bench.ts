@@ -10,12 +10,14 @@
 //     cell, rowid LIMIT 201 OFFSET 900,000: a page 90% down), and the keyset page that replaced it;
 // (b) server time, request to last byte over 127.0.0.1, of `cellar serve` in a process of its own: the run
 //     page (its first log page), its newest page (?tail=1), a page 90% down (?after=), that page filtered to
-//     warnings, and the same pages of GET /api/v1/runs/{id}/logs; median and p90 after one warm-up, and each
+//     warnings, the notebook (each cell's log tail) and the run's API detail, and the same pages of
+//     GET /api/v1/runs/{id}/logs; median and p90 after one warm-up, and each
 //     over the deep OFFSET query of (a). Target ≤ 200 ms.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { cellLogTails } from "../kernel/cell-log-tails.ts";
 import { openCellar, type Pipeline } from "../kernel/mod.ts";
 import { Store } from "../kernel/store/store.ts";
 import { arg, serveProcess, summary, writePipelineFile } from "./server-store.ts";
@@ -87,6 +89,8 @@ async function queries(db: string, runId: number, deepSeq: number): Promise<Reco
         store.query(`SELECT ts, cell, try_number, level, message FROM logs WHERE run_id = ? ORDER BY ts, cell, rowid LIMIT 201 OFFSET ${DEEP}`, [runId]))),
       keyset_page_90pct: summary(await time(REPEATS, () =>
         store.query(`SELECT seq, ts, cell, try_number, level, message FROM logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT 201`, [runId, deepSeq]))),
+      // What the notebook shows under each cell: the last 20 lines of its latest try, every cell at once.
+      cell_log_tails_20: summary(await time(REPEATS, () => cellLogTails(store, runId, { lines: 20 }))),
     };
   } finally {
     await store.close();
@@ -126,6 +130,8 @@ try {
     run_page_tail: `${run}?tail=1`,
     run_page_90pct: `${run}?after=${built.deepSeq}`,
     run_page_90pct_warn: `${run}?level=warn&after=${built.deepSeq}`,
+    notebook_page_with_log_tails: `${server.url}/pipelines/biglog?run=${built.runId}`,
+    api_run_detail_with_previews: `${server.url}/api/v1/runs/${built.runId}`,
     api_first: `${api}?limit=200`,
     api_tail: `${api}?tail=1&limit=200`,
     api_90pct: `${api}?after=${built.deepSeq}&limit=200`,
