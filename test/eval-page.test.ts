@@ -1,8 +1,6 @@
 // Eval results over time: the facade's history, GET /api/v1/eval, the Eval page, its chart in Chromium, and
 // the eval gauges on /metrics, over a real server (startServer, as `cellar serve` runs) and a temp store. The
-// real run_eval_suite needs an ingested index (eval.test.ts, minutes); here an eval pipeline's cell of the
-// same name feeds given means through the real gate (cells/eval/gate.ts's compare) against its last passing
-// run and, as run_eval_suite does, throws CheckFailed with its result as details, so four runs take milliseconds.
+// eval pipelines are test/eval-fixture.ts's: the real gate over given means, so four runs take milliseconds.
 import { request } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -12,25 +10,10 @@ import type { Pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/run-records.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
+import { evalPipelineSource, inkedCanvases, SHADY_QID } from "./eval-fixture.ts";
 import { ROOT, tempDir, writePipeline } from "./helpers.ts";
 
 const ARTIFACTS = join(ROOT, "test/artifacts");
-/** A question id as a crawled eval set could spell it: the page must show it as text. */
-const SHADY_QID = "<b>q7</b>";
-
-const evalPipeline = (id: string) => `import { CheckFailed, latestCheckpoint } from ${JSON.stringify(join(ROOT, "kernel/mod.ts"))};
-import { compare } from ${JSON.stringify(join(ROOT, "cells/eval/gate.ts"))};
-export default pipeline({ id: ${JSON.stringify(id)}, params: { ndcg: 0.4, recall: 0.5, mrr: 0.6, q7: 0.9 } })
-  .cell("run_eval_suite", { cache: false }, async (ctx) => {
-    const p = ctx.params as Record<string, number>;
-    const metrics = { "nDCG@10": p.ndcg, "recall@10": p.recall, MRR: p.mrr };
-    const perQuery = { q1: { ...metrics }, ${JSON.stringify(SHADY_QID)}: { ...metrics, "nDCG@10": p.q7 } };
-    const last = await latestCheckpoint<any>(ctx, { pipeline: ctx.pipeline, cell: ctx.cell, succeeded: true, excludeRun: ctx.runId, order: "run" });
-    const baseline = last ? { source: ctx.pipeline + " run " + last.runId, evalSet: { name: "tiny", fingerprint: "f" }, ...last.output } : null;
-    const verdict = compare(baseline, metrics, { "nDCG@10": 0.02, "recall@10": 0.02, MRR: 0.02 }, perQuery);
-    if (!verdict.pass) throw new CheckFailed("eval regressed: " + verdict.regressed.join(", "), { details: { metrics, verdict } });
-    return { metrics, perQuery, verdict };
-  });`;
 
 let server: RunningServer;
 let browser: Browser;
@@ -39,9 +22,9 @@ const runIds: number[] = [];
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const dir = tempDir("cellar-eval-page-");
-  writePipeline(dir, "eval.ts", evalPipeline("eval"));
-  writePipeline(dir, "eval-nightly.ts", evalPipeline("eval-nightly"));
-  writePipeline(dir, "eval-weekly.ts", evalPipeline("eval-weekly"));
+  writePipeline(dir, "eval.ts", evalPipelineSource("eval"));
+  writePipeline(dir, "eval-nightly.ts", evalPipelineSource("eval-nightly"));
+  writePipeline(dir, "eval-weekly.ts", evalPipelineSource("eval-weekly"));
   writePipeline(dir, "hello.ts", `export default pipeline({ id: "hello" }).cell("greet", () => "hi");`);
   const launching = chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -139,7 +122,7 @@ describe("the Eval page", () => {
   it("shows the chart data, the selected run's verdict table and the questions that fell most, escaped", async () => {
     const { status, html } = await page(`/eval?run=${runIds[2]}`);
     expect(status).toBe(200);
-    expect(html).toContain('<a href="/eval">Eval</a>');
+    expect(html).toContain('<a href="/eval" aria-current="page">Eval</a>');
     expect(html.match(/data-chart="/g)).toHaveLength(3);
     expect(html).toContain('<script src="/ui/vendor/uplot.js" defer=""></script>');
     expect(html).toMatch(/<tr class="result-fail"><td class="mono">nDCG@10<\/td><td class="num">0\.4200<\/td><td class="num">0\.3500<\/td><td class="num">-0\.0700<\/td><td class="num">0\.0200<\/td><td class="num">0\.4000<\/td>/);
@@ -180,14 +163,7 @@ describe("the Eval page in Chromium", () => {
     await tab.waitForSelector(".plot[data-drawn] canvas");
     expect(await tab.locator(".plot[data-drawn='4']").count()).toBe(3);
     // Pixels drawn on every canvas: not a blank one.
-    const inked = await tab.locator(".plot canvas").evaluateAll((canvases) =>
-      canvases.map((c) => {
-        const { data } = (c as HTMLCanvasElement).getContext("2d")!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height);
-        let n = 0;
-        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
-        return n;
-      })
-    );
+    const inked = await inkedCanvases(tab);
     expect(inked).toHaveLength(3);
     for (const n of inked) expect(n).toBeGreaterThan(500);
     expect(await tab.locator(".u-legend .u-series").count()).toBe(12);

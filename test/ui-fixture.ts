@@ -17,6 +17,7 @@ import { apiRoutes } from "../server/api/routes.ts";
 import { EventLog } from "../server/events.ts";
 import { openPipelineRegistry } from "../server/pipelines.ts";
 import { uiRoutes } from "../server/ui/routes.tsx";
+import { evalPipelineSource } from "./eval-fixture.ts";
 import { ROOT, tempDir, writePipeline } from "./helpers.ts";
 
 export const SCRIPT_OUTPUT = "<script>alert(1)</script>";
@@ -80,7 +81,8 @@ const SLOW = `export default pipeline({ id: "slow", params: { n: 2, label: "demo
     await new Promise((r) => setTimeout(r, 300));
     return ctx.params.n as number;
   })
-  .cell("double", async (_ctx, x: number) => {
+  .cell("double", async (ctx, x: number) => {
+    ctx.log.info(\`doubling \${x}\`);
     await new Promise((r) => setTimeout(r, 300));
     return x * 2;
   })
@@ -105,8 +107,11 @@ async function load(file: string): Promise<Pipeline> {
   return (await import(pathToFileURL(file).href)).default as Pipeline;
 }
 
-/** Two pipelines, a few runs of each (so the strips have something in them), and the UI served. */
-export async function uiFixture(options: { watch?: boolean } = {}): Promise<UiFixture> {
+/**
+ * Two pipelines, a few runs of each (so the strips have something in them), and the UI served. With `eval`,
+ * an eval pipeline too (test/eval-fixture.ts's, id "eval") with two passing runs, for the Eval page's chart.
+ */
+export async function uiFixture(options: { watch?: boolean; eval?: boolean } = {}): Promise<UiFixture> {
   const dir = tempDir("cellar-ui-");
   const files = { notes: writePipeline(dir, "notes.ts", NOTES), flaky: writePipeline(dir, "flaky.ts", FLAKY), slow: writePipeline(dir, "slow.ts", SLOW) };
   const notes = await load(files.notes);
@@ -120,6 +125,11 @@ export async function uiFixture(options: { watch?: boolean } = {}): Promise<UiFi
     runIds.flaky.push((await cellar.run(flaky, { params: { fail: String(fail) }, new: true, cache: false })).runId);
   }
   const pipelines = [notes, flaky, slow];
+  if (options.eval) {
+    const evals = await load(writePipeline(dir, "eval.ts", evalPipelineSource("eval")));
+    for (const ndcg of ["0.40", "0.42"]) await cellar.run(evals, { params: { ndcg }, new: true });
+    pipelines.push(evals);
+  }
   const deps: ServerDeps = {
     cellar,
     pipelines: {

@@ -1,13 +1,14 @@
-// The issue's notebook flow around cache reasons, stale cells and paused schedules, over real HTTP and in
-// Chromium (test/ui-fixture.ts, its pipelines served from their folder as `cellar serve` serves them): the
-// API pauses and unpauses; a saved pipeline file marks the changed cell stale on an open notebook without a
-// reload; running that cell alone serves its upstreams from cache and says why each cell ran or did not.
-// Screenshots go to test/artifacts/.
+// The issue's browser flow, and what it rests on: cache reasons, stale cells and paused schedules, over real
+// HTTP and in Chromium (test/ui-fixture.ts, its pipelines served from their folder as `cellar serve` serves
+// them, an eval pipeline among them). The API pauses and unpauses; in Chromium, the issue's flow in its order
+// (a run triggered from the UI and followed live, a cell's output and logs, a saved file's stale cell run
+// alone on cached upstreams, the eval chart). Screenshots go to test/artifacts/ (flow-*.png).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "./helpers.ts";
+import { inkedCanvases } from "./eval-fixture.ts";
 import { launchChromium, type UiFixture, uiFixture } from "./ui-fixture.ts";
 
 const ARTIFACTS = join(ROOT, "test/artifacts");
@@ -16,7 +17,7 @@ let ui: UiFixture;
 let browser: Browser;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  [ui, browser] = await Promise.all([uiFixture({ watch: true }), launchChromium()]);
+  [ui, browser] = await Promise.all([uiFixture({ watch: true, eval: true }), launchChromium()]);
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -33,7 +34,7 @@ describe("API: pause, stale cells and cache reasons", () => {
     await expect(paused.json()).resolves.toEqual({ pipeline: "notes", paused: true, changed: true });
     await expect((await post("/api/v1/pipelines/notes/pause")).json()).resolves.toMatchObject({ changed: false });
     const list = await json("/api/v1/pipelines") as { pipelines: Array<{ id: string; paused: boolean }> };
-    expect(Object.fromEntries(list.pipelines.map((p) => [p.id, p.paused]))).toEqual({ flaky: false, notes: true, slow: false });
+    expect(Object.fromEntries(list.pipelines.map((p) => [p.id, p.paused]))).toEqual({ eval: false, flaky: false, notes: true, slow: false });
     await expect(json("/api/v1/pipelines/notes")).resolves.toMatchObject({ paused: true, stale: [] });
     expect((await ui.cellar.metrics()).text).toContain('cellar_pipeline_paused{pipeline="notes"} 1');
     const html = await (await fetch(`${ui.base}/`)).text();
@@ -75,55 +76,135 @@ describe("API: pause, stale cells and cache reasons", () => {
   });
 });
 
-describe("notebook in Chromium", () => {
-  it("marks a cell stale when its file is saved, without a reload; running it alone serves its upstreams from cache", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+describe("the issue's flow in Chromium", () => {
+  /**
+   * One test, the issue's steps in its order, each on the page a person would use for it: from the pipelines
+   * page to a run of `slow` followed live, a cell's output and logs, a saved file's stale cell, that cell run
+   * alone on cached upstreams, and the Eval page's charts. Long because the steps share one page and run.
+   */
+  it("runs a pipeline from the UI and sees it live, its output and logs, a stale cell run alone on cached upstreams, and the eval chart", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on("pageerror", (err) => errors.push(err.message));
     // A CSP violation shows as a console error; the browser's own favicon request is no page's.
     page.on("console", (msg) => void (msg.type() === "error" && !msg.location().url.endsWith("/favicon.ico") && errors.push(msg.text())));
-    // The notebook's stream must be open before the file changes, or the change is not sent to it.
-    const streaming = page.waitForResponse((res) => res.url().includes("/api/v1/events?pipeline=notes"));
-    await page.goto(ui.base + "/pipelines/notes");
+    // Every change made to a cell's badge after a page was drawn (what it was drawn with is no mutation):
+    // what this records happened live.
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      Object.assign(window, { badgeChanges: seen });
+      new MutationObserver((records) => {
+        for (const r of records) {
+          const el = r.target as Element;
+          if (el.hasAttribute("data-cell-badge")) seen.push(`${el.closest("[data-cell]")?.getAttribute("data-cell")}:${el.className.replace("badge state-", "")}`);
+        }
+      }).observe(document, { subtree: true, attributes: true, attributeFilter: ["class"] });
+    });
+    const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `flow-${name}.png`), fullPage: true });
+    const badge = (cell: string) => page.locator(`#cell-${cell} [data-cell-badge]`);
+    let navigations = 0;
+    page.on("framenavigated", (frame) => void (frame === page.mainFrame() && navigations++));
+    /** From here on, the page must be updated in place: a marker on it survives and nothing navigates. */
+    const stay = async () => {
+      await page.evaluate(() => Object.assign(window, { liveMarker: "kept" }));
+      navigations = 0;
+      return async () => {
+        await expect(page.evaluate(() => (window as unknown as { liveMarker?: string }).liveMarker)).resolves.toBe("kept");
+        expect(navigations).toBe(0);
+      };
+    };
+
+    // 1. The pipelines page: slow has never run.
+    await page.goto(ui.base + "/");
+    await expect(page.locator('tr:has(a[href="/pipelines/slow"]) td').nth(3).textContent()).resolves.toBe("never run");
+    await expect(page.locator('header.top [aria-current="page"]').textContent()).resolves.toBe("Pipelines");
+    await shot("1-pipelines");
+
+    // 2. A run of slow from its notebook's form, its cells turning green live.
+    await page.click('a[href="/pipelines/slow"]');
+    await page.waitForURL("**/pipelines/slow");
+    await page.click("form.runform button");
+    await page.waitForURL(/\/pipelines\/slow\?run=\d+$/);
+    const runId = Number(new URL(page.url()).searchParams.get("run"));
+    const stayed = await stay();
+    await badge("double").and(page.locator(".state-running")).waitFor({ timeout: 5_000 });
+    await expect(badge("report").getAttribute("class")).resolves.not.toContain("state-success");
+    await shot("2-running");
+    for (const cell of ["start", "double", "report"]) await badge(cell).and(page.locator(".state-success")).waitFor({ timeout: 10_000 });
+    await page.locator("[data-live-status]", { hasText: "the run ended: success" }).waitFor({ timeout: 5_000 });
+    await stayed();
+    // Not only the end state: the cells after the first were seen running, then green, in that order.
+    const changes = await page.evaluate(() => (window as unknown as { badgeChanges: string[] }).badgeChanges);
+    for (const cell of ["double", "report"]) {
+      const states = changes.filter((c) => c.startsWith(`${cell}:`)).map((c) => c.slice(cell.length + 1));
+      expect(states, cell).toContain("running");
+      expect(states.indexOf("running"), cell).toBeLessThan(states.lastIndexOf("success"));
+      expect(states.at(-1), cell).toBe("success");
+    }
+
+    // 3. A cell's output on the notebook, and its logs on the run page.
+    await page.locator("#cell-report pre.output", { hasText: '"demo: 4"' }).waitFor({ timeout: 5_000 });
+    await shot("3-done");
+    await page.click("#cell-double a.cell-logs");
+    await page.waitForURL(`**/runs/${runId}?cell=double#logs`);
+    expect(await page.locator("[data-log-lines] td.msg").allTextContents()).toEqual(["doubling 2"]);
+    await expect(page.locator('tr[data-cell="double"] [data-cell-reason]').textContent()).resolves.toBe("computed: no earlier checkpoint");
+    await shot("4-logs");
+
+    // 4. The file saved in an editor: the changed cell is marked stale on the open notebook.
+    const streaming = page.waitForResponse((res) => res.url().includes("/api/v1/events?pipeline=slow"));
+    await page.goto(`${ui.base}/pipelines/slow`);
     await streaming;
     expect(await page.locator("[data-cell-stale]").count()).toBe(0);
-    await page.evaluate(() => Object.assign(window, { liveMarker: "kept" }));
-    let navigations = 0;
-    page.on("framenavigated", () => navigations++);
-
-    const file = join(ui.dir, "notes.ts");
-    writeFileSync(file, readFileSync(file, "utf8").replace("notes[0].title)", "notes[0].title.trim())"));
-    await page.locator("#cell-headline [data-cell-stale]").waitFor({ timeout: 5_000 });
+    const saved = await stay();
+    const file = join(ui.dir, "slow.ts");
+    writeFileSync(file, readFileSync(file, "utf8").replace(": ${x}`", " = ${x}`"));
+    await page.locator("#cell-report [data-cell-stale]").waitFor({ timeout: 5_000 });
     expect(await page.locator("[data-cell-stale]").count()).toBe(1);
-    await expect(page.locator("#cell-headline pre.source").textContent()).resolves.toContain("notes[0].title.trim()");
-    await expect(page.evaluate(() => (window as unknown as { liveMarker?: string }).liveMarker)).resolves.toBe("kept");
-    expect(navigations).toBe(0);
-    await page.screenshot({ path: join(ARTIFACTS, "ui-flow-stale.png"), fullPage: true });
+    await expect(page.locator("#cell-report pre.source").textContent()).resolves.toContain(" = ${x}`");
+    await saved();
+    await shot("5-stale");
 
-    // The redrawn cell's button works: the cell alone, its upstream read from its latest checkpoint.
+    // 5. That cell alone: its upstreams are read from the first run's checkpoints, not run again.
     const streams: string[] = [];
     page.on("request", (req) => void (req.url().includes("/api/v1/events") && streams.push(new URL(req.url()).search)));
-    await page.click('#cell-headline button[data-post$="/cells/headline/runs"]');
-    await page.waitForURL(/\/pipelines\/notes\?run=\d+$/);
-    const runId = Number(new URL(page.url()).searchParams.get("run"));
-    await page.locator("#cell-headline [data-cell-badge].state-success").waitFor({ timeout: 10_000 });
-    await page.locator("#cell-headline [data-cell-reason]", { hasText: "recomputed: forced (run alone)" }).waitFor({ timeout: 5_000 });
-    await expect(page.locator("#cell-fetch_notes [data-cell-badge]").getAttribute("class")).resolves.toBe("badge state-cached");
-    await expect(page.locator("#cell-fetch_notes [data-cell-facts]").textContent()).resolves.toContain(`served from the checkpoint of run #${ui.runIds.notes[1]}`);
+    await page.click('#cell-report button[data-post$="/cells/report/runs"]');
+    await page.waitForURL((url) => /^\d+$/.test(url.searchParams.get("run") ?? "") && url.searchParams.get("run") !== String(runId));
+    const aloneId = Number(new URL(page.url()).searchParams.get("run"));
+    await badge("report").and(page.locator(".state-success")).waitFor({ timeout: 10_000 });
+    await page.locator("#cell-report [data-cell-reason]", { hasText: "recomputed: forced (run alone)" }).waitFor({ timeout: 5_000 });
+    for (const cell of ["start", "double"]) {
+      await expect(badge(cell).getAttribute("class")).resolves.toBe("badge state-cached");
+      await expect(page.locator(`#cell-${cell} [data-cell-facts]`).textContent()).resolves.toContain(`served from the checkpoint of run #${runId}`);
+    }
     // Its new checkpoint is of the code now in the file: no longer stale, once the run has ended.
     await page.locator("[data-cell-stale]").waitFor({ state: "detached", timeout: 5_000 });
-    await page.screenshot({ path: join(ARTIFACTS, "ui-flow-cell.png"), fullPage: true });
+    await page.locator("#cell-report pre.output", { hasText: '"demo = 4"' }).waitFor({ timeout: 5_000 });
+    await shot("6-cell-alone");
     // The notebook followed the run on its one stream, the pipeline's: no stream of the run's own.
-    expect(streams).toEqual(["?pipeline=notes"]);
-    const detail = await json(`/api/v1/runs/${runId}`) as { cells: Array<{ cell: string; state: string }> };
-    expect(detail.cells.map((c) => `${c.cell}:${c.state}`)).toEqual(["headline:success"]);
+    expect(streams).toEqual(["?pipeline=slow"]);
+    const detail = await json(`/api/v1/runs/${aloneId}`) as { cells: Array<{ cell: string; state: string }> };
+    expect(detail.cells.map((c) => `${c.cell}:${c.state}`)).toEqual(["report:success"]);
 
-    // The run page says why each cell ran or came from cache.
-    await page.goto(`${ui.base}/runs/${ui.runIds.notes[1]}`);
-    await expect(page.locator('tr[data-cell="keep_table"] [data-cell-reason]').textContent()).resolves.toBe("recomputed: forced (run from here)");
-    await page.screenshot({ path: join(ARTIFACTS, "ui-flow-run-reasons.png"), fullPage: true });
+    // 6. The Eval page from the nav: a chart per metric, drawn (ink on each canvas).
+    await page.click('header.top a[href="/eval"]');
+    await page.waitForSelector(".plot[data-drawn] canvas");
+    const inked = await inkedCanvases(page);
+    expect(inked).toHaveLength(3);
+    for (const n of inked) expect(n).toBeGreaterThan(500);
+    await expect(page.locator('header.top [aria-current="page"]').textContent()).resolves.toBe("Eval");
+    await shot("7-eval");
     expect(errors).toEqual([]);
-  }, 30_000);
+  }, 40_000);
+
+  it("fits a phone's screen: wide tables and strips scroll in their box, the page never sideways", async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    for (const path of ["/", `/runs/${ui.runIds.flaky[3]}`, `/pipelines/flaky?run=${ui.runIds.flaky[3]}`, "/pipelines/flaky/grid", "/eval"]) {
+      await page.goto(ui.base + path);
+      await expect(page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), path).resolves.toBeLessThanOrEqual(0);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, "flow-phone-eval.png"), fullPage: true });
+  }, 15_000);
 
   it("pauses and unpauses a schedule from the pipelines page and the notebook", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 600 } });

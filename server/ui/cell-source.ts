@@ -27,7 +27,17 @@ export async function cellSource(cell: CellDef): Promise<string> {
       // The file moved or is unreadable: show the function as the runtime has it.
     }
   }
-  return cell.fn.toString();
+  return dedentFunction(cell.fn.toString());
+}
+
+/**
+ * `fn.toString()` keeps each line after the first at its column in the file, so a cell defined indented (or
+ * named by a constant, which cellCall does not match) would show its body far to the right: the lines are
+ * shifted left by the indentation of the last, the closing brace's.
+ */
+function dedentFunction(text: string): string {
+  const last = text.slice(text.lastIndexOf("\n") + 1);
+  return text.includes("\n") ? dedent(text, /^[ \t]*/.exec(last)![0].length) : text;
 }
 
 /** The `.cell(` call that starts on `line` (1-based) and names `name`, up to its closing parenthesis. */

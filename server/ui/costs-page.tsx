@@ -61,7 +61,7 @@ export async function costsPage(cellar: Cellar, query: CostQuery, pipelines: str
   const shown = resource === undefined ? [] : lines.filter((l) => l.resource === resource).reverse();
   const total = shown.reduce((sum, l) => sum + l.amount, 0);
   return (
-    <Layout title="Costs" scripts={[UPLOT_SCRIPT, COSTS_SCRIPT]} styles={[UPLOT_STYLE]}>
+    <Layout title="Costs" nav="Costs" scripts={[UPLOT_SCRIPT, COSTS_SCRIPT]} styles={[UPLOT_STYLE]}>
       <h1>Costs</h1>
       <p class="sub">
         {`per pipeline and cell, by the UTC day each try started${query.pipeline ? `, pipeline ${query.pipeline}` : ""} · last `}

@@ -23,7 +23,7 @@ const BAR_WIDTH = 160;
 
 export function devicesPage(snapshot: DeviceSnapshot, workers: WorkerView[] = []) {
   return (
-    <Layout title="Devices" scripts={[DEVICES_SCRIPT]}>
+    <Layout title="Devices" nav="Devices" scripts={[DEVICES_SCRIPT]}>
       <h1>Devices</h1>
       <p class="sub">
         the GPU devices ctx.map places claims on · <span data-devices-status="" class="muted">as of the page load</span>

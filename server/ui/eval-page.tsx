@@ -53,7 +53,7 @@ const fixed = (n: number | null | undefined, sign = false) => (n === null || n =
 function EvalPage(props: { evals: Pipeline[]; pipeline: string | undefined; runs: EvalRun[]; selected: EvalRun | undefined }) {
   const { pipeline, runs, selected } = props;
   return (
-    <Layout title="Eval" styles={[UPLOT_STYLE]} scripts={[UPLOT_SCRIPT, EVAL_CHART_PATH]}>
+    <Layout title="Eval" nav="Eval" styles={[UPLOT_STYLE]} scripts={[UPLOT_SCRIPT, EVAL_CHART_PATH]}>
       <h1>{pipeline === undefined ? "Eval" : `Eval · ${pipeline}`}</h1>
       {props.evals.length > 1 ? <PipelinePicker evals={props.evals} pipeline={pipeline} /> : null}
       {pipeline === undefined

@@ -16,7 +16,7 @@
 import { html } from "hono/html";
 import { type Cellar, errorLine, type GridCell, type GridRun, type Pipeline } from "../../kernel/mod.ts";
 import { duration, when } from "./format.ts";
-import { Layout } from "./layout.tsx";
+import { Layout, StateLegend } from "./layout.tsx";
 
 export const GRID_RUNS = 25;
 /** The most runs one grid shows: 50,000 squares for 50 cells, what bench/server-grid.bench.ts measures. */
@@ -60,7 +60,12 @@ async function runsPart(cellar: Cellar, pipeline: Pipeline, count: number): Prom
           </>
         ))}
       </p>
-      {grid.length === 0 ? <div class="empty">No runs yet.</div> : gridTable(names, columns)}
+      {grid.length === 0 ? <div class="empty">No runs yet.</div> : (
+        <>
+          <div class="scroll-x">{gridTable(names, columns)}</div>
+          <StateLegend states={grid.flatMap((g) => [g.run.state, ...g.cells.map((c) => c.state)])} />
+        </>
+      )}
     </>
   ).toString();
   return String(part);
@@ -110,7 +115,7 @@ function gridTable(names: string[], columns: Array<{ run: GridRun["run"]; cells:
       const title = `${name} · ${cell.state} · ${cell.tries} tries · ${duration(cell.durationMs)}`;
       return html`<td><a class="sq state-${cell.state}" href="/runs/${run.runId}" title="${title}"></a></td>`;
     });
-    return html`<tr><td class="mono">${name}</td>${squares}</tr>`;
+    return html`<tr><td class="mono" title="${name}">${name}</td>${squares}</tr>`;
   });
   return html`<table class="grid"><thead><tr><th></th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
 }

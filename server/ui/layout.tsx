@@ -11,15 +11,24 @@
  * ```
  */
 import type { Child } from "hono/jsx";
-import { FAVICON_PATH } from "./static-files.ts";
 import { raw } from "hono/html";
+import { CellState, RunState } from "../../kernel/mod.ts";
+import { FAVICON_PATH } from "./static-files.ts";
 
 export const STYLE_PATH = "/ui/style.css";
 /** The one client script (live updates and the run buttons): a static file, as a CSP without inline script wants. */
 export const LIVE_PATH = "/ui/live.js";
 
-/** `scripts` and `styles`: a page's own static files (a chart library, its drawing code), after live.js. */
-export function Layout(props: { title: string; children?: Child; scripts?: string[]; styles?: string[] }) {
+/** The top bar's sections, each with its page; a page names its section so that the bar marks it. */
+const NAV = [["/", "Pipelines"], ["/eval", "Eval"], ["/costs", "Costs"], ["/devices", "Devices"], ["/search", "Search"]] as const;
+export type NavSection = typeof NAV[number][1];
+
+/**
+ * `scripts` and `styles`: a page's own static files (a chart library, its drawing code), after live.js.
+ * `nav`: the section the page belongs to (a notebook, grid or run page is under Pipelines); "none" for the
+ * login form, whose visitor could open none of them.
+ */
+export function Layout(props: { title: string; children?: Child; scripts?: string[]; styles?: string[]; nav?: NavSection | "none" }) {
   // Without a doctype a browser lays the page out in quirks mode. A constant, never data: the one raw() here.
   return (
     <>
@@ -38,11 +47,7 @@ export function Layout(props: { title: string; children?: Child; scripts?: strin
         <body>
           <header class="top">
             <a class="brand" href="/">Cellar</a>
-            <a href="/">Pipelines</a>
-            <a href="/eval">Eval</a>
-            <a href="/costs">Costs</a>
-            <a href="/devices">Devices</a>
-            <a href="/search">Search</a>
+            {props.nav === "none" ? null : <nav>{NAV.map(([href, name]) => name === props.nav ? <a key={href} href={href} aria-current="page">{name}</a> : <a key={href} href={href}>{name}</a>)}</nav>}
           </header>
           <main>{props.children}</main>
         </body>
@@ -57,10 +62,31 @@ export function StateBadge(props: { state: string; live?: "cell" | "run" }) {
   return <span class={`badge state-${props.state}`} {...attrs}>{props.state.replace("_", " ")}</span>;
 }
 
+/** The order a legend lists states in: the good, the going, the bad. */
+const LEGEND_ORDER: string[] = [
+  CellState.Success, CellState.Cached, RunState.Running, RunState.Queued, CellState.Waiting, CellState.UpForRetry,
+  CellState.Failed, CellState.UpstreamFailed, CellState.Cancelled, RunState.Interrupted,
+];
+
+/** What the colours of a strip, a grid or a timeline mean: the states it shows, each with its swatch. */
+export function StateLegend(props: { states: Iterable<string> }) {
+  const shown = new Set(props.states);
+  const states = [...LEGEND_ORDER.filter((s) => shown.has(s)), ...[...shown].filter((s) => !LEGEND_ORDER.includes(s))];
+  if (states.length === 0) return null;
+  return (
+    <p class="legend">
+      {states.map((s) => <span key={s}><span class={`swatch state-${s}`} />{s.replace("_", " ")}</span>)}
+    </p>
+  );
+}
+
 export function NotFound(props: { what: string }) {
   return (
     <Layout title="Not found">
-      <p class="notfound">{props.what}</p>
+      <div class="notfound-box">
+        <p class="notfound">{props.what}</p>
+        <a href="/">← all pipelines</a>
+      </div>
     </Layout>
   );
 }

@@ -13,7 +13,7 @@ import { Layout } from "./layout.tsx";
 
 export function loginPage(props: { next: string; error?: string }) {
   return (
-    <Layout title="Log in">
+    <Layout title="Log in" nav="none">
       <form class="login" method="post" action="/login">
         <h1>Log in</h1>
         {props.error ? <p class="error">{props.error}</p> : null}

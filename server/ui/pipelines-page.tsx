@@ -13,7 +13,7 @@
  */
 import type { Cellar, Pipeline, RunRecord } from "../../kernel/mod.ts";
 import { duration, runMs, when } from "./format.ts";
-import { Layout, StateBadge } from "./layout.tsx";
+import { Layout, StateBadge, StateLegend } from "./layout.tsx";
 import { PauseControl } from "./pause-control.tsx";
 
 export const STRIP_RUNS = 25;
@@ -22,7 +22,7 @@ export async function pipelinesPage(cellar: Cellar, pipelines: Pipeline[]) {
   const paused = await cellar.paused(pipelines.map((p) => p.id));
   const rows = await Promise.all(pipelines.map(async (p) => ({ pipeline: p, runs: await cellar.runs(p.id, { limit: STRIP_RUNS }), pausedAt: paused.get(p.id) })));
   return (
-    <Layout title="Pipelines">
+    <Layout title="Pipelines" nav="Pipelines">
       <h1>Pipelines</h1>
       <p class="sub">{`${pipelines.length} pipeline${pipelines.length === 1 ? "" : "s"} served`}</p>
       {rows.length === 0 ? <div class="empty">No pipelines: put pipeline files in the folder the server serves.</div> : (
@@ -33,6 +33,7 @@ export async function pipelinesPage(cellar: Cellar, pipelines: Pipeline[]) {
           <tbody>{rows.map((row) => <PipelineRow key={row.pipeline.id} {...row} />)}</tbody>
         </table>
       )}
+      <StateLegend states={rows.flatMap((row) => row.runs.map((r) => r.state))} />
     </Layout>
   );
 }
@@ -43,14 +44,14 @@ function PipelineRow(props: { pipeline: Pipeline; runs: RunRecord[]; pausedAt: D
   const next = nextRun(pipeline);
   return (
     <tr>
-      <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted small">{`${pipeline.cells.length} cells · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a></div></td>
+      <td><a href={`/pipelines/${encodeURIComponent(pipeline.id)}`}><b>{pipeline.id}</b></a><div class="muted small">{`${pipeline.cells.length} cell${pipeline.cells.length === 1 ? "" : "s"} · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a></div></td>
       <td class="mono">
         {pipeline.timetable ? <PauseControl pipeline={pipeline.id} pausedAt={props.pausedAt} schedule={pipeline.timetable.schedule} /> : <span class="muted">manual</span>}
       </td>
-      <td>{props.pausedAt ? <span class="muted">paused</span> : next ? <span title={`logical date ${when(next.logicalDate)}`}>{when(next.firesAt)}</span> : <span class="muted">–</span>}</td>
+      <td>{props.pausedAt ? <span class="muted">paused</span> : next ? <span class="when" title={`logical date ${when(next.logicalDate)}`}>{when(next.firesAt)}</span> : <span class="muted">–</span>}</td>
       <td>
         {last
-          ? <span><StateBadge state={last.state} /> <a href={`/runs/${last.runId}`}>{`#${last.runId}`}</a><div class="muted small">{when(last.startedAt ?? last.createdAt)}</div></span>
+          ? <span><StateBadge state={last.state} /> <a href={`/runs/${last.runId}`}>{`#${last.runId}`}</a><div class="muted small when">{when(last.startedAt ?? last.createdAt)}</div></span>
           : <span class="muted">never run</span>}
       </td>
       <td><RunStrip runs={runs} /></td>
@@ -69,7 +70,10 @@ function nextRun(pipeline: Pipeline): { logicalDate: Date; firesAt: Date } | nul
   return next && { logicalDate: next.start, firesAt: next.end };
 }
 
-/** Widths on a square-root scale of the longest run shown, so one slow run does not flatten the others. */
+/**
+ * Widths on a square-root scale of the longest run shown, so one slow run does not flatten the others; from
+ * 3 to 12 px, so that 25 runs fit the column (about 350 px) beside the others on a laptop's screen.
+ */
 function RunStrip(props: { runs: RunRecord[] }) {
   const runs = [...props.runs].reverse();
   const longest = Math.max(1, ...runs.map((r) => runMs(r) ?? 0));
@@ -77,7 +81,7 @@ function RunStrip(props: { runs: RunRecord[] }) {
   let x = 0;
   const bars = runs.map((r) => {
     const ms = runMs(r);
-    const bar = { run: r, ms, x, width: 5 + Math.round(25 * Math.sqrt((ms ?? 0) / longest)) };
+    const bar = { run: r, ms, x, width: 3 + Math.round(9 * Math.sqrt((ms ?? 0) / longest)) };
     x += bar.width + 2;
     return bar;
   });

@@ -14,7 +14,7 @@
 import type { CellReport, LogPage, RunDetail } from "../../kernel/mod.ts";
 import { reasonText, RunState } from "../../kernel/mod.ts";
 import { costs, duration, runMs, when } from "./format.ts";
-import { Layout, StateBadge } from "./layout.tsx";
+import { Layout, StateBadge, StateLegend } from "./layout.tsx";
 import { type LogFilter, LogView } from "./log-view.tsx";
 
 const NO_LOGS: LogPage = { lines: [], earlier: null, later: null, matching: 0 };
@@ -30,7 +30,7 @@ export function runPage(detail: RunDetail, order: string[] = [], logs: { filter:
   const cells = detail.cells.map((c, i) => ({ c, i })).sort((a, b) => rank(a.c.cell) - rank(b.c.cell) || a.i - b.i).map(({ c }) => c);
   const pipelineHref = `/pipelines/${encodeURIComponent(run.pipeline)}`;
   return (
-    <Layout title={`Run #${run.runId}`}>
+    <Layout title={`Run #${run.runId}`} nav="Pipelines">
       <div class="crumbs"><a href="/">Pipelines</a> / <a href={pipelineHref}>{run.pipeline}</a> /</div>
       <h1 data-live-run={String(run.runId)} data-run-state={run.state}>{`Run #${run.runId} `}<StateBadge state={run.state} live="run" /> <span class="muted live-status" data-live-status=""></span></h1>
       <p class="sub">
@@ -71,7 +71,7 @@ function CellTable(props: { cells: CellReport[] }) {
             <td class="num" data-cell-duration="">{duration(c.durationMs)}</td>
             <td class="num">{duration(c.cpuMs)}</td>
             <td class="mono">{costs(c.costs)}</td>
-            <td><AttemptErrors cell={c} /></td>
+            <td class="errors"><AttemptErrors cell={c} /></td>
           </tr>
         ))}
       </tbody>
@@ -136,6 +136,7 @@ function Timeline(props: { cells: CellReport[] }) {
         </div>
       ))}
       <div class="tl-axis"><span>0</span><span>{duration(span / 2)}</span><span>{duration(span)}</span></div>
+      <StateLegend states={all.map((b) => b.state)} />
     </section>
   );
 }

@@ -52,7 +52,7 @@ export async function searchResponse(deps: ServerDeps, query: Record<string, str
 
 export function searchPage(view: SearchView) {
   return (
-    <Layout title={view.q ? `Search: ${view.q}` : "Search"}>
+    <Layout title={view.q ? `Search: ${view.q}` : "Search"} nav="Search">
       <h1>Search</h1>
       <p class="sub">the documents an index ranks best for a query, scored by cosine similarity</p>
       <form class="searchform" method="get" action="/search">

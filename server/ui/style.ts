@@ -30,6 +30,10 @@ a:hover { text-decoration: underline; }
 header.top { display: flex; align-items: center; gap: 24px; padding: 10px 24px; background: #24292f; color: #fff; }
 header.top a { color: #fff; }
 header.top .brand { font-weight: 600; font-size: 16px; }
+header.top nav { display: flex; gap: 4px 18px; flex-wrap: wrap; }
+header.top nav a { color: #c9d1d9; padding: 2px 0; border-bottom: 2px solid transparent; }
+header.top nav a:hover { color: #fff; text-decoration: none; border-bottom-color: #8c959f; }
+header.top nav a[aria-current="page"] { color: #fff; font-weight: 600; border-bottom-color: #fff; }
 main { max-width: 1100px; margin: 0 auto; padding: 20px 24px 48px; }
 h1 { font-size: 22px; margin: 4px 0 4px; }
 h2 { font-size: 16px; margin: 0; }
@@ -37,7 +41,7 @@ h2 { font-size: 16px; margin: 0; }
 .sub { color: var(--muted); margin: 0 0 16px; }
 .muted { color: var(--muted); }
 .small { font-size: 12px; }
-th.strip-col { width: 300px; }
+th.strip-col { width: 350px; }
 code, pre, .mono { font-family: var(--mono); font-size: 12.5px; }
 table.list { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
 table.list th, table.list td { text-align: left; padding: 8px 12px; border-bottom: 1px solid var(--line); vertical-align: middle; }
@@ -120,11 +124,16 @@ tr.level-warn td.level { color: #9a6700; font-weight: 600; } tr.level-error td.l
 table.grid { border-collapse: separate; border-spacing: 3px; background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 8px; }
 table.grid th { font-size: 11px; font-weight: 500; padding: 0 2px 4px; text-align: center; vertical-align: bottom; }
 table.grid th .runbar { display: block; height: 4px; border-radius: 2px; margin-top: 2px; }
-table.grid td.mono { padding-right: 12px; font-size: 12px; text-align: left; }
+table.grid td.mono { padding-right: 12px; font-size: 12px; text-align: left; max-width: 18em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+/* The cell names stay in view while a wide grid scrolls sideways. */
+table.grid td.mono, table.grid thead th:first-child { position: sticky; left: 0; background: var(--card); z-index: 1; }
 table.grid td { text-align: center; }
 .sq { display: inline-block; width: 18px; height: 18px; border-radius: 3px; vertical-align: middle; }
 a.sq:hover { outline: 2px solid var(--fg); outline-offset: 1px; }
 .sq.none { background: transparent; border: 1px dashed var(--line); }
+.scroll-x { overflow-x: auto; max-width: 100%; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 14px; margin: 8px 0 0; font-size: 12px; color: var(--muted); }
+.legend .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
 div.sample { margin-top: 6px; overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; width: fit-content; max-width: 100%; }
 table.sample { border-collapse: collapse; font-family: var(--mono); font-size: 12px; }
 table.sample th, table.sample td { padding: 3px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; max-width: 420px; overflow: hidden; text-overflow: ellipsis; }
@@ -181,6 +190,35 @@ table.hits td.score svg { margin-left: 8px; }
 .json-tree .j-number, .json-tree .j-boolean { color: #0550ae; }
 .json-tree .j-null, .json-tree .j-shape { color: var(--muted); }
 .json-tree .j-vector { color: #8250df; }
+/* long names and messages: break them rather than widen the page */
+h1, .crumbs, .cell > header h2, table.list td:first-child, .hit-title { overflow-wrap: anywhere; }
+button, table.list th, table.list .num, .when, .runpick a, .schedule { white-space: nowrap; }
+table.list td.errors { min-width: 18em; }
+table.loglines td.lcell { max-width: 16em; overflow: hidden; text-overflow: ellipsis; }
+form.logfilter select { max-width: 16em; }
+.cell > header { flex-wrap: wrap; row-gap: 6px; }
+.cell > header h2 { min-width: 0; }
+.notfound-box { padding: 40px 0; }
+.notfound-box .notfound { padding: 10px 14px; margin: 0 0 12px; background: var(--card); border: 1px solid var(--line); border-left: 4px solid var(--failed); border-radius: 6px; }
+/* narrow screens (a phone): tables scroll inside their box, the page itself never sideways */
+@media (max-width: 720px) {
+  header.top { flex-wrap: wrap; gap: 2px 16px; padding: 8px 12px; }
+  header.top nav { gap: 2px 14px; }
+  main { padding: 14px 12px 32px; }
+  h1 { font-size: 19px; }
+  table.list { display: block; overflow-x: auto; }
+  table.list td:first-child { min-width: 9em; }
+  table.grid td.mono { max-width: 9em; }
+  .cell > header .opts { margin-left: 0; }
+  .cell > header .cell-actions { margin-left: auto; }
+  .tl-row { grid-template-columns: 90px 1fr; }
+  .tl-axis { margin-left: 100px; }
+  table.loglines tr { display: flex; flex-wrap: wrap; }
+  table.loglines td.msg { flex-basis: 100%; padding-left: 18px; }
+  table.loglines td { border-bottom: 0; }
+  table.loglines tr { border-bottom: 1px solid #f0f2f4; }
+  .devices-summary { gap: 4px 16px; }
+}
 /* highlight.js, GitHub's light palette */
 .hljs-keyword, .hljs-meta .hljs-keyword, .hljs-built_in { color: #cf222e; }
 .hljs-title, .hljs-title.function_ { color: #8250df; }
