@@ -19,6 +19,8 @@
  */
 import type { Reprocess } from "./backfill-plan.ts";
 import type { Compute } from "./compute/devices.ts";
+import type { RemoteJob } from "./compute/map.ts";
+import type { RemoteChunks, RemoteOptions } from "./remote/remote-placement.ts";
 import type { CostLine, CostModel } from "./cost.ts";
 import type { CostDay } from "./cost-days.ts";
 import type { DeviceSnapshot } from "./compute/device-snapshot.ts";
@@ -53,6 +55,12 @@ export interface CellarOptions {
   compute?: Compute;
   /** How long a cancelled cell may ignore its signal before it is abandoned. Default 5 s. */
   abandonAfterMs?: number;
+  /**
+   * Remote kernels over NATS JetStream (`cellar serve --nats <url>`): ctx.map's `placement: "remote" | "auto"`
+   * send task chunks to `cellar worker`s. The connection stays the caller's to close. Default: none, and
+   * every chunk runs in this process.
+   */
+  remote?: RemoteOptions;
 }
 
 /** A pipeline object, or what `cellar` takes: an id (`pipelines/<id>.ts`) or a file path. */
@@ -154,6 +162,7 @@ export class Cellar implements AsyncDisposable {
   /** The scheduler loops this facade runs: unpausing a pipeline wakes them. */
   readonly #schedulers = new Set<{ wake(): void }>();
   #store: Promise<Store> | undefined;
+  #remote: Promise<RemoteChunks> | undefined;
   #workerCounts: (() => Record<string, number>) | undefined;
   #closed = false;
 
@@ -550,8 +559,8 @@ export class Cellar implements AsyncDisposable {
   /** The kernel's Prometheus metrics (cells, chunks, devices) in the text exposition format, for `/metrics`. */
   async metrics(): Promise<{ contentType: string; text: string }> {
     const k = await loadEngine();
-    const { registry } = k;
     if (this.#workerCounts) k.workerCounts.read = this.#workerCounts;
+    const { registry } = k;
     return { contentType: registry.contentType, text: await registry.metrics() };
   }
 
@@ -617,6 +626,7 @@ export class Cellar implements AsyncDisposable {
     this.#closed = true;
     for (const end of this.#enders) end();
     await Promise.allSettled(this.#running);
+    await this.#remote?.then((remote) => remote.close(), () => {});
     const store = this.#store;
     this.#store = undefined;
     if (!store || typeof this.#options.db !== "string") return;
@@ -631,6 +641,23 @@ export class Cellar implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * Sets up remote kernels now — the chunk stream, its consumers, the result buckets and the watchers — rather
+   * than at the first remote map: `cellar serve --nats` calls it at start, so that workers that join find the
+   * stream. Throws one line if NATS refuses; does nothing without the `remote` option.
+   */
+  async openRemote(): Promise<void> {
+    if (this.#options.remote) await this.#openRemote(await this.store());
+  }
+
+  /** The remote kernels, opened once per facade (stream, buckets, watchers) at its first remote map; again after a failure. */
+  #openRemote(store: Store): Promise<RemoteChunks> {
+    const options = this.#options.remote!;
+    this.#remote ??= import("./remote/remote-placement.ts").then(({ openRemote }) => openRemote(options, store.path));
+    this.#remote.catch(() => (this.#remote = undefined));
+    return this.#remote;
   }
 
   /** Runs `body` as one cancellable operation, which close() waits for. */
@@ -654,6 +681,8 @@ export class Cellar implements AsyncDisposable {
     const runner = new k.Runner(store, {
       ...(this.#options.compute ? { compute: this.#options.compute } : {}),
       ...(this.#options.abandonAfterMs !== undefined ? { abandonAfterMs: this.#options.abandonAfterMs } : {}),
+      // Opened at the first map that goes remote: a run that sends nothing needs no NATS.
+      ...(this.#options.remote ? { remote: { open: (job: RemoteJob) => this.#openRemote(store).then((remote) => remote.open(job)) } } : {}),
     });
     // A cancel() while the store opened applies to the runner made after it.
     if (op.cancelled) runner.cancel(op.cancelled.reason);

@@ -20,7 +20,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ReadTracker, RunCheckpoint } from "./cache.ts";
 import type { Compute } from "./compute/devices.ts";
-import { type ChunkFn, map, type MapOptions, type MapResult } from "./compute/map.ts";
+import { type ChunkFn, map, type MapOptions, type MapResult, type RemoteHost } from "./compute/map.ts";
 import type { GpuDevice } from "./compute/gpu-device.ts";
 import type { TaskHandle } from "./compute/task.ts";
 import { CellarError } from "./errors.ts";
@@ -82,6 +82,8 @@ export interface ContextRun {
   /** Each table name of this run (lower-cased, as DuckDB compares names) and the cell and spelling that claimed it. */
   readonly tableOwners: Map<string, { cell: string; name: string }>;
   readonly compute: Compute;
+  /** Remote kernels for `placement: "remote" | "auto"`, when the kernel was opened with a NATS connection. */
+  readonly remote?: RemoteHost | undefined;
   emit(event: RunEvent): void;
 }
 
@@ -210,6 +212,10 @@ function fanOut<T, R>(
   const noticed = new Set<string>();
   return map({
     cell: cell.name,
+    pipeline: exec.pipeline.id,
+    runId: exec.run.runId,
+    tryNumber: attempt.tryNumber,
+    remote: () => exec.remote,
     signal: attempt.signal,
     gpu: () => exec.compute.gpu(),
     cpu: () => exec.compute.cpu(),

@@ -35,7 +35,8 @@ export { CellarError, type CellarErrorOptions, CheckFailed, type CheckFailedOpti
 export { backoffMs, delay, retry, type RetryPolicy, Semaphore, sleep } from "./async.ts";
 export { task } from "./compute/task.ts";
 export type { TaskHandle } from "./compute/task.ts";
-export type { ChunkFn, ChunkInfo, MapOptions, MapResult } from "./compute/map.ts";
+export type { ChunkFn, ChunkInfo, MapOptions, MapPlacement, MapResult } from "./compute/map.ts";
+export type { RemoteOptions } from "./remote/remote-placement.ts";
 export type { ClaimOptions } from "./compute/claim.ts";
 export type { GpuDevice } from "./compute/gpu-device.ts";
 export type { DeviceSnapshot, DeviceState } from "./compute/device-snapshot.ts";

@@ -71,9 +71,19 @@ export const metrics = {
   }),
   chunkLatency: new Histogram({
     name: "cellar_chunk_latency_seconds",
-    help: "Time to run one ctx.map chunk, from lease to result",
-    labelNames: ["device"],
+    help: "Time to run one ctx.map chunk, from lease to result (local) or from publish to accepted result (remote), by device and placement",
+    labelNames: ["device", "placement"],
     buckets: [0.0001, 0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [registry],
+  }),
+  remoteDuplicates: new Counter({
+    name: "cellar_remote_duplicate_results_total",
+    help: "Results of remote chunks that a worker finished after another copy of the chunk had been accepted: discarded",
+    registers: [registry],
+  }),
+  remoteRedeliveries: new Counter({
+    name: "cellar_remote_redeliveries_total",
+    help: "Deliveries of remote chunks after the first (a failed try, or a worker that died or froze past ack_wait)",
     registers: [registry],
   }),
   mapChunks: new Counter({

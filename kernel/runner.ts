@@ -25,6 +25,7 @@ import { Attempt, CancelledError } from "./attempt.ts";
 import { CellCache, keyOf, reasonRecord, type RunCheckpoint } from "./cache.ts";
 import { CacheReason, type CellReason, type KeyParts } from "./cache-reason.ts";
 import { type Compute, compute } from "./compute/devices.ts";
+import type { RemoteHost } from "./compute/map.ts";
 import { CellarError } from "./errors.ts";
 import type { CellDef, Pipeline, RunFailure } from "./pipeline.ts";
 import { retryDelayMs } from "./retry-delay.ts";
@@ -74,6 +75,8 @@ export interface RunnerOptions {
   abandonAfterMs?: number;
   /** Devices and CPU workers for ctx.map. Default: the process's, from CELLAR_DEVICES. */
   compute?: Compute;
+  /** Remote kernels for ctx.map's `placement: "remote" | "auto"` (kernel/remote/remote-placement.ts). Default: none. */
+  remote?: RemoteHost;
 }
 
 export class Runner {
@@ -81,10 +84,12 @@ export class Runner {
   readonly #cancel = new AbortController();
   readonly #abandonAfterMs: number;
   readonly compute: Compute;
+  readonly remote: RemoteHost | undefined;
 
   constructor(private readonly store: Store, options: RunnerOptions = {}) {
     this.#abandonAfterMs = options.abandonAfterMs ?? 5_000;
     this.compute = options.compute ?? compute();
+    this.remote = options.remote;
   }
 
   /** Subscribes to run events; returns the unsubscribe function. */
@@ -163,6 +168,10 @@ class Execution {
 
   get compute(): Compute {
     return this.runner.compute;
+  }
+
+  get remote(): RemoteHost | undefined {
+    return this.runner.remote;
   }
 
   emit(event: RunEvent): void {

@@ -244,6 +244,6 @@ describe("ctx.map on a WebGPU device", () => {
     expect(Number(busy?.[1])).toBeGreaterThan(0.1);
     expect(text).toMatch(/cellar_device_leases_held\{device="gpu0"\} 0/);
     expect(text).toMatch(/cellar_device_queue_depth 0/);
-    expect(Number(/cellar_chunk_latency_seconds_count\{device="gpu0"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
+    expect(Number(/cellar_chunk_latency_seconds_count\{device="gpu0",placement="local"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
   });
 });

@@ -22,12 +22,21 @@ import { CellarError, errorLine, isRetryable } from "../errors.ts";
 import { metrics } from "../prometheus.ts";
 import { ChunkState } from "../state.ts";
 import { type ChunkCounts, ChunkTally } from "./chunk-tally.ts";
-import { type Claim, type ClaimOptions, parseClaim } from "./claim.ts";
+import { type Claim, type ClaimOptions, parseClaim, UNITS_PER_DEVICE } from "./claim.ts";
 import { ShaderError } from "./gpu-device.ts";
 import type { DevicePool, Lease } from "./device-pool.ts";
 import { isTask, type TaskHandle } from "./task.ts";
 
-export interface MapOptions extends ClaimOptions {
+/**
+ * Where a map's chunks run: `local` (the default) in this process; `remote` on remote kernels over NATS
+ * (task handles only); `auto` here until the local devices or workers are saturated, then on remote kernels
+ * while one waits for work. `pack` and `spread` mean local, with the device pool's packing (claim.ts).
+ */
+export type MapPlacement = "local" | "remote" | "auto";
+
+export interface MapOptions extends Omit<ClaimOptions, "placement"> {
+  /** Where chunks run (MapPlacement); or, locally, how devices are packed ("pack", "spread"). */
+  placement?: MapPlacement | "pack" | "spread";
   /** Items per chunk. Default 64. */
   batchSize?: number;
   /** Chunks in flight at once. Default: 2 per device for GPU claims, the CPU workers for tasks, 8 otherwise. */
@@ -52,9 +61,46 @@ export interface ChunkInfo<D = unknown> {
 /** A chunk function: one result per item, in the items' order. */
 export type ChunkFn<T, R, D = unknown> = (chunk: T[], info: ChunkInfo<D>) => R[] | Promise<R[]>;
 
+/** What a remote map is about: remote-placement.ts's session needs it for its chunk keys and messages. */
+export interface RemoteJob {
+  where: string;
+  task: TaskHandle;
+  claim: { gpu: number; gpuMemory: number } | null;
+  pipeline: string;
+  run: number;
+  cell: string;
+  attempt: number;
+  signal: AbortSignal;
+  /** A chunk was delivered again (its worker failed it, died, or froze past ack_wait). */
+  retried(): void;
+  notice(message: string): void;
+}
+
+/** One map's chunks on remote kernels (kernel/remote/remote-placement.ts). */
+export interface RemoteSession {
+  /** Chunks out at once by default: the consumer's max_ack_pending. */
+  readonly window: number;
+  /** Whether a remote kernel waits for chunks of this map's class now. */
+  hasCapacity(): Promise<boolean>;
+  /** One chunk's results, in its items' order; rejects with the chunk's final failure. */
+  submit(items: unknown[], index: number, first: number): Promise<unknown[]>;
+  close(): void;
+}
+
+/** Remote kernels, when the kernel was opened with a NATS connection. */
+export interface RemoteHost {
+  open(job: RemoteJob): Promise<RemoteSession>;
+}
+
 /** What ctx.map needs from the kernel. */
 export interface MapHost<D> {
   cell: string;
+  /** The run and try, which remote chunk keys and messages name. */
+  pipeline?: string;
+  runId?: number;
+  tryNumber?: number;
+  /** Remote kernels, if any. */
+  remote?(): RemoteHost | undefined;
   signal: AbortSignal;
   gpu: () => Promise<DevicePool<D>>;
   cpu: () => Promise<{ size: number; run(task: TaskHandle, chunk: unknown[], signal: AbortSignal, index?: number): Promise<unknown[]> }>;
@@ -83,14 +129,18 @@ export function map<T, R, D>(
     throw new CellarError(`${where}: concurrency ${options.concurrency}; expected a whole number ≥ 1`);
   }
   if (typeof fn !== "function" && !isTask(fn)) throw new CellarError(`${where}: expected a function or a task(import.meta.url, "name") handle`);
+  const { place, packing } = splitPlacement(options.placement, where);
+  if (place === "remote" && !isTask(fn)) {
+    throw new CellarError(`${where}: placement "remote" needs a task(import.meta.url, "name") handle; an inline function cannot leave this process`);
+  }
   if (items === null || typeof items !== "object" || (!(Symbol.iterator in items) && !(Symbol.asyncIterator in items))) {
     throw new CellarError(`${where}: items must be an array or an (async) iterable`);
   }
-  const claim = options.gpu === undefined ? undefined : parseClaim(options, where);
+  const claim = options.gpu === undefined ? undefined : parseClaim({ ...options, placement: packing }, where);
   const total = Array.isArray(items) ? items.length : undefined;
 
   let started: AsyncIterable<R[]> | undefined;
-  const chunks = () => (started ??= run(host, where, items, fn, claim, batchSize, retries, options.concurrency, total));
+  const chunks = () => (started ??= run(host, where, items, fn, claim, batchSize, retries, options.concurrency, total, place));
   return {
     then(onFulfilled, onRejected) {
       return collect(chunks()).then(onFulfilled, onRejected);
@@ -99,6 +149,13 @@ export function map<T, R, D>(
       for await (const results of chunks()) yield* results;
     },
   };
+}
+
+/** The two meanings of `placement`: where chunks run, and how local devices are packed. */
+function splitPlacement(placement: MapOptions["placement"], where: string): { place: MapPlacement; packing: "pack" | "spread" | undefined } {
+  if (placement === undefined || placement === "pack" || placement === "spread") return { place: "local", packing: placement };
+  if (placement === "local" || placement === "remote" || placement === "auto") return { place: placement, packing: undefined };
+  throw new CellarError(`${where}: placement ${JSON.stringify(placement)}; expected "local", "remote" or "auto" (or "pack" or "spread" for local devices)`);
 }
 
 /** All results in order; chunk by chunk, since a per-item await costs more than a small chunk's work. */
@@ -137,42 +194,41 @@ async function* run<T, R, D>(
   retries: number,
   concurrency: number | undefined,
   total: number | undefined,
+  place: MapPlacement,
 ): AsyncGenerator<R[]> {
-  const pool = await devicePool(host, where, claim);
-  const cpu = !pool && isTask(fn) ? await host.cpu() : undefined;
-  const window = concurrency ?? (pool ? 2 * pool.live.length * Math.max(1, Math.floor(10_000 / claim!.units)) : cpu ? cpu.size : 8);
   const controller = new AbortController();
+  const tally = new ChunkTally(host.chunks?.bind(host), total === undefined ? undefined : Math.ceil(total / batchSize));
+  const remote = place === "local" ? undefined : await remoteSession(host, where, fn, claim, place, controller.signal, tally);
+  const pool = place === "remote" ? undefined : await devicePool(host, where, claim);
+  const cpu = place !== "remote" && !pool && isTask(fn) ? await host.cpu() : undefined;
+  const localWindow = place === "remote" ? 0 : concurrency ?? (pool ? 2 * pool.live.length * Math.max(1, Math.floor(10_000 / claim!.units)) : cpu ? cpu.size : 8);
+  const slots = new Slots(localWindow, remote ? concurrency ?? remote.window : 0, place === "auto" ? remote : undefined);
   const stop = () => controller.abort(host.signal.reason);
   host.signal.addEventListener("abort", stop, { once: true });
-  const tally = new ChunkTally(host.chunks?.bind(host), total === undefined ? undefined : Math.ceil(total / batchSize));
   const placement: Placement<T, R, D> = { where, host, fn, claim, pool, cpu, retries, batchSize, signal: controller.signal, tally };
-  // Chunks start in order and run `window` at a time; results are yielded in input order.
+  // Chunks start in order, as many at a time as the slots allow; results are yielded in input order.
   const pending: Array<Promise<R[]>> = [];
-  let done = 0;
-  let read = 0;
-  let chunks = 0;
+  let [done, read, chunks] = [0, 0, 0];
   const source = chunksOf(items, batchSize)[Symbol.asyncIterator]();
   let exhausted = false;
   try {
     for (;;) {
-      while (!exhausted && pending.length < window) {
-        const next = await source.next().catch((err) => {
-          throw new CellarError(`${where}: the items iterable threw after ${read} items: ${errorLine(err)}`);
-        });
+      for (let target; !exhausted && (target = await slots.next(pending.length));) {
+        const next = await source.next().catch((err) => Promise.reject(new CellarError(`${where}: the items iterable threw after ${read} items: ${errorLine(err)}`)));
         if (next.done) {
           exhausted = true;
           break;
         }
         read += next.value.length;
-        const task = runChunk(placement, next.value, chunks++);
+        const index = chunks++;
+        const task = slots.track(target, target === "remote" ? remoteChunk(placement, remote!, next.value, index) : runChunk(placement, next.value, index));
         task.catch(() => {}); // awaited in order below; this only keeps an early failure from being "unhandled"
         pending.push(task);
       }
       const head = pending.shift();
       if (!head) break;
       const results = await head;
-      done += results.length;
-      host.progress(done, total);
+      host.progress((done += results.length), total);
       yield results;
     }
   } finally {
@@ -183,8 +239,67 @@ async function* run<T, R, D>(
       await Promise.allSettled(pending);
     }
     host.signal.removeEventListener("abort", stop);
+    remote?.close();
     tally.end();
     if (!exhausted) await source.return?.(undefined);
+  }
+}
+
+type Target = "local" | "remote";
+
+/** How many chunks run here and remotely, and where the next one goes: here while there is room, then remote. */
+class Slots {
+  readonly busy = { local: 0, remote: 0 };
+
+  /** `auto`: the session asked whether a remote kernel waits for work before each remote chunk. */
+  constructor(readonly local: number, readonly remote: number, readonly auto: RemoteSession | undefined) {}
+
+  /** Where the next chunk goes, or undefined to wait for the oldest one (its results bound what is held). */
+  async next(pending: number): Promise<Target | undefined> {
+    if (pending >= this.local + this.remote) return undefined;
+    if (this.busy.local < this.local) return "local";
+    if (this.busy.remote < this.remote && (!this.auto || await this.auto.hasCapacity())) return "remote";
+    return undefined;
+  }
+
+  track<X>(target: Target, task: Promise<X>): Promise<X> {
+    this.busy[target]++;
+    return task.finally(() => this.busy[target]--);
+  }
+}
+
+/** The map's remote session, for placement remote or auto with a task handle on a kernel that has remote kernels. */
+async function remoteSession<D>(
+  host: MapHost<D>,
+  where: string,
+  fn: unknown,
+  claim: Claim | undefined,
+  place: MapPlacement,
+  signal: AbortSignal,
+  tally: ChunkTally,
+): Promise<RemoteSession | undefined> {
+  const remote = isTask(fn) ? host.remote?.() : undefined;
+  if (!remote || !isTask(fn)) {
+    if (place === "remote") throw new CellarError(`${where}: placement "remote", but this kernel has no remote kernels; serve it with a NATS connection (cellar serve --nats <url>)`);
+    return undefined;
+  }
+  return await remote.open({
+    where, task: fn, claim: claim ? { gpu: claim.devices > 1 ? claim.devices : claim.units / UNITS_PER_DEVICE, gpuMemory: claim.memory } : null,
+    pipeline: host.pipeline ?? "", run: host.runId ?? 0, cell: host.cell, attempt: host.tryNumber ?? 0, signal,
+    retried: () => tally.count(ChunkState.Retried),
+    notice: (message) => host.notice(message),
+  });
+}
+
+/** One chunk on a remote kernel: the session retries it (max_deliver) and names it when it fails for good. */
+async function remoteChunk<T, R, D>(p: Placement<T, R, D>, session: RemoteSession, chunk: T[], index: number): Promise<R[]> {
+  try {
+    const results = await session.submit(chunk, index, index * p.batchSize);
+    p.tally.count(ChunkState.Done);
+    return results as R[];
+  } catch (err) {
+    if (!p.signal.aborted) p.tally.count(ChunkState.Failed);
+    throw err;
   }
 }
 
@@ -234,7 +349,7 @@ async function runChunk<T, R, D>(p: Placement<T, R, D>, chunk: T[], index: numbe
       if (attempt < p.retries) p.tally.count(ChunkState.Retried);
     } finally {
       lease?.release();
-      metrics.chunkLatency.observe({ device: lease?.devices.map((d) => d.id).join("+") ?? "cpu" }, (performance.now() - t0) / 1000);
+      metrics.chunkLatency.observe({ device: lease?.devices.map((d) => d.id).join("+") ?? "cpu", placement: "local" }, (performance.now() - t0) / 1000);
     }
   }
   p.tally.count(ChunkState.Failed);

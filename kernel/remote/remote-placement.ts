@@ -1,0 +1,421 @@
+/**
+ * The server side of remote fan-out: what `ctx.map(items, task(...), { placement: "remote" | "auto" })`
+ * uses to send chunks to remote kernels over NATS JetStream and take their results back, as
+ * kernel/remote/protocol.ts describes.
+ *
+ * `openRemote` makes sure the stream, its consumers, the two KV buckets and the object store exist, and
+ * starts two watchers for the whole process: one on the results bucket (a map's chunk is settled by the
+ * first record under its key) and one on the tries bucket (redeliveries, rejected duplicates, refusals and
+ * failed tries, counted on /metrics and logged in the cell's log). A map opens a session
+ * (`RemoteChunks.open`); each chunk it submits is looked up first — a chunk already accepted, by an
+ * earlier attempt of the cell or before a server restart, is not run again — then published with its
+ * chunk key as `Nats-Msg-Id`, and its promise settles when its record arrives. ctx.map (compute/map.ts)
+ * keeps the order and bounds the chunks in flight, as for local chunks.
+ *
+ * **What "commits accepted results idempotently on the chunk key" comes to here.** The results are not
+ * written to DuckDB one chunk at a time: a chunk's accepted record in KV is the one copy of its result
+ * until the cell's checkpoint commits. Each chunk's results reach the cell once (a session settles a key's
+ * waiter once and ignores any later record), and whatever the cell makes of them — its output, its
+ * `ctx.table` rows — commits with its checkpoint in the try's one transaction (attempt.ts). A crash before
+ * that commit leaves the accepted records in KV, where the resumed cell finds them under the same keys
+ * (the key leaves the attempt out for this reason: protocol.ts); a cell whose checkpoint committed is not
+ * run at all. So no chunk is committed twice and none is run again once accepted, without a table of
+ * chunk keys in the store.
+ *
+ * @example
+ * ```ts
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * import { openRemote } from "./remote-placement.ts";
+ * declare const nc: NatsConnection;
+ *
+ * const remote = await openRemote({ nats: nc, consumer: { ackWaitMs: 30_000 } }, ".cellar/cellar.duckdb");
+ * // openCellar({ db, remote: { nats: nc } }) does this itself; then in a cell:
+ * // await ctx.map(texts, task(import.meta.url, "minhashChunk"), { placement: "remote" });
+ * await remote.close(); // the connection stays open: its owner closes it
+ * ```
+ */
+import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { type KV, type KvWatchEntry, KvWatchInclude, Kvm } from "@nats-io/kv";
+import { type ObjectStore, Objm } from "@nats-io/obj";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { CellarError, errorLine } from "../errors.ts";
+import { metrics } from "../prometheus.ts";
+import { ChunkTryState } from "../state.ts";
+import type { RemoteHost, RemoteJob, RemoteSession } from "../compute/map.ts";
+import { codeVersion as moduleCodeVersion } from "./code-version.ts";
+import type { NatsAccess } from "./join.ts";
+import {
+  BLOBS,
+  BUCKETS,
+  type ChunkClaim,
+  chunkKey,
+  type ChunkMessage,
+  type ChunkResult,
+  chunkSubject,
+  CONSUMERS,
+  consumerConfig,
+  type ConsumerOptions,
+  decodeResult,
+  decodeTry,
+  DEFAULT_MAX_ACK_PENDING,
+  DEFAULT_MAX_DELIVER,
+  describeFailure,
+  DEVICE_CLASSES,
+  type DeviceClass,
+  deviceClassOf,
+  encodeChunk,
+  INLINE_LIMIT_BYTES,
+  itemsBlobName,
+  mapPrefix,
+  packValues,
+  PROJECT_ROOT,
+  PROTOCOL_VERSION,
+  republishMsgId,
+  RESULTS,
+  scopeOf,
+  STREAM,
+  STREAM_CONFIG,
+  taskModuleRef,
+  TRIES,
+  unpackValues,
+} from "./protocol.ts";
+
+export interface RemoteOptions {
+  /**
+   * NATS: a connection, which its owner closes (close() here leaves it open); or where to connect
+   * (`cellar serve`'s NatsAccess: servers, user, pass), a connection of its own that close() closes.
+   */
+  nats: NatsConnection | NatsAccess;
+  /** The server's store ({@link scopeOf} of its path): chunk keys start with it. The facade sets it. */
+  scope?: string;
+  /** The chunk consumers' ack_wait, max_deliver and max_ack_pending. */
+  consumer?: ConsumerOptions;
+  /** A task module's code version. Default: kernel/remote/code-version.ts's. */
+  codeVersion?: (moduleUrl: string) => Promise<string>;
+  /** The checkout task modules are named against on the wire. Default: this one. */
+  root?: string;
+}
+
+/** How long a "does any worker wait for chunks" answer is reused by placement "auto". */
+const CAPACITY_TTL_MS = 500;
+
+/**
+ * Makes sure the stream, consumers and buckets exist, and starts the process's two watchers. `storeId` (the
+ * store's path) gives the scope when `options.scope` does not.
+ */
+export async function openRemote(options: RemoteOptions, storeId = ""): Promise<RemoteChunks> {
+  const scope = options.scope ?? scopeOf(storeId);
+  const own = isConnection(options.nats) ? undefined : await connectTo(options.nats);
+  const nc = own ?? (options.nats as NatsConnection);
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, options.consumer ?? {});
+    const kvm = new Kvm(js);
+    const [results, tries, blobs] = await Promise.all([
+      kvm.create(RESULTS, { history: BUCKETS.results.history, ttl: BUCKETS.results.ttlMs, storage: BUCKETS.results.storage }),
+      kvm.create(TRIES, { history: BUCKETS.tries.history, ttl: BUCKETS.tries.ttlMs, storage: BUCKETS.tries.storage }),
+      new Objm(js).create(BLOBS, { ttl: BUCKETS.blobs.ttlMs * 1e6, storage: BUCKETS.blobs.storage }),
+    ]);
+    const remote = new RemoteChunks({ ...options, scope }, js, jsm, results, tries, blobs, own);
+    await remote.watch();
+    return remote;
+  } catch (err) {
+    await own?.close().catch(() => {});
+    throw new CellarError(`remote kernels: cannot set up the chunk stream and buckets on NATS ${nc.getServer()}: ${errorLine(err)}`, { retryable: true });
+  }
+}
+
+function isConnection(nats: NatsConnection | NatsAccess): nats is NatsConnection {
+  return typeof (nats as NatsConnection).publish === "function";
+}
+
+async function connectTo(access: NatsAccess): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: access.servers,
+      ...(access.user ? { user: access.user, pass: access.pass ?? "" } : {}),
+      name: "cellar-serve",
+      maxReconnectAttempts: -1,
+    });
+  } catch (err) {
+    throw new CellarError(`remote kernels: cannot connect to NATS at ${access.servers.join(", ")}: ${errorLine(err)}`, { retryable: true });
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, consumer: ConsumerOptions): Promise<void> {
+  try {
+    await jsm.streams.info(STREAM);
+  } catch {
+    await jsm.streams.add({ ...STREAM_CONFIG, subjects: [...STREAM_CONFIG.subjects] });
+  }
+  for (const cls of DEVICE_CLASSES) {
+    const config = consumerConfig(cls, consumer);
+    try {
+      await jsm.consumers.add(STREAM, config);
+    } catch {
+      // It exists with other settings (an earlier server's): take this server's.
+      const { ack_wait, max_deliver, max_ack_pending } = config;
+      await jsm.consumers.update(STREAM, config.durable_name, { ack_wait, max_deliver, max_ack_pending });
+    }
+  }
+}
+
+interface Waiter {
+  session: Session;
+  index: number;
+  first: number;
+  count: number;
+  publishedAt: number;
+  resolve(results: unknown[]): void;
+  reject(err: unknown): void;
+}
+
+/** The process's remote executor: what ctx.map's MapHost.remote() returns. */
+export class RemoteChunks implements RemoteHost {
+  readonly scope: string;
+  readonly maxDeliver: number;
+  readonly window: number;
+  /** Each chunk key's waiters: usually one; two when one cell maps the same chunk twice at once. */
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  /** The sessions of each map prefix (run and cell), for their chunks' tries. */
+  readonly #sessions = new Map<string, Set<Session>>();
+  readonly #versions = new Map<string, Promise<string>>();
+  readonly #capacity = new Map<DeviceClass, { at: number; value: Promise<boolean> }>();
+  readonly #stops: Array<() => void> = [];
+  readonly #watching: Promise<void>[] = [];
+
+  constructor(
+    readonly options: RemoteOptions & { scope: string },
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly results: KV,
+    readonly tries: KV,
+    readonly blobs: ObjectStore,
+    /** The connection openRemote made itself (from a NatsAccess), which close() closes. */
+    readonly own?: NatsConnection,
+  ) {
+    this.scope = options.scope;
+    this.maxDeliver = options.consumer?.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    this.window = options.consumer?.maxAckPending ?? DEFAULT_MAX_ACK_PENDING;
+  }
+
+  /** Starts the two watchers: results for waiting chunks, tries for the counters and the cells' logs. */
+  async watch(): Promise<void> {
+    const filter = { key: `${this.scope}.>`, include: KvWatchInclude.UpdatesOnly };
+    const results = await this.results.watch(filter);
+    const tries = await this.tries.watch(filter);
+    this.#stops.push(() => results.stop(), () => tries.stop());
+    this.#watching.push(
+      (async () => {
+        for await (const entry of results) if (entry.operation === "PUT") this.#onResult(entry);
+      })().catch(() => {}),
+      (async () => {
+        for await (const entry of tries) if (entry.operation === "PUT") this.#onTry(entry);
+      })().catch(() => {}),
+    );
+  }
+
+  async open(job: RemoteJob): Promise<RemoteSession> {
+    const version = await this.codeVersion(job.task.module).catch((err) => {
+      throw new CellarError(`${job.where}: task ${job.task.name} of ${job.task.module}: no code version for remote kernels: ${errorLine(err)}`);
+    });
+    const session = new Session(this, job, version);
+    const prefix = mapPrefix(this.scope, job.run, job.cell);
+    let sessions = this.#sessions.get(prefix);
+    if (!sessions) this.#sessions.set(prefix, sessions = new Set());
+    sessions.add(session);
+    session.closed.then(() => {
+      sessions.delete(session);
+      if (sessions.size === 0) this.#sessions.delete(prefix);
+    });
+    return session;
+  }
+
+  codeVersion(moduleUrl: string): Promise<string> {
+    let version = this.#versions.get(moduleUrl);
+    if (!version) {
+      version = (this.options.codeVersion ?? moduleCodeVersion)(moduleUrl);
+      this.#versions.set(moduleUrl, version);
+      version.catch(() => this.#versions.delete(moduleUrl));
+    }
+    return version;
+  }
+
+  /** Whether a worker of the class is waiting for chunks now (a pull request outstanding): what `auto` asks. */
+  hasCapacity(cls: DeviceClass): Promise<boolean> {
+    const cached = this.#capacity.get(cls);
+    if (cached && performance.now() - cached.at < CAPACITY_TTL_MS) return cached.value;
+    const value = this.jsm.consumers.info(STREAM, CONSUMERS[cls]).then((info) => info.num_waiting > 0, () => false);
+    this.#capacity.set(cls, { at: performance.now(), value });
+    return value;
+  }
+
+  /** Registers a waiter for `key`; the returned function removes it. */
+  wait(key: string, waiter: Waiter): () => void {
+    let set = this.#waiters.get(key);
+    if (!set) this.#waiters.set(key, set = new Set());
+    set.add(waiter);
+    return () => {
+      set.delete(waiter);
+      if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key);
+    };
+  }
+
+  /** Settles every waiter of a record's key with it. */
+  settle(key: string, result: ChunkResult): void {
+    for (const waiter of this.#waiters.get(key) ?? []) waiter.session.settle(waiter, result);
+  }
+
+  #onResult(entry: KvWatchEntry): void {
+    if (!this.#waiters.has(entry.key)) return;
+    let result: ChunkResult;
+    try {
+      result = decodeResult(entry.value);
+    } catch (err) {
+      for (const waiter of this.#waiters.get(entry.key) ?? []) waiter.reject(new CellarError(`${waiter.session.job.where}: chunk ${waiter.index}: ${errorLine(err)}`));
+      return;
+    }
+    this.settle(entry.key, result);
+  }
+
+  #onTry(entry: KvWatchEntry): void {
+    let record;
+    try {
+      record = decodeTry(entry.value);
+    } catch {
+      return; // a record this kernel cannot read counts for nothing; its chunk's result still settles the map
+    }
+    if (record.state === ChunkTryState.Running && record.delivery > 1) metrics.remoteRedeliveries.inc();
+    if (record.state === ChunkTryState.Duplicate) metrics.remoteDuplicates.inc();
+    const prefix = record.key.split(".").slice(0, 3).join(".");
+    for (const session of this.#sessions.get(prefix) ?? []) session.onTry(record);
+  }
+
+  /** Stops the watchers and fails the chunks still waiting; a connection given stays open, one made here is closed. */
+  async close(): Promise<void> {
+    for (const stop of this.#stops.splice(0)) stop();
+    for (const [, set] of this.#waiters) for (const waiter of set) waiter.reject(new CellarError("remote kernels: closed while a chunk was out"));
+    await Promise.allSettled(this.#watching);
+    await this.own?.close().catch(() => {});
+  }
+}
+
+/** One map's chunks on remote kernels. */
+class Session implements RemoteSession {
+  readonly window: number;
+  readonly cls: DeviceClass;
+  readonly claim: ChunkClaim | null;
+  readonly module: string;
+  /** The chunk keys this map waits for, by key: their index, for the try records of the tries watcher. */
+  readonly #keys = new Map<string, number>();
+  #close!: () => void;
+  readonly closed = new Promise<void>((resolve) => (this.#close = resolve));
+
+  constructor(readonly remote: RemoteChunks, readonly job: RemoteJob, readonly codeVersion: string) {
+    this.claim = job.claim ? { gpu: job.claim.gpu, gpuMemory: job.claim.gpuMemory } : null;
+    this.cls = deviceClassOf(this.claim);
+    this.window = remote.window;
+    this.module = taskModuleRef(job.task.module, remote.options.root ?? PROJECT_ROOT);
+  }
+
+  hasCapacity(): Promise<boolean> {
+    return this.remote.hasCapacity(this.cls);
+  }
+
+  /** Runs one chunk remotely (or takes its accepted result): resolves to its results, in the items' order. */
+  async submit(items: unknown[], index: number, first: number): Promise<unknown[]> {
+    const { job, remote } = this;
+    job.signal.throwIfAborted();
+    const packed = packValues(items);
+    const task = { module: this.module, name: job.task.name };
+    const key = chunkKey({ scope: remote.scope, run: job.run, cell: job.cell, index, codeVersion: this.codeVersion, task, items: packed });
+    let waiter!: Waiter;
+    const settled = new Promise<unknown[]>((resolve, reject) => {
+      waiter = { session: this, index, first, count: items.length, publishedAt: performance.now(), resolve, reject };
+    });
+    settled.catch(() => {}); // awaited below, unless the look-up or the publish throws first
+    const unwait = remote.wait(key, waiter);
+    this.#keys.set(key, index);
+    const onAbort = () => waiter.reject(job.signal.reason);
+    job.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      // Registered before the look-up, so a record written between the two is not missed.
+      const msgID = await this.#lookUp(key, waiter);
+      if (msgID !== undefined) await this.#publish(key, msgID, task, packed, index, first, items.length);
+      const results = await settled;
+      metrics.chunkLatency.observe({ device: "remote", placement: "remote" }, (performance.now() - waiter.publishedAt) / 1000);
+      return results;
+    } finally {
+      job.signal.removeEventListener("abort", onAbort);
+      this.#keys.delete(key);
+      unwait();
+    }
+  }
+
+  /**
+   * The chunk's record, if it has one: an accepted result settles the waiter (the chunk is not run again);
+   * a final failure left by an earlier attempt is deleted, and the chunk published again under a new
+   * Nats-Msg-Id (the duplicate window would drop the old one). Returns the Msg-Id to publish under, or
+   * undefined when there is nothing to publish.
+   */
+  async #lookUp(key: string, waiter: Waiter): Promise<string | undefined> {
+    const entry = await this.remote.results.get(key);
+    if (!entry || entry.operation !== "PUT") return key;
+    const result = decodeResult(entry.value);
+    if (result.ok) {
+      this.settle(waiter, result);
+      return undefined;
+    }
+    await this.remote.results.delete(key, { previousSeq: entry.revision }).catch(() => {});
+    return republishMsgId(key, entry.revision);
+  }
+
+  async #publish(key: string, msgID: string, task: { module: string; name: string }, packed: string, index: number, first: number, count: number) {
+    const { job, remote } = this;
+    const large = packed.length > INLINE_LIMIT_BYTES;
+    if (large) await remote.blobs.putBlob({ name: itemsBlobName(key) }, new TextEncoder().encode(packed));
+    const message: ChunkMessage = {
+      v: PROTOCOL_VERSION, key, task, codeVersion: this.codeVersion, ...(large ? { itemsBlob: itemsBlobName(key) } : { items: packed }),
+      claim: this.claim, index, first, count, run: job.run, pipeline: job.pipeline, cell: job.cell, attempt: job.attempt,
+      maxDeliver: remote.maxDeliver, publishedAt: Date.now(),
+    };
+    await remote.js.publish(chunkSubject(this.cls, key), encodeChunk(message), { msgID });
+  }
+
+  /** Settles a waiter with its chunk's record: its results (from the object store if large), or its final failure. */
+  settle(waiter: Waiter, result: ChunkResult): void {
+    const { job } = this;
+    if (!result.ok) {
+      waiter.reject(new CellarError(`${job.where}: ${describeFailure(result, waiter.first, waiter.count)}`, { retryable: result.retryable }));
+      return;
+    }
+    const text = result.results !== undefined
+      ? Promise.resolve(result.results)
+      : this.remote.blobs.getBlob(result.blob!).then((bytes) => {
+        if (!bytes) throw new CellarError(`${job.where}: chunk ${waiter.index}: its result object ${result.blob} is missing from ${BLOBS}`);
+        return new TextDecoder().decode(bytes);
+      });
+    text.then((packed) => {
+      const values = unpackValues(packed);
+      if (values.length !== waiter.count) {
+        throw new CellarError(`${job.where}: chunk ${waiter.index} returned ${values.length} results for ${waiter.count} items on worker ${result.worker}; expected one result per item`);
+      }
+      waiter.resolve(values);
+    }).catch((err) => waiter.reject(err));
+  }
+
+  /** A try of one of this map's chunks: a redelivery counts as a retry; a refusal or a failed try is logged. */
+  onTry(record: { key: string; worker: string; delivery: number; state: string; error?: string | undefined }): void {
+    const index = this.#keys.get(record.key);
+    if (index === undefined) return;
+    if (record.state === ChunkTryState.Running && record.delivery > 1) this.job.retried();
+    if (record.state === ChunkTryState.Refused || record.state === ChunkTryState.Failed) {
+      this.job.notice(`chunk ${index}: try ${record.delivery} on worker ${record.worker} ${record.state}: ${record.error ?? "no error given"}`);
+    }
+  }
+
+  close(): void {
+    this.#close();
+  }
+}

@@ -1,0 +1,200 @@
+// ctx.map with placement "remote" through a real nats-server (test/nats.ts): chunks over JetStream to two
+// remote kernel loops (kernel/remote/worker-loop.ts's runWorker, in this process), results back through KV.
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cellar, openCellar, pipeline, task, type Pipeline } from "../kernel/mod.ts";
+import { registry } from "../kernel/prometheus.ts";
+import {
+  CONSUMERS,
+  decodeChunk,
+  encodeResult,
+  encodeTry,
+  RESULTS,
+  resolveTaskModule,
+  STREAM,
+  TRIES,
+  tryKey,
+  unpackValues,
+  packValues,
+  type TryRecord,
+} from "../kernel/remote/protocol.ts";
+import { runWorker } from "../kernel/remote/worker-loop.ts";
+import { ChunkTryState } from "../kernel/state.ts";
+import { computesClosedAfterAll, storesClosedAfterEach } from "./helpers.ts";
+import { natsForFile } from "./nats.ts";
+
+const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
+const nats = natsForFile();
+const newStore = storesClosedAfterEach();
+const { cpuOnly } = computesClosedAfterAll();
+const ACK_WAIT_MS = 1_000;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nc = await connect({ servers: nats().servers, user: nats().admin.user, pass: nats().admin.pass });
+});
+afterAll(async () => {
+  await nc?.close();
+});
+
+/**
+ * A facade with remote kernels, set up (stream, buckets) before any worker binds to them; on this file's
+ * connection, or (`access`) on one of its own from the servers and credentials, as `cellar serve` gives them.
+ */
+async function remoteCellar(options: { access?: boolean } = {}): Promise<Cellar> {
+  const access = { servers: nats().servers, user: nats().admin.user, pass: nats().admin.pass };
+  const cellar = openCellar({
+    db: await newStore(),
+    compute: cpuOnly,
+    remote: { nats: options.access ? access : nc, consumer: { ackWaitMs: ACK_WAIT_MS, maxDeliver: 3 } },
+  });
+  await cellar.openRemote();
+  return cellar;
+}
+
+async function execute(cellar: Cellar, p: Pipeline) {
+  try {
+    const result = await cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
+    return { result, detail: await cellar.show(result.runId) };
+  } finally {
+    await cellar.close();
+  }
+}
+
+interface Worker {
+  done: Promise<unknown>;
+  stop(): void;
+}
+
+/** A remote kernel's loop (kernel/remote/worker-loop.ts) in this process, on this file's CPU workers. */
+function worker(name: string): Worker {
+  const stop = new AbortController();
+  const done = cpuOnly.cpu().then((cpu) => runWorker({ nc, name, cpu, signal: stop.signal, pullExpiresMs: 1_000, drainMs: 0 }));
+  return { done, stop: () => stop.abort() };
+}
+
+/**
+ * A worker frozen past ack_wait, as runWorker (which sends in-progress acks) cannot be in-process —
+ * test/remote-worker.test.ts freezes real worker processes with SIGSTOP. It follows protocol.ts for one
+ * chunk: records its try, holds the chunk without acks until released, then writes its result by
+ * first-writer-wins, losing to the worker that took the redelivery, and records the duplicate.
+ */
+function staleWorker(name: string): Worker & { stalled: Promise<void>; release(): void } {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let onStall!: () => void;
+  const stalled = new Promise<void>((r) => (onStall = r));
+  const done = (async () => {
+    const js = jetstream(nc);
+    const [results, tries] = [await new Kvm(js).open(RESULTS), await new Kvm(js).open(TRIES)];
+    const consumer = await js.consumers.get(STREAM, CONSUMERS.cpu);
+    let m = null;
+    while (!m) m = await consumer.next({ expires: 1_000 });
+    const chunk = decodeChunk(m.data);
+    const delivery = m.info.deliveryCount;
+    const record = (state: TryRecord["state"]) =>
+      tries.put(tryKey(chunk.key, delivery), encodeTry({ v: 1, key: chunk.key, worker: name, delivery, state, at: Date.now() }));
+    await record(ChunkTryState.Running);
+    onStall();
+    await released;
+    const out = (await import(resolveTaskModule(chunk.task.module)))[chunk.task.name](unpackValues(chunk.items!));
+    const result = encodeResult({ v: 1, key: chunk.key, ok: true, worker: name, delivery, results: packValues(out), count: out.length, ms: 0 });
+    if (!(await results.create(chunk.key, result).then(() => true, () => false))) await record(ChunkTryState.Duplicate);
+    m.ack();
+  })();
+  return { done, stalled, release, stop: release };
+}
+
+async function stopAll(workers: Worker[]) {
+  for (const w of workers) w.stop();
+  await Promise.all(workers.map((w) => w.done));
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await registry.metrics();
+  return Number(text.split("\n").find((line) => line.startsWith(`${name} `))?.slice(name.length + 1) ?? 0);
+}
+
+async function until(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const t0 = performance.now();
+  while (!(await check()) && performance.now() - t0 < ms) await new Promise((r) => setTimeout(r, 20));
+}
+
+const squares = (n: number) => Array.from({ length: n }, (_, i) => i * i);
+
+describe("ctx.map with placement remote", () => {
+  it("runs a task's chunks on two worker loops and returns the in-process results in input order; auto spills over to them", async () => {
+    const cellar = await remoteCellar();
+    const workers = [worker("w1"), worker("w2")];
+    try {
+      const items = Array.from({ length: 50 }, (_, i) => i);
+      const remoteChunks = () => metric('cellar_chunk_latency_seconds_count{device="remote",placement="remote"}');
+      let afterRemote = 0;
+      const p = pipeline({ id: "remote_square" })
+        .cell("m", async (ctx) => await ctx.map(items, task(TASKS, "square"), { placement: "remote", batchSize: 4 }))
+        .cell("auto", async (ctx) => {
+          afterRemote = await remoteChunks();
+          return await ctx.map(items, task(TASKS, "square"), { placement: "auto", batchSize: 1 });
+        });
+      const before = await remoteChunks();
+      const { result } = await execute(cellar, p);
+      expect(result.outputs.get("m")).toEqual(squares(50));
+      expect(result.outputs.get("auto")).toEqual(squares(50));
+      expect(afterRemote - before).toBe(13);
+      // The local CPU workers take the first chunks; the rest go to the remote kernels waiting for work.
+      expect(await remoteChunks() - afterRemote).toBeGreaterThan(0);
+    } finally {
+      await stopAll(workers);
+    }
+  });
+
+  it("accepts one copy of a chunk two workers finished, and counts the other as a rejected duplicate", async () => {
+    const duplicates = await metric("cellar_remote_duplicate_results_total");
+    const redeliveries = await metric("cellar_remote_redeliveries_total");
+    const cellar = await remoteCellar();
+    const stale = staleWorker("stale");
+    const workers: Worker[] = [stale];
+    try {
+      const p = pipeline({ id: "remote_stale" }).cell("m", async (ctx) => await ctx.map([1, 2, 3], task(TASKS, "square"), { placement: "remote" }));
+      const running = cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
+      // The stale worker holds the chunk past ack_wait without in-progress acks; a fresh one takes the redelivery.
+      await stale.stalled;
+      workers.push(worker("fresh"));
+      const result = await running;
+      expect(result.outputs.get("m")).toEqual([1, 4, 9]);
+      // The stale worker's late result loses the create; the server (still up: it counts) sees its duplicate record.
+      stale.release();
+      await until(async () => await metric("cellar_remote_duplicate_results_total") > duplicates);
+      expect(await metric("cellar_remote_duplicate_results_total")).toBe(duplicates + 1);
+      expect(await metric("cellar_remote_redeliveries_total")).toBe(redeliveries + 1);
+    } finally {
+      await stopAll(workers);
+      await cellar.close();
+    }
+  });
+
+  it("fails the cell when a chunk fails on every try, naming the chunk, its error and the workers", async () => {
+    const cellar = await remoteCellar({ access: true });
+    const workers = [worker("w1"), worker("w2")];
+    try {
+      const p = pipeline({ id: "remote_fail" }).cell("m", { retries: 0 }, async (ctx) =>
+        await ctx.map(Array.from({ length: 16 }, (_, i) => i), task(TASKS, "explode"), { placement: "remote", batchSize: 4 }));
+      const { detail } = await execute(cellar, p);
+      expect(detail.cells[0].error).toMatch(
+        /^cell "m": ctx\.map: chunk 3 \(items 12–15\) failed after 3 tries on workers? (w1|w2)(, (w1|w2))?: RangeError: 13 is unlucky$/,
+      );
+    } finally {
+      await stopAll(workers);
+    }
+  });
+
+  it("refuses an inline function with placement remote in one line", async () => {
+    const p = pipeline({ id: "remote_inline" }).cell("m", async (ctx) => await ctx.map([1], (chunk: number[]) => chunk, { placement: "remote" }));
+    const { detail } = await execute(await remoteCellar(), p);
+    expect(detail.cells[0].error).toBe(
+      'cell "m": ctx.map: placement "remote" needs a task(import.meta.url, "name") handle; an inline function cannot leave this process',
+    );
+  });
+});
