@@ -66,12 +66,12 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
   ]);
   const cells = views.map((view) => ({ ...view, stale: stale.find((s) => s.cell === view.def.name), log: tails?.cells.get(view.def.name) }));
   const page = (
-    <Layout title={pipeline.id}>
+    <Layout title={pipeline.id} nav="Pipelines">
       <div class="crumbs"><a href="/">Pipelines</a> /</div>
       <h1 data-notebook-pipeline={pipeline.id}>{pipeline.id}</h1>
       <p class="sub">
         {pipeline.timetable ? <>{"schedule "}<PauseControl pipeline={pipeline.id} pausedAt={paused.get(pipeline.id)} schedule={pipeline.timetable.schedule} />{" · "}</> : "manual · "}
-        {`${pipeline.cells.length} cells · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a>
+        {`${pipeline.cells.length} cell${pipeline.cells.length === 1 ? "" : "s"} · `}<a href={`/pipelines/${encodeURIComponent(pipeline.id)}/grid`}>grid</a>
         {detail
           ? (
             <span data-live-run={String(detail.run.runId)} data-run-state={detail.run.state} data-log-seq={String(tails?.lastSeq ?? 0)}>

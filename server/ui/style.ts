@@ -207,7 +207,7 @@ form.logfilter select { max-width: 16em; }
   main { padding: 14px 12px 32px; }
   h1 { font-size: 19px; }
   table.list { display: block; overflow-x: auto; }
-  table.list td:first-child { min-width: 9em; }
+  table.list td:first-child:not(.num) { min-width: 9em; }
   table.grid td.mono { max-width: 9em; }
   .cell > header .opts { margin-left: 0; }
   .cell > header .cell-actions { margin-left: auto; }
