@@ -396,7 +396,8 @@ class WorkerLoop {
       }
       const tries = await this.#tries(chunk.key);
       const failure: ChunkFailure = { v: PROTOCOL_VERSION, key: chunk.key, ok: false, worker: this.o.name, delivery, error, retryable, attempt: chunk.attempt, tries };
-      await createOnce(this.b.results, chunk.key, encodeResult(failure));
+      // Another worker's success came first (this delivery was a stale one): the chunk is done, not failed.
+      if (!(await createOnce(this.b.results, chunk.key, encodeResult(failure)))) return this.#settled(msg, chunk.key, false, 0);
     } catch (recordErr) {
       // Unrecorded, the failure would be lost with the message: let it come back instead.
       this.o.onError?.(`chunk ${chunk.key}: recording its failure: ${errorLine(recordErr)}`);
