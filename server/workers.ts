@@ -45,7 +45,27 @@ export interface NatsControl {
   perWorker: boolean;
 }
 
-/** Per-worker users on our own nats-server (`--nats-local`): `worker-<name>`, added and removed with a reload. */
+/**
+ * What a worker's own NATS user may not do: create, reconfigure or delete the server's streams (the chunk
+ * queue, the result and try buckets, the blob store), delete their messages one by one, or snapshot and
+ * restore them. It may read and ack chunks, write its tries and results (first writer wins, checked by the
+ * server), make and drop the ephemeral consumers that reading a bucket takes, and purge by subject, which
+ * the object store's delete of a losing copy's blob is.
+ */
+export const WORKER_DENIED_SUBJECTS = [
+  "$JS.API.STREAM.CREATE.>",
+  "$JS.API.STREAM.UPDATE.>",
+  "$JS.API.STREAM.DELETE.>",
+  "$JS.API.STREAM.MSG.DELETE.>",
+  "$JS.API.STREAM.SNAPSHOT.>",
+  "$JS.API.STREAM.RESTORE.>",
+  "$JS.API.ACCOUNT.PURGE.>",
+];
+
+/**
+ * Per-worker users on our own nats-server (`--nats-local`): `worker-<name>`, added and removed with a reload,
+ * each denied WORKER_DENIED_SUBJECTS.
+ */
 export function localNatsControl(nats: LocalNats): NatsControl {
   const userOf = (name: string) => `worker-${name}`;
   return {
@@ -53,7 +73,7 @@ export function localNatsControl(nats: LocalNats): NatsControl {
       return nats.servers;
     },
     perWorker: true,
-    userFor: async (name) => await nats.addUser(userOf(name)),
+    userFor: async (name) => await nats.addUser(userOf(name), { deny: WORKER_DENIED_SUBJECTS }),
     withdraw: async (name) => void (await nats.removeUser(userOf(name))),
   };
 }

@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeVersions } from "../kernel/remote/code-version.ts";
@@ -91,7 +92,11 @@ describe("workers", () => {
   let w1: Joined;
   let nc: NatsConnection;
   let beating: ReturnType<typeof setInterval> | undefined;
-  afterAll(() => clearInterval(beating));
+  const closers: NatsConnection[] = [];
+  afterAll(async () => {
+    clearInterval(beating);
+    for (const c of closers) await c.close();
+  });
 
   it("join with the join token only, and get a credential and a NATS user of their own", async () => {
     expect((await refusal(join_("w1", "wrong"))).status).toBe(401);
@@ -101,6 +106,14 @@ describe("workers", () => {
     expect(w1.heartbeatMs).toBe(HEARTBEAT_MS);
     expect(w1.nats).toEqual({ servers: server.nats!.servers, user: "worker-w1", pass: expect.stringMatching(/^[0-9a-f]{64}$/) });
     nc = await connect({ servers: w1.nats.servers, user: w1.nats.user!, pass: w1.nats.pass!, reconnect: false });
+    // Its NATS user may use JetStream but not remove what the server keeps there.
+    const js = await jetstreamManager(await connect({ servers: server.nats!.servers, user: server.nats!.user!, pass: server.nats!.pass! }).then((admin) => (closers.push(admin), admin)));
+    await js.streams.add({ name: "KEEP", subjects: ["keep.>"] });
+    const mine = await jetstreamManager(nc);
+    expect((await mine.streams.info("KEEP")).config.name).toBe("KEEP");
+    await expect(mine.streams.delete("KEEP")).rejects.toThrow(/permissions? violation/i);
+    await expect(mine.streams.update("KEEP", { subjects: ["keep.>", "more.>"] })).rejects.toThrow(/permissions? violation/i);
+    expect((await js.streams.info("KEEP")).config.name).toBe("KEEP");
     await w1.heartbeat({ inFlight: 2 });
     // As `cellar worker` does, at the interval the server asked for (until it is revoked below).
     beating = setInterval(() => void w1.heartbeat({ inFlight: 2 }).catch(() => {}), HEARTBEAT_MS / 3);

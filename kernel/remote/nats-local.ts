@@ -67,7 +67,8 @@ export class LocalNats {
   /** The server's own user: what `cellar serve` connects as. */
   readonly admin: NatsUser = { user: SERVER_USER, pass: secret() };
   readonly #options: LocalNatsOptions;
-  readonly #users = new Map<string, string>();
+  /** Each added user's password and the subjects it may not publish to. */
+  readonly #users = new Map<string, { pass: string; deny: string[] }>();
   #port: number;
   #child: ChildProcess | undefined;
   /** How the nats-server ended when nobody stopped it (killed, crashed), until the next start. */
@@ -184,13 +185,16 @@ export class LocalNats {
     this.#child?.kill(signal);
   }
 
-  /** Adds a user with a new password (or gives `user` a new one) and reloads; resolves once reloaded. */
-  addUser(user: string): Promise<NatsUser> {
+  /**
+   * Adds a user with a new password (or gives `user` a new one) and reloads; resolves once reloaded.
+   * `deny`: subjects it may not publish to (NATS wildcards), e.g. the JetStream API calls that delete streams.
+   */
+  addUser(user: string, options: { deny?: string[] } = {}): Promise<NatsUser> {
     if (!USER_NAME.test(user) || user === SERVER_USER) {
       throw new CellarError(`NATS user ${JSON.stringify(user)}: expected letters, digits, '.', '_' or '-' (up to 100), and not "${SERVER_USER}"`);
     }
     const pass = secret();
-    this.#users.set(user, pass);
+    this.#users.set(user, { pass, deny: options.deny ?? [] });
     return this.#change().then(() => ({ user, pass }));
   }
 
@@ -242,7 +246,10 @@ export class LocalNats {
   }
 
   async #writeConfig(): Promise<void> {
-    const users = [[this.admin.user, this.admin.pass], ...this.#users].map(([user, pass]) => `    { user: ${quote(user)}, password: ${quote(pass)} }`);
+    const users = [[this.admin.user, { pass: this.admin.pass, deny: [] }] as const, ...this.#users].map(([user, { pass, deny }]) => {
+      const permissions = deny.length > 0 ? `, permissions: { publish: { deny: [${deny.map(quote).join(", ")}] } }` : "";
+      return `    { user: ${quote(user)}, password: ${quote(pass)}${permissions} }`;
+    });
     const text = [
       "# Written by cellar (kernel/remote/nats-local.ts); rewritten as workers join and are revoked. Mode 0600: it holds passwords.",
       `host: ${quote(this.host)}`,
