@@ -20,6 +20,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openCellar, pipeline, RunState, task } from "../kernel/mod.ts";
 import { codeVersion } from "../kernel/remote/code-version.ts";
 import {
   BUCKETS,
@@ -35,7 +36,6 @@ import {
   STREAM,
   STREAM_CONFIG,
   tryKey,
-  unpackValues,
 } from "../kernel/remote/protocol.ts";
 import { type WorkerEvent } from "../kernel/remote/worker-loop.ts";
 import { startServer } from "../server/serve.ts";
@@ -47,6 +47,8 @@ const ACK_WAIT_MS = 1_000;
 const MAX_DELIVER = 3;
 const DRAIN_MS = 1_000;
 const TASKS = "test/fixtures/remote/tasks.ts";
+const TASKS_URL = new URL("./fixtures/remote/tasks.ts", import.meta.url).href;
+const CONSUMER = { ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER };
 const WORKER = join(ROOT, "test/fixtures/remote/worker.ts");
 
 const nats = natsForFile();
@@ -64,6 +66,8 @@ interface Worker {
   events: WorkerEvent[];
   stdout: string;
   exited: Promise<number | null>;
+  /** Sets a spare pulling; resolves when it does. */
+  go(): Promise<void>;
 }
 
 beforeAll(async () => {
@@ -72,27 +76,39 @@ beforeAll(async () => {
   js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add(STREAM_CONFIG as never);
-  for (const cls of DEVICE_CLASSES) await jsm.consumers.add(STREAM, consumerConfig(cls, { ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER }) as never);
+  for (const cls of DEVICE_CLASSES) await jsm.consumers.add(STREAM, consumerConfig(cls, CONSUMER) as never);
   results = await new Kvm(js).create(BUCKETS.results.name, { history: 1, storage: "file" as never });
   tries = await new Kvm(js).create(BUCKETS.tries.name, { history: 1, storage: "file" as never });
   await new Objm(js).create(BUCKETS.blobs.name, { storage: "file" as never });
-  version = await codeVersion(new URL(`../${TASKS}`, import.meta.url).href);
+  version = await codeVersion(TASKS_URL);
   await Promise.all([1, 2, 3].map(() => startWorker()));
+  for (let i = 0; i < 3; i++) spares.push(startWorker({ spare: true }));
 });
 
 afterAll(async () => {
+  await Promise.allSettled(spares);
   for (const w of workers) w.child.kill("SIGKILL");
   await nc?.close();
 });
 
-/** A worker process, resolved once its consumers are bound. */
-async function startWorker(): Promise<Worker> {
+/**
+ * A worker process, resolved once it pulls. A standby one (`spare`) is resolved warm but idle: `go()` sets it
+ * pulling, which is how a killed worker is replaced without waiting for a process to start.
+ */
+async function startWorker(options: { spare?: boolean } = {}): Promise<Worker> {
   const { servers, admin } = nats();
   const name = `w${workers.length + 1}`;
-  const child = spawn(process.execPath, ["--import", TSX, WORKER, servers.join(","), admin.user, admin.pass, name, "1", String(DRAIN_MS)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const worker: Worker = { name, child, events: [], stdout: "", exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))) };
+  const args = [servers.join(","), admin.user, admin.pass, name, "1", String(DRAIN_MS), ...(options.spare ? ["standby"] : [])];
+  const child = spawn(process.execPath, ["--import", TSX, WORKER, ...args], { stdio: [options.spare ? "pipe" : "ignore", "pipe", "inherit"] });
+  let go = () => {};
+  const ready = new Promise<void>((resolve) => (go = resolve));
+  const worker: Worker = {
+    name, child, events: [], stdout: "", exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))),
+    go: async () => {
+      child.stdin!.end("go\n");
+      await ready;
+    },
+  };
   workers.push(worker);
   let buffered = "";
   await new Promise<void>((resolve, reject) => {
@@ -102,13 +118,24 @@ async function startWorker(): Promise<Worker> {
       for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        if (line === "ready") resolve();
+        if (line === "warm" && options.spare) resolve();
+        else if (line === "ready") go(), resolve();
         else if (line.startsWith("{\"kind\"")) worker.events.push(JSON.parse(line));
       }
     });
     child.on("exit", (code) => reject(new Error(`worker ${name} exited (${code}) before it was ready: ${worker.stdout}`)));
   });
   return worker;
+}
+
+/** Spares started ahead, each warm. */
+const spares: Array<Promise<Worker>> = [];
+
+/** A killed worker's replacement: a spare set pulling, and another spare started for the next. */
+function replaceWorker(): void {
+  const spare = spares.shift() ?? startWorker({ spare: true });
+  spares.push(startWorker({ spare: true }));
+  spare.then((w) => w.go()).catch((err) => console.error(err));
 }
 
 function workerOf(pid: number): Worker {
@@ -166,34 +193,41 @@ function marker(name: string): number | undefined {
 }
 
 describe("remote worker processes", () => {
-  it("kill -9 a worker in the middle of a chunk at 10 points: every result accepted once, none lost, equal to the in-process run", async () => {
+  it("kill -9 a worker in the middle of a chunk at 10 points under a ctx.map placed remote: every result accepted once, none lost, the output equal to the in-process run's", async () => {
     // Chunk c's first delivery stops at item c; the test kills its worker there and starts another.
-    const chunks = Array.from({ length: 10 }, (_, c) => items(100 + c, 10, c));
-    const keys = await publish(1, "stopAt", chunks);
-    const killed = new Set<string>();
-    const done = await until("every chunk's result", async () => {
-      for (const name of readdirSync(markers).filter((n) => n.startsWith("at-") && !killed.has(n))) {
-        killed.add(name);
-        const pid = marker(name)!;
-        workerOf(pid).child.kill("SIGKILL");
-        startWorker().catch((err) => console.error(err));
-      }
-      const all = await Promise.all(keys.map(resultOf));
-      return all.every(Boolean) ? all : undefined;
-    }, 30_000);
-    expect(killed.size).toBe(10);
-    for (const [c, record] of done.entries()) {
-      expect(record!.ok).toBe(true);
-      if (!record!.ok) continue;
-      expect(record!.delivery, `chunk ${c} was redelivered after its worker died`).toBeGreaterThan(1);
-      expect(unpackValues(record!.results!)).toEqual(tasks.stopAt(chunks[c])); // the markers exist now: it runs through
+    const input = Array.from({ length: 10 }, (_, c) => items(100 + c, 10, c)).flat();
+    const cellar = openCellar({ db: join(tempDir("cellar-remote-map-"), "cellar.duckdb"), remote: { nats: nc, consumer: CONSUMER } });
+    try {
+      const p = pipeline({ id: "remote_map" })
+        .cell("doubled", async (ctx) => await ctx.map(input, task(TASKS_URL, "stopAt"), { placement: "remote", batchSize: 10 }));
+      let ended = false;
+      const running = cellar.cell(p, "doubled").finally(() => (ended = true));
+      const killed = new Set<string>();
+      await until("the cell to end", () => {
+        for (const name of readdirSync(markers).filter((n) => n.startsWith("at-") && !killed.has(n))) {
+          killed.add(name);
+          workerOf(marker(name)!).child.kill("SIGKILL");
+          replaceWorker();
+        }
+        return ended || undefined;
+      }, 30_000);
+      const result = await running;
+      expect(result.state).toBe(RunState.Success);
+      expect(killed.size).toBe(10);
+      // The markers exist now: in this process the task runs through.
+      expect(result.outputs.get("doubled")).toEqual(tasks.stopAt(input));
+      // Each chunk accepted once: one accepted event per chunk key over every worker, dead ones' included.
+      const accepted = () => workers.flatMap((w) => w.events).filter((e) => e.kind === "accepted" && e.key.includes(".doubled."));
+      await until("the last accepted event", () => accepted().length >= 10 || undefined); // the line follows the create
+      const keys = accepted().map((e) => e.key);
+      expect(new Set(keys).size).toBe(10);
+      expect(keys.length).toBe(10);
+      for (const key of keys) expect((await resultOf(key))!.delivery, `${key} was redelivered after its worker died`).toBeGreaterThan(1);
+      const jsm = await jetstreamManager(nc);
+      await until("every chunk acked", async () => (await jsm.streams.info(STREAM)).state.messages === 0 || undefined);
+    } finally {
+      await cellar.close();
     }
-    // Each chunk accepted once: one accepted event per key over every worker, dead ones' included.
-    const accepted = () => workers.flatMap((w) => w.events).filter((e) => e.kind === "accepted" && keys.includes(e.key));
-    await until("the last accepted event", () => accepted().length >= keys.length || undefined); // the line follows the create
-    expect(accepted().map((e) => e.key).sort()).toEqual([...keys].sort());
-    const jsm = await jetstreamManager(nc);
-    await until("every chunk acked", async () => (await jsm.streams.info(STREAM)).state.messages === 0 || undefined);
   });
 
   it("a stale worker (SIGSTOP past ack_wait) finds its chunk finished elsewhere: its late result is discarded and counted", async () => {
@@ -249,6 +283,7 @@ describe("remote worker processes", () => {
   });
 
   it("cellar worker joins the server, runs chunks, and on SIGTERM finishes its chunk and deregisters", async () => {
+    await Promise.allSettled(spares);
     for (const w of workers) w.child.kill("SIGKILL"); // the chunk is for the CLI's worker alone
     const dir = tempDir("cellar-worker-cli-");
     const server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false, token: "s3cret", nats: nats().url });
