@@ -4,7 +4,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cellar, openCellar, pipeline, task, type Pipeline } from "../kernel/mod.ts";
+import { type Cellar, openCellar, pipeline, RunState, task, type Pipeline } from "../kernel/mod.ts";
+import type { Store } from "../kernel/store/store.ts";
 import { registry } from "../kernel/prometheus.ts";
 import {
   CONSUMERS,
@@ -13,6 +14,7 @@ import {
   encodeTry,
   RESULTS,
   resolveTaskModule,
+  scopeOf,
   STREAM,
   TRIES,
   tryKey,
@@ -26,6 +28,7 @@ import { computesClosedAfterAll, storesClosedAfterEach } from "./helpers.ts";
 import { natsForFile } from "./nats.ts";
 
 const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
+const SLOW = new URL("./fixtures/remote-tasks.ts", import.meta.url).href;
 const nats = natsForFile();
 const newStore = storesClosedAfterEach();
 const { cpuOnly } = computesClosedAfterAll();
@@ -43,10 +46,10 @@ afterAll(async () => {
  * A facade with remote kernels, set up (stream, buckets) before any worker binds to them; on this file's
  * connection, or (`access`) on one of its own from the servers and credentials, as `cellar serve` gives them.
  */
-async function remoteCellar(options: { access?: boolean } = {}): Promise<Cellar> {
+async function remoteCellar(options: { access?: boolean; store?: Store } = {}): Promise<Cellar> {
   const access = { servers: nats().servers, user: nats().admin.user, pass: nats().admin.pass };
   const cellar = openCellar({
-    db: await newStore(),
+    db: options.store ?? await newStore(),
     compute: cpuOnly,
     remote: { nats: options.access ? access : nc, consumer: { ackWaitMs: ACK_WAIT_MS, maxDeliver: 3 } },
   });
@@ -185,6 +188,47 @@ describe("ctx.map with placement remote", () => {
       expect(detail.cells[0].error).toMatch(
         /^cell "m": ctx\.map: chunk 3 \(items 12–15\) failed after 3 tries on workers? (w1|w2)(, (w1|w2))?: RangeError: 13 is unlucky$/,
       );
+    } finally {
+      await stopAll(workers);
+    }
+  });
+
+  it("resumes after a server restart without running a chunk already accepted (or still queued) again", async () => {
+    const store = await newStore();
+    const w1 = worker("w1");
+    const workers = [w1];
+    try {
+      const items = Array.from({ length: 24 }, (_, i) => i);
+      const p = pipeline({ id: "remote_resume" }).cell("m", async (ctx) =>
+        await ctx.map(items, task(SLOW, "slowSquare"), { placement: "remote", batchSize: 2, concurrency: 4 }));
+      const first = await remoteCellar({ store });
+      first.on((e) => {
+        if (e.type === "chunks" && e.done >= 4) first.cancel();
+      });
+      const interrupted = await first.run(p, { date: "2026-05-03T00:00:00Z", new: true });
+      expect(interrupted.state).toBe(RunState.Interrupted);
+      await first.close();
+      // Some chunks were accepted before the cancel, not all: the resumed map finds the rest to do.
+      const results = await new Kvm(jetstream(nc)).open(RESULTS);
+      const accepted: string[] = [];
+      for await (const key of await results.keys(`${scopeOf(store.path)}.>`)) accepted.push(key);
+      expect(accepted.length).toBeGreaterThanOrEqual(4);
+      expect(accepted.length).toBeLessThan(12);
+      // A new facade on the same store: the server restarted.
+      const second = await remoteCellar({ store });
+      try {
+        const resumed = await second.resume(interrupted.runId, { pipeline: p });
+        expect(resumed.outputs.get("m")).toEqual(squares(24));
+      } finally {
+        await second.close();
+      }
+      // Each of the 12 chunks ran once, on its first delivery: none again after the restart.
+      await stopAll(workers);
+      expect(await w1.done).toMatchObject({ done: 12, duplicates: 0, skipped: 0, retried: 0 });
+      const tries = await new Kvm(jetstream(nc)).open(TRIES);
+      const keys: string[] = [];
+      for await (const key of await tries.keys(`${scopeOf(store.path)}.>`)) keys.push(key);
+      expect(keys.sort()).toEqual(keys.map((key) => key.replace(/\.\d+$/, ".1")).sort());
     } finally {
       await stopAll(workers);
     }
