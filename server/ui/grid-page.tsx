@@ -112,7 +112,7 @@ function gridTable(names: string[], columns: Array<{ run: GridRun["run"]; cells:
     const squares = columns.map(({ run, cells }) => {
       const cell = cells.get(name);
       if (!cell) return html`<td><span class="sq none" title="not in this run"></span></td>`;
-      const title = `${name} · ${cell.state} · ${cell.tries} tries · ${duration(cell.durationMs)}`;
+      const title = `${name} · ${cell.state} · ${cell.tries === 1 ? "1 try" : `${cell.tries} tries`} · ${duration(cell.durationMs)}`;
       return html`<td><a class="sq state-${cell.state}" href="/runs/${run.runId}" title="${title}"></a></td>`;
     });
     return html`<tr><td class="mono" title="${name}">${name}</td>${squares}</tr>`;
