@@ -13,7 +13,7 @@
  * await server.close();
  * ```
  */
-import { type Cellar, CellarError, errorLine, type LocalNats, type NatsAccess, openCellar, type Pipeline, serverRuntime as runtime, startLocalNats } from "../kernel/mod.ts";
+import { type Cellar, CellarError, errorLine, type LocalNats, type NatsAccess, openCellar, type Pipeline, type RemoteOptions, serverRuntime as runtime, startLocalNats } from "../kernel/mod.ts";
 import { createApp } from "./app.ts";
 import { bindRefusal } from "./auth.ts";
 import { EventLog } from "./events.ts";
@@ -37,6 +37,8 @@ export interface ServerOptions {
   joinToken?: string;
   /** How often workers send heartbeats (default 5 s; lost after three missed). */
   workerHeartbeatMs?: number;
+  /** Remote placement's settings beyond the NATS connection (`consumer`'s ack_wait, max_deliver, …), with `nats` or `natsLocal`. */
+  remote?: Omit<RemoteOptions, "nats">;
 }
 
 export interface RunningServer {
@@ -64,7 +66,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await localNats?.stop();
     throw err;
   }
-  const cellar = openCellar({ db: options.db });
+  // With NATS, ctx.map's placement "remote" and "auto" send task chunks to the workers; the facade connects at
+  // the first such map, as this server's own NATS user, and closes that connection with itself.
+  const cellar = openCellar({ db: options.db, ...(nats ? { remote: { ...options.remote, nats } } : {}) });
   cellar.countWorkers(() => workers.counts());
   try {
     // Open the store now: a held or broken store fails the start, not the first request.

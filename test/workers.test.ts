@@ -16,7 +16,11 @@ import { joinServer, JoinRefused, type Joined } from "../kernel/remote/join.ts";
 import { processAlive } from "../kernel/runtime/node.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
 import { parseNatsUrl } from "../server/workers.ts";
-import { cli, ROOT, tempDir, TSX } from "./helpers.ts";
+import { pipeline, RunState, task } from "../kernel/mod.ts";
+import { runWorker } from "../kernel/remote/worker-loop.ts";
+import { cli, computesClosedAfterAll, ROOT, tempDir, TSX } from "./helpers.ts";
+
+const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
 
 const ADMIN = "operator-token";
 const JOIN = "join-token";
@@ -86,6 +90,31 @@ describe("cellar serve --nats-local, the process", () => {
     expect(await exited).toBe(0);
     expect(processAlive(Number(pid))).toBe(false);
   }, 30_000);
+});
+
+describe("cellar serve's NATS in ctx.map", () => {
+  const { cpuOnly } = computesClosedAfterAll();
+
+  it("sends a remote map's chunks to a joined worker on its own restricted NATS user, and gets them back in order", async () => {
+    const joined = await join_("mapper");
+    const wnc = await connect({ servers: joined.nats.servers, user: joined.nats.user!, pass: joined.nats.pass! });
+    const stop = new AbortController();
+    try {
+      await server.cellar.openRemote();
+      const loop = runWorker({ nc: wnc, name: "mapper", cpu: await cpuOnly.cpu(), signal: stop.signal, pullExpiresMs: 1_000, drainMs: 0 });
+      const squares = pipeline({ id: "squares" })
+        .cell("m", async (ctx) => await ctx.map([1, 2, 3, 4, 5, 6, 7], task(TASKS, "square"), { placement: "remote", batchSize: 2 }));
+      const result = await server.cellar.run(squares, { date: "2026-05-03T00:00:00Z", new: true });
+      expect(result.state).toBe(RunState.Success);
+      expect(result.outputs.get("m")).toEqual([1, 4, 9, 16, 25, 36, 49]);
+      stop.abort();
+      expect((await loop).done).toBe(4);
+    } finally {
+      stop.abort();
+      await wnc.close();
+      await joined.leave();
+    }
+  });
 });
 
 describe("workers", () => {
