@@ -2,12 +2,14 @@
 // remote kernel loops (kernel/remote/worker-loop.ts's runWorker, in this process), results back through KV.
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cellar, openCellar, pipeline, RunState, task, type Pipeline } from "../kernel/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { registry } from "../kernel/prometheus.ts";
 import {
+  BLOBS,
   CONSUMERS,
   decodeChunk,
   encodeResult,
@@ -133,6 +135,7 @@ describe("ctx.map with placement remote", () => {
     const workers = [worker("w1"), worker("w2")];
     try {
       const items = Array.from({ length: 50 }, (_, i) => i);
+      const big = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(1_024, "x"));
       const remoteChunks = () => metric('cellar_chunk_latency_seconds_count{device="remote",placement="remote"}');
       let afterRemote = 0;
       const p = pipeline({ id: "remote_square" })
@@ -140,12 +143,18 @@ describe("ctx.map with placement remote", () => {
         .cell("auto", async (ctx) => {
           afterRemote = await remoteChunks();
           return await ctx.map(items, task(TASKS, "square"), { placement: "auto", batchSize: 1 });
-        });
+        })
+        // 100 KiB of items in one chunk, and as much back: both travel through the object store.
+        .cell("big", async (ctx) => await ctx.map(big, task(SLOW, "echo"), { placement: "remote", batchSize: 100 }));
       const before = await remoteChunks();
       const { result } = await execute(cellar, p);
       expect(result.outputs.get("m")).toEqual(squares(50));
       expect(result.outputs.get("auto")).toEqual(squares(50));
       expect(afterRemote - before).toBe(13);
+      expect(result.outputs.get("big")).toEqual(big);
+      const blobs = (await (await new Objm(jetstream(nc)).open(BLOBS)).list()).map((info) => info.name);
+      expect(blobs.filter((name) => name.endsWith(".items")).length).toBe(1);
+      expect(blobs.filter((name) => /\.result\.w[12]\.1$/.test(name)).length).toBe(1);
       // The local CPU workers take the first chunks; the rest go to the remote kernels waiting for work.
       expect(await remoteChunks() - afterRemote).toBeGreaterThan(0);
     } finally {
