@@ -16,7 +16,7 @@ export function loginPage(props: { next: string; error?: string }) {
     <Layout title="Log in" nav="none">
       <form class="login" method="post" action="/login">
         <h1>Log in</h1>
-        <p class="muted small">{"The token this server was started with ("}<code>--token</code>{" or "}<code>CELLAR_TOKEN</code>).</p>
+        <p class="muted small">The token this server was started with (<code>--token</code> or <code>CELLAR_TOKEN</code>).</p>
         {props.error ? <p class="error">{props.error}</p> : null}
         <label>
           Token <input type="password" name="token" autocomplete="current-password" required autofocus />
