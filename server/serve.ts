@@ -18,7 +18,7 @@ import { createApp } from "./app.ts";
 import { bindRefusal } from "./auth.ts";
 import { EventLog } from "./events.ts";
 import { openPipelineRegistry, type WatchedRegistry } from "./pipelines.ts";
-import { localNatsControl, parseNatsUrl, sharedNatsControl, WorkerRegistry } from "./workers.ts";
+import { localNatsControl, parseNatsUrl, RevokedNames, sharedNatsControl, WorkerRegistry } from "./workers.ts";
 
 export interface ServerOptions {
   db: string;
@@ -114,6 +114,8 @@ async function remoteKernels(options: ServerOptions): Promise<{ localNats?: Loca
   if (options.natsLocal && options.db === ":memory:") {
     throw new CellarError("--nats-local keeps its JetStream files beside the store: give a store file (--db), not :memory:");
   }
+  // Read before a nats-server is started, which a bad file would leave behind.
+  const revoked = await RevokedNames.load(options.db === ":memory:" ? undefined : `${runtime.resolve(options.db)}.revoked-workers.json`);
   const localNats = options.natsLocal ? await startLocalNats({ dir: `${runtime.resolve(options.db)}.nats` }) : undefined;
   const nats: NatsAccess | undefined = localNats
     ? { servers: localNats.servers, user: localNats.admin.user, pass: localNats.admin.pass }
@@ -121,6 +123,7 @@ async function remoteKernels(options: ServerOptions): Promise<{ localNats?: Loca
   const control = localNats ? localNatsControl(localNats) : nats ? sharedNatsControl(nats) : undefined;
   const joinToken = options.joinToken ?? options.token;
   const workers = new WorkerRegistry({
+    revoked,
     ...(control ? { nats: control } : {}),
     ...(joinToken ? { joinToken } : {}),
     ...(options.workerHeartbeatMs ? { heartbeatMs: options.workerHeartbeatMs } : {}),

@@ -8,9 +8,10 @@
  * revoked worker's NATS connection stays until the operator withdraws it there.
  *
  * A worker is alive from its join and each heartbeat, lost after three heartbeat intervals without one
- * (a heartbeat makes it alive again), revoked for good (in this process: a revoked name can not join again;
- * a machine that should never come back needs a new join token). The registry is held in memory: after a
- * server restart workers join again (their heartbeat's 401 says so).
+ * (a heartbeat makes it alive again), revoked for good: a revoked name cannot join again, also after a
+ * restart (RevokedNames keeps them in a file beside the store); a machine that should never come back under
+ * any name needs a new join token. The rest of the registry is held in memory: after a server restart
+ * workers join again (their heartbeat's 401 says so).
  *
  * @example
  * ```ts
@@ -24,6 +25,7 @@
  * await workers.revoke("gpu1"); // its NATS user removed, nats-server reloaded
  * ```
  */
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { CellarError, type JoinAnswer, type JoinBody, type LocalNats, type NatsAccess, type WorkerDevice, WorkerState } from "../kernel/mod.ts";
 
@@ -146,7 +148,59 @@ export class WorkerRefusal extends CellarError {
   }
 }
 
+/**
+ * The names revoked, kept in a file beside the store (`<db>.revoked-workers.json`) so that a revocation
+ * outlives the server process: a revoked worker that still holds the join token cannot join again under its
+ * name after a restart. Written through a temporary file and a rename; removing a name from it lets that
+ * worker back.
+ */
+export class RevokedNames {
+  readonly #path: string | undefined;
+  readonly #names: Set<string>;
+
+  private constructor(path: string | undefined, names: string[]) {
+    this.#path = path;
+    this.#names = new Set(names);
+  }
+
+  /** The names in `path` (none when it does not exist); without a path, kept in memory only. */
+  static async load(path?: string): Promise<RevokedNames> {
+    if (!path) return new RevokedNames(undefined, []);
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch {
+      return new RevokedNames(path, []);
+    }
+    let names: unknown;
+    try {
+      names = JSON.parse(text);
+    } catch {
+      throw new CellarError(`${path}: not JSON; expected the list of revoked worker names this server wrote`);
+    }
+    if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) {
+      throw new CellarError(`${path}: expected a JSON list of revoked worker names`);
+    }
+    return new RevokedNames(path, names);
+  }
+
+  has(name: string): boolean {
+    return this.#names.has(name);
+  }
+
+  async add(name: string): Promise<void> {
+    if (this.#names.has(name)) return;
+    this.#names.add(name);
+    if (!this.#path) return;
+    const temporary = `${this.#path}.tmp`;
+    await writeFile(temporary, `${JSON.stringify([...this.#names].sort(), null, 2)}\n`);
+    await rename(temporary, this.#path);
+  }
+}
+
 export interface WorkerRegistryOptions {
+  /** The names revoked so far, by this process or an earlier one; default: none, kept in memory. */
+  revoked?: RevokedNames;
   /** Without it, workers cannot join: the server has no NATS to give them. */
   nats?: NatsControl;
   /** The bearer token a join must carry (the server's --join-token, else its --token); none: joins need none. */
@@ -161,10 +215,12 @@ export class WorkerRegistry {
   readonly #joinToken: string | undefined;
   readonly #now: () => number;
   readonly #workers = new Map<string, Entry>();
+  readonly #revoked: RevokedNames | undefined;
 
   constructor(options: WorkerRegistryOptions = {}) {
     this.#nats = options.nats;
     this.#joinToken = options.joinToken;
+    this.#revoked = options.revoked;
     this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -194,7 +250,7 @@ export class WorkerRegistry {
     if (!WORKER_NAME.test(body.name)) {
       throw new WorkerRefusal(`worker name ${JSON.stringify(body.name)}: expected letters, digits, '.', '_' or '-' (up to 63)`, 409);
     }
-    if (this.#workers.get(body.name)?.revoked) throw new WorkerRefusal(`worker ${body.name} was revoked; it cannot join again under that name`, 403);
+    if (this.#workers.get(body.name)?.revoked || this.#revoked?.has(body.name)) throw new WorkerRefusal(`worker ${body.name} was revoked; it cannot join again under that name`, 403);
     const credential = secret();
     const natsUser = await this.#nats.userFor(body.name);
     const now = this.#now();
@@ -245,6 +301,7 @@ export class WorkerRegistry {
     if (!entry) throw new WorkerRefusal(`worker ${name}: no such worker`, 404);
     if (!entry.revoked) {
       entry.revoked = true;
+      await this.#revoked?.add(name);
       await this.#nats?.withdraw(name);
     }
     return this.#viewOf(entry);

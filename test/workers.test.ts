@@ -6,7 +6,7 @@
  * reload — `cellar workers` as a real process, the devices page and `cellar_workers{state}` on /metrics.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -15,7 +15,7 @@ import { codeVersions } from "../kernel/remote/code-version.ts";
 import { joinServer, JoinRefused, type Joined } from "../kernel/remote/join.ts";
 import { processAlive } from "../kernel/runtime/node.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
-import { parseNatsUrl } from "../server/workers.ts";
+import { parseNatsUrl, RevokedNames, sharedNatsControl, WorkerRegistry } from "../server/workers.ts";
 import { pipeline, RunState, task } from "../kernel/mod.ts";
 import { runWorker } from "../kernel/remote/worker-loop.ts";
 import { cli, computesClosedAfterAll, ROOT, tempDir, TSX } from "./helpers.ts";
@@ -192,6 +192,11 @@ describe("workers", () => {
     expect((await refusal(join_("w1"))).message).toBe("worker w1 was revoked; it cannot join again under that name");
     expect([await metric("alive"), await metric("revoked")]).toEqual([0, 1]);
     expect(await (await admin("/devices")).text()).toMatch(/data-worker="w1" data-worker-state="revoked"/);
+    // The revocation outlives the server: a registry over the same store refuses the name.
+    expect(JSON.parse(readFileSync(`${db}.revoked-workers.json`, "utf8"))).toEqual(["w1"]);
+    const after = new WorkerRegistry({ revoked: await RevokedNames.load(`${db}.revoked-workers.json`), nats: sharedNatsControl({ servers: [] }) });
+    await expect(after.join({ name: "w1", devices: [], codeVersions: {} })).rejects.toThrow("worker w1 was revoked; it cannot join again under that name");
+    expect((await after.join({ name: "w3", devices: [], codeVersions: {} })).name).toBe("w3");
     const missing = await cli(["workers", "revoke", "nobody", "--server", server.url, "--token", ADMIN], { cwd: dir });
     expect([missing.code, missing.stderr]).toEqual([2, "cellar: worker nobody: no such worker\n"]);
   });
