@@ -24,6 +24,7 @@ import { openCellar, pipeline, RunState, task } from "../kernel/mod.ts";
 import { codeVersion } from "../kernel/remote/code-version.ts";
 import {
   BUCKETS,
+  type ChunkClaim,
   type ChunkFailure,
   chunkKey,
   chunkSubject,
@@ -31,6 +32,7 @@ import {
   decodeResult,
   decodeTry,
   DEVICE_CLASSES,
+  deviceClassOf,
   encodeChunk,
   packValues,
   STREAM,
@@ -81,7 +83,7 @@ beforeAll(async () => {
   tries = await new Kvm(js).create(BUCKETS.tries.name, { history: 1, storage: "file" as never });
   await new Objm(js).create(BUCKETS.blobs.name, { storage: "file" as never });
   version = await codeVersion(TASKS_URL);
-  await Promise.all([1, 2, 3].map(() => startWorker()));
+  await Promise.all([startWorker(), startWorker(), startWorker(), startWorker({ gpuOnly: true })]);
   for (let i = 0; i < 3; i++) spares.push(startWorker({ spare: true }));
 });
 
@@ -95,11 +97,15 @@ afterAll(async () => {
  * A worker process, resolved once it pulls. A standby one (`spare`) is resolved warm but idle: `go()` sets it
  * pulling, which is how a killed worker is replaced without waiting for a process to start.
  */
-async function startWorker(options: { spare?: boolean } = {}): Promise<Worker> {
+async function startWorker(options: { spare?: boolean; gpuOnly?: boolean } = {}): Promise<Worker> {
   const { servers, admin } = nats();
-  const name = `w${workers.length + 1}`;
-  const args = [servers.join(","), admin.user, admin.pass, name, "1", String(DRAIN_MS), ...(options.spare ? ["standby"] : [])];
-  const child = spawn(process.execPath, ["--import", TSX, WORKER, ...args], { stdio: [options.spare ? "pipe" : "ignore", "pipe", "inherit"] });
+  const name = options.gpuOnly ? "gpu-worker" : `w${workers.length + 1}`;
+  const args = [servers.join(","), admin.user, admin.pass, name, options.gpuOnly ? "0" : "1", String(DRAIN_MS), ...(options.spare ? ["standby"] : [])];
+  const child = spawn(process.execPath, ["--import", TSX, WORKER, ...args], {
+    stdio: [options.spare ? "pipe" : "ignore", "pipe", "pipe"],
+    // One logical device on the host's adapter (lavapipe here) with a memory budget of 1 GiB.
+    env: { ...process.env, ...(options.gpuOnly ? { CELLAR_DEVICES: "1", CELLAR_GPU_MEMORY: "1GiB" } : {}) },
+  });
   let go = () => {};
   const ready = new Promise<void>((resolve) => (go = resolve));
   const worker: Worker = {
@@ -110,6 +116,11 @@ async function startWorker(options: { spare?: boolean } = {}): Promise<Worker> {
     },
   };
   workers.push(worker);
+  // Dawn's notes on its limits are no news; anything else a worker says on stderr is.
+  child.stderr!.on("data", (data: Buffer) => {
+    const lines = String(data).split("\n").filter((l) => l && !l.startsWith("Warning: maxDynamic"));
+    if (lines.length > 0) process.stderr.write(`${name}: ${lines.join("\n")}\n`);
+  });
   let buffered = "";
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on("data", (data: Buffer) => {
@@ -131,10 +142,10 @@ async function startWorker(options: { spare?: boolean } = {}): Promise<Worker> {
 /** Spares started ahead, each warm. */
 const spares: Array<Promise<Worker>> = [];
 
-/** A killed worker's replacement: a spare set pulling, and another spare started for the next. */
-function replaceWorker(): void {
+/** A killed worker's replacement: a spare set pulling, and another spare started while more kills are to come. */
+function replaceWorker(killsToCome: number): void {
   const spare = spares.shift() ?? startWorker({ spare: true });
-  spares.push(startWorker({ spare: true }));
+  if (spares.length < killsToCome) spares.push(startWorker({ spare: true }));
   spare.then((w) => w.go()).catch((err) => console.error(err));
 }
 
@@ -145,7 +156,7 @@ function workerOf(pid: number): Worker {
 }
 
 /** Publishes one chunk per item list as the server does, as run `runId`; returns their keys. */
-async function publish(runId: number, task: string, chunks: tasks.Item[][], options: { codeVersion?: string } = {}): Promise<string[]> {
+async function publish(runId: number, task: string, chunks: tasks.Item[][], options: { codeVersion?: string; claim?: ChunkClaim } = {}): Promise<string[]> {
   const keys: string[] = [];
   let first = 0;
   for (const [index, chunk] of chunks.entries()) {
@@ -154,10 +165,10 @@ async function publish(runId: number, task: string, chunks: tasks.Item[][], opti
     const ref = { module: TASKS, name: task };
     const key = chunkKey({ scope: "test", run: runId, cell: task, index, codeVersion, task: ref, items });
     const message = encodeChunk({
-      v: 1, key, task: ref, codeVersion, items, claim: null, index, first, count: chunk.length, run: runId, pipeline: "remote",
+      v: 1, key, task: ref, codeVersion, items, claim: options.claim ?? null, index, first, count: chunk.length, run: runId, pipeline: "remote",
       cell: task, attempt: 1, maxDeliver: MAX_DELIVER, publishedAt: Date.now(),
     });
-    await js.publish(chunkSubject("cpu", key), message, { msgID: key });
+    await js.publish(chunkSubject(deviceClassOf(options.claim ?? null), key), message, { msgID: key });
     keys.push(key);
     first += chunk.length;
   }
@@ -207,7 +218,7 @@ describe("remote worker processes", () => {
         for (const name of readdirSync(markers).filter((n) => n.startsWith("at-") && !killed.has(n))) {
           killed.add(name);
           workerOf(marker(name)!).child.kill("SIGKILL");
-          replaceWorker();
+          replaceWorker(10 - killed.size);
         }
         return ended || undefined;
       }, 30_000);
@@ -228,6 +239,26 @@ describe("remote worker processes", () => {
     } finally {
       await cellar.close();
     }
+  });
+
+  it("admits a chunk's GPU claim through the worker's own device pool: gpu 0.5 two at a time on one device, gpuMemory by its budget", async () => {
+    const GiB = 2 ** 30;
+    const shared = await publish(6, "onDevice", [0, 1, 2, 3].map((i) => items(600, 2, 300).map((item) => ({ ...item, chunk: 600 + i }))), { claim: { gpu: 0.5, gpuMemory: 0 } });
+    const memory = await publish(7, "onDevice", [0, 1].map((i) => items(700, 2, 300).map((item) => ({ ...item, chunk: 700 + i }))), { claim: { gpu: 0.25, gpuMemory: 0.6 * GiB } });
+    const [tooBig] = await publish(8, "onDevice", [items(800, 2, 0)], { claim: { gpu: 0.25, gpuMemory: 2 * GiB } });
+    const records = await Promise.all([...shared, ...memory, tooBig].map((key) => until(`the record of ${key}`, () => resultOf(key))));
+    expect(records.slice(0, 6).every((r) => r.ok && r.worker === "gpu-worker")).toBe(true);
+    const ran = (chunks: number[]) => chunks.map((c) => JSON.parse(readFileSync(join(markers, `gpu-${c}.log`), "utf8")));
+    // The most spans running at once: at each start, the spans begun by then and not yet ended.
+    const overlap = (spans: Array<{ start: number; end: number }>) => Math.max(...spans.map((a) => spans.filter((b) => b.start <= a.start && a.start < b.end).length));
+    const halves = ran([600, 601, 602, 603]);
+    expect(halves.map((r) => [r.device, r.share])).toEqual(Array(4).fill(["gpu0", 0.5]));
+    expect(overlap(halves)).toBe(2); // two halves of the one device at once, never three
+    const quarters = ran([700, 701]);
+    expect(quarters.map((r) => r.share)).toEqual([0.25, 0.25]);
+    expect(overlap(quarters)).toBe(1); // a quarter each, but 0.6 GiB each of a 1 GiB budget: one at a time
+    expect(records[6].ok).toBe(false);
+    expect(!records[6].ok && records[6].error).toContain("cannot be placed: the largest device has 1 GiB of memory");
   });
 
   it("a stale worker (SIGSTOP past ack_wait) finds its chunk finished elsewhere: its late result is discarded and counted", async () => {

@@ -110,7 +110,7 @@ export interface WorkerOptions {
   cpu: CpuRunner;
   /** This worker's devices: a chunk's GPU claim is admitted here, as on the server. With none, only `cpu` chunks are pulled. */
   gpu?: DevicePool<GpuDevice>;
-  /** CPU chunks in flight at once. Default: the CPU workers. */
+  /** CPU chunks in flight at once (0: GPU chunks only). Default: the CPU workers. */
   capacity?: number;
   /** GPU chunks in flight at once (each still waits for its device lease). Default: 2 per device. */
   gpuCapacity?: number;
