@@ -3,8 +3,8 @@
  * bars), its leases — and the claims waiting for room; below, the remote kernels that joined (alive, lost
  * or revoked) with their devices. devices.js keeps it current: on the event stream's
  * run, cell and progress events it fetches this page again and swaps the `[data-devices]` part, so it
- * changes while something runs and asks for nothing while nothing does (but every 5 s while remote kernels are
- * listed: a missed heartbeat is no event).
+ * changes while something runs and asks for nothing while nothing does (a worker's
+ * state, such as lost after missed heartbeats, shows at the next of those events or the next load).
  *
  * @example
  * ```ts

@@ -30,8 +30,6 @@ function followDevices() {
   const source = new EventSource("/api/v1/events");
   for (const type of ["run", "cell", "progress", "chunks"]) source.addEventListener(type, soon);
   source.addEventListener("open", () => status && (status.textContent = "live"));
-  // Remote kernels change without an event (a missed heartbeat makes one lost): while any is listed, look every 5 s.
-  if (document.querySelector("[data-worker]")) setInterval(soon, 5_000);
 }
 
 function startDevices() {
