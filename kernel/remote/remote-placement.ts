@@ -309,10 +309,16 @@ class Session implements RemoteSession {
   readonly module: string;
   /** The chunk keys this map waits for, by key: their index, for the try records of the tries watcher. */
   readonly #keys = new Map<string, number>();
+  /** The chunks waiting: one abort listener rejects them all (not one listener per chunk on the map's signal). */
+  readonly #waiting = new Set<Waiter>();
+  readonly #onAbort = () => {
+    for (const waiter of this.#waiting) waiter.reject(this.job.signal.reason);
+  };
   #close!: () => void;
   readonly closed = new Promise<void>((resolve) => (this.#close = resolve));
 
   constructor(readonly remote: RemoteChunks, readonly job: RemoteJob, readonly codeVersion: string) {
+    job.signal.addEventListener("abort", this.#onAbort, { once: true });
     this.claim = job.claim ? { gpu: job.claim.gpu, gpuMemory: job.claim.gpuMemory } : null;
     this.cls = deviceClassOf(this.claim);
     this.window = remote.window;
@@ -337,8 +343,7 @@ class Session implements RemoteSession {
     settled.catch(() => {}); // awaited below, unless the look-up or the publish throws first
     const unwait = remote.wait(key, waiter);
     this.#keys.set(key, index);
-    const onAbort = () => waiter.reject(job.signal.reason);
-    job.signal.addEventListener("abort", onAbort, { once: true });
+    this.#waiting.add(waiter);
     try {
       // Registered before the look-up, so a record written between the two is not missed.
       const msgID = await this.#lookUp(key, waiter);
@@ -347,7 +352,7 @@ class Session implements RemoteSession {
       metrics.chunkLatency.observe({ device: "remote", placement: "remote" }, (performance.now() - waiter.publishedAt) / 1000);
       return results;
     } finally {
-      job.signal.removeEventListener("abort", onAbort);
+      this.#waiting.delete(waiter);
       this.#keys.delete(key);
       unwait();
     }
@@ -416,6 +421,7 @@ class Session implements RemoteSession {
   }
 
   close(): void {
+    this.job.signal.removeEventListener("abort", this.#onAbort);
     this.#close();
   }
 }
