@@ -15,6 +15,7 @@
  */
 import type { Cellar, CellarEvent } from "../kernel/mod.ts";
 import type { PipelineRegistry } from "./deps.ts";
+import type { WorkerChanged } from "./workers.ts";
 
 /** The server's own event beside the facade's: a served pipeline's file changed and was reloaded (or removed). */
 export interface PipelineChanged {
@@ -22,7 +23,7 @@ export interface PipelineChanged {
   pipeline: string;
 }
 
-export type ServerEvent = CellarEvent | PipelineChanged;
+export type ServerEvent = CellarEvent | PipelineChanged | WorkerChanged;
 
 export interface NumberedEvent {
   id: number;
@@ -44,12 +45,16 @@ export class EventLog {
   #next = 1;
   #closed = false;
 
-  /** `pipelines`: whose reloads are sent as `pipeline_changed`, so that an open notebook redraws its cells. */
-  constructor(cellar: Cellar, options: { capacity?: number; pipelines?: PipelineRegistry } = {}) {
+  /**
+   * `pipelines`: whose reloads are sent as `pipeline_changed`, so that an open notebook redraws its cells;
+   * `workers`: the remote kernels, whose changes are sent as `worker` (the devices page lists them).
+   */
+  constructor(cellar: Cellar, options: { capacity?: number; pipelines?: PipelineRegistry; workers?: { changed(listener: (event: WorkerChanged) => void): () => void } } = {}) {
     this.#capacity = options.capacity ?? CAPACITY;
     this.#offs = [cellar.on((event) => this.#push(event))];
-    const { pipelines } = options;
+    const { pipelines, workers } = options;
     if (pipelines) this.#offs.push(pipelines.changed((pipeline) => this.#push({ type: "pipeline_changed", pipeline })));
+    if (workers) this.#offs.push(workers.changed((event) => this.#push(event)));
   }
 
   get closed(): boolean {

@@ -73,7 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     // Open the store now: a held or broken store fails the start, not the first request.
     await cellar.store();
-    const events = new EventLog(cellar, { pipelines: registry });
+    const events = new EventLog(cellar, { pipelines: registry, workers });
     const app = createApp({ cellar, pipelines: registry, workers }, { events, ...(options.token ? { token: options.token } : {}) });
     const served = await runtime.serve(app.fetch, { hostname: options.host, port: options.port });
     const scheduler = options.schedule === false ? undefined : keepScheduling(cellar, registry);
@@ -93,6 +93,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await served.close();
         await scheduler?.stop();
         registry.close();
+        workers.close();
         await cellar.close();
         await localNats?.stop();
       },

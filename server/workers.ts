@@ -198,6 +198,13 @@ export class RevokedNames {
   }
 }
 
+/** The live updates' event of a worker: it joined or came back (alive), was lost, was revoked, or left (null). */
+export interface WorkerChanged {
+  type: "worker";
+  name: string;
+  state: WorkerState | null;
+}
+
 export interface WorkerRegistryOptions {
   /** The names revoked so far, by this process or an earlier one; default: none, kept in memory. */
   revoked?: RevokedNames;
@@ -216,6 +223,11 @@ export class WorkerRegistry {
   readonly #now: () => number;
   readonly #workers = new Map<string, Entry>();
   readonly #revoked: RevokedNames | undefined;
+  readonly #listeners = new Set<(event: WorkerChanged) => void>();
+  /** Each worker's state as last told to the listeners. */
+  readonly #told = new Map<string, WorkerState>();
+  /** Looks for workers gone lost, twice per heartbeat interval, while any is alive. */
+  #watch: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: WorkerRegistryOptions = {}) {
     this.#nats = options.nats;
@@ -268,6 +280,7 @@ export class WorkerRegistry {
       lastHeartbeat: now,
       revoked: false,
     });
+    this.#tell(body.name, WorkerState.Alive);
     return { name: body.name, credential, nats: { servers: this.#nats.servers, ...natsUser }, heartbeatMs: this.heartbeatMs };
   }
 
@@ -285,6 +298,7 @@ export class WorkerRegistry {
     const entry = await this.authenticate(name, credential);
     entry.lastHeartbeat = this.#now();
     entry.view.inFlight = status.inFlight ?? 0;
+    this.#tell(name, WorkerState.Alive);
     return this.#viewOf(entry);
   }
 
@@ -292,6 +306,7 @@ export class WorkerRegistry {
   async leave(name: string, credential: string | undefined): Promise<void> {
     await this.authenticate(name, credential);
     this.#workers.delete(name);
+    this.#tell(name, null);
     await this.#nats?.withdraw(name);
   }
 
@@ -302,9 +317,37 @@ export class WorkerRegistry {
     if (!entry.revoked) {
       entry.revoked = true;
       await this.#revoked?.add(name);
+      this.#tell(name, WorkerState.Revoked);
       await this.#nats?.withdraw(name);
     }
     return this.#viewOf(entry);
+  }
+
+  /** Calls `listener` when a worker joins, is lost, comes back, is revoked or leaves; returns an unsubscribe. */
+  changed(listener: (event: WorkerChanged) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** Stops looking for lost workers (the server is stopping). */
+  close(): void {
+    clearInterval(this.#watch);
+    this.#watch = undefined;
+  }
+
+  /** Tells the listeners a worker's state when it differs from what they were last told. */
+  #tell(name: string, state: WorkerState | null): void {
+    if (state !== null && this.#told.get(name) === state) return;
+    if (state === null) this.#told.delete(name);
+    else this.#told.set(name, state);
+    for (const listener of this.#listeners) listener({ type: "worker", name, state });
+    const watching = [...this.#told.values()].includes(WorkerState.Alive);
+    if (watching && !this.#watch) {
+      // A missed heartbeat is no call: only a look at the clock finds it.
+      this.#watch = setInterval(() => {
+        for (const entry of this.#workers.values()) this.#tell(entry.view.name, this.#stateOf(entry));
+      }, this.heartbeatMs / 2);
+    } else if (!watching) this.close();
   }
 
   /** Every worker known, by name. */

@@ -153,9 +153,19 @@ describe("workers", () => {
     expect(Object.values(workers[0].codeVersions as object)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
   });
 
-  it("are lost after three missed heartbeats, alive again at the next; leave deregisters", async () => {
+  it("are lost after three missed heartbeats, alive again at the next; leave deregisters; each change a live event", async () => {
+    const live = await admin("/api/v1/events");
+    const reader = live.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let stream = "";
+    const seen = (async () => {
+      while (!stream.includes('"name":"w2","state":null')) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        stream += value;
+      }
+    })();
     const w2 = await join_("w2");
-    await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 3 + 100));
+    await new Promise((r) => setTimeout(r, HEARTBEAT_MS * 4));
     const states = async () => Object.fromEntries(((await (await admin("/api/v1/workers")).json()) as { workers: Array<{ name: string; state: string }> }).workers.map((w) => [w.name, w.state]));
     expect(await states()).toEqual({ w1: "alive", w2: "lost" });
     expect([await metric("alive"), await metric("lost")]).toEqual([1, 1]);
@@ -164,6 +174,10 @@ describe("workers", () => {
     await w2.leave();
     expect(await states()).toEqual({ w1: "alive" });
     expect((await refusal(w2.heartbeat())).message).toMatch(/w2: unknown here .*join again/);
+    await seen;
+    await reader.cancel();
+    const w2Events = [...stream.matchAll(/event: worker\ndata: (\{[^\n]*"name":"w2"[^\n]*\})/g)].map((m) => JSON.parse(m[1]).state);
+    expect(w2Events).toEqual(["alive", "lost", "alive", null]);
   });
 
   it("are listed by cellar workers and shown, escaped, on the devices page", async () => {

@@ -15,7 +15,7 @@
  * ```
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { CellState, RunState } from "../../kernel/mod.ts";
+import { CellState, RunState, WorkerState } from "../../kernel/mod.ts";
 import type { ServerEvent } from "../events.ts";
 import { ErrorBody } from "./schemas.ts";
 
@@ -92,6 +92,8 @@ const EVENT_DATA = {
   pipeline_changed: z.object({ type: z.literal("pipeline_changed"), pipeline: z.string() }).openapi("PipelineChangedEvent", {
     description: "A served pipeline's file changed and was reloaded (or removed)",
   }),
+  worker: z.object({ type: z.literal("worker"), name: z.string(), state: z.enum(Object.values(WorkerState) as [WorkerState, ...WorkerState[]]).nullable() })
+    .openapi("WorkerEvent", { description: "A remote kernel joined or came back (alive), was lost (missed heartbeats), was revoked, or left (state null)" }),
 } satisfies Record<ServerEvent["type"], z.ZodType>;
 
 // Every event the stream can send has its shape above (and nothing else is listed there).

@@ -1,6 +1,7 @@
 // The devices page's live updates, served at /ui/devices.js (a static file: the CSP allows no inline script).
 // It listens on /api/v1/events, a stream the server pushes to (nothing is asked while nothing runs), and on
-// each run, cell or progress event — when claims come and go — fetches the page again, at most every
+// each run, cell, progress or chunks event — when claims come and go — and each worker event (a remote
+// kernel joined, was lost, revoked or left) fetches the page again, at most every
 // 300 ms, and swaps its [data-devices] part for the server's fresh one, parsed inert by DOMParser.
 "use strict";
 
@@ -28,7 +29,7 @@ function followDevices() {
   };
   const soon = () => void (timer ??= setTimeout(refresh, REFRESH_MS));
   const source = new EventSource("/api/v1/events");
-  for (const type of ["run", "cell", "progress", "chunks"]) source.addEventListener(type, soon);
+  for (const type of ["run", "cell", "progress", "chunks", "worker"]) source.addEventListener(type, soon);
   source.addEventListener("open", () => status && (status.textContent = "live"));
 }
 
