@@ -95,12 +95,12 @@ async function serve(o: RemoteKernelOptions, request: JoinRequest, joined: Joine
     closed = err ? errorLine(err) : "closed";
     stop.abort(new CellarError(`the NATS connection ended: ${closed}`));
   });
-  const status = { inFlight: 0 };
+  const status: { inFlight: number; counts?: WorkerCounts } = { inFlight: 0 };
   let revoked: JoinRefused | undefined;
   let member = joined;
   const beat = setInterval(async () => {
     try {
-      await member.heartbeat(status);
+      await member.heartbeat({ inFlight: status.inFlight });
     } catch (err) {
       if (err instanceof JoinRefused && err.status === 403) {
         revoked = err;
@@ -111,9 +111,9 @@ async function serve(o: RemoteKernelOptions, request: JoinRequest, joined: Joine
     }
   }, joined.heartbeatMs);
   let counts: WorkerCounts | undefined;
-  let said = "";
+  let said = summary({ done: 0, duplicates: 0, skipped: 0, retried: 0, failed: 0, refused: 0, givenBack: 0 });
   const sayCounts = setInterval(() => {
-    const line = counts ? summary(counts) : "";
+    const line = status.counts ? summary(status.counts) : said;
     if (line !== said) o.say((said = line));
   }, SAY_COUNTS_EVERY_MS);
   try {
@@ -132,13 +132,25 @@ async function serve(o: RemoteKernelOptions, request: JoinRequest, joined: Joine
     clearInterval(beat);
     clearInterval(sayCounts);
     o.signal.removeEventListener("abort", abort);
+    // NATS may cut a revoked worker off before its next heartbeat hears the 403: ask once.
+    if (closed && !revoked) revoked = await refusedNow(member);
     if (!revoked) await member.leave().catch((err) => o.warn(`leaving the server: ${errorLine(err)}`));
     await nc.drain().catch(() => nc.close());
   }
-  if (revoked) throw new CellarError(`revoked by the server: ${revoked.message}`);
-  if (closed) throw new CellarError(`the NATS connection ended (${closed}); chunks done: ${summary(counts)}`);
+  if (revoked) throw new CellarError(`${revoked.message} (the server answered 403); stopped after ${summary(counts)}`);
+  if (closed) throw new CellarError(`the NATS connection ended (${closed}); stopped after ${summary(counts)}`);
   o.say(`stopped: ${summary(counts)}; left ${o.server}`);
   return counts;
+}
+
+/** The server's 403, if it now refuses the worker's heartbeat: it was revoked. */
+async function refusedNow(member: Joined): Promise<JoinRefused | undefined> {
+  try {
+    await member.heartbeat();
+  } catch (err) {
+    if (err instanceof JoinRefused && err.status === 403) return err;
+  }
+  return undefined;
 }
 
 /** A chunk's outcome worth a line of its own: all but the accepted ones, which are counted. */

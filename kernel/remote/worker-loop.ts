@@ -124,8 +124,8 @@ export interface WorkerOptions {
   rootUrl?: string;
   /** A module's code version here. Default code-version.ts's, computed once per module. */
   versionOf?: (moduleUrl: string) => Promise<string>;
-  /** Kept up to date by the loop: what the worker's heartbeat reports. */
-  status?: { inFlight: number };
+  /** Kept up to date by the loop: the chunks running now (what the heartbeat reports) and the counts so far. */
+  status?: { inFlight: number; counts?: WorkerCounts };
   /** Called once the consumers and buckets are bound, as the first pulls go out. */
   onReady?: () => void;
   /** Hears each chunk's outcome. */
@@ -162,7 +162,9 @@ class WorkerLoop {
   readonly #giveBack = new AbortController();
   readonly #versions = new Map<string, Promise<string>>();
 
-  private constructor(readonly o: WorkerOptions, readonly b: Buckets, readonly lanes: Lane[]) {}
+  private constructor(readonly o: WorkerOptions, readonly b: Buckets, readonly lanes: Lane[]) {
+    if (o.status) o.status.counts = this.counts;
+  }
 
   /**
    * Binds to the stream's consumers and the buckets, which the server creates when it first sets up remote
