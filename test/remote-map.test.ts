@@ -38,7 +38,7 @@ const ACK_WAIT_MS = 1_000;
 let nc: NatsConnection;
 
 beforeAll(async () => {
-  nc = await connect({ servers: nats().servers, user: nats().admin.user, pass: nats().admin.pass });
+  nc = await connect({ servers: nats().servers, user: nats().admin.user, pass: nats().admin.pass, reconnectTimeWait: 100 });
 });
 afterAll(async () => {
   await nc?.close();
@@ -238,6 +238,26 @@ describe("ctx.map with placement remote", () => {
       const keys: string[] = [];
       for await (const key of await tries.keys(`${scopeOf(store.path)}.>`)) keys.push(key);
       expect(keys.sort()).toEqual(keys.map((key) => key.replace(/\.\d+$/, ".1")).sort());
+    } finally {
+      await stopAll(workers);
+    }
+  });
+
+  it("completes a run across a nats-server restart (file storage): the chunks, the results and the watchers come back", async () => {
+    const cellar = await remoteCellar();
+    const workers = [worker("w1")];
+    try {
+      const items = Array.from({ length: 24 }, (_, i) => i);
+      let restarted: Promise<void> | undefined;
+      cellar.on((e) => {
+        if (e.type === "chunks" && e.done >= 3) restarted ??= nats().restart();
+      });
+      const p = pipeline({ id: "remote_nats_restart" }).cell("m", async (ctx) =>
+        await ctx.map(items, task(SLOW, "slowSquare"), { placement: "remote", batchSize: 2, concurrency: 4 }));
+      const { result } = await execute(cellar, p);
+      expect(restarted).toBeDefined();
+      await restarted;
+      expect(result.outputs.get("m")).toEqual(squares(24));
     } finally {
       await stopAll(workers);
     }

@@ -119,6 +119,7 @@ export async function openRemote(options: RemoteOptions, storeId = ""): Promise<
     ]);
     const remote = new RemoteChunks({ ...options, scope }, js, jsm, results, tries, blobs, own);
     await remote.watch();
+    remote.rewatchOnReconnect(nc);
     return remote;
   } catch (err) {
     await own?.close().catch(() => {});
@@ -184,6 +185,8 @@ export class RemoteChunks implements RemoteHost {
   readonly #capacity = new Map<DeviceClass, { at: number; value: Promise<boolean> }>();
   readonly #stops: Array<() => void> = [];
   readonly #watching: Promise<void>[] = [];
+  #closed = false;
+  #stopStatus: () => void = () => {};
 
   constructor(
     readonly options: RemoteOptions & { scope: string },
@@ -198,6 +201,27 @@ export class RemoteChunks implements RemoteHost {
     this.scope = options.scope;
     this.maxDeliver = options.consumer?.maxDeliver ?? DEFAULT_MAX_DELIVER;
     this.window = options.consumer?.maxAckPending ?? DEFAULT_MAX_ACK_PENDING;
+  }
+
+  /**
+   * After a reconnect (a nats-server restart), starts the watchers again and looks up every chunk still
+   * waiting: a watch's consumer lives in the server's memory, and the client would only notice it gone
+   * after missing its heartbeats, seconds later; a record written meanwhile would be missed.
+   */
+  rewatchOnReconnect(nc: NatsConnection): void {
+    const statuses = nc.status();
+    // A QueuedIterator: stop() ends the loop below, which close() waits for.
+    this.#stopStatus = () => (statuses as { stop?: () => void }).stop?.();
+    this.#watching.push((async () => {
+      for await (const status of statuses) {
+        if (status.type !== "reconnect" || this.#closed) continue;
+        for (const stop of this.#stops.splice(0)) stop();
+        await this.watch().catch(() => {});
+        for (const key of this.#waiters.keys()) {
+          this.results.get(key).then((entry) => entry?.operation === "PUT" && this.#onResult(entry as KvWatchEntry), () => {});
+        }
+      }
+    })().catch(() => {}));
   }
 
   /** Starts the two watchers: results for waiting chunks, tries for the counters and the cells' logs. */
@@ -294,6 +318,8 @@ export class RemoteChunks implements RemoteHost {
 
   /** Stops the watchers and fails the chunks still waiting; a connection given stays open, one made here is closed. */
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopStatus();
     for (const stop of this.#stops.splice(0)) stop();
     for (const [, set] of this.#waiters) for (const waiter of set) waiter.reject(new CellarError("remote kernels: closed while a chunk was out"));
     await Promise.allSettled(this.#watching);
