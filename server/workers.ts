@@ -262,7 +262,7 @@ export class WorkerRegistry {
     if (!WORKER_NAME.test(body.name)) {
       throw new WorkerRefusal(`worker name ${JSON.stringify(body.name)}: expected letters, digits, '.', '_' or '-' (up to 63)`, 409);
     }
-    if (this.#workers.get(body.name)?.revoked || this.#revoked?.has(body.name)) throw new WorkerRefusal(`worker ${body.name} was revoked; it cannot join again under that name`, 403);
+    if (this.isRevoked(body.name)) throw new WorkerRefusal(`worker ${body.name} was revoked; it cannot join again under that name`, 403);
     const credential = secret();
     const natsUser = await this.#nats.userFor(body.name);
     const now = this.#now();
@@ -321,6 +321,11 @@ export class WorkerRegistry {
       await this.#nats?.withdraw(name);
     }
     return this.#viewOf(entry);
+  }
+
+  /** Whether results signed by worker `name` are to be refused: it was revoked (by this process or an earlier one). */
+  isRevoked(name: string): boolean {
+    return this.#workers.get(name)?.revoked === true || this.#revoked?.has(name) === true;
   }
 
   /** Calls `listener` when a worker joins, is lost, comes back, is revoked or leaves; returns an unsubscribe. */

@@ -211,6 +211,7 @@ describe("workers", () => {
     const after = new WorkerRegistry({ revoked: await RevokedNames.load(`${db}.revoked-workers.json`), nats: sharedNatsControl({ servers: [] }) });
     await expect(after.join({ name: "w1", devices: [], codeVersions: {} })).rejects.toThrow("worker w1 was revoked; it cannot join again under that name");
     expect((await after.join({ name: "w3", devices: [], codeVersions: {} })).name).toBe("w3");
+    expect([after.isRevoked("w1"), after.isRevoked("w3"), server.workers.isRevoked("w1")]).toEqual([true, false, true]);
     const missing = await cli(["workers", "revoke", "nobody", "--server", server.url, "--token", ADMIN], { cwd: dir });
     expect([missing.code, missing.stderr]).toEqual([2, "cellar: worker nobody: no such worker\n"]);
   });
