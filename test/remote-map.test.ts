@@ -53,7 +53,7 @@ async function remoteCellar(options: { access?: boolean; store?: Store } = {}): 
   const cellar = openCellar({
     db: options.store ?? await newStore(),
     compute: cpuOnly,
-    remote: { nats: options.access ? access : nc, consumer: { ackWaitMs: ACK_WAIT_MS, maxDeliver: 3 } },
+    remote: { nats: options.access ? access : nc, consumer: { ackWaitMs: ACK_WAIT_MS, maxDeliver: 2 } },
   });
   await cellar.openRemote();
   return cellar;
@@ -187,15 +187,18 @@ describe("ctx.map with placement remote", () => {
     }
   });
 
-  it("fails the cell when a chunk fails on every try, naming the chunk, its error and the workers", async () => {
+  it("fails the cell when a chunk fails on every try, naming the chunk, its error and the workers; a cell retry runs it again", async () => {
     const cellar = await remoteCellar({ access: true });
     const workers = [worker("w1"), worker("w2")];
     try {
-      const p = pipeline({ id: "remote_fail" }).cell("m", { retries: 0 }, async (ctx) =>
+      // The second try of the cell finds the first's final failure record under the chunk's key, deletes it,
+      // and publishes the chunk again (a new Nats-Msg-Id: the duplicate window would drop the old one).
+      const p = pipeline({ id: "remote_fail" }).cell("m", { retries: 1, retryDelay: "1ms" }, async (ctx) =>
         await ctx.map(Array.from({ length: 16 }, (_, i) => i), task(TASKS, "explode"), { placement: "remote", batchSize: 4 }));
       const { detail } = await execute(cellar, p);
+      expect(detail.cells[0].tries).toBe(2);
       expect(detail.cells[0].error).toMatch(
-        /^cell "m": ctx\.map: chunk 3 \(items 12–15\) failed after 3 tries on workers? (w1|w2)(, (w1|w2))?: RangeError: 13 is unlucky$/,
+        /^cell "m": ctx\.map: chunk 3 \(items 12–15\) failed after 2 tries on workers? (w1|w2)(, (w1|w2))?: RangeError: 13 is unlucky$/,
       );
     } finally {
       await stopAll(workers);

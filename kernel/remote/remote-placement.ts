@@ -398,6 +398,8 @@ class Session implements RemoteSession {
       this.settle(waiter, result);
       return undefined;
     }
+    // Its tries go with it: the new message's deliveries count from 1 again, and its final failure lists its own.
+    for await (const tried of await this.remote.tries.keys(`${key}.*`)) await this.remote.tries.delete(tried).catch(() => {});
     await this.remote.results.delete(key, { previousSeq: entry.revision }).catch(() => {});
     return republishMsgId(key, entry.revision);
   }
