@@ -52,6 +52,7 @@ import {
   CONSUMERS,
   decodeChunk,
   decodeTry,
+  DEFAULT_ACK_WAIT_MS,
   type DeviceClass,
   encodeResult,
   encodeTry,
@@ -141,6 +142,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerCounts> {
 }
 
 const ROOT_URL = new URL("../../", import.meta.url).href;
+/** How often a worker reads its consumers' ack_wait again. */
+const ACK_WAIT_REFRESH_MS = 15_000;
 
 /** The buckets a worker writes: results (first writer wins), try records, and large blobs. */
 interface Buckets {
@@ -206,11 +209,18 @@ class WorkerLoop {
     const onAbort = () => (timer = setTimeout(() => this.#giveBack.abort(signal.reason), this.o.drainMs ?? 5_000));
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
+    // A server that starts with another ack_wait updates the consumers: the in-progress acks must follow it.
+    const refresh = setInterval(() => {
+      for (const lane of new Set(this.lanes)) {
+        lane.consumer.info().then(({ config }) => (lane.ackWaitMs = ackWaitOf(config)), () => {});
+      }
+    }, ACK_WAIT_REFRESH_MS);
     try {
       const lanes = this.lanes.map((lane) => this.#lane(lane));
       this.o.onReady?.();
       await Promise.all(lanes);
     } finally {
+      clearInterval(refresh);
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
     }
@@ -427,7 +437,11 @@ class WorkerLoop {
 async function openLane(js: JetStreamClient, cls: DeviceClass): Promise<Lane> {
   const consumer = await js.consumers.get(STREAM, CONSUMERS[cls]);
   const { config } = await consumer.info(true);
-  return { consumer, ackWaitMs: Math.floor((config.ack_wait ?? 30e9) / 1e6) };
+  return { consumer, ackWaitMs: ackWaitOf(config) };
+}
+
+function ackWaitOf(config: { ack_wait?: number }): number {
+  return Math.floor((config.ack_wait ?? DEFAULT_ACK_WAIT_MS * 1e6) / 1e6);
 }
 
 /** KV create: true when this write made the key; false when the key was already written (someone won first). */
