@@ -81,6 +81,11 @@ export const metrics = {
     help: "Results of remote chunks that a worker finished after another copy of the chunk had been accepted: discarded",
     registers: [registry],
   }),
+  remoteRefusedResults: new Counter({
+    name: "cellar_remote_refused_results_total",
+    help: "Result or failure records of remote chunks signed by a worker this server does not accept (revoked): discarded, the chunk run again",
+    registers: [registry],
+  }),
   remoteRedeliveries: new Counter({
     name: "cellar_remote_redeliveries_total",
     help: "Deliveries of remote chunks after the first (a failed try, or a worker that died or froze past ack_wait)",

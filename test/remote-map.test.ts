@@ -48,12 +48,16 @@ afterAll(async () => {
  * A facade with remote kernels, set up (stream, buckets) before any worker binds to them; on this file's
  * connection, or (`access`) on one of its own from the servers and credentials, as `cellar serve` gives them.
  */
-async function remoteCellar(options: { access?: boolean; store?: Store } = {}): Promise<Cellar> {
+async function remoteCellar(options: { access?: boolean; store?: Store; refuse?: string } = {}): Promise<Cellar> {
   const access = { servers: nats().servers, user: nats().admin.user, pass: nats().admin.pass };
   const cellar = openCellar({
     db: options.store ?? await newStore(),
     compute: cpuOnly,
-    remote: { nats: options.access ? access : nc, consumer: { ackWaitMs: ACK_WAIT_MS, maxDeliver: 2 } },
+    remote: {
+      nats: options.access ? access : nc,
+      consumer: { ackWaitMs: ACK_WAIT_MS, maxDeliver: 2 },
+      ...(options.refuse ? { acceptWorker: (name: string) => name !== options.refuse } : {}),
+    },
   });
   await cellar.openRemote();
   return cellar;
@@ -131,8 +135,11 @@ const squares = (n: number) => Array.from({ length: n }, (_, i) => i * i);
 
 describe("ctx.map with placement remote", () => {
   it("runs a task's chunks on two worker loops and returns the in-process results in input order; auto spills over to them", async () => {
-    const cellar = await remoteCellar();
-    const workers = [worker("w1"), worker("w2")];
+    // A third worker the server does not accept (as a revoked one whose shared NATS credentials still connect):
+    // its records are discarded and its chunks run again elsewhere.
+    const cellar = await remoteCellar({ refuse: "revoked" });
+    const refused = await metric("cellar_remote_refused_results_total");
+    const workers = [worker("w1"), worker("w2"), worker("revoked")];
     try {
       const items = Array.from({ length: 50 }, (_, i) => i);
       const big = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(1_024, "x"));
@@ -157,6 +164,7 @@ describe("ctx.map with placement remote", () => {
       expect(blobs.filter((name) => /\.result\.w[12]\.1$/.test(name)).length).toBe(1);
       // The local CPU workers take the first chunks; the rest go to the remote kernels waiting for work.
       expect(await remoteChunks() - afterRemote).toBeGreaterThan(0);
+      expect(await metric("cellar_remote_refused_results_total")).toBeGreaterThan(refused);
     } finally {
       await stopAll(workers);
     }

@@ -94,6 +94,12 @@ export interface RemoteOptions {
   codeVersion?: (moduleUrl: string) => Promise<string>;
   /** The checkout task modules are named against on the wire. Default: this one. */
   root?: string;
+  /**
+   * Whether records signed by this worker count (default: every worker's): `cellar serve` refuses revoked
+   * workers', whose shared NATS credentials may still connect. A refused record is deleted, counted, and its
+   * chunk published again for another worker.
+   */
+  acceptWorker?: (worker: string) => boolean;
 }
 
 /** How long a "does any worker wait for chunks" answer is reused by placement "auto". */
@@ -168,6 +174,8 @@ interface Waiter {
   first: number;
   count: number;
   publishedAt: number;
+  /** Publishes the chunk again under a new Msg-Id, once its record was refused. */
+  republish?: (msgID: string) => Promise<void>;
   resolve(results: unknown[]): void;
   reject(err: unknown): void;
 }
@@ -287,8 +295,8 @@ export class RemoteChunks implements RemoteHost {
   }
 
   /** Settles every waiter of a record's key with it. */
-  settle(key: string, result: ChunkResult): void {
-    for (const waiter of this.#waiters.get(key) ?? []) waiter.session.settle(waiter, result);
+  settle(key: string, result: ChunkResult, revision: number): void {
+    for (const waiter of this.#waiters.get(key) ?? []) waiter.session.settle(waiter, result, revision);
   }
 
   #onResult(entry: KvWatchEntry): void {
@@ -300,7 +308,7 @@ export class RemoteChunks implements RemoteHost {
       for (const waiter of this.#waiters.get(entry.key) ?? []) waiter.reject(new CellarError(`${waiter.session.job.where}: chunk ${waiter.index}: ${errorLine(err)}`));
       return;
     }
-    this.settle(entry.key, result);
+    this.settle(entry.key, result, entry.revision);
   }
 
   #onTry(entry: KvWatchEntry): void {
@@ -372,8 +380,9 @@ class Session implements RemoteSession {
     this.#waiting.add(waiter);
     try {
       // Registered before the look-up, so a record written between the two is not missed.
+      waiter.republish = (id) => this.#publish(key, id, task, packed, index, first, items.length);
       const msgID = await this.#lookUp(key, waiter);
-      if (msgID !== undefined) await this.#publish(key, msgID, task, packed, index, first, items.length);
+      if (msgID !== undefined) await waiter.republish(msgID);
       const results = await settled;
       metrics.chunkLatency.observe({ device: "remote", placement: "remote" }, (performance.now() - waiter.publishedAt) / 1000);
       return results;
@@ -394,8 +403,8 @@ class Session implements RemoteSession {
     const entry = await this.remote.results.get(key);
     if (!entry || entry.operation !== "PUT") return key;
     const result = decodeResult(entry.value);
-    if (result.ok) {
-      this.settle(waiter, result);
+    if (result.ok || !this.#accepts(result)) {
+      this.settle(waiter, result, entry.revision);
       return undefined;
     }
     // Its tries go with it: the new message's deliveries count from 1 again, and its final failure lists its own.
@@ -417,8 +426,9 @@ class Session implements RemoteSession {
   }
 
   /** Settles a waiter with its chunk's record: its results (from the object store if large), or its final failure. */
-  settle(waiter: Waiter, result: ChunkResult): void {
+  settle(waiter: Waiter, result: ChunkResult, revision: number): void {
     const { job } = this;
+    if (!this.#accepts(result)) return this.#refuse(waiter, result, revision);
     if (!result.ok) {
       waiter.reject(new CellarError(`${job.where}: ${describeFailure(result, waiter.first, waiter.count)}`, { retryable: result.retryable }));
       return;
@@ -436,6 +446,19 @@ class Session implements RemoteSession {
       }
       waiter.resolve(values);
     }).catch((err) => waiter.reject(err));
+  }
+
+  #accepts(result: ChunkResult): boolean {
+    return this.remote.options.acceptWorker?.(result.worker) ?? true;
+  }
+
+  /** A record signed by a worker not accepted: deleted (if still the one read), counted, and the chunk published again. */
+  #refuse(waiter: Waiter, result: ChunkResult, revision: number): void {
+    metrics.remoteRefusedResults.inc();
+    this.job.notice(`chunk ${waiter.index}: a record of worker ${result.worker}, which this server does not accept (revoked or unknown), was discarded; the chunk runs again`);
+    this.remote.results.delete(result.key, { previousSeq: revision })
+      .then(() => waiter.republish?.(republishMsgId(result.key, revision)))
+      .catch(() => {}); // another waiter of the key deleted it first and republished: the same Msg-Id
   }
 
   /** A try of one of this map's chunks: a redelivery counts as a retry; a refusal or a failed try is logged. */
