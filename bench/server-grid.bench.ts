@@ -83,14 +83,17 @@ async function click(browser: Browser, url: string): Promise<Record<string, unkn
   const href = await square.getAttribute("href");
   const clickAt = Math.round(performance.now() - t0);
   await square.click();
-  await page.waitForURL(`**${href}`, { waitUntil: "networkidle" });
+  // grid.js adds the square's cell to its link as it is clicked: the run page opens on that cell.
+  await page.waitForURL(`**${href}?cell=*`, { waitUntil: "networkidle" });
   const ms = performance.now() - t0 - clickAt;
+  const opened = new URL(page.url());
   await context.close();
   // The grid's own late requests (its favicon) came before the click.
   const after = [...asked].filter(([, r]) => r.at >= clickAt);
   const network = after.filter(([id]) => !cached.has(id)).map(([, r]) => r.what);
   return {
     clicked: href,
+    opened: opened.pathname + opened.search,
     requests_per_click: after.length,
     requests: after.map(([, r]) => r.what),
     network_requests_per_click: network.length,

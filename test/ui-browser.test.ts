@@ -68,6 +68,13 @@ describe("notebook UI in Chromium", () => {
     await page.waitForURL("**/pipelines/flaky/grid");
     expect(await page.locator("a.sq").count()).toBe(3 * ui.runIds.flaky.length);
     await page.screenshot({ path: join(ARTIFACTS, "ui-grid.png"), fullPage: true });
+    // A square opens that attempt: the run page for its cell, its row marked and its log that cell's alone.
+    await page.click(`tbody tr:nth-child(2) a.sq[href^="/runs/${ui.runIds.flaky[3]}"]`);
+    await page.waitForURL(`**/runs/${ui.runIds.flaky[3]}?cell=check`);
+    expect(await page.locator("tr.picked").getAttribute("data-cell")).toBe("check");
+    expect(await page.locator("form.logfilter select[name=cell]").inputValue()).toBe("check");
+    expect(new Set(await page.locator("td.lcell").allTextContents())).toEqual(new Set(["check#1"]));
+    await page.screenshot({ path: join(ARTIFACTS, "ui-grid-square.png"), fullPage: true });
 
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);

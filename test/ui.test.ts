@@ -92,6 +92,14 @@ describe("notebook UI", () => {
     expect(page.body.match(/<a class="sq state-upstream_failed" href="\/runs\/\d+"/g)?.length).toBe(2);
     for (const id of ui.runIds.flaky) expect(page.body).toContain(`href="/runs/${id}"`);
     expect((await get("/pipelines/nope/grid")).status).toBe(404);
+    // A square opens its cell on the run page through grid.js, which reads the name from the row: no bytes
+    // per square for it. The run page opened so marks that cell and shows its log alone.
+    expect(page.body).toContain('<script src="/ui/grid.js" defer=""></script>');
+    expect(page.body).toContain('<tr><td class="mono" title="check">check</td>');
+    expect((await get("/ui/grid.js")).body).toContain("?cell=${encodeURIComponent(name)}");
+    const run = await get(`/runs/${ui.runIds.flaky[3]}?cell=check`);
+    expect(run.body.match(/<tr[^>]*class="picked"[^>]*>/g)).toEqual(['<tr data-cell="check" class="picked" aria-current="true">']);
+    expect(new Set(run.body.match(/<td class="lcell">[^<]*</g))).toEqual(new Set(['<td class="lcell">check#1<']));
   });
 
   it("draws the grid from one batch read that says what `cellar show` says of each cell, for ?runs= runs", async () => {
@@ -115,11 +123,11 @@ describe("notebook UI", () => {
       const { body } = await get(path);
       // A standards-mode page: without the doctype a browser lays it out in quirks mode.
       expect(body.startsWith("<!DOCTYPE html><html"), path).toBe(true);
-      // The one script is the static live.js, empty in the page, once in the head.
+      // The one script is the static live.js, empty in the page, once in the head (and the grid's grid.js).
       expect(body.split(tag).length, path).toBe(2);
       expect(body.indexOf(tag), path).toBeLessThan(body.indexOf("</head>"));
       // In tags only: the escaped text of a source or a log line may say "onerror=".
-      expect(body.replace(tag, ""), path).not.toMatch(/<script|<[a-z][^>]*\s(?:style|on[a-z]+)=/i);
+      expect(body.replace(tag, "").replace('<script src="/ui/grid.js" defer=""></script>', ""), path).not.toMatch(/<script|<[a-z][^>]*\s(?:style|on[a-z]+)=/i);
     }
   });
 

@@ -1,6 +1,7 @@
 /**
  * `/pipelines/:id/grid`: the last runs × the pipeline's cells, one square per cell and run coloured by its
- * state, each linking to that run (Airflow's grid view). Newest run on the right. `?runs=` picks how many
+ * state, each linking to that run (Airflow's grid view); grid.js adds the square's cell to the link as it is
+ * pointed at or clicked, so that a click opens that cell's attempts and log on the run page. Newest run on the right. `?runs=` picks how many
  * (25 by default, up to 1,000): the facade reads them all in two queries, not one read per run. The route
  * streams it (gridPageStream): the frame first, the runs when the store has answered.
  *
@@ -19,6 +20,8 @@ import { duration, when } from "./format.ts";
 import { Layout, StateLegend } from "./layout.tsx";
 
 export const GRID_RUNS = 25;
+/** The page's script: a square's cell into its link (see grid.js). */
+export const GRID_SCRIPT = "/ui/grid.js";
 /** The most runs one grid shows: 50,000 squares for 50 cells, what bench/server-grid.bench.ts measures. */
 export const MAX_GRID_RUNS = 1000;
 /** The run counts the page offers to switch between. */
@@ -31,7 +34,7 @@ const CUT = "\u2063grid\u2063";
 async function frame(pipeline: Pipeline): Promise<[string, string]> {
   const pipelineHref = `/pipelines/${encodeURIComponent(pipeline.id)}`;
   const page = await (
-    <Layout title={`${pipeline.id} grid`} nav="Pipelines">
+    <Layout title={`${pipeline.id} grid`} nav="Pipelines" scripts={[GRID_SCRIPT]}>
       <div class="crumbs"><a href="/">Pipelines</a> / <a href={pipelineHref}>{pipeline.id}</a> /</div>
       <h1>{`${pipeline.id} · grid`}</h1>
       {CUT}

@@ -42,7 +42,7 @@ export function runPage(detail: RunDetail, order: string[] = [], logs: { filter:
       {/* A run that goes on gets the table even empty: live.js adds a row for each cell as it starts. */}
       {cells.length === 0 && run.state !== RunState.Running && run.state !== RunState.Queued
         ? <div class="empty">No cell has started in this run.</div>
-        : <CellTable cells={cells} />}
+        : <CellTable cells={cells} picked={logs.filter.cell} />}
       <LogView runId={run.runId} cells={cells.map((c) => c.cell)} tries={triesOf(cells)} filter={logs.filter} page={logs.page} />
     </Layout>
   );
@@ -53,7 +53,8 @@ function triesOf(cells: CellReport[]): number[] {
   return [...new Set(cells.flatMap((c) => c.attempts.map((a) => a.tryNumber)).filter((t) => t > 0))].sort((a, b) => a - b);
 }
 
-function CellTable(props: { cells: CellReport[] }) {
+/** `picked`: the cell the page was opened for (a grid square, `?cell=`), marked in the table as its log is filtered. */
+function CellTable(props: { cells: CellReport[]; picked?: string }) {
   return (
     <table class="list" data-cells="">
       <thead>
@@ -61,7 +62,7 @@ function CellTable(props: { cells: CellReport[] }) {
       </thead>
       <tbody>
         {props.cells.map((c) => (
-          <tr data-cell={c.cell}>
+          <tr data-cell={c.cell} {...(c.cell === props.picked ? { class: "picked", "aria-current": "true" } : {})}>
             <td class="mono">{c.cell}</td>
             <td>
               <StateBadge state={c.state} live="cell" />{c.cachedFrom !== null ? <a class="muted" href={`/runs/${c.cachedFrom}`}>{` from #${c.cachedFrom}`}</a> : null}

@@ -36,6 +36,7 @@ const FILES: Record<string, { file: () => URL; type: string }> = {
   "/ui/costs.js": { file: () => new URL("./costs.js", import.meta.url), type: JS },
   "/ui/devices.js": { file: () => new URL("./devices.js", import.meta.url), type: JS },
   "/ui/eval-chart.js": { file: () => new URL("./eval-chart.js", import.meta.url), type: JS },
+  "/ui/grid.js": { file: () => new URL("./grid.js", import.meta.url), type: JS },
   [FAVICON_PATH]: { file: () => new URL("./favicon.svg", import.meta.url), type: SVG },
   "/favicon.ico": { file: () => new URL("./favicon.svg", import.meta.url), type: SVG },
 };

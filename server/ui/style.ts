@@ -47,6 +47,9 @@ table.list { width: 100%; border-collapse: collapse; background: var(--card); bo
 table.list th, table.list td { text-align: left; padding: 8px 12px; border-bottom: 1px solid var(--line); vertical-align: middle; }
 table.list th { background: var(--bg); font-weight: 600; font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
 table.list tr:last-child td { border-bottom: 0; }
+/* The cell a grid square opened the run page for. */
+table.list tr.picked td { background: #ddf4ff; }
+table.list tr.picked td:first-child { box-shadow: inset 3px 0 0 var(--link); }
 table.list .num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; white-space: nowrap; }
 .badge.state-queued, .badge.state-waiting { color: var(--fg); }
