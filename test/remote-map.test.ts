@@ -151,6 +151,8 @@ describe("ctx.map with placement remote", () => {
           afterRemote = await remoteChunks();
           return await ctx.map(items, task(TASKS, "square"), { placement: "auto", batchSize: 1 });
         })
+        // A GPU claim with no remote kernel that has devices: the chunks run on the workers' CPU path.
+        .cell("gpu", async (ctx) => await ctx.map(items, task(TASKS, "square"), { placement: "remote", gpu: 0.5, batchSize: 10 }))
         // 100 KiB of items in one chunk, and as much back: both travel through the object store.
         .cell("big", async (ctx) => await ctx.map(big, task(SLOW, "echo"), { placement: "remote", batchSize: 100 }));
       const before = await remoteChunks();
@@ -158,6 +160,7 @@ describe("ctx.map with placement remote", () => {
       expect(result.outputs.get("m")).toEqual(squares(50));
       expect(result.outputs.get("auto")).toEqual(squares(50));
       expect(afterRemote - before).toBe(13);
+      expect(result.outputs.get("gpu")).toEqual(squares(50));
       expect(result.outputs.get("big")).toEqual(big);
       const blobs = (await (await new Objm(jetstream(nc)).open(BLOBS)).list()).map((info) => info.name);
       expect(blobs.filter((name) => name.endsWith(".items")).length).toBe(1);

@@ -65,7 +65,8 @@ export type ChunkFn<T, R, D = unknown> = (chunk: T[], info: ChunkInfo<D>) => R[]
 export interface RemoteJob {
   where: string;
   task: TaskHandle;
-  claim: { gpu: number; gpuMemory: number } | null;
+  /** `required`: only a remote kernel with devices may take the chunks (else a CPU path may, as here without an adapter). */
+  claim: { gpu: number; gpuMemory: number; required: boolean } | null;
   pipeline: string;
   run: number;
   cell: string;
@@ -284,7 +285,8 @@ async function remoteSession<D>(
     return undefined;
   }
   return await remote.open({
-    where, task: fn, claim: claim ? { gpu: claim.devices > 1 ? claim.devices : claim.units / UNITS_PER_DEVICE, gpuMemory: claim.memory } : null,
+    where, task: fn,
+    claim: claim ? { gpu: claim.devices > 1 ? claim.devices : claim.units / UNITS_PER_DEVICE, gpuMemory: claim.memory, required: claim.required } : null,
     pipeline: host.pipeline ?? "", run: host.runId ?? 0, cell: host.cell, attempt: host.tryNumber ?? 0, signal,
     retried: () => tally.count(ChunkState.Retried),
     notice: (message) => host.notice(message),

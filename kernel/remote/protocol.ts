@@ -9,7 +9,9 @@
  * storage (chunks survive a nats-server restart), subjects `cellar.chunks.>`,
  * a duplicate window of {@link DUPLICATE_WINDOW_MS} for `Nats-Msg-Id`. A
  * chunk's subject is `cellar.chunks.<class>.<chunk key>` ({@link chunkSubject}):
- * `<class>` is `cpu` or `gpu` (a chunk with a GPU claim), and a work-queue
+ * `<class>` is `cpu` or `gpu` (a chunk with a GPU claim, when a remote kernel
+ * with devices has joined; without one its claim travels on `cpu`, and a
+ * worker without devices runs it on its CPU path), and a work-queue
  * stream wants consumers with disjoint filters, so there is one durable pull
  * consumer per class ({@link CONSUMERS}, {@link consumerConfig}): explicit ack,
  * `ack_wait` (default 30 s; a worker sends an in-progress ack every
@@ -234,7 +236,7 @@ export function chunkSubject(cls: DeviceClass, key: string): string {
   return `${SUBJECT_ROOT}.${cls}.${key}`;
 }
 
-/** The class a chunk's claim needs. */
+/** The class a chunk's claim asks for (the server sends it on `cpu` when no remote kernel has devices). */
 export function deviceClassOf(claim: ChunkClaim | null): DeviceClass {
   return claim && claim.gpu > 0 ? "gpu" : "cpu";
 }

@@ -62,7 +62,6 @@ import {
   describeFailure,
   DEVICE_CLASSES,
   type DeviceClass,
-  deviceClassOf,
   encodeChunk,
   INLINE_LIMIT_BYTES,
   itemsBlobName,
@@ -100,6 +99,12 @@ export interface RemoteOptions {
    * chunk published again for another worker.
    */
   acceptWorker?: (worker: string) => boolean;
+  /**
+   * Whether a remote kernel with devices has joined (cellar serve: its worker registry). Default: whether one
+   * waits for GPU chunks now. Without one, a map's GPU chunks (unless `required`) go to the remote kernels'
+   * CPU path, as a local GPU claim runs on the CPU path without an adapter.
+   */
+  gpuWorkers?: () => boolean;
 }
 
 /** How long a "does any worker wait for chunks" answer is reused by placement "auto". */
@@ -252,7 +257,9 @@ export class RemoteChunks implements RemoteHost {
     const version = await this.codeVersion(job.task.module).catch((err) => {
       throw new CellarError(`${job.where}: task ${job.task.name} of ${job.task.module}: no code version for remote kernels: ${errorLine(err)}`);
     });
-    const session = new Session(this, job, version);
+    const gpu = job.claim !== null && (job.claim.required || (this.options.gpuWorkers?.() ?? await this.hasCapacity("gpu")));
+    if (job.claim && !gpu) job.notice(`no remote kernel with a GPU: gpu ${job.claim.gpu} chunks run on the remote kernels' CPU path`);
+    const session = new Session(this, job, version, gpu ? "gpu" : "cpu");
     const prefix = mapPrefix(this.scope, job.run, job.cell);
     let sessions = this.#sessions.get(prefix);
     if (!sessions) this.#sessions.set(prefix, sessions = new Set());
@@ -338,7 +345,6 @@ export class RemoteChunks implements RemoteHost {
 /** One map's chunks on remote kernels. */
 class Session implements RemoteSession {
   readonly window: number;
-  readonly cls: DeviceClass;
   readonly claim: ChunkClaim | null;
   readonly module: string;
   /** The chunk keys this map waits for, by key: their index, for the try records of the tries watcher. */
@@ -351,10 +357,9 @@ class Session implements RemoteSession {
   #close!: () => void;
   readonly closed = new Promise<void>((resolve) => (this.#close = resolve));
 
-  constructor(readonly remote: RemoteChunks, readonly job: RemoteJob, readonly codeVersion: string) {
+  constructor(readonly remote: RemoteChunks, readonly job: RemoteJob, readonly codeVersion: string, readonly cls: DeviceClass) {
     job.signal.addEventListener("abort", this.#onAbort, { once: true });
     this.claim = job.claim ? { gpu: job.claim.gpu, gpuMemory: job.claim.gpuMemory } : null;
-    this.cls = deviceClassOf(this.claim);
     this.window = remote.window;
     this.module = taskModuleRef(job.task.module, remote.options.root ?? PROJECT_ROOT);
   }
