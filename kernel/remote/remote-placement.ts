@@ -181,6 +181,8 @@ interface Waiter {
   publishedAt: number;
   /** Publishes the chunk again under a new Msg-Id, once its record was refused. */
   republish?: (msgID: string) => Promise<void>;
+  /** The revision of the record last seen: the watcher and the look-up may both bring the same one. */
+  seen?: number;
   resolve(results: unknown[]): void;
   reject(err: unknown): void;
 }
@@ -433,6 +435,8 @@ class Session implements RemoteSession {
   /** Settles a waiter with its chunk's record: its results (from the object store if large), or its final failure. */
   settle(waiter: Waiter, result: ChunkResult, revision: number): void {
     const { job } = this;
+    if (waiter.seen === revision) return;
+    waiter.seen = revision;
     if (!this.#accepts(result)) return this.#refuse(waiter, result, revision);
     if (!result.ok) {
       waiter.reject(new CellarError(`${job.where}: ${describeFailure(result, waiter.first, waiter.count)}`, { retryable: result.retryable }));
