@@ -196,14 +196,20 @@ export class Attempt {
     }
     // A failed check's details are kept with the try, in its commit: they are all a refused measurement leaves.
     const details = reason === undefined ? encodeCheckDetails(this.cell.name, err) : {};
+    const logs = [this.logRecord("error", error), ...(details.refusal === undefined ? [] : [this.logRecord("error", details.refusal)])];
     await this.exec.store.writer.write({
       attempts: [{
         ...this.record, state: cancelled ? AttemptState.Cancelled : AttemptState.Failed, startedAt: this.startedAt, endedAt: new Date(),
         wallMs, cpuMs, error, ...(details.json === undefined ? {} : { checkDetails: details.json }),
       }],
       costs: this.costRecords(),
-      logs: [this.logRecord("error", error), ...(details.refusal === undefined ? [] : [this.logRecord("error", details.refusal)])],
+      logs,
     });
+    // The error lines go out as ctx.log's lines do, once they are in the store: a page tailing the cell's log
+    // shows them as the try fails, not only when it is drawn again after the run.
+    for (const l of logs) {
+      this.exec.emit({ type: "log", runId: l.runId, cell: l.cell, level: l.level, message: l.message, tryNumber: l.tryNumber, seq: l.seq, ts: l.ts, failure: true });
+    }
     // Whether another try could help is the error's own data (errors.ts): a CellarError is bad input stated by the
     // cell or the kernel (bad seeds, an unstorable output, a shader that does not compile) unless it says
     // `retryable: true`, as a cell that hung and a ctx.map chunk that failed for a transient reason do.

@@ -71,6 +71,8 @@ function plainView(quiet: boolean): (event: RunEvent) => void {
         if (!quiet || event.state !== CellState.Running) line(describe(event));
         return;
       case "log":
+        // A failed try's error line: the cell's line says it.
+        if (event.failure) return;
         return line(`run ${event.runId} ${event.cell || "-"} [${event.level}] ${event.message}`);
       case "progress": {
         if (quiet) return;
@@ -119,6 +121,7 @@ function terminalView(stream: unknown): { listen: (event: RunEvent) => void; sto
         return say(describe(event));
       }
       case "log":
+        if (event.failure) return;
         return say(`  ${event.cell || "-"} [${event.level}] ${event.message}`);
       case "progress": {
         const bar = active.get(key);

@@ -60,7 +60,8 @@ export type RunEvent =
   /** A ctx.map's chunks so far (`total` when its items are an array); sent as they change, at most every 100 ms and at the end. */
   | { type: "chunks"; runId: number; cell: string; done: number; failed: number; retried: number; total?: number }
   /** `seq`: the line's place among the store's log lines (run-logs.ts's cursor); absent for a notice not stored. */
-  | { type: "log"; runId: number; cell: string; level: string; message: string; tryNumber?: number; seq?: number; ts?: Date };
+  // `failure`: the failed try's own error line, which its cell event also carries (a CLI prints it once).
+  | { type: "log"; runId: number; cell: string; level: string; message: string; tryNumber?: number; seq?: number; ts?: Date; failure?: boolean };
 
 export interface RunResult {
   runId: number;

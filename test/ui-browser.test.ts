@@ -242,4 +242,42 @@ describe("a running run's logs and ctx.map chunks in Chromium", () => {
     await page.goto(`${ui.base}/runs/${ui.runIds.flaky[3]}?cell=load`);
     await page.screenshot({ path: join(ARTIFACTS, "ui-run-logs-paged.png") });
   }, 30_000);
+
+  it("shows a failed try's error line in the notebook's log tail and the run page's log as the try fails", async () => {
+    // Try 1 fails at the first gate; try 2 waits at the second, so the run is still going when the line shows.
+    const opened: Array<() => void> = [];
+    const gates = [0, 1].map(() => new Promise<void>((resolve) => opened.push(resolve)));
+    const wobbly = pipeline({ id: "wobbly" }).cell("wobble", { retries: 1, retryDelay: "10ms" }, async (ctx) => {
+      await gates[ctx.tryNumber - 1];
+      if (ctx.tryNumber === 1) throw new Error("wobble: try 1 fails <i>once</i>");
+      return ctx.tryNumber;
+    });
+    ui.pipelines.push(wobbly);
+    const started = await fetch(`${ui.base}/api/v1/pipelines/wobbly/runs`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const { id } = await started.json() as { id: number };
+    const open = async (path: string) => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
+      // Followed from here: live.js reads the run once its stream is open.
+      const caughtUp = page.waitForResponse((res) => res.url().endsWith(`/api/v1/runs/${id}`));
+      await page.goto(ui.base + path);
+      await caughtUp;
+      return page;
+    };
+    const run = await open(`/runs/${id}`);
+    const notebook = await open(`/pipelines/wobbly?run=${id}`);
+    const requests: string[] = [];
+    for (const p of [run, notebook]) p.on("request", (req) => void requests.push(req.url()));
+    opened[0]();
+    const line = "wobble: try 1 fails <i>once</i>";
+    await run.locator("[data-log-lines] td.msg", { hasText: line }).waitFor({ timeout: 5_000 });
+    await notebook.locator("#cell-wobble [data-cell-log-lines] td.msg", { hasText: line }).waitFor({ timeout: 5_000 });
+    // Over the stream, with the run still going and nothing fetched for it.
+    expect(await run.locator("h1[data-live-run]").getAttribute("data-run-state")).toBe("running");
+    expect(requests).toEqual([]);
+    await expect(notebook.locator("#cell-wobble [data-cell-log-count]").textContent()).resolves.toBe("log · try 1 · 1 line · live");
+    expect(await run.locator("[data-log-lines] i").count()).toBe(0);
+    await notebook.screenshot({ path: join(ARTIFACTS, "ui-notebook-try-failed-live.png"), fullPage: true });
+    opened[1]();
+    await run.locator("[data-live-status]", { hasText: "the run ended: success" }).waitFor({ timeout: 5_000 });
+  }, 15_000);
 });

@@ -76,7 +76,9 @@ const EVENT_DATA = {
     /** The line's cursor in GET /runs/{id}/logs; absent for a notice that is not stored. */
     seq: Id.optional(),
     ts: z.string().optional(),
-  }).openapi("LogEvent", { description: "A log line (a failed try's error line is stored, not sent)" }),
+    /** A failed try's own error line, which the cell event that follows also carries. */
+    failure: z.boolean().optional(),
+  }).openapi("LogEvent", { description: "A log line, a failed try's error line included (failure: true)" }),
   resuming: z.object({ type: z.literal("resuming"), runId: Id, pipeline: z.string() }).openapi("ResumingEvent", {
     description: "A trigger found an interrupted run with the same params and resumes it",
   }),

@@ -143,7 +143,7 @@ const MAX_TAIL_ROWS = 1000;
 
 /**
  * The run page's log, extended while the run goes on: lines from the stream's log events, and after the
- * stream opens or a try failed (its error line is written, not sent), the lines the API has after those
+ * stream opens (or after a missed event), the lines the API has after those
  * confirmed so far. Each line once (by seq), in seq order, and only when it matches the page's filter.
  * Long because it is one closure over the section's state (the lines seen, the confirmed cursor, the
  * catch-up chain); its parts are the small functions inside.
@@ -407,8 +407,6 @@ function follow(root, shared) {
     if (event.tryNumber > 0) facts.tries = event.tryNumber;
     if (event.ms !== undefined) facts.durationMs = event.ms;
     applyCell(event.cell, facts);
-    // A failed try's error line is written to the log, not sent as a log event.
-    if (event.error) void tail?.catchUp();
   });
   on("run", (event) => {
     applyRun(root, event.state);
