@@ -4,7 +4,7 @@
 import { request } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
@@ -25,6 +25,7 @@ beforeAll(async () => {
   writePipeline(dir, "eval.ts", evalPipelineSource("eval"));
   writePipeline(dir, "eval-nightly.ts", evalPipelineSource("eval-nightly"));
   writePipeline(dir, "eval-weekly.ts", evalPipelineSource("eval-weekly"));
+  writePipeline(dir, "eval-two.ts", evalPipelineSource("eval-two"));
   writePipeline(dir, "hello.ts", `export default pipeline({ id: "hello" }).cell("greet", () => "hi");`);
   const launching = chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -42,6 +43,9 @@ beforeAll(async () => {
   for (const [i, params] of runs.entries()) {
     runIds.push((await server.cellar.run(evalP, { params, date: `2026-05-0${i + 1}T00:00:00Z`, new: true })).runId);
   }
+  // Two runs: the first without a baseline, the second gated against it (the Eval page's steps).
+  const two = server.registry.get("eval-two") as Pipeline;
+  for (const ndcg of ["0.40", "0.42"]) await server.cellar.run(two, { params: { ndcg }, new: true });
   // A run this process's metrics never saw (a runner, not the facade, executes it): as one before a restart.
   const store = await server.cellar.store();
   const weekly = server.registry.get("eval-weekly") as Pipeline;
@@ -184,7 +188,41 @@ describe("the Eval page in Chromium", () => {
     await tab.screenshot({ path: join(ARTIFACTS, "eval-empty.png"), fullPage: true });
     expect(errors).toEqual([]);
   }, 30_000);
+
+  it("draws the baseline and threshold as steps across a run's column with two runs, and a one-run chart", async () => {
+    const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    tab.on("pageerror", (err) => errors.push(err.message));
+    await tab.goto(server.url + "/eval?pipeline=eval-two");
+    await tab.waitForSelector(".plot[data-drawn='2'] canvas");
+    // The second run's baseline (grey) and threshold (red) are levels across half the plot, not one point each.
+    await tab.screenshot({ path: join(ARTIFACTS, "eval-two-runs.png"), fullPage: true });
+    const [baseline, threshold] = await inkOf(tab, [[0x65, 0x6d, 0x76], [0xcf, 0x22, 0x2e]]);
+    // (~75 and ~50 at this width; as lines through the one point each, none.)
+    expect(baseline).toBeGreaterThan(40);
+    expect(threshold).toBeGreaterThan(25);
+    await tab.goto(server.url + "/eval?pipeline=eval-weekly");
+    await tab.waitForSelector(".plot[data-drawn='1'] canvas");
+    for (const n of await inkedCanvases(tab)) expect(n).toBeGreaterThan(500);
+    await tab.screenshot({ path: join(ARTIFACTS, "eval-one-run.png"), fullPage: true });
+    expect(errors).toEqual([]);
+  }, 15_000);
 });
+
+/** Pixels of the first chart's canvas near each colour (within 40 per channel, opaque enough to be a line). */
+function inkOf(page: Page, colors: number[][]): Promise<number[]> {
+  return page.locator(".plot canvas").first().evaluate((c, colors) => {
+    const canvas = c as HTMLCanvasElement;
+    const { data } = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height);
+    return colors.map(([r, g, b]) => {
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] > 160 && Math.abs(data[i] - r) < 40 && Math.abs(data[i + 1] - g) < 40 && Math.abs(data[i + 2] - b) < 40) n++;
+      }
+      return n;
+    });
+  }, colors);
+}
 
 /** The status of a GET of `path` as sent, unnormalised (fetch would resolve its dots). */
 function rawStatus(path: string): Promise<number> {

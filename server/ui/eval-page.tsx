@@ -70,7 +70,9 @@ function EvalPage(props: { evals: Pipeline[]; pipeline: string | undefined; runs
         : (
           <>
             <p class="sub">
-              {`${EVAL_CELL} over the last ${runs.length} run${runs.length === 1 ? "" : "s"}, oldest left. Dashed: the baseline each run was gated against; dotted: its threshold (baseline − allowed drop). Click a point to pick its run.`}
+              {runs.length === 1
+                ? `${EVAL_CELL}'s one run so far. Dashed: the baseline a run was gated against; dotted: its threshold (baseline − allowed drop).`
+                : `${EVAL_CELL} over the last ${runs.length} runs, oldest left. Dashed: the baseline each run was gated against; dotted: its threshold (baseline − allowed drop). Click a point to pick its run.`}
             </p>
             <Charts pipeline={pipeline} runs={runs} selected={selected} />
             <EvalRunPicker pipeline={pipeline} runs={runs} selected={selected} />
