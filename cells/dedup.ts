@@ -45,7 +45,7 @@
  *   .cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
  * ```
  */
-import { CellarError, cellParams, type Context, errorLine, numberIn, type TableRef, task, wholeNumber } from "../kernel/mod.ts";
+import { CellarError, cellParams, type Context, errorLine, type MapPlacement, numberIn, oneOf, type TableRef, task, wholeNumber } from "../kernel/mod.ts";
 import { documentText } from "./document.ts";
 import { type Banding, candidatePairs, chooseBanding } from "./dedup/lsh.ts";
 import { SIGN_MODULE, type SignItem, type Signed } from "./dedup/signatures.ts";
@@ -83,6 +83,8 @@ export const dedupParams = cellParams({
   dedupThreshold: numberIn({ above: 0, max: 1 }).default(0.8)
     .describe("the Jaccard similarity of word 5-shingles from which two documents are near duplicates"),
   numPerm: wholeNumber(1, 4096).default(128).describe("MinHash permutations per signature: more miss fewer pairs and cost more"),
+  dedupPlacement: oneOf(["local", "remote", "auto"]).default("local")
+    .describe("where signatures are computed: here, on remote kernels (cellar serve --nats), or there once this kernel is busy"),
 });
 
 export const DEDUP_PARAMS = dedupParams.defaults;
@@ -104,7 +106,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   if (!documents || typeof documents.sql !== "string") {
     throw new CellarError(`dedup_corpus: input.documents: expected crawl_seeds' output ({ documents: TableRef of table "crawled", ... }), got ${describe(input)}`);
   }
-  const { dedupThreshold: threshold, numPerm } = dedupParams.read(ctx.params);
+  const { dedupThreshold: threshold, numPerm, dedupPlacement } = dedupParams.read(ctx.params);
   const source = await openSource(ctx, documents);
   const total = source.total;
   const banding = chooseBanding(numPerm, threshold);
@@ -115,7 +117,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   );
 
   // Pass 1: keys and signatures, streamed. Per document only its id, row and text group stay.
-  const corpus = await signCorpus(ctx, source, numPerm);
+  const corpus = await signCorpus(ctx, source, numPerm, dedupPlacement);
   const exact = exactGroups(corpus);
   ctx.log.info(
     `signatures of ${total} documents in ${clock.lap()} (${corpus.onDevice > 0 ? `${corpus.onDevice} on a GPU device` : "CPU path"}); ` +
@@ -222,7 +224,7 @@ interface Corpus {
 }
 
 /** Pass 1: reads the documents in row order, a batch ahead, and signs them through ctx.map; equal keys share a group. */
-async function signCorpus(ctx: Context, source: Source, numPerm: number): Promise<Corpus> {
+async function signCorpus(ctx: Context, source: Source, numPerm: number, dedupPlacement: MapPlacement): Promise<Corpus> {
   const { table, name, textColumns, total, last } = source;
   const ids: string[] = new Array(total);
   const rowids = new Float64Array(total);
@@ -253,7 +255,9 @@ async function signCorpus(ctx: Context, source: Source, numPerm: number): Promis
   let groups = 0;
   let onDevice = 0;
   ctx.progress(0, total);
-  for await (const signed of ctx.map<SignItem, Signed>(documents(), task(SIGN_MODULE, "signChunk"), { batchSize: SIGN_BATCH })) {
+  // Signatures come back in input order wherever they were computed (dedupPlacement), so the tables are the same.
+  const sign = { batchSize: SIGN_BATCH, placement: dedupPlacement };
+  for await (const signed of ctx.map<SignItem, Signed>(documents(), task(SIGN_MODULE, "signChunk"), sign)) {
     let group = byKey.get(signed.key);
     if (group === undefined) {
       group = groups++;

@@ -154,7 +154,7 @@ describe("a good param", () => {
     });
     expect(crawlParams.read({ allowHosts: ["http://a.org:8080"] }).allowHosts).toEqual(["http://a.org:8080"]);
     expect(crawlParams.read({}).allowHosts).toEqual([]);
-    expect(dedupParams.read({ dedupThreshold: "0.9" })).toEqual({ dedupThreshold: 0.9, numPerm: 128 });
+    expect(dedupParams.read({ dedupThreshold: "0.9" })).toEqual({ dedupThreshold: 0.9, numPerm: 128, dedupPlacement: "local" });
     expect(embedParams.read({ rebuild: "true", chunkOverlap: 0 })).toMatchObject({ rebuild: true, chunkOverlap: 0, chunkTokens: 256 });
     expect(embedParams.read({ rebuild: false }).rebuild).toBe(false);
     // Params of other cells in the same pipeline pass by.

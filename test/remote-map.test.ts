@@ -14,6 +14,7 @@ import {
   decodeChunk,
   encodeResult,
   encodeTry,
+  mapPrefix,
   RESULTS,
   resolveTaskModule,
   scopeOf,
@@ -25,6 +26,7 @@ import {
   type TryRecord,
 } from "../kernel/remote/protocol.ts";
 import { runWorker } from "../kernel/remote/worker-loop.ts";
+import { dedupCorpus, type DedupOutput } from "../cells/dedup.ts";
 import { ChunkTryState } from "../kernel/state.ts";
 import { computesClosedAfterAll, storesClosedAfterEach } from "./helpers.ts";
 import { natsForFile } from "./nats.ts";
@@ -131,13 +133,30 @@ async function until(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
   while (!(await check()) && performance.now() - t0 < ms) await new Promise((r) => setTimeout(r, 20));
 }
 
+/** crawl_seeds (600 documents, 200 of them exact copies: two sign chunks) → dedup_corpus, on `p`. */
+function withDedup(p: Pipeline): Pipeline {
+  const texts = Array.from({ length: 600 }, (_, i) => `document ${i % 400} about alpha beta gamma delta epsilon zeta eta theta`);
+  return p.cell("crawl_seeds", { needs: [] }, async (ctx) => {
+    const crawled = await ctx.table("crawled", {
+      id: "VARCHAR", url: "VARCHAR", title: "VARCHAR", text: "VARCHAR", content_hash: "VARCHAR", bytes: "BIGINT",
+      fetched_at: "TIMESTAMPTZ", status: "VARCHAR", etag: "VARCHAR", last_modified: "VARCHAR",
+    });
+    await crawled.append(texts.map((text, i) => ({
+      id: `d${String(i).padStart(4, "0")}`, url: null, title: null, text, content_hash: String(i), bytes: text.length,
+      fetched_at: new Date("2026-05-03T00:00:00Z"), status: "new", etag: null, last_modified: null,
+    })));
+    return { documents: await crawled.finish(), fetched: texts.length, unchanged: 0, failed: 0 };
+  }).cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
+}
+
 const squares = (n: number) => Array.from({ length: n }, (_, i) => i * i);
 
 describe("ctx.map with placement remote", () => {
   it("runs a task's chunks on two worker loops and returns the in-process results in input order; auto spills over to them", async () => {
     // A third worker the server does not accept (as a revoked one whose shared NATS credentials still connect):
     // its records are discarded and its chunks run again elsewhere.
-    const cellar = await remoteCellar({ refuse: "revoked" });
+    const store = await newStore();
+    const cellar = await remoteCellar({ refuse: "revoked", store });
     const refused = await metric("cellar_remote_refused_results_total");
     const workers = [worker("w1"), worker("w2"), worker("revoked")];
     try {
@@ -145,7 +164,7 @@ describe("ctx.map with placement remote", () => {
       const big = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(1_024, "x"));
       const remoteChunks = () => metric('cellar_chunk_latency_seconds_count{device="remote",placement="remote"}');
       let afterRemote = 0;
-      const p = pipeline({ id: "remote_square" })
+      const p = pipeline({ id: "remote_square", params: { dedupPlacement: "remote" } })
         .cell("m", async (ctx) => await ctx.map(items, task(TASKS, "square"), { placement: "remote", batchSize: 4 }))
         .cell("auto", async (ctx) => {
           afterRemote = await remoteChunks();
@@ -155,6 +174,7 @@ describe("ctx.map with placement remote", () => {
         .cell("gpu", async (ctx) => await ctx.map(items, task(TASKS, "square"), { placement: "remote", gpu: 0.5, batchSize: 10 }))
         // 100 KiB of items in one chunk, and as much back: both travel through the object store.
         .cell("big", async (ctx) => await ctx.map(big, task(SLOW, "echo"), { placement: "remote", batchSize: 100 }));
+      withDedup(p);
       const before = await remoteChunks();
       const { result } = await execute(cellar, p);
       expect(result.outputs.get("m")).toEqual(squares(50));
@@ -162,12 +182,23 @@ describe("ctx.map with placement remote", () => {
       expect(afterRemote - before).toBe(13);
       expect(result.outputs.get("gpu")).toEqual(squares(50));
       expect(result.outputs.get("big")).toEqual(big);
-      const blobs = (await (await new Objm(jetstream(nc)).open(BLOBS)).list()).map((info) => info.name);
+      const bigPrefix = mapPrefix(scopeOf(store.path), result.runId, "big");
+      const blobs = (await (await new Objm(jetstream(nc)).open(BLOBS)).list()).map((info) => info.name).filter((name) => name.startsWith(bigPrefix));
       expect(blobs.filter((name) => name.endsWith(".items")).length).toBe(1);
       expect(blobs.filter((name) => /\.result\.w[12]\.1$/.test(name)).length).toBe(1);
       // The local CPU workers take the first chunks; the rest go to the remote kernels waiting for work.
       expect(await remoteChunks() - afterRemote).toBeGreaterThan(0);
       expect(await metric("cellar_remote_refused_results_total")).toBeGreaterThan(refused);
+      // dedup_corpus with dedupPlacement "remote": its signature chunks went to the remote kernels, and its
+      // tables are those of a run in this process alone (the default, "local").
+      const sent: string[] = [];
+      const tries = await new Kvm(jetstream(nc)).open(TRIES);
+      for await (const key of await tries.keys(`${mapPrefix(scopeOf(store.path), result.runId, "dedup_corpus")}.>`)) sent.push(key);
+      expect(sent.length).toBeGreaterThan(0);
+      const alone = await openCellar({ db: await newStore(), compute: cpuOnly }).run(withDedup(pipeline({ id: "remote_square" })), { date: "2026-05-03T00:00:00Z", new: true });
+      const [remoteDedup, localDedup] = [result, alone].map((r) => r.outputs.get("dedup_corpus") as DedupOutput);
+      expect(remoteDedup.duplicates.rows).toBeGreaterThan(0);
+      for (const table of ["documents", "duplicates", "pairs"] as const) expect(remoteDedup[table].hash).toBe(localDedup[table].hash);
     } finally {
       await stopAll(workers);
     }
