@@ -65,8 +65,9 @@ export interface Context {
   /**
    * Fans `items` out in chunks: over device leases when the cell (or `options`)
    * claims a GPU share, over CPU workers for a `task()` handle, on this thread
-   * for an inline function. Await it for all results in input order, or
-   * iterate it to stream them.
+   * for an inline function — or, with `placement: "remote" | "auto"`, a task
+   * handle's chunks on remote kernels (kernel/remote/remote-placement.ts).
+   * Await it for all results in input order, or iterate it to stream them.
    */
   map<T, R>(items: Iterable<T> | AsyncIterable<T>, fn: ChunkFn<T, R, GpuDevice> | TaskHandle, options?: MapOptions): MapResult<R>;
   /** Runs SQL against the store, seeing this cell's own uncommitted tables; rows as JS objects. */

@@ -1,8 +1,9 @@
 /**
  * `ctx.map`: fans a cell's items out in chunks — over device leases when the
  * cell claims a GPU share, over CPU workers for task handles, on the kernel's
- * own thread for inline functions — keeping input order, bounding the work in
- * flight, retrying failed chunks, and reporting progress and device cost.
+ * own thread for inline functions, on remote kernels for task handles placed
+ * "remote" or "auto" (MapHost.remote) — keeping input order, bounding the work
+ * in flight, retrying failed chunks, and reporting progress and device cost.
  *
  * @example
  * ```ts
