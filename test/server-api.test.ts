@@ -239,6 +239,49 @@ describe("the JSON API, without a token", () => {
   });
 });
 
+describe("the run list's cached body", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    const dir = tempDir("cellar-server-cache-");
+    writePipeline(dir, "slow.ts", `export default pipeline({ id: "slow" })
+  .cell("wait", (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))));`);
+    server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+  });
+  afterAll(async () => await server?.close());
+  const list = async (query = "", headers: Record<string, string> = {}) => {
+    const res = await fetch(`${server.url}/api/v1/runs${query}`, { headers });
+    return { status: res.status, etag: res.headers.get("etag")!, runs: res.status === 200 ? ((await res.json()) as any).runs : [] };
+  };
+
+  it("answers If-None-Match with 304, and never serves the body from before a new run or a state change", async () => {
+    const empty = await list();
+    expect(empty.etag).toMatch(/^"[\w-]+"$/);
+    expect((await list("", { "if-none-match": empty.etag })).status).toBe(304);
+    const events = sseReader(await fetch(`${server.url}/api/v1/events`));
+    const post = (path: string) => fetch(server.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const res = await post("/api/v1/pipelines/slow/runs");
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: number };
+    // Created by the request before: listed by the next one, whose old ETag no longer matches.
+    const created = await list("", { "if-none-match": empty.etag });
+    expect(created.status).toBe(200);
+    expect(created.runs.map((r: any) => r.id)).toEqual([id]);
+    await events.until((e) => e.event === "run" && e.data.runId === id && e.data.state === "running");
+    expect((await list()).runs[0].state).toBe("running");
+    // A different query is an entry of its own.
+    expect((await list("?state=success")).runs).toEqual([]);
+    expect((await list("?limit=1")).runs.map((r: any) => r.id)).toEqual([id]);
+    expect((await post(`/api/v1/runs/${id}/cancel`)).status).toBe(202);
+    // Kept again after the cancel's request, while the run still runs: only the run's event can drop it.
+    const running = await list();
+    await events.until((e) => e.event === "run" && e.data.runId === id && e.data.state !== "running");
+    events.close();
+    const after = await list("", { "if-none-match": running.etag });
+    expect(after.status).toBe(200);
+    expect(after.runs[0].state).toBe("interrupted");
+  });
+});
+
 describe("the JSON API with a token", () => {
   let server: RunningServer;
   beforeAll(async () => {

@@ -27,7 +27,7 @@ import { pipelineDetail, pipelineSummary, runDetailJson, runJson } from "./json.
 import { logRoute } from "./log-route.ts";
 import { pauseRoutes } from "./pause-routes.ts";
 import * as S from "./schemas.ts";
-import { sharedReads } from "./shared-read.ts";
+import { BodyCache, matchesETag } from "./body-cache.ts";
 import { workerRoutes } from "./worker-routes.ts";
 import { WorkerRegistry } from "../workers.ts";
 
@@ -84,19 +84,37 @@ function pipelineRoutes(api: OpenAPIHono, deps: ServerDeps): void {
   );
 }
 
+/** Facade events that never change a run's row, so leave the cached run lists as they are. */
+const ROW_KEEPING_EVENTS = new Set(["cell", "log", "progress", "chunks", "backfill", "scheduling"]);
+
 function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
-  // Many clients listing the same page at once share a store read (shared-read.ts), none older than its request.
-  const runLists = sharedReads<z.infer<typeof S.RunList>>();
+  // Many clients polling the same page get the bytes sent last (body-cache.ts) until something changes a
+  // run's row: a run event or a new run (backfill, resume), or any request here that may write (a trigger's
+  // run is queued before its first event). Cell, log and progress events leave the rows as they are.
+  const runLists = new BodyCache();
+  deps.cellar.on((event) => {
+    if (!ROW_KEEPING_EVENTS.has(event.type)) runLists.invalidate();
+  });
+  api.use("*", async (c, next) => {
+    try {
+      await next();
+    } finally {
+      if (c.req.method !== "GET" && c.req.method !== "HEAD") runLists.invalidate();
+    }
+  });
   api.openapi(
     createRoute({
       method: "get",
       path: "/runs",
       request: { query: S.RunQuery },
-      responses: { 200: json(S.RunList, "Runs, newest first; `next` is the cursor of the next page") },
+      responses: {
+        200: json(S.RunList, "Runs, newest first; `next` is the cursor of the next page"),
+        304: { description: "Not modified: If-None-Match named the body's ETag" },
+      },
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const body = await runLists(JSON.stringify([q.pipeline, q.state, q.cursor, q.limit]), async () => {
+      const body = await runLists.get(JSON.stringify([q.pipeline, q.state, q.cursor, q.limit]), async () => {
         const page = await deps.cellar.runPage({
           limit: q.limit,
           ...(q.pipeline ? { pipeline: q.pipeline } : {}),
@@ -105,7 +123,9 @@ function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
         });
         return S.RunList.parse({ runs: page.runs.map(runJson), next: page.next });
       });
-      return c.json(body, 200);
+      if (matchesETag(c.req.header("if-none-match"), body.etag)) return c.body(null, 304, { etag: body.etag });
+      // The exact bytes kept, not c.json, which would serialize them again.
+      return c.body(body.bytes, 200, { "content-type": "application/json", etag: body.etag });
     },
   );
   api.openapi(
