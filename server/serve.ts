@@ -18,7 +18,7 @@ import { createApp } from "./app.ts";
 import { bindRefusal } from "./auth.ts";
 import { EventLog } from "./events.ts";
 import { openPipelineRegistry, type WatchedRegistry } from "./pipelines.ts";
-import { localNatsControl, parseNatsUrl, RevokedNames, sharedNatsControl, WorkerRegistry } from "./workers.ts";
+import { localNatsControl, parseNatsUrl, sharedNatsControl, WorkerNames, WorkerRegistry } from "./workers.ts";
 
 export interface ServerOptions {
   db: string;
@@ -66,13 +66,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await localNats?.stop();
     throw err;
   }
-  // With NATS, ctx.map's placement "remote" and "auto" send task chunks to the workers; the facade connects at
-  // the first such map, as this server's own NATS user, and closes that connection with itself.
-  const cellar = openCellar({ db: options.db, ...(nats ? { remote: { ...options.remote, nats } } : {}) });
+  // With NATS, ctx.map's placement "remote" and "auto" send task chunks to the workers, as this server's own
+  // NATS user (the facade closes that connection with itself). Results count only from workers that joined
+  // and were not revoked: under an external --nats a revoked worker's shared credentials still connect.
+  const placement = { acceptWorker: (name: string) => workers.accepts(name), gpuWorkers: () => workers.hasGpu() };
+  const cellar = openCellar({ db: options.db, ...(nats ? { remote: { ...placement, ...options.remote, nats } } : {}) });
   cellar.countWorkers(() => workers.counts());
   try {
     // Open the store now: a held or broken store fails the start, not the first request.
     await cellar.store();
+    // The chunk stream and buckets now, so that a worker joining before the first remote map finds them; if
+    // NATS refuses, the server still serves, and the first remote map tries again.
+    if (nats) await cellar.openRemote().catch((err) => runtime.writeErr(`cellar serve: ${errorLine(err)}\n`));
     const events = new EventLog(cellar, { pipelines: registry, workers });
     const app = createApp({ cellar, pipelines: registry, workers }, { events, ...(options.token ? { token: options.token } : {}) });
     const served = await runtime.serve(app.fetch, { hostname: options.host, port: options.port });
@@ -116,7 +121,8 @@ async function remoteKernels(options: ServerOptions): Promise<{ localNats?: Loca
     throw new CellarError("--nats-local keeps its JetStream files beside the store: give a store file (--db), not :memory:");
   }
   // Read before a nats-server is started, which a bad file would leave behind.
-  const revoked = await RevokedNames.load(options.db === ":memory:" ? undefined : `${runtime.resolve(options.db)}.revoked-workers.json`);
+  const beside = (suffix: string) => options.db === ":memory:" ? undefined : `${runtime.resolve(options.db)}.${suffix}`;
+  const [revoked, known] = [await WorkerNames.load(beside("revoked-workers.json")), await WorkerNames.load(beside("known-workers.json"))];
   const localNats = options.natsLocal ? await startLocalNats({ dir: `${runtime.resolve(options.db)}.nats` }) : undefined;
   const nats: NatsAccess | undefined = localNats
     ? { servers: localNats.servers, user: localNats.admin.user, pass: localNats.admin.pass }
@@ -125,6 +131,7 @@ async function remoteKernels(options: ServerOptions): Promise<{ localNats?: Loca
   const joinToken = options.joinToken ?? options.token;
   const workers = new WorkerRegistry({
     revoked,
+    known,
     ...(control ? { nats: control } : {}),
     ...(joinToken ? { joinToken } : {}),
     ...(options.workerHeartbeatMs ? { heartbeatMs: options.workerHeartbeatMs } : {}),

@@ -149,12 +149,13 @@ export class WorkerRefusal extends CellarError {
 }
 
 /**
- * The names revoked, kept in a file beside the store (`<db>.revoked-workers.json`) so that a revocation
- * outlives the server process: a revoked worker that still holds the join token cannot join again under its
- * name after a restart. Written through a temporary file and a rename; removing a name from it lets that
- * worker back.
+ * A set of worker names kept in a file beside the store, so that it outlives the server process: the names
+ * revoked (`<db>.revoked-workers.json`; a revoked worker that still holds the join token cannot join again
+ * under its name after a restart; removing a name from it lets that worker back), and the names that ever
+ * joined (`<db>.known-workers.json`; results they signed before a restart still count, while a name that
+ * never joined is refused). Written through a temporary file and a rename.
  */
-export class RevokedNames {
+export class WorkerNames {
   readonly #path: string | undefined;
   readonly #names: Set<string>;
 
@@ -164,24 +165,24 @@ export class RevokedNames {
   }
 
   /** The names in `path` (none when it does not exist); without a path, kept in memory only. */
-  static async load(path?: string): Promise<RevokedNames> {
-    if (!path) return new RevokedNames(undefined, []);
+  static async load(path?: string): Promise<WorkerNames> {
+    if (!path) return new WorkerNames(undefined, []);
     let text: string;
     try {
       text = await readFile(path, "utf8");
     } catch {
-      return new RevokedNames(path, []);
+      return new WorkerNames(path, []);
     }
     let names: unknown;
     try {
       names = JSON.parse(text);
     } catch {
-      throw new CellarError(`${path}: not JSON; expected the list of revoked worker names this server wrote`);
+      throw new CellarError(`${path}: not JSON; expected the list of worker names this server wrote`);
     }
     if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) {
-      throw new CellarError(`${path}: expected a JSON list of revoked worker names`);
+      throw new CellarError(`${path}: expected a JSON list of worker names`);
     }
-    return new RevokedNames(path, names);
+    return new WorkerNames(path, names);
   }
 
   has(name: string): boolean {
@@ -198,6 +199,10 @@ export class RevokedNames {
   }
 }
 
+/** The revoked names' file (`<db>.revoked-workers.json`): a {@link WorkerNames}. */
+export const RevokedNames = WorkerNames;
+export type RevokedNames = WorkerNames;
+
 /** The live updates' event of a worker: it joined or came back (alive), was lost, was revoked, or left (null). */
 export interface WorkerChanged {
   type: "worker";
@@ -207,7 +212,9 @@ export interface WorkerChanged {
 
 export interface WorkerRegistryOptions {
   /** The names revoked so far, by this process or an earlier one; default: none, kept in memory. */
-  revoked?: RevokedNames;
+  revoked?: WorkerNames;
+  /** The names that ever joined, in this process or an earlier one; default: this process's, in memory. */
+  known?: WorkerNames;
   /** Without it, workers cannot join: the server has no NATS to give them. */
   nats?: NatsControl;
   /** The bearer token a join must carry (the server's --join-token, else its --token); none: joins need none. */
@@ -222,7 +229,10 @@ export class WorkerRegistry {
   readonly #joinToken: string | undefined;
   readonly #now: () => number;
   readonly #workers = new Map<string, Entry>();
-  readonly #revoked: RevokedNames | undefined;
+  readonly #revoked: WorkerNames | undefined;
+  readonly #known: WorkerNames | undefined;
+  /** The names that joined in this process, also those that left since. */
+  readonly #joined = new Set<string>();
   readonly #listeners = new Set<(event: WorkerChanged) => void>();
   /** Each worker's state as last told to the listeners. */
   readonly #told = new Map<string, WorkerState>();
@@ -233,6 +243,7 @@ export class WorkerRegistry {
     this.#nats = options.nats;
     this.#joinToken = options.joinToken;
     this.#revoked = options.revoked;
+    this.#known = options.known;
     this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
     this.#now = options.now ?? Date.now;
   }
@@ -265,6 +276,8 @@ export class WorkerRegistry {
     if (this.isRevoked(body.name)) throw new WorkerRefusal(`worker ${body.name} was revoked; it cannot join again under that name`, 403);
     const credential = secret();
     const natsUser = await this.#nats.userFor(body.name);
+    this.#joined.add(body.name);
+    await this.#known?.add(body.name);
     const now = this.#now();
     this.#workers.set(body.name, {
       view: {
@@ -326,6 +339,23 @@ export class WorkerRegistry {
   /** Whether results signed by worker `name` are to be refused: it was revoked (by this process or an earlier one). */
   isRevoked(name: string): boolean {
     return this.#workers.get(name)?.revoked === true || this.#revoked?.has(name) === true;
+  }
+
+  /**
+   * Whether results signed by worker `name` count (remote placement's acceptWorker): not revoked, and joined
+   * at some time — now, earlier in this process, or before a restart (its accepted results are not run again).
+   * Under a shared external --nats anyone with its credentials could sign a record with a name never joined.
+   */
+  accepts(name: string): boolean {
+    return !this.isRevoked(name) && (this.#joined.has(name) || this.#known?.has(name) === true);
+  }
+
+  /** Whether an alive worker has a GPU: remote placement's gpuWorkers, so that GPU chunks wait for it, not for its idle pull. */
+  hasGpu(): boolean {
+    for (const entry of this.#workers.values()) {
+      if (this.#stateOf(entry) === WorkerState.Alive && entry.view.devices.some((d) => d.kind === "gpu")) return true;
+    }
+    return false;
   }
 
   /** Calls `listener` when a worker joins, is lost, comes back, is revoked or leaves; returns an unsubscribe. */

@@ -8,16 +8,19 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { KvWatchInclude, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeVersions } from "../kernel/remote/code-version.ts";
 import { joinServer, JoinRefused, type Joined } from "../kernel/remote/join.ts";
 import { processAlive } from "../kernel/runtime/node.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
-import { parseNatsUrl, RevokedNames, sharedNatsControl, WorkerRegistry } from "../server/workers.ts";
+import { parseNatsUrl, RevokedNames, sharedNatsControl, WorkerNames, WorkerRegistry } from "../server/workers.ts";
 import { pipeline, RunState, task } from "../kernel/mod.ts";
 import { runWorker } from "../kernel/remote/worker-loop.ts";
+import { CONSUMERS, decodeChunk, decodeResult, encodeResult, mapPrefix, packValues, resolveTaskModule, RESULTS, scopeOf, STREAM, unpackValues } from "../kernel/remote/protocol.ts";
+import { registry } from "../kernel/prometheus.ts";
 import { cli, computesClosedAfterAll, ROOT, tempDir, TSX } from "./helpers.ts";
 
 const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
@@ -30,14 +33,19 @@ const db = join(dir, "cellar.duckdb");
 let server: RunningServer;
 const devices = [{ id: "gpu0", kind: "gpu" as const, description: "lavapipe <b>", budget: 1, memoryBytes: 8 * 2 ** 30 }, { id: "cpu", kind: "cpu" as const, budget: 2, memoryBytes: 0 }];
 
+/** The server's own NATS user: what a worker holding shared --nats credentials could connect as. */
+let adminNc: NatsConnection;
+
 beforeAll(async () => {
   mkdirSync(join(dir, "pipelines"));
   server = await startServer({
     db, host: "127.0.0.1", port: 0, pipelines: join(dir, "pipelines"), schedule: false,
     token: ADMIN, joinToken: JOIN, natsLocal: true, workerHeartbeatMs: HEARTBEAT_MS,
   });
+  adminNc = await connect({ servers: server.nats!.servers, user: server.nats!.user!, pass: server.nats!.pass! });
 });
 afterAll(async () => {
+  await adminNc?.close();
   await server?.close();
 });
 
@@ -61,6 +69,13 @@ describe("cellar serve --nats-local", () => {
     await expect(connect({ servers: server.nats!.servers, reconnect: false })).rejects.toThrow(/auth/i);
     const nc = await connect({ servers: server.nats!.servers, user: server.nats!.user!, pass: server.nats!.pass!, reconnect: false });
     await nc.close();
+  });
+
+  it("sets up the chunk stream, its consumers and the results bucket at start, before any remote map", async () => {
+    const jsm = await jetstreamManager(adminNc);
+    expect((await jsm.streams.info(STREAM)).config.name).toBe(STREAM);
+    expect((await jsm.consumers.info(STREAM, CONSUMERS.gpu)).config.durable_name).toBe(CONSUMERS.gpu);
+    expect((await (await new Kvm(jetstream(adminNc)).open(RESULTS)).status()).bucket).toBe(RESULTS);
   });
 });
 
@@ -99,9 +114,10 @@ describe("cellar serve's NATS in ctx.map", () => {
     const joined = await join_("mapper");
     const wnc = await connect({ servers: joined.nats.servers, user: joined.nats.user!, pass: joined.nats.pass! });
     const stop = new AbortController();
+    const troubles: string[] = [];
     try {
-      await server.cellar.openRemote();
-      const loop = runWorker({ nc: wnc, name: "mapper", cpu: await cpuOnly.cpu(), signal: stop.signal, pullExpiresMs: 1_000, drainMs: 0 });
+      // No remote map ran yet: the server set up the stream at start, so the worker does not wait for it.
+      const loop = runWorker({ nc: wnc, name: "mapper", cpu: await cpuOnly.cpu(), signal: stop.signal, pullExpiresMs: 1_000, drainMs: 0, onError: (line) => troubles.push(line) });
       const squares = pipeline({ id: "squares" })
         .cell("m", async (ctx) => await ctx.map([1, 2, 3, 4, 5, 6, 7], task(TASKS, "square"), { placement: "remote", batchSize: 2 }));
       const result = await server.cellar.run(squares, { date: "2026-05-03T00:00:00Z", new: true });
@@ -109,6 +125,7 @@ describe("cellar serve's NATS in ctx.map", () => {
       expect(result.outputs.get("m")).toEqual([1, 4, 9, 16, 25, 36, 49]);
       stop.abort();
       expect((await loop).done).toBe(4);
+      expect(troubles).toEqual([]);
     } finally {
       stop.abort();
       await wnc.close();
@@ -243,5 +260,92 @@ describe("workers", () => {
   it("are in the OpenAPI document", async () => {
     const doc = await (await admin("/api/v1/openapi.json")).json() as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).filter((p) => p.startsWith("/workers"))).toEqual(["/workers", "/workers/{name}/heartbeat", "/workers/{name}", "/workers/{name}/revoke"]);
+  });
+});
+
+describe("cellar serve's remote placement asks its registry", () => {
+  const { cpuOnly } = computesClosedAfterAll();
+  const refusedCount = async () => Number((await registry.metrics()).match(/^cellar_remote_refused_results_total (\d+)/m)?.[1] ?? 0);
+  const runMap = (id: string, options: { gpu?: number; batchSize: number }) =>
+    server.cellar.run(pipeline({ id }).cell("m", async (ctx) => await ctx.map([1, 2, 3, 4, 5, 6], task(TASKS, "square"), { placement: "remote", ...options })), {
+      date: "2026-05-03T00:00:00Z", new: true,
+    });
+  /** The worker named in each accepted record of the run's cell m. */
+  const acceptedBy = async (runId: number) => {
+    const results = await new Kvm(jetstream(adminNc)).open(RESULTS);
+    const workers: string[] = [];
+    for await (const key of await results.keys(`${mapPrefix(scopeOf(db), runId, "m")}.>`)) workers.push(decodeResult((await results.get(key))!.value).worker);
+    return workers;
+  };
+
+  it("refuses results signed by a revoked worker or one that never joined, and another worker finishes their chunks", async () => {
+    await join_("rv");
+    await server.workers.revoke("rv");
+    const before = await refusedCount();
+    // Both sign with a name on the server's own connection, as holders of shared --nats credentials could.
+    const stops = new AbortController();
+    const seen = new Set<string>();
+    const watch = await (await new Kvm(jetstream(adminNc)).open(RESULTS)).watch({ key: `${scopeOf(db)}.>`, include: KvWatchInclude.UpdatesOnly });
+    void (async () => {
+      for await (const entry of watch) if (entry.operation === "PUT") seen.add(decodeResult(entry.value).worker);
+    })();
+    const cpu = await cpuOnly.cpu();
+    const bad = ["rv", "stranger"].map((name) => runWorker({ nc: adminNc, name, cpu, signal: stops.signal, pullExpiresMs: 1_000, drainMs: 0 }));
+    const running = runMap("refusals", { batchSize: 2 });
+    const t0 = performance.now();
+    while (!(seen.has("rv") && seen.has("stranger")) && performance.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+    stops.abort();
+    await Promise.all(bad);
+    watch.stop();
+    expect([...seen].sort()).toEqual(["rv", "stranger"]);
+    const good = await join_("good");
+    const gnc = await connect({ servers: good.nats.servers, user: good.nats.user!, pass: good.nats.pass! });
+    const stop = new AbortController();
+    const loop = runWorker({ nc: gnc, name: "good", cpu, signal: stop.signal, pullExpiresMs: 1_000, drainMs: 0 });
+    try {
+      const result = await running;
+      expect(result.outputs.get("m")).toEqual([1, 4, 9, 16, 25, 36]);
+      expect(await acceptedBy(result.runId)).toEqual(["good", "good", "good"]);
+      expect(await refusedCount()).toBeGreaterThanOrEqual(before + 2);
+      expect([server.workers.accepts("good"), server.workers.accepts("rv"), server.workers.accepts("stranger")]).toEqual([true, false, false]);
+      // After a restart the names that joined still count (their accepted chunks are not run again).
+      const later = new WorkerRegistry({ known: await WorkerNames.load(`${db}.known-workers.json`) });
+      expect([later.accepts("good"), later.accepts("mapper"), later.accepts("stranger")]).toEqual([true, true, false]);
+    } finally {
+      stop.abort();
+      await loop;
+      await gnc.close();
+      await good.leave();
+    }
+  });
+
+  it("sends GPU chunks to the gpu queue when a worker with a GPU has joined, though none is pulling yet", async () => {
+    const gpuBox = await join_("gpu-box"); // its devices have gpu0
+    const beating = setInterval(() => void gpuBox.heartbeat().catch(() => {}), HEARTBEAT_MS / 3);
+    try {
+      const running = runMap("gpu_chunks", { gpu: 0.5, batchSize: 6 });
+      // No pull waits on the gpu queue when the map opens: only the registry says a GPU worker is there.
+      const jsm = await jetstreamManager(adminNc);
+      const pending = async () => await Promise.all([CONSUMERS.cpu, CONSUMERS.gpu].map(async (c) => (await jsm.consumers.info(STREAM, c)).num_pending));
+      const t0 = performance.now();
+      while ((await pending()).every((n) => n === 0) && performance.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      expect(await pending()).toEqual([0, 1]);
+      // Playing gpu-box's loop by protocol.ts, which needs a real adapter in-process (remote-worker.test.ts runs one).
+      const consumer = await jetstream(adminNc).consumers.get(STREAM, CONSUMERS.gpu);
+      const m = await consumer.next({ expires: 3_000 });
+      expect(m, "no chunk on the gpu queue").not.toBeNull();
+      const chunk = decodeChunk(m!.data);
+      expect(chunk.claim).toEqual({ gpu: 0.5, gpuMemory: expect.anything() });
+      const out = (await import(resolveTaskModule(chunk.task.module)))[chunk.task.name](unpackValues(chunk.items!));
+      const results = await new Kvm(jetstream(adminNc)).open(RESULTS);
+      await results.create(chunk.key, encodeResult({ v: 1, key: chunk.key, ok: true, worker: "gpu-box", delivery: 1, results: packValues(out), count: out.length, ms: 0 }));
+      m!.ack();
+      const result = await running;
+      expect(result.outputs.get("m")).toEqual([1, 4, 9, 16, 25, 36]);
+      expect(await acceptedBy(result.runId)).toEqual(["gpu-box"]);
+    } finally {
+      clearInterval(beating);
+      await gpuBox.leave();
+    }
   });
 });
