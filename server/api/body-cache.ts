@@ -4,7 +4,8 @@
  * has them gets a 304) instead of reading the store and serializing again. `invalidate()` drops every entry;
  * a read that was going when it was called is not kept, so no body older than the last invalidation is ever
  * served. `maxAgeMs` bounds how long a body lives even without one, for the store's writes that emit no
- * event (the scheduler's queued runs). Bounded in entries and bytes; the least recently used goes first.
+ * event (the scheduler's queued runs): past it, the body is read again while still served, so it is at most
+ * `maxAgeMs` and one read old. Bounded in entries and bytes; the least recently used goes first.
  *
  * @example
  * ```ts
@@ -68,16 +69,23 @@ export class BodyCache {
   /** The body for `key`: the kept one if still valid, else `read()`'s value serialized (and kept). */
   get(key: string, read: () => Promise<unknown>): Promise<CachedBody> {
     const entry = this.#entries.get(key);
-    if (entry && this.#now() - entry.at <= this.#maxAgeMs) {
+    if (entry) {
       // Most recently used goes last, so eviction takes the oldest first.
       this.#entries.delete(key);
       this.#entries.set(key, entry);
+      // Past its age, it is read again while it is still served: else every client polling the page would
+      // wait for that read once a `maxAgeMs`. Kept entries only ever outlive an event-less write, never an
+      // invalidation, which drops them.
+      if (this.#now() - entry.at > this.#maxAgeMs && !this.#going.has(key)) this.#read(key, read).catch(() => {});
       return Promise.resolve(entry.body);
     }
-    if (entry) this.#drop(key, entry);
     const going = this.#going.get(key);
     // Joining a read started before an invalidation would hand out what the store was before the change.
     if (going && going.generation === this.#generation) return going.read;
+    return this.#read(key, read);
+  }
+
+  #read(key: string, read: () => Promise<unknown>): Promise<CachedBody> {
     const generation = this.#generation;
     const at = this.#now();
     const pending = read().then((value) => {
