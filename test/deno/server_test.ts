@@ -57,6 +57,13 @@ export default pipeline({ id: "small" })
       const warned = await (await fetch(`${server.url}/api/v1/runs/${id}/logs?level=warn`)).json();
       assert.deepEqual(warned.lines.map((l: { cell: string; message: string }) => `${l.cell}: ${l.message}`), ["make: made 3"]);
       assert.deepEqual([warned.earlier, warned.later, warned.matching], [null, null, 1]);
+      // The run list's kept bytes (body-cache.ts) under Deno.serve: JSON with its ETag, then a 304.
+      const listed = await fetch(`${server.url}/api/v1/runs`);
+      assert.match(listed.headers.get("content-type") ?? "", /^application\/json/);
+      assert.deepEqual((await listed.json()).runs.map((r: { id: number; state: string }) => `${r.id}:${r.state}`), [`${id}:success`]);
+      const again = await fetch(`${server.url}/api/v1/runs`, { headers: { "if-none-match": listed.headers.get("etag")! } });
+      assert.equal(again.status, 304);
+      await again.body?.cancel();
       const missing = await fetch(`${server.url}/api/v1/runs/999999/logs`);
       assert.equal(missing.status, 404);
       assert.match((await missing.json()).error, /^run 999999: no such run in [^\n]+$/);
