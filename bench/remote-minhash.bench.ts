@@ -9,11 +9,10 @@
 // the same ones; the map reads them from memory, not DuckDB, so the figure is the signing and its transport.
 // This machine has 2 cores, shared by the server process (it publishes chunks and takes results) and the
 // workers: the 2-worker scaling is bounded by that, which the JSON says.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { SIGN_MODULE, type SignItem, type Signed } from "../cells/dedup/signatures.ts";
 import { Compute } from "../kernel/compute/devices.ts";
@@ -21,11 +20,9 @@ import { openCellar, pipeline, task } from "../kernel/mod.ts";
 import { startLocalNats } from "../kernel/remote/nats-local.ts";
 import { INLINE_LIMIT_BYTES, packValues } from "../kernel/remote/protocol.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
+import { spawnWorker, untilReady } from "./remote-workers.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 const DOCS = Number(process.argv[2] ?? 100_000);
-const WORKER = join(ROOT, "test/fixtures/remote/worker.ts");
 /** dedup_corpus's chunk size and default numPerm (cells/dedup.ts SIGN_BATCH, dedupParams). */
 const SIGN_BATCH = 512;
 const NUM_PERM = 128;
@@ -63,17 +60,9 @@ const firstChunk: Signed[] = [];
 
 /** A worker process of capacity 1 (one CPU lane), resolved once it pulls. */
 function startWorker(name: string): Promise<void> {
-  const child = spawn(process.execPath, ["--import", TSX, WORKER, nats.servers[0], nats.admin.user, nats.admin.pass, name, "1", "0"], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const child = spawnWorker(nats, name, 1);
   children.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (data: Buffer) => {
-      if (String(data).includes("ready")) resolve();
-    });
-    child.on("exit", (code) => reject(new Error(`worker ${name} exited (${code}) before it was ready`)));
-  });
+  return untilReady(child, name);
 }
 
 /** ms for signing every document, placed as asked; returns a checksum of the signatures so runs can be compared. */

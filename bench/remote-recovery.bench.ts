@@ -11,23 +11,20 @@
 // delivery. Measured from the kill: the redelivered try starting (its marker), that try's result accepted
 // (the surviving worker's "accepted" event: its first-writer-wins write, timed when its stdout line arrives
 // here, so it may trail the next figure by a few ms), and the cell's map returning on the server. A new worker replaces the killed one between repeats.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { Compute } from "../kernel/compute/devices.ts";
 import { openCellar, pipeline, task } from "../kernel/mod.ts";
 import { startLocalNats } from "../kernel/remote/nats-local.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
+import { spawnWorker } from "./remote-workers.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 const REPEATS = Number(process.argv[2] ?? 5);
 const ACK_WAIT_MS = Number(process.argv[3] ?? 2_000);
 const TASKS = new URL("../test/fixtures/remote/tasks.ts", import.meta.url).href;
-const WORKER = join(ROOT, "test/fixtures/remote/worker.ts");
 /** How long each try of a chunk runs. */
 const RUN_MS = 500;
 
@@ -46,10 +43,7 @@ const workers: Worker[] = [];
 
 /** A worker process of capacity 1, resolved once it pulls; its "accepted" events are timed as they arrive. */
 function startWorker(name: string): Promise<Worker> {
-  const child = spawn(process.execPath, ["--import", TSX, WORKER, nats.servers[0], nats.admin.user, nats.admin.pass, name, "1", "0"], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const child = spawnWorker(nats, name, 1);
   const worker: Worker = { child, accepted: new Map() };
   workers.push(worker);
   let rest = "";

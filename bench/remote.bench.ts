@@ -9,22 +9,19 @@
 // no-op task `warm` with placement "remote"; the same map with placement "local" runs them in this
 // process's CPU workers. Per-chunk overhead = wall time / chunks (chunks run concurrently, so this is the
 // throughput cost, the figure comparable with Ray's ~124 µs per async task).
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { Compute } from "../kernel/compute/devices.ts";
 import { openCellar, pipeline, task } from "../kernel/mod.ts";
 import { startLocalNats } from "../kernel/remote/nats-local.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
+import { spawnWorker, untilReady } from "./remote-workers.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 const CHUNKS = Number(process.argv[2] ?? 4_000);
 const TASKS = new URL("../test/fixtures/remote/tasks.ts", import.meta.url).href;
-const WORKER = join(ROOT, "test/fixtures/remote/worker.ts");
 const LANES = Number(process.argv[3] ?? 2);
 
 const dir = mkdtempSync(join(tmpdir(), "cellar-bench-remote-"));
@@ -35,17 +32,9 @@ const children: ChildProcess[] = [];
 
 /** A worker process, resolved once it pulls. */
 function startWorker(name: string): Promise<void> {
-  const child = spawn(process.execPath, ["--import", TSX, WORKER, nats.servers[0], nats.admin.user, nats.admin.pass, name, String(LANES), "0"], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const child = spawnWorker(nats, name, LANES);
   children.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (data: Buffer) => {
-      if (String(data).includes("ready")) resolve();
-    });
-    child.on("exit", (code) => reject(new Error(`worker ${name} exited (${code}) before it was ready`)));
-  });
+  return untilReady(child, name);
 }
 
 /** ms for one map of CHUNKS one-item chunks of `warm`, placed as asked; its results checked. */

@@ -16,7 +16,7 @@
  */
 import type { DuckDBValue } from "@duckdb/node-api";
 import { CellarError } from "./errors.ts";
-import type { LogLine } from "./report.ts";
+import { type LogLine, logLineOf } from "./report.ts";
 import type { Store } from "./store/store.ts";
 
 /** The most lines a tail holds. */
@@ -69,15 +69,6 @@ export async function cellLogTails(store: Store, runId: number, options: { lines
     values.push(runId, cell, tail.tryNumber, lastSeq);
   }
   const rows = await store.query(`SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY seq`, values);
-  for (const r of rows) {
-    tails.get(String(r.cell))!.lines.push({
-      seq: Number(r.seq),
-      ts: new Date(r.ts as Date),
-      cell: String(r.cell),
-      tryNumber: Number(r.try_number),
-      level: String(r.level),
-      message: String(r.message),
-    });
-  }
+  for (const r of rows) tails.get(String(r.cell))!.lines.push(logLineOf(r));
   return { cells: tails, lastSeq };
 }

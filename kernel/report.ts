@@ -123,12 +123,17 @@ export interface LogLine {
 /** All of a run's log lines, in the order they were written (`cellar show --logs`); a page of them is run-logs.ts's. */
 export async function runLogs(store: Store, runId: number): Promise<LogLine[]> {
   const rows = await store.query(`SELECT seq, ts, cell, try_number, level, message FROM logs WHERE run_id = ? ORDER BY seq`, [runId]);
-  return rows.map((r) => ({
+  return rows.map(logLineOf);
+}
+
+/** A row of the logs table (seq, ts, cell, try_number, level, message) as a LogLine: every log read's one mapping. */
+export function logLineOf(r: Record<string, unknown>): LogLine {
+  return {
     seq: Number(r.seq),
     ts: new Date(r.ts as Date),
     cell: String(r.cell),
     tryNumber: Number(r.try_number),
     level: String(r.level),
     message: String(r.message),
-  }));
+  };
 }

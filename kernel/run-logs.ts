@@ -16,7 +16,7 @@
  */
 import type { DuckDBValue } from "@duckdb/node-api";
 import { CellarError } from "./errors.ts";
-import type { LogLine } from "./report.ts";
+import { type LogLine, logLineOf } from "./report.ts";
 import type { Store } from "./store/store.ts";
 
 /** ctx.log's levels, lowest first: a `level` filter keeps that level and those after it. */
@@ -71,7 +71,7 @@ export async function logPage(store: Store, runId: number, query: LogQuery = {})
   const more = rows.length > limit;
   const page = rows.slice(0, limit);
   if (!forwards) page.reverse();
-  const lines = page.map(lineOf);
+  const lines = page.map(logLineOf);
   const first = lines[0]?.seq;
   const last = lines.at(-1)?.seq;
   // The other direction: is there a line beyond the page's edge (for an empty page, beyond its cursor)?
@@ -122,13 +122,3 @@ async function exists(store: Store, where: string, values: DuckDBValue[], op: "<
   return rows.length > 0;
 }
 
-function lineOf(r: Record<string, unknown>): LogLine {
-  return {
-    seq: Number(r.seq),
-    ts: new Date(r.ts as Date),
-    cell: String(r.cell),
-    tryNumber: Number(r.try_number),
-    level: String(r.level),
-    message: String(r.message),
-  };
-}
