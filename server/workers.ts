@@ -27,7 +27,7 @@
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { timingSafeEqual } from "hono/utils/buffer";
-import { CellarError, type JoinAnswer, type JoinBody, type LocalNats, type NatsAccess, type WorkerDevice, WorkerState } from "../kernel/mod.ts";
+import { CellarError, type JoinAnswer, type JoinBody, type LocalNats, type NatsAccess, type WorkerView, WorkerState } from "../kernel/mod.ts";
 
 /** How often a worker is asked to send a heartbeat, unless the server is told otherwise. */
 export const HEARTBEAT_MS = 5_000;
@@ -117,20 +117,6 @@ export function redact(url: string): string {
   return url.replace(/(\/\/[^:/@,]*:)[^@/,]*@/g, "$1***@");
 }
 
-/** A worker as the API, the CLI and the devices page show it. */
-export interface WorkerView {
-  name: string;
-  host: string | null;
-  state: WorkerState;
-  devices: WorkerDevice[];
-  codeVersions: Record<string, string>;
-  joinedAt: string;
-  lastHeartbeatAt: string;
-  /** Chunks it said it was running at its last heartbeat. */
-  inFlight: number;
-  /** Its own NATS user, or null when it shares the server's (an external --nats). */
-  natsUser: string | null;
-}
 
 interface Entry {
   view: Omit<WorkerView, "state" | "lastHeartbeatAt">;

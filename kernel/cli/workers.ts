@@ -15,24 +15,11 @@
  * ```
  */
 import { CellarError } from "../errors.ts";
-import type { WorkerDevice } from "../remote/join.ts";
+import type { WorkerView } from "../remote/join.ts";
 import { runtime } from "../runtime/mod.ts";
 import { type Cli, EXIT, table } from "./command.ts";
 import { Remote } from "./remote.ts";
 import { liveServer } from "./server-file.ts";
-
-/** A worker as `GET /api/v1/workers` answers it. */
-interface ApiWorker {
-  name: string;
-  host: string | null;
-  state: string;
-  devices: WorkerDevice[];
-  codeVersions: Record<string, string>;
-  joinedAt: string;
-  lastHeartbeatAt: string;
-  inFlight: number;
-  natsUser: string | null;
-}
 
 export function workersCommands(cli: Cli): void {
   const workers = cli.program.command("workers")
@@ -41,7 +28,7 @@ export function workersCommands(cli: Cli): void {
     .option("--json", "print the list as JSON")
     .action(cli.action(async (opts: { server?: string; json?: boolean }) => {
       const remote = await serverOf(cli, opts.server);
-      const { workers: list } = await remote.call<{ workers: ApiWorker[] }>("GET", "/workers");
+      const { workers: list } = await remote.call<{ workers: WorkerView[] }>("GET", "/workers");
       if (opts.json) {
         runtime.writeOut(`${JSON.stringify(list, null, 2)}\n`);
         return EXIT.ok;
@@ -65,7 +52,7 @@ export function workersCommands(cli: Cli): void {
     .action(cli.action(async (name: string, opts: { server?: string }) => {
       // The parent's --server too: `cellar workers --server URL revoke x` reads naturally.
       const remote = await serverOf(cli, opts.server ?? workers.opts<{ server?: string }>().server);
-      const revoked = await remote.call<ApiWorker>("POST", `/workers/${encodeURIComponent(name)}/revoke`);
+      const revoked = await remote.call<WorkerView>("POST", `/workers/${encodeURIComponent(name)}/revoke`);
       runtime.writeOut(`revoked worker ${revoked.name}${revoked.natsUser ? ` (NATS user ${revoked.natsUser} removed)` : ""}\n`);
       return EXIT.ok;
     }));

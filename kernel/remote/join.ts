@@ -27,6 +27,7 @@
  * ```
  */
 import { CellarError, errorLine } from "../errors.ts";
+import type { WorkerState } from "../state.ts";
 
 /** A device a worker offers: a GPU (budget 1.0 = the whole device) or its CPU pool. */
 export interface WorkerDevice {
@@ -67,6 +68,21 @@ export interface JoinAnswer {
   nats: NatsAccess;
   /** How often to send a heartbeat; the server takes a worker as lost after three missed. */
   heartbeatMs: number;
+}
+
+/** A joined worker as the server shows it: its API (`GET /api/v1/workers`), `cellar workers` and the devices page. */
+export interface WorkerView {
+  name: string;
+  host: string | null;
+  state: WorkerState;
+  devices: WorkerDevice[];
+  codeVersions: Record<string, string>;
+  joinedAt: string;
+  lastHeartbeatAt: string;
+  /** Chunks it said it was running at its last heartbeat. */
+  inFlight: number;
+  /** Its own NATS user, or null when it shares the server's (an external --nats). */
+  natsUser: string | null;
 }
 
 export interface JoinRequest extends JoinBody {

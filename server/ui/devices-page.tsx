@@ -14,8 +14,7 @@
  * const page = devicesPage(await openCellar({ db: "/tmp/cellar.duckdb" }).devices());
  * ```
  */
-import { type DeviceSnapshot, type DeviceState, WorkerState } from "../../kernel/mod.ts";
-import type { WorkerView } from "../workers.ts";
+import { type DeviceSnapshot, type DeviceState, type WorkerView, WorkerState } from "../../kernel/mod.ts";
 import { Layout } from "./layout.tsx";
 
 export const DEVICES_SCRIPT = "/ui/devices.js";
