@@ -13,7 +13,7 @@
  * const view = LogView({ runId: 7, cells: ["load"], tries: [1], filter: filter.filter, page: { lines: [], earlier: null, later: null, matching: 0 } });
  * ```
  */
-import { LOG_LEVELS, type LogLevel, type LogPage, type LogQuery } from "../../kernel/mod.ts";
+import { LOG_LEVELS, type LogLevel, type LogLine, type LogPage, type LogQuery } from "../../kernel/mod.ts";
 
 export const LOG_PAGE = 200;
 
@@ -115,18 +115,27 @@ export function LogView(props: { runId: number; cells: string[]; tries: number[]
       <div class="logscroll">
         <table class="loglines">
           <tbody data-log-lines="">
-            {page.lines.map((l) => (
-              <tr key={l.seq} class={`level-${l.level}`} data-seq={String(l.seq)}>
-                <td class="ts">{l.ts.toISOString().slice(11, 23)}</td>
-                <td class="lcell">{`${l.cell}#${l.tryNumber}`}</td>
-                <td class="level">{l.level}</td>
-                <td class="msg">{l.message}</td>
-              </tr>
-            ))}
+            {page.lines.map((l) => <LogRow key={l.seq} line={l} />)}
           </tbody>
         </table>
       </div>
     </section>
+  );
+}
+
+/**
+ * One log line as a row: its time, its cell and try (left out where a table holds one cell's try, as a
+ * notebook cell's tail does), level and message. live.js builds the same row for a line that streams in.
+ */
+export function LogRow(props: { line: LogLine; cell?: boolean }) {
+  const l = props.line;
+  return (
+    <tr class={`level-${l.level}`} data-seq={String(l.seq)}>
+      <td class="ts">{l.ts.toISOString().slice(11, 23)}</td>
+      {props.cell === false ? null : <td class="lcell">{`${l.cell}#${l.tryNumber}`}</td>}
+      <td class="level">{l.level}</td>
+      <td class="msg">{l.message}</td>
+    </tr>
   );
 }
 

@@ -27,6 +27,7 @@ import { PauseControl } from "./pause-control.tsx";
 import { previewOf, storeSql } from "../preview/cell-previews.ts";
 import { type OutputPreview, PREVIEW_BYTES } from "../preview/output-preview.ts";
 import { JsonTree } from "./json-tree.tsx";
+import { LogRow } from "./log-view.tsx";
 import { STRIP_RUNS } from "./pipelines-page.tsx";
 import type { TablePreview } from "../preview/table-preview.ts";
 
@@ -244,13 +245,7 @@ function CellLog(props: { runId: number; cell: string; tail: CellLogTail }) {
       <div class="cell-log-scroll">
         <table class="loglines">
           <tbody data-cell-log-lines="">
-            {tail.lines.map((l) => (
-              <tr key={l.seq} class={`level-${l.level}`} data-seq={String(l.seq)}>
-                <td class="ts">{l.ts.toISOString().slice(11, 23)}</td>
-                <td class="level">{l.level}</td>
-                <td class="msg">{l.message}</td>
-              </tr>
-            ))}
+            {tail.lines.map((l) => <LogRow key={l.seq} line={l} cell={false} />)}
           </tbody>
         </table>
       </div>
