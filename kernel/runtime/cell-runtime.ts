@@ -19,6 +19,8 @@ export type CellRuntime = Pick<
   | "sha256Hex" | "httpGet"
   // The cross-encoder judge asks onnxruntime's WebGPU backend for an adapter of its own.
   | "gpu"
+  // onnxruntime sessions (the transformers embedder, exact top-k) size their thread pools to the cores.
+  | "cpuCount"
 >;
 
 export const runtime: CellRuntime = full;
