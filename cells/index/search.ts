@@ -20,7 +20,7 @@
 import { CellarError, type GpuDevice, latestCheckpoint, type VectorReader, type VectorRows } from "../../kernel/mod.ts";
 import { type Embedder, type EmbedderOptions, loadEmbedder } from "../embed/embedder.ts";
 import { topKGpu, type TopKResult } from "./topk.ts";
-import { topKCpu } from "./topk-cpu.ts";
+import { topKHost } from "./topk-host.ts";
 
 export interface SearchHit {
   rank: number;
@@ -174,7 +174,7 @@ async function searchRows(
     signal?.throwIfAborted();
     const block = new Float32Array(pending.length * dim);
     pending.forEach((qi, j) => block.set(q.subarray(qi * dim, (qi + 1) * dim), j * dim));
-    const best = device ? await topKGpu(device, block, vectors, dim, fetch) : topKCpu(block, vectors, dim, fetch);
+    const best = device ? await topKGpu(device, block, vectors, dim, fetch) : await topKHost(block, vectors, dim, fetch);
     const short: number[] = [];
     pending.forEach((qi, j) => {
       const hits = distinctDocuments(index, best, j * fetch, (j + 1) * fetch, k);
