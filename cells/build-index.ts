@@ -54,16 +54,19 @@ export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOu
   const documents = input.documents?.sql;
   let offset = 0;
   const BATCH = 4096;
+  // Paged by key, from the last chunk_id read: OFFSET would sort and skip every row before it, each page.
+  let last: string | undefined;
   for (;;) {
     ctx.signal.throwIfAborted();
     const rows = await ctx.sql(
       `SELECT c.chunk_id, c.document, c.chunk_index, ${documents ? "d.title" : "NULL AS title"}, v.embedding
        FROM ${input.chunks.sql} c JOIN ${input.vectors.sql} v USING (chunk_id)
        ${documents ? `LEFT JOIN ${documents} d ON d.id = c.document` : ""}
-       WHERE v.model = ? ORDER BY c.chunk_id LIMIT ${BATCH} OFFSET ${offset}`,
-      [model],
+       WHERE v.model = ? ${last === undefined ? "" : "AND c.chunk_id > ?"} ORDER BY c.chunk_id LIMIT ${BATCH}`,
+      last === undefined ? [model] : [model, last],
     );
     if (rows.length === 0) break;
+    last = String(rows[rows.length - 1].chunk_id);
     await index.append(rows.map((row) => ({
       chunk_id: row.chunk_id,
       document: row.document,
