@@ -44,6 +44,7 @@ export type { CostDay } from "./cost-days.ts";
 export { isTableRef } from "./output.ts";
 export { AttemptState, CellState, RunState, WorkerState } from "./state.ts";
 export { LocalNats, type LocalNatsOptions, type NatsUser, startLocalNats } from "./remote/nats-local.ts";
+export { newTicketSecret } from "./remote/ticket.ts";
 export type { JoinAnswer, JoinBody, NatsAccess, WorkerDevice, WorkerView } from "./remote/join.ts";
 export { quoteIdent } from "./tables.ts";
 export type { CellResultsQuery, CellRunResult, ResultRun } from "./cell-results.ts";

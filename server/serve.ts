@@ -13,7 +13,10 @@
  * await server.close();
  * ```
  */
-import { type Cellar, CellarError, errorLine, type LocalNats, type NatsAccess, openCellar, type Pipeline, type RemoteOptions, serverRuntime as runtime, startLocalNats } from "../kernel/mod.ts";
+import {
+  type Cellar, CellarError, errorLine, type LocalNats, type NatsAccess, newTicketSecret, openCellar, type Pipeline, type RemoteOptions, serverRuntime as runtime,
+  startLocalNats,
+} from "../kernel/mod.ts";
 import { createApp } from "./app.ts";
 import { bindRefusal } from "./auth.ts";
 import { EventLog } from "./events.ts";
@@ -58,7 +61,7 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const refusal = bindRefusal(options.host, options.token);
   if (refusal) throw new CellarError(refusal);
-  const { localNats, nats, workers } = await remoteKernels(options);
+  const { localNats, nats, workers, ticketSecret } = await remoteKernels(options);
   let registry: WatchedRegistry;
   try {
     registry = await openPipelineRegistry(options.pipelines);
@@ -69,7 +72,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // With NATS, ctx.map's placement "remote" and "auto" send task chunks to the workers, as this server's own
   // NATS user (the facade closes that connection with itself). Results count only from workers that joined
   // and were not revoked: under an external --nats a revoked worker's shared credentials still connect.
-  const placement = { acceptWorker: (name: string) => workers.accepts(name), gpuWorkers: () => workers.hasGpu() };
+  const placement = { acceptWorker: (name: string) => workers.accepts(name), gpuWorkers: () => workers.hasGpu(), ...(ticketSecret ? { ticketSecret } : {}) };
   const cellar = openCellar({ db: options.db, ...(nats ? { remote: { ...placement, ...options.remote, nats } } : {}) });
   cellar.countWorkers(() => workers.counts());
   try {
@@ -115,7 +118,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
  * The NATS remote kernels are given — an external one (`nats`), one started here with its JetStream files
  * in `<db>.nats/` beside the store (`natsLocal`), or none — and the registry they join.
  */
-async function remoteKernels(options: ServerOptions): Promise<{ localNats?: LocalNats; nats?: NatsAccess; workers: WorkerRegistry }> {
+async function remoteKernels(
+  options: ServerOptions,
+): Promise<{ localNats?: LocalNats; nats?: NatsAccess; workers: WorkerRegistry; ticketSecret?: string }> {
   if (options.nats && options.natsLocal) throw new CellarError("--nats and --nats-local: give one (an external NATS, or one started here)");
   if (options.natsLocal && options.db === ":memory:") {
     throw new CellarError("--nats-local keeps its JetStream files beside the store: give a store file (--db), not :memory:");
@@ -123,6 +128,7 @@ async function remoteKernels(options: ServerOptions): Promise<{ localNats?: Loca
   // Read before a nats-server is started, which a bad file would leave behind.
   const beside = (suffix: string) => options.db === ":memory:" ? undefined : `${runtime.resolve(options.db)}.${suffix}`;
   const [revoked, known] = [await WorkerNames.load(beside("revoked-workers.json")), await WorkerNames.load(beside("known-workers.json"))];
+  const ticketSecret = options.nats || options.natsLocal ? await loadTicketSecret(beside("chunk-ticket-secret")) : undefined;
   const localNats = options.natsLocal ? await startLocalNats({ dir: `${runtime.resolve(options.db)}.nats` }) : undefined;
   const nats: NatsAccess | undefined = localNats
     ? { servers: localNats.servers, user: localNats.admin.user, pass: localNats.admin.pass }
@@ -136,7 +142,26 @@ async function remoteKernels(options: ServerOptions): Promise<{ localNats?: Loca
     ...(joinToken ? { joinToken } : {}),
     ...(options.workerHeartbeatMs ? { heartbeatMs: options.workerHeartbeatMs } : {}),
   });
-  return { ...(localNats ? { localNats } : {}), ...(nats ? { nats } : {}), workers };
+  return { ...(localNats ? { localNats } : {}), ...(nats ? { nats } : {}), workers, ...(ticketSecret ? { ticketSecret } : {}) };
+}
+
+/**
+ * The secret chunk tickets are signed under (kernel/remote/ticket.ts), made on first start and kept beside the
+ * store (mode 0600), so that results remote kernels wrote before a restart still verify after it; a store in
+ * memory gets one for this process.
+ */
+async function loadTicketSecret(path: string | undefined): Promise<string> {
+  if (path === undefined) return newTicketSecret();
+  try {
+    const text = (await runtime.readTextFile(path)).trim();
+    if (/^[0-9a-f]{64}$/.test(text)) return text;
+    throw new CellarError(`${path}: expected the 64 hex characters of the chunk ticket secret; delete the file to make a new one (results not yet taken run again)`);
+  } catch (err) {
+    if (err instanceof CellarError) throw err;
+  }
+  const secret = newTicketSecret();
+  await runtime.writeTextFile(path, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }
 
 /** The facade's scheduler over the registry's scheduled pipelines, started anew after a file reloads. */

@@ -5,11 +5,12 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cellar, openCellar, pipeline, RunState, task, type Pipeline } from "../kernel/mod.ts";
+import { type Cellar, newTicketSecret, openCellar, pipeline, RunState, task, type Pipeline } from "../kernel/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
 import { registry } from "../kernel/prometheus.ts";
 import {
   BLOBS,
+  chunkKey,
   CONSUMERS,
   decodeChunk,
   encodeResult,
@@ -24,6 +25,7 @@ import {
   unpackValues,
   packValues,
   type TryRecord,
+  PROTOCOL_VERSION,
 } from "../kernel/remote/protocol.ts";
 import { runWorker } from "../kernel/remote/worker-loop.ts";
 import { dedupCorpus, type DedupOutput } from "../cells/dedup.ts";
@@ -50,7 +52,7 @@ afterAll(async () => {
  * A facade with remote kernels, set up (stream, buckets) before any worker binds to them; on this file's
  * connection, or (`access`) on one of its own from the servers and credentials, as `cellar serve` gives them.
  */
-async function remoteCellar(options: { access?: boolean; store?: Store; refuse?: string } = {}): Promise<Cellar> {
+async function remoteCellar(options: { access?: boolean; store?: Store; refuse?: string; ticketSecret?: string } = {}): Promise<Cellar> {
   const access = { servers: nats().servers, user: nats().admin.user, pass: nats().admin.pass };
   const cellar = openCellar({
     db: options.store ?? await newStore(),
@@ -59,6 +61,7 @@ async function remoteCellar(options: { access?: boolean; store?: Store; refuse?:
       nats: options.access ? access : nc,
       consumer: { ackWaitMs: ACK_WAIT_MS, maxDeliver: 2 },
       ...(options.refuse ? { acceptWorker: (name: string) => name !== options.refuse } : {}),
+      ...(options.ticketSecret ? { ticketSecret: options.ticketSecret } : {}),
     },
   });
   await cellar.openRemote();
@@ -106,12 +109,15 @@ function staleWorker(name: string): Worker & { stalled: Promise<void>; release()
     const chunk = decodeChunk(m.data);
     const delivery = m.info.deliveryCount;
     const record = (state: TryRecord["state"]) =>
-      tries.put(tryKey(chunk.key, delivery), encodeTry({ v: 1, key: chunk.key, worker: name, delivery, state, at: Date.now() }));
+      tries.put(tryKey(chunk.key, delivery), encodeTry({ v: PROTOCOL_VERSION, key: chunk.key, worker: name, delivery, state, at: Date.now() }));
     await record(ChunkTryState.Running);
     onStall();
     await released;
     const out = (await import(resolveTaskModule(chunk.task.module)))[chunk.task.name](unpackValues(chunk.items!));
-    const result = encodeResult({ v: 1, key: chunk.key, ok: true, worker: name, delivery, results: packValues(out), count: out.length, ms: 0 });
+    const result = encodeResult({
+      v: PROTOCOL_VERSION, key: chunk.key, ok: true, worker: name, delivery, results: packValues(out), count: out.length, ms: 0,
+      msgId: chunk.msgId, ticket: chunk.ticket,
+    });
     if (!(await results.create(chunk.key, result).then(() => true, () => false))) await record(ChunkTryState.Duplicate);
     m.ack();
   })();
@@ -229,6 +235,46 @@ describe("ctx.map with placement remote", () => {
     }
   });
 
+  it("accepts a chunk's result only from a worker that was delivered it: forged records are discarded and the chunks run", async () => {
+    const refused = await metric("cellar_remote_refused_results_total");
+    const cellar = await remoteCellar();
+    const workers: Worker[] = [];
+    try {
+      const p = pipeline({ id: "remote_forged" })
+        .cell("m", async (ctx) => await ctx.map([0, 1, 2, 3, 4, 5], task(TASKS, "square"), { placement: "remote", batchSize: 2 }));
+      const running = cellar.run(p, { date: "2026-05-03T00:00:00Z", new: true });
+      // A worker on the bus that was delivered chunk 0 only: it knows chunk 0's ticket, and can compute the
+      // other chunks' keys. It answers chunk 1 with chunk 0's ticket and chunk 2 as if it were chunk 0's
+      // message, with wrong results, then gives chunk 0 back.
+      const js = jetstream(nc);
+      const results = await new Kvm(js).open(RESULTS);
+      const consumer = await js.consumers.get(STREAM, CONSUMERS.cpu);
+      let m = null;
+      while (!m) m = await consumer.next({ expires: 1_000 });
+      const delivered = decodeChunk(m.data);
+      const [scope, run, cell] = delivered.key.split(".");
+      const keyOf = (index: number, items: number[]) =>
+        chunkKey({ scope, run: Number(run), cell, index, codeVersion: delivered.codeVersion, task: delivered.task, items: packValues(items) });
+      const forged = (key: string, msgId: string) => encodeResult({
+        v: PROTOCOL_VERSION, key, ok: true, worker: "w1", delivery: 1, results: packValues([-1, -1]), count: 2, ms: 0, msgId, ticket: delivered.ticket,
+      });
+      const [key1, key2] = [keyOf(1, [2, 3]), keyOf(2, [4, 5])];
+      await results.create(key1, forged(key1, key1));
+      await results.create(key2, forged(key2, delivered.msgId));
+      m.nak();
+      workers.push(worker("w1"));
+      const result = await running;
+      expect(result.outputs.get("m")).toEqual(squares(6));
+      expect(await metric("cellar_remote_refused_results_total")).toBe(refused + 2);
+      const log = (await cellar.show(result.runId, { logs: true })).logs!.map((line) => line.message).join("\n");
+      expect(log).toMatch(/chunk 1: a record of worker w1, which answers no message of it delivered to that worker/);
+      expect(log).toMatch(/chunk 2: a record of worker w1, which answers no message of it delivered to that worker/);
+    } finally {
+      await stopAll(workers);
+      await cellar.close();
+    }
+  });
+
   it("fails the cell when a chunk fails on every try, naming the chunk, its error and the workers; a cell retry runs it again", async () => {
     const cellar = await remoteCellar({ access: true });
     const workers = [worker("w1"), worker("w2")];
@@ -255,7 +301,10 @@ describe("ctx.map with placement remote", () => {
       const items = Array.from({ length: 24 }, (_, i) => i);
       const p = pipeline({ id: "remote_resume" }).cell("m", async (ctx) =>
         await ctx.map(items, task(SLOW, "slowSquare"), { placement: "remote", batchSize: 2, concurrency: 4 }));
-      const first = await remoteCellar({ store });
+      // One ticket secret for both processes, as cellar serve keeps it beside the store: the results accepted
+      // before the restart still verify after it.
+      const ticketSecret = newTicketSecret();
+      const first = await remoteCellar({ store, ticketSecret });
       first.on((e) => {
         if (e.type === "chunks" && e.done >= 4) first.cancel();
       });
@@ -269,7 +318,7 @@ describe("ctx.map with placement remote", () => {
       expect(accepted.length).toBeGreaterThanOrEqual(4);
       expect(accepted.length).toBeLessThan(12);
       // A new facade on the same store: the server restarted.
-      const second = await remoteCellar({ store });
+      const second = await remoteCellar({ store, ticketSecret });
       try {
         const resumed = await second.resume(interrupted.runId, { pipeline: p });
         expect(resumed.outputs.get("m")).toEqual(squares(24));

@@ -50,15 +50,16 @@ describe("remote protocol", () => {
   it("checks messages on the way in and out, with one line naming the field", () => {
     const key = chunkKey(parts);
     const message = {
-      v: 1 as const, key, task, codeVersion: "v1", items: parts.items, claim: { gpu: 0.5, gpuMemory: 0 }, index: 3, first: 6, count: 2,
-      run: 7, pipeline: "dedup", cell: "embed docs", attempt: 2, maxDeliver: 4, publishedAt: 1,
+      v: 2 as const, key, task, codeVersion: "v1", items: parts.items, claim: { gpu: 0.5, gpuMemory: 0 }, index: 3, first: 6, count: 2,
+      run: 7, pipeline: "dedup", cell: "embed docs", attempt: 2, maxDeliver: 4, publishedAt: 1, msgId: key, ticket: "c2lnbmVk",
     };
     expect(decodeChunk(encodeChunk(message))).toEqual(message);
-    expect(() => decodeChunk(new TextEncoder().encode(JSON.stringify({ ...message, v: 2 })))).toThrow(/^chunk message: v: .*\(protocol version 2; this kernel speaks 1\)$/);
+    expect(() => decodeChunk(new TextEncoder().encode(JSON.stringify({ ...message, v: 1 })))).toThrow(/^chunk message: v: .*\(protocol version 1; this kernel speaks 2\)$/);
     expect(() => decodeChunk(new TextEncoder().encode("{"))).toThrow("chunk message: not JSON (1 bytes)");
     const failure = {
-      v: 1 as const, key, ok: false as const, worker: "w2", delivery: 3, error: "RangeError: 13 is unlucky", retryable: true, attempt: 2,
-      tries: [1, 2, 3].map((delivery) => ({ v: 1 as const, key, worker: delivery === 2 ? "w2" : "w1", delivery, state: ChunkTryState.Failed, at: 0 })),
+      v: 2 as const, key, ok: false as const, worker: "w2", delivery: 3, error: "RangeError: 13 is unlucky", retryable: true, attempt: 2,
+      msgId: `${key}.r12`, ticket: "c2lnbmVk",
+      tries: [1, 2, 3].map((delivery) => ({ v: 2 as const, key, worker: delivery === 2 ? "w2" : "w1", delivery, state: ChunkTryState.Failed, at: 0 })),
     };
     const decoded = decodeResult(encodeResult(failure));
     expect(decoded).toEqual(failure);

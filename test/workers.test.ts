@@ -19,7 +19,9 @@ import { type RunningServer, startServer } from "../server/serve.ts";
 import { parseNatsUrl, RevokedNames, sharedNatsControl, WorkerNames, WorkerRegistry } from "../server/workers.ts";
 import { pipeline, RunState, task } from "../kernel/mod.ts";
 import { runWorker } from "../kernel/remote/worker-loop.ts";
-import { CONSUMERS, decodeChunk, decodeResult, encodeResult, mapPrefix, packValues, resolveTaskModule, RESULTS, scopeOf, STREAM, unpackValues } from "../kernel/remote/protocol.ts";
+import {
+  CONSUMERS, decodeChunk, decodeResult, encodeResult, mapPrefix, packValues, PROTOCOL_VERSION, resolveTaskModule, RESULTS, scopeOf, STREAM, unpackValues,
+} from "../kernel/remote/protocol.ts";
 import { registry } from "../kernel/prometheus.ts";
 import { cli, computesClosedAfterAll, ROOT, tempDir, TSX } from "./helpers.ts";
 
@@ -338,7 +340,10 @@ describe("cellar serve's remote placement asks its registry", () => {
       expect(chunk.claim).toEqual({ gpu: 0.5, gpuMemory: expect.anything() });
       const out = (await import(resolveTaskModule(chunk.task.module)))[chunk.task.name](unpackValues(chunk.items!));
       const results = await new Kvm(jetstream(adminNc)).open(RESULTS);
-      await results.create(chunk.key, encodeResult({ v: 1, key: chunk.key, ok: true, worker: "gpu-box", delivery: 1, results: packValues(out), count: out.length, ms: 0 }));
+      await results.create(chunk.key, encodeResult({
+        v: PROTOCOL_VERSION, key: chunk.key, ok: true, worker: "gpu-box", delivery: 1, results: packValues(out), count: out.length, ms: 0,
+        msgId: chunk.msgId, ticket: chunk.ticket,
+      }));
       m!.ack();
       const result = await running;
       expect(result.outputs.get("m")).toEqual([1, 4, 9, 16, 25, 36]);

@@ -31,6 +31,10 @@
  * it), the chunk's index and first item, and run / cell / attempt for display.
  * Items over {@link INLINE_LIMIT_BYTES} go to the object store {@link BLOBS}
  * under `<chunk key>.items`, and the message carries `itemsBlob` instead.
+ * It also carries its Msg-Id and the server's **ticket** for it (an HMAC only
+ * the server can make, kernel/remote/ticket.ts), which every record answering
+ * it must carry: the server accepts a record only from a worker that was
+ * delivered the message it answers.
  *
  * **The chunk key**, `<scope>.<run>.<cell>.<index>.<digest>`: scope (the
  * server's store, so that two servers on one NATS do not meet), run id, cell
@@ -90,8 +94,9 @@
  * const key = chunkKey({ scope: "a1b2c3", run: 7, cell: "embed docs", index: 0, codeVersion: "v1", task: { module: "cells/dedup.ts", name: "minhashChunk" }, items });
  * // key → "a1b2c3.7.embed=20docs.0.<24 hex>"
  * const bytes = encodeChunk({
- *   v: 1, key, task: { module: "cells/dedup.ts", name: "minhashChunk" }, codeVersion: "v1", items, claim: null,
+ *   v: 2, key, task: { module: "cells/dedup.ts", name: "minhashChunk" }, codeVersion: "v1", items, claim: null,
  *   index: 0, first: 0, count: 3, run: 7, pipeline: "dedup", cell: "embed docs", attempt: 1, maxDeliver: 4, publishedAt: Date.now(),
+ *   msgId: key, ticket: "…", // from the server's ChunkTickets
  * });
  * decodeChunk(bytes).key === key; // → true
  * ```
@@ -101,7 +106,8 @@ import { CellarError } from "../errors.ts";
 import { sha256 } from "../hash.ts";
 import { ChunkTryState } from "../state.ts";
 
-export const PROTOCOL_VERSION = 1;
+/** 2: chunks and records carry their Nats-Msg-Id and its ticket (kernel/remote/ticket.ts). */
+export const PROTOCOL_VERSION = 2;
 
 // ---- Names ------------------------------------------------------------------------------------------------------
 
@@ -246,6 +252,11 @@ export function republishMsgId(key: string, failureRevision: number): string {
   return `${key}.r${failureRevision}`;
 }
 
+/** Whether `msgId` is one the chunk `key` is published under: the key itself, or a {@link republishMsgId} of it. */
+export function isMsgIdOf(key: string, msgId: string): boolean {
+  return msgId === key || (msgId.startsWith(`${key}.r`) && /^\d+$/.test(msgId.slice(key.length + 2)));
+}
+
 /** A try record's key. */
 export function tryKey(key: string, delivery: number): string {
   return `${key}.${delivery}`;
@@ -354,6 +365,9 @@ export type ChunkClaim = z.infer<typeof Claim>;
 const Task = z.object({ module: z.string().min(1), name: z.string().min(1) });
 const Key = z.string().regex(/^[-/_=.a-zA-Z0-9]+$/);
 
+/** The message a record answers, as its writer was delivered it: its Nats-Msg-Id and the server's ticket for that id. */
+const Delivery = z.object({ msgId: Key, ticket: z.string().min(1) });
+
 const Chunk = z.object({
   v: z.literal(PROTOCOL_VERSION),
   key: Key,
@@ -375,6 +389,7 @@ const Chunk = z.object({
   /** The consumer's max_deliver when published: the delivery that is the chunk's last. */
   maxDeliver: z.number().int().positive(),
   publishedAt: z.number(),
+  ...Delivery.shape,
 }).refine((c) => (c.items === undefined) !== (c.itemsBlob === undefined), { message: "exactly one of items and itemsBlob" });
 export type ChunkMessage = z.infer<typeof Chunk>;
 
@@ -401,6 +416,7 @@ const Success = z.object({
   count: z.number().int().nonnegative(),
   /** The task's run time on the worker. */
   ms: z.number().nonnegative(),
+  ...Delivery.shape,
 }).refine((r) => (r.results === undefined) !== (r.blob === undefined), { message: "exactly one of results and blob" });
 
 const Failure = z.object({
@@ -416,6 +432,7 @@ const Failure = z.object({
   /** The message's attempt, for display, and so a later attempt knows the record is an earlier one's. */
   attempt: z.number().int().nonnegative(),
   tries: z.array(Try),
+  ...Delivery.shape,
 });
 
 export type ChunkSuccess = z.infer<typeof Success>;

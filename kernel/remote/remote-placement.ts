@@ -43,6 +43,7 @@ import { metrics } from "../prometheus.ts";
 import { ChunkTryState } from "../state.ts";
 import type { RemoteHost, RemoteJob, RemoteSession } from "../compute/map.ts";
 import { codeVersion as moduleCodeVersion } from "./code-version.ts";
+import { ChunkTickets } from "./ticket.ts";
 import type { NatsAccess } from "./join.ts";
 import {
   BLOBS,
@@ -64,6 +65,7 @@ import {
   type DeviceClass,
   encodeChunk,
   INLINE_LIMIT_BYTES,
+  isMsgIdOf,
   itemsBlobName,
   mapPrefix,
   packValues,
@@ -105,6 +107,11 @@ export interface RemoteOptions {
    * CPU path, as a local GPU claim runs on the CPU path without an adapter.
    */
   gpuWorkers?: () => boolean;
+  /**
+   * The secret the chunk tickets are signed under (kernel/remote/ticket.ts): `cellar serve` keeps one beside its
+   * store, so that results written before a restart still verify after it. Default: one made for this process.
+   */
+  ticketSecret?: string;
 }
 
 /** How long a "does any worker wait for chunks" answer is reused by placement "auto". */
@@ -128,7 +135,8 @@ export async function openRemote(options: RemoteOptions, storeId = ""): Promise<
       kvm.create(TRIES, { history: BUCKETS.tries.history, ttl: BUCKETS.tries.ttlMs, storage: BUCKETS.tries.storage }),
       new Objm(js).create(BLOBS, { ttl: BUCKETS.blobs.ttlMs * 1e6, storage: BUCKETS.blobs.storage }),
     ]);
-    const remote = new RemoteChunks({ ...options, scope }, js, jsm, results, tries, blobs, own);
+    const tickets = await ChunkTickets.create(options.ticketSecret);
+    const remote = new RemoteChunks({ ...options, scope }, js, jsm, { results, tries, blobs, tickets }, own);
     await remote.watch();
     remote.rewatchOnReconnect(nc);
     return remote;
@@ -175,12 +183,15 @@ async function ensureStream(jsm: JetStreamManager, consumer: ConsumerOptions): P
 
 interface Waiter {
   session: Session;
+  key: string;
   index: number;
   first: number;
   count: number;
   publishedAt: number;
   /** Publishes the chunk again under a new Msg-Id, once its record was refused. */
   republish?: (msgID: string) => Promise<void>;
+  /** The Msg-Ids this process published the chunk under: a record must answer one of them (none yet: any of the key's). */
+  msgIds: Set<string>;
   /** The revision of the record last seen: the watcher and the look-up may both bring the same one. */
   seen?: number;
   resolve(results: unknown[]): void;
@@ -190,6 +201,11 @@ interface Waiter {
 /** The process's remote executor: what ctx.map's MapHost.remote() returns. */
 export class RemoteChunks implements RemoteHost {
   readonly scope: string;
+  readonly results: KV;
+  readonly tries: KV;
+  readonly blobs: ObjectStore;
+  /** Signs the messages published and checks that each record answers one its writer was delivered. */
+  readonly tickets: ChunkTickets;
   readonly maxDeliver: number;
   readonly window: number;
   /** Each chunk key's waiters: usually one; two when one cell maps the same chunk twice at once. */
@@ -207,12 +223,11 @@ export class RemoteChunks implements RemoteHost {
     readonly options: RemoteOptions & { scope: string },
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
-    readonly results: KV,
-    readonly tries: KV,
-    readonly blobs: ObjectStore,
+    { results, tries, blobs, tickets }: { results: KV; tries: KV; blobs: ObjectStore; tickets: ChunkTickets },
     /** The connection openRemote made itself (from a NatsAccess), which close() closes. */
     readonly own?: NatsConnection,
   ) {
+    [this.results, this.tries, this.blobs, this.tickets] = [results, tries, blobs, tickets];
     this.scope = options.scope;
     this.maxDeliver = options.consumer?.maxDeliver ?? DEFAULT_MAX_DELIVER;
     this.window = options.consumer?.maxAckPending ?? DEFAULT_MAX_ACK_PENDING;
@@ -314,7 +329,10 @@ export class RemoteChunks implements RemoteHost {
     try {
       result = decodeResult(entry.value);
     } catch (err) {
-      for (const waiter of this.#waiters.get(entry.key) ?? []) waiter.reject(new CellarError(`${waiter.session.job.where}: chunk ${waiter.index}: ${errorLine(err)}`));
+      // Anyone on the bus can write a record: one this kernel cannot read is discarded, not the map failed.
+      for (const waiter of this.#waiters.get(entry.key) ?? []) {
+        if (waiter.seen !== entry.revision) waiter.session.discard(waiter, entry.revision, unreadable(waiter, err));
+      }
       return;
     }
     this.settle(entry.key, result, entry.revision);
@@ -379,7 +397,7 @@ class Session implements RemoteSession {
     const key = chunkKey({ scope: remote.scope, run: job.run, cell: job.cell, index, codeVersion: this.codeVersion, task, items: packed });
     let waiter!: Waiter;
     const settled = new Promise<unknown[]>((resolve, reject) => {
-      waiter = { session: this, index, first, count: items.length, publishedAt: performance.now(), resolve, reject };
+      waiter = { session: this, key, index, first, count: items.length, publishedAt: performance.now(), msgIds: new Set(), resolve, reject };
     });
     settled.catch(() => {}); // awaited below, unless the look-up or the publish throws first
     const unwait = remote.wait(key, waiter);
@@ -387,7 +405,10 @@ class Session implements RemoteSession {
     this.#waiting.add(waiter);
     try {
       // Registered before the look-up, so a record written between the two is not missed.
-      waiter.republish = (id) => this.#publish(key, id, task, packed, index, first, items.length);
+      waiter.republish = (id) => {
+        waiter.msgIds.add(id);
+        return this.#publish(key, id, task, packed, index, first, items.length);
+      };
       const msgID = await this.#lookUp(key, waiter);
       if (msgID !== undefined) await waiter.republish(msgID);
       const results = await settled;
@@ -409,8 +430,14 @@ class Session implements RemoteSession {
   async #lookUp(key: string, waiter: Waiter): Promise<string | undefined> {
     const entry = await this.remote.results.get(key);
     if (!entry || entry.operation !== "PUT") return key;
-    const result = decodeResult(entry.value);
-    if (result.ok || !this.#accepts(result)) {
+    let result: ChunkResult;
+    try {
+      result = decodeResult(entry.value);
+    } catch (err) {
+      this.discard(waiter, entry.revision, unreadable(waiter, err));
+      return undefined;
+    }
+    if (result.ok || (await this.#refusal(waiter, result)) !== undefined) {
       this.settle(waiter, result, entry.revision);
       return undefined;
     }
@@ -427,17 +454,30 @@ class Session implements RemoteSession {
     const message: ChunkMessage = {
       v: PROTOCOL_VERSION, key, task, codeVersion: this.codeVersion, ...(large ? { itemsBlob: itemsBlobName(key) } : { items: packed }),
       claim: this.claim, index, first, count, run: job.run, pipeline: job.pipeline, cell: job.cell, attempt: job.attempt,
-      maxDeliver: remote.maxDeliver, publishedAt: Date.now(),
+      maxDeliver: remote.maxDeliver, publishedAt: Date.now(), msgId: msgID, ticket: await remote.tickets.sign(msgID),
     };
     await remote.js.publish(chunkSubject(this.cls, key), encodeChunk(message), { msgID });
   }
 
-  /** Settles a waiter with its chunk's record: its results (from the object store if large), or its final failure. */
+  /**
+   * Settles a waiter with its chunk's record: its results (from the object store if large), or its final
+   * failure; a record this server does not accept is discarded and the chunk published again.
+   */
   settle(waiter: Waiter, result: ChunkResult, revision: number): void {
-    const { job } = this;
     if (waiter.seen === revision) return;
+    this.#settling(waiter, result, revision);
+  }
+
+  #settling(waiter: Waiter, result: ChunkResult, revision: number): void {
     waiter.seen = revision;
-    if (!this.#accepts(result)) return this.#refuse(waiter, result, revision);
+    this.#refusal(waiter, result).then((refusal) => {
+      if (refusal === undefined) this.#take(waiter, result);
+      else this.discard(waiter, revision, `chunk ${waiter.index}: ${refusal}, was discarded; the chunk runs again`);
+    }, (err) => waiter.reject(err));
+  }
+
+  #take(waiter: Waiter, result: ChunkResult): void {
+    const { job } = this;
     if (!result.ok) {
       waiter.reject(new CellarError(`${job.where}: ${describeFailure(result, waiter.first, waiter.count)}`, { retryable: result.retryable }));
       return;
@@ -457,16 +497,28 @@ class Session implements RemoteSession {
     }).catch((err) => waiter.reject(err));
   }
 
-  #accepts(result: ChunkResult): boolean {
-    return this.remote.options.acceptWorker?.(result.worker) ?? true;
+  /**
+   * Why the record does not count, or undefined when it does: its worker must be accepted (not revoked,
+   * known), and it must answer a message of this chunk it was delivered — one of the Msg-Ids published for
+   * the chunk, with the server's ticket for that id (kernel/remote/ticket.ts).
+   */
+  async #refusal(waiter: Waiter, result: ChunkResult): Promise<string | undefined> {
+    const by = `a record of worker ${result.worker}`;
+    if (!(this.remote.options.acceptWorker?.(result.worker) ?? true)) return `${by}, which this server does not accept (revoked or unknown)`;
+    const answers = isMsgIdOf(result.key, result.msgId) && (waiter.msgIds.size === 0 || waiter.msgIds.has(result.msgId));
+    if (!answers || !(await this.remote.tickets.verify(result.msgId, result.ticket))) {
+      return `${by}, which answers no message of it delivered to that worker (message ${result.msgId}; its ticket does not verify)`;
+    }
+    return undefined;
   }
 
-  /** A record signed by a worker not accepted: deleted (if still the one read), counted, and the chunk published again. */
-  #refuse(waiter: Waiter, result: ChunkResult, revision: number): void {
+  /** A record that does not count: deleted (if still the one read), counted, and the chunk published again. */
+  discard(waiter: Waiter, revision: number, notice: string): void {
+    waiter.seen = revision;
     metrics.remoteRefusedResults.inc();
-    this.job.notice(`chunk ${waiter.index}: a record of worker ${result.worker}, which this server does not accept (revoked or unknown), was discarded; the chunk runs again`);
-    this.remote.results.delete(result.key, { previousSeq: revision })
-      .then(() => waiter.republish?.(republishMsgId(result.key, revision)))
+    this.job.notice(notice);
+    this.remote.results.delete(waiter.key, { previousSeq: revision })
+      .then(() => waiter.republish?.(republishMsgId(waiter.key, revision)))
       .catch(() => {}); // another waiter of the key deleted it first and republished: the same Msg-Id
   }
 
@@ -484,4 +536,9 @@ class Session implements RemoteSession {
     this.job.signal.removeEventListener("abort", this.#onAbort);
     this.#close();
   }
+}
+
+/** The notice of a record under a waiter's key that is not a chunk result at all. */
+function unreadable(waiter: Waiter, err: unknown): string {
+  return `chunk ${waiter.index}: a record that is not a chunk result (${errorLine(err)}) was discarded; the chunk runs again`;
 }

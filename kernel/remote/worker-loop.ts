@@ -336,7 +336,8 @@ class WorkerLoop {
    */
   async #accept(chunk: ChunkMessage, delivery: number, results: unknown[], ms: number): Promise<boolean> {
     const packed = packValues(results);
-    const base = { v: PROTOCOL_VERSION, key: chunk.key, ok: true, worker: this.o.name, delivery, count: results.length, ms } as const;
+    const { msgId, ticket } = chunk; // the proof that this worker was delivered the chunk it answers
+    const base = { v: PROTOCOL_VERSION, key: chunk.key, ok: true, worker: this.o.name, delivery, count: results.length, ms, msgId, ticket } as const;
     let record = encodeResult({ ...base, results: packed } satisfies ChunkSuccess);
     let blob: string | undefined;
     if (record.length > INLINE_LIMIT_BYTES) {
@@ -407,7 +408,10 @@ class WorkerLoop {
         return this.o.onEvent?.({ kind: "retry", key: chunk.key, delivery, error });
       }
       const tries = await this.#tries(chunk.key);
-      const failure: ChunkFailure = { v: PROTOCOL_VERSION, key: chunk.key, ok: false, worker: this.o.name, delivery, error, retryable, attempt: chunk.attempt, tries };
+      const failure: ChunkFailure = {
+        v: PROTOCOL_VERSION, key: chunk.key, ok: false, worker: this.o.name, delivery, error, retryable, attempt: chunk.attempt, tries,
+        msgId: chunk.msgId, ticket: chunk.ticket,
+      };
       // Another worker's success came first (this delivery was a stale one): the chunk is done, not failed.
       if (!(await createOnce(this.b.results, chunk.key, encodeResult(failure)))) return this.#settled(msg, chunk.key, false, 0);
     } catch (recordErr) {

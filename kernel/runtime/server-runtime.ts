@@ -1,6 +1,7 @@
 /**
  * The part of the runtime adapter that the server (server/) uses beyond a cell's: serving HTTP, watching
- * pipeline files, and the signals that stop it. Exported from kernel/mod.ts, the server's one kernel import.
+ * pipeline files, the signals that stop it, and its own small files (the chunk ticket secret). Exported from
+ * kernel/mod.ts, the server's one kernel import.
  *
  * @example
  * ```ts
@@ -13,6 +14,9 @@
 import { runtime as full } from "./mod.ts";
 import type { Runtime } from "./types.ts";
 
-export type ServerRuntime = Pick<Runtime, "name" | "serve" | "watch" | "onSignal" | "writeOut" | "writeErr" | "readDir" | "exists" | "resolve" | "cwd">;
+export type ServerRuntime = Pick<
+  Runtime,
+  "name" | "serve" | "watch" | "onSignal" | "writeOut" | "writeErr" | "readDir" | "exists" | "resolve" | "cwd" | "readTextFile" | "writeTextFile"
+>;
 
 export const serverRuntime: ServerRuntime = full;
