@@ -600,22 +600,26 @@ export class Cellar implements AsyncDisposable {
     return await k.cellResults(await this.store(), { ...query, limit });
   }
 
-  /** Searches a pipeline's vector index (`cellar search`) through its module's `search` export. */
-  async search(query: string, options: { pipeline?: string; k?: number } = {}): Promise<SearchHit[]> {
+  /**
+   * Searches a pipeline's indexes (`cellar search`) through its module's `search` export; `mode` is the
+   * pipeline's retrieval spec (ingest: cells/index/retrieval-spec.ts), its own default when not given.
+   */
+  async search(query: string, options: { pipeline?: string; k?: number; mode?: string } = {}): Promise<SearchHit[]> {
     const k = await loadEngine();
     const count = options.k ?? 10;
     if (!Number.isInteger(count) || count < 1) throw new CellarError(`--k ${count}: expected a whole number ≥ 1`);
     const { pipeline, exports } = await k.loadPipeline(options.pipeline ?? "ingest");
     const search = exports.search;
     if (typeof search !== "function") {
-      throw new CellarError(`pipeline "${pipeline.id}" has no search; its module can export search(ctx, queries, { k })`);
+      throw new CellarError(`pipeline "${pipeline.id}" has no search; its module can export search(ctx, queries, { k, mode })`);
     }
     const store = await this.store();
     // A software adapter (lavapipe) is slower than the CPU path for one query: use only real GPUs.
     const device = (await (this.#options.compute ?? k.compute()).gpu()).live.find((d) => !d.fallback)?.handle;
     // Vectors are read chunk by chunk into one Float32Array, not as JS arrays through store.query.
     const readVectors = k.vectorReader(store);
-    const [hits] = await search({ pipeline: pipeline.id, sql: store.query.bind(store), readVectors, device }, [query], { k: count }) as SearchHit[][];
+    const mode = options.mode || undefined;
+    const [hits] = await search({ pipeline: pipeline.id, sql: store.query.bind(store), readVectors, device }, [query], { k: count, mode }) as SearchHit[][];
     return hits;
   }
 

@@ -44,10 +44,11 @@ const NOTES = `export default pipeline({ id: "notes", schedule: "@daily", startD
   .cell("headline", { needs: ["fetch_notes"] }, (_ctx, notes: Array<{ title: string }>) => notes[0].title)
   .cell("count", { needs: ["keep_table"], gpu: 0.25 }, (_ctx, ref: { rows: number }) => ({ rows: ref.rows, big: "x".repeat(6000) }));
 
-// What the search page shows: hits whose crawled title holds a <script> tag.
-export function search(_ctx: unknown, queries: string[], options: { k: number }) {
+// What the search page shows: hits whose crawled title holds a <script> tag, the others naming the mode searched.
+export function search(_ctx: unknown, queries: string[], options: { k: number; mode?: string }) {
   return queries.map((q) => Array.from({ length: Math.min(options.k, 3) }, (_, i) => ({
-    rank: i + 1, score: 0.9 - i * 0.2, document: "https://example.org/" + (i + 1), title: i === 0 ? ${JSON.stringify(SCRIPT_OUTPUT)} : q + " page " + (i + 1),
+    rank: i + 1, score: 0.9 - i * 0.2, document: "https://example.org/" + (i + 1),
+    title: i === 0 ? ${JSON.stringify(SCRIPT_OUTPUT)} : q + " page " + (i + 1) + " by " + (options.mode ?? "the default mode"),
   })));
 }
 `;

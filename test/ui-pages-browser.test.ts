@@ -75,10 +75,13 @@ describe("costs, devices and search in Chromium", () => {
 
     await page.goto(ui.base + "/search");
     await page.selectOption("select[name=pipeline]", "notes");
+    await page.selectOption("select[name=mode]", "lexical+rm3");
     await page.fill("input[name=q]", "wing");
     await page.click("form.searchform button");
     await page.waitForURL(/\/search\?q=wing/);
     await expect(page.locator(".hit-title").first().textContent()).resolves.toBe(SCRIPT_OUTPUT);
+    await expect(page.locator(".hit-title").nth(1).textContent()).resolves.toBe("wing page 2 by lexical+rm3");
+    await expect(page.locator("select[name=mode]").inputValue()).resolves.toBe("lexical+rm3");
     expect(await page.locator("table.hits tbody tr").count()).toBe(3);
     expect(await page.locator("script").evaluateAll((els) => els.map((el) => el.getAttribute("src")))).toEqual(["/ui/live.js"]);
     await page.screenshot({ path: join(ARTIFACTS, "search.png"), fullPage: true });

@@ -131,7 +131,20 @@ describe("search page", () => {
     expect(page.body).toContain('<span class="mono">0.9000</span>');
     expect(page.body).toContain('<div class="hit-title">&lt;script&gt;alert(1)&lt;/script&gt;</div>');
     expect(page.body).not.toContain(SCRIPT_OUTPUT);
-    expect(page.body).toContain("wing page 2");
+    expect(page.body).toContain("wing page 2 by the default mode");
+    expect(page.body).toContain('<option value="" selected="">default</option>');
+  });
+
+  it("searches with the mode selected, and offers a mode given in the address as text", async () => {
+    const page = await get("/search?pipeline=notes&q=wing&mode=hybrid%3Arrf");
+    expect(page.status).toBe(200);
+    expect(page.body).toContain("wing page 2 by hybrid:rrf");
+    expect(page.body).toContain('<option value="hybrid:rrf" selected="">hybrid:rrf</option>');
+    expect(page.body).toContain('<option value="lexical+rm3">lexical+rm3</option>');
+    const shady = await get("/search?pipeline=notes&q=wing&mode=" + encodeURIComponent("<b>x</b>"));
+    expect(shady.body).toContain('<option value="&lt;b&gt;x&lt;/b&gt;" selected="">&lt;b&gt;x&lt;/b&gt;</option>');
+    expect(shady.body).not.toContain("<b>x</b>");
+    expect((await get("/search?pipeline=notes&q=wing&mode=" + "x".repeat(201))).body).toContain("the mode has 201 characters; at most 200");
   });
 
   it("says in one line what is missing: an index, a search export, a pipeline, a good k", async () => {
@@ -139,7 +152,7 @@ describe("search page", () => {
     expect(missing.status).toBe(400);
     expect(missing.body).toContain('<p class="action-error search-error">pipeline &quot;flaky&quot; has no index yet; run it first (cellar run flaky)</p>');
     const none = await get("/search?pipeline=slow&q=wing");
-    expect(none.body).toContain("pipeline &quot;slow&quot; has no search; its module can export search(ctx, queries, { k })");
+    expect(none.body).toContain("pipeline &quot;slow&quot; has no search; its module can export search(ctx, queries, { k, mode })");
     expect((await get("/search?pipeline=nope&q=wing")).status).toBe(404);
     expect((await get("/search?q=wing&k=0")).body).toContain("k 0: expected a whole number from 1 to 1000");
     // No query: the form alone.

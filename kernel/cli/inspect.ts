@@ -33,16 +33,17 @@ export function inspectCommands(cli: Cli): void {
 
 function searchCommand(cli: Cli): void {
   cli.program.command("search")
-    .description("search a pipeline's vector index: ranked documents with scores and titles")
+    .description("search a pipeline's indexes: ranked documents with scores and titles")
     .argument("<query>", "the text to search for")
     .option("--pipeline <id>", "the pipeline whose index to search", "ingest")
     .option("--k <n>", "number of documents", "10")
+    .option("--mode <spec>", "retrieval: dense, lexical, lexical+rm3, hybrid, hybrid:rrf, hybrid:weighted:alpha=0.3, … (default: the pipeline's)")
     .option("--json", "print JSON")
-    .action(cli.action(async (query: string, opts: { pipeline: string; k: string; json?: boolean }) => {
+    .action(cli.action(async (query: string, opts: { pipeline: string; k: string; mode?: string; json?: boolean }) => {
       const k = Number(opts.k);
       if (!Number.isInteger(k) || k < 1) throw new CellarError(`--k ${opts.k}: expected a whole number ≥ 1`);
       return await withCellar(cli, async (cellar) => {
-        const hits = await cellar.search(query, { pipeline: opts.pipeline, k });
+        const hits = await cellar.search(query, { pipeline: opts.pipeline, k, mode: opts.mode });
         if (opts.json) {
           runtime.writeOut(`${JSON.stringify(hits, null, 2)}\n`);
           return EXIT.ok;

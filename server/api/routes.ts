@@ -215,9 +215,9 @@ function searchRoute(api: OpenAPIHono, deps: ServerDeps): void {
       responses: { 200: json(S.SearchHits, "The index's best documents for the query"), 400: refused("No such index"), 404: refused("No such pipeline") },
     }),
     async (c) => {
-      const { q, pipeline: id, k } = c.req.valid("query");
+      const { q, pipeline: id, k, mode } = c.req.valid("query");
       if (!deps.pipelines.get(id)) return c.json(noSuchPipeline(id), 404);
-      const hits = await deps.cellar.search(q, { pipeline: deps.pipelines.fileOf?.(id) ?? id, k });
+      const hits = await deps.cellar.search(q, { pipeline: deps.pipelines.fileOf?.(id) ?? id, k, mode });
       return c.json(S.SearchHits.parse({ hits }), 200);
     },
   );

@@ -273,6 +273,8 @@ export const SearchQuery = z.object({
   q: z.string().min(1).max(2000),
   pipeline: z.string().min(1).default("ingest"),
   k: z.coerce.number().int().min(1).max(1000).default(10),
+  /** The pipeline's retrieval spec (`dense`, `lexical+rm3`, `hybrid:rrf`, …); its default when absent. */
+  mode: z.string().max(200).optional(),
 });
 
 export const SearchHits = z.object({
