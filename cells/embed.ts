@@ -7,10 +7,23 @@
  *   `chunkTokens` of the model's own tokens, repeating up to `chunkOverlap`
  *   tokens of the chunk before; `start_offset`/`end_offset` are JavaScript string
  *   indices into that string; `text_hash` is the SHA-256 of the chunk text.
- * - Vectors ("vectors" table, FLOAT[dimensions]): batches of `batchSize` texts go
- *   through `ctx.map` under the cell's GPU claim and are appended as they come. The
- *   claim is admission control: onnxruntime opens its own WebGPU device (it cannot take
- *   the kernel's), and the CPU backends ignore the leased device.
+ * - Vectors ("vectors" table, FLOAT[dimensions]) go through `ctx.map` and are appended
+ *   as they come, in the chunks' order:
+ *   - `use-lite` (TensorFlow.js WebAssembly, which computes on the calling thread): batches
+ *     of `batchSize` texts run in the kernel's CPU workers as a task handle
+ *     (embed/use-lite-chunk.ts), one model per worker, `embedWorkers` of them at once
+ *     ("auto": every worker, one per core); `embedWorkers: 0` runs them on the kernel's
+ *     own thread, as before the workers. The same batches either way: the same vectors.
+ *   - `transformers` (padded to each batch's longest text): chunks sorted by token count
+ *     within windows of SORT_WINDOW batches, cut into batches of at most `batchTokens`
+ *     padded tokens and `batchSize` texts (embed/token-batches.ts), results put back in
+ *     the chunks' order. onnxruntime threads each call over the cores itself.
+ *   - The cell's GPU claim holds a device only where the model runs on one (transformers on
+ *     WebGPU, where it is admission control: onnxruntime opens its own device, it cannot take
+ *     the kernel's). A model on the CPU maps with `gpu: undefined`: a lease would keep a
+ *     device from GPU work while leaving the CPU work where it is — and, for a task handle,
+ *     would run it inline on the kernel's thread instead of in the CPU workers (ctx.map
+ *     runs a GPU claim's chunks here whenever the host has an adapter, lavapipe included).
  * - Re-runs embed only new or changed chunks: a chunk whose text_hash has a vector
  *   from the same model in the previous run (the views "<pipeline>"."chunks" and
  *   "<pipeline>"."vectors") gets that vector copied inside DuckDB; the same text
@@ -19,7 +32,7 @@
  *   unless `rebuild` is true (re-embed everything; see the error message).
  *
  * Params: `embedParams` (model, modelPath, dtype, chunkTokens, chunkOverlap, batchSize,
- * rebuild), each with its default and bounds; a pipeline spreads EMBED_PARAMS.
+ * batchTokens, embedWorkers, rebuild), each with its default and bounds; a pipeline spreads EMBED_PARAMS.
  *
  * @example
  * ```ts
@@ -32,10 +45,15 @@
  *   .cell("embed_docs", { gpu: 0.5 }, embedDocs); // → { chunks, vectors, model: "use-lite", dimensions: 512, embedded, reused }
  * ```
  */
-import { CellarError, cellParams, type Columns, type Context, flag, isTableRef, oneOf, paramError, quoteIdent, runtime, type TableRef, type TableWriter, text, wholeNumber } from "../kernel/mod.ts";
+import {
+  accepts, CellarError, cellParams, type Columns, type Context, flag, isTableRef, type MapOptions, oneOf, paramError, quoteIdent, runtime, type TableRef,
+  type TableWriter, task, text, wholeNumber, z,
+} from "../kernel/mod.ts";
 import { documentText } from "./document.ts";
 import { cachedCounter, chunkText } from "./embed/chunk.ts";
 import { type Embedder, loadEmbedder, MODELS } from "./embed/embedder.ts";
+import { inInputOrder, tokenBatches } from "./embed/token-batches.ts";
+import { USE_LITE_MODULE } from "./embed/use-lite-chunk.ts";
 
 export { loadEmbedder } from "./embed/embedder.ts";
 export type { Dtype, Embedder, EmbedderOptions, ModelName } from "./embed/embedder.ts";
@@ -47,7 +65,13 @@ export const embedParams = cellParams({
   dtype: oneOf(["fp32", "q8"]).default("fp32").describe("the weights of `transformers`: `onnx/model.onnx` or `onnx/model_quantized.onnx`"),
   chunkTokens: wholeNumber(1).default(256).describe("the most tokens, the model's own, in one chunk"),
   chunkOverlap: wholeNumber(0).default(32).describe("tokens of the chunk before repeated at the start of the next, fewer than chunkTokens"),
-  batchSize: wholeNumber(1).default(64).describe("texts per model call"),
+  batchSize: wholeNumber(1).default(64).describe("texts per model call (for `transformers`, the most in one token-budget batch)"),
+  batchTokens: wholeNumber(1).default(8192).describe(
+    "`transformers`: the most padded tokens (texts × the longest one's tokens) per model call; a longer chunk goes alone",
+  ),
+  embedWorkers: accepts(`"auto" or a whole number ≥ 0`, z.union([z.literal("auto"), wholeNumber(0)])).default("auto").describe(
+    "`use-lite`: CPU workers embedding at once, one model each (`auto`: every worker, one per core; 0: the kernel's own thread)",
+  ),
   rebuild: flag().default(false).describe("embed every chunk again instead of copying unchanged ones' vectors from the previous run"),
 });
 
@@ -76,6 +100,8 @@ type Settings = ReturnType<typeof embedParams.read>;
 const DOCUMENT_PAGE = 1_000;
 /** Vector rows gathered before one bulk append. */
 const APPEND_ROWS = 1_024;
+/** Batches of `batchSize` whose chunks are sorted by length together (transformers): bounds memory and reordering. */
+const SORT_WINDOW = 16;
 
 /** The "chunks" table's columns. */
 const CHUNK_COLUMNS: Columns = {
@@ -110,7 +136,7 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
   ctx.signal.throwIfAborted();
 
   // 3. Embed the rest, batch by batch, appending vectors as they arrive.
-  if (todo.length > 0) await embedChunks(ctx, embedder, settings.batchSize, todo, vectors);
+  if (todo.length > 0) await embedChunks(ctx, embedder, settings, todo, vectors);
 
   // 4. Texts repeated within this run share the vector computed for their first occurrence.
   const repeated = chunkCount - reused - todo.length > 0 ? await copyRepeatedVectors(ctx, embedder, chunks, vectors) : 0;
@@ -132,6 +158,8 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
 interface Todo {
   chunkId: string;
   text: string;
+  /** The model's tokens in the text, without special tokens. */
+  tokens: number;
 }
 
 /** The model the params name, refused when it reads fewer tokens per text than chunkTokens asks for. */
@@ -183,7 +211,7 @@ async function writeChunks(
         });
         if (!reusable.has(hash) && !queued.has(hash)) {
           queued.add(hash);
-          todo.push({ chunkId, text: chunk.text });
+          todo.push({ chunkId, text: chunk.text, tokens: chunk.tokens });
         }
       }
     }
@@ -211,23 +239,45 @@ async function copyPreviousVectors(ctx: Context, embedder: Embedder, previous: P
   );
 }
 
-/** Embeds `todo` through ctx.map, appending the vectors to `vectors` in bulk as they arrive. */
-async function embedChunks(ctx: Context, embedder: Embedder, batchSize: number, todo: Todo[], vectors: TableWriter): Promise<void> {
+/** Embeds `todo` through ctx.map, appending the vectors to `vectors` in bulk, in `todo`'s order. */
+async function embedChunks(ctx: Context, embedder: Embedder, settings: Settings, todo: Todo[], vectors: TableWriter): Promise<void> {
   let pending: Record<string, unknown>[] = [];
-  let index = 0;
-  const results = ctx.map(todo, (batch, info) => embedder.embed(batch.map((t) => t.text), { signal: info.signal }), {
-    batchSize,
-    // A CPU-bound model gains nothing from a second batch in flight; a GPU overlaps them.
-    concurrency: embedder.device === "webgpu" ? 2 : 1,
-  });
-  for await (const embedding of results) {
-    pending.push({ chunk_id: todo[index++].chunkId, model: embedder.id, embedding });
+  for await (const [index, embedding] of embedded(ctx, embedder, settings, todo)) {
+    pending.push({ chunk_id: todo[index].chunkId, model: embedder.id, embedding });
     if (pending.length >= APPEND_ROWS) {
       await vectors.append(pending);
       pending = [];
     }
   }
   if (pending.length > 0) await vectors.append(pending);
+}
+
+/** `[index into todo, vector]` in todo's order, from the fan-out that fits the model (see the module's doc). */
+async function* embedded(ctx: Context, embedder: Embedder, settings: Settings, todo: Todo[]): AsyncGenerator<[number, Float32Array]> {
+  // A model on the CPU holds no device lease (the cell's claim is for a model on WebGPU).
+  const place: MapOptions = embedder.device === "webgpu" ? { concurrency: 2 } : { gpu: undefined, concurrency: 1 };
+  const texts = todo.map((t) => t.text);
+  if (embedder.id === "use-lite") {
+    const { embedWorkers: workers, batchSize } = settings;
+    const results = workers === 0
+      ? ctx.map(texts, (batch, info) => embedder.embed(batch, { signal: info.signal }), { ...place, batchSize })
+      // ctx.map's default for a task handle is one chunk per CPU worker.
+      : ctx.map<string, Float32Array>(texts, task(USE_LITE_MODULE, "useLiteChunk"), { gpu: undefined, batchSize, concurrency: workers === "auto" ? undefined : workers });
+    let index = 0;
+    for await (const vector of results) yield [index++, vector];
+    return;
+  }
+  const batches = tokenBatches(todo.map((t) => t.tokens), {
+    batchTokens: settings.batchTokens,
+    batchSize: settings.batchSize,
+    window: SORT_WINDOW * settings.batchSize,
+  });
+  // One ctx.map item per batch, so that a chunk of the map is one model call of its own size.
+  const results = ctx.map(batches, (chunk, info) => Promise.all(chunk.map((batch) => embedder.embed(batch.map((i) => texts[i]), { signal: info.signal }))), {
+    ...place,
+    batchSize: 1,
+  });
+  yield* inInputOrder(batches, results);
 }
 
 /** Copies to each chunk still without a vector the vector of another chunk of this run with the same text; returns the rows copied. */

@@ -8,6 +8,8 @@
  * transformers.js cache (`CELLAR_MODEL_CACHE`, else the library's default).
  * Nothing is downloaded unless the caller or CELLAR_ALLOW_REMOTE_MODELS=1 allows it.
  *
+ * On the CPU, onnxruntime runs one intra-op thread per core (`sessionOptions`).
+ *
  * Device: WebGPU (onnxruntime's WebGPU execution provider) on hosts with a
  * hardware adapter; the CPU on hosts without one or whose only adapter is a
  * software fallback (lavapipe, SwiftShader), where onnxruntime's CPU kernels are
@@ -46,7 +48,7 @@ export async function loadTransformers(options: EmbedderOptions & { dtype: Dtype
   if (cacheDir) env.cacheDir = runtime.resolve(cacheDir);
   const source = await resolveSource(options.modelPath ?? "", dtype, allowRemote, env.cacheDir);
   const load = (on: OnnxDevice) =>
-    transformers.pipeline("feature-extraction", source.ref, { dtype, device: on, local_files_only: !allowRemote });
+    transformers.pipeline("feature-extraction", source.ref, { dtype, device: on, local_files_only: !allowRemote, session_options: sessionOptions(on) });
   let extractor: Awaited<ReturnType<typeof load>>;
   let device: OnnxDevice;
   try {
@@ -87,6 +89,15 @@ export async function loadTransformers(options: EmbedderOptions & { dtype: Dtype
   };
   extractors.set(embedder, extractor);
   return embedder;
+}
+
+/**
+ * onnxruntime's threads on the CPU: one intra-op thread per core, said outright rather than left to the
+ * library's default (which differs between onnxruntime builds and counts physical cores only); a BERT's
+ * graph is a chain, so inter-op parallelism has nothing to run side by side.
+ */
+function sessionOptions(on: OnnxDevice): { intraOpNumThreads?: number; interOpNumThreads?: number } {
+  return on === "cpu" ? { intraOpNumThreads: runtime.cpuCount(), interOpNumThreads: 1 } : {};
 }
 
 type Extractor = Awaited<ReturnType<typeof import("@huggingface/transformers").pipeline<"feature-extraction">>>;
