@@ -40,7 +40,7 @@ export const WORKER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export interface NatsControl {
   servers: string[];
   /** The NATS user and password the worker `name` connects with. */
-  userFor(name: string): Promise<{ user?: string; pass?: string }>;
+  userFor(name: string): Promise<{ user?: string; pass?: string; inboxPrefix?: string }>;
   /** Withdraws the worker's NATS user (and so its connection), if it had one of its own. */
   withdraw(name: string): Promise<void>;
   /** True when each worker has its own NATS user, which revoke removes. */
@@ -48,11 +48,15 @@ export interface NatsControl {
 }
 
 /**
- * What a worker's own NATS user may not do: create, reconfigure or delete the server's streams (the chunk
+ * What a worker's own NATS user may not publish: create, reconfigure or delete the server's streams (the chunk
  * queue, the result and try buckets, the blob store), delete their messages one by one, or snapshot and
- * restore them. It may read and ack chunks, write its tries and results (first writer wins, checked by the
- * server), make and drop the ephemeral consumers that reading a bucket takes, and purge by subject, which
- * the object store's delete of a losing copy's blob is.
+ * restore them; and read the chunk queue other than by being delivered from it — get its messages by
+ * sequence, make, change or drop a consumer on it, purge it — since a chunk message carries the ticket that
+ * proves its result's writer was delivered it (kernel/remote/ticket.ts). It may pull and ack chunks, write
+ * its tries and results (first writer wins, checked by the server), make and drop the ephemeral consumers
+ * that reading a bucket takes, and purge a bucket by subject, which the object store's delete of a losing
+ * copy's blob is. Its subscriptions are held to its own inbox (LocalNats `ownInbox`): it cannot listen to
+ * the chunk subjects, or to another worker's deliveries.
  */
 export const WORKER_DENIED_SUBJECTS = [
   "$JS.API.STREAM.CREATE.>",
@@ -62,6 +66,14 @@ export const WORKER_DENIED_SUBJECTS = [
   "$JS.API.STREAM.SNAPSHOT.>",
   "$JS.API.STREAM.RESTORE.>",
   "$JS.API.ACCOUNT.PURGE.>",
+  "$JS.API.STREAM.MSG.GET.CELLAR_CHUNKS",
+  "$JS.API.DIRECT.GET.CELLAR_CHUNKS",
+  "$JS.API.DIRECT.GET.CELLAR_CHUNKS.>",
+  "$JS.API.STREAM.PURGE.CELLAR_CHUNKS",
+  "$JS.API.CONSUMER.CREATE.CELLAR_CHUNKS",
+  "$JS.API.CONSUMER.CREATE.CELLAR_CHUNKS.>",
+  "$JS.API.CONSUMER.DURABLE.CREATE.CELLAR_CHUNKS.>",
+  "$JS.API.CONSUMER.DELETE.CELLAR_CHUNKS.>",
 ];
 
 /**
@@ -75,7 +87,7 @@ export function localNatsControl(nats: LocalNats): NatsControl {
       return nats.servers;
     },
     perWorker: true,
-    userFor: async (name) => await nats.addUser(userOf(name), { deny: WORKER_DENIED_SUBJECTS }),
+    userFor: async (name) => await nats.addUser(userOf(name), { deny: WORKER_DENIED_SUBJECTS, ownInbox: true }),
     withdraw: async (name) => void (await nats.removeUser(userOf(name))),
   };
 }

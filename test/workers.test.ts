@@ -114,7 +114,8 @@ describe("cellar serve's NATS in ctx.map", () => {
 
   it("sends a remote map's chunks to a joined worker on its own restricted NATS user, and gets them back in order", async () => {
     const joined = await join_("mapper");
-    const wnc = await connect({ servers: joined.nats.servers, user: joined.nats.user!, pass: joined.nats.pass! });
+    // With the inbox prefix the join gave: the only subjects its user may subscribe to (where its pulls are answered).
+    const wnc = await connect({ servers: joined.nats.servers, user: joined.nats.user!, pass: joined.nats.pass!, inboxPrefix: joined.nats.inboxPrefix! });
     const stop = new AbortController();
     const troubles: string[] = [];
     try {
@@ -152,12 +153,19 @@ describe("workers", () => {
     w1 = await join_("w1");
     expect(w1.credential).toMatch(/^[0-9a-f]{64}$/);
     expect(w1.heartbeatMs).toBe(HEARTBEAT_MS);
-    expect(w1.nats).toEqual({ servers: server.nats!.servers, user: "worker-w1", pass: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    nc = await connect({ servers: w1.nats.servers, user: w1.nats.user!, pass: w1.nats.pass!, reconnect: false });
+    expect(w1.nats).toEqual({ servers: server.nats!.servers, user: "worker-w1", pass: expect.stringMatching(/^[0-9a-f]{64}$/), inboxPrefix: "_INBOX_worker-w1" });
+    nc = await connect({ servers: w1.nats.servers, user: w1.nats.user!, pass: w1.nats.pass!, inboxPrefix: w1.nats.inboxPrefix!, reconnect: false });
+    // It sees a chunk only by being delivered it: no listening to the chunk subjects or to another worker's
+    // replies, no reading the queue by sequence, no consumer of its own on it (a chunk carries its ticket).
+    for (const subject of ["cellar.chunks.>", "_INBOX.>", "_INBOX_worker-w2.>"]) {
+      expect(await subscriptionRefusal(nc, subject), subject).toMatch(/permissions? violation for subscription/i);
+    }
+    const mine = await jetstreamManager(nc);
+    await expect(mine.streams.getMessage(STREAM, { seq: 1 })).rejects.toThrow(/permissions? violation/i);
+    await expect(mine.consumers.add(STREAM, { name: "spy", filter_subject: "cellar.chunks.cpu.>" })).rejects.toThrow(/permissions? violation/i);
     // Its NATS user may use JetStream but not remove what the server keeps there.
     const js = await jetstreamManager(await connect({ servers: server.nats!.servers, user: server.nats!.user!, pass: server.nats!.pass! }).then((admin) => (closers.push(admin), admin)));
     await js.streams.add({ name: "KEEP", subjects: ["keep.>"] });
-    const mine = await jetstreamManager(nc);
     expect((await mine.streams.info("KEEP")).config.name).toBe("KEEP");
     await expect(mine.streams.delete("KEEP")).rejects.toThrow(/permissions? violation/i);
     await expect(mine.streams.update("KEEP", { subjects: ["keep.>", "more.>"] })).rejects.toThrow(/permissions? violation/i);
@@ -301,7 +309,7 @@ describe("cellar serve's remote placement asks its registry", () => {
     watch.stop();
     expect([...seen].sort()).toEqual(["rv", "stranger"]);
     const good = await join_("good");
-    const gnc = await connect({ servers: good.nats.servers, user: good.nats.user!, pass: good.nats.pass! });
+    const gnc = await connect({ servers: good.nats.servers, user: good.nats.user!, pass: good.nats.pass!, inboxPrefix: good.nats.inboxPrefix! });
     const stop = new AbortController();
     const loop = runWorker({ nc: gnc, name: "good", cpu, signal: stop.signal, pullExpiresMs: 1_000, drainMs: 0 });
     try {
@@ -354,3 +362,17 @@ describe("cellar serve's remote placement asks its registry", () => {
     }
   });
 });
+
+/** The error a subscription to `subject` ends with (within 2 s), or "" when the server let it stand. */
+async function subscriptionRefusal(nc: NatsConnection, subject: string): Promise<string> {
+  const sub = nc.subscribe(subject);
+  const standing = setTimeout(() => sub.unsubscribe(), 2_000);
+  try {
+    for await (const _ of sub) continue;
+    return "";
+  } catch (err) {
+    return String(err);
+  } finally {
+    clearTimeout(standing);
+  }
+}

@@ -58,6 +58,8 @@ export interface NatsAccess {
   servers: string[];
   user?: string;
   pass?: string;
+  /** The inbox prefix its own user may subscribe under (and nothing else): connect with it. */
+  inboxPrefix?: string;
 }
 
 /** What the server answers a worker that joined. */

@@ -26,6 +26,7 @@
 import { CellarError } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
 import type { ChildProcess, ProcessSignal } from "../runtime/types.ts";
+import { keyToken } from "./protocol.ts";
 
 export interface LocalNatsOptions {
   /** JetStream's file storage and the config file go here (created). */
@@ -44,6 +45,12 @@ export interface LocalNatsOptions {
 export interface NatsUser {
   user: string;
   pass: string;
+  /**
+   * With `ownInbox`: the only subjects it may subscribe to are under this prefix (`_INBOX_<user>`), so it must
+   * connect with it (nats.js `inboxPrefix`). The replies JetStream sends it — its pulled chunks, its KV reads —
+   * come there, and no other user's do.
+   */
+  inboxPrefix?: string;
 }
 
 /** The name of the server's own user. */
@@ -67,8 +74,8 @@ export class LocalNats {
   /** The server's own user: what `cellar serve` connects as. */
   readonly admin: NatsUser = { user: SERVER_USER, pass: secret() };
   readonly #options: LocalNatsOptions;
-  /** Each added user's password and the subjects it may not publish to. */
-  readonly #users = new Map<string, { pass: string; deny: string[] }>();
+  /** Each added user's password, the subjects it may not publish to, and the only ones it may subscribe to (all when absent). */
+  readonly #users = new Map<string, { pass: string; deny: string[]; subscribe?: string[] }>();
   #port: number;
   #child: ChildProcess | undefined;
   /** How the nats-server ended when nobody stopped it (killed, crashed), until the next start. */
@@ -188,14 +195,18 @@ export class LocalNats {
   /**
    * Adds a user with a new password (or gives `user` a new one) and reloads; resolves once reloaded.
    * `deny`: subjects it may not publish to (NATS wildcards), e.g. the JetStream API calls that delete streams.
+   * `ownInbox`: it may subscribe only under an inbox prefix of its own (NatsUser.inboxPrefix), not to other
+   * users' replies nor to any published subject: what it receives is what was sent to it.
    */
-  addUser(user: string, options: { deny?: string[] } = {}): Promise<NatsUser> {
+  addUser(user: string, options: { deny?: string[]; ownInbox?: boolean } = {}): Promise<NatsUser> {
     if (!USER_NAME.test(user) || user === SERVER_USER) {
       throw new CellarError(`NATS user ${JSON.stringify(user)}: expected letters, digits, '.', '_' or '-' (up to 100), and not "${SERVER_USER}"`);
     }
     const pass = secret();
-    this.#users.set(user, { pass, deny: options.deny ?? [] });
-    return this.#change().then(() => ({ user, pass }));
+    // keyToken: one subject token (no '.'), so that no user's prefix is another's followed by a token.
+    const inboxPrefix = options.ownInbox ? `_INBOX_${keyToken(user)}` : undefined;
+    this.#users.set(user, { pass, deny: options.deny ?? [], ...(inboxPrefix ? { subscribe: [`${inboxPrefix}.>`] } : {}) });
+    return this.#change().then(() => ({ user, pass, ...(inboxPrefix ? { inboxPrefix } : {}) }));
   }
 
   /** Removes a user and reloads, which closes its connections; false when there was no such user. */
@@ -246,9 +257,8 @@ export class LocalNats {
   }
 
   async #writeConfig(): Promise<void> {
-    const users = [[this.admin.user, { pass: this.admin.pass, deny: [] }] as const, ...this.#users].map(([user, { pass, deny }]) => {
-      const permissions = deny.length > 0 ? `, permissions: { publish: { deny: [${deny.map(quote).join(", ")}] } }` : "";
-      return `    { user: ${quote(user)}, password: ${quote(pass)}${permissions} }`;
+    const users = [[this.admin.user, { pass: this.admin.pass, deny: [] as string[] }] as const, ...this.#users].map(([user, { pass, ...rules }]) => {
+      return `    { user: ${quote(user)}, password: ${quote(pass)}${permissionsOf(rules)} }`;
     });
     const text = [
       "# Written by cellar (kernel/remote/nats-local.ts); rewritten as workers join and are revoked. Mode 0600: it holds passwords.",
@@ -290,6 +300,16 @@ export class LocalNats {
 /** 32 random bytes as hex: a password with nothing to escape in a config file or a URL. */
 function secret(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A user's `permissions` block in the config, or nothing when it may do everything. */
+function permissionsOf({ deny, subscribe }: { deny: string[]; subscribe?: string[] }): string {
+  const list = (subjects: string[]) => `[${subjects.map(quote).join(", ")}]`;
+  const parts = [
+    ...(deny.length > 0 ? [`publish: { deny: ${list(deny)} }`] : []),
+    ...(subscribe ? [`subscribe: { allow: ${list(subscribe)} }`] : []),
+  ];
+  return parts.length > 0 ? `, permissions: { ${parts.join(", ")} }` : "";
 }
 
 /** A string as the NATS config reads one: JSON's quoting is what its parser takes for a double-quoted string. */

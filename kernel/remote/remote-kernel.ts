@@ -73,6 +73,7 @@ export async function runRemoteKernel(o: RemoteKernelOptions): Promise<WorkerCou
     const nc = await connect({
       servers: joined.nats.servers,
       ...(joined.nats.user ? { user: joined.nats.user, pass: joined.nats.pass } : {}),
+      ...(joined.nats.inboxPrefix ? { inboxPrefix: joined.nats.inboxPrefix } : {}),
       name: `cellar-worker-${joined.name}`,
       maxReconnectAttempts: -1,
     });

@@ -46,7 +46,12 @@ export const JoinBodySchema = z.object({
 const JoinAnswerSchema = z.object({
   name: z.string(),
   credential: z.string(),
-  nats: z.object({ servers: z.array(z.string()), user: z.string().optional(), pass: z.string().optional() }),
+  nats: z.object({
+    servers: z.array(z.string()),
+    user: z.string().optional(),
+    pass: z.string().optional(),
+    inboxPrefix: z.string().optional().describe("the inbox prefix its own NATS user may subscribe under, and nothing else: connect with it"),
+  }),
   heartbeatMs: z.number().int(),
 }).openapi("WorkerJoined");
 
