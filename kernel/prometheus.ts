@@ -86,6 +86,11 @@ export const metrics = {
     help: "Result or failure records of remote chunks signed by a worker this server does not accept (revoked): discarded, the chunk run again",
     registers: [registry],
   }),
+  remoteLeasesExpired: new Counter({
+    name: "cellar_remote_leases_expired_total",
+    help: "Remote chunks delivered again because the worker holding them sent no ack within ack_wait (it died, froze or was cut off)",
+    registers: [registry],
+  }),
   remoteRedeliveries: new Counter({
     name: "cellar_remote_redeliveries_total",
     help: "Deliveries of remote chunks after the first (a failed try, or a worker that died or froze past ack_wait)",

@@ -213,6 +213,7 @@ describe("ctx.map with placement remote", () => {
   it("accepts one copy of a chunk two workers finished, and counts the other as a rejected duplicate", async () => {
     const duplicates = await metric("cellar_remote_duplicate_results_total");
     const redeliveries = await metric("cellar_remote_redeliveries_total");
+    const expired = await metric("cellar_remote_leases_expired_total");
     const cellar = await remoteCellar();
     const stale = staleWorker("stale");
     const workers: Worker[] = [stale];
@@ -229,6 +230,8 @@ describe("ctx.map with placement remote", () => {
       await until(async () => await metric("cellar_remote_duplicate_results_total") > duplicates);
       expect(await metric("cellar_remote_duplicate_results_total")).toBe(duplicates + 1);
       expect(await metric("cellar_remote_redeliveries_total")).toBe(redeliveries + 1);
+      // The stale worker's try was still Running when the chunk came back: its lease expired.
+      expect(await metric("cellar_remote_leases_expired_total")).toBe(expired + 1);
     } finally {
       await stopAll(workers);
       await cellar.close();
@@ -276,6 +279,7 @@ describe("ctx.map with placement remote", () => {
   });
 
   it("fails the cell when a chunk fails on every try, naming the chunk, its error and the workers; a cell retry runs it again", async () => {
+    const expired = await metric("cellar_remote_leases_expired_total");
     const cellar = await remoteCellar({ access: true });
     const workers = [worker("w1"), worker("w2")];
     try {
@@ -288,6 +292,8 @@ describe("ctx.map with placement remote", () => {
       expect(detail.cells[0].error).toMatch(
         /^cell "m": ctx\.map: chunk 3 \(items 12–15\) failed after 2 tries on workers? (w1|w2)(, (w1|w2))?: RangeError: 13 is unlucky$/,
       );
+      // Its redeliveries followed failed tries, given back at once: no lease expired.
+      expect(await metric("cellar_remote_leases_expired_total")).toBe(expired);
     } finally {
       await stopAll(workers);
     }

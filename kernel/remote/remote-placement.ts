@@ -78,6 +78,7 @@ import {
   STREAM_CONFIG,
   taskModuleRef,
   TRIES,
+  tryKey,
   unpackValues,
 } from "./protocol.ts";
 
@@ -345,10 +346,23 @@ export class RemoteChunks implements RemoteHost {
     } catch {
       return; // a record this kernel cannot read counts for nothing; its chunk's result still settles the map
     }
-    if (record.state === ChunkTryState.Running && record.delivery > 1) metrics.remoteRedeliveries.inc();
+    if (record.state === ChunkTryState.Running && record.delivery > 1) {
+      metrics.remoteRedeliveries.inc();
+      this.#countExpiredLease(record.key, record.delivery);
+    }
     if (record.state === ChunkTryState.Duplicate) metrics.remoteDuplicates.inc();
     const prefix = record.key.split(".").slice(0, 3).join(".");
     for (const session of this.#sessions.get(prefix) ?? []) session.onTry(record);
+  }
+
+  /**
+   * A redelivery whose previous try is still Running: that worker neither finished nor gave the chunk back
+   * (a failed try records Failed before its nak), so its lease ran out after ack_wait.
+   */
+  #countExpiredLease(key: string, delivery: number): void {
+    this.tries.get(tryKey(key, delivery - 1)).then((entry) => {
+      if (entry?.operation === "PUT" && decodeTry(entry.value).state === ChunkTryState.Running) metrics.remoteLeasesExpired.inc();
+    }, () => {});
   }
 
   /** Stops the watchers and fails the chunks still waiting; a connection given stays open, one made here is closed. */
