@@ -7,13 +7,14 @@
 #   - chromium: the real browser the UI tests drive through playwright-core (its own download is unreachable);
 #   - nats-server (2.9.10): the NATS JetStream that remote kernels use; the tests start real ones on 127.0.0.1,
 #     as `cellar serve --nats-local` does;
+#   - iproute2: `ip netns`, with which a remote-kernel test cuts a worker off the network in a namespace of its own;
 #   - the npm packages in package-lock.json (npm ci), when node_modules does not match it.
 # Usage: bash scripts/setup.sh        (scripts/test.sh runs it before the tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian package -> the suite it must come from ("" = any: bookworm's Vulkan loader serves the newer Mesa).
-declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="" [chromium]="" [nats-server]="")
+declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="" [chromium]="" [nats-server]="" [iproute2]="")
 
 installed() { # a package is installed, and from backports when it must be
   local status
