@@ -52,25 +52,20 @@ const WHOLE_NUMBER = /^[+-]?\d+$/;
  */
 export function parseQrels(text: string, source: string): Qrels {
   const qrels: Qrels = new Map();
-  const firstLines = new Map<string, Map<string, number>>();
+  const query = new QueryCache<Map<string, number>>(qrels, () => new Map());
   let count = 0;
-  forEachLine(text, (fields, lineNo, line) => {
-    if (fields.length !== 4 || !WHOLE_NUMBER.test(fields[3])) {
-      throw new CellarError(`${source} line ${lineNo}: expected ${QRELS_FORMAT}, got ${quote(line)}`);
-    }
-    const [qid, , docid, gainText] = fields;
-    let judged = qrels.get(qid);
-    let lines = firstLines.get(qid);
-    if (judged === undefined || lines === undefined) {
-      qrels.set(qid, (judged = new Map()));
-      firstLines.set(qid, (lines = new Map()));
-    }
+  forEachLine(text, (f, fields, lineNo, lineStart, lineEnd) => {
+    const gain = fields === 4 ? wholeNumber(text, f[6], f[7]) : NaN;
+    if (Number.isNaN(gain)) throw new CellarError(`${source} line ${lineNo}: expected ${QRELS_FORMAT}, got ${quote(text.slice(lineStart, lineEnd))}`);
+    const judged = query.get(text, f[0], f[1]);
+    const lines = query.lines;
+    const docid = text.slice(f[4], f[5]);
     const first = lines.get(docid);
     if (first !== undefined) {
-      throw new CellarError(`${source} line ${lineNo}: duplicate judgment for query ${qid}, document ${docid} (first on line ${first})`);
+      throw new CellarError(`${source} line ${lineNo}: duplicate judgment for query ${query.qid}, document ${docid} (first on line ${first})`);
     }
     lines.set(docid, lineNo);
-    judged.set(docid, Number(gainText));
+    judged.set(docid, gain);
     count++;
   });
   if (count === 0) throw new CellarError(`${source}: no judgments; expected lines ${QRELS_FORMAT}`);
@@ -84,25 +79,19 @@ export function parseQrels(text: string, source: string): Qrels {
  */
 export function parseRun(text: string, source: string): Run {
   const run: Run = new Map();
-  // qid → docid → line: catches duplicates and says where the first one was.
-  const firstLines = new Map<string, Map<string, number>>();
+  const query = new QueryCache<RunEntry[]>(run, () => []);
   let count = 0;
-  forEachLine(text, (fields, lineNo, line) => {
-    const score = fields.length === 6 ? Number(fields[4]) : NaN;
-    if (!Number.isFinite(score)) {
-      throw new CellarError(`${source} line ${lineNo}: expected ${RUN_FORMAT}, got ${quote(line)}`);
-    }
-    const qid = fields[0];
-    const docid = fields[2];
-    let entries = run.get(qid);
-    let lines = firstLines.get(qid);
-    if (entries === undefined || lines === undefined) {
-      run.set(qid, (entries = []));
-      firstLines.set(qid, (lines = new Map()));
-    }
+  forEachLine(text, (f, fields, lineNo, lineStart, lineEnd) => {
+    const score = fields === 6 ? decimal(text, f[8], f[9]) : NaN;
+    if (!Number.isFinite(score)) throw new CellarError(`${source} line ${lineNo}: expected ${RUN_FORMAT}, got ${quote(text.slice(lineStart, lineEnd))}`);
+    const entries = query.get(text, f[0], f[1]);
+    const lines = query.lines;
+    const docid = text.slice(f[4], f[5]);
     const first = lines.get(docid);
     if (first !== undefined) {
-      throw new CellarError(`${source} line ${lineNo}: document ${docid} listed twice for query ${qid} (first on line ${first}); trec_eval rejects duplicate docs`);
+      throw new CellarError(
+        `${source} line ${lineNo}: document ${docid} listed twice for query ${query.qid} (first on line ${first}); trec_eval rejects duplicate docs`,
+      );
     }
     lines.set(docid, lineNo);
     entries.push({ docid, score });
@@ -110,6 +99,32 @@ export function parseRun(text: string, source: string): Run {
   });
   if (count === 0) throw new CellarError(`${source}: no results; expected lines ${RUN_FORMAT}`);
   return run;
+}
+
+/**
+ * A query's value in `map`, created on first sight, and its docid → first
+ * line (for duplicates and where the first one was). Files list a query's
+ * lines together: the qid field is compared in place with the last one, so it
+ * is sliced out and looked up only when it changes.
+ */
+class QueryCache<T> {
+  qid = "";
+  lines = new Map<string, number>();
+  #value: T | undefined;
+  readonly #lines = new Map<string, Map<string, number>>();
+  constructor(readonly map: Map<string, T>, readonly create: () => T) {}
+
+  get(text: string, start: number, end: number): T {
+    if (this.#value !== undefined && end - start === this.qid.length && text.startsWith(this.qid, start)) return this.#value;
+    this.qid = text.slice(start, end);
+    let value = this.map.get(this.qid);
+    if (value === undefined) {
+      this.map.set(this.qid, (value = this.create()));
+      this.#lines.set(this.qid, new Map());
+    }
+    this.lines = this.#lines.get(this.qid)!;
+    return (this.#value = value);
+  }
 }
 
 /**
@@ -183,38 +198,132 @@ export function formatMeasure(value: number): string {
   return `${value < 0 ? "-" : ""}${(even / 10_000).toFixed(4)}`;
 }
 
-/** Calls `visit` with the whitespace-separated fields of each non-blank, non-comment line. */
-function forEachLine(text: string, visit: (fields: string[], lineNo: number, line: string) => void): void {
-  let start = 0;
+/** Fields kept per line: a run line's six and one more, to tell six from more. */
+const MAX_FIELDS = 7;
+const bounds = new Int32Array(2 * MAX_FIELDS);
+
+type LineVisitor = (f: Int32Array, fields: number, lineNo: number, lineStart: number, lineEnd: number) => void;
+
+/**
+ * Calls `visit` for each non-blank, non-comment line with its fields' [start,
+ * end) offsets into `text` (field i at f[2i], f[2i + 1]; at most MAX_FIELDS
+ * kept, `fields` counting them all) and the line's. Fields are split on C's
+ * isspace characters (space, \t, \n, \v, \f, \r), as trec_eval splits them;
+ * no string is made here: the parsers slice out only what they keep.
+ */
+function forEachLine(text: string, visit: LineVisitor): void {
+  if (spacesOnly(text)) spacedLines(text, visit);
+  else anyLines(text, visit);
+}
+
+/**
+ * True when the only isspace characters are spaces and newlines, as runs and
+ * qrels are written: such a text is split by the runtime's native indexOf,
+ * several times faster than looking at each character.
+ */
+function spacesOnly(text: string): boolean {
+  return !text.includes("\t") && !text.includes("\r") && !text.includes("\v") && !text.includes("\f");
+}
+
+function spacedLines(text: string, visit: LineVisitor): void {
+  const length = text.length;
   let lineNo = 0;
-  while (start < text.length) {
-    let end = text.indexOf("\n", start);
-    if (end < 0) end = text.length;
+  for (let at = 0; at < length;) {
     lineNo++;
-    const line = text.slice(start, end);
-    start = end + 1;
-    const fields = splitFields(line);
-    if (fields.length === 0 || fields[0].charCodeAt(0) === 35 /* # */) continue;
-    visit(fields, lineNo, line);
+    let lineEnd = text.indexOf("\n", at);
+    if (lineEnd < 0) lineEnd = length;
+    const lineStart = at;
+    at = lineEnd + 1;
+    let fields = 0;
+    for (let start = lineStart; start < lineEnd;) {
+      let space = text.indexOf(" ", start);
+      if (space < 0 || space > lineEnd) space = lineEnd;
+      // Two spaces together, or one at either end of the line, make an empty field: none.
+      if (space > start) {
+        if (fields < MAX_FIELDS) bounds[2 * fields] = start, bounds[2 * fields + 1] = space;
+        fields++;
+      }
+      start = space + 1;
+    }
+    if (fields === 0 || text.charCodeAt(bounds[0]) === 35 /* # */) continue;
+    visit(bounds, fields, lineNo, lineStart, lineEnd);
   }
 }
 
-/** Splits on C's isspace characters (space, \t, \n, \v, \f, \r), as trec_eval does. */
-function splitFields(line: string): string[] {
-  const fields: string[] = [];
-  let start = -1;
-  for (let i = 0; i <= line.length; i++) {
-    const c = i < line.length ? line.charCodeAt(i) : 32;
-    const space = c === 32 || (c >= 9 && c <= 13);
-    if (space) {
-      if (start >= 0) fields.push(line.slice(start, i));
-      start = -1;
-    } else if (start < 0) {
-      start = i;
+function anyLines(text: string, visit: LineVisitor): void {
+  const length = text.length;
+  let lineNo = 0;
+  let at = 0;
+  while (at < length) {
+    lineNo++;
+    const lineStart = at;
+    let fields = 0;
+    let start = -1;
+    let c = 0;
+    for (; at < length && (c = text.charCodeAt(at)) !== 10; at++) {
+      if (c === 32 || (c >= 9 && c <= 13)) {
+        if (start >= 0) {
+          if (fields < MAX_FIELDS) bounds[2 * fields] = start, bounds[2 * fields + 1] = at;
+          fields++;
+          start = -1;
+        }
+      } else if (start < 0) {
+        start = at;
+      }
+    }
+    if (start >= 0) {
+      if (fields < MAX_FIELDS) bounds[2 * fields] = start, bounds[2 * fields + 1] = at;
+      fields++;
+    }
+    const lineEnd = at;
+    at++; // past the newline
+    if (fields === 0 || text.charCodeAt(bounds[0]) === 35 /* # */) continue;
+    visit(bounds, fields, lineNo, lineStart, lineEnd);
+  }
+}
+
+/** The field as a whole number (`[+-]digits`), or NaN. */
+function wholeNumber(text: string, start: number, end: number): number {
+  const field = text.slice(start, end);
+  return WHOLE_NUMBER.test(field) ? Number(field) : NaN;
+}
+
+/**
+ * The field as `Number` reads it. The common form, [-]digits[.digits] with at
+ * most 15 digits, is computed in place: its digits make an exact integer below
+ * 2⁵³ and its power of ten is exact, so one division rounds correctly and
+ * gives Number's value to the bit. Anything else goes to Number.
+ */
+function decimal(text: string, start: number, end: number): number {
+  // Longer than a sign, 15 digits and a point: more than 15 digits, not the fast form.
+  if (end - start > 17) return Number(text.slice(start, end));
+  let at = start;
+  const negative = text.charCodeAt(at) === 45; /* - */
+  if (negative) at++;
+  let digits = 0;
+  let fraction = -1;
+  let value = 0;
+  for (; at < end; at++) {
+    const c = text.charCodeAt(at);
+    if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 /* . */ && fraction < 0) {
+      fraction = at;
+    } else {
+      break;
     }
   }
-  return fields;
+  const decimals = fraction < 0 ? 0 : end - fraction - 1;
+  if (at !== end || digits === 0 || digits > 15 || decimals === 0 && fraction >= 0 || fraction === (negative ? start + 1 : start)) {
+    return Number(text.slice(start, end));
+  }
+  const magnitude = decimals === 0 ? value : value / POWERS_OF_TEN[decimals];
+  return negative ? -magnitude : magnitude;
 }
+
+// From their decimal literals, so each is exact.
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, i) => Number(`1e${i}`));
 
 function quote(text: string): string {
   return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
