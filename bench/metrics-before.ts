@@ -1,10 +1,13 @@
 // The trec parsing and scoring as they were before the fast parser (cells/eval/trec.ts and metrics.ts at
-// 63c9ba6), kept verbatim in the parts that cost time, so bench/metrics.bench.ts can measure the old
-// implementation beside the new one in the same run and check both give the same numbers.
+// 63c9ba6), copied verbatim, so bench/metrics.bench.ts can measure the old implementation beside the new
+// one in the same run and check both give the same numbers.
+import { CellarError } from "../kernel/mod.ts";
 import { byTrecOrder, type Qrels, type Run, type RunEntry, strcmp } from "../cells/eval/trec.ts";
 
 type Metrics = Record<string, number>;
 const NDCG_CUTOFF = 10;
+const QRELS_FORMAT = `"qid 0 docid gain" with a whole-number gain`;
+const RUN_FORMAT = `"qid Q0 docid rank score tag" with a finite score`;
 const WHOLE_NUMBER = /^[+-]?\d+$/;
 export function parseQrelsBefore(text: string, source: string): Qrels {
   const qrels: Qrels = new Map();
@@ -12,7 +15,7 @@ export function parseQrelsBefore(text: string, source: string): Qrels {
   let count = 0;
   forEachLine(text, (fields, lineNo, line) => {
     if (fields.length !== 4 || !WHOLE_NUMBER.test(fields[3])) {
-      throw new Error(`line ${lineNo}`);
+      throw new CellarError(`${source} line ${lineNo}: expected ${QRELS_FORMAT}, got ${quote(line)}`);
     }
     const [qid, , docid, gainText] = fields;
     let judged = qrels.get(qid);
@@ -23,13 +26,13 @@ export function parseQrelsBefore(text: string, source: string): Qrels {
     }
     const first = lines.get(docid);
     if (first !== undefined) {
-      throw new Error(`line ${lineNo}`);
+      throw new CellarError(`${source} line ${lineNo}: duplicate judgment for query ${qid}, document ${docid} (first on line ${first})`);
     }
     lines.set(docid, lineNo);
     judged.set(docid, Number(gainText));
     count++;
   });
-  if (count === 0) throw new Error("no judgments");
+  if (count === 0) throw new CellarError(`${source}: no judgments; expected lines ${QRELS_FORMAT}`);
   return qrels;
 }
 export function parseRunBefore(text: string, source: string): Run {
@@ -40,7 +43,7 @@ export function parseRunBefore(text: string, source: string): Run {
   forEachLine(text, (fields, lineNo, line) => {
     const score = fields.length === 6 ? Number(fields[4]) : NaN;
     if (!Number.isFinite(score)) {
-      throw new Error(`line ${lineNo}`);
+      throw new CellarError(`${source} line ${lineNo}: expected ${RUN_FORMAT}, got ${quote(line)}`);
     }
     const qid = fields[0];
     const docid = fields[2];
@@ -52,13 +55,13 @@ export function parseRunBefore(text: string, source: string): Run {
     }
     const first = lines.get(docid);
     if (first !== undefined) {
-      throw new Error(`line ${lineNo}: duplicate`);
+      throw new CellarError(`${source} line ${lineNo}: document ${docid} listed twice for query ${qid} (first on line ${first}); trec_eval rejects duplicate docs`);
     }
     lines.set(docid, lineNo);
     entries.push({ docid, score });
     count++;
   });
-  if (count === 0) throw new Error("no results");
+  if (count === 0) throw new CellarError(`${source}: no results; expected lines ${RUN_FORMAT}`);
   return run;
 }
 function forEachLine(text: string, visit: (fields: string[], lineNo: number, line: string) => void): void {
@@ -90,6 +93,9 @@ function splitFields(line: string): string[] {
   }
   return fields;
 }
+function quote(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}
 export function evaluateBefore(qrels: Qrels, run: Run, options: { k?: number[] } = {}) {
   const ks = cutoffs(options.k);
   const perQuery = new Map<string, Metrics>();
@@ -101,7 +107,9 @@ export function evaluateBefore(qrels: Qrels, run: Run, options: { k?: number[] }
   }
   const missingInRun = [...qrels.keys()].filter((qid) => !run.has(qid)).sort(strcmp);
   if (perQuery.size === 0) {
-    throw new Error("run and qrels share no query id");
+    throw new CellarError(
+      `run and qrels share no query id (run: ${sample([...run.keys()])}; qrels: ${sample([...qrels.keys()])}); expected the same query ids in both`,
+    );
   }
   const mean: Metrics = {};
   for (const metrics of perQuery.values()) {
@@ -153,9 +161,9 @@ function checked(qid: string, entries: RunEntry[]): RunEntry[] {
   const seen = new Set<string>();
   for (const { docid, score } of entries) {
     if (seen.has(docid)) {
-      throw new Error(`run, query ${qid}: document ${docid} is listed twice; expected each document once per query (trec_eval rejects duplicate docs)`);
+      throw new CellarError(`run, query ${qid}: document ${docid} is listed twice; expected each document once per query (trec_eval rejects duplicate docs)`);
     }
-    if (!Number.isFinite(score)) throw new Error(`run, query ${qid}, document ${docid}: score ${score}: expected a finite number`);
+    if (!Number.isFinite(score)) throw new CellarError(`run, query ${qid}, document ${docid}: score ${score}: expected a finite number`);
     seen.add(docid);
   }
   return entries;
@@ -163,7 +171,11 @@ function checked(qid: string, entries: RunEntry[]): RunEntry[] {
 function cutoffs(k: number[] | undefined): number[] {
   const ks = k ?? [10, 100];
   if (!Array.isArray(ks) || !ks.every((n) => Number.isInteger(n) && n > 0)) {
-    throw new Error(`evaluate options.k ${JSON.stringify(k)}: expected an array of positive whole numbers`);
+    throw new CellarError(`evaluate options.k ${JSON.stringify(k)}: expected an array of positive whole numbers`);
   }
   return [...new Set([...ks, NDCG_CUTOFF])].sort((a, b) => a - b);
+}
+function sample(qids: string[]): string {
+  const shown = qids.slice(0, 3).map((q) => JSON.stringify(q)).join(", ");
+  return qids.length > 3 ? `${shown}, … (${qids.length})` : shown || "none";
 }

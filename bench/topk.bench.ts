@@ -11,7 +11,15 @@
 //   (c) topk_device: `topKGpu` on the adapter `webgpu` gives (lavapipe here: a CPU emulating a
 //       GPU, so no target for tuning); skipped with a note when there is none.
 // Each reports how many result indices differ from the reference's and whether every
-// difference lies between scores within 1e-5 (ties). Then index_open: an index of the same
+// difference lies between scores within 1e-5 (ties).
+//   (d) topk_batch: the eval's load, --batch-queries (225) queries at once, on the matrix-product
+//       path (`topKMatmul`: onnxruntime's Gemm, with its TopK and with our heap selecting), the SIMD
+//       scan, and numpy (OpenBLAS) on the same rows in a child python3 (bench/topk-numpy.ts;
+//       "skipped: no numpy" without it): queries/s, GFLOP/s, fraction of --peak-gflops (422 here)
+//       and the ratio to numpy, measured in this run;
+//   (e) topk_single: one query at a time (what `cellar search` does), ms per query and the GB/s of
+//       vectors streamed, for the SIMD scan, the matrix product, numpy, and the int8 scan with exact
+//       rescoring (`topKQuantized`), whose recall@100 against exact search is reported. Then index_open: an index of the same
 // vectors written to a DuckDB file, opened the old way (every row through `store.query` as JS
 // objects), through the chunk reader, and by `openIndex` (with the embedder), and
 // index_search: `index.search` of 225 query vectors at k = 100, the eval pipeline's load.
@@ -22,6 +30,9 @@ import { openIndex } from "../cells/index/search.ts";
 import { topK, topKGpu, type TopKResult } from "../cells/index/topk.ts";
 import { topKCpu } from "../cells/index/topk-cpu.ts";
 import { dotsKernel } from "../cells/index/dots-simd.ts";
+import { matmulTopKAvailable, topKMatmul } from "../cells/index/topk-matmul.ts";
+import { quantizeVectors, topKQuantized } from "../cells/index/topk-quantized.ts";
+import { numpyTopK } from "./topk-numpy.ts";
 import { GpuDevice } from "../kernel/compute/gpu-device.ts";
 import { runtime } from "../kernel/runtime/mod.ts";
 import { Store } from "../kernel/store/store.ts";
@@ -39,6 +50,9 @@ const DIM = option("dim", 512);
 const NUM_QUERIES = option("queries", 64);
 const K = option("k", 100);
 const REFERENCE_QUERIES = Math.min(NUM_QUERIES, option("reference-queries", 8));
+const BATCH_QUERIES = option("batch-queries", 225);
+const SINGLE_QUERIES = option("single-queries", 20);
+const PEAK_GFLOPS = option("peak-gflops", 422);
 const CHUNKS_PER_DOCUMENT = 4;
 
 function emit(result: Record<string, unknown>): void {
@@ -109,6 +123,92 @@ for (const simd of [true, false]) {
     gflop_per_s: round((2 * queriesNow * NUM_VECTORS * DIM) / 1e9 / (run.ms / 1000), 2),
     ...agreement(run.value, reference.value, REFERENCE_QUERIES, K),
   });
+}
+
+// (d) the eval's batch, and (e) one query at a time: the same queries (seed 2, so the reference's queries come first).
+const batch = unitVectors(Math.max(BATCH_QUERIES, SINGLE_QUERIES, REFERENCE_QUERIES), DIM, 2);
+const numpyDir = mkdtempSync(join(tmpdir(), "cellar-topk-numpy-"));
+const numpy = (() => {
+  try {
+    return numpyTopK(numpyDir, vectors, batch.subarray(0, BATCH_QUERIES * DIM), DIM, K, SINGLE_QUERIES);
+  } finally {
+    rmSync(numpyDir, { recursive: true, force: true });
+  }
+})();
+await batchFigures();
+await singleFigures();
+
+async function best<T>(runs: number, fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
+  let out = await time(fn);
+  for (let i = 1; i < runs; i++) {
+    const again = await time(fn);
+    if (again.ms < out.ms) out = again;
+  }
+  return out;
+}
+
+async function batchFigures(): Promise<void> {
+  const flop = 2 * BATCH_QUERIES * NUM_VECTORS * DIM;
+  const rate = (ms: number) => ({ queries_per_s: qps(BATCH_QUERIES, ms), gflop_per_s: round(flop / 1e9 / (ms / 1000), 1), peak_fraction: round(flop / 1e9 / (ms / 1000) / PEAK_GFLOPS, 3) });
+  const numpyQps = "batch_ms" in numpy ? qps(BATCH_QUERIES, numpy.batch_ms) : undefined;
+  const row = { benchmark: "topk_batch", ...shape, queries: BATCH_QUERIES, peak_gflops: PEAK_GFLOPS };
+  if ("batch_ms" in numpy) {
+    emit({ ...row, kernel: `numpy ${numpy.numpy} (argpartition)`, ms: round(numpy.batch_ms), ...rate(numpy.batch_ms), product_only_gflop_per_s: round(flop / 1e9 / (numpy.product_ms / 1000), 1) });
+  } else {
+    emit({ ...row, kernel: "numpy", skipped: numpy.skipped });
+  }
+  const queriesNow = batch.subarray(0, BATCH_QUERIES * DIM);
+  const kernels: [string, (() => Promise<TopKResult>) | undefined][] = [
+    ["onnxruntime Gemm + TopK", (await matmulTopKAvailable()) ? () => topKMatmul(queriesNow, vectors, DIM, K) : undefined],
+    ["onnxruntime Gemm + heap", (await matmulTopKAvailable()) ? () => topKMatmul(queriesNow, vectors, DIM, K, { selection: "heap" }) : undefined],
+    ["wasm-simd scan", async () => topKCpu(queriesNow, vectors, DIM, K)],
+  ];
+  for (const [kernel, fn] of kernels) {
+    if (!fn) {
+      emit({ ...row, kernel, skipped: "onnxruntime-node does not load in this runtime" });
+      continue;
+    }
+    const run = await best(3, fn);
+    const target = numpyQps === undefined ? {} : { ratio_to_numpy: round(qps(BATCH_QUERIES, run.ms) / numpyQps, 2), target_met: qps(BATCH_QUERIES, run.ms) >= Math.max(540, numpyQps) };
+    const firsts = { indices: run.value.indices.subarray(0, REFERENCE_QUERIES * K), scores: run.value.scores.subarray(0, REFERENCE_QUERIES * K) };
+    emit({ ...row, kernel, ms: round(run.ms), ...rate(run.ms), ...target, ...agreement(firsts, reference.value, REFERENCE_QUERIES, K) });
+  }
+}
+
+async function singleFigures(): Promise<void> {
+  const one = (q: number) => batch.subarray(q * DIM, (q + 1) * DIM);
+  const bytes = NUM_VECTORS * DIM * 4;
+  const row = { benchmark: "topk_single", ...shape, queries: SINGLE_QUERIES };
+  const perQuery = async (fn: (q: number) => Promise<TopKResult> | TopKResult) => {
+    await fn(0);
+    const results: TopKResult[] = [];
+    const run = await best(2, async () => {
+      results.length = 0;
+      for (let q = 0; q < SINGLE_QUERIES; q++) results.push(await fn(q));
+    });
+    return { ms: run.ms / SINGLE_QUERIES, results };
+  };
+  const exact = await perQuery((q) => topKCpu(one(q), vectors, DIM, K));
+  const line = (kernel: string, ms: number, streamed: number, extra: Record<string, unknown> = {}) =>
+    emit({ ...row, kernel, ms_per_query: round(ms, 2), queries_per_s: round(1000 / ms), gb_per_s: round(streamed / 1e9 / (ms / 1000), 1), ...extra });
+  line("wasm-simd scan (f32)", exact.ms, bytes);
+  if ("single_ms" in numpy) line(`numpy ${numpy.numpy}`, numpy.single_ms, bytes);
+  else emit({ ...row, kernel: "numpy", skipped: numpy.skipped });
+  if (await matmulTopKAvailable()) line("onnxruntime Gemm + TopK", (await perQuery((q) => topKMatmul(one(q), vectors, DIM, K))).ms, bytes);
+  const build = await time(() => quantizeVectors(vectors, DIM));
+  for (const candidates of [200, 1000]) {
+    const quantized = await perQuery((q) => topKQuantized(build.value, one(q), K, { candidates }));
+    let found = 0;
+    quantized.results.forEach((got, q) => {
+      const truth = new Set(exact.results[q].indices);
+      for (const i of got.indices) if (truth.has(i)) found++;
+    });
+    line(`int8 scan + exact rescoring of ${candidates}`, quantized.ms, build.value.codeBytes, {
+      recall_at_100: round(found / (SINGLE_QUERIES * K), 4),
+      speedup_vs_f32_scan: round(exact.ms / quantized.ms, 2),
+      quantize_ms: round(build.ms),
+    });
+  }
 }
 
 // (c) the device path

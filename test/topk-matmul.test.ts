@@ -46,7 +46,7 @@ describe("topKMatmul", () => {
       const queries = unitRows(random, numQueries, dim);
       const ref = topK(queries, vectors, dim, k);
       // Small tiles and blocks too: several tiles, a last tile shorter than k, a ragged last block.
-      for (const options of [{}, { tileVectors: 37, queryBlock: 4 }, { tileVectors: 1000, queryBlock: 2 }]) {
+      for (const options of [{}, { tileVectors: 37, queryBlock: 4 }, { tileVectors: 1000, queryBlock: 2 }, { selection: "heap" as const, tileVectors: 700 }]) {
         const got = await topKMatmul(queries, vectors, dim, k, options);
         expect(expectSameAsReference(queries, vectors, dim, got, ref)).toBeLessThanOrEqual(ref.indices.length / 100);
       }
@@ -61,8 +61,8 @@ describe("topKMatmul", () => {
     const vectors = new Float32Array(30 * dim);
     for (let copy = 0; copy < 3; copy++) vectors.set(base, copy * 10 * dim);
     const queries = Float32Array.from({ length: 2 * dim }, () => random());
-    for (const tileVectors of [30, 7, 10]) {
-      const got = await topKMatmul(queries, vectors, dim, 12, { tileVectors });
+    for (const options of [{ tileVectors: 30 }, { tileVectors: 7 }, { tileVectors: 10 }, { tileVectors: 7, selection: "heap" as const }]) {
+      const got = await topKMatmul(queries, vectors, dim, 12, options);
       for (let q = 0; q < 2; q++) {
         const at = q * 12;
         for (let i = 0; i < 12; i += 3) {

@@ -31,6 +31,12 @@ export interface TopKMatmulOptions {
   tileVectors?: number;
   /** Queries per Gemm; default 1024. */
   queryBlock?: number;
+  /**
+   * Where each tile's k best are picked: "graph" (default), onnxruntime's TopK
+   * in the same graph; "heap", every score read back and pushed through the
+   * heap in TypeScript. bench/topk.bench.ts measures both: TopK is faster.
+   */
+  selection?: "graph" | "heap";
 }
 
 const SCORE_TILE_FLOATS = 16 * 1024 * 1024;
@@ -38,7 +44,10 @@ const SCORE_TILE_FLOATS = 16 * 1024 * 1024;
 type Ort = typeof import("onnxruntime-node");
 interface Engine {
   ort: Ort;
+  /** Gemm + TopK. */
   session: InferenceSession;
+  /** Gemm alone, for selection "heap". */
+  scores: InferenceSession;
 }
 let engine: Promise<Engine | null> | undefined;
 
@@ -47,13 +56,12 @@ function loadEngine(): Promise<Engine | null> {
   engine ??= (async () => {
     try {
       const ort = (await import("onnxruntime-node")) as Ort;
-      const session = await ort.InferenceSession.create(scoresGraph(), {
-        executionProviders: ["cpu"],
-        intraOpNumThreads: runtime.cpuCount(),
-        interOpNumThreads: 1,
-        graphOptimizationLevel: "all",
-      });
-      return { ort, session };
+      const options = { executionProviders: ["cpu"], intraOpNumThreads: runtime.cpuCount(), interOpNumThreads: 1, graphOptimizationLevel: "all" } as const;
+      const [session, scores] = await Promise.all([
+        ort.InferenceSession.create(scoresGraph(true), options),
+        ort.InferenceSession.create(scoresGraph(false), options),
+      ]);
+      return { ort, session, scores };
     } catch {
       return null;
     }
@@ -66,16 +74,17 @@ export async function matmulTopKAvailable(): Promise<boolean> {
   return (await loadEngine()) !== null;
 }
 
-/** scores = q · vᵀ (Gemm, transB), then the k best per row; q [nq, d], v [nv, d], k [1]. */
-function scoresGraph(): Uint8Array {
+/** scores = q · vᵀ (Gemm, transB), then with `topK` the k best per row; q [nq, d], v [nv, d], k [1]. */
+function scoresGraph(topK: boolean): Uint8Array {
+  const gemm = nodeProto("Gemm", ["q", "v"], ["scores"], [attrInt("transB", 1)]);
+  const select = nodeProto("TopK", ["scores", "k"], ["values", "indices"], [attrInt("axis", 1), attrInt("largest", 1), attrInt("sorted", 1)]);
   const graph = graphProto({
     name: "cellar-topk",
-    nodes: [
-      nodeProto("Gemm", ["q", "v"], ["scores"], [attrInt("transB", 1)]),
-      nodeProto("TopK", ["scores", "k"], ["values", "indices"], [attrInt("axis", 1), attrInt("largest", 1), attrInt("sorted", 1)]),
-    ],
-    inputs: [valueInfo("q", FLOAT, ["nq", "d"]), valueInfo("v", FLOAT, ["nv", "d"]), valueInfo("k", INT64, [1])],
-    outputs: [valueInfo("values", FLOAT, ["nq", "kk"]), valueInfo("indices", INT64, ["nq", "kk"])],
+    nodes: topK ? [gemm, select] : [gemm],
+    inputs: [valueInfo("q", FLOAT, ["nq", "d"]), valueInfo("v", FLOAT, ["nv", "d"]), ...(topK ? [valueInfo("k", INT64, [1])] : [])],
+    outputs: topK
+      ? [valueInfo("values", FLOAT, ["nq", "kk"]), valueInfo("indices", INT64, ["nq", "kk"])]
+      : [valueInfo("scores", FLOAT, ["nq", "nv"])],
   });
   return modelProto(graph, { opset: 17, producer: "cellar" });
 }
@@ -98,6 +107,11 @@ export async function topKMatmul(queries: Float32Array, vectors: Float32Array, d
       const nv = Math.min(tile, numVectors - v0);
       const tileK = Math.min(kk, nv);
       const v = new loaded.ort.Tensor("float32", vectors.subarray(v0 * dim, (v0 + nv) * dim), [nv, dim]);
+      if (options.selection === "heap") {
+        const out = await loaded.scores.run({ q, v });
+        pushScores(heaps, q0, nq, v0, nv, out.scores.data as Float32Array);
+        continue;
+      }
       const kt = new loaded.ort.Tensor("int64", BigInt64Array.of(BigInt(tileK)), [1]);
       const out = await loaded.session.run({ q, v, k: kt });
       mergeTile(heaps, q0, nq, v0, tileK, out.values, out.indices);
@@ -117,6 +131,20 @@ function mergeTile(heaps: TopKHeap[], q0: number, nq: number, v0: number, tileK:
       // A later tile's equal score has a higher index: it loses the tie, as `floor` says.
       if (!(s[j] > heap.floor)) break;
       heap.push(s[j], v0 + Number(at[j]));
+    }
+  }
+}
+
+/** Every score of a tile (query-major, nv per query) through the heaps, skipping those under each floor. */
+function pushScores(heaps: TopKHeap[], q0: number, nq: number, v0: number, nv: number, scores: Float32Array): void {
+  for (let q = 0; q < nq; q++) {
+    const heap = heaps[q0 + q];
+    let floor = heap.floor;
+    for (let v = 0, at = q * nv; v < nv; v++, at++) {
+      if (scores[at] > floor) {
+        heap.push(scores[at], v0 + v);
+        floor = heap.floor;
+      }
     }
   }
 }
