@@ -1,4 +1,4 @@
-import { CellarError } from "./errors.ts";
+import { CellarError, quoteValue } from "./errors.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -22,7 +22,7 @@ export function parseDuration(value: Duration, what: string): number {
     if (match) return Math.round(Number(match[1]) * UNITS[match[2]]);
   }
   throw new CellarError(
-    `${what}: ${JSON.stringify(value)} is not a duration; expected milliseconds or a string like "30s", "15m", "2h", "1d"`,
+    `${what}: ${quoteValue(value)} is not a duration; expected milliseconds or a string like "30s", "15m", "2h", "1d"`,
   );
 }
 

@@ -80,6 +80,21 @@ export function errorLine(err: unknown): string {
   return `non-Error value thrown: ${safeString(err)}`;
 }
 
+/**
+ * A value as an error message quotes it: JSON where JSON can say it (a string in quotes, escaped to one
+ * line), String() for what JSON.stringify cannot take (a BigInt, a cycle: it would throw a TypeError
+ * instead of the error being made) or leaves out (undefined, a function).
+ */
+export function quoteValue(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch {
+    // falls through to String()
+  }
+  return safeString(value).split(/[\r\n]/, 1)[0];
+}
+
 function safeString(value: unknown): string {
   try {
     return typeof value === "string" ? JSON.stringify(value) : String(value);

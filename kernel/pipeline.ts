@@ -1,7 +1,7 @@
 import { parseClaim } from "./compute/claim.ts";
 import type { Context } from "./context.ts";
 import { type Duration, parseDuration } from "./duration.ts";
-import { CellarError } from "./errors.ts";
+import { CellarError, quoteValue } from "./errors.ts";
 import type { RunKind } from "./run-records.ts";
 import type { EndedRunState } from "./state.ts";
 import { type DataInterval, Timetable } from "./timetable.ts";
@@ -373,7 +373,7 @@ const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.
 export function parseDate(value: string | Date, what: string): Date {
   const fail = (why: string): never => {
     const expected = `expected a date like "2026-05-01" or an ISO date-time like "2026-05-01T06:00:00Z"`;
-    throw new CellarError(`${what} ${JSON.stringify(value instanceof Date ? String(value) : value)}: ${expected}${why ? `; ${why}` : ""}`);
+    throw new CellarError(`${what} ${quoteValue(value instanceof Date ? String(value) : value)}: ${expected}${why ? `; ${why}` : ""}`);
   };
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? fail("an invalid Date") : new Date(value.getTime());
   if (typeof value !== "string") return fail(`a ${typeof value}, not a date`);

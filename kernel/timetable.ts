@@ -28,7 +28,7 @@
  * ```
  */
 import { Cron } from "croner";
-import { CellarError } from "./errors.ts";
+import { CellarError, quoteValue } from "./errors.ts";
 
 /** The data a run covers: logical date = start; the run fires at end. */
 export interface DataInterval {
@@ -226,12 +226,12 @@ function canonicalZone(timezone: string): string {
   try {
     return new Intl.DateTimeFormat("en-US", { timeZone: timezone }).resolvedOptions().timeZone;
   } catch {
-    throw new CellarError(`timezone ${JSON.stringify(timezone)}: not a known IANA time zone`);
+    throw new CellarError(`timezone ${quoteValue(timezone)}: not a known IANA time zone`);
   }
 }
 
 function parseSchedule(schedule: string, timezone: string): Cron {
-  const fail = (reason: string) => new CellarError(`schedule ${JSON.stringify(schedule)}: ${reason}; ${EXPECTED_SCHEDULE}`);
+  const fail = (reason: string) => new CellarError(`schedule ${quoteValue(schedule)}: ${reason}; ${EXPECTED_SCHEDULE}`);
   if (typeof schedule !== "string") throw fail("not a string");
   // croner's errors for these speak of its 7-field mode and its own parser; say it plainly.
   const preset = schedule.trim().startsWith("@");

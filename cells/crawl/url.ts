@@ -64,7 +64,8 @@ export function onSite(url: string, site: string, allowHosts: readonly string[] 
 export function normalizeAllowedHost(entry: string): string | undefined {
   const text = entry.trim().toLowerCase();
   if (text === "" || /[\s/?#@]/.test(text.replace(/^https?:\/\//, ""))) return undefined;
-  if (text.startsWith("*.")) return /^\*\.[a-z0-9.-]+$/.test(text) ? text : undefined;
+  // A suffix no host name can end in ("*.127.1": what precedes it makes an IPv4 address that WHATWG URL refuses) would match nothing.
+  if (text.startsWith("*.")) return /^\*\.[a-z0-9.-]+$/.test(text) && URL.canParse(`http://x${text.slice(1)}/`) ? text : undefined;
   try {
     const url = new URL(text.includes("://") ? text : `http://${text}`);
     if (!["http:", "https:"].includes(url.protocol) || !url.hostname) return undefined;
@@ -99,9 +100,15 @@ export function looksLikeNonPage(url: string): boolean {
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
+/**
+ * Unreserved characters decoded, other escapes upper-cased, and a "%" that starts no escape written as
+ * "%25" (what it stands for): left bare, it could meet the digits of a decoded escape ("%%34a" → "%4a")
+ * and make an escape that the next pass decodes, so that normalizing twice would differ from once.
+ */
 function normalizePercent(part: string): string {
   if (!part.includes("%")) return part;
-  return part.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => {
+  return part.replace(/%([0-9a-fA-F]{2})?/g, (_, hex: string | undefined) => {
+    if (hex === undefined) return "%25";
     const char = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
   });
