@@ -18,6 +18,7 @@
  */
 import { CellarError, type Context, type TableRef } from "../kernel/mod.ts";
 import { normalized } from "./index/search.ts";
+import { buildLexical, type LexicalOutput } from "./index/lexical-build.ts";
 
 /** What embed_docs returns. */
 interface Embedded {
@@ -35,6 +36,8 @@ export interface IndexOutput {
   dimensions: number;
   vectors: number;
   documents: number;
+  /** The BM25 index (index/lexical-build.ts) over embed_docs' documents; absent when its output names none. */
+  lexical?: LexicalOutput;
 }
 
 export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOutput> {
@@ -81,5 +84,6 @@ export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOu
   if (offset === 0) throw new CellarError(`build_index: embed_docs produced no vectors for model "${model}"; nothing to index`);
   const [count] = await ctx.sql(`SELECT count(DISTINCT document)::INT AS n FROM ${input.chunks.sql}`);
   ctx.log.info(`indexed ${offset} chunks of ${count.n} documents (${model}, ${dimensions} dimensions)`);
-  return { index: await index.finish(), model, dimensions, vectors: offset, documents: count.n as number };
+  const lexical = input.documents ? await buildLexical(ctx, input.documents) : undefined;
+  return { index: await index.finish(), model, dimensions, vectors: offset, documents: count.n as number, ...(lexical ? { lexical } : {}) };
 }
