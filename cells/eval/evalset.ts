@@ -113,10 +113,10 @@ function parseQueries(text: string, source: string): Question[] {
       throw new CellarError(`${where}: expected "id" to be a non-empty string or number, got ${clip(JSON.stringify(id) ?? "nothing")}`);
     }
     if (typeof question !== "string" || question.trim() === "") {
-      throw new CellarError(`${where}: expected "text" to be a non-empty string (question ${id})`);
+      throw new CellarError(`${where}: expected "text" to be a non-empty string (question ${JSON.stringify(id)})`);
     }
     const qid = String(id);
-    if (seen.has(qid)) throw new CellarError(`${where}: question id ${qid} appears twice`);
+    if (seen.has(qid)) throw new CellarError(`${where}: question id ${JSON.stringify(qid)} appears twice`);
     seen.add(qid);
     questions.push({ id: qid, text: question.trim() });
   }

@@ -137,6 +137,8 @@ export function formatRun(run: Run, tag: string): string {
   const lines: string[] = [];
   for (const [qid, entries] of run) {
     if (!/^\S+$/.test(qid)) throw new CellarError(`query id ${quote(qid)}: expected a non-empty word without whitespace`);
+    // A line starting with # is a comment to trec_eval and parseRun: the query's results would vanish on reading.
+    if (qid.startsWith("#")) throw new CellarError(`query id ${quote(qid)}: expected a word that does not start with #, which makes its lines comments`);
     const ranked = rankEntries(entries);
     for (let i = 0; i < ranked.length; i++) {
       const { docid, score } = ranked[i];
