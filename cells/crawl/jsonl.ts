@@ -92,7 +92,8 @@ function parseLine(bytes: Uint8Array, n: number, seed: JsonlSeed): Parsed {
   try {
     record = JSON.parse(text);
   } catch (err) {
-    return fail("invalid_json", err instanceof Error ? err.message : String(err));
+    // JSON.parse's message quotes the line, raw: a CR or U+2028 in it would break the one-line detail.
+    return fail("invalid_json", (err instanceof Error ? err.message : String(err)).replace(/[\r\n\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1)));
   }
   if (typeof record !== "object" || record === null || Array.isArray(record)) {
     return fail("invalid_record", `expected an object like {"id": ..., "text": ...}, got ${Array.isArray(record) ? "an array" : JSON.stringify(record)}`);

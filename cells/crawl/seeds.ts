@@ -61,12 +61,13 @@ export async function resolveSeeds(param: unknown, seedsFile: SeedsFileMode = "a
  * The seeds of a seeds file; the first bad line fails with its line number. A .txt file read by the
  * rule (`mode` "auto") whose lines are none of them seeds is a document: undefined.
  */
-async function readSeedsFile(path: string, given: string, mode: SeedsFileMode = "list"): Promise<Seed[] | undefined> {
+async function readSeedsFile(path: string, givenName: string, mode: SeedsFileMode = "list"): Promise<Seed[] | undefined> {
+  const given = shown(givenName);
   let text: string;
   try {
     text = await runtime.readTextFile(path);
   } catch (err) {
-    throw new CellarError(`seeds file ${given}: cannot be read (${err instanceof Error ? err.message : err})`);
+    throw new CellarError(`seeds file ${given}: cannot be read (${shown(err instanceof Error ? err.message : String(err))})`);
   }
   const dir = runtime.dirname(path);
   const seeds: Seed[] = [];
@@ -135,7 +136,7 @@ async function parseSeed(text: string, baseDir: string, where: string): Promise<
 
 async function localSeed(path: string, given: string, bad: (why: string) => never): Promise<Seed> {
   const info = await files.stat(path);
-  if (!info) return bad(`does not exist (${path})`);
+  if (!info) return bad(`does not exist (${shown(path)})`);
   if (info.directory) return { kind: "local", path, directory: true, given };
   if (info.kind !== "file") {
     const what = info.kind === "fifo" ? "a FIFO (named pipe)" : info.kind === "other" ? "something else" : `a ${info.kind.replace("_", " ")}`;
@@ -168,6 +169,11 @@ async function splitParam(param: unknown): Promise<string[]> {
     else out[out.length - 1] += `,${piece}`;
   }
   return out.map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** A name as an error shows it: as it is, or quoted when a control character (a line break) is in it, so the error stays one line. */
+function shown(name: string): string {
+  return /[\u0000-\u001f\u007f]/.test(name) ? JSON.stringify(name) : name;
 }
 
 function hasScheme(text: string): boolean {
