@@ -6,7 +6,10 @@
  * memory bandwidth. With CELLAR_SEARCH_QUANTIZED=1, those few queries take the
  * int8 scan with exact rescoring instead (topk-quantized.ts: a fourth of the
  * bytes, ~3× faster for one query over 100K × 512; recall@100 is measured in
- * bench/topk.bench.ts), the codes built once per vectors array.
+ * bench/topk.bench.ts), the codes built once per vectors array. Building them
+ * costs about a second per 100K × 512 vectors, so it pays in a process that
+ * searches one index many times (cellar serve's search page), not in a
+ * one-shot `cellar search`.
  *
  * @example
  * ```ts
