@@ -18,7 +18,7 @@
  */
 import { CellarError, type Context, type TableRef } from "../kernel/mod.ts";
 import { normalized } from "./index/search.ts";
-import { buildLexical, type LexicalOutput } from "./index/lexical-build.ts";
+import { buildLexical, type LexicalOutput, lexicalParams } from "./index/lexical-build.ts";
 
 /** What embed_docs returns. */
 interface Embedded {
@@ -45,6 +45,8 @@ export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOu
     throw new CellarError(`build_index: expected embed_docs' output ({ chunks, vectors, model, dimensions }), got ${JSON.stringify(input)}`);
   }
   const { dimensions, model } = input;
+  // A bad lexical param fails the cell before it writes anything.
+  lexicalParams.read(ctx.params);
   const index = await ctx.table("index", {
     chunk_id: "VARCHAR",
     document: "VARCHAR",

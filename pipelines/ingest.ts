@@ -9,6 +9,7 @@ import { CRAWL_PARAMS, crawlSeeds } from "../cells/crawl.ts";
 import { DEDUP_PARAMS, dedupCorpus } from "../cells/dedup.ts";
 import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
 import { buildIndex } from "../cells/build-index.ts";
+import { LEXICAL_PARAMS } from "../cells/index/lexical-build.ts";
 import { type SearchContext, searchIndex } from "../cells/index/search.ts";
 
 export default pipeline({
@@ -19,7 +20,7 @@ export default pipeline({
   catchup: false,
   maxActiveRuns: 1,
   defaults: { retries: 3, retryDelay: "15m", retryBackoff: "exponential" },
-  params: { ...CRAWL_PARAMS, ...DEDUP_PARAMS, ...EMBED_PARAMS },
+  params: { ...CRAWL_PARAMS, ...DEDUP_PARAMS, ...EMBED_PARAMS, ...LEXICAL_PARAMS },
 })
   // The outside world changes without our code changing: never served from cache.
   .cell("crawl_seeds", { cache: false }, crawlSeeds)

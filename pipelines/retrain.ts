@@ -5,6 +5,7 @@
 import { pipeline } from "../kernel/mod.ts";
 import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
 import { buildIndex } from "../cells/build-index.ts";
+import { LEXICAL_PARAMS } from "../cells/index/lexical-build.ts";
 import { CORPUS_PARAMS, corpusDrift, loadCorpus } from "../cells/retrain.ts";
 
 /** Share of new or changed documents in an ingest run that calls for a rebuild. */
@@ -18,6 +19,7 @@ export default pipeline({
   params: {
     ...CORPUS_PARAMS,
     ...EMBED_PARAMS,
+    ...LEXICAL_PARAMS,
     // Every vector from the model, none copied from an earlier run.
     rebuild: true,
   },

@@ -14,6 +14,7 @@ import { dedupCorpus, dedupParams } from "../cells/dedup.ts";
 import { embedDocs, embedParams } from "../cells/embed.ts";
 import { evalParams, runEvalSuite } from "../cells/eval.ts";
 import { corpusParams, loadCorpus } from "../cells/retrain.ts";
+import { lexicalParams } from "../cells/index/lexical-build.ts";
 import ingest from "../pipelines/ingest.ts";
 import evalPipeline from "../pipelines/eval.ts";
 import retrain from "../pipelines/retrain.ts";
@@ -23,6 +24,7 @@ const DECLARATIONS: Record<string, CellParams<any>> = {
   crawl_seeds: crawlParams,
   dedup_corpus: dedupParams,
   embed_docs: embedParams,
+  build_index: lexicalParams,
   run_eval_suite: evalParams,
   load_corpus: corpusParams,
 };
@@ -85,9 +87,9 @@ describe("the shipped pipelines", () => {
   });
 
   it("take the cells' defaults, except where a pipeline says otherwise", () => {
-    expect(ingest.params).toEqual({ ...crawlParams.defaults, ...dedupParams.defaults, ...embedParams.defaults });
+    expect(ingest.params).toEqual({ ...crawlParams.defaults, ...dedupParams.defaults, ...embedParams.defaults, ...lexicalParams.defaults });
     expect(evalPipeline.params).toEqual({ ...evalParams.defaults, allowMissingIds: true });
-    expect(retrain.params).toEqual({ ...corpusParams.defaults, ...embedParams.defaults, rebuild: true });
+    expect(retrain.params).toEqual({ ...corpusParams.defaults, ...embedParams.defaults, ...lexicalParams.defaults, rebuild: true });
   });
 });
 
@@ -120,6 +122,9 @@ describe("a bad param", () => {
     ["embed_docs", { dtype: "fp16" }, `param dtype: expected "fp32" or "q8", got "fp16"`],
     ["embed_docs", { rebuild: "yes" }, `param rebuild: expected true or false, got "yes"`],
     ["embed_docs", { model: "word2vec" }, `param model: expected "use-lite" or "transformers", got "word2vec"`],
+    ["build_index", { k1: -1 }, "param k1: expected a number ≥ 0, got -1"],
+    ["build_index", { b: 1.5 }, "param b: expected a number in [0, 1], got 1.5"],
+    ["build_index", { stemmer: "lancaster" }, `param stemmer: expected "none", "porter" or "snowball", got "lancaster"`],
     ["run_eval_suite", { k: 0 }, "param k: expected a whole number ≥ 1, got 0"],
     ["run_eval_suite", { judge: "oracle" }, `param judge: expected "embedding", "cross-encoder" or "llm", got "oracle"`],
     ["run_eval_suite", { thresholds: {} }, `param thresholds: expected a JSON object of metric → allowed drop ≥ 0, naming at least one metric, e.g. {"nDCG@10":0.02}, got {}`],
