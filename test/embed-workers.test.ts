@@ -134,7 +134,10 @@ describe("token-budget batches sorted within a window", () => {
     const first = await run(store, docs, params);
     expect(first.error).toBeNull();
     const chunks = await store.query(`SELECT chunk_id, text FROM ${first.output!.chunks.sql} ORDER BY document, chunk_index`);
-    const stored = new Map(await vectorsOf(store, first.output!));
+    const rows = await vectorsOf(store, first.output!);
+    // Appended in the chunks' order, whatever order the sorted batches ran in.
+    expect(rows.map(([id]) => id)).toEqual(chunks.map((c) => String(c.chunk_id)));
+    const stored = new Map(rows);
     // Alone, each text has no padding at all: the stored vector is its own, whatever batch it went in.
     const extractor = await hfPipeline("feature-extraction", tinyBert, { dtype: "fp32", device: "cpu", local_files_only: true });
     let worst = 0;
