@@ -161,7 +161,7 @@ async function batchFigures(): Promise<void> {
   const kernels: [string, (() => Promise<TopKResult>) | undefined][] = [
     ["onnxruntime Gemm + TopK", (await matmulTopKAvailable()) ? () => topKMatmul(queriesNow, vectors, DIM, K) : undefined],
     ["onnxruntime Gemm + heap", (await matmulTopKAvailable()) ? () => topKMatmul(queriesNow, vectors, DIM, K, { selection: "heap" }) : undefined],
-    ["wasm-simd scan", async () => topKCpu(queriesNow, vectors, DIM, K)],
+    ["wasm-simd scan", () => Promise.resolve(topKCpu(queriesNow, vectors, DIM, K))],
   ];
   for (const [kernel, fn] of kernels) {
     if (!fn) {
