@@ -12,7 +12,7 @@
  *   - `use-lite` (TensorFlow.js WebAssembly, which computes on the calling thread): batches
  *     of `batchSize` texts run in the kernel's CPU workers as a task handle
  *     (embed/use-lite-chunk.ts), one model per worker, `embedWorkers` of them at once
- *     ("auto": every worker, one per core); `embedWorkers: 0` runs them on the kernel's
+ *     ("auto": every worker, one per core, unless all fits in one batch); `embedWorkers: 0` runs them on the kernel's
  *     own thread, as before the workers. The same batches either way: the same vectors.
  *   - `transformers` (padded to each batch's longest text): chunks sorted by token count
  *     within windows of SORT_WINDOW batches, cut into batches of at most `batchTokens`
@@ -70,7 +70,7 @@ export const embedParams = cellParams({
     "`transformers`: the most padded tokens (texts × the longest one's tokens) per model call; a longer chunk goes alone",
   ),
   embedWorkers: accepts(`"auto" or a whole number ≥ 0`, z.union([z.literal("auto"), wholeNumber(0)])).default("auto").describe(
-    "`use-lite`: CPU workers embedding at once, one model each (`auto`: every worker, one per core; 0: the kernel's own thread)",
+    "`use-lite`: CPU workers embedding at once, one model each (`auto`: every worker, one per core, for more than one batch; 0: the kernel's own thread)",
   ),
   rebuild: flag().default(false).describe("embed every chunk again instead of copying unchanged ones' vectors from the previous run"),
 });
@@ -259,7 +259,10 @@ async function* embedded(ctx: Context, embedder: Embedder, settings: Settings, t
   const texts = todo.map((t) => t.text);
   if (embedder.id === "use-lite") {
     const { embedWorkers: workers, batchSize } = settings;
-    const results = workers === 0
+    // One batch cannot be shared out, and a worker's first chunk loads a model of its own (seconds): "auto"
+    // keeps it on this thread, whose model is loaded.
+    const here = workers === 0 || (workers === "auto" && todo.length <= batchSize);
+    const results = here
       ? ctx.map(texts, (batch, info) => embedder.embed(batch, { signal: info.signal }), { ...place, batchSize })
       // ctx.map's default for a task handle is one chunk per CPU worker.
       : ctx.map<string, Float32Array>(texts, task(USE_LITE_MODULE, "useLiteChunk"), { gpu: undefined, batchSize, concurrency: workers === "auto" ? undefined : workers });
