@@ -56,13 +56,48 @@ describe("cron schedules (kernel/timetable.ts over croner)", () => {
       fc.property(fc.constantFrom("@hourly", "@daily", "30 2 * * *", "0 */6 * * 1-5"), zone, instant, (schedule, timezone, now) => {
         const made = valueOrOneLineError(() => new Timetable({ schedule, timezone, startDate: now }), JSON.stringify(timezone));
         if (!made.ok) return;
-        const due = made.value.dueIntervals(undefined, new Date(now.getTime() + 3 * 86_400_000));
+        const due = made.value.dueIntervals(undefined, new Date(now.getTime() + 86_400_000));
         for (let i = 0; i < due.length; i++) {
           expect(due[i].end > due[i].start).toBe(true);
           if (i > 0) expect(due[i].start.getTime()).toBe(due[i - 1].end.getTime());
         }
       }),
       fuzz({}, 0.2),
+    );
+  }, FUZZ_TIMEOUT);
+
+  it("across DST changes a fixed-time daily schedule fires once each local day, and an hourly one is never empty nor over 2 h", () => {
+    // The changes of 2026 in zones with whole-hour, half-hour (Lord Howe) and 45-minute (Chatham) offsets, as UTC instants.
+    const changes: [string, string][] = [
+      ["America/New_York", "2026-03-08T07:00Z"], ["America/New_York", "2026-11-01T06:00Z"], ["Europe/Berlin", "2026-03-29T01:00Z"],
+      ["Europe/Berlin", "2026-10-25T01:00Z"], ["Australia/Lord_Howe", "2026-04-04T15:00Z"], ["Australia/Lord_Howe", "2026-10-03T15:30Z"],
+      ["Pacific/Chatham", "2026-04-04T14:00Z"], ["Pacific/Chatham", "2026-09-26T14:00Z"],
+    ];
+    const formats = new Map(changes.map(([timeZone]) => [timeZone, new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })]));
+    const localDate = (date: Date, timeZone: string) => formats.get(timeZone)!.format(date);
+    fc.assert(
+      fc.property(fc.constantFrom(...changes), fc.boolean(), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }), ([timezone, at], daily, before, hour, minute) => {
+        const change = Date.parse(at);
+        if (daily) {
+          const startDate = new Date(change - before * 86_400_000);
+          const due = new Timetable({ schedule: `${minute} ${hour} * * *`, timezone, startDate }).dueIntervals(undefined, new Date(change + 3 * 86_400_000));
+          expect(due.length).toBeGreaterThanOrEqual(before + 1);
+          for (let i = 1; i < due.length; i++) {
+            expect(due[i].start.getTime()).toBe(due[i - 1].end.getTime());
+            const next = new Date(Date.parse(`${localDate(due[i - 1].start, timezone)}T12:00:00Z`) + 86_400_000);
+            expect(localDate(due[i].start, timezone), `${minute} ${hour} * * * in ${timezone}`).toBe(next.toISOString().slice(0, 10));
+          }
+          return;
+        }
+        const hourly = new Timetable({ schedule: `${minute} * * * *`, timezone, startDate: new Date(change - 4 * 3_600_000) }).dueIntervals(undefined, new Date(change + 4 * 3_600_000));
+        expect(hourly.length).toBeGreaterThanOrEqual(6);
+        for (const interval of hourly) {
+          const length = interval.end.getTime() - interval.start.getTime();
+          expect(length).toBeGreaterThan(0);
+          expect(length).toBeLessThanOrEqual(2 * 3_600_000);
+        }
+      }),
+      fuzz(),
     );
   }, FUZZ_TIMEOUT);
 
