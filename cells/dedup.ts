@@ -10,8 +10,8 @@
  *    (lowercased, whitespace collapsed) and a MinHash signature of its word
  *    5-shingles, computed by the WGSL kernel on a device, or in the CPU workers
  *    by a WebAssembly SIMD version of the TypeScript reference — all three
- *    bit-identical. Only signatures stay in memory — one per distinct text —
- *    never the texts.
+ *    bit-identical. Only each distinct text's LSH band keys stay in memory
+ *    (84 bytes for 21 bands, not the signature's 512) — never the texts.
  * 2. Equal keys are exact duplicates. The distinct texts go through LSH
  *    banding tuned for recall (21 bands × 6 rows for 128 permutations at 0.8:
  *    a pair at the threshold is missed with probability 0.17%).
@@ -47,7 +47,7 @@
  */
 import { CellarError, cellParams, type Context, errorLine, type MapPlacement, numberIn, oneOf, type TableRef, task, wholeNumber } from "../kernel/mod.ts";
 import { documentText } from "./document.ts";
-import { type Banding, candidatePairs, chooseBanding } from "./dedup/lsh.ts";
+import { type Banding, candidatePairsOfKeys, chooseBanding, writeBandKeys } from "./dedup/lsh.ts";
 import { SIGN_MODULE, type SignItem, type Signed } from "./dedup/signatures.ts";
 import { UnionFind } from "./dedup/union-find.ts";
 import { VERIFY_MODULE, type VerifyItem } from "./dedup/verify.ts";
@@ -116,8 +116,8 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
       `(a pair at Jaccard ${threshold} is a candidate with probability ${(1 - banding.falseNegative).toFixed(4)})`,
   );
 
-  // Pass 1: keys and signatures, streamed. Per document only its id, row and text group stay.
-  const corpus = await signCorpus(ctx, source, numPerm, dedupPlacement);
+  // Pass 1: keys and signatures, streamed. Per document only its id, row and text group stay; per distinct text its band keys.
+  const corpus = await signCorpus(ctx, source, numPerm, banding, dedupPlacement);
   const exact = exactGroups(corpus);
   ctx.log.info(
     `signatures of ${total} documents in ${clock.lap()} (${corpus.onDevice > 0 ? `${corpus.onDevice} on a GPU device` : "CPU path"}); ` +
@@ -125,7 +125,7 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   );
 
   // Pass 2: LSH candidates among distinct texts that have shingles.
-  const candidates = lshCandidates(corpus, numPerm, banding);
+  const candidates = lshCandidates(corpus, banding);
   const candidateCount = candidates.length / 2;
   ctx.log.info(`${candidateCount} candidate pairs from LSH in ${clock.lap()}`);
 
@@ -207,7 +207,7 @@ async function openSource(ctx: Context, documents: TableRef): Promise<Source> {
   return { table, name, types, textColumns, total, last: stats.last as number };
 }
 
-/** What pass 1 keeps: per document (in row order) its id, row and distinct text; per distinct text ("group") its first document, shingles and signature. */
+/** What pass 1 keeps: per document (in row order) its id, row and distinct text; per distinct text ("group") its first document, shingles and LSH band keys. */
 interface Corpus {
   ids: string[];
   rowids: Float64Array;
@@ -217,21 +217,24 @@ interface Corpus {
   /** The first document of each distinct text. */
   groupDoc: Int32Array;
   groupShingles: Uint32Array;
-  /** numPerm per distinct text; dropped once LSH has read them. */
-  signatures: Uint32Array | undefined;
+  /**
+   * The LSH band keys of each distinct text, `bandKeys[band × ids.length + group]`: 84 bytes a document for
+   * 21 bands, where the signatures would hold 512 (numPerm 128); dropped once LSH has read them.
+   */
+  bandKeys: Uint32Array | undefined;
   /** Documents signed on a GPU device. */
   onDevice: number;
 }
 
 /** Pass 1: reads the documents in row order, a batch ahead, and signs them through ctx.map; equal keys share a group. */
-async function signCorpus(ctx: Context, source: Source, numPerm: number, dedupPlacement: MapPlacement): Promise<Corpus> {
+async function signCorpus(ctx: Context, source: Source, numPerm: number, banding: Banding, dedupPlacement: MapPlacement): Promise<Corpus> {
   const { table, name, textColumns, total, last } = source;
   const ids: string[] = new Array(total);
   const rowids = new Float64Array(total);
   const groupOf = new Int32Array(total);
   const groupDoc = new Int32Array(total);
   const groupShingles = new Uint32Array(total);
-  const signatures = new Uint32Array(total * numPerm);
+  const bandKeys = new Uint32Array(total * banding.bands);
   const byKey = new Map<string, number>();
   let read = 0;
   const readRows = (lo: number) =>
@@ -264,13 +267,13 @@ async function signCorpus(ctx: Context, source: Source, numPerm: number, dedupPl
       byKey.set(signed.key, group);
       groupDoc[group] = docs;
       groupShingles[group] = signed.shingles;
-      signatures.set(signed.signature, group * numPerm);
+      writeBandKeys(signed.signature, banding, bandKeys, total, group);
     }
     groupOf[docs++] = group;
     if (signed.gpu) onDevice++;
   }
   if (docs !== total) throw new CellarError(`dedup_corpus: ${name} changed while it was read (${docs} of ${total} rows)`);
-  return { ids, rowids, groupOf, groups, groupDoc, groupShingles, signatures, onDevice };
+  return { ids, rowids, groupOf, groups, groupDoc, groupShingles, bandKeys, onDevice };
 }
 
 /** The exact-duplicate groups: each distinct text's documents. */
@@ -304,12 +307,15 @@ function exactGroups(corpus: Corpus): ExactGroups {
   return { size, rep, groups: shared, pairs };
 }
 
-/** Pass 2: LSH candidate pairs among the distinct texts that have shingles; drops the signatures, which nothing reads after. */
-function lshCandidates(corpus: Corpus, numPerm: number, banding: Banding): Uint32Array {
+/**
+ * Pass 2: LSH candidate pairs among the distinct texts that have shingles; drops the band keys, which nothing
+ * reads after. Two texts whose 32-bit band keys collide are a candidate too: verification measures it.
+ */
+function lshCandidates(corpus: Corpus, banding: Banding): Uint32Array {
   const empty = new Uint8Array(corpus.groups);
   for (let g = 0; g < corpus.groups; g++) if (corpus.groupShingles[g] === 0) empty[g] = 1;
-  const candidates = candidatePairs(corpus.signatures!, numPerm, corpus.groups, banding, empty);
-  corpus.signatures = undefined;
+  const candidates = candidatePairsOfKeys(corpus.bandKeys!, banding.bands, corpus.ids.length, corpus.groups, empty);
+  corpus.bandKeys = undefined;
   return candidates;
 }
 

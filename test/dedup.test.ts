@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { dedupCorpus, type DedupOutput } from "../cells/dedup.ts";
 import { intersectionSize, jaccard, shingleSet, Vocabulary } from "../cells/dedup/jaccard.ts";
-import { candidatePairs, candidateProbability, chooseBanding } from "../cells/dedup/lsh.ts";
+import { candidatePairs, candidatePairsOfKeys, candidateProbability, chooseBanding, writeBandKeys } from "../cells/dedup/lsh.ts";
 import { minhashSignatures, minhashSignaturesGpu } from "../cells/dedup/minhash.ts";
 import { minhashSignaturesSimd } from "../cells/dedup/minhash-simd.ts";
 import { normalizeText, WordScan, wordHash } from "../cells/dedup/normalize.ts";
@@ -521,6 +521,34 @@ describe("dedup's parts", () => {
     ]);
     const pairs = candidatePairs(sigs, numPerm, 5, { bands: 4, rows: 2, falseNegative: 0 }, new Uint8Array([0, 0, 0, 0, 1]));
     expect([...pairs]).toEqual([0, 1, 0, 3, 2, 3]);
+  });
+
+  it("finds the same candidates from band keys alone as from whole signatures, and only adds pairs whose keys collide", () => {
+    // 400 signatures of 128 values in 100 families: members share most values, so bands match within a family.
+    const random = rng(11);
+    const [numPerm, docs] = [128, 400];
+    const banding = chooseBanding(numPerm, 0.8);
+    const families = Array.from({ length: 100 }, () => Uint32Array.from({ length: numPerm }, () => Math.floor(random() * 2 ** 32)));
+    const sigs = new Uint32Array(docs * numPerm);
+    for (let d = 0; d < docs; d++) {
+      for (let p = 0; p < numPerm; p++) sigs[d * numPerm + p] = random() < 0.15 ? Math.floor(random() * 2 ** 32) : families[d % 100][p];
+    }
+    const keys = new Uint32Array(banding.bands * docs);
+    for (let d = 0; d < docs; d++) writeBandKeys(sigs.subarray(d * numPerm, (d + 1) * numPerm), banding, keys, docs, d);
+    const skip = new Uint8Array(docs).map((_, d) => (d % 37 === 0 ? 1 : 0));
+    const exact = candidatePairs(sigs, numPerm, docs, banding, skip);
+    expect(exact.length).toBeGreaterThan(100);
+    expect([...candidatePairsOfKeys(keys, banding.bands, docs, docs, skip)]).toEqual([...exact]);
+    // A stride larger than the count (dedup allocates for every document, fills one slot per distinct text).
+    const wide = new Uint32Array(banding.bands * (docs + 50));
+    for (let d = 0; d < docs; d++) writeBandKeys(sigs.subarray(d * numPerm, (d + 1) * numPerm), banding, wide, docs + 50, d);
+    expect([...candidatePairsOfKeys(wide, banding.bands, docs + 50, docs, skip)]).toEqual([...exact]);
+    // Keys equal in band 1 (a collision, or an equal band) make a candidate; a check of the bands can refuse it.
+    const collided = new Uint32Array([5, 6, 7, 8, 1, 2, 3, 4]);
+    expect([...candidatePairsOfKeys(collided, 2, 4, 4)]).toEqual([]);
+    collided[4 + 2] = collided[4 + 0];
+    expect([...candidatePairsOfKeys(collided, 2, 4, 4)]).toEqual([0, 2]);
+    expect([...candidatePairsOfKeys(collided, 2, 4, 4, undefined, () => false)]).toEqual([]);
   });
 
   it("computes exact Jaccard, agreeing with string sets on random texts", () => {

@@ -13,11 +13,16 @@
  *
  * @example
  * ```ts
- * import { candidatePairs, chooseBanding } from "./lsh.ts";
+ * import { candidatePairs, candidatePairsOfKeys, chooseBanding, writeBandKeys } from "./lsh.ts";
  *
  * declare const signatures: Uint32Array, docs: number; // docs × 128 MinHash values
  * const banding = chooseBanding(128, 0.8);         // { bands: 21, rows: 6, falseNegative: 0.0017 }
  * const pairs = candidatePairs(signatures, 128, docs, banding); // [a0, b0, a1, b1, ...], a < b, sorted
+ *
+ * // Or keep only the band keys (84 bytes a document instead of 512), written as signatures arrive:
+ * const keys = new Uint32Array(banding.bands * docs);
+ * for (let d = 0; d < docs; d++) writeBandKeys(signatures.subarray(d * 128, (d + 1) * 128), banding, keys, docs, d);
+ * candidatePairsOfKeys(keys, banding.bands, docs, docs); // the same pairs, bar 32-bit key collisions
  * ```
  */
 import { CellarError } from "../../kernel/mod.ts";
@@ -54,6 +59,7 @@ const MAX_DOCS = 2 ** 26;
  * The candidate pairs among documents `0 .. count)` (signature i at
  * `signatures[i × numPerm ..]`), each once, as a flat [a, b, ...] list with a < b,
  * sorted. `skip[i]` set leaves document i out (no shingles: nothing to compare).
+ * Pairs whose band keys collide without equal bands are left out.
  */
 export function candidatePairs(
   signatures: Uint32Array,
@@ -64,35 +70,60 @@ export function candidatePairs(
 ): Uint32Array {
   const { bands, rows } = banding;
   if (bands * rows > numPerm) throw new CellarError(`LSH: ${bands} bands × ${rows} rows exceed numPerm=${numPerm}`);
-  if (count > MAX_DOCS) throw new CellarError(`LSH: ${count} distinct documents; at most ${MAX_DOCS} are supported`);
-  const members = new Uint32Array(count);
-  let m = 0;
-  for (let i = 0; i < count; i++) if (!skip?.[i]) members[m++] = i;
-  const docs = members.subarray(0, m);
-  const keys = new Uint32Array(count);
-  const sorted = new Uint32Array(m);
-  const out = new PairList();
-
+  const keys = new Uint32Array(bands * count);
+  for (let doc = 0; doc < count; doc++) writeBandKeys(signatures.subarray(doc * numPerm, (doc + 1) * numPerm), banding, keys, count, doc);
   const sameBand = (a: number, b: number, band: number) => {
     const pa = a * numPerm + band * rows;
     const pb = b * numPerm + band * rows;
     for (let r = 0; r < rows; r++) if (signatures[pa + r] !== signatures[pb + r]) return false;
     return true;
   };
+  return candidatePairsOfKeys(keys, bands, count, count, skip, sameBand);
+}
 
+/**
+ * Writes one signature's band keys (a 32-bit hash of each band's rows) into
+ * `keys[band × stride + doc]`: all that LSH needs of a signature, 4 bytes a
+ * band instead of 4 a permutation (84 bytes instead of 512 for 21 × 6 of 128).
+ */
+export function writeBandKeys(signature: ArrayLike<number>, banding: Banding, keys: Uint32Array, stride: number, doc: number): void {
+  const { bands, rows } = banding;
   for (let band = 0; band < bands; band++) {
-    for (let i = 0; i < m; i++) {
-      const doc = docs[i];
-      const base = doc * numPerm + band * rows;
-      let h = band;
-      for (let r = 0; r < rows; r++) h = Math.imul(h ^ signatures[base + r], 0x9e3779b1) + r;
-      keys[doc] = fmix32(h);
-    }
-    sortByKey(docs, keys, sorted);
+    let h = band;
+    for (let r = 0; r < rows; r++) h = Math.imul(h ^ signature[band * rows + r], 0x9e3779b1) + r;
+    keys[band * stride + doc] = fmix32(h);
+  }
+}
+
+/**
+ * The candidate pairs among documents `0 .. count)` from their band keys
+ * (`keys[band × stride + doc]`, writeBandKeys), each once, flat and sorted as
+ * candidatePairs gives them. Without `sameBand`, equal keys are taken for an
+ * equal band: a 32-bit collision (about count² / 2³³ pairs a band) only adds a
+ * candidate, which verification then measures; with it, such pairs are left out.
+ */
+export function candidatePairsOfKeys(
+  keys: Uint32Array,
+  bands: number,
+  stride: number,
+  count: number,
+  skip?: Uint8Array,
+  sameBand: (a: number, b: number, band: number) => boolean = (a, b, band) => keys[band * stride + a] === keys[band * stride + b],
+): Uint32Array {
+  if (count > MAX_DOCS) throw new CellarError(`LSH: ${count} distinct documents; at most ${MAX_DOCS} are supported`);
+  const members = new Uint32Array(count);
+  let m = 0;
+  for (let i = 0; i < count; i++) if (!skip?.[i]) members[m++] = i;
+  const docs = members.subarray(0, m);
+  const sorted = new Uint32Array(m);
+  const out = new PairList();
+  for (let band = 0; band < bands; band++) {
+    const bandKeys = keys.subarray(band * stride, band * stride + count);
+    sortByKey(docs, bandKeys, sorted);
     for (let start = 0; start < m;) {
-      const key = keys[sorted[start]];
+      const key = bandKeys[sorted[start]];
       let end = start + 1;
-      while (end < m && keys[sorted[end]] === key) end++;
+      while (end < m && bandKeys[sorted[end]] === key) end++;
       for (let x = start; x < end; x++) {
         for (let y = x + 1; y < end; y++) {
           const a = Math.min(sorted[x], sorted[y]);
