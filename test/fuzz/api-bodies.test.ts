@@ -8,12 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cellar, openCellar } from "../../kernel/mod.ts";
 import { createApp } from "../../server/app.ts";
 import { openPipelineRegistry, type WatchedRegistry } from "../../server/pipelines.ts";
+import { WorkerRegistry } from "../../server/workers.ts";
 import { tempDir, writePipeline } from "../helpers.ts";
 import { FUZZ_TIMEOUT, fuzz } from "./runs.ts";
 
 let cellar: Cellar;
 let registry: WatchedRegistry;
 let app: ReturnType<typeof createApp>;
+/** Without NATS: it refuses joins, so its list must stay empty whatever is asked. */
+const workers = new WorkerRegistry();
 
 beforeAll(async () => {
   const dir = tempDir("cellar-fuzz-api-");
@@ -23,12 +26,13 @@ beforeAll(async () => {
   registry = await openPipelineRegistry(dir, { watch: false });
   cellar = openCellar({ db: join(dir, "cellar.duckdb") });
   await cellar.store();
-  app = createApp({ cellar, pipelines: registry });
+  app = createApp({ cellar, pipelines: registry, workers });
 });
 
 afterAll(async () => {
   cellar?.cancel(undefined, "fuzz done");
   registry?.close();
+  workers.close();
   await cellar?.close();
 });
 
@@ -36,7 +40,7 @@ afterAll(async () => {
 async function storedState(): Promise<string> {
   const runs = await cellar.runs("small", { limit: 100_000 });
   const paused = await cellar.paused(["small"]);
-  return JSON.stringify([runs.map((r) => r.runId).sort((a, b) => a - b), [...paused.keys()]]);
+  return JSON.stringify([runs.map((r) => r.runId).sort((a, b) => a - b), [...paused.keys()], workers.list()]);
 }
 
 const date = fc.oneof(fc.constantFrom("2026-05-03", "2026-05-01T06:00:00Z", "2026-02-30", "1", "May 1", "", " ", "9999-12-31", "0000-01-01", "2026-05-03T25:00"), fc.string({ maxLength: 12 }));
@@ -63,12 +67,22 @@ const triggerish = fc.record({
   reprocess: fc.oneof(fc.constantFrom("none", "failed", "all", "some"), fc.anything()),
   extra: fc.anything(),
 }, { requiredKeys: [] });
+/** A worker's join and heartbeat, right shapes with values right and wrong. */
+const device = fc.record({ id: fc.oneof(fc.constantFrom("gpu0", ""), fc.string({ maxLength: 4 })), kind: fc.constantFrom("gpu", "cpu", "tpu"), budget: fc.oneof(fc.constantFrom(1, 0, -1, 2000), fc.double()), memoryBytes: fc.oneof(fc.nat(), fc.constant(-1), fc.double()) }, { requiredKeys: [] });
+const joinBody = fc.record({
+  name: fc.oneof(fc.constantFrom("w1", "bad name", "", "a".repeat(64), "x.y-z_1"), fc.string({ maxLength: 8 })),
+  devices: fc.oneof(fc.array(device, { maxLength: 3 }), fc.anything()),
+  codeVersions: fc.oneof(fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.constant("a".repeat(64)), fc.string({ maxLength: 5 })), { maxKeys: 2 }), fc.anything()),
+  host: fc.oneof(fc.string({ maxLength: 8 }), fc.anything()),
+  inFlight: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.anything()),
+}, { requiredKeys: [] });
 /** Bodies as text: JSON of the right shape with wrong values, any JSON, broken JSON, deep nesting, nothing. */
 const body = fc.oneof(
   { weight: 3, arbitrary: triggerish.map((o) => JSON.stringify(o)) },
   { weight: 3, arbitrary: trigger.map((o) => JSON.stringify(o)) },
   { weight: 3, arbitrary: backfill.map((o) => JSON.stringify(o)) },
   { weight: 1, arbitrary: smallBackfill.map((o) => JSON.stringify(o)) },
+  { weight: 2, arbitrary: joinBody.map((o) => JSON.stringify(o)) },
   { weight: 2, arbitrary: fc.json() },
   { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
   { weight: 1, arbitrary: fc.constantFrom("", " ", "{", '{"params":', "null", "[]", '"x"', "1e999", '{"date":"2026-05-03","date":1}', `${"[".repeat(5000)}${"]".repeat(5000)}`, `{"a":${"{\"a\":".repeat(3000)}1${"}".repeat(3001)}`, "\uFEFF{}", '{"__proto__":{"x":1}}') },
@@ -84,7 +98,11 @@ const postPath = fc.oneof(
   id.map((i) => `/api/v1/pipelines/${i}/backfills`),
   id.filter((i) => i !== "small").map((i) => `/api/v1/pipelines/${i}/pause`),
   id.map((i) => `/api/v1/runs/${i}/cancel`),
+  fc.constant("/api/v1/workers"),
+  id.map((i) => `/api/v1/workers/${i}/heartbeat`),
+  id.map((i) => `/api/v1/workers/${i}/revoke`),
 );
+const method = fc.oneof({ weight: 9, arbitrary: fc.constant("POST") }, fc.constantFrom("DELETE", "PUT", "PATCH"));
 
 async function expectAnswer(res: Response, what: string): Promise<void> {
   expect(res.status, `${what}: ${res.status} ${await res.clone().text()}`).not.toBeGreaterThanOrEqual(500);
@@ -102,9 +120,10 @@ describe("the API under fuzzed requests", () => {
     // Only an accepted request may create a run or change a pause; runs going on change only their own states.
     let before = await storedState();
     await fc.assert(
-      fc.asyncProperty(postPath, body, contentType, async (path, text, type) => {
-        const res = await app.request(path, { method: "POST", body: text, headers: type ? { "content-type": type } : {} });
-        await expectAnswer(res, `POST ${path} ${type} ${text.slice(0, 200)}`);
+      fc.asyncProperty(postPath, body, contentType, method, fc.option(fc.constantFrom("Bearer x", "Bearer ", "Basic eA==", "bearer " + "a".repeat(64))), async (path, text, type, verb, authorization) => {
+        const headers: Record<string, string> = { ...(type ? { "content-type": type } : {}), ...(authorization ? { authorization } : {}) };
+        const res = await app.request(verb === "DELETE" ? path.replace(/\/(heartbeat|revoke|cancel|runs|backfills|pause)$/, "") : path, { method: verb, body: text, headers });
+        await expectAnswer(res, `${verb} ${path} ${type} ${text.slice(0, 200)}`);
         const after = await storedState();
         if (res.status >= 400) {
           refused++;
@@ -116,6 +135,14 @@ describe("the API under fuzzed requests", () => {
     );
     expect(refused).toBeGreaterThan(500); // the bodies are mostly wrong: the refusals are what is tested
   }, FUZZ_TIMEOUT);
+
+  it("refuses a body over 1 MB with 413 and one line, before reading it, changing nothing", async () => {
+    const before = await storedState();
+    const res = await app.request("/api/v1/pipelines/small/runs", { method: "POST", body: `{"params":{"word":"${"x".repeat(2 << 20)}"}}`, headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(413);
+    await expectAnswer(res, "2 MB body");
+    expect(await storedState()).toBe(before);
+  });
 
   it("answers any GET query with 2xx or a one-line 4xx, never 500", async () => {
     const key = fc.constantFrom("limit", "cursor", "state", "pipeline", "logsLimit", "cell", "try", "level", "errors", "after", "before", "tail", "q", "k", "mode");
