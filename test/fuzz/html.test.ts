@@ -46,6 +46,21 @@ const tree = fc.letrec<{ node: string }>((tie) => ({
   ),
 })).node;
 
+/** A well-formed tree of visible elements and words, with the words it shows in document order. */
+const visibleWord = fc.stringMatching(/^[a-z]{1,8}$/);
+const visibleTree = fc.letrec<{ node: { html: string; words: string[] } }>((tie) => ({
+  node: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    fc.array(visibleWord, { minLength: 1, maxLength: 3 }).map((words) => ({ html: ` ${words.join(" ")} `, words })),
+    // Block elements and cells are written against their neighbours: the extraction must part their words.
+    fc.tuple(fc.constantFrom("p", "div", "li", "td", "th", "h2", "section", "blockquote", "pre", "table", "br"), fc.array(tie("node"), { maxLength: 4 }))
+      .map(([tag, kids]) => ({ html: tag === "br" ? "<br>" : `<${tag}>${kids.map((k) => k.html).join("")}</${tag}>`, words: tag === "br" ? [] : kids.flatMap((k) => k.words) })),
+    fc.tuple(fc.constantFrom("span", "b", "i", "em", "a", "code"), fc.array(tie("node"), { maxLength: 3 }))
+      .map(([tag, kids]) => ({ html: ` <${tag}>${kids.map((k) => k.html).join("")}</${tag}> `, words: kids.flatMap((k) => k.words) })),
+    fc.tuple(fc.constantFrom(...DROPPING), fc.array(visibleWord, { maxLength: 2 })).map(([tag, words]) => ({ html: `<${tag}>${SECRET} ${words.join(" ")}</${tag}>`, words: [] as string[] })),
+  ),
+})).node;
+
 const anyPage = fc.oneof(soup, fc.string({ maxLength: 200 }), fc.string({ unit: "grapheme", maxLength: 100 }), fc.string({ unit: "binary", maxLength: 100 }), tree);
 
 function expectPage(page: HtmlPage): void {
@@ -78,6 +93,16 @@ describe("HTML extraction", () => {
       fc.property(fc.array(tree, { minLength: 1, maxLength: 4 }), (nodes) => {
         const page = extractHtml(`<html><body>${nodes.join("")}</body></html>`, PAGE);
         expect(page.text).not.toContain(SECRET);
+      }),
+      fuzz(),
+    );
+  }, FUZZ_TIMEOUT);
+
+  it("keeps every visible word of a well-formed page, in document order, and none of the dropped ones", () => {
+    fc.assert(
+      fc.property(fc.array(visibleTree, { minLength: 1, maxLength: 4 }), (nodes) => {
+        const page = extractHtml(`<html><head><title>t</title></head><body>${nodes.map((n) => n.html).join("")}</body></html>`, PAGE);
+        expect(page.text.split(/\s+/).filter((w) => w !== "")).toEqual(nodes.flatMap((n) => n.words));
       }),
       fuzz(),
     );
