@@ -117,6 +117,36 @@ describe("qrels", () => {
   }, FUZZ_TIMEOUT);
 });
 
+describe("duplicates", () => {
+  const separator = fc.constantFrom(" ", "\t", "  ", " \t ");
+  const fileWithDuplicate = fc.tuple(
+    fc.uniqueArray(fc.tuple(word.filter((q) => !q.startsWith("#")), word), { selector: ([q, d]) => `${q}\u0000${d}`, minLength: 1, maxLength: 12 }),
+    fc.nat(),
+    fc.nat(),
+    separator,
+    fc.constantFrom("\n", "\r\n"),
+    fc.array(fc.constantFrom("", "# c", "  "), { maxLength: 3 }),
+  );
+
+  it("names the line of the first judgment, and of the first result, that a later line repeats", () => {
+    fc.assert(
+      fc.property(fileWithDuplicate, fc.boolean(), ([pairs, a, b, gap, eol, filler], isRun) => {
+        const first = a % pairs.length;
+        const [qid, docid] = pairs[first];
+        const row = (q: string, d: string, i: number) => (isRun ? [q, "Q0", d, String(i + 1), String(1 / (i + 1)), "t"] : [q, "0", d, "1"]).join(gap);
+        const lines = [...filler, ...pairs.map(([q, d], i) => row(q, d, i))];
+        const at = filler.length + pairs.length; // the repeat goes after every other line, or before some of them
+        const repeatAt = Math.min(at, filler.length + first + 1 + (b % (pairs.length - first)));
+        lines.splice(repeatAt, 0, row(qid, docid, 99));
+        const err = catching(() => (isRun ? parseRun : parseQrels)(lines.join(eol), "dup"));
+        expectOneLineError(err, `dup line ${repeatAt + 1}:`);
+        expect((err as Error).message).toContain(`(first on line ${filler.length + first + 1})`);
+      }),
+      fuzz(),
+    );
+  }, FUZZ_TIMEOUT);
+});
+
 describe("eval sets (loadEvalSet)", () => {
   const dir = mkdtempSync(join(tmpdir(), "cellar-fuzz-evalset-"));
   const idValue = fc.oneof(fc.string({ maxLength: 6 }), fc.integer({ min: -3, max: 50 }), fc.constantFrom("a\nb", "1\r", " ", "\u2028", null, true, [1], { x: 1 }));
