@@ -316,7 +316,8 @@ export class Pipeline {
   resolveParams(overrides: Record<string, string | ParamValue>): Record<string, ParamValue> {
     const params: Record<string, ParamValue> = { ...this.params };
     for (const [key, raw] of Object.entries(overrides)) {
-      if (!(key in this.params)) {
+      // Own keys only: `in` would take constructor, toString or __proto__ (from Object.prototype) for params the pipeline has.
+      if (!Object.hasOwn(this.params, key)) {
         const known = Object.keys(this.params);
         throw new CellarError(
           `--param ${key}: pipeline "${this.id}" has no param "${key}"; ${known.length ? `it has ${known.join(", ")}` : "it takes no params"}`,

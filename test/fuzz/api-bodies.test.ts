@@ -136,6 +136,17 @@ describe("the API under fuzzed requests", () => {
     expect(refused).toBeGreaterThan(500); // the bodies are mostly wrong: the refusals are what is tested
   }, FUZZ_TIMEOUT);
 
+  it("regression: refuses a trigger's param named after an Object.prototype member (constructor), and creates no run", async () => {
+    // (A "__proto__" key never reaches the pipeline: the body schema's record leaves it out.)
+    for (const name of ["constructor", "toString", "hasOwnProperty"]) {
+      const before = await storedState();
+      const res = await app.request("/api/v1/pipelines/small/runs", { method: "POST", body: `{"params":{"${name}":1}}`, headers: { "content-type": "application/json" } });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toContain(`has no param "${name}"`);
+      expect(await storedState()).toBe(before);
+    }
+  });
+
   it("refuses a body over 1 MB with 413 and one line, before reading it, changing nothing", async () => {
     const before = await storedState();
     const res = await app.request("/api/v1/pipelines/small/runs", { method: "POST", body: `{"params":{"word":"${"x".repeat(2 << 20)}"}}`, headers: { "content-type": "application/json" } });

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "../../kernel/duration.ts";
 import { cellParams, flag, nonEmptyText, numberIn, oneOf, wholeNumber } from "../../kernel/params.ts";
-import { parseDate } from "../../kernel/pipeline.ts";
+import { parseDate, pipeline } from "../../kernel/pipeline.ts";
 import { Timetable } from "../../kernel/timetable.ts";
 import { expectOneLineError, FUZZ_TIMEOUT, fuzz, valueOrOneLineError } from "./runs.ts";
 
@@ -192,6 +192,39 @@ describe("dates (kernel/pipeline.ts parseDate)", () => {
       fuzz(),
     );
   }, FUZZ_TIMEOUT);
+});
+
+describe("a pipeline's params (--param and the API's trigger: Pipeline.resolveParams)", () => {
+  const defaults = { n: 2, word: "x", on: true, list: [1, 2], opts: { a: 1 }, none: null };
+  const p = pipeline({ id: "fuzzed", params: defaults });
+  const key = fc.oneof(fc.constantFrom(...Object.keys(defaults), "__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "nope", ""), fc.string({ maxLength: 6 }));
+  const raw = fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom("1", "-0", "1e3", "0x10", "true", "false", "null", "[1]", '{"a":2}', " ", ""), fc.json());
+
+  it("gives exactly the pipeline's params, each of its default's type when given as a string, or refuses in one line naming the param", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, raw), { maxLength: 3 }), (pairs) => {
+        const overrides = Object.fromEntries(pairs);
+        const read = valueOrOneLineError(() => p.resolveParams(overrides), "param ");
+        if (!read.ok) {
+          expect(pairs.some(([k]) => read.error.message.includes(`param ${k}`))).toBe(true);
+          return;
+        }
+        expect(Object.keys(read.value).sort()).toEqual(Object.keys(defaults).sort());
+        expect(Object.getPrototypeOf(read.value)).toBe(Object.prototype);
+        for (const [k, v] of Object.entries(read.value)) {
+          const d = defaults[k as keyof typeof defaults];
+          if (typeof d === "number" || typeof d === "boolean" || typeof d === "string") expect(typeof v).toBe(typeof d);
+        }
+      }),
+      fuzz(),
+    );
+  }, FUZZ_TIMEOUT);
+
+  it("regression: refuses a param named after an Object.prototype member (constructor, __proto__, toString), which it does not have", () => {
+    for (const k of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      expectOneLineError(catching(() => p.resolveParams(JSON.parse(`{"${k}": "1"}`))), `--param ${k}: pipeline "fuzzed" has no param`);
+    }
+  });
 });
 
 describe("cell params (kernel/params.ts)", () => {
