@@ -58,14 +58,14 @@ export function parseQrels(text: string, source: string): Qrels {
     const gain = fields === 4 ? wholeNumber(text, f[6], f[7]) : NaN;
     if (Number.isNaN(gain)) throw new CellarError(`${source} line ${lineNo}: expected ${QRELS_FORMAT}, got ${quote(text.slice(lineStart, lineEnd))}`);
     const judged = query.get(text, f[0], f[1]);
-    const lines = query.lines;
     const docid = text.slice(f[4], f[5]);
-    const first = lines.get(docid);
-    if (first !== undefined) {
+    const size = judged.size;
+    // One hash operation a line: a duplicate leaves the size as it was (the first line is found again only then).
+    judged.set(docid, gain);
+    if (judged.size === size) {
+      const first = firstLine(text, query.qid, docid);
       throw new CellarError(`${source} line ${lineNo}: duplicate judgment for query ${query.qid}, document ${docid} (first on line ${first})`);
     }
-    lines.set(docid, lineNo);
-    judged.set(docid, gain);
     count++;
   });
   if (count === 0) throw new CellarError(`${source}: no judgments; expected lines ${QRELS_FORMAT}`);
@@ -85,15 +85,16 @@ export function parseRun(text: string, source: string): Run {
     const score = fields === 6 ? decimal(text, f[8], f[9]) : NaN;
     if (!Number.isFinite(score)) throw new CellarError(`${source} line ${lineNo}: expected ${RUN_FORMAT}, got ${quote(text.slice(lineStart, lineEnd))}`);
     const entries = query.get(text, f[0], f[1]);
-    const lines = query.lines;
     const docid = text.slice(f[4], f[5]);
-    const first = lines.get(docid);
-    if (first !== undefined) {
+    const seen = query.docids;
+    const size = seen.size;
+    seen.add(docid);
+    if (seen.size === size) {
+      const first = firstLine(text, query.qid, docid);
       throw new CellarError(
         `${source} line ${lineNo}: document ${docid} listed twice for query ${query.qid} (first on line ${first}); trec_eval rejects duplicate docs`,
       );
     }
-    lines.set(docid, lineNo);
     entries.push({ docid, score });
     count++;
   });
@@ -102,16 +103,16 @@ export function parseRun(text: string, source: string): Run {
 }
 
 /**
- * A query's value in `map`, created on first sight, and its docid → first
- * line (for duplicates and where the first one was). Files list a query's
- * lines together: the qid field is compared in place with the last one, so it
- * is sliced out and looked up only when it changes.
+ * A query's value in `map`, created on first sight, and the docids seen for
+ * it (for duplicates). Files list a query's lines together: the qid field is
+ * compared in place with the last one, so it is sliced out and looked up only
+ * when it changes.
  */
 class QueryCache<T> {
   qid = "";
-  lines = new Map<string, number>();
+  docids = new Set<string>();
   #value: T | undefined;
-  readonly #lines = new Map<string, Map<string, number>>();
+  readonly #docids = new Map<string, Set<string>>();
   constructor(readonly map: Map<string, T>, readonly create: () => T) {}
 
   get(text: string, start: number, end: number): T {
@@ -120,11 +121,21 @@ class QueryCache<T> {
     let value = this.map.get(this.qid);
     if (value === undefined) {
       this.map.set(this.qid, (value = this.create()));
-      this.#lines.set(this.qid, new Map());
+      this.#docids.set(this.qid, new Set());
     }
-    this.lines = this.#lines.get(this.qid)!;
+    this.docids = this.#docids.get(this.qid)!;
     return (this.#value = value);
   }
+}
+
+/** The 1-based line where (qid, docid) first appears (fields 1 and 3): for a duplicate's message only. */
+function firstLine(text: string, qid: string, docid: string): number {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const fields = lines[i].split(/[\t-\r ]+/).filter((field) => field !== "");
+    if (fields[0] === qid && fields[2] === docid) return i + 1;
+  }
+  return 0;
 }
 
 /**
