@@ -19,14 +19,16 @@
  * ```
  */
 import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
-import { type IndexHandle, latestIndexPipeline, openIndex } from "./index/search.ts";
+import { type IndexHandle, latestIndexPipeline } from "./index/search.ts";
+import { DEFAULT_RETRIEVAL, openSources, type RetrievalSources } from "./index/retrieval.ts";
+import { type Comparison, compareRetrievals, formatComparison, type Hit, parseRetrievalList, type Ranking, type RetrievalList } from "./eval/compare.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
 import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type PerQuery, type Verdict } from "./eval/gate.ts";
 import type { Judge, JudgePair } from "./eval/judge.ts";
 import { JUDGES, loadJudge } from "./eval/judges/mod.ts";
-import { evaluate, type Evaluation, metricNames } from "./eval/metrics.ts";
-import { byTrecOrder, formatRun, type RunEntry } from "./eval/trec.ts";
+import { type Evaluation, metricNames } from "./eval/metrics.ts";
+import { formatRun } from "./eval/trec.ts";
 
 /** thresholds: metric → the largest absolute drop allowed, at least one metric. */
 const thresholds = accepts(
@@ -42,6 +44,10 @@ export const evalParams = cellParams({
     .describe("keep judged documents missing from the corpus (they count against recall, and are reported) instead of stopping"),
   index: text().default("latest").describe("whose index to read: `latest` (the newest build_index of any pipeline) or a pipeline id"),
   k: wholeNumber(1).default(100).describe("documents retrieved per question, the cutoff of recall@k and P@k"),
+  retrieval: text().default(`${DEFAULT_RETRIEVAL},lexical,dense`)
+    .describe("retrieval specs to compare, comma-separated (cells/index/retrieval-spec.ts); the first, or the one marked `*`, is judged and gated; `key=cv` cross-validates"),
+  cvFolds: wholeNumber(2).default(5).describe("folds of the cross-validation over the questions, for specs with a grid"),
+  cvSeed: wholeNumber(0).default(13).describe("seed of the cross-validation's fold assignment"),
   judge: oneOf(JUDGES).default("embedding").describe("who scores each (question, context) pair"),
   judgeModelPath: text().default("").describe("`cross-encoder`: the local reranker directory"),
   judgeDtype: oneOf(["fp32", "q8"]).default("fp32").describe("`cross-encoder`: the weights"),
@@ -60,6 +66,10 @@ export const EVAL_PARAMS = evalParams.defaults;
 export interface EvalOutput {
   evalSet: { name: string; fingerprint: string; queries: number; judgments: number; missingDocuments: string[] };
   index: { pipeline: string; model: string; documents: number };
+  /** The primary spec as given, and what was scored (a cross-validated spec: the point its folds chose most often). */
+  retrieval: { spec: string; resolved: string };
+  /** Every configuration's means and ms/query, with each cross-validated one's folds. */
+  comparison: Comparison;
   k: number;
   /** `top`: contexts judged per question; `auc`: agreement with the grades, unjudged as non-relevant; `aucJudged`: over judged pairs. */
   judge: { id: string; top: number; pairs: number; failed: number; auc: number | null; aucJudged: number | null };
@@ -68,16 +78,8 @@ export interface EvalOutput {
   /** The same per question: a later run names the questions a drop came from. */
   perQuery: PerQuery;
   verdict: Verdict;
-  tables: { retrieved: TableRef; queryMetrics: TableRef; judgements: TableRef };
+  tables: { retrieved: TableRef; queryMetrics: TableRef; judgements: TableRef; comparison: TableRef };
 }
-
-/** A retrieved document and the chunk that ranked it. */
-interface Hit extends RunEntry {
-  chunk: string;
-}
-
-/** Question id → its hits, best first: a TREC run that remembers its chunks. */
-type Ranking = Map<string, Hit[]>;
 
 /** One scored (question, context) pair, as stored. */
 interface Scored {
@@ -96,7 +98,8 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const judgeTop = Math.min(k, p.judgeTop);
   const thresholds = Object.fromEntries(Object.entries(p.thresholds).map(([metric, drop]) => [metric.replace(/@k$/, `@${k}`), drop]));
 
-  const { indexPipeline, index, evalIds, corpus, set } = await openEvalInputs(ctx, p);
+  const list = parseRetrievalList(p.retrieval);
+  const { indexPipeline, index, sources, evalIds, corpus, set } = await openEvalInputs(ctx, p);
   // Bad gate settings fail here, before retrieving and paying for judges.
   const measures = [...metricNames([10, k]), "judge"];
   const unknown = Object.keys(thresholds).filter((metric) => !measures.includes(metric));
@@ -104,19 +107,21 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const evalSet = { name: set.name, fingerprint: set.fingerprint };
   const pinned = await findBaseline(ctx, p.baseline, { evalSet, metrics: Object.keys(thresholds) });
 
-  const run = await retrieve(ctx, index, set, k, evalIds);
-  if (p.runFile) await runtime.writeTextFile(p.runFile, formatRun(run, `cellar-${index.model}`));
-  const measured = evaluate(set.qrels, run, { k: [10, k] });
+  const { run, measured, comparison } = await retrieve(ctx, sources, set, list, { k, folds: p.cvFolds, seed: p.cvSeed, evalIds });
+  const primary = comparison.rows[list.primary];
+  if (p.runFile) await runtime.writeTextFile(p.runFile, formatRun(run, `cellar-${primary.resolved}`));
 
   const { judge, scored, failed, agreement } = await judgeRetrieved(ctx, p, index, set, run, indexPipeline, judgeTop);
   const { metrics, perQuery } = withJudgeMeans(measured, scored);
   const verdict = compare(sameJudge(ctx, pinned, { id: judge.id, top: judgeTop }), metrics, thresholds, perQuery);
   ctx.log.info(`verdict\n${formatVerdict(verdict)}`);
 
-  const tables = await store(ctx, run, perQuery, measures, scored, judge.id);
+  const tables = await store(ctx, run, perQuery, measures, scored, judge.id, comparison);
   const output: EvalOutput = {
     evalSet: { ...evalSet, queries: set.queries.length, judgments: countJudgments(set), missingDocuments: set.missing.documents },
     index: { pipeline: indexPipeline, model: index.model, documents: corpus.size },
+    retrieval: { spec: primary.spec, resolved: primary.resolved },
+    comparison,
     k,
     judge: { id: judge.id, top: judgeTop, pairs: scored.length, failed: failed.length, auc: agreement.all, aucJudged: agreement.judged },
     metrics,
@@ -138,7 +143,9 @@ type EvalParams = ReturnType<typeof evalParams.read>;
 /** The index to retrieve from and the eval set, its documents known by the ids the qrels use; what is missing is warned about. */
 async function openEvalInputs(ctx: Context, p: EvalParams) {
   const indexPipeline = p.index === "latest" ? await latestIndexPipeline(ctx.sql) : p.index;
-  const index = await openIndex({ pipeline: indexPipeline, sql: ctx.sql, signal: ctx.signal });
+  // One set of indexes for every configuration compared, each side's lists kept for the grids' points.
+  const sources = openSources({ pipeline: indexPipeline, sql: ctx.sql, signal: ctx.signal }, { memo: true });
+  const index = await sources.dense();
   const evalIds = evalIdsOf(index.documentIds);
   const corpus = new Set(evalIds.values());
   const set = await loadEvalSet({ queries: p.queries, qrels: p.qrels }, { corpus, allowMissing: p.allowMissingIds });
@@ -147,7 +154,7 @@ async function openEvalInputs(ctx: Context, p: EvalParams) {
   }
   if (set.missing.unjudged.length > 0) ctx.log.warn(`${set.missing.unjudged.length} question(s) have no judgments and are left out`);
   ctx.log.info(`${set.name}: ${set.queries.length} questions against ${indexPipeline}'s index (${index.model}, ${corpus.size} documents), k = ${p.k}`);
-  return { indexPipeline, index, evalIds, corpus, set };
+  return { indexPipeline, index, sources, evalIds, corpus, set };
 }
 
 /** Each question's top `judgeTop` contexts scored by the judge the params name, and how well it agrees with the grades. */
@@ -186,21 +193,20 @@ function withJudgeMeans(measured: Evaluation, scored: Scored[]): { metrics: Reco
   return { metrics, perQuery };
 }
 
-/** The top k documents per question, embedded with the index's own model. */
-async function retrieve(ctx: Context, index: IndexHandle, set: EvalSet, k: number, evalIds: Map<string, string>): Promise<Ranking> {
-  const run: Ranking = new Map();
-  const BATCH = 64;
-  for (let i = 0; i < set.queries.length; i += BATCH) {
-    const batch = set.queries.slice(i, i + BATCH);
-    const hits = await index.search(batch.map((q) => q.text), k);
-    batch.forEach((q, j) => {
-      // In trec_eval's order (ties by document id), so that ranks here are the ranks the metrics see.
-      const ranked = hits[j].map((hit): Hit => ({ docid: evalIds.get(hit.document)!, score: hit.score, chunk: hit.chunk }));
-      run.set(q.id, ranked.sort(byTrecOrder));
-    });
-    ctx.progress(Math.min(i + BATCH, set.queries.length), set.queries.length);
-  }
-  return run;
+/** Every configuration of the list scored and compared (logged as a table); the primary one's run and metrics. */
+async function retrieve(
+  ctx: Context,
+  sources: RetrievalSources,
+  set: EvalSet,
+  list: RetrievalList,
+  options: { k: number; folds: number; seed: number; evalIds: Map<string, string> },
+): Promise<{ run: Ranking; measured: Evaluation; comparison: Comparison }> {
+  const idOf = (document: string) => options.evalIds.get(document) ?? evalIdOf(document);
+  const { comparison, primaryRun, primaryEvaluation } = await compareRetrievals(sources, set, list, {
+    ...options, idOf, signal: ctx.signal, progress: (done, total) => ctx.progress(done, total),
+  });
+  ctx.log.info(`retrieval compared on ${set.name} (${set.queries.length} questions, k = ${options.k}; * is judged and gated)\n${formatComparison(comparison)}`);
+  return { run: primaryRun, measured: primaryEvaluation, comparison };
 }
 
 /**
@@ -211,8 +217,7 @@ function evalIdsOf(documents: readonly string[]): Map<string, string> {
   const ids = new Map<string, string>();
   const seen = new Map<string, string>();
   for (const document of documents) {
-    const hash = document.lastIndexOf("#");
-    const id = hash >= 0 ? document.slice(hash + 1) : document;
+    const id = evalIdOf(document);
     const other = seen.get(id);
     if (other !== undefined) throw new CellarError(`documents ${other} and ${document} both have eval id "${id}"; the qrels cannot tell them apart`);
     seen.set(id, document);
@@ -258,6 +263,11 @@ async function chunkTexts(ctx: Context, indexPipeline: string, ids: string[]): P
     for (const row of rows) texts.set(String(row.chunk_id), String(row.text));
   }
   return texts;
+}
+
+function evalIdOf(document: string): string {
+  const hash = document.lastIndexOf("#");
+  return hash >= 0 ? document.slice(hash + 1) : document;
 }
 
 /** ROC AUC of judge scores against the qrels: judged pairs only, and with unjudged documents taken as non-relevant (TREC's convention). */
@@ -310,6 +320,7 @@ async function store(
   measures: string[],
   scored: Scored[],
   judgeId: string,
+  comparison: Comparison,
 ): Promise<EvalOutput["tables"]> {
   const retrieved = await ctx.table("retrieved", { qid: "VARCHAR", rank: "INTEGER", document: "VARCHAR", chunk_id: "VARCHAR", score: "DOUBLE" });
   for (const [qid, hits] of run) {
@@ -325,7 +336,17 @@ async function store(
   await judgements.append(scored.map((s) => ({
     qid: s.qid, rank: s.rank, document: s.document, chunk_id: s.chunk, gain: s.gain, judge: judgeId, score: s.score, error: s.error,
   })));
-  return { retrieved: await retrieved.finish(), queryMetrics: await queryMetrics.finish(), judgements: await judgements.finish() };
+  const compared = await ctx.table("comparison", {
+    retrieval: "VARCHAR", resolved: "VARCHAR", is_primary: "BOOLEAN", "nDCG@10": "DOUBLE", "recall@10": "DOUBLE", MRR: "DOUBLE", MAP: "DOUBLE",
+    ms_per_query: "DOUBLE", points: "INTEGER", cv_folds: "VARCHAR",
+  });
+  await compared.append(comparison.rows.map((row) => ({
+    retrieval: row.spec, resolved: row.resolved, is_primary: row.primary, ...row.metrics, ms_per_query: row.msPerQuery, points: row.points,
+    cv_folds: row.cv ? JSON.stringify(row.cv) : null,
+  })));
+  return {
+    retrieved: await retrieved.finish(), queryMetrics: await queryMetrics.finish(), judgements: await judgements.finish(), comparison: await compared.finish(),
+  };
 }
 
 function countJudgments(set: EvalSet): number {

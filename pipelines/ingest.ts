@@ -4,13 +4,15 @@
 //   npx deno task run ingest --param seeds=https://docs.example.org/
 //   npx deno task run ingest --param seeds=./my-docs/         # a local folder of .html/.md/.txt
 //   cellar search "boundary layer transition" --k 5
+//   cellar search "boundary layer transition" --mode lexical+rm3
 import { pipeline } from "../kernel/mod.ts";
 import { CRAWL_PARAMS, crawlSeeds } from "../cells/crawl.ts";
 import { DEDUP_PARAMS, dedupCorpus } from "../cells/dedup.ts";
 import { EMBED_PARAMS, embedDocs } from "../cells/embed.ts";
 import { buildIndex } from "../cells/build-index.ts";
 import { LEXICAL_PARAMS } from "../cells/index/lexical-build.ts";
-import { type SearchContext, searchIndex } from "../cells/index/search.ts";
+import type { SearchContext } from "../cells/index/search.ts";
+import { DEFAULT_RETRIEVAL, openRetriever, parseRetrieval } from "../cells/index/retrieval.ts";
 
 export default pipeline({
   id: "ingest",
@@ -28,7 +30,9 @@ export default pipeline({
   .cell("embed_docs", { gpu: 0.5 }, embedDocs)
   .cell("build_index", buildIndex);
 
-/** `cellar search` over this pipeline's index. */
-export function search(ctx: SearchContext, queries: string[], options: { k?: number }) {
-  return searchIndex(ctx, queries, options);
+/** `cellar search` over this pipeline's indexes: `mode` a retrieval spec, the cross-validated winner by default. */
+export async function search(ctx: SearchContext, queries: string[], options: { k?: number; mode?: string }) {
+  const config = parseRetrieval(options.mode ?? DEFAULT_RETRIEVAL);
+  const retriever = await openRetriever(ctx, config);
+  return await retriever.search(queries, options.k ?? 10);
 }

@@ -37,6 +37,17 @@ describe("ingest", () => {
     const documents = new Set(hits.map((h: { document: string }) => h.document));
     expect(documents.size).toBe(3);
 
+    // Every retrieval mode finds it by its title; a bad mode is one line naming the spec.
+    for (const mode of ["dense", "lexical", "lexical+rm3", "hybrid:rrf", "hybrid:weighted:alpha=0.5"]) {
+      const byMode = await cli(["--db", db, "search", target.title, "--k", "3", "--mode", mode, "--json"], { env });
+      expect(byMode.code, `${mode}: ${byMode.stderr}`).toBe(0);
+      expect(JSON.parse(byMode.stdout)[0].document, mode).toBe(`${seeds}#${target.id}`);
+    }
+    const bad = await cli(["--db", db, "search", target.title, "--mode", "bm25"], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toContain('retrieval "bm25": unknown mode "bm25"');
+
     // Unchanged seeds: the crawl reads them again and finds them unchanged; no chunk is embedded again.
     const again = await cli(["--db", db, "run", "ingest", "--param", `seeds=${seeds}`], { env });
     expect(again.code, again.stderr).toBe(0);
