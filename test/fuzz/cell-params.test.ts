@@ -11,7 +11,7 @@ import { corpusParams } from "../../cells/retrain.ts";
 import { FUZZ_TIMEOUT, fuzz, valueOrOneLineError } from "./runs.ts";
 
 const declarations = { crawlParams, dedupParams, embedParams, evalParams, corpusParams };
-const names = Object.entries(declarations).flatMap(([cell, d]) => Object.keys(d.defaults).map((name) => [cell, name] as const));
+const names = (Object.keys(declarations) as (keyof typeof declarations)[]).flatMap((cell) => Object.keys(declarations[cell].defaults).map((name) => [cell, name] as const));
 
 /** Values as a command line or a JSON body give them: strings of numbers and flags, numbers, lists, junk. */
 const value = fc.oneof(
