@@ -14,7 +14,9 @@ import { lexicalText } from "../cells/index/lexical-build.ts";
 import { expandQuery, parseRm3 } from "../cells/index/rm3.ts";
 import { openCellar, pipeline } from "../kernel/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
-import { storesClosedAfterEach } from "./helpers.ts";
+import { cli, storesClosedAfterEach, tempDir } from "./helpers.ts";
+import { Store as StoreClass } from "../kernel/store/store.ts";
+import { writeFileSync } from "node:fs";
 
 const openStore = storesClosedAfterEach();
 const DATA = join(import.meta.dirname, "../pipelines/data/cranfield");
@@ -201,4 +203,34 @@ describe("bad input", () => {
     expect(await store.query(`SELECT * FROM outputs WHERE cell = 'build_index'`)).toEqual([]);
     expect(await store.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'bad' AND table_name LIKE 'index%'`)).toEqual([]);
   });
+});
+
+describe("ingest", () => {
+  it("writes the lexical tables with the analyzer its params name, and they find a document by its title", async () => {
+    const dir = tempDir("cellar-lexical-ingest-");
+    const seeds = join(dir, "docs.jsonl");
+    writeFileSync(seeds, read("docs.jsonl").split("\n").slice(0, 8).join("\n") + "\n");
+    const db = join(dir, "db.duckdb");
+    const run = await cli(["--db", db, "run", "ingest", "--param", `seeds=${seeds}`, "--param", "stemmer=porter", "--param", "stopwords=true", "--param", "k1=1.2"], {
+      env: { CELLAR_DEVICES: "cpu" },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const store = await StoreClass.open(db);
+    try {
+      const [meta] = await store.query(`SELECT documents, k1, b, stopwords, stemmer FROM ingest.lexical_meta`);
+      expect(meta).toEqual({ documents: 8, k1: 1.2, b: 0.4, stopwords: true, stemmer: "porter" });
+      const [postings] = await store.query(`SELECT count(*)::INT AS n, count(DISTINCT doc)::INT AS docs FROM ingest.lexical_postings`);
+      expect(postings.docs).toBe(8);
+      // Stopwords dropped, words stemmed: "experimental" is indexed as "experiment".
+      const terms = await store.query(`SELECT term FROM ingest.lexical_terms WHERE term IN ('the', 'of', 'experimental', 'experiment') ORDER BY term`);
+      expect(terms.map((t) => t.term)).toEqual(["experiment"]);
+      const lexical = await openLexical({ pipeline: "ingest", sql: store.query.bind(store) });
+      expect(lexical.analyzer).toEqual({ stopwords: true, stemmer: "porter" });
+      const target = JSON.parse(read("docs.jsonl").split("\n")[5]);
+      const [hits] = await lexical.search([target.title], 3);
+      expect(hits[0].document).toBe(`${seeds}#${target.id}`);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
 });

@@ -5,7 +5,9 @@
  *
  * - `lexical_postings` (term, doc, tf): one row per distinct term of a document;
  * - `lexical_docs` (doc, document, title, length): `doc` numbers documents 0..N−1 in id order;
- * - `lexical_terms` (term, df);
+ * - `lexical_terms` (term, df, docs, tfs): each term's postings as two lists in doc order, made
+ *   inside DuckDB from lexical_postings and written in term order, so that a query reads its terms'
+ *   rows (zone maps skip the rest) instead of scanning every posting;
  * - `lexical_meta`: one row with N, avgdl, k1, b and the analyzer's settings, so that
  *   queries are analyzed as the documents were (index/lexical.ts reads it).
  *
@@ -15,8 +17,8 @@
  * bundled Cranfield run, which test/lexical.test.ts reproduces to 5 decimals.
  * `documentText` would drop the title where the text begins with it.
  *
- * Documents are read a page at a time by id (key paging): memory holds one page and
- * the vocabulary's document frequencies, never the corpus.
+ * Documents are read a page at a time by id (key paging): memory holds one page, never the
+ * corpus; document frequencies and the per-term lists are DuckDB's to compute.
  *
  * @example
  * ```ts
@@ -69,7 +71,6 @@ export async function buildLexical(ctx: Context, documents: TableRef): Promise<L
   const analyze = analyzer(settings);
   const postings = await ctx.table("lexical_postings", { term: "VARCHAR", doc: "INTEGER", tf: "INTEGER" });
   const docs = await ctx.table("lexical_docs", { doc: "INTEGER", document: "VARCHAR", title: "VARCHAR", length: "INTEGER" });
-  const df = new Map<string, number>();
   let n = 0;
   let total = 0;
   for await (const page of documentPages(ctx, documents)) {
@@ -81,7 +82,6 @@ export async function buildLexical(ctx: Context, documents: TableRef): Promise<L
       for (const term of terms) tf.set(term, (tf.get(term) ?? 0) + 1);
       for (const [term, f] of tf) {
         postingRows.push({ term, doc: n, tf: f });
-        df.set(term, (df.get(term) ?? 0) + 1);
       }
       docRows.push({ doc: n, document: d.id, title: d.title, length: terms.length });
       total += terms.length;
@@ -92,15 +92,16 @@ export async function buildLexical(ctx: Context, documents: TableRef): Promise<L
     ctx.progress(n);
   }
   const avgdl = n === 0 ? 0 : total / n;
-  const terms = await ctx.table("lexical_terms", { term: "VARCHAR", df: "INTEGER" });
-  await terms.append(termRows(df));
-  const meta = await writeMeta(ctx, { documents: n, avgdl, k1, b, terms: df.size, settings });
-  ctx.log.info(`lexical index: ${n} documents, ${df.size} terms, avgdl ${avgdl.toFixed(2)} (k1 ${k1}, b ${b}, stopwords ${stopwords}, stemmer ${stemmer})`);
-  return { postings: await postings.finish(), docs: await docs.finish(), terms: await terms.finish(), meta, documents: n, avgdl, k1, b, analyzer: settings };
-}
-
-function* termRows(df: Map<string, number>): Iterable<Record<string, unknown>> {
-  for (const [term, count] of df) yield { term, df: count };
+  const terms = await ctx.table("lexical_terms", { term: "VARCHAR", df: "INTEGER", docs: "INTEGER[]", tfs: "INTEGER[]" });
+  const postingsRef = await postings.finish();
+  await ctx.sql(
+    `INSERT INTO ${terms.sql} SELECT term, count(*)::INTEGER, list(doc ORDER BY doc), list(tf ORDER BY doc)
+     FROM ${postingsRef.sql} GROUP BY term ORDER BY term`,
+  );
+  const termsRef = await terms.finish();
+  const meta = await writeMeta(ctx, { documents: n, avgdl, k1, b, terms: termsRef.rows, settings });
+  ctx.log.info(`lexical index: ${n} documents, ${termsRef.rows} terms, avgdl ${avgdl.toFixed(2)} (k1 ${k1}, b ${b}, stopwords ${stopwords}, stemmer ${stemmer})`);
+  return { postings: postingsRef, docs: await docs.finish(), terms: termsRef, meta, documents: n, avgdl, k1, b, analyzer: settings };
 }
 
 async function writeMeta(

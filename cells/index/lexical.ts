@@ -1,9 +1,9 @@
 /**
  * A pipeline's BM25 index (written by build_index, index/lexical-build.ts),
  * opened once and searched many times. Documents' lengths and ids load at open;
- * a term's postings load from DuckDB the first time a query needs it, into
- * typed arrays kept for later queries, so opening a 100K-document index reads
- * 100K rows, not its millions of postings.
+ * a term's postings load from DuckDB (its lexical_terms row) the first time a
+ * query needs it, into typed arrays kept for later queries, so opening a
+ * 100K-document index reads 100K rows, not its millions of postings.
  *
  * Scoring is the bundled Cranfield run's: each distinct query term once,
  * idf = ln(1 + (N − df + 0.5)/(df + 0.5)), tf·(k1 + 1)/(tf + k1·(1 − b + b·dl/avgdl)).
@@ -143,8 +143,7 @@ class LexicalIndex {
     for (let i = 0; i < missing.length; i += 1_000) {
       const part = missing.slice(i, i + 1_000);
       const rows = await this.ctx.sql(
-        `SELECT term, list(doc ORDER BY doc) AS docs, list(tf ORDER BY doc) AS tfs FROM ${this.tables.postings.sql}
-         WHERE term IN (${part.map(() => "?").join(", ")}) GROUP BY term`,
+        `SELECT term, docs, tfs FROM ${this.tables.terms.sql} WHERE term IN (${part.map(() => "?").join(", ")})`,
         part,
       );
       for (const r of rows) {
