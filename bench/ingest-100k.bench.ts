@@ -63,6 +63,8 @@ function memory(pid: number): { rss: number; hwm: number } | undefined {
 }
 
 interface CellMemory {
+  /** RSS when the cell started: what the cells before it left. */
+  start: number;
   peak: number;
   end: number;
   hwm: number;
@@ -101,7 +103,7 @@ async function watch(argv: string[], logFile: string): Promise<Watched> {
       if (state.cells.size === 0) state.idle = Math.max(state.idle, m.rss);
       return;
     }
-    const c = state.cells.get(cell) ?? { peak: 0, end: 0, hwm: 0, samples: 0 };
+    const c = state.cells.get(cell) ?? { start: m.rss, peak: 0, end: 0, hwm: 0, samples: 0 };
     c.peak = Math.max(c.peak, m.rss);
     c.end = m.rss;
     c.hwm = m.hwm;
@@ -210,7 +212,7 @@ async function measure(docs: number, dir: string, model: string): Promise<Figure
   const entered = inputs(times, docs);
   const figures: Figures = { docs, cells: new Map(), total_ms: 0, peak: watched.peak };
   for (const t of times) {
-    const m = watched.cells.get(t.cell) ?? { peak: 0, end: 0, hwm: 0, samples: 0 };
+    const m = watched.cells.get(t.cell) ?? { start: 0, peak: 0, end: 0, hwm: 0, samples: 0 };
     const e = entered[t.cell] ?? { docs };
     figures.cells.set(t.cell, { ...m, wall_ms: t.wall_ms });
     figures.total_ms += t.wall_ms;
@@ -226,7 +228,10 @@ async function measure(docs: number, dir: string, model: string): Promise<Figure
       cores_busy: round(t.cpu_ms / Math.max(t.wall_ms, 1), 2),
       docs_per_second: round(e.docs / (t.wall_ms / 1000)),
       chunks_per_second: e.chunks === undefined || !t.cell.startsWith("embed") ? undefined : round(e.chunks / (t.wall_ms / 1000)),
+      start_rss_mb: mb(m.start),
       peak_rss_mb: mb(m.peak),
+      // What the cell itself added on top of what it started with.
+      growth_mb: mb(m.peak - m.start),
       end_rss_mb: mb(m.end),
       vm_hwm_mb: mb(m.hwm),
       rss_samples: m.samples,
@@ -270,12 +275,15 @@ try {
   for (const docs of [...SIZES].sort((a, b) => a - b)) runs.push(await measure(docs, dir, modelDir));
   if (runs.length >= 2) {
     const [small, large] = [runs[0], runs[runs.length - 1]];
+    const growth = (f: Figures, c: string) => (f.cells.get(c)?.peak ?? 0) - (f.cells.get(c)?.start ?? 0);
     const per1k = (a: number, b: number) => round(((b - a) / 1048576) / ((large.docs - small.docs) / 1000), 2);
     console.log(JSON.stringify({
       benchmark: "ingest_rss_slope",
       docs: [small.docs, large.docs],
       // MB of peak RSS per 1,000 more documents; 0 is flat in N.
       mb_per_1k_docs: Object.fromEntries(CELLS.map((c) => [c, per1k(small.cells.get(c)?.peak ?? 0, large.cells.get(c)?.peak ?? 0)])),
+      // The same for each cell's own growth (its peak less its starting RSS).
+      growth_mb_per_1k_docs: Object.fromEntries(CELLS.map((c) => [c, per1k(growth(small, c), growth(large, c))])),
       process_mb_per_1k_docs: per1k(small.peak, large.peak),
       peak_rss_mb: [mb(small.peak), mb(large.peak)],
       ms_per_doc: [round(small.total_ms / small.docs, 2), round(large.total_ms / large.docs, 2)],
