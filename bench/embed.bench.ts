@@ -136,6 +136,8 @@ function line(benchmark: string, docs: number, chunks: number, target: number, n
     [`${ref}_chunks_per_second`]: round(chunks / (base / 1000)),
     ratio: Math.round((base / best) * 100) / 100,
     median_ratio: Math.round((median(sides.b.ms) / median(sides.a.ms)) * 100) / 100,
+    // Each repeat's two runs are adjacent in time, so they share the host's load: the steadier ratio on a busy host.
+    pair_ratios: sides.a.ms.map((ms, i) => Math.round((sides.b.ms[i] / ms) * 100) / 100),
     target_ratio: target,
     target_met: base / best >= target,
     [`${n}_peak_rss_mb`]: mb(sides.a.peak),
