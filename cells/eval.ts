@@ -21,7 +21,7 @@
 import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
 import { type IndexHandle, latestIndexPipeline } from "./index/search.ts";
 import { DEFAULT_RETRIEVAL, openSources, type RetrievalSources } from "./index/retrieval.ts";
-import { type Comparison, compareRetrievals, formatComparison, type Hit, parseRetrievalList, type Ranking, type RetrievalList } from "./eval/compare.ts";
+import { type Comparison, compareRetrievals, formatComparison, parseRetrievalList, type Ranking, type RetrievalList } from "./eval/compare.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
 import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type PerQuery, type Verdict } from "./eval/gate.ts";

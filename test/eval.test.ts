@@ -383,5 +383,5 @@ describe("cellar cell eval run_eval_suite (what CI runs)", () => {
     } finally {
       store = await Store.open(db);
     }
-  }, 120_000);
+  }, 240_000);
 });

@@ -48,7 +48,7 @@ export const DEFAULT_RRF_K = 60;
 export function fuseRrf(lists: readonly (readonly Ranked[])[], options: { k?: number } = {}): Fused[] {
   const k = options.k ?? DEFAULT_RRF_K;
   if (!Number.isFinite(k) || k < 0) throw new CellarError(`fuseRrf: k=${k}: expected a number ≥ 0`);
-  return fuse(lists, (list, rank) => 1 / (k + rank));
+  return fuse(lists, (_list, rank) => 1 / (k + rank));
 }
 
 /** Weighted fusion of `lists` after min-max normalizing each: Σ weightᵢ · normᵢ. */
