@@ -101,7 +101,8 @@ export async function openLexical(ctx: SearchContext, options: { pipeline?: stri
     const signal = options.signal ?? ctx.signal;
     const analyzed = queries.map(analyze);
     await index.load(analyzed.flat());
-    const firstPass = analyzed.map((terms) => weightsOf([...new Set(terms)].map((t) => [t, 1])));
+    // Each distinct query term once, as the bundled run counts them.
+    const firstPass = analyzed.map((terms) => new Map([...new Set(terms)].map((t) => [t, 1])));
     let ranked = firstPass.map((weights) => index.rank(weights, rm3 ? Math.max(k, rm3.fbDocs) : k, k1, b));
     if (rm3) {
       signal?.throwIfAborted();
@@ -136,9 +137,11 @@ class LexicalIndex {
 
   /** Reads the postings of the terms not yet loaded, in one query. */
   async load(terms: string[]): Promise<void> {
-    const missing = [...new Set(terms)].filter((t) => !this.#postings.has(t));
+    const wanted = [...new Set(terms)];
+    let missing = wanted.filter((t) => !this.#postings.has(t));
     if (missing.length === 0) return;
-    if (this.#postings.size + missing.length > CACHE_LIMIT) this.#postings.clear();
+    // Starting the cache again drops terms this search needs too: read them all.
+    if (this.#postings.size + missing.length > CACHE_LIMIT) this.#postings.clear(), (missing = wanted);
     for (const term of missing) this.#postings.set(term, { docs: new Int32Array(0), tfs: new Int32Array(0) });
     for (let i = 0; i < missing.length; i += 1_000) {
       const part = missing.slice(i, i + 1_000);
@@ -154,8 +157,9 @@ class LexicalIndex {
 
   /** The documents' terms, tfs and dfs (RM3's feedback vectors), read once per document. */
   async docTerms(docs: number[]): Promise<Map<number, DocTerms>> {
-    const missing = [...new Set(docs)].filter((d) => !this.#docTerms.has(d));
-    if (this.#docTerms.size + missing.length > CACHE_LIMIT) this.#docTerms.clear();
+    const wanted = [...new Set(docs)];
+    let missing = wanted.filter((d) => !this.#docTerms.has(d));
+    if (this.#docTerms.size + missing.length > CACHE_LIMIT) this.#docTerms.clear(), (missing = wanted);
     for (let i = 0; i < missing.length; i += 1_000) {
       const part = missing.slice(i, i + 1_000);
       const rows = await this.ctx.sql(
@@ -237,10 +241,6 @@ export function topK(docs: readonly number[], scores: Float64Array, k: number): 
     }
   }
   return heap.sort((a, b) => (worse(a, b) ? 1 : -1)).map((doc) => ({ doc, score: scores[doc] }));
-}
-
-function weightsOf(entries: Array<[string, number]>): Map<string, number> {
-  return new Map(entries);
 }
 
 function bm25Param(name: string, value: unknown, max: number): number {
