@@ -363,14 +363,17 @@ describe("search", () => {
   it("answers a query through the pipeline module's search export, and refuses an unknown pipeline", async () => {
     const dir = tempDir("cellar-server-");
     writePipeline(dir, "finder.ts", `export default pipeline({ id: "finder" }).cell("noop", () => 1);
-export function search(_ctx: unknown, queries: string[], options: { k: number }) {
-  return queries.map((q) => Array.from({ length: options.k }, (_, i) => ({ rank: i + 1, score: 1 / (i + 1), document: q + i, title: null })));
+export function search(_ctx: unknown, queries: string[], options: { k: number; mode?: string }) {
+  return queries.map((q) => Array.from({ length: options.k }, (_, i) => ({ rank: i + 1, score: 1 / (i + 1), document: q + i, title: options.mode ?? null })));
 }`);
     const server = await startServer({ db: join(dir, "cellar.duckdb"), host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
     try {
       const res = await fetch(`${server.url}/api/v1/search?q=wing&pipeline=finder&k=2`);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ hits: [{ rank: 1, score: 1, document: "wing0", title: null }, { rank: 2, score: 0.5, document: "wing1", title: null }] });
+      // ?mode= reaches the pipeline's search export as its retrieval spec.
+      const byMode = await fetch(`${server.url}/api/v1/search?q=wing&pipeline=finder&k=1&mode=lexical%2Brm3`);
+      expect(await byMode.json()).toEqual({ hits: [{ rank: 1, score: 1, document: "wing0", title: "lexical+rm3" }] });
       expect((await fetch(`${server.url}/api/v1/search?q=wing&pipeline=nope`)).status).toBe(404);
       expect((await fetch(`${server.url}/api/v1/search?pipeline=finder`)).status).toBe(400);
     } finally {
