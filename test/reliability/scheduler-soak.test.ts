@@ -15,8 +15,9 @@
 // Quick form (the normal suite): Oct 2026 .. Mar 2027, @daily whole, @hourly in the weeks of
 // each DST change. Long form (`npm run test:soak`, SOAK=long): 5 years of both, 2026..2030.
 // SOAK_SEED=<n> replays a seed.
-import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { pipeline, type Pipeline } from "../../kernel/mod.ts";
 import { claimRun, markInterrupted, retryConflicts, type RunRecord } from "../../kernel/run-records.ts";
 import { Runner, type RunResult } from "../../kernel/runner.ts";
@@ -149,6 +150,7 @@ async function dieHoldingRuns(store: Store, dying: Scheduler, random: () => numb
 async function soak(plans: Plan[], random: () => number): Promise<{ store: Store; pipelines: Pipeline[]; figures: Figures }> {
   const pipelines = plans.map(soakPipeline);
   const path = join(tempDir("cellar-soak-"), "cellar.duckdb");
+  onTestFinished(() => rmSync(dirname(path), { recursive: true, force: true }));
   let store = await Store.open(path);
   let now = Math.min(...plans.map((p) => localMidnight(p.from, p.zone))) - 3 * HOUR;
   const end = Math.max(...plans.map((p) => expectedStarts(p).end)) + DAY;
