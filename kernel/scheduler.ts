@@ -174,7 +174,7 @@ export class Scheduler {
           this.#countActive(pipeline, -1);
           continue;
         }
-        if (run.kind === "scheduled") metrics.scheduleDelay.observe({ pipeline: pipeline.id }, Math.max(0, Date.now() - run.interval.end.getTime()) / 1000);
+        if (run.kind === "scheduled") metrics.scheduleDelay.observe({ pipeline: pipeline.id }, Math.max(0, this.clock().getTime() - run.interval.end.getTime()) / 1000);
         const task = this.runner.execute(pipeline, run).then(() => {}, (err) => this.#executeFailed(run, err)).finally(() => {
           this.#active.delete(run.runId);
           this.#countActive(pipeline, -1);

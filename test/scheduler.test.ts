@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { pipeline, type Pipeline, type PipelineOptions } from "../kernel/mod.ts";
+import { metrics } from "../kernel/prometheus.ts";
 import { Runner, type RunEvent, type RunResult } from "../kernel/runner.ts";
 import { createScheduledRuns, listRuns, markInterrupted, type RunRecord } from "../kernel/run-records.ts";
 import { Scheduler } from "../kernel/scheduler.ts";
@@ -211,6 +212,17 @@ describe("Scheduler: Airflow's data intervals", () => {
 });
 
 describe("Scheduler: executing runs", () => {
+  it("measures a scheduled run's delay on its own clock, not the machine's", async () => {
+    // Seen while writing the soak: on an injected clock years ahead, every delay was recorded as 0 (Date.now() - a future interval end).
+    const s = await store();
+    const { p } = counting("delay", { startDate: "2030-05-01" });
+    const sum = async () =>
+      (await metrics.scheduleDelay.get()).values.find((v) => v.metricName === "cellar_schedule_delay_seconds_sum" && v.labels.pipeline === "delay")?.value ?? 0;
+    const before = await sum();
+    await new Scheduler(s, new Runner(s), [p], fakeClock("2030-05-02T00:01:30Z").fn).runOnce();
+    expect(await sum() - before).toBe(90);
+  });
+
   it("runs at most maxActiveRuns at once, oldest logical date first, and finishes them all", async () => {
     const s = await store();
     let active = 0;
