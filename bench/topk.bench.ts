@@ -292,9 +292,14 @@ try {
   // The eval pipeline's load: 225 questions at k = 100 against one open index.
   const evalQueries = unitVectors(225, DIM, 3);
   const index = warm.value;
+  // The first call also builds the onnxruntime session for its shape (k = 400 chunks: four per document wanted), once per process.
+  const first = await time(() => index.search(evalQueries, 100));
   const search = await time(() => index.search(evalQueries, 100));
   const full = search.value.every((hits) => hits.length === 100);
-  emit({ benchmark: "index_search", ...shape, queries: 225, k: 100, ms: round(search.ms), queries_per_s: qps(225, search.ms), full_hit_lists: full });
+  emit({
+    benchmark: "index_search", ...shape, queries: 225, k: 100, first_ms: round(first.ms), ms: round(search.ms),
+    queries_per_s: qps(225, search.ms), full_hit_lists: full,
+  });
 } finally {
   await store.close();
   rmSync(dir, { recursive: true, force: true });

@@ -165,11 +165,12 @@ async function searchRows(
   const q = await embedQueries(embedder, queries, dim, signal);
   const numQueries = q.length / dim;
   const results: SearchHit[][] = Array.from({ length: numQueries }, () => []);
-  // Several chunks of one document may rank high: fetch extra so that k distinct documents remain,
-  // and fetch again, four times more, for the queries still short of them.
+  // Several chunks of one document may rank high: fetch extra so that k distinct documents remain — as many
+  // more as the index has chunks per document, and a quarter (at most 4× k) — and fetch again, four times
+  // more, for the queries still short of them. A k-selection costs more the more it keeps.
   const want = Math.min(k, index.documents);
   let pending = Array.from({ length: numQueries }, (_, i) => i);
-  let fetch = Math.min(size, k * 4);
+  let fetch = Math.min(size, Math.ceil(k * Math.min(4, 1.25 * size / index.documents)));
   for (;;) {
     signal?.throwIfAborted();
     const block = new Float32Array(pending.length * dim);
