@@ -20,6 +20,8 @@ import { join } from "node:path";
 import { pipeline as hfPipeline } from "@huggingface/transformers";
 import { embedDocs, type EmbedOutput, loadEmbedder } from "../cells/embed.ts";
 import { compute } from "../kernel/compute/devices.ts";
+import { task } from "../kernel/compute/task.ts";
+import { USE_LITE_MODULE } from "../cells/embed/use-lite-chunk.ts";
 import { pipeline } from "../kernel/mod.ts";
 import { runDetail } from "../kernel/report.ts";
 import { Runner } from "../kernel/runner.ts";
@@ -154,6 +156,41 @@ function line(benchmark: string, docs: number, chunks: number, target: number, n
 
 await compute().gpu(); // open the device pool first (lavapipe here): the cell's gpu 0.5 claim sees an adapter, as in ingest
 
+/**
+ * The workers alone, without the cell: one batch on one worker against one batch per worker at once, in
+ * adjacent pairs. On an idle host the second takes about as long as the first (the ideal: `workers`× the
+ * throughput); on a shared one the pair shows what this process's share of the cores allowed.
+ */
+async function workerScaling(workers: number) {
+  const pool = await compute().cpu();
+  const handle = task(USE_LITE_MODULE, "useLiteChunk");
+  const batch = ALL.slice(0, 24).map((d) => d.text);
+  const signal = new AbortController().signal;
+  const ratios: number[] = [];
+  const cores: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    let t0 = performance.now();
+    await pool.run(handle, batch, signal);
+    const one = performance.now() - t0;
+    const c0 = runtime.cpuTimeMs();
+    t0 = performance.now();
+    await Promise.all(Array.from({ length: workers }, () => pool.run(handle, batch, signal)));
+    const all = performance.now() - t0;
+    ratios.push(Math.round(((workers * one) / all) * 100) / 100);
+    cores.push(Math.round(((runtime.cpuTimeMs() - c0) / all) * 100) / 100);
+  }
+  console.log(JSON.stringify({
+    benchmark: "use_lite_worker_scaling",
+    workers,
+    texts_per_batch: batch.length,
+    best_throughput_ratio: Math.max(...ratios),
+    ideal_ratio: workers,
+    throughput_ratios: ratios,
+    cores_busy: cores,
+    load_average: Math.round(loadavg()[0] * 100) / 100,
+  }));
+}
+
 if (!ONLY || ONLY === "use-lite") {
   const docs = ALL.slice(0, Number(option("docs") ?? 400));
   await loadEmbedder("use-lite");
@@ -164,6 +201,7 @@ if (!ONLY || ONLY === "use-lite") {
   await runCell(ALL.slice(0, 2 * workers), { batchSize: 1 });
   const warmupMs = performance.now() - t0;
   const loaded = process.memoryUsage.rss();
+  await workerScaling(workers);
   let chunks = 0;
   const time = (embedWorkers: number | string) => async () => {
     const { ms, output } = await runCell(docs, { embedWorkers });
