@@ -173,6 +173,7 @@ async function splitParam(param: unknown): Promise<string[]> {
 
 /** A name as an error shows it: as it is, or quoted when a control character (a line break) is in it, so the error stays one line. */
 function shown(name: string): string {
+  // deno-lint-ignore no-control-regex -- control characters are what this looks for
   return /[\u0000-\u001f\u007f]/.test(name) ? JSON.stringify(name) : name;
 }
 

@@ -14,7 +14,7 @@ let server: Server;
 let origin: string;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = createServer((_req, res) => {
     if (answer.status >= 300 && answer.status < 400) res.setHeader("location", "/robots.txt");
     res.writeHead(answer.status, { "content-type": "text/plain" });
     res.end(answer.body);

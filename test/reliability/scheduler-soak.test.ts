@@ -157,7 +157,7 @@ async function soak(plans: Plan[], random: () => number): Promise<{ store: Store
   const make = () => new Scheduler(store, new QuickRunner(store), pipelines, () => new Date(now));
   let schedulers = [make(), make()];
   /** Ticks of dropped schedulers, still going: a dead process's last transaction may still land. */
-  let orphans: Promise<void>[] = [];
+  const orphans: Promise<void>[] = [];
   const figures: Figures = { ticks: 0, restarts: 0, inFlightRestarts: 0, reopens: 0, leftClaimed: 0 };
   while (now < end) {
     now += step(random, now);
