@@ -533,7 +533,8 @@ class Session implements RemoteSession {
     this.job.notice(notice);
     this.remote.results.delete(waiter.key, { previousSeq: revision })
       .then(() => waiter.republish?.(republishMsgId(waiter.key, revision)))
-      .catch(() => {}); // another waiter of the key deleted it first and republished: the same Msg-Id
+      // Another waiter of the key deleted it first and republished under the same Msg-Id: this one answers to it too.
+      .catch(() => void waiter.msgIds.add(republishMsgId(waiter.key, revision)));
   }
 
   /** A try of one of this map's chunks: a redelivery counts as a retry; a refusal or a failed try is logged. */
