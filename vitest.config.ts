@@ -8,12 +8,5 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // `npm run test:coverage`: statements and branches of the kernel and the cells (issue 14's figure).
-    coverage: {
-      provider: "v8",
-      include: ["kernel/**/*.ts", "cells/**/*.ts"],
-      reporter: ["text-summary", "json-summary", "html"],
-      reportsDirectory: "coverage",
-    },
   },
 });
