@@ -133,7 +133,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
     const worst = verdict.rows.filter((row) => row.result === "FAIL")
       .map((row) => `${row.metric} ${row.now.toFixed(4)} (${row.delta!.toFixed(4)}, allowed −${row.allowedDrop})`);
     // A failed gate leaves no checkpoint: its details are what the eval history and /metrics show of it.
-    throw new CheckFailed(`eval regressed against ${verdict.baseline}: ${worst.join("; ")}`, { details: { metrics, verdict } });
+    throw new CheckFailed(`eval regressed against ${verdict.baseline}: ${worst.join("; ")}`, { details: { metrics, verdict, comparison } });
   }
   return output;
 }

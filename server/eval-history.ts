@@ -3,7 +3,8 @@
  * what its gate said. The kernel knows nothing of evals: it keeps a passing run's output as its checkpoint,
  * and a run whose gate failed the details of its CheckFailed (`{ metrics, verdict }`); the facade's
  * cellResults() reads both in one go, and this module reads the eval's shape out of either — the part of
- * cells/eval.ts's EvalOutput the history shows (its means and the gate's verdict of cells/eval/gate.ts),
+ * cells/eval.ts's EvalOutput the history shows (its means, the gate's verdict of cells/eval/gate.ts and the
+ * retrieval comparison of cells/eval/compare.ts),
  * checked with zod, so that a result of another shape (another cell's) is left out, not guessed at.
  *
  * @example
@@ -36,6 +37,25 @@ const VerdictRow = z.object({
 
 const QuestionDrop = z.object({ qid: z.string(), baseline: z.number(), now: z.number() });
 
+/** cells/eval/compare.ts's Comparison: every retrieval spec the run scored, side by side. */
+export const ComparisonShape = z.object({
+  /** The metric the cross-validation maximized. */
+  metric: z.string(),
+  folds: z.number(),
+  seed: z.number(),
+  rows: z.array(z.object({
+    spec: z.string(),
+    /** The point scored: the spec itself, or what the folds chose most often from its grid. */
+    resolved: z.string(),
+    /** The spec judged and gated. */
+    primary: z.boolean(),
+    metrics: z.record(z.string(), z.number()),
+    msPerQuery: z.number(),
+    points: z.number(),
+    cv: z.array(z.object({ fold: z.number(), questions: z.number(), chosen: z.string(), train: z.number(), test: z.number() })).nullable(),
+  })),
+});
+
 /** What an eval cell measured (the means over its questions) and its gate's verdict; other fields are dropped. */
 const EvalResultShape = z.object({
   metrics: z.record(z.string(), z.number()),
@@ -47,11 +67,14 @@ const EvalResultShape = z.object({
     /** For each regressed metric, the questions that fell most, worst first. */
     drops: z.record(z.string(), z.array(QuestionDrop)).default({}),
   }),
+  /** Null for a result from before the eval compared retrievals. */
+  comparison: ComparisonShape.nullish().transform((v) => v ?? null),
 });
 
 export type EvalResult = z.infer<typeof EvalResultShape>;
 export type EvalVerdictRow = z.infer<typeof VerdictRow>;
 export type EvalQuestionDrop = z.infer<typeof QuestionDrop>;
+export type EvalComparison = z.infer<typeof ComparisonShape>;
 
 /** One run's eval result, with the run it belongs to. */
 export interface EvalRun extends EvalResult {

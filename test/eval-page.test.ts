@@ -10,7 +10,7 @@ import type { Pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/run-records.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
-import { evalPipelineSource, inkedCanvases, SHADY_QID } from "./eval-fixture.ts";
+import { evalPipelineSource, inkedCanvases, SHADY_QID, SHADY_SPEC } from "./eval-fixture.ts";
 import { ROOT, tempDir, writePipeline } from "./helpers.ts";
 
 const ARTIFACTS = join(ROOT, "test/artifacts");
@@ -90,6 +90,13 @@ describe("GET /api/v1/eval", () => {
     expect(regressed.verdict.drops["nDCG@10"][0]).toEqual({ qid: SHADY_QID, baseline: 0.9, now: 0.1 });
     // The failed run is no baseline: the recovery compares with the run before it.
     expect(recovered.verdict.baseline).toBe(`eval run ${runIds[1]}`);
+    // The retrieval comparison, a failed gate's included (it is what says which spec would have done better).
+    expect(regressed.comparison.rows.map((r: any) => [r.spec, r.primary, r.metrics["nDCG@10"]])).toEqual([
+      ["hybrid", true, 0.35],
+      ["lexical:k1=0.9|1.5", false, 0.35 - 0.05],
+      [SHADY_SPEC, false, 0.1],
+    ]);
+    expect(recovered.comparison.rows[1].cv).toHaveLength(5);
   });
 
   it("pages by limit, picks the pipeline, and refuses bad input in one line", async () => {
@@ -138,6 +145,17 @@ describe("the Eval page", () => {
     const empty = await page("/eval?pipeline=eval-nightly");
     expect(empty.html).toContain("No eval run of eval-nightly yet");
     expect(empty.html).not.toContain("data-chart");
+  });
+
+  it("shows the retrieval specs the selected run compared, the gated one marked and each metric's best in bold, escaped", async () => {
+    const { html } = await page(`/eval?run=${runIds[3]}`);
+    expect(html).toContain(`<h2>Retrieval compared in run #${runIds[3]}</h2>`);
+    expect(html).toContain("5-fold cross-validation (seed 13) on nDCG@10");
+    expect(html).toMatch(/<tr class="primary"><td><span class="mono">hybrid<\/span><span class="badge">gated<\/span><\/td><td class="num best">0\.4300<\/td><td class="num">0\.5000<\/td><td class="num best">0\.6000<\/td><td class="num best">0\.3000<\/td><td class="num">1\.25<\/td>/);
+    expect(html).toContain('<td class="num best">0.5500</td>');
+    expect(html).toContain("2 points; the folds chose lexical:k1=1.5 most");
+    expect(html).toContain("&lt;i&gt;dense&lt;/i&gt;");
+    expect(html).not.toContain(SHADY_SPEC);
   });
 
   it("answers 404 in one line for unknown pipelines and runs, and serves uPlot's two files by name only", async () => {

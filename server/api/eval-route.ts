@@ -48,5 +48,6 @@ export function evalRunJson(r: EvalRun) {
     finishedAt: r.finishedAt?.toISOString() ?? null,
     metrics: r.metrics,
     verdict: r.verdict,
+    comparison: r.comparison,
   };
 }

@@ -12,6 +12,7 @@
 import { z } from "@hono/zod-openapi";
 import { CACHE_REASONS } from "../../kernel/mod.ts";
 import { LOG_LEVELS, MAX_LOG_PAGE, REPROCESS, RunState } from "../../kernel/mod.ts";
+import { ComparisonShape } from "../eval-history.ts";
 import type { JsonNode } from "../preview/output-preview.ts";
 
 export const ErrorBody = z.object({ error: z.string() }).openapi("Error");
@@ -310,6 +311,8 @@ export const EvalRunBody = z.object({
     /** For each regressed metric, the questions that fell most, worst first. */
     drops: z.record(z.string(), z.array(z.object({ qid: z.string(), baseline: z.number(), now: z.number() }))),
   }),
+  /** Every retrieval spec the run scored, side by side (nDCG@10, recall@10, MRR, MAP, ms/query); null before the eval compared them. */
+  comparison: ComparisonShape.nullable(),
 }).openapi("EvalRun");
 
 export const EvalHistoryBody = z.object({

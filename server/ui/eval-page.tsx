@@ -1,7 +1,8 @@
 /**
  * `/eval`: eval results over time. A chart per headline metric (nDCG@10, recall@10, MRR) over the eval
  * pipeline's runs, with each run's gate baseline and threshold (baseline − allowed drop) drawn beside it;
- * the verdict table of the selected run (`?run=`, the newest by default); the questions that fell most.
+ * the verdict table of the selected run (`?run=`, the newest by default); the questions that fell most; the
+ * retrieval specs that run compared, side by side, each metric's best in bold.
  * The charts are uPlot's, drawn by eval-chart.js from each chart's `data-chart` JSON (an attribute, so
  * hono/jsx escapes it and no inline script is needed); static-files.ts serves uPlot and eval-chart.js.
  *
@@ -18,7 +19,7 @@
 import { Hono } from "hono";
 import type { Pipeline } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
-import { EVAL_CELL, evalHistory, type EvalRun } from "../eval-history.ts";
+import { type EvalComparison, EVAL_CELL, evalHistory, type EvalRun } from "../eval-history.ts";
 import { when } from "./format.ts";
 import { Layout, NotFound } from "./layout.tsx";
 import { UPLOT_SCRIPT, UPLOT_STYLE } from "./static-files.ts";
@@ -77,6 +78,7 @@ function EvalPage(props: { evals: Pipeline[]; pipeline: string | undefined; runs
             <Charts pipeline={pipeline} runs={runs} selected={selected} />
             <EvalRunPicker pipeline={pipeline} runs={runs} selected={selected} />
             {selected ? <Verdict run={selected} /> : null}
+            {selected?.comparison ? <Compared run={selected} comparison={selected.comparison} /> : null}
           </>
         )}
     </Layout>
@@ -196,6 +198,40 @@ function Verdict(props: { run: EvalRun }) {
             </tbody>
           </table>
         )}
+    </section>
+  );
+}
+
+/** The metrics of cells/eval/compare.ts's table, in its order. */
+const COMPARED = ["nDCG@10", "recall@10", "MRR", "MAP"];
+
+function Compared(props: { run: EvalRun; comparison: EvalComparison }) {
+  const { rows, folds, seed, metric } = props.comparison;
+  const best = Object.fromEntries(COMPARED.map((m) => [m, Math.max(...rows.map((r) => r.metrics[m] ?? -Infinity))]));
+  return (
+    <section class="compared">
+      <h2>{`Retrieval compared in run #${props.run.runId}`}</h2>
+      <p class="sub">
+        {`Each spec scored on the same questions. A spec with a grid is scored by ${folds}-fold cross-validation (seed ${seed}) on ${metric}: each fold with the point the other folds chose. The gated spec is marked.`}
+      </p>
+      <table class="list compare-table">
+        <thead>
+          <tr><th>retrieval</th>{COMPARED.map((m) => <th key={m} class="num metric">{m}</th>)}<th class="num">ms/query</th></tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr class={row.primary ? "primary" : ""}>
+              <td>
+                <span class="mono">{row.spec}</span>
+                {row.primary ? <span class="badge">gated</span> : null}
+                {row.cv ? <div class="muted small">{`${row.points} points; the folds chose ${row.resolved} most`}</div> : null}
+              </td>
+              {COMPARED.map((m) => <td key={m} class={`num${row.metrics[m] === best[m] ? " best" : ""}`}>{fixed(row.metrics[m])}</td>)}
+              <td class="num">{row.msPerQuery.toFixed(2)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }

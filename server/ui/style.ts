@@ -159,6 +159,11 @@ table.verdict-table tr.result-fail td { background: #fff5f5; }
 table.verdict-table tr.result-fail .verdict-result { color: var(--failed); font-weight: 700; }
 table.verdict-table tr.result-pass .verdict-result { color: var(--success); }
 table.verdict-table tr.result-new .verdict-result { color: var(--muted); }
+section.compared { margin-top: 24px; }
+section.compared h2 { margin: 0 0 2px; }
+table.compare-table td.best { font-weight: 700; }
+table.compare-table th.metric { text-transform: none; } /* nDCG@10, not NDCG@10 */
+table.compare-table .badge { margin-left: 8px; background: var(--fg); }
 /* costs, devices, search */
 nav.tabs { display: flex; gap: 6px; flex-wrap: wrap; align-items: center; margin: 0 0 10px; }
 nav.tabs .tab { padding: 2px 10px; border: 1px solid var(--line); border-radius: 12px; background: var(--card); font-size: 12px; font-family: var(--mono); color: var(--fg); }
