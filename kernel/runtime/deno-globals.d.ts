@@ -23,6 +23,8 @@ declare namespace Deno {
   function readDir(path: string): AsyncIterable<{ name: string; isDirectory: boolean; isSymlink: boolean }>;
   function readFile(path: string): Promise<Uint8Array>;
   function open(path: string, options: { read: boolean }): Promise<{ read(p: Uint8Array): Promise<number | null>; close(): void }>;
+  function open(path: string, options: { append: boolean; create: boolean }): Promise<{ write(p: Uint8Array): Promise<number>; close(): void }>;
+  function symlink(target: string, path: string): Promise<void>;
   function writeTextFile(path: string, text: string, options?: { mode?: number }): Promise<void>;
   interface ChildProcess {
     readonly pid: number;

@@ -78,6 +78,20 @@ export const runtime: Runtime = {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   },
+  appendFile: async (path) => {
+    const file = await Deno.open(path, { append: true, create: true });
+    return {
+      write: async (bytes) => {
+        for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
+      },
+      close: () => Promise.resolve(file.close()),
+    };
+  },
+  symlink: (target, path) => Deno.symlink(target, path),
+  hasher: (algorithm) => {
+    const hash = createHash(algorithm);
+    return { update: (bytes) => void hash.update(bytes), hex: () => hash.digest("hex") };
+  },
   // Deno has no signal 0 of its own; its Node compatibility layer's process.kill does it.
   processAlive: (pid) => processAlive(pid),
   // Deno.cpuUsage is not in Deno's stable types; its Node compatibility layer has the same counter.

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, watch, writeSync } from "node:fs";
-import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { availableParallelism, hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
@@ -59,6 +59,20 @@ export const runtime: Runtime = {
   mkdir: async (path) => void (await mkdir(path, { recursive: true })),
   rename: (from, to) => rename(from, to),
   remove: (path) => rm(path, { force: true }),
+  appendFile: async (path) => {
+    const handle = await open(path, "a");
+    return {
+      write: async (bytes) => {
+        for (let offset = 0; offset < bytes.length;) offset += (await handle.write(bytes, offset)).bytesWritten;
+      },
+      close: () => handle.close(),
+    };
+  },
+  symlink: (target, path) => symlink(target, path),
+  hasher: (algorithm) => {
+    const hash = createHash(algorithm);
+    return { update: (bytes) => void hash.update(bytes), hex: () => hash.digest("hex") };
+  },
   processAlive: (pid) => processAlive(pid),
   cpuTimeMs: () => {
     const { user, system } = process.cpuUsage();

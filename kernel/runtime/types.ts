@@ -13,6 +13,18 @@ export interface WorkerPort {
 /** What a path is, links followed: only a `file` (a regular file) is safe to open and read. */
 export type FileKind = "file" | "directory" | "fifo" | "socket" | "block_device" | "char_device" | "other";
 
+/** A file open for appending; `close` flushes it to the kernel. */
+export interface FileAppender {
+  write(bytes: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Bytes in, a hex digest out (once). */
+export interface Hasher {
+  update(bytes: Uint8Array): void;
+  hex(): string;
+}
+
 /** A GET request's answer, its body streamed (and decompressed): what the crawler reads from `fetch`. */
 export interface HttpResponse {
   status: number;
@@ -104,6 +116,12 @@ export interface Runtime {
   rename(from: string, to: string): Promise<void>;
   /** Deletes a file; one that is already gone is no error. */
   remove(path: string): Promise<void>;
+  /** Opens a file for appending bytes (created when absent): a download writes its parts as they arrive. */
+  appendFile(path: string): Promise<FileAppender>;
+  /** Makes `path` a symbolic link to `target` (relative to the link's directory when relative). */
+  symlink(target: string, path: string): Promise<void>;
+  /** An incremental SHA-1 or SHA-256 of bytes fed in parts: a download is checked without holding it. */
+  hasher(algorithm: "sha1" | "sha256"): Hasher;
   /** Whether a process with this id is alive (a signal 0 reaches it, or exists but is not ours). */
   processAlive(pid: number): boolean;
   /** Process CPU time (user + system) in milliseconds since start. */
