@@ -98,6 +98,17 @@ export interface BackfillRange {
 }
 
 /** What a backfill is about to do: `runs` are those it executes, oldest logical date first. */
+/** An orphan a facade adopted (Cellar.adopt). */
+export interface Adoption {
+  runId: number;
+  /** What the run's log, and the server's output, say of it. */
+  line: string;
+  /** The first cell it executes again; absent when every cell has its checkpoint. */
+  resumeAt?: string;
+  /** The resumed run's end; absent when a scheduler is to claim it. */
+  done?: Promise<RunResult>;
+}
+
 export interface BackfillPlanned {
   intervals: number;
   /** Intervals in the range that have not ended: left to the scheduler. */
@@ -162,6 +173,8 @@ export class Cellar implements AsyncDisposable {
   /** The scheduler loops this facade runs: unpausing a pipeline wakes them. */
   readonly #schedulers = new Set<{ wake(): void }>();
   #store: Promise<Store> | undefined;
+  /** The runs markInterrupted found running as this facade opened the store: orphans(). */
+  #interrupted: number[] = [];
   #remote: Promise<RemoteChunks> | undefined;
   #workerCounts: (() => Record<string, number>) | undefined;
   #closed = false;
@@ -193,7 +206,7 @@ export class Cellar implements AsyncDisposable {
     const store = await k.Store.open(db);
     try {
       // Only one process opens the store for writing: what is still marked running here died with its process.
-      await k.markInterrupted(store);
+      this.#interrupted = await k.markInterrupted(store);
     } catch (err) {
       await store.close();
       throw err;
@@ -317,6 +330,56 @@ export class Cellar implements AsyncDisposable {
       }
       return await this.#execute(op, pipeline, run);
     });
+  }
+
+  /**
+   * The runs a process that ended left unfinished (orphans.ts) and nobody has claimed since, oldest first: those
+   * this facade found running as it opened the store (it marked them interrupted), and manual runs still queued.
+   * What `cellar serve` adopts at start.
+   */
+  async orphans(): Promise<RunRecord[]> {
+    const k = await loadEngine();
+    return await k.orphanedRuns(await this.store(), this.#interrupted);
+  }
+
+  /**
+   * Adopts an orphan: claims it, writes into its log the line saying where it resumes ("adopted run 12 (ingest)
+   * left by a process that ended; resuming at embed_docs"), and resumes it with the same run id as this
+   * facade's run (cancel() and close() stop it). With `start: false` it only writes the line, for a scheduler
+   * of this facade to claim the run within its pipeline's maxActiveRuns. Undefined when another took it first.
+   */
+  async adopt(run: RunRecord, pipeline: Pipeline, options: { start?: boolean } = {}): Promise<Adoption | undefined> {
+    const k = await loadEngine();
+    if (pipeline.id !== run.pipeline) throw new CellarError(`run ${run.runId} is of pipeline "${run.pipeline}", not "${pipeline.id}"`);
+    const store = await this.store();
+    const resumeAt = await k.resumePoint(store, pipeline, run);
+    const line = k.adoptionLine(run, resumeAt);
+    const adoption = { runId: run.runId, line, ...(resumeAt ? { resumeAt } : {}) };
+    if (options.start === false) {
+      await this.note(run.runId, line);
+      return adoption;
+    }
+    let claimed!: (ok: boolean) => void;
+    let refused!: (err: unknown) => void;
+    const claim = new Promise<boolean>((resolve, reject) => ((claimed = resolve), (refused = reject)));
+    // Claimed within the operation, so that a close() meanwhile waits for the run rather than leaving it claimed.
+    const done = this.#operate(async (store, op) => {
+      if (!(await k.claimRun(store, run.runId))) return (claimed(false), undefined);
+      await this.note(run.runId, line);
+      claimed(true);
+      return await this.#execute(op, pipeline, await k.getRun(store, run.runId));
+    });
+    done.catch(refused);
+    if (!(await claim)) return undefined;
+    return { ...adoption, done: done as Promise<RunResult> };
+  }
+
+  /** A line in a run's own log (no cell's): stored, and sent to listeners, as a cell's log lines are. */
+  async note(runId: number, message: string, level = "info"): Promise<void> {
+    const store = await this.store();
+    const record = { runId, cell: "", tryNumber: 0, seq: store.writer.nextLogSeq(), ts: new Date(), level, message };
+    this.#emit({ type: "log", ...record });
+    await store.writer.write({ logs: [record] });
   }
 
   /**

@@ -397,11 +397,15 @@ export async function lastScheduledDate(store: Store, pipeline: string): Promise
 /**
  * Runs and attempts left running by a process that died. Only one process
  * opens the store for writing, so at open time nothing else is running them.
+ * Resolves to the ids of the runs it marked, oldest first: what a server
+ * adopts (kernel/orphans.ts).
  */
-export async function markInterrupted(store: Store): Promise<void> {
-  await store.transaction(async (conn) => {
+export async function markInterrupted(store: Store): Promise<number[]> {
+  return await store.transaction(async (conn) => {
+    const running = await conn.runAndReadAll(`SELECT run_id FROM runs WHERE state = ${sqlState(RunState.Running)} ORDER BY run_id`);
     await conn.run(`UPDATE attempts SET state = ${sqlState(AttemptState.Interrupted)} WHERE state = ${sqlState(AttemptState.Running)}`);
     await conn.run(`UPDATE runs SET state = ${sqlState(RunState.Interrupted)} WHERE state = ${sqlState(RunState.Running)}`);
+    return running.getRowObjectsJS().map((row) => Number(row.run_id));
   });
 }
 

@@ -393,8 +393,8 @@ function isSettled(state: CellState): boolean {
   return isOneOf(SETTLED_CELL_STATES, state);
 }
 
-/** `from` and every cell that depends on it, directly or not. */
-function downstreamOf(order: CellDef[], from: string): Set<string> {
+/** `from` and every cell that depends on it, directly or not: what a `from` run recomputes (orphans.ts says so too). */
+export function downstreamOf(order: CellDef[], from: string): Set<string> {
   const result = new Set([from]);
   for (const cell of order) if (cell.needs.some((n) => result.has(n))) result.add(cell.name);
   return result;

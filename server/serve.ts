@@ -1,6 +1,7 @@
 /**
  * `cellar serve` in one call: the pipelines of a directory (watched), the facade over the store, the
- * scheduler over the scheduled ones (restarted when a file changes), the registry of remote kernels with
+ * scheduler over the scheduled ones (restarted when a file changes), the runs a killed process left adopted
+ * (adopt.ts), the registry of remote kernels with
  * the NATS they are given (`nats`, or a nats-server started beside the store), and the app listening. close() cancels
  * the runs still going (they stay resumable) and stops the rest in reverse order.
  *
@@ -17,6 +18,7 @@ import {
   type Cellar, CellarError, errorLine, type LocalNats, type NatsAccess, newTicketSecret, openCellar, type Pipeline, type RemoteOptions, serverRuntime as runtime,
   startLocalNats,
 } from "../kernel/mod.ts";
+import { adoptOrphans } from "./adopt.ts";
 import { createApp } from "./app.ts";
 import { bindRefusal } from "./auth.ts";
 import { EventLog } from "./events.ts";
@@ -55,6 +57,8 @@ export interface RunningServer {
   nats?: NatsAccess;
   /** The nats-server it started (`natsLocal`). */
   localNats?: LocalNats;
+  /** One line per run a process that ended left unfinished, saying whether this server adopted it (adopt.ts). */
+  adopted: string[];
   close(): Promise<void>;
 }
 
@@ -84,6 +88,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const events = new EventLog(cellar, { pipelines: registry, workers });
     const app = createApp({ cellar, pipelines: registry, workers }, { events, ...(options.token ? { token: options.token } : {}) });
     const served = await runtime.serve(app.fetch, { hostname: options.host, port: options.port });
+    // Before the scheduler's first look: the runs adopted here are claimed, and those left to it are noted.
+    const adopted = await adoptOrphans(cellar, registry, { scheduling: options.schedule !== false })
+      .catch((err) => [`the runs a process that ended left unfinished were not adopted: ${errorLine(err)}`]);
     const scheduler = options.schedule === false ? undefined : keepScheduling(cellar, registry);
     return {
       url: served.url,
@@ -91,6 +98,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       cellar,
       registry,
       workers,
+      adopted,
       ...(nats ? { nats } : {}),
       ...(localNats ? { localNats } : {}),
       close: async () => {

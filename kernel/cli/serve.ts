@@ -64,6 +64,7 @@ export function serveCommands(cli: Cli): void {
       }
       for (const { file, error } of server.registry.loadErrors()) runtime.writeErr(`cellar serve: ${file}: ${error}\n`);
       runtime.writeOut(`cellar serve: listening on ${server.url} (pipelines: ${server.registry.list().map((p) => p.id).join(", ") || "none"})\n`);
+      for (const line of server.adopted) runtime.writeOut(`cellar serve: ${line}\n`);
       if (server.nats) {
         const where = server.localNats ? `a nats-server of its own (pid ${server.localNats.pid}, files in ${server.localNats.dir})` : "NATS";
         runtime.writeOut(`cellar serve: remote kernels join at ${server.url}/api/v1/workers; ${where} at ${server.nats.servers.join(", ")}\n`);
