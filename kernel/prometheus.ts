@@ -1,6 +1,6 @@
 /**
- * The kernel's Prometheus metrics, in one prom-client registry the server
- * exposes at /metrics (and registers its own on, through kernel/mod.ts's metricsRegistry: the eval gauges).
+ * The kernel's Prometheus metrics, with prom-client's default process metrics (memory, CPU, event loop), in one
+ * prom-client registry the server exposes at /metrics (and registers its own on, through kernel/mod.ts's metricsRegistry: the eval gauges).
  *
  * @example
  * ```ts
@@ -10,9 +10,12 @@
  * await registry.metrics(); // → the text exposition format
  * ```
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const registry = new Registry();
+// The process's own figures (process_resident_memory_bytes, nodejs_heap_size_used_bytes, CPU, event-loop lag,
+// GC), read at each scrape: how an operator, and bench/server-load.bench.ts, see a server's memory stay flat.
+collectDefaultMetrics({ register: registry });
 
 /** The scheduler loops of this process that are sleeping between ticks: what the heartbeat reports as alive. */
 export const schedulerLoops = { sleeping: 0 };

@@ -1,0 +1,155 @@
+/**
+ * What bench/server-load.bench.ts and test/reliability/server-load.test.ts run against: a real `cellar serve`
+ * child process (the CLI, under Node with tsx or under Deno) on a temp store, serving one pipeline whose runs
+ * take a few seconds in a `ctx.map` of waiting chunks (bench/load-tasks.ts), with `--nats-local` (a real
+ * nats-server) and `cellar worker` child processes for the remote phase, where the map's placement is
+ * "remote". Not a benchmark itself.
+ *
+ * @example
+ * ```ts
+ * import { startLoadServer } from "./load-server.ts";
+ *
+ * const server = await startLoadServer({ runtime: "node", remote: false });
+ * const { rss, heap } = await server.memory(); // bytes, from its /metrics
+ * await server.close();
+ * ```
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
+const CLI = join(ROOT, "kernel/cli.ts");
+export const LOAD_PIPELINE = "load";
+export const LOAD_TOKEN = "load-bench-token";
+/** A run: 24 items in chunks of 3 (8 chunks) of 600 ms each: 2–3 s on two CPU workers or two remote lanes. */
+const ITEMS = 24;
+const BATCH = 3;
+const CHUNK_MS = 600;
+
+/**
+ * The pipeline: `items` (a new set per `round`, so no run is served from cache), `squares` (the map) and
+ * `sum`, each logging a line; its module's `search` is a real query over the store's log lines.
+ */
+function pipelineSource(placement: "local" | "remote"): string {
+  return `import { pipeline, task } from ${JSON.stringify(join(ROOT, "kernel/mod.ts"))};
+const WAIT = task(${JSON.stringify(pathToFileURL(join(ROOT, "bench/load-tasks.ts")).href)}, "wait");
+export default pipeline({ id: ${JSON.stringify(LOAD_PIPELINE)}, params: { round: 0 } })
+  .cell("items", (ctx) => {
+    ctx.log.info("round " + ctx.params.round);
+    return Array.from({ length: ${ITEMS} }, (_, i) => ({ n: i + Number(ctx.params.round), ms: ${CHUNK_MS} }));
+  })
+  .cell("squares", async (ctx, items) => {
+    const out = await ctx.map(items, WAIT, { placement: ${JSON.stringify(placement)}, batchSize: ${BATCH} });
+    ctx.log.info(out.length + " squares");
+    return out;
+  })
+  .cell("sum", (ctx, squares) => {
+    const sum = squares.reduce((a, b) => a + b, 0);
+    ctx.log.info("sum " + sum);
+    return sum;
+  });
+export async function search(ctx, queries, { k }) {
+  const rows = await ctx.sql("SELECT run_id, cell, message FROM logs WHERE message ILIKE ? ORDER BY ts DESC LIMIT ?", ["%" + queries[0] + "%", k]);
+  return [rows.map((r, i) => ({ rank: i + 1, score: 1 / (i + 1), document: "run " + r.run_id + " " + r.cell, title: r.message }))];
+}
+`;
+}
+
+export interface LoadServerOptions {
+  runtime: "node" | "deno";
+  /** `--nats-local` and a remote map: chunks go to `cellar worker`s (startWorker). */
+  remote: boolean;
+}
+
+export interface LoadServer {
+  url: string;
+  pid: number;
+  dir: string;
+  /** The server's resident set and V8 heap in use, bytes, from its /metrics. */
+  memory(): Promise<{ rss: number; heap: number }>;
+  /** A `cellar worker` child process; resolves once it has joined. */
+  startWorker(name: string): Promise<ChildProcess>;
+  /** What the server wrote on stderr (its load errors, its warnings). */
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+function cliCommand(runtime: LoadServerOptions["runtime"], args: string[]): [string, string[]] {
+  if (runtime === "deno") return [join(ROOT, "node_modules/deno/deno"), ["run", "-A", CLI, ...args]];
+  return [process.execPath, ["--import", TSX, CLI, ...args]];
+}
+
+/** Resolves with the first match of `pattern` in the child's stdout; rejects if it exits first or after `ms`. */
+function untilOutput(child: ChildProcess, pattern: RegExp, what: string, ms = 60_000): Promise<RegExpExecArray> {
+  return new Promise((resolvePromise, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${what}: not ready after ${ms} ms: ${out}`)), ms);
+    const onExit = (code: number | null, signal: string | null) => reject(new Error(`${what} exited (${code ?? signal}) before it was ready: ${out}`));
+    child.once("exit", onExit);
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = pattern.exec(out);
+      if (!match) return;
+      clearTimeout(timer);
+      child.removeListener("exit", onExit);
+      resolvePromise(match);
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", () => r()));
+}
+
+/** `cellar serve` on a free port of 127.0.0.1 over a new temp store, with a token; resolves once it listens. */
+export async function startLoadServer(options: LoadServerOptions): Promise<LoadServer> {
+  const dir = mkdtempSync(join(tmpdir(), "cellar-load-"));
+  const pipelines = join(dir, "pipelines");
+  mkdirSync(pipelines);
+  writeFileSync(join(pipelines, `${LOAD_PIPELINE}.ts`), pipelineSource(options.remote ? "remote" : "local"));
+  const args = ["--db", join(dir, "cellar.duckdb"), "serve", "--port", "0", "--token", LOAD_TOKEN, "--pipelines", pipelines];
+  const [command, argv] = cliCommand(options.runtime, options.remote ? [...args, "--nats-local"] : args);
+  const child = spawn(command, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, XDG_RUNTIME_DIR: "/tmp/xdg" } });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const workers = new Set<ChildProcess>();
+  // A bench or test that throws must not leave its processes behind.
+  const killAll = () => [child, ...workers].forEach((c) => c.kill("SIGKILL"));
+  process.once("exit", killAll);
+  const url = (await untilOutput(child, /listening on (http:\/\/\S+)/, "cellar serve"))[1];
+  child.stdout!.resume();
+  const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  return {
+    url,
+    pid: child.pid!,
+    dir,
+    stderr: () => stderr,
+    async memory() {
+      const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${LOAD_TOKEN}` } })).text();
+      return { rss: metric(text, "process_resident_memory_bytes"), heap: metric(text, "nodejs_heap_size_used_bytes") };
+    },
+    async startWorker(name) {
+      const [cmd, workerArgs] = cliCommand(options.runtime, [
+        "worker", "--server", url, "--token", LOAD_TOKEN, "--devices", "cpu", "--name", name, "--capacity", "2", "--drain", "0",
+      ]);
+      const worker = spawn(cmd, workerArgs, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+      workers.add(worker);
+      worker.once("exit", () => workers.delete(worker));
+      await untilOutput(worker, /joined /, `cellar worker ${name}`);
+      worker.stdout!.resume();
+      return worker;
+    },
+    async close() {
+      process.removeListener("exit", killAll);
+      for (const w of workers) w.kill("SIGTERM");
+      await Promise.all([...workers].map(exited));
+      child.kill("SIGTERM");
+      await exited(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,131 @@
+// The server under load: 200 API clients and 100 SSE clients on a real `cellar serve` child process for 10
+// minutes while runs are triggered (one every 1.5 s, each 2–3 s of ctx.map chunks) and a quarter of them
+// cancelled; then (--remote, or --both) the same with `--nats-local` (a real nats-server), the map's chunks
+// on two `cellar worker` processes, one of them killed with SIGKILL every 60 s and started again. Prints one
+// JSON object per phase, and its memory plot on stderr. Exits 1 if any phase had an error. Node drives the
+// load; the server runs under Node, or Deno with --runtime deno.
+//
+//   npx tsx bench/server-load.bench.ts [--minutes 10] [--api 200] [--sse 100] [--runtime node|deno] [--remote | --both]
+//
+// Errors (listed by kind, with examples): any non-2xx answer but a cancel's 409 (the run had ended, or was
+// not executing yet); a refused or broken connection (a keep-alive race on a reused socket is retried once
+// and counted apart, as browsers do); an SSE stream the server ended, a `missed` event, or a client that
+// never heard of a run's end; a run that did not succeed and was not cancelled. Latency per route class
+// (p50/p95/p99/max) with /healthz as the reference in the same load; memory: the server's RSS and V8 heap
+// from its /metrics every 10 s, and their slope (least squares, MB/min) after the first minute.
+import asciichart from "asciichart";
+import type { ChildProcess } from "node:child_process";
+import { LOAD_TOKEN, type LoadServer, startLoadServer } from "./load-server.ts";
+import { runLoad } from "./load-run.ts";
+import { arg } from "./server-store.ts";
+
+const MINUTES = Number(arg("minutes") ?? 10);
+const API = Number(arg("api") ?? 200);
+const SSE = Number(arg("sse") ?? 100);
+const RUNTIME = (arg("runtime") ?? "node") as "node" | "deno";
+const PHASES = process.argv.includes("--both") ? [false, true] : [process.argv.includes("--remote")];
+const SAMPLE_MS = 10_000;
+const KILL_EVERY_MS = 60_000;
+const WARMUP_S = Math.min(60, MINUTES * 12);
+
+interface Sample {
+  t_s: number;
+  rss_mb: number;
+  heap_mb: number;
+}
+
+/** Least-squares slope of `y` over `t_s`, in MB per minute. */
+function slope(samples: Sample[], y: (s: Sample) => number): number | null {
+  if (samples.length < 3) return null;
+  const n = samples.length;
+  const mt = samples.reduce((a, s) => a + s.t_s, 0) / n;
+  const my = samples.reduce((a, s) => a + y(s), 0) / n;
+  const num = samples.reduce((a, s) => a + (s.t_s - mt) * (y(s) - my), 0);
+  const den = samples.reduce((a, s) => a + (s.t_s - mt) ** 2, 0);
+  return Math.round((num / den) * 60 * 100) / 100;
+}
+
+function plot(title: string, values: number[]): string[] {
+  if (values.length < 2) return [title];
+  return [`${title} (one point every ${SAMPLE_MS / 1000} s)`, ...asciichart.plot(values, { height: 8, format: (x) => x.toFixed(1).padStart(8) }).split("\n")];
+}
+
+/** Every KILL_EVERY_MS, SIGKILL one of the two workers (in turn) and start a new one in its place. */
+function workerKiller(server: LoadServer, workers: ChildProcess[]) {
+  let kills = 0;
+  let nextKillMs = KILL_EVERY_MS;
+  const restarts: Promise<void>[] = [];
+  const failures: string[] = [];
+  return {
+    tick(elapsedMs: number) {
+      if (elapsedMs < nextKillMs || elapsedMs > MINUTES * 60_000 - 15_000) return;
+      nextKillMs += KILL_EVERY_MS;
+      const slot = kills++ % workers.length;
+      workers[slot].kill("SIGKILL");
+      restarts.push(server.startWorker(`load-w${slot}-${kills}`).then((w) => void (workers[slot] = w), (err) => void failures.push(String(err))));
+    },
+    async done() {
+      await Promise.all(restarts);
+      return { kills, restart_failures: failures };
+    },
+  };
+}
+
+async function phase(remote: boolean) {
+  const server = await startLoadServer({ runtime: RUNTIME, remote });
+  try {
+    const workers = remote ? await Promise.all([server.startWorker("load-w0-0"), server.startWorker("load-w1-0")]) : [];
+    const killer = workerKiller(server, workers);
+    const samples: Sample[] = [];
+    const result = await runLoad({
+      url: server.url,
+      token: LOAD_TOKEN,
+      apiClients: API,
+      sseClients: SSE,
+      seconds: MINUTES * 60,
+      tickEveryMs: SAMPLE_MS,
+      onTick: async (elapsedMs) => {
+        const { rss, heap } = await server.memory();
+        samples.push({ t_s: Math.round(elapsedMs / 1000), rss_mb: Math.round(rss / 2 ** 20 * 10) / 10, heap_mb: Math.round(heap / 2 ** 20 * 10) / 10 });
+        if (remote) killer.tick(elapsedMs);
+      },
+    });
+    const kills = await killer.done();
+    if (kills.restart_failures.length > 0) {
+      result.errors["worker restart failed"] = { count: kills.restart_failures.length, examples: kills.restart_failures.slice(0, 3) };
+      result.error_count += kills.restart_failures.length;
+    }
+    const steady = samples.filter((s) => s.t_s >= WARMUP_S);
+    const plots = [...plot("server RSS, MB", samples.map((s) => s.rss_mb)), ...plot("server V8 heap used, MB", samples.map((s) => s.heap_mb))];
+    const healthz = result.latency_by_route.healthz_reference?.p99_ms ?? 0;
+    return {
+      bench: remote ? "server_load_remote" : "server_load",
+      runtime: RUNTIME,
+      processes: remote
+        ? "cellar serve --nats-local (its nats-server a child of it), 2 cellar worker processes, the clients in this one; 2 cores shared"
+        : "cellar serve in a child process, the clients in this one; 2 cores shared",
+      ...result,
+      p99_over_healthz_p99: Math.round((result.latency_api_overall.p99_ms / Math.max(0.1, healthz)) * 10) / 10,
+      ...(remote ? { worker_kills: kills.kills } : {}),
+      memory: {
+        samples,
+        warmup_s: WARMUP_S,
+        rss_slope_mb_per_min: slope(steady, (s) => s.rss_mb),
+        heap_slope_mb_per_min: slope(steady, (s) => s.heap_mb),
+        plot: plots,
+      },
+      server_stderr_tail: server.stderr().split("\n").slice(-10).filter(Boolean),
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+let errors = 0;
+for (const remote of PHASES) {
+  const out = await phase(remote);
+  errors += out.error_count;
+  process.stderr.write(`${out.bench}:\n${out.memory.plot.join("\n")}\n`);
+  console.log(JSON.stringify(out));
+}
+process.exit(errors > 0 ? 1 : 0);
