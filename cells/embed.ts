@@ -32,7 +32,9 @@
  *   unless `rebuild` is true (re-embed everything; see the error message).
  *
  * Params: `embedParams` (model, modelPath, dtype, chunkTokens, chunkOverlap, batchSize,
- * batchTokens, embedWorkers, rebuild), each with its default and bounds; a pipeline spreads EMBED_PARAMS.
+ * batchTokens, embedWorkers, rebuild, modelProfile), each with its default and bounds; a pipeline spreads EMBED_PARAMS.
+ * Chunks are embedded in the model's document form (its profile's document prefix, e.g. e5's
+ * `passage: `); search embeds queries in the query form.
  *
  * @example
  * ```ts
@@ -54,6 +56,7 @@ import { cachedCounter, chunkText } from "./embed/chunk.ts";
 import { type Embedder, loadEmbedder, MODELS } from "./embed/embedder.ts";
 import { inInputOrder, tokenBatches } from "./embed/token-batches.ts";
 import { USE_LITE_MODULE } from "./embed/use-lite-chunk.ts";
+import { PROFILE_NAMES } from "./models/profiles.ts";
 
 export { loadEmbedder } from "./embed/embedder.ts";
 export type { Dtype, Embedder, EmbedderOptions, ModelName } from "./embed/embedder.ts";
@@ -73,6 +76,9 @@ export const embedParams = cellParams({
     "`use-lite`: CPU workers embedding at once, one model each (`auto`: every worker, one per core, for more than one batch; 0: the kernel's own thread)",
   ),
   rebuild: flag().default(false).describe("embed every chunk again instead of copying unchanged ones' vectors from the previous run"),
+  modelProfile: oneOf(PROFILE_NAMES).default("auto").describe(
+    "`transformers`: pooling, normalization, token limit and query/document prefixes — `auto` by the model's name (README: model profiles), or a profile's name",
+  ),
 });
 
 export const EMBED_PARAMS = embedParams.defaults;
@@ -167,6 +173,7 @@ async function openModel(ctx: Context, settings: Settings): Promise<Embedder> {
   const embedder = await loadEmbedder(settings.model, {
     modelPath: settings.modelPath,
     dtype: settings.dtype,
+    profile: settings.modelProfile,
     log: (message) => ctx.log.info(message),
   });
   if (settings.chunkTokens > embedder.maxTokens) {

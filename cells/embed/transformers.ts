@@ -1,7 +1,10 @@
 /**
- * A `@huggingface/transformers` feature-extraction model as an Embedder: mean
- * pooling over the attention mask, then L2 normalization, exactly as
- * `extractor(texts, { pooling: "mean", normalize: true })` gives.
+ * A `@huggingface/transformers` feature-extraction model as an Embedder, used as
+ * its model profile says (cells/models/profiles.ts): `extractor(prefix + text,
+ * { pooling, normalize })` with the query or the document prefix, mean or CLS
+ * pooling; a model without a profile gets mean pooling and L2 normalization, as
+ * always. The profile's name ends the embedder id when it embeds otherwise than
+ * that default, and its token limit and document prefix bound `maxTokens`.
  *
  * The model comes from a local directory (checked file by file first, so a
  * missing file is named) or, for a Hugging Face model id, from the
@@ -21,11 +24,14 @@
  *
  * const embedder = await loadTransformers({ modelPath: "/models/all-MiniLM-L6-v2", dtype: "q8" });
  * embedder.id; // "transformers:all-MiniLM-L6-v2:q8"
+ * const e5 = await loadTransformers({ modelPath: "/models/e5-small-v2", dtype: "fp32" });
+ * e5.id; // "transformers:e5-small-v2:fp32:e5" — chunks read "passage: …", queries "query: …"
  * ```
  */
 import { CellarError, errorLine, paramError, runtime } from "../../kernel/mod.ts";
 import type { Dtype, Embedder, EmbedderOptions } from "./embedder.ts";
 import { type OnnxDevice, openSession } from "./onnx-session.ts";
+import { applyPrefix, type ModelProfile, profileTag, resolveProfile, type TextForm } from "../models/profiles.ts";
 
 /** What transformers.js reads from a model directory, by dtype. */
 export const MODEL_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json"] as const;
@@ -58,8 +64,14 @@ export async function loadTransformers(options: EmbedderOptions & { dtype: Dtype
   }
 
   const tokenizer = extractor.tokenizer;
-  const run = async (texts: string[]): Promise<Float32Array[]> => {
-    const output = await extractor(texts, { pooling: "mean", normalize: true });
+  const special = tokenizer.encode("").length; // [CLS] and [SEP] for BERT
+  const config = extractor.model.config as unknown as Record<string, unknown>;
+  const limits = [tokenizer.model_max_length, config.max_position_embeddings]
+    .filter((n): n is number => typeof n === "number" && n > special && n < 1e6);
+  const profile = profileOf(options, source, config, limits);
+  const run = async (texts: string[], form: TextForm): Promise<Float32Array[]> => {
+    const pooling = profile.pooling === "cls" ? "cls" : "mean";
+    const output = await extractor(applyPrefix(profile, texts, form), { pooling, normalize: profile.normalize });
     const width = output.dims[output.dims.length - 1];
     const data = output.data instanceof Float32Array ? output.data : Float32Array.from(output.data as ArrayLike<number>);
     // Copies (slice): each row owns its memory once the output tensor is released.
@@ -67,28 +79,47 @@ export async function loadTransformers(options: EmbedderOptions & { dtype: Dtype
     output.dispose?.();
     return rows;
   };
-  const [probe] = await run(["dimension probe"]);
-  const special = tokenizer.encode("").length; // [CLS] and [SEP] for BERT
-  const config = extractor.model.config as unknown as Record<string, unknown>;
-  const limits = [tokenizer.model_max_length, config.max_position_embeddings]
-    .filter((n): n is number => typeof n === "number" && n > special && n < 1e6);
+  const [probe] = await run(["dimension probe"], "document");
+  const countTokens = (text: string) => tokenizer.encode(text, { add_special_tokens: false }).length;
+  if (profile.maxTokens !== undefined) limits.push(profile.maxTokens);
+  // A chunk is read after the document prefix: the prefix's tokens come out of the chunk's budget.
+  const budget = limits.length > 0 ? Math.min(...limits) - special - (profile.documentPrefix ? countTokens(profile.documentPrefix) : 0) : Infinity;
 
   const embedder: Embedder = {
-    id: `transformers:${source.name}:${dtype}`,
+    id: `transformers:${source.name}:${dtype}${profileTag(profile)}`,
     dimensions: probe.length,
     device,
-    maxTokens: limits.length > 0 ? Math.min(...limits) - special : Infinity,
-    countTokens: (text) => tokenizer.encode(text, { add_special_tokens: false }).length,
+    maxTokens: budget,
+    countTokens,
     async embed(texts, embedOptions = {}) {
       embedOptions.signal?.throwIfAborted();
       if (texts.length === 0) return [];
-      const rows = await run(texts);
+      const rows = await run(texts, embedOptions.as ?? "document");
       embedOptions.signal?.throwIfAborted();
       return rows;
     },
   };
   extractors.set(embedder, extractor);
   return embedder;
+}
+
+/**
+ * The model's profile: the one the options name, else the one its names match (the id or directory
+ * given, the config's `_name_or_path`), else the defaults, said once. A cross-encoder is refused: it
+ * scores pairs and has no embedding to pool.
+ */
+function profileOf(options: EmbedderOptions, source: Source, config: Record<string, unknown>, limits: number[]): ModelProfile {
+  const recorded = typeof config._name_or_path === "string" ? config._name_or_path : undefined;
+  const profile = resolveProfile({
+    explicit: options.profile,
+    names: [options.modelPath, source.name, recorded],
+    log: options.log,
+    describe: () => `mean pooling, normalized, no prefixes, at most ${limits.length > 0 ? Math.min(...limits) : "unbounded"} tokens`,
+  });
+  if (profile.kind === "cross-encoder") {
+    throw paramError("modelPath", `an embedding model (${source.name} is a cross-encoder reranker: use it as the eval's judge, --param judge=cross-encoder)`, options.modelPath);
+  }
+  return profile;
 }
 
 /**

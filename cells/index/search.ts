@@ -13,7 +13,7 @@
  * declare const ctx: Context;
  * const index = await openIndex({ pipeline: "eval", sql: ctx.sql }, { pipeline: await latestIndexPipeline(ctx.sql) });
  * const [hits] = await index.search(["supersonic flow over a wedge"], 10);
- * const [vector] = await index.embedder.embed(["what is lift?"]);
+ * const [vector] = await index.embedder.embed(["what is lift?"], { as: "query" });
  * const [once] = await searchIndex({ pipeline: "ingest", sql: ctx.sql }, ["lift"], { k: 5 }); // open, search, done
  * ```
  */
@@ -130,7 +130,7 @@ async function readIndex(
 ): Promise<{ rows: VectorRows; embedder: Embedder }> {
   // The model that built the index, with the params of the run that built it (a local model path, a dtype).
   const built = await latestCheckpoint(ctx, { pipeline, cell: "build_index" });
-  const params = (built?.params ?? {}) as EmbedderOptions;
+  const params = (built?.params ?? {}) as EmbedderOptions & { modelProfile?: string };
   // No ORDER BY: DuckDB returns a plain scan in insertion order (build_index writes chunk_id order),
   // the same order both ways of reading, and sorting 100K rows of vectors costs a third of the read.
   const query = `SELECT chunk_id, document, title, embedding FROM ${view}`;
@@ -140,6 +140,7 @@ async function readIndex(
     loadEmbedder(model.startsWith("transformers") ? "transformers" : model, {
       modelPath: params.modelPath || undefined,
       dtype: params.dtype,
+      profile: params.modelProfile,
     }),
   ]);
   if (embedder.id !== model) {
@@ -226,7 +227,8 @@ async function embedQueries(embedder: Embedder, queries: string[] | Float32Array
     throw new CellarError(`search: expected query texts (an array of strings) or a Float32Array of query vectors`);
   }
   if (queries.length === 0) return new Float32Array(0);
-  const embedded = await embedder.embed(queries, { signal });
+  // The query form: a model profiled with prefixes (e5's "query: ", bge's instruction) reads each query with its own.
+  const embedded = await embedder.embed(queries, { signal, as: "query" });
   const out = new Float32Array(queries.length * dim);
   embedded.forEach((v, i) => out.set(normalized(v), i * dim));
   return out;

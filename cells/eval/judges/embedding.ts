@@ -1,6 +1,7 @@
 /**
  * The default judge, offline and free: the cosine similarity of the question's
- * and the context's embeddings, from the embedder that built the index. A
+ * (query form) and the context's (document form) embeddings, from the embedder
+ * that built the index. A
  * negative cosine (opposed meanings) scores 0, like an unrelated context.
  *
  * A context retrieved for several questions is embedded once per judge, and
@@ -16,24 +17,29 @@
  * ```
  */
 import type { Embedder } from "../../embed.ts";
+import type { TextForm } from "../../models/profiles.ts";
 import type { Judge, Judgement, JudgePair, JudgeRunOptions } from "../judge.ts";
 
 export function embeddingJudge(embedder: Embedder, known: ReadonlyMap<string, Float32Array> = new Map()): Judge {
-  const vectors = new Map(known);
+  // Questions in the query form, contexts in the document form (the index's): for a model profiled with
+  // prefixes the two differ, and a text may be both.
+  const vectors = { query: new Map<string, Float32Array>(), document: new Map(known) };
 
-  async function embedAll(texts: string[], signal?: AbortSignal): Promise<void> {
-    const todo = [...new Set(texts.filter((text) => !vectors.has(text)))];
+  async function embedAll(texts: string[], as: TextForm, signal?: AbortSignal): Promise<void> {
+    const have = vectors[as];
+    const todo = [...new Set(texts.filter((text) => !have.has(text)))];
     if (todo.length === 0) return;
-    const embedded = await embedder.embed(todo, { signal });
-    todo.forEach((text, i) => vectors.set(text, embedded[i]));
+    const embedded = await embedder.embed(todo, { signal, as });
+    todo.forEach((text, i) => have.set(text, embedded[i]));
   }
 
   return {
     id: `embedding:${embedder.id}`,
     async judge(pairs: JudgePair[], options: JudgeRunOptions = {}): Promise<Judgement[]> {
-      await embedAll(pairs.flatMap((pair) => [pair.question, pair.context]), options.signal);
+      await embedAll(pairs.map((pair) => pair.question), "query", options.signal);
+      await embedAll(pairs.map((pair) => pair.context), "document", options.signal);
       return pairs.map(({ question, context }) => {
-        const cosine = cosineSimilarity(vectors.get(question)!, vectors.get(context)!);
+        const cosine = cosineSimilarity(vectors.query.get(question)!, vectors.document.get(context)!);
         return Number.isFinite(cosine) ? { score: clamp01(cosine) } : { score: null, error: "an empty embedding" };
       });
     },

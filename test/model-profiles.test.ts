@@ -1,0 +1,241 @@
+// Model profiles (cells/models/profiles.ts): the lookup by hub id, directory name and config, an unknown model's
+// defaults said once; and the profile applied end to end — an e5-profiled tiny model's chunks stored as the raw
+// library embeds "passage: " + chunk, its queries in search and in the eval as it embeds "query: " + query, and a
+// bge-profiled one's CLS pooling (with its query instruction) as the raw pipeline's `pooling: "cls"`.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pipeline as hfPipeline } from "@huggingface/transformers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadEmbedder } from "../cells/embed.ts";
+import { EVAL_PARAMS, type EvalOutput, runEvalSuite } from "../cells/eval.ts";
+import { openRetriever, parseRetrieval } from "../cells/index/retrieval.ts";
+import { DEFAULT_PROFILE, PROFILE_NAMES, PROFILES, profileFor, profileNamed, resolveProfile } from "../cells/models/profiles.ts";
+import { loadPipeline } from "../kernel/loader.ts";
+import { openCellar, pipeline } from "../kernel/mod.ts";
+import { Store } from "../kernel/store/store.ts";
+import { writeTinyBert } from "./fixtures/tiny-bert.ts";
+import { computesClosedAfterAll, ROOT, tempDir } from "./helpers.ts";
+
+const BGE_QUERY = "Represent this sentence for searching relevant passages: ";
+
+describe("profile lookup", () => {
+  it.each([
+    ["sentence-transformers/all-MiniLM-L6-v2", "minilm-l6", { pooling: "mean", normalize: true, maxTokens: 256, queryPrefix: "", documentPrefix: "" }],
+    ["sentence-transformers/all-mpnet-base-v2", "mpnet", { pooling: "mean", maxTokens: 384, queryPrefix: "" }],
+    ["sentence-transformers/all-MiniLM-L12-v2", "sentence-transformers", { pooling: "mean", normalize: true, queryPrefix: "", documentPrefix: "" }],
+    ["sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2", "sentence-transformers", { pooling: "mean" }],
+    ["BAAI/bge-small-en-v1.5", "bge", { pooling: "cls", normalize: true, maxTokens: 512, queryPrefix: BGE_QUERY, documentPrefix: "" }],
+    ["BAAI/bge-large-en-v1.5@main", "bge", { pooling: "cls" }],
+    ["intfloat/e5-small-v2", "e5", { pooling: "mean", normalize: true, maxTokens: 512, queryPrefix: "query: ", documentPrefix: "passage: " }],
+    ["intfloat/e5-large-v2", "e5", { queryPrefix: "query: " }],
+    ["intfloat/multilingual-e5-base", "multilingual-e5", { pooling: "mean", queryPrefix: "query: ", documentPrefix: "passage: " }],
+    ["thenlper/gte-base", "gte", { pooling: "mean", normalize: true, queryPrefix: "", documentPrefix: "" }],
+    ["nomic-ai/nomic-embed-text-v1", "nomic", { pooling: "mean", maxTokens: 8192, queryPrefix: "search_query: ", documentPrefix: "search_document: " }],
+    ["nomic-ai/nomic-embed-text-v1.5", "nomic", { queryPrefix: "search_query: " }],
+    ["mixedbread-ai/mxbai-embed-large-v1", "mxbai", { pooling: "cls", queryPrefix: BGE_QUERY, documentPrefix: "" }],
+    ["cross-encoder/ms-marco-MiniLM-L-6-v2", "cross-encoder", { pooling: "none", kind: "cross-encoder" }],
+    // Local directories named after the model, and a hub cache's snapshot directory.
+    ["/models/e5-base-v2", "e5", {}],
+    ["C:\\models\\bge-base-en-v1.5", "bge", {}],
+    ["/cache/models--intfloat--e5-small-v2/snapshots/0123456789abcdef0123456789abcdef01234567", "e5", {}],
+  ])("%s → %s", (name, profile, facts) => {
+    expect(profileFor(name)).toMatchObject({ name: profile, ...facts });
+  });
+
+  it("matches no model of another family or version, nor a directory merely inside one named like a model", () => {
+    for (const name of ["intfloat/e5-small", "intfloat/multilingual-e5-large-instruct", "BAAI/bge-small-en", "Alibaba-NLP/gte-base-en-v1.5", "my-org/my-model", "/models/e5-small-v2/finetuned", ""]) {
+      expect(profileFor(name), name).toBeUndefined();
+    }
+    // The first name that matches wins: a config's _name_or_path after the directory's own name.
+    expect(profileFor("/tmp/my-export", "intfloat/e5-small-v2")?.name).toBe("e5");
+  });
+
+  it("names a profile outright, refuses an unknown name in one line, and lists every profile with the default last", () => {
+    expect(profileNamed("bge").pooling).toBe("cls");
+    expect(() => profileNamed("bert")).toThrow(/^param modelProfile: expected "auto" or one of "minilm-l6", .*"default", got "?bert"?$/);
+    expect(() => profileNamed("cross-encoder")).toThrow(/param modelProfile/); // a reranker is no embedding profile
+    expect(PROFILES.at(-1)).toBe(DEFAULT_PROFILE);
+    expect(PROFILE_NAMES).not.toContain("cross-encoder");
+    expect(new Set(PROFILES.map((p) => p.name)).size).toBe(PROFILES.length);
+  });
+
+  it("an unknown model gets the defaults, said once per model; an explicit profile is taken as named", () => {
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    const unknown = { names: ["my-org/never-seen-model"], log, describe: () => "mean pooling, normalized, no prefixes, at most 512 tokens" };
+    expect(resolveProfile(unknown)).toBe(DEFAULT_PROFILE);
+    expect(resolveProfile(unknown)).toBe(DEFAULT_PROFILE);
+    expect(lines).toEqual([
+      expect.stringMatching(/^model my-org\/never-seen-model: no profile for it \(known: .*e5.*\); using its config's defaults: mean pooling, normalized, no prefixes, at most 512 tokens/),
+    ]);
+    expect(resolveProfile({ explicit: "e5", names: ["my-org/never-seen-model"], log }).name).toBe("e5");
+    expect(resolveProfile({ explicit: "auto", names: ["BAAI/bge-base-en-v1.5"], log }).name).toBe("bge");
+    expect(lines).toHaveLength(1);
+  });
+});
+
+/** The raw library's embedding of each text, as the model card's usage says: no Cellar code between. */
+async function rawEmbeddings(dir: string, texts: string[], pooling: "mean" | "cls"): Promise<Float32Array[]> {
+  const extractor = await hfPipeline("feature-extraction", dir, { dtype: "fp32", device: "cpu" });
+  const out: Float32Array[] = [];
+  for (const text of texts) {
+    const tensor = await extractor([text], { pooling, normalize: true });
+    out.push(Float32Array.from(tensor.data as Float32Array));
+  }
+  return out;
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+};
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+};
+
+describe("profiles applied", () => {
+  const { cpuOnly } = computesClosedAfterAll();
+  let root: string;
+  let e5: string;
+  let bge: string;
+  let tiny: string;
+
+  beforeAll(() => {
+    root = tempDir("cellar-profiles-");
+    // One tiny BERT (the same seeded weights) under three names: what it is called decides how it is used.
+    e5 = writeTinyBert(join(root, "intfloat", "e5-small-v2"), { dtypes: ["fp32"] });
+    bge = writeTinyBert(join(root, "BAAI", "bge-small-en-v1.5"), { dtypes: ["fp32"] });
+    tiny = writeTinyBert(join(root, "tiny-bert"), { dtypes: ["fp32"] });
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("an unknown model: mean pooling, normalized, no prefixes, its config's token limit, said once in the log", async () => {
+    const lines: string[] = [];
+    const embedder = await loadEmbedder("transformers", { modelPath: tiny, device: "cpu", log: (line) => lines.push(line) });
+    expect(embedder.id).toBe("transformers:tiny-bert:fp32");
+    expect(embedder.maxTokens).toBe(510);
+    const text = "laminar boundary layer on a flat plate";
+    const [raw] = await rawEmbeddings(tiny, [text], "mean");
+    for (const as of ["query", "document"] as const) expect(maxDiff((await embedder.embed([text], { as }))[0], raw)).toBeLessThan(1e-5);
+    // Another load of the same model (other options, so not the cached one) says nothing more.
+    await loadEmbedder("transformers", { modelPath: tiny, device: "cpu", dtype: "fp32", profile: "auto", allowRemoteModels: false, log: (line) => lines.push(line) });
+    expect(lines.filter((line) => /no profile for it/.test(line))).toEqual([
+      expect.stringMatching(/tiny-bert: no profile for it .*mean pooling, normalized, no prefixes, at most 512 tokens/),
+    ]);
+  });
+
+  it("a bge-profiled model pools the [CLS] token as the raw pipeline with pooling cls does, and prefixes its queries only", async () => {
+    const embedder = await loadEmbedder("transformers", { modelPath: bge, device: "cpu" });
+    expect(embedder.id).toBe("transformers:bge-small-en-v1.5:fp32:bge");
+    expect(embedder.maxTokens).toBe(510);
+    const text = "supersonic flow over a wedge";
+    const [document] = await embedder.embed([text]);
+    const [query] = await embedder.embed([text], { as: "query" });
+    const [cls, mean, clsQuery] = [...await rawEmbeddings(bge, [text], "cls"), ...await rawEmbeddings(bge, [text], "mean"), ...await rawEmbeddings(bge, [BGE_QUERY + text], "cls")];
+    expect(maxDiff(document, cls)).toBeLessThan(1e-5);
+    expect(maxDiff(query, clsQuery)).toBeLessThan(1e-5);
+    // Not mean pooling, and the query form is not the document form: the test would see either dropped.
+    expect(maxDiff(cls, mean)).toBeGreaterThan(1e-2);
+    expect(maxDiff(query, document)).toBeGreaterThan(1e-2);
+    // Named outright, the default profile embeds the same directory as it always did, under the old id.
+    const plain = await loadEmbedder("transformers", { modelPath: bge, device: "cpu", profile: "default" });
+    expect(plain.id).toBe("transformers:bge-small-en-v1.5:fp32");
+    expect(maxDiff((await plain.embed([text], { as: "query" }))[0], mean)).toBeLessThan(1e-5);
+  });
+
+  describe("an e5-profiled model through ingest, search and the eval", () => {
+    let store: Store;
+    let docs: Array<{ id: string; title: string; text: string }>;
+    let vectors: Map<string, number[]>;
+    let texts: Map<string, string>;
+
+    beforeAll(async () => {
+      docs = readFileSync(join(ROOT, "pipelines/data/cranfield/docs.jsonl"), "utf8").trim().split("\n").slice(0, 30).map((l) => JSON.parse(l));
+      const seeds = join(root, "docs.jsonl");
+      writeFileSync(seeds, docs.map((d) => JSON.stringify(d)).join("\n") + "\n");
+      store = await Store.open(join(root, "cellar.duckdb"));
+      const { pipeline: ingest } = await loadPipeline("ingest");
+      const run = await openCellar({ db: store, compute: cpuOnly }).run(ingest, { params: { seeds, model: "transformers", modelPath: e5, chunkTokens: 64, chunkOverlap: 8 }, new: true });
+      expect(run.state).toBe("success");
+      const rows = await store.query(`SELECT v.chunk_id, v.model, v.embedding, c.text FROM ingest.vectors v JOIN ingest.chunks c USING (chunk_id) ORDER BY v.chunk_id`);
+      expect(new Set(rows.map((r) => r.model))).toEqual(new Set(["transformers:e5-small-v2:fp32:e5"]));
+      vectors = new Map(rows.map((r) => [String(r.chunk_id), r.embedding as number[]]));
+      texts = new Map(rows.map((r) => [String(r.chunk_id), String(r.text)]));
+    }, 120_000);
+    afterAll(async () => await store?.close());
+
+    it("stores each chunk's vector as the raw library's embedding of \"passage: \" + chunk", async () => {
+      const ids = [...vectors.keys()].slice(0, 6);
+      const withPrefix = await rawEmbeddings(e5, ids.map((id) => `passage: ${texts.get(id)}`), "mean");
+      const without = await rawEmbeddings(e5, ids.map((id) => texts.get(id)!), "mean");
+      ids.forEach((id, i) => {
+        expect(maxDiff(vectors.get(id)!, withPrefix[i]), id).toBeLessThan(1e-4);
+        expect(maxDiff(vectors.get(id)!, without[i]), id).toBeGreaterThan(1e-3);
+      });
+    });
+
+    it("counts the prefix in the chunk budget: chunkTokens may not exceed the model's limit less \"passage: \"", async () => {
+      const embedder = await loadEmbedder("transformers", { modelPath: e5 });
+      const prefix = embedder.countTokens("passage: ");
+      expect(prefix).toBeGreaterThan(0);
+      expect(embedder.maxTokens).toBe(512 - 2 - prefix);
+    });
+
+    it("searches (cellar search, the API and the UI's retriever) with the raw embedding of \"query: \" + query", async () => {
+      const question = "what is the effect of heat transfer on the boundary layer";
+      const retriever = await openRetriever({ pipeline: "ingest", sql: store.query.bind(store) }, parseRetrieval("dense"));
+      const [hits] = await retriever.search([question], 5);
+      expect(hits).toHaveLength(5);
+      const [[q], [plain]] = [await rawEmbeddings(e5, [`query: ${question}`], "mean"), await rawEmbeddings(e5, [question], "mean")];
+      for (const hit of hits) {
+        expect(hit.score).toBeCloseTo(dot(q, vectors.get(hit.chunk)!), 4);
+        expect(Math.abs(hit.score - dot(plain, vectors.get(hit.chunk)!))).toBeGreaterThan(1e-4);
+      }
+    });
+
+    it("scores the eval's questions with the raw embedding of \"query: \" + question, for retrieval and the embedding judge", async () => {
+      const queries = [{ id: "q1", text: "heat transfer in hypersonic flow" }, { id: "q2", text: "buckling of thin cylindrical shells" }];
+      const queriesFile = join(root, "queries.jsonl");
+      const qrelsFile = join(root, "qrels.trec");
+      writeFileSync(queriesFile, queries.map((q) => JSON.stringify(q)).join("\n") + "\n");
+      writeFileSync(qrelsFile, `q1 0 ${docs[0].id} 1\nq2 0 ${docs[1].id} 1\n`);
+      const evalPipeline = pipeline({ id: "eval", params: { ...EVAL_PARAMS } }).cell("run_eval_suite", { cache: false }, runEvalSuite);
+      const result = await openCellar({ db: store, compute: cpuOnly }).run(evalPipeline, {
+        params: { queries: queriesFile, qrels: qrelsFile, baseline: "none", retrieval: "dense", k: 5, judgeTop: 2, index: "ingest" },
+        new: true,
+      });
+      expect(result.state).toBe("success");
+      const out = result.outputs.get("run_eval_suite") as EvalOutput;
+      expect(out.index.model).toBe("transformers:e5-small-v2:fp32:e5");
+      const retrieved = await store.query(`SELECT qid, chunk_id, score FROM ${out.tables.retrieved.sql}`);
+      const judged = await store.query(`SELECT qid, chunk_id, score FROM ${out.tables.judgements.sql}`);
+      expect(retrieved).toHaveLength(10);
+      expect(judged).toHaveLength(4);
+      const raw = new Map(queries.map((q, i) => [q.id, i]));
+      const prefixed = await rawEmbeddings(e5, queries.map((q) => `query: ${q.text}`), "mean");
+      const plain = await rawEmbeddings(e5, queries.map((q) => q.text), "mean");
+      // A retrieved chunk's score is the cosine; the judge's is the same cosine, clamped to [0, 1].
+      for (const [rows, clamp] of [[retrieved, (x: number) => x], [judged, (x: number) => Math.min(1, Math.max(0, x))]] as const) {
+        for (const row of rows) {
+          const i = raw.get(String(row.qid))!;
+          const vector = vectors.get(String(row.chunk_id))!;
+          expect(Number(row.score)).toBeCloseTo(clamp(dot(prefixed[i], vector)), 4);
+          expect(Math.abs(Number(row.score) - clamp(dot(plain[i], vector)))).toBeGreaterThan(1e-4);
+        }
+      }
+    }, 120_000);
+
+    it("the profile is part of the embedder id: another profile re-embeds every chunk instead of reusing them", async () => {
+      const { pipeline: ingest } = await loadPipeline("ingest");
+      const seeds = join(root, "docs.jsonl");
+      const cellar = openCellar({ db: store, compute: cpuOnly });
+      const again = await cellar.run(ingest, { params: { seeds, model: "transformers", modelPath: e5, chunkTokens: 64, chunkOverlap: 8, modelProfile: "default" }, new: true });
+      expect(again.state).toBe("success");
+      expect(again.outputs.get("embed_docs")).toMatchObject({ model: "transformers:e5-small-v2:fp32", reused: 0 });
+    }, 120_000);
+  });
+});
