@@ -60,20 +60,20 @@ async function until(check: () => Promise<boolean>, ms: number): Promise<boolean
   return true;
 }
 
-/** Triggers a run every `everyMs` (cancelling `share` of them a moment later) and polls states, until `stopped`. */
+/** Triggers a run every `everyMs` (cancelling `share` of them a moment later) and, beside it, polls states, until `stopped`. */
 async function drive(driver: Driver, stopped: () => boolean, everyMs: number, share: number): Promise<void> {
   const cancels: Promise<void>[] = [];
+  const polling = (async () => {
+    while (!stopped()) await Promise.all([driver.poll(), sleep(1_000)]);
+  })();
   let next = Date.now();
   while (!stopped()) {
-    if (Date.now() >= next) {
-      next += everyMs;
-      const run = await driver.trigger();
-      if (run && Math.random() < share) cancels.push(sleep(300 + Math.random() * 2_200).then(() => driver.cancel(run)));
-    }
-    await driver.poll();
-    await sleep(Math.min(1_000, Math.max(0, next - Date.now())));
+    next += everyMs;
+    const run = await driver.trigger();
+    if (run && Math.random() < share) cancels.push(sleep(300 + Math.random() * 2_200).then(() => driver.cancel(run)));
+    await sleep(Math.max(0, next - Date.now()));
   }
-  await Promise.all(cancels);
+  await Promise.all([...cancels, polling]);
 }
 
 export async function runLoad(o: LoadOptions) {
