@@ -29,12 +29,13 @@ type Node = any;
 interface Parsed {
   path: string;
   text: string;
-  program: Node;
+  /** The syntax tree, built on first use. */
+  readonly program: Node;
   /** Local name → [relative specifier, imported name]. */
   imports: Map<string, [string, string]>;
   relativeImports: string[];
-  /** Every `.cell(...)` call in the file. */
-  cellCalls: Node[];
+  /** Every `.cell(...)` call in the file, found on first use. */
+  readonly cellCalls: Node[];
 }
 
 const parsedFiles = new Map<string, Promise<Parsed | undefined>>();
@@ -103,14 +104,18 @@ function parseFile(fileOrUrl: string): Promise<Parsed | undefined> {
           if (specifier && isRelative(specifier)) relativeImports.push(specifier);
         }
       }
-      const cellCalls: Node[] = [];
-      walk(result.program, (node) => {
-        if (
-          node.type === "CallExpression" && node.callee?.type === "MemberExpression" &&
-          node.callee.property?.name === "cell" && node.arguments.length >= 2
-        ) cellCalls.push(node);
-      });
-      return { path, text, program: result.program, imports, relativeImports, cellCalls };
+      // The tree is built (from oxc's JSON) and walked only for a file whose `.cell()` calls are read: a module
+      // versioned by its text and imports alone (most of a run's files) needs neither.
+      let cellCalls: Node[] | undefined;
+      return {
+        path, text, imports, relativeImports,
+        get program() {
+          return result.program;
+        },
+        get cellCalls() {
+          return cellCalls ??= findCellCalls(result.program);
+        },
+      };
     })();
     parsedFiles.set(path, parsed);
   }
@@ -144,6 +149,17 @@ function moduleVersion(path: string, seen = new Set<string>()): Promise<string> 
     moduleVersions.set(path, version);
   }
   return version;
+}
+
+function findCellCalls(program: Node): Node[] {
+  const calls: Node[] = [];
+  walk(program, (node) => {
+    if (
+      node.type === "CallExpression" && node.callee?.type === "MemberExpression" &&
+      node.callee.property?.name === "cell" && node.arguments.length >= 2
+    ) calls.push(node);
+  });
+  return calls;
 }
 
 /** The `.cell(name, ...)` call for this cell: by its name literal, else by the line it was called from. */
