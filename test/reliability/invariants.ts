@@ -64,8 +64,23 @@ const STORE_KEYS: Record<string, string[]> = {
 
 const RUN_STATES = new Set<string>(Object.values(RunState));
 
-/** Every violated invariant in the store at `dbPath`; `committed`: outputs seen committed earlier, which must still be there. */
-export async function checkInvariants(dbPath: string, options: { committed?: Snapshot } = {}): Promise<Violation[]> {
+/** Names of columns and output keys that hold a measured time (see tableHashes): ms_per_query, msPerQuery, wallMs, seconds. */
+const TIMING = /(^|_)(ms|seconds)(_|$)|^(ms|seconds)[A-Z]|[a-z](Ms|Seconds)([A-Z]|$)/;
+
+/** What checkInvariants is told about the file. */
+export interface CheckOptions {
+  /** Outputs seen committed earlier (committedSnapshot), which must still be there. */
+  committed?: Snapshot;
+  /**
+   * The file as a killed process left it, before any process opened it again: runs and tries may still be
+   * marked running (the next process to open the store marks them interrupted). Default false: the file
+   * after a process opened it (and ran or resumed), where nothing may be left running.
+   */
+  crashed?: boolean;
+}
+
+/** Every violated invariant in the store at `dbPath`. */
+export async function checkInvariants(dbPath: string, options: CheckOptions = {}): Promise<Violation[]> {
   return await withStore(dbPath, async (conn) => {
     const violations: Violation[] = [];
     const found = (invariant: string, detail: string) => violations.push({ invariant, detail });
@@ -74,8 +89,8 @@ export async function checkInvariants(dbPath: string, options: { committed?: Sna
     await checkTableRefs(conn, outputs, found);
     await checkNoDuplicates(conn, found);
     await checkViews(conn, outputs, found);
-    await checkRuns(conn, found);
-    await checkAttempts(conn, found);
+    await checkRuns(conn, options.crashed ?? false, found);
+    await checkAttempts(conn, options.crashed ?? false, found);
     return violations;
   });
 }
@@ -99,9 +114,10 @@ export async function committedSnapshot(dbPath: string): Promise<Snapshot> {
  * work: run ids and run keys (a manual run's key holds its start time and a
  * random suffix), every TIMESTAMP column (fetched_at is the wall clock of the
  * crawl), the physical table names and content hashes inside outputs (the
- * name carries the run id, the hash covers the timestamp columns; the rows
- * are compared through the views instead), and output keys measuring time
- * (`…Ms`, `…Seconds`, `seconds`), which a loaded machine changes run to run.
+ * name carries the run id, the hash covers the timestamp and timing columns;
+ * the rows are compared through the views instead), and the columns and
+ * output keys that measure time (`ms_per_query`, `msPerQuery`, `wallMs`,
+ * `seconds`), which a loaded machine changes from run to run.
  */
 export async function tableHashes(dbPath: string): Promise<Map<string, string>> {
   return await withStore(dbPath, async (conn) => {
@@ -113,7 +129,7 @@ export async function tableHashes(dbPath: string): Promise<Map<string, string>> 
          ORDER BY ordinal_position`,
         [view.schema, view.name],
       );
-      const list = columns.map((c) => `hash(${ident(String(c.column_name))})`).join(", ");
+      const list = columns.map((c) => String(c.column_name)).filter((c) => !TIMING.test(c)).map((c) => `hash(${ident(c)})`).join(", ");
       const [h] = await rows(conn, `SELECT count(*) AS n, coalesce(sum(hash(${list}))::VARCHAR, '0') AS h FROM ${ident(view.schema)}.${ident(view.name)}`);
       hashes.set(`table ${view.schema}.${view.name}`, `${h.n}:${h.h}`);
     }
@@ -203,7 +219,12 @@ async function checkViews(conn: DuckDBConnection, outputs: Row[], found: Found):
       written.set(key, [...(written.get(key) ?? []), `${target.schema}.${target.name}`]);
     }
   }
-  for (const view of await pipelineViews(conn)) {
+  const views = await pipelineViews(conn);
+  const named = new Set(views.map((v) => `${v.schema}.${v.name}`));
+  for (const [key, versions] of written) {
+    if (!named.has(key)) found("view-latest", `no view ${key}; the latest committed version is ${versions[0]}`);
+  }
+  for (const view of views) {
     const key = `${view.schema}.${view.name}`;
     const target = /FROM\s+(.+?);?\s*$/is.exec(view.sql)?.[1];
     const parsed = target === undefined ? undefined : parseTableSql(target.trim());
@@ -215,12 +236,12 @@ async function checkViews(conn: DuckDBConnection, outputs: Row[], found: Found):
 }
 
 /** No run is left running (a new process marks them interrupted, which resume takes); ended runs have an end. */
-async function checkRuns(conn: DuckDBConnection, found: Found): Promise<void> {
+async function checkRuns(conn: DuckDBConnection, crashed: boolean, found: Found): Promise<void> {
   for (const r of await rows(conn, "SELECT run_id, pipeline, state, ended_at FROM runs ORDER BY run_id")) {
     const state = String(r.state);
     const where = `run ${r.run_id} (${r.pipeline})`;
     if (!RUN_STATES.has(state)) found("run-finished-or-resumable", `${where}: unknown state "${state}"`);
-    else if (state === RunState.Running) found("run-finished-or-resumable", `${where}: still running, with no process running it`);
+    else if (state === RunState.Running && !crashed) found("run-finished-or-resumable", `${where}: still running, with no process running it`);
     else if ((state === RunState.Success || state === RunState.Failed) && r.ended_at === null) {
       found("run-finished-or-resumable", `${where}: ${state} without an end time`);
     }
@@ -235,16 +256,20 @@ async function checkRuns(conn: DuckDBConnection, found: Found): Promise<void> {
 }
 
 /** Attempts agree with the outputs (the cells' truth), and costs and logs belong to attempts that exist. */
-async function checkAttempts(conn: DuckDBConnection, found: Found): Promise<void> {
+async function checkAttempts(conn: DuckDBConnection, crashed: boolean, found: Found): Promise<void> {
   const bad = (invariant: string, sql: string, detail: (r: Row) => string) =>
     rows(conn, `${sql} ORDER BY ALL LIMIT 5`).then((list) => list.forEach((r) => found(invariant, detail(r))));
   const tryOf = (r: Row) => `run ${r.run_id} cell ${r.cell} try ${r.try_number}`;
-  await bad("attempts-match-cells", `SELECT run_id, cell, try_number FROM attempts WHERE state = '${AttemptState.Running}'`, (r) => `${tryOf(r)}: still running`);
-  // A computed output was made by a successful try of the same number; a cached one by a cached "try".
+  if (!crashed) {
+    await bad("attempts-match-cells", `SELECT run_id, cell, try_number FROM attempts WHERE state = '${AttemptState.Running}'`, (r) => `${tryOf(r)}: still running`);
+  }
+  // A computed output was made by a successful try of the same number; a cached one by a cached "try". At a crash
+  // the try's success may not be written yet: it commits after the output (attempt.ts), and is still running.
+  const stillRunning = crashed ? `AND a.state IS DISTINCT FROM '${AttemptState.Running}'` : "";
   await bad(
     "attempts-match-cells",
     `SELECT o.run_id, o.cell, o.try_number, a.state FROM outputs o LEFT JOIN attempts a USING (run_id, cell, try_number)
-     WHERE a.state IS DISTINCT FROM (CASE WHEN o.cached_from IS NULL THEN '${AttemptState.Success}' ELSE '${AttemptState.Cached}' END)`,
+     WHERE a.state IS DISTINCT FROM (CASE WHEN o.cached_from IS NULL THEN '${AttemptState.Success}' ELSE '${AttemptState.Cached}' END) ${stillRunning}`,
     (r) => `${tryOf(r)}: has an output, but its attempt is ${r.state ?? "missing"}`,
   );
   await bad(
@@ -348,6 +373,6 @@ function stableJson(value: unknown): string {
   if (typeof value !== "object" || value === null) return JSON.stringify(value);
   const ref = value as Ref;
   if (typeof ref.$table === "string" && typeof ref.sql === "string") return JSON.stringify({ $table: ref.$table, rows: ref.rows });
-  const keys = Object.keys(value).filter((k) => !/(Ms|Seconds|^seconds|^ms)$/.test(k)).sort();
+  const keys = Object.keys(value).filter((k) => !TIMING.test(k)).sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
 }

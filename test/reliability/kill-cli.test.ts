@@ -1,0 +1,48 @@
+// SIGKILL at seeded random moments of the shipped ingest and eval (kill-harness.ts), resumed by `cellar run`
+// each time: after every kill and every resume the store keeps every invariant (invariants.ts), and the final
+// tables are those of a run that was never interrupted.
+//
+// Quick form (in `npm test`): a 30-document slice, two chains of kills side by side. Long form
+// (`npm run test:soak`, SOAK=long): a 100-document slice and more chains, each with more kills per phase.
+// KILL_SEED=<n> replays a seed's kill times; every failure message starts with it.
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../helpers.ts";
+import { type ChainResult, describeKills, killChain, makeSlice, referenceRun } from "./kill-harness.ts";
+
+const LONG = process.env.SOAK === "long";
+const SEED = process.env.KILL_SEED !== undefined ? Number(process.env.KILL_SEED) : Math.floor(Math.random() * 2 ** 31);
+const PLAN = LONG
+  ? { docs: 100, queries: 25, rounds: 3, parallel: 2, killsPerPhase: 30 }
+  : { docs: 30, queries: 10, rounds: 1, parallel: 2, killsPerPhase: 5 };
+
+describe("SIGKILL at random moments of ingest and eval, resumed by cellar run", () => {
+  it(`keeps every invariant and ends with the uninterrupted run's tables (KILL_SEED=${SEED})`, async () => {
+    const t0 = performance.now();
+    console.log(`kill-cli: KILL_SEED=${SEED} (${LONG ? "long" : "quick"} form)`);
+    const slice = makeSlice(tempDir("cellar-kill-slice-"), PLAN);
+    const reference = await referenceRun(slice);
+    const chains: ChainResult[] = [];
+    for (let round = 0; round < PLAN.rounds; round++) {
+      const seeds = Array.from({ length: PLAN.parallel }, (_, i) => SEED + round * PLAN.parallel + i);
+      chains.push(...await Promise.all(seeds.map((seed) => killChain(slice, reference, { seed, killsPerPhase: PLAN.killsPerPhase }))));
+    }
+    for (const chain of chains) {
+      const where = `KILL_SEED=${SEED} chain seed ${chain.seed}, kills ${describeKills(chain.kills)}, store ${chain.db}`;
+      expect(chain.violations, where).toEqual([]);
+      expect(chain.differences, where).toEqual([]);
+    }
+    const landed = chains.flatMap((c) => c.kills.filter((k) => k.landed));
+    const byPhase: Record<string, typeof landed> = {};
+    for (const k of landed) (byPhase[k.phase] ??= []).push(k);
+    console.log(
+      `kill-cli: KILL_SEED=${SEED}: ${landed.length} kill points survived (${Object.entries(byPhase).map(([p, k]) => `${p} ${k.length}`).join(", ")}) ` +
+        `over ${chains.length} chains in ${((performance.now() - t0) / 1000).toFixed(1)} s; reference phases ${reference.phaseMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")}`,
+    );
+    // The kills really spread over each phase: late ones as well as early ones, in both phases.
+    for (const [p, phase] of ["ingest", "eval"].entries()) {
+      const times = (byPhase[phase] ?? []).map((k) => k.atMs / reference.phaseMs[p]);
+      expect(times.length, `KILL_SEED=${SEED}: kills that landed in ${phase}`).toBeGreaterThanOrEqual(2);
+      expect(Math.max(...times), `KILL_SEED=${SEED}: the latest kill in ${phase}, as a fraction of its run`).toBeGreaterThan(0.4);
+    }
+  }, LONG ? 3_600_000 : 240_000);
+});
