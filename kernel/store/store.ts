@@ -1,5 +1,5 @@
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
-import { CellarError } from "../errors.ts";
+import { CellarError, isCellarError } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import { GroupWriter } from "./group-commit.ts";
@@ -13,6 +13,15 @@ export type Row = Record<string, unknown>;
  */
 const STORE_CATALOG = "cellar:store";
 const USE_STORE = `USE "${STORE_CATALOG}"`;
+
+/**
+ * The storage format a new store file is created in. From v1.4.0 DuckDB writes into its WAL which checkpoint
+ * of the file it follows, and refuses a WAL that belongs to another one; in the older default format it
+ * replays such a WAL over the file, and a database copied after a checkpoint with its WAL from before holds
+ * every row of that WAL twice (test/reliability/crash-images.test.ts). Only for new files: an existing store
+ * is opened in the format it has (DuckDB upgrades the format of a file attached with a newer STORAGE_VERSION).
+ */
+const NEW_FILE_STORAGE = "v1.4.0";
 
 /**
  * The DuckDB file that holds runs, attempts, checkpoints, logs, costs and the
@@ -43,6 +52,7 @@ export class Store {
 
   static async open(path: string): Promise<Store> {
     if (path !== ":memory:") await runtime.mkdir(runtime.dirname(runtime.resolve(path)));
+    const created = path !== ":memory:" && !(await runtime.exists(path));
     let instance: DuckDBInstance;
     try {
       // DuckDB opens a file with an SQLite header through its sqlite extension, downloading it if need be:
@@ -55,7 +65,8 @@ export class Store {
       const conn = await instance.connect();
       try {
         try {
-          await conn.run(`ATTACH '${path.replaceAll("'", "''")}' AS "${STORE_CATALOG}"`);
+          // A new file in the storage format whose WAL names the checkpoint it follows (see NEW_FILE_STORAGE).
+          await conn.run(`ATTACH '${path.replaceAll("'", "''")}' AS "${STORE_CATALOG}"${created ? ` (STORAGE_VERSION '${NEW_FILE_STORAGE}')` : ""}`);
         } catch (err) {
           throw openError(path, err);
         }
@@ -74,7 +85,8 @@ export class Store {
     } catch (err) {
       // Refused (not a Cellar store, a newer schema): release the file, or this process keeps it locked.
       instance.closeSync();
-      throw err;
+      // Damage can surface past ATTACH too (a catalog block read by the migration check): the same one line.
+      throw isCellarError(err) ? err : openError(path, err);
     }
   }
 
@@ -182,5 +194,33 @@ function openError(path: string, err: unknown): Error {
   if (/not a valid DuckDB database file/.test(message)) {
     return new CellarError(`database ${path}: not a DuckDB database file; pass a DuckDB file or a new path with --db`);
   }
-  return new CellarError(`database ${path}: ${message.split("\n", 1)[0]}`);
+  return damageError(path, message) ?? new CellarError(`database ${path}: ${message.split("\n", 1)[0]}`);
 }
+
+/**
+ * DuckDB's refusals of a damaged store, said as what is wrong and what to do. Each is a refusal, never a
+ * guess: a store opened past damage could show a state that looks valid and is not.
+ */
+function damageError(path: string, message: string): CellarError | undefined {
+  const block = /Corrupt database file: computed checksum \d+ does not match stored checksum \d+ in block at location (\d+)/.exec(message);
+  if (block) {
+    return new CellarError(
+      `database ${path}: damaged: the block at byte ${block[1]} fails its checksum (bad media, or a write torn by a crash); restore the file from a backup`,
+    );
+  }
+  const wal = /replaying WAL file "(.+?)": Corrupt WAL file: entry at byte position (\d+)/.exec(message);
+  if (wal) {
+    return new CellarError(
+      `database ${path}: its WAL ${wal[1]} is damaged at byte ${wal[2]} (an entry fails its checksum); restore both files from a backup, ` +
+        `or move the WAL aside to open the store as of its last checkpoint, without the commits since`,
+    );
+  }
+  if (/WAL checkpoint iteration does not match|WAL does not match database file/.test(message)) {
+    return new CellarError(
+      `database ${path}: its WAL ${path}.wal belongs to another state of the file (the two were copied at different moments); ` +
+        `restore both from one backup, or move the WAL aside to open the store as of its last checkpoint`,
+    );
+  }
+  return undefined;
+}
+
