@@ -31,7 +31,7 @@ import type { CellDef } from "./pipeline.ts";
 import { metrics } from "./prometheus.ts";
 import { runtime } from "./runtime/mod.ts";
 import { AttemptState, CellState } from "./state.ts";
-import type { AttemptRecord, CostRecord, LogRecord } from "./store/group-commit.ts";
+import { type AttemptRecord, changeStatements, type CostRecord, type LogRecord } from "./store/group-commit.ts";
 import { quoteIdent, type TableWriter } from "./tables.ts";
 import { clearLongTimeout, type LongTimer, setLongTimeout } from "./timer.ts";
 
@@ -77,6 +77,9 @@ export class Attempt {
   /** Which params and whether the data interval the cell read: recorded with its checkpoint for cache matching. */
   readonly reads = new ReadTracker();
   committed: { durable: Promise<void>; wallMs: number } | undefined;
+  /** Settles once the try's running row is durable. */
+  started: Promise<void> | undefined;
+  #connecting: Promise<DuckDBConnection> | undefined;
 
   constructor(
     readonly exec: AttemptRun,
@@ -96,6 +99,7 @@ export class Attempt {
   async run(): Promise<Outcome> {
     const { exec, cell, controller } = this;
     const started = exec.store.writer.write({ attempts: [{ ...this.record, state: AttemptState.Running, startedAt: this.startedAt }] });
+    this.started = started;
     exec.setState(cell.name, CellState.Running, { tryNumber: this.tryNumber });
 
     const onCancel = () => controller.abort(exec.cancelSignal.reason);
@@ -168,14 +172,13 @@ export class Attempt {
     if (this.conn) {
       // A checkpoint must never be durable before its upstreams' checkpoints are.
       await exec.store.writer.drain();
-      // The cell's tables and its checkpoint commit together or not at all.
-      await this.conn.run(
-        `INSERT INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, now())`,
-        [output.runId, output.cell, output.pipeline, output.tryNumber, output.cacheKey, output.output, output.outputHash, output.reads],
-      );
+      // The cell's tables, its checkpoint and its try's end commit together or not at all.
+      for (const [sql, values] of changeStatements({ outputs: [output], attempts: [attempt], costs: this.costRecords() })) {
+        await this.conn.run(sql, values);
+      }
       await this.conn.run("COMMIT");
       await this.pointViewsAtNewTables();
-      durable = exec.store.writer.write({ attempts: [attempt], costs: this.costRecords() });
+      durable = Promise.resolve();
     } else {
       durable = exec.store.writer.write({ outputs: [output], attempts: [attempt], costs: this.costRecords() });
     }
@@ -232,12 +235,18 @@ export class Attempt {
     if (!this.live) throw new CellarError(`cell "${this.cell.name}" try ${this.tryNumber} is over; its late call was refused`);
   }
 
-  async connection(): Promise<DuckDBConnection> {
-    if (!this.conn) {
-      this.conn = await this.exec.store.connect();
-      await this.conn.run("BEGIN TRANSACTION");
-    }
-    return this.conn;
+  connection(): Promise<DuckDBConnection> {
+    // One transaction however many tables and queries ask for it at once.
+    this.#connecting ??= (async () => {
+      // The try's row must be in the transaction's snapshot: its commit updates the row, and a row committed
+      // after the transaction began would be a duplicate key to it.
+      await this.started?.catch(() => {});
+      const conn = await this.exec.store.connect();
+      this.conn = conn;
+      await conn.run("BEGIN TRANSACTION");
+      return conn;
+    })();
+    return this.#connecting;
   }
 
   async pointViewsAtNewTables(): Promise<void> {

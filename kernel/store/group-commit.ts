@@ -190,6 +190,15 @@ interface Batch {
 type Statement = [string, DuckDBValue[]];
 
 /**
+ * The statements that make `change` durable, for a transaction that is not the writer's: a cell that writes
+ * tables commits its output in its own, and its attempt and costs must commit there too. Written by the
+ * writer after it, a crash in between left a checkpoint whose try was still running (then "interrupted").
+ */
+export function changeStatements(change: Change): Statement[] {
+  return toStatements(toBatch([change]));
+}
+
+/**
  * Changes merged into one batch, with the effect of applying them in order:
  * a later record of the same attempt replaces the earlier one, except that it
  * keeps the earlier start time (as the upsert's coalesce does across batches).
