@@ -18,10 +18,15 @@
  *   .cell("run_eval_suite", { cache: false, gpu: 0.25 }, runEvalSuite);
  * ```
  */
-import { accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, flag, latestCheckpoint, oneOf, paramError, runtime, type TableRef, text, wholeNumber, z } from "../kernel/mod.ts";
+import {
+  accepts, CellarError, cellParams, CheckFailed, checkpointOf, type Context, errorLine, flag, latestCheckpoint, oneOf, paramError, runtime, type TableRef, text, wholeNumber, z,
+} from "../kernel/mod.ts";
 import { type IndexHandle, latestIndexPipeline } from "./index/search.ts";
 import { DEFAULT_RETRIEVAL, openSources, type RetrievalSources } from "./index/retrieval.ts";
-import { type Comparison, compareRetrievals, formatComparison, parseRetrievalList, type Ranking, type RetrievalList } from "./eval/compare.ts";
+import {
+  type CompareOptions, type Comparison, compareIndex, type ComparisonRow, compareRetrievals, formatComparison, type IndexLabel, parseRetrievalList, type Ranking,
+  type RetrievalList,
+} from "./eval/compare.ts";
 import { rocAuc } from "./eval/agreement.ts";
 import { type EvalSet, loadEvalSet } from "./eval/evalset.ts";
 import { asBaseline, type Baseline, checkComparable, compare, formatVerdict, loadBaselineFile, type PerQuery, type Verdict } from "./eval/gate.ts";
@@ -59,6 +64,9 @@ export const evalParams = cellParams({
   thresholds: thresholds.default({ "recall@10": 0.02, "recall@k": 0.02, "P@10": 0.01, MRR: 0.02, "nDCG@10": 0.02, MAP: 0.02, judge: 0.02 })
     .describe("the largest absolute drop allowed per metric; `@k` stands for the `k` param's cutoff"),
   runFile: text().default("").describe("also write the ranking as a TREC run file here"),
+  compareIndexes: text().default("ingest,retrain").describe(
+    "other pipelines whose indexes are compared beside the one read (dense and the default hybrid, labelled with model and revision), comma-separated, `none` for none; one without an index is left out",
+  ),
 });
 
 export const EVAL_PARAMS = evalParams.defaults;
@@ -107,7 +115,7 @@ export async function runEvalSuite(ctx: Context): Promise<EvalOutput> {
   const evalSet = { name: set.name, fingerprint: set.fingerprint };
   const pinned = await findBaseline(ctx, p.baseline, { evalSet, metrics: Object.keys(thresholds) });
 
-  const { run, measured, comparison } = await retrieve(ctx, sources, set, list, { k, folds: p.cvFolds, seed: p.cvSeed, evalIds });
+  const { run, measured, comparison } = await retrieve(ctx, sources, set, list, { k, folds: p.cvFolds, seed: p.cvSeed, evalIds, index, others: p.compareIndexes });
   const primary = comparison.rows[list.primary];
   if (p.runFile) await runtime.writeTextFile(p.runFile, formatRun(run, `cellar-${primary.resolved}`));
 
@@ -199,14 +207,47 @@ async function retrieve(
   sources: RetrievalSources,
   set: EvalSet,
   list: RetrievalList,
-  options: { k: number; folds: number; seed: number; evalIds: Map<string, string> },
+  options: { k: number; folds: number; seed: number; evalIds: Map<string, string>; index: IndexHandle; others: string },
 ): Promise<{ run: Ranking; measured: Evaluation; comparison: Comparison }> {
   const idOf = (document: string) => options.evalIds.get(document) ?? evalIdOf(document);
+  const compare: CompareOptions = { k: options.k, folds: options.folds, seed: options.seed, idOf, signal: ctx.signal };
   const { comparison, primaryRun, primaryEvaluation } = await compareRetrievals(sources, set, list, {
-    ...options, idOf, signal: ctx.signal, progress: (done, total) => ctx.progress(done, total),
+    ...compare, progress: (done, total) => ctx.progress(done, total),
   });
+  const own = await indexLabelOf(ctx, options.index.pipeline, options.index.model);
+  comparison.rows = [...comparison.rows.map((row) => ({ ...row, index: own })), ...await otherIndexRows(ctx, set, options.others, own.pipeline, compare)];
   ctx.log.info(`retrieval compared on ${set.name} (${set.queries.length} questions, k = ${options.k}; * is judged and gated)\n${formatComparison(comparison)}`);
   return { run: primaryRun, measured: primaryEvaluation, comparison };
+}
+
+/**
+ * The rows of the other indexes `param` names (pipeline ids, comma-separated, or "none"): each one's dense
+ * retrieval and the default hybrid on the same questions. A pipeline that has built no index is left out;
+ * one whose index cannot be read (its model gone) is warned about and left out: it says nothing of this one.
+ */
+async function otherIndexRows(ctx: Context, set: EvalSet, param: string, primary: string, options: CompareOptions): Promise<ComparisonRow[]> {
+  const names = param.trim() === "none" ? [] : param.split(",").map((name) => name.trim());
+  const rows: ComparisonRow[] = [];
+  for (const pipeline of new Set(names.filter((name) => name !== "" && name !== primary))) {
+    if (!(await latestCheckpoint(ctx, { pipeline, cell: "build_index" }))) continue;
+    try {
+      const sources = openSources({ pipeline, sql: ctx.sql, signal: ctx.signal }, { memo: true });
+      const index = await sources.dense();
+      rows.push(...await compareIndex(sources, set, await indexLabelOf(ctx, pipeline, index.model), options));
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      ctx.log.warn(`the index of "${pipeline}" is not compared: ${errorLine(err)}`);
+    }
+  }
+  return rows;
+}
+
+/** An index's label: its pipeline, the model stored with its vectors, and the revision its embed_docs resolved (a hub model's). */
+async function indexLabelOf(ctx: Context, pipeline: string, model: string): Promise<IndexLabel> {
+  const built = await latestCheckpoint(ctx, { pipeline, cell: "build_index" });
+  const embedded = built && await checkpointOf<{ revision?: unknown }>(ctx, built.runId, "embed_docs");
+  const revision = embedded?.output?.revision;
+  return { pipeline, model, revision: typeof revision === "string" && revision !== "" ? revision : null };
 }
 
 /**
@@ -338,11 +379,11 @@ async function store(
   })));
   const compared = await ctx.table("comparison", {
     retrieval: "VARCHAR", resolved: "VARCHAR", is_primary: "BOOLEAN", "nDCG@10": "DOUBLE", "recall@10": "DOUBLE", MRR: "DOUBLE", MAP: "DOUBLE",
-    ms_per_query: "DOUBLE", points: "INTEGER", cv_folds: "VARCHAR",
+    ms_per_query: "DOUBLE", points: "INTEGER", cv_folds: "VARCHAR", index_pipeline: "VARCHAR", model: "VARCHAR", revision: "VARCHAR",
   });
   await compared.append(comparison.rows.map((row) => ({
     retrieval: row.spec, resolved: row.resolved, is_primary: row.primary, ...row.metrics, ms_per_query: row.msPerQuery, points: row.points,
-    cv_folds: row.cv ? JSON.stringify(row.cv) : null,
+    cv_folds: row.cv ? JSON.stringify(row.cv) : null, index_pipeline: row.index?.pipeline ?? null, model: row.index?.model ?? null, revision: row.index?.revision ?? null,
   })));
   return {
     retrieved: await retrieved.finish(), queryMetrics: await queryMetrics.finish(), judgements: await judgements.finish(), comparison: await compared.finish(),

@@ -8,7 +8,9 @@ import { pipeline as hfPipeline } from "@huggingface/transformers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadEmbedder } from "../cells/embed.ts";
 import { EVAL_PARAMS, type EvalOutput, runEvalSuite } from "../cells/eval.ts";
-import { openRetriever, parseRetrieval } from "../cells/index/retrieval.ts";
+import { DEFAULT_RETRIEVAL, openRetriever, parseRetrieval } from "../cells/index/retrieval.ts";
+import { evaluate } from "../cells/eval/metrics.ts";
+import { parseQrels } from "../cells/eval/trec.ts";
 import { DEFAULT_PROFILE, PROFILE_NAMES, PROFILES, profileFor, profileNamed, resolveProfile } from "../cells/models/profiles.ts";
 import { loadPipeline } from "../kernel/loader.ts";
 import { openCellar, pipeline } from "../kernel/mod.ts";
@@ -122,7 +124,7 @@ describe("profiles applied", () => {
     const [raw] = await rawEmbeddings(tiny, [text], "mean");
     for (const as of ["query", "document"] as const) expect(maxDiff((await embedder.embed([text], { as }))[0], raw)).toBeLessThan(1e-5);
     // Another load of the same model (other options, so not the cached one) says nothing more.
-    await loadEmbedder("transformers", { modelPath: tiny, device: "cpu", dtype: "fp32", profile: "auto", allowRemoteModels: false, log: (line) => lines.push(line) });
+    await loadEmbedder("transformers", { modelPath: tiny, device: "auto", log: (line) => lines.push(line) });
     expect(lines.filter((line) => /no profile for it/.test(line))).toEqual([
       expect.stringMatching(/tiny-bert: no profile for it .*mean pooling, normalized, no prefixes, at most 512 tokens/),
     ]);
@@ -238,4 +240,109 @@ describe("profiles applied", () => {
       expect(again.outputs.get("embed_docs")).toMatchObject({ model: "transformers:e5-small-v2:fp32", reused: 0 });
     }, 120_000);
   });
+});
+
+// Item 4: `retrain --param model=…` followed by `eval` shows, in the eval's comparison, the retrained model's
+// dense and default hybrid retrieval beside the current default's (ingest's USE-lite), each row labelled with
+// its index's pipeline and model, its numbers computed over the questions. A tiny model scores poorly: this
+// checks the rows, not who wins.
+describe("retrain with another model, then eval: the comparison shows both indexes", () => {
+  const { cpuOnly } = computesClosedAfterAll();
+  let root: string;
+  let store: Store;
+  let e5: string;
+  let queriesFile: string;
+  let qrelsFile: string;
+  const QUERIES = [
+    { id: "q1", text: "heat transfer in hypersonic flow" },
+    { id: "q2", text: "buckling of thin cylindrical shells" },
+    { id: "q3", text: "boundary layer transition on a flat plate" },
+  ];
+
+  beforeAll(async () => {
+    root = tempDir("cellar-retrain-compare-");
+    e5 = writeTinyBert(join(root, "intfloat", "e5-small-v2"), { dtypes: ["fp32"] });
+    const docs = readFileSync(join(ROOT, "pipelines/data/cranfield/docs.jsonl"), "utf8").trim().split("\n").slice(0, 30).map((l) => JSON.parse(l));
+    const seeds = join(root, "docs.jsonl");
+    writeFileSync(seeds, docs.map((d) => JSON.stringify(d)).join("\n") + "\n");
+    queriesFile = join(root, "queries.jsonl");
+    qrelsFile = join(root, "qrels.trec");
+    writeFileSync(queriesFile, QUERIES.map((q) => JSON.stringify(q)).join("\n") + "\n");
+    writeFileSync(qrelsFile, QUERIES.map((q, i) => `${q.id} 0 ${docs[i].id} 1\n${q.id} 0 ${docs[i + 3].id} 1\n`).join(""));
+    store = await Store.open(join(root, "cellar.duckdb"));
+    const cellar = openCellar({ db: store, compute: cpuOnly });
+    expect((await cellar.run((await loadPipeline("ingest")).pipeline, { params: { seeds }, new: true })).state).toBe("success");
+    const retrained = await cellar.run((await loadPipeline("retrain")).pipeline, { params: { model: "transformers", modelPath: e5 }, new: true });
+    expect(retrained.state).toBe("success");
+  }, 180_000);
+  afterAll(async () => {
+    await store?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function runEval(params: Record<string, string | number>) {
+    const evalPipeline = pipeline({ id: "eval", params: { ...EVAL_PARAMS } }).cell("run_eval_suite", { cache: false }, runEvalSuite);
+    const result = await openCellar({ db: store, compute: cpuOnly }).run(evalPipeline, {
+      params: { queries: queriesFile, qrels: qrelsFile, baseline: "none", k: 10, judgeTop: 1, ...params },
+      new: true,
+    });
+    expect(result.state).toBe("success");
+    return { out: result.outputs.get("run_eval_suite") as EvalOutput, runId: result.runId };
+  }
+
+  /** nDCG@10 of `spec` on `pipeline`'s index over the questions, computed here from the retriever itself. */
+  async function ndcgOf(pipelineId: string, spec: string): Promise<number> {
+    const retriever = await openRetriever({ pipeline: pipelineId, sql: store.query.bind(store) }, parseRetrieval(spec));
+    const lists = await retriever.search(QUERIES.map((q) => q.text), 10);
+    const run = new Map(QUERIES.map((q, i) => [q.id, lists[i].map((h) => ({ docid: h.document.slice(h.document.lastIndexOf("#") + 1), score: h.score }))]));
+    const qrels = parseQrels(readFileSync(qrelsFile, "utf8"), "qrels.trec");
+    return evaluate(qrels, run, { k: [10] }).mean["nDCG@10"];
+  }
+
+  it("reads retrain's index (the newest) and adds ingest's dense and default hybrid rows, labelled with pipeline and model", async () => {
+    const { out, runId } = await runEval({});
+    expect(out.index).toMatchObject({ pipeline: "retrain", model: "transformers:e5-small-v2:fp32:e5" });
+    const rows = out.comparison.rows.map((r) => ({ spec: r.spec, primary: r.primary, index: r.index }));
+    const retrain = { pipeline: "retrain", model: "transformers:e5-small-v2:fp32:e5", revision: null };
+    const ingest = { pipeline: "ingest", model: "use-lite", revision: null };
+    expect(rows).toEqual([
+      { spec: DEFAULT_RETRIEVAL, primary: true, index: retrain },
+      { spec: "lexical", primary: false, index: retrain },
+      { spec: "dense", primary: false, index: retrain },
+      { spec: "dense", primary: false, index: ingest },
+      { spec: DEFAULT_RETRIEVAL, primary: false, index: ingest },
+    ]);
+    // Each row's numbers are its own index's, over the questions.
+    for (const row of out.comparison.rows.filter((r) => r.spec === "dense" || r.spec === DEFAULT_RETRIEVAL)) {
+      expect(row.metrics["nDCG@10"], `${row.index!.pipeline} ${row.spec}`).toBeCloseTo(await ndcgOf(row.index!.pipeline, row.spec), 12);
+      expect(row.msPerQuery).toBeGreaterThan(0);
+    }
+    const dense = out.comparison.rows.filter((r) => r.spec === "dense");
+    expect(dense[0].metrics).not.toEqual(dense[1].metrics);
+    // The gate and the judge are the index read's: the primary row's.
+    expect(out.metrics["nDCG@10"]).toBeCloseTo(out.comparison.rows[0].metrics["nDCG@10"], 12);
+
+    const table = await store.query(`SELECT retrieval, is_primary, index_pipeline, model FROM ${out.tables.comparison.sql} WHERE index_pipeline = 'ingest' ORDER BY retrieval`);
+    expect(table).toEqual([
+      { retrieval: "dense", is_primary: false, index_pipeline: "ingest", model: "use-lite" },
+      { retrieval: DEFAULT_RETRIEVAL, is_primary: false, index_pipeline: "ingest", model: "use-lite" },
+    ].sort((a, b) => a.retrieval.localeCompare(b.retrieval)));
+    const [logged] = await store.query(`SELECT message FROM logs WHERE run_id = ? AND message LIKE 'retrieval compared%'`, [runId]);
+    const message = String(logged.message);
+    expect(message).toMatch(/ms\/query\s*│\s*index/);
+    expect(message).toContain("ingest: use-lite");
+    expect(message).toContain("retrain: transformers:e5-small-v2:fp32:e5");
+    expect(message).toMatch(/^dense by nDCG@10: (ingest: use-lite|retrain: transformers:e5-small-v2:fp32:e5) \d\.\d{4}, .* — (best: (ingest|retrain)|a tie at the top)$/m);
+  }, 180_000);
+
+  it("the other way round, and none: index=ingest compares retrain's rows; compareIndexes=none leaves the table as it was", async () => {
+    const { out } = await runEval({ index: "ingest", retrieval: "dense" });
+    expect(out.comparison.rows.map((r) => [r.spec, r.primary, r.index?.pipeline])).toEqual([
+      ["dense", true, "ingest"],
+      ["dense", false, "retrain"],
+      [DEFAULT_RETRIEVAL, false, "retrain"],
+    ]);
+    const alone = await runEval({ index: "ingest", retrieval: "dense", compareIndexes: "none" });
+    expect(alone.out.comparison.rows.map((r) => [r.spec, r.index?.pipeline])).toEqual([["dense", "ingest"]]);
+  }, 180_000);
 });

@@ -13,6 +13,12 @@
  * nothing: a cross-validated spec's resolved point is searched once more for
  * it): query embedding, both sides and the fusion.
  *
+ * Other indexes (another pipeline's, e.g. the one `retrain --param model=…` built beside
+ * ingest's) are compared on the same questions by `compareIndex`: their dense retrieval and
+ * the default hybrid, each row labelled with its index's pipeline, model and revision, so the
+ * table says whether a new model beats the current one. Every row of a comparison over more
+ * than one index carries its index, and the table shows them in a column of their own.
+ *
  * @example
  * ```ts
  * import { compareRetrievals, formatComparison, parseRetrievalList } from "./compare.ts";
@@ -27,7 +33,7 @@
  */
 import Table from "cli-table3";
 import { CellarError } from "../../kernel/mod.ts";
-import { type Retriever, type RetrievalSources, retrieverOver } from "../index/retrieval.ts";
+import { DEFAULT_RETRIEVAL, type Retriever, type RetrievalSources, retrieverOver } from "../index/retrieval.ts";
 import { formatRetrieval, parseRetrievalGrid, type RetrievalGrid, type TunableKey, withValues } from "../index/retrieval-spec.ts";
 import { crossValidate, type PerQueryMetrics } from "./cross-validate.ts";
 import type { EvalSet } from "./evalset.ts";
@@ -68,6 +74,16 @@ export interface ComparisonRow {
   /** Grid points scored; 1 without a grid. */
   points: number;
   cv: FoldChoice[] | null;
+  /** The index searched: the eval's own, or another one compared beside it. */
+  index?: IndexLabel;
+}
+
+/** Which index a row searched, and the model (and its revision, when it has one) that built it. */
+export interface IndexLabel {
+  pipeline: string;
+  /** The embedder id stored with the vectors, e.g. "use-lite". */
+  model: string;
+  revision: string | null;
 }
 
 export interface Comparison {
@@ -126,6 +142,15 @@ export async function compareRetrievals(
     if (i === list.primary) primary = { run: scored.run, evaluation: scored.evaluation };
   }
   return { comparison: { metric: CV_METRIC, folds: options.folds, seed: options.seed, rows }, primaryRun: primary!.run, primaryEvaluation: primary!.evaluation };
+}
+
+/** The retrievals another index is compared by: its own vectors alone, and fused with its lexical index as by default. */
+export const INDEX_COMPARED = `dense,${DEFAULT_RETRIEVAL}`;
+
+/** Another index's rows (INDEX_COMPARED, none primary) on the same questions, each labelled with `index`. */
+export async function compareIndex(sources: RetrievalSources, set: EvalSet, index: IndexLabel, options: CompareOptions): Promise<ComparisonRow[]> {
+  const { comparison } = await compareRetrievals(sources, set, parseRetrievalList(INDEX_COMPARED), options);
+  return comparison.rows.map((row) => ({ ...row, primary: false, index }));
 }
 
 /** One spec's run and metrics: its own, or cross-validated over its grid. */
@@ -189,16 +214,45 @@ async function timeSearch(retriever: Retriever, set: EvalSet, options: CompareOp
   return (performance.now() - started) / set.queries.length;
 }
 
-/** The comparison as a table, the primary row marked *, cross-validated rows with their folds' choices below. */
+/**
+ * The comparison as a table, the primary row marked *, cross-validated rows with their folds' choices below;
+ * over more than one index, a last column names each row's (pipeline, model, revision).
+ */
 export function formatComparison(comparison: Comparison): string {
-  const table = new Table({ head: ["retrieval", ...COMPARED, "ms/query"], style: { head: [], border: [] } });
+  const indexes = new Set(comparison.rows.map((row) => row.index?.pipeline));
+  const byIndex = indexes.size > 1;
+  const table = new Table({ head: ["retrieval", ...COMPARED, "ms/query", ...(byIndex ? ["index"] : [])], style: { head: [], border: [] } });
   for (const row of comparison.rows) {
     const label = `${row.primary ? "* " : ""}${row.spec}`;
-    table.push([label, ...COMPARED.map((m) => row.metrics[m].toFixed(4)), row.msPerQuery.toFixed(2)]);
+    const where = byIndex ? [row.index ? indexLabel(row.index) : ""] : [];
+    table.push([label, ...COMPARED.map((m) => row.metrics[m].toFixed(4)), row.msPerQuery.toFixed(2), ...where]);
   }
   const folds = comparison.rows.filter((r) => r.cv).map((r) =>
     `${r.spec}: ${r.points} points, ${comparison.folds}-fold (seed ${comparison.seed}) on ${comparison.metric}, most chosen ${r.resolved}:\n` +
     r.cv!.map((f) => `  fold ${f.fold + 1} (${f.questions} q): ${f.chosen}  train ${f.train.toFixed(4)}  test ${f.test.toFixed(4)}`).join("\n")
   );
-  return [table.toString(), ...folds].join("\n");
+  return [table.toString(), ...folds, ...bestIndexes(comparison)].join("\n");
+}
+
+/** Per spec searched on more than one index, the indexes by nDCG@10, best first: whether a new model beats the current one. */
+export function bestIndexes(comparison: Comparison): string[] {
+  const bySpec = new Map<string, ComparisonRow[]>();
+  for (const row of comparison.rows) {
+    if (!row.index) continue;
+    const rows = bySpec.get(row.spec);
+    if (rows) rows.push(row);
+    else bySpec.set(row.spec, [row]);
+  }
+  return [...bySpec].filter(([, rows]) => new Set(rows.map((row) => row.index!.pipeline)).size > 1).map(([spec, rows]) => {
+    const ranked = [...rows].sort((a, b) => b.metrics[CV_METRIC] - a.metrics[CV_METRIC]);
+    const scores = ranked.map((row) => `${indexLabel(row.index!)} ${row.metrics[CV_METRIC].toFixed(4)}`).join(", ");
+    const tied = ranked[0].metrics[CV_METRIC] === ranked[1].metrics[CV_METRIC];
+    return `${spec} by ${CV_METRIC}: ${scores} — ${tied ? "a tie at the top" : `best: ${ranked[0].index!.pipeline}`}`;
+  });
+}
+
+/** "retrain: transformers:e5-small-v2:fp32:e5 @ 0123abc…", the revision left out when there is none (or the id holds it). */
+export function indexLabel(index: IndexLabel): string {
+  const revision = index.revision && !index.model.includes(index.revision) ? ` @ ${index.revision}` : "";
+  return `${index.pipeline}: ${index.model}${revision}`;
 }
