@@ -79,4 +79,15 @@ describe("invariant checker", () => {
     expect(refusal.message).toContain("junk.duckdb: cannot be opened for checking");
     await expect(checkInvariants(join(dir, "missing.duckdb"))).rejects.toBeInstanceOf(StoreUnreadable);
   });
+
+  it("takes a file a process was killed in before it made any table as an empty store", async () => {
+    const dir = tempDir("cellar-empty-");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const instance = await DuckDBInstance.create(join(dir, "empty.duckdb"));
+    instance.closeSync();
+    expect(await checkInvariants(join(dir, "empty.duckdb"))).toEqual([]);
+    expect(await tableHashes(join(dir, "empty.duckdb"))).toEqual(new Map());
+    const lost = await checkInvariants(join(dir, "empty.duckdb"), { committed: await committedSnapshot(clean) });
+    expect(lost.map((v) => v.invariant)).toEqual(Array(6).fill("committed-output-kept"));
+  });
 });

@@ -92,6 +92,10 @@ export async function checkInvariants(dbPath: string, options: CheckOptions = {}
     await checkRuns(conn, options.crashed ?? false, found);
     await checkAttempts(conn, options.crashed ?? false, found);
     return violations;
+  }, () => {
+    const violations: Violation[] = [];
+    checkCommittedKept([], options.committed ?? { outputs: new Map() }, (invariant, detail) => violations.push({ invariant, detail }));
+    return violations;
   });
 }
 
@@ -100,7 +104,7 @@ export async function committedSnapshot(dbPath: string): Promise<Snapshot> {
   return await withStore(dbPath, async (conn) => {
     const outputs = await rows(conn, "SELECT run_id, cell, output_hash FROM outputs");
     return { outputs: new Map(outputs.map((o) => [`${o.run_id}/${o.cell}`, String(o.output_hash)])) };
-  });
+  }, () => ({ outputs: new Map() }));
 }
 
 /**
@@ -145,7 +149,7 @@ export async function tableHashes(dbPath: string): Promise<Map<string, string>> 
       hashes.set(key, `${hashes.get(key) ?? ""}${r.state}×${r.n} `);
     }
     return hashes;
-  });
+  }, () => new Map());
 }
 
 // ---- Checks ---------------------------------------------------------------------------------------------------
@@ -292,7 +296,7 @@ async function checkAttempts(conn: DuckDBConnection, crashed: boolean, found: Fo
 // ---- Reading the file -----------------------------------------------------------------------------------------
 
 /** Opens the file read-only in a DuckDB instance of its own, runs `body`, and closes it. */
-async function withStore<T>(dbPath: string, body: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+async function withStore<T>(dbPath: string, body: (conn: DuckDBConnection) => Promise<T>, empty: () => T): Promise<T> {
   let instance: DuckDBInstance;
   let conn: DuckDBConnection;
   try {
@@ -306,10 +310,17 @@ async function withStore<T>(dbPath: string, body: (conn: DuckDBConnection) => Pr
     try {
       await conn.run(`ATTACH '${dbPath.replaceAll("'", "''")}' AS checked (READ_ONLY)`);
       await conn.run("USE checked");
-      await conn.run("SELECT 1 FROM cellar_meta LIMIT 1");
     } catch (err) {
       throw new StoreUnreadable(`database ${dbPath}: cannot be opened for checking: ${errorLine(err)}`);
     }
+    const [{ n, meta }] = await rows(
+      conn,
+      `SELECT count(*) AS n, count(*) FILTER (WHERE table_name = 'cellar_meta') AS meta FROM information_schema.tables WHERE table_catalog = 'checked'`,
+    );
+    // A process killed while it created the store leaves a file with no tables yet (each migration is one
+    // transaction): an empty store, which Store.open migrates like a new one.
+    if (Number(n) === 0) return empty();
+    if (Number(meta) === 0) throw new StoreUnreadable(`database ${dbPath}: cannot be opened for checking: a DuckDB file, but not a Cellar store (no cellar_meta)`);
     return await body(conn);
   } finally {
     conn.closeSync();

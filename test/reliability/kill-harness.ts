@@ -18,7 +18,7 @@
  * ```
  */
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rng } from "../random.ts";
 import { ROOT, tempDir, TSX } from "../helpers.ts";
@@ -151,6 +151,8 @@ export async function killChain(slice: Slice, reference: Reference, options: { s
         break;
       }
       const after = `${phase.name} killed at ${atMs} ms (kill ${result.kills.length})`;
+      // Killed before it created the store file: nothing can have been committed, or lost.
+      if (!existsSync(db) && committed === undefined) continue;
       note(after, await checkInvariants(db, { committed, crashed: true }));
       committed = await committedSnapshot(db);
     }
