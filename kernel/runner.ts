@@ -47,6 +47,7 @@ import {
 } from "./state.ts";
 import type { Store } from "./store/store.ts";
 import { sleep } from "./async.ts";
+import { repairViews } from "./view-repair.ts";
 
 // Part of the runner's API since before the split: callers may test a cell's abort reason for it.
 export { CancelledError };
@@ -211,6 +212,8 @@ class Execution {
     for (const row of rows) {
       this.checkpoints.set(String(row.cell), { output: JSON.parse(String(row.output)), hash: String(row.output_hash) });
     }
+    // A resumed run: a kill between a checkpoint's commit and its views left them behind (view-repair.ts).
+    if (rows.length > 0) await repairViews(this.store, this.pipeline.id, this.run.runId);
     const tries = await this.store.query(
       `SELECT cell, max(try_number) AS n FROM attempts WHERE run_id = ? GROUP BY cell`,
       [this.run.runId],
