@@ -63,6 +63,8 @@ export interface LoadServerOptions {
   runtime: "node" | "deno";
   /** `--nats-local` and a remote map: chunks go to `cellar worker`s (startWorker). */
   remote: boolean;
+  /** Node: the server writes a CPU profile (--cpu-prof) into this directory as it stops. */
+  profileDir?: string;
 }
 
 export interface LoadServer {
@@ -71,6 +73,8 @@ export interface LoadServer {
   dir: string;
   /** The server's resident set and V8 heap in use, bytes, from its /metrics. */
   memory(): Promise<{ rss: number; heap: number }>;
+  /** Counters of its /metrics, summed over their labels: the chunk counts by placement, redeliveries, expired leases, duplicates. */
+  chunkCounters(): Promise<Record<string, number>>;
   /** A `cellar worker` child process; resolves once it has joined. */
   startWorker(name: string): Promise<ChildProcess>;
   /** What the server wrote on stderr (its load errors, its warnings). */
@@ -78,9 +82,9 @@ export interface LoadServer {
   close(): Promise<void>;
 }
 
-function cliCommand(runtime: LoadServerOptions["runtime"], args: string[]): [string, string[]] {
+function cliCommand(runtime: LoadServerOptions["runtime"], args: string[], profileDir?: string): [string, string[]] {
   if (runtime === "deno") return [join(ROOT, "node_modules/deno/deno"), ["run", "-A", CLI, ...args]];
-  return [process.execPath, ["--import", TSX, CLI, ...args]];
+  return [process.execPath, [...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []), "--import", TSX, CLI, ...args]];
 }
 
 /** Resolves with the first match of `pattern` in the child's stdout; rejects if it exits first or after `ms`. */
@@ -112,7 +116,7 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
   mkdirSync(pipelines);
   writeFileSync(join(pipelines, `${LOAD_PIPELINE}.ts`), pipelineSource(options.remote ? "remote" : "local"));
   const args = ["--db", join(dir, "cellar.duckdb"), "serve", "--port", "0", "--token", LOAD_TOKEN, "--pipelines", pipelines];
-  const [command, argv] = cliCommand(options.runtime, options.remote ? [...args, "--nats-local"] : args);
+  const [command, argv] = cliCommand(options.runtime, options.remote ? [...args, "--nats-local"] : args, options.profileDir);
   const child = spawn(command, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, XDG_RUNTIME_DIR: "/tmp/xdg" } });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -122,14 +126,26 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
   process.once("exit", killAll);
   const url = (await untilOutput(child, /listening on (http:\/\/\S+)/, "cellar serve"))[1];
   child.stdout!.resume();
+  const metricsText = async () => await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${LOAD_TOKEN}` } })).text();
   const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
   return {
     url,
     pid: child.pid!,
     dir,
     stderr: () => stderr,
+    async chunkCounters() {
+      const text = await metricsText();
+      const sum = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
+      return {
+        chunks_local: sum(/^cellar_chunk_latency_seconds_count\{[^}]*placement="local"[^}]*\} (\S+)$/gm),
+        chunks_remote: sum(/^cellar_chunk_latency_seconds_count\{[^}]*placement="remote"[^}]*\} (\S+)$/gm),
+        remote_redeliveries: sum(/^cellar_remote_redeliveries_total (\S+)$/gm),
+        remote_leases_expired: sum(/^cellar_remote_leases_expired_total (\S+)$/gm),
+        remote_duplicate_results: sum(/^cellar_remote_duplicate_results_total (\S+)$/gm),
+      };
+    },
     async memory() {
-      const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${LOAD_TOKEN}` } })).text();
+      const text = await metricsText();
       return { rss: metric(text, "process_resident_memory_bytes"), heap: metric(text, "nodejs_heap_size_used_bytes") };
     },
     async startWorker(name) {

@@ -5,7 +5,8 @@
 // JSON object per phase, and its memory plot on stderr. Exits 1 if any phase had an error. Node drives the
 // load; the server runs under Node, or Deno with --runtime deno.
 //
-//   npx tsx bench/server-load.bench.ts [--minutes 10] [--api 200] [--sse 100] [--runtime node|deno] [--remote | --both]
+//   npx tsx bench/server-load.bench.ts [--minutes 10] [--api 200] [--sse 100] [--runtime node|deno] [--think-ms 1000]
+//                                      [--remote | --both] [--profile <dir>]
 //
 // Errors (listed by kind, with examples): any non-2xx answer but a cancel's 409 (the run had ended, or was
 // not executing yet); a refused or broken connection (a keep-alive race on a reused socket is retried once
@@ -23,6 +24,8 @@ const MINUTES = Number(arg("minutes") ?? 10);
 const API = Number(arg("api") ?? 200);
 const SSE = Number(arg("sse") ?? 100);
 const RUNTIME = (arg("runtime") ?? "node") as "node" | "deno";
+/** Each API client's mean pause between requests: 200 clients at 1 s offer ~200 requests a second. */
+const THINK_MS = Number(arg("think-ms") ?? 1_000);
 const PHASES = process.argv.includes("--both") ? [false, true] : [process.argv.includes("--remote")];
 const SAMPLE_MS = 10_000;
 const KILL_EVERY_MS = 60_000;
@@ -72,7 +75,8 @@ function workerKiller(server: LoadServer, workers: ChildProcess[]) {
 }
 
 async function phase(remote: boolean) {
-  const server = await startLoadServer({ runtime: RUNTIME, remote });
+  const profileDir = arg("profile");
+  const server = await startLoadServer({ runtime: RUNTIME, remote, ...(profileDir ? { profileDir } : {}) });
   try {
     const workers = remote ? await Promise.all([server.startWorker("load-w0-0"), server.startWorker("load-w1-0")]) : [];
     const killer = workerKiller(server, workers);
@@ -83,6 +87,7 @@ async function phase(remote: boolean) {
       apiClients: API,
       sseClients: SSE,
       seconds: MINUTES * 60,
+      thinkMs: THINK_MS,
       tickEveryMs: SAMPLE_MS,
       onTick: async (elapsedMs) => {
         const { rss, heap } = await server.memory();
@@ -91,6 +96,7 @@ async function phase(remote: boolean) {
       },
     });
     const kills = await killer.done();
+    const chunks = await server.chunkCounters();
     if (kills.restart_failures.length > 0) {
       result.errors["worker restart failed"] = { count: kills.restart_failures.length, examples: kills.restart_failures.slice(0, 3) };
       result.error_count += kills.restart_failures.length;
@@ -104,9 +110,11 @@ async function phase(remote: boolean) {
       processes: remote
         ? "cellar serve --nats-local (its nats-server a child of it), 2 cellar worker processes, the clients in this one; 2 cores shared"
         : "cellar serve in a child process, the clients in this one; 2 cores shared",
+      think_ms: THINK_MS,
       ...result,
       p99_over_healthz_p99: Math.round((result.latency_api_overall.p99_ms / Math.max(0.1, healthz)) * 10) / 10,
       ...(remote ? { worker_kills: kills.kills } : {}),
+      server_counters: chunks,
       memory: {
         samples,
         warmup_s: WARMUP_S,
