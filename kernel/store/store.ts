@@ -93,8 +93,13 @@ export class Store {
   /** Runs `sql` on the shared connection, one statement at a time, and returns rows as JS objects. */
   query(sql: string, values: DuckDBValue[] = []): Promise<Row[]> {
     const result = this.#readQueue.then(async () => {
-      const reader = await this.conn.runAndReadAll(sql, values);
-      return reader.getRowObjectsJS() as Row[];
+      try {
+        const reader = await this.conn.runAndReadAll(sql, values);
+        return reader.getRowObjectsJS() as Row[];
+      } catch (err) {
+        // A damaged block is found when it is read, not at open: said as open says it.
+        throw damageError(this.path, err instanceof Error ? err.message : String(err)) ?? err;
+      }
     });
     this.#readQueue = result.catch(() => {});
     return result;

@@ -3,7 +3,8 @@
 //   other way round lost the rows in between), opening as a store that looked valid: new stores are now made
 //   in DuckDB's v1.4.0 storage format, whose WAL names the checkpoint it follows, and such a pair is refused;
 // - damage DuckDB refuses (a block or a WAL entry failing its checksum, that mismatched WAL) leaked its raw
-//   "IO Error: …" with checksums in it: now one line naming the file, what is wrong and what to do;
+//   "IO Error: …" with checksums in it, at open or (a data block) at the query that reads it: now one line
+//   naming the file, what is wrong and what to do;
 // - a cell that writes tables committed its checkpoint in its own transaction and its try's end afterwards,
 //   through the group writer: a crash in between left an output whose try was running ("interrupted" once
 //   reopened), and its costs gone.
@@ -94,6 +95,25 @@ describe("crash images: regressions", () => {
     const message = await refusal(wal);
     expect(message).toMatch(new RegExp(`^database ${wal}: its WAL ${wal}\\.wal is damaged at byte \\d+ \\(an entry fails its checksum\\); `));
     expect(message).not.toContain("\n");
+  });
+
+  it("refuses a damaged block found only when a query reads it, in the same line as open", async () => {
+    const dir = tempDir();
+    const db = join(dir, "db.duckdb");
+    const store = await Store.open(db);
+    await store.query("CREATE TABLE t AS SELECT range AS id, range * 2 AS twice FROM range(300000)");
+    const [{ block }] = await store.query("SELECT max(block_id)::INTEGER AS block FROM pragma_storage_info('t') WHERE segment_type = 'BIGINT' AND persistent");
+    await store.close();
+    // DuckDB's file: three 4 KiB headers, then 256 KiB blocks; a zeroed stretch inside the column's block.
+    overwrite(db, 3 * 4096 + Number(block) * 262144 + 1000, new Uint8Array(64));
+    const reopened = await Store.open(db);
+    try {
+      const error = await reopened.query("SELECT sum(id + twice) FROM t").then(() => undefined, (err) => err);
+      expect(isCellarError(error), String(error)).toBe(true);
+      expect(error.message).toMatch(new RegExp(`^database ${db}: damaged: the block at byte \\d+ fails its checksum`));
+    } finally {
+      await reopened.close();
+    }
   });
 
   it("commits a table-writing cell's try end with its checkpoint, not after it", async () => {
