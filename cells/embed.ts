@@ -63,8 +63,11 @@ export type { Dtype, Embedder, EmbedderOptions, ModelName } from "./embed/embedd
 
 /** embed_docs' params: their defaults are what a pipeline spreads into its own (EMBED_PARAMS). */
 export const embedParams = cellParams({
-  model: oneOf(MODELS).default("use-lite").describe("`use-lite` (Universal Sentence Encoder lite, offline) or `transformers`"),
-  modelPath: text().default("").describe("the local model directory of `transformers`"),
+  model: accepts(`"use-lite", "transformers" or a hub id "org/name[@revision]"`, z.union([z.enum(MODELS), z.string().refine((s) => s.includes("/"))]))
+    .default("use-lite").describe(
+      "`use-lite` (Universal Sentence Encoder lite, offline), `transformers` (see modelPath), or a hub id `org/name[@revision]`: a transformers model downloaded once into the model cache",
+    ),
+  modelPath: text().default("").describe("the model directory or hub id of `transformers`"),
   dtype: oneOf(["fp32", "q8"]).default("fp32").describe("the weights of `transformers`: `onnx/model.onnx` or `onnx/model_quantized.onnx`"),
   chunkTokens: wholeNumber(1).default(256).describe("the most tokens, the model's own, in one chunk"),
   chunkOverlap: wholeNumber(0).default(32).describe("tokens of the chunk before repeated at the start of the next, fewer than chunkTokens"),

@@ -240,7 +240,7 @@ describe("transformers backend on a tiny BERT made at test time", () => {
     const tooLong = await run(store, embedPipeline(docs), { model: "transformers", modelPath: tinyBert, chunkTokens: 600 });
     expect(tooLong.error).toBe("param chunkTokens: expected a whole number ≤ 510 (model transformers:tiny-bert:fp32 reads at most 510 tokens per text), got 600");
     const badModel = await run(store, embedPipeline(docs), { model: "word2vec" });
-    expect(badModel.error).toBe(`param model: expected "use-lite" or "transformers", got "word2vec"`);
+    expect(badModel.error).toBe(`param model: expected "use-lite", "transformers" or a hub id "org/name[@revision]", got "word2vec"`);
     const badOverlap = await run(store, embedPipeline(docs), { chunkOverlap: 256 });
     expect(badOverlap.error).toBe("param chunkOverlap: expected fewer tokens than chunkTokens (256), got 256");
     // Nothing half-written became visible.

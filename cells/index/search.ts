@@ -130,14 +130,16 @@ async function readIndex(
 ): Promise<{ rows: VectorRows; embedder: Embedder }> {
   // The model that built the index, with the params of the run that built it (a local model path, a dtype).
   const built = await latestCheckpoint(ctx, { pipeline, cell: "build_index" });
-  const params = (built?.params ?? {}) as EmbedderOptions & { modelProfile?: string };
+  const params = (built?.params ?? {}) as EmbedderOptions & { modelProfile?: string; model?: unknown };
+  // A hub id as the model param: the same id loads (from the model cache), and its id names the commit it resolves to.
+  const named = typeof params.model === "string" && params.model.includes("/") ? params.model : undefined;
   // No ORDER BY: DuckDB returns a plain scan in insertion order (build_index writes chunk_id order),
   // the same order both ways of reading, and sorting 100K rows of vectors costs a third of the read.
   const query = `SELECT chunk_id, document, title, embedding FROM ${view}`;
   // The model loads while DuckDB reads: both take a while on a large index.
   const [rows, embedder] = await Promise.all([
     ctx.readVectors ? ctx.readVectors(query, [], { rows: expected }) : readThroughSql(ctx, query),
-    loadEmbedder(model.startsWith("transformers") ? "transformers" : model, {
+    loadEmbedder(named ?? (model.startsWith("transformers") ? "transformers" : model), {
       modelPath: params.modelPath || undefined,
       dtype: params.dtype,
       profile: params.modelProfile,

@@ -23,7 +23,7 @@
  */
 import { CellarError, errorLine, type HttpResponse, isCellarError, runtime } from "../../kernel/mod.ts";
 import { blobPath } from "./hub-cache.ts";
-import type { DownloadProgress, FileProgress } from "./download-progress.ts";
+import type { DownloadProgress } from "./download-progress.ts";
 
 export interface HubAccess {
   /** The hub's base URL, no trailing slash. */
@@ -134,7 +134,12 @@ async function fetchBlob(hub: HubAccess, file: string, meta: FileMeta, first: Ht
         } else if (response.status !== 200 && response.status !== 206) {
           throw await statusError(hub, response, "", file);
         }
-        from += await appendBody(hub, response, part, check, shown);
+        // Counted as written, so that a body broken off midway resumes after its last byte on disk.
+        await appendBody(hub, response, part, (bytes) => {
+          check.update(bytes);
+          from += bytes.length;
+          shown.advance(bytes.length);
+        });
       } catch (err) {
         if (isCellarError(err) || hub.signal?.aborted || attempt >= ATTEMPTS) throw brokenOff(hub, file, from, meta.size, err);
       } finally {
@@ -150,18 +155,15 @@ async function fetchBlob(hub: HubAccess, file: string, meta: FileMeta, first: Ht
   shown.done();
 }
 
-/** Appends a body to `part` as it comes, feeding the checksum; the bytes written. A stall ends it. */
-async function appendBody(hub: HubAccess, response: HttpResponse, part: string, check: Checker, shown: FileProgress): Promise<number> {
+/** Appends a body to `part` as it comes, each part to `written` once on disk. A stall ends it. */
+async function appendBody(hub: HubAccess, response: HttpResponse, part: string, written: (bytes: Uint8Array) => void): Promise<void> {
   const out = await runtime.appendFile(part);
-  let written = 0;
   const dog = watchdog(hub.stallMs, () => void response.cancel());
   try {
     for await (const bytes of response.body) {
       dog.kick();
       await out.write(bytes);
-      check.update(bytes);
-      written += bytes.length;
-      shown.advance(bytes.length);
+      written(bytes);
     }
     if (dog.fired) throw new Error(`no bytes for ${hub.stallMs / 1000} s`);
   } catch (err) {
@@ -170,7 +172,6 @@ async function appendBody(hub: HubAccess, response: HttpResponse, part: string, 
     dog.stop();
     await out.close();
   }
-  return written;
 }
 
 /** A GET that must answer within connectMs; the token only to the hub's own host. */
@@ -236,7 +237,8 @@ async function statusError(hub: HubAccess, response: HttpResponse, revision: str
   if (status === 404 || status === 401 || code === "RepoNotFound") {
     const what = code === "EntryNotFound" ? `no file ${file} in model ${hub.id}${at}`
       : code === "RevisionNotFound" ? `no revision "${revision}" of model ${hub.id}`
-      : `no model ${hub.id}${at} (or no file ${file} in it)`;
+      : code === "RepoNotFound" ? `no model ${hub.id}`
+      : `no model ${hub.id}${at}, or no file ${file} in it`;
     const hint = hub.token ? "" : "; if it is private, set HF_TOKEN";
     return new CellarError(`model ${hub.id}: ${where} has ${what} (${status})${hint}`);
   }

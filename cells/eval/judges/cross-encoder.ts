@@ -10,8 +10,9 @@
  *
  * The model is a local directory, checked file by file (config.json, tokenizer.json,
  * tokenizer_config.json, onnx/model.onnx or for q8 onnx/model_quantized.onnx), or a
- * model id in the transformers.js cache under CELLAR_MODEL_CACHE. Nothing is ever
- * downloaded. Loaded once per process and (path, dtype, device).
+ * hub id (`org/name[@revision]`): its snapshot in the model cache, downloaded there
+ * first when it is not (cells/models/hub.ts); the judge's id then names the commit.
+ * Loaded once per process and (path, dtype, device).
  *
  * @example
  * ```ts
@@ -25,11 +26,12 @@
 import { CellarError, errorLine, paramError, runtime } from "../../../kernel/mod.ts";
 import type { Dtype } from "../../embed/embedder.ts";
 import { type OnnxDevice, openSession } from "../../embed/onnx-session.ts";
-import { checkModelDir, MODEL_FILES, WEIGHT_FILES } from "../../embed/transformers.ts";
+import { checkModelDir, hubName, MODEL_FILES, WEIGHT_FILES } from "../../embed/transformers.ts";
+import { fetchHubModel, parseHubId } from "../../models/hub.ts";
 import type { Judge, JudgePair } from "../judge.ts";
 
 export interface CrossEncoderOptions {
-  /** A reranker model directory, or a Hugging Face model id found under CELLAR_MODEL_CACHE. */
+  /** A reranker model directory, or a hub id "org/name[@revision]" (downloaded once into the model cache). */
   modelPath: string;
   /** "fp32" (onnx/model.onnx, default) or "q8" (onnx/model_quantized.onnx). */
   dtype?: Dtype;
@@ -59,7 +61,7 @@ export function loadCrossEncoder(options: CrossEncoderOptions): Promise<Judge> {
 async function load(options: CrossEncoderOptions): Promise<Judge> {
   const dtype = options.dtype ?? "fp32";
   if (dtype !== "fp32" && dtype !== "q8") throw new CellarError(`dtype ${JSON.stringify(dtype)}: expected "fp32" or "q8"`);
-  const dir = await modelDir(options.modelPath ?? "", dtype);
+  const { dir, name } = await modelDir(options.modelPath ?? "", dtype, options.log);
   const config = JSON.parse(await runtime.readTextFile(runtime.resolve(dir, "config.json")));
   const labels = config.id2label && typeof config.id2label === "object" ? Object.keys(config.id2label).length : config.num_labels;
   const refuse = (found: string) =>
@@ -73,7 +75,7 @@ async function load(options: CrossEncoderOptions): Promise<Judge> {
   let tokenizer: Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
   try {
     tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
-    ({ session: model } = await openSession(`judge "cross-encoder" ${baseName(dir)} (${dtype})`, options.device ?? "auto", open, options.log));
+    ({ session: model } = await openSession(`judge "cross-encoder" ${name} (${dtype})`, options.device ?? "auto", open, options.log));
   } catch (err) {
     throw new CellarError(`judge "cross-encoder" ${dir}: cannot load it (dtype ${dtype}, ${WEIGHT_FILES[dtype]}): ${errorLine(err)}`);
   }
@@ -94,7 +96,7 @@ async function load(options: CrossEncoderOptions): Promise<Judge> {
   }
 
   return {
-    id: `cross-encoder:${baseName(dir)}:${dtype}`,
+    id: `cross-encoder:${name}:${dtype}`,
     async judge(pairs, runOptions = {}) {
       const verdicts = [];
       for (let start = 0; start < pairs.length; start += RUN_SIZE) {
@@ -111,21 +113,22 @@ async function load(options: CrossEncoderOptions): Promise<Judge> {
   };
 }
 
-/** A local directory, else a model id under CELLAR_MODEL_CACHE; checked file by file so a missing one is named. */
-async function modelDir(modelPath: string, dtype: Dtype): Promise<string> {
-  const needed = [...MODEL_FILES, WEIGHT_FILES[dtype]].join(", ");
-  if (modelPath === "") throw paramError("judgeModelPath", `a reranker model directory (${needed}) for the cross-encoder judge`, modelPath);
-  const cache = runtime.env("CELLAR_MODEL_CACHE");
-  const candidates = [runtime.resolve(modelPath)];
-  if (cache && /^[\w.-]+\/[\w.-]+$/.test(modelPath)) candidates.push(runtime.resolve(cache, modelPath));
-  for (const dir of candidates) {
-    if (!(await runtime.stat(dir))?.directory) continue;
-    await checkModelDir(dir, dtype);
-    return dir;
+/** A local directory, checked file by file so a missing one is named; else a hub id, from the model cache (downloaded first if need be). */
+async function modelDir(modelPath: string, dtype: Dtype, log: ((line: string) => void) | undefined): Promise<{ dir: string; name: string }> {
+  const needed = [...MODEL_FILES, WEIGHT_FILES[dtype]];
+  if (modelPath === "") throw paramError("judgeModelPath", `a reranker model directory (${needed.join(", ")}) for the cross-encoder judge`, modelPath);
+  const local = runtime.resolve(modelPath);
+  if ((await runtime.stat(local))?.directory) {
+    await checkModelDir(local, dtype);
+    return { dir: local, name: baseName(local) };
   }
-  throw paramError("judgeModelPath", `a reranker model directory (${needed}); nothing is at ${candidates.join(" or ")}`, modelPath);
+  if (!parseHubId(modelPath)) {
+    throw paramError("judgeModelPath", `a reranker model directory (${needed.join(", ")}) or a hub id "org/name[@revision]"; nothing is at ${local}`, modelPath);
+  }
+  const model = await fetchHubModel(modelPath, { files: needed, log });
+  await checkModelDir(model.dir, dtype);
+  return { dir: model.dir, name: hubName(model) };
 }
-
 
 function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));

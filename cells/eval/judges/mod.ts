@@ -38,7 +38,7 @@ export async function loadJudge(config: JudgeConfig, using: { embedder: Embedder
     case "embedding":
       return embeddingJudge(using.embedder, using.known);
     case "cross-encoder": {
-      if (!config.modelPath) throw paramError("judgeModelPath", "a local reranker directory when judge is cross-encoder", config.modelPath);
+      if (!config.modelPath) throw paramError("judgeModelPath", "a reranker model directory or hub id when judge is cross-encoder", config.modelPath);
       const { loadCrossEncoder } = await import("./cross-encoder.ts");
       return await loadCrossEncoder({ modelPath: config.modelPath, dtype: (config.dtype || "fp32") as Dtype });
     }
