@@ -168,7 +168,7 @@ function logTail(root) {
     row.dataset.seq = String(l.seq);
     const cells = ["ts", "lcell", "level", "msg"].map((cls) => Object.assign(document.createElement("td"), { className: cls }));
     cells[0].textContent = new Date(l.ts).toISOString().slice(11, 23);
-    cells[1].textContent = `${l.cell}#${l.tryNumber}`;
+    cells[1].textContent = l.cell === "" ? "run" : `${l.cell}#${l.tryNumber}`; // as log-view.tsx labels a run's own line
     cells[2].textContent = l.level;
     cells[3].textContent = l.message;
     row.append(...cells);

@@ -132,7 +132,8 @@ export function LogRow(props: { line: LogLine; cell?: boolean }) {
   return (
     <tr class={`level-${l.level}`} data-seq={String(l.seq)}>
       <td class="ts">{l.ts.toISOString().slice(11, 23)}</td>
-      {props.cell === false ? null : <td class="lcell">{`${l.cell}#${l.tryNumber}`}</td>}
+      {/* A line of the run's own (no cell's), such as a server's adoption of it, is labelled "run". */}
+      {props.cell === false ? null : <td class="lcell">{l.cell === "" ? "run" : `${l.cell}#${l.tryNumber}`}</td>}
       <td class="level">{l.level}</td>
       <td class="msg">{l.message}</td>
     </tr>
