@@ -61,11 +61,6 @@ const CELL = new Set(["td", "th"]);
 /** The attributes the extraction reads; the parser skips the values of all others. */
 const ATTRIBUTES = new Set(["href", "rel", "class", "role", "hidden", "aria-hidden", "name", "content"]);
 
-interface Open {
-  name: string;
-  dropped: boolean;
-}
-
 /** Characters fed to the parser between chances to yield, and links resolved between them. */
 const SLICE_CHARS = 32_768;
 const SLICE_LINKS = 1_000;
@@ -117,7 +112,8 @@ function* extractSteps(html: string, pageUrl: string): Generator<undefined, Html
 class PageHandler implements TreeHandler {
   readonly text = new TextBuilder();
   readonly rawLinks: string[] = [];
-  readonly #stack: Open[] = [];
+  /** Whether each open element is dropped, the current one last. */
+  readonly #stack: boolean[] = [];
   #dropDepth = 0;
   #preDepth = 0;
   #inHead = false;
@@ -133,7 +129,7 @@ class PageHandler implements TreeHandler {
 
   onopentag(name: string, attribs: Record<string, string>): void {
     const dropped = this.#dropDepth > 0 || DROPPED.has(name) || isChrome(attribs);
-    this.#stack.push({ name, dropped });
+    this.#stack.push(dropped);
     if (dropped) this.#dropDepth++;
     switch (name) {
       case "head":
@@ -181,8 +177,8 @@ class PageHandler implements TreeHandler {
   }
 
   onclosetag(name: string): void {
-    const open = this.#stack.pop();
-    if (open?.dropped) this.#dropDepth--;
+    const dropped = this.#stack.pop() === true;
+    if (dropped) this.#dropDepth--;
     switch (name) {
       case "head":
         this.#inHead = false;
@@ -202,7 +198,7 @@ class PageHandler implements TreeHandler {
         this.#preDepth = Math.max(0, this.#preDepth - 1);
         break;
     }
-    if (open?.dropped || this.#inHead) return;
+    if (dropped || this.#inHead) return;
     if (PARAGRAPH.has(name)) this.text.breakLines(2);
     else if (LINE.has(name) && name !== "br") this.text.breakLines(1);
     else if (CELL.has(name)) this.text.space();
@@ -280,12 +276,15 @@ class TextBuilder {
   #atLineStart = true;
   #pendingSpace = false;
   #pendingBreaks = 0;
+  /** Whether `<pre>` text was added: only it can leave whitespace before a line break, or three breaks in a row. */
+  #hadPre = false;
 
   add(data: string, pre: boolean): void {
     if (!pre) {
       this.#run += data;
       return;
     }
+    this.#hadPre = true;
     this.#flushRun();
     if (data === "") return;
     this.#flushBreaks();
@@ -310,7 +309,7 @@ class TextBuilder {
   finish(): string {
     this.#flushRun();
     let text = this.#parts.join("");
-    // Only <pre> text can leave whitespace at the end of a line.
+    if (!this.#hadPre) return text.trim();
     if (/[^\S\n]\n/.test(text)) text = text.split("\n").map((line) => line.trimEnd()).join("\n");
     return text.replace(/\n{3,}/g, "\n\n").trim();
   }
