@@ -54,7 +54,7 @@ export const evalParams = cellParams({
   cvFolds: wholeNumber(2).default(5).describe("folds of the cross-validation over the questions, for specs with a grid"),
   cvSeed: wholeNumber(0).default(13).describe("seed of the cross-validation's fold assignment"),
   judge: oneOf(JUDGES).default("embedding").describe("who scores each (question, context) pair"),
-  judgeModelPath: text().default("").describe("`cross-encoder`: the local reranker directory"),
+  judgeModelPath: text().default("").describe("`cross-encoder`: the reranker's model directory or hub id"),
   judgeDtype: oneOf(["fp32", "q8"]).default("fp32").describe("`cross-encoder`: the weights"),
   judgeModel: text().default("").describe("`llm`: the model name (else `CELLAR_LLM_MODEL`)"),
   judgeBaseUrl: text().default("").describe("`llm`: the endpoint (else `CELLAR_LLM_BASE_URL`)"),

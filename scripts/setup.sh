@@ -4,6 +4,7 @@
 #     refuses bookworm's own Mesa 22, and without a GPU lavapipe is the adapter the WebGPU tests run on;
 #   - postgresql-doc-15: the PostgreSQL HTML manual, the real website the crawl tests serve on 127.0.0.1;
 #   - wget: the reference crawler bench/crawl.bench.ts measures against;
+#   - curl: the reference downloader bench/hub-download.bench.ts measures model downloads against;
 #   - chromium: the real browser the UI tests drive through playwright-core (its own download is unreachable);
 #   - nats-server (2.9.10): the NATS JetStream that remote kernels use; the tests start real ones on 127.0.0.1,
 #     as `cellar serve --nats-local` does;
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian package -> the suite it must come from ("" = any: bookworm's Vulkan loader serves the newer Mesa).
-declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="" [chromium]="" [nats-server]="" [iproute2]="")
+declare -A SUITE=([mesa-vulkan-drivers]=bookworm-backports [libvulkan1]="" [postgresql-doc-15]="" [wget]="" [curl]="" [chromium]="" [nats-server]="" [iproute2]="")
 
 installed() { # a package is installed, and from backports when it must be
   local status

@@ -121,7 +121,7 @@ describe("a bad param", () => {
     ["embed_docs", { chunkTokens: "abc" }, `param chunkTokens: expected a whole number ≥ 1, got "abc"`],
     ["embed_docs", { dtype: "fp16" }, `param dtype: expected "fp32" or "q8", got "fp16"`],
     ["embed_docs", { rebuild: "yes" }, `param rebuild: expected true or false, got "yes"`],
-    ["embed_docs", { model: "word2vec" }, `param model: expected "use-lite" or "transformers", got "word2vec"`],
+    ["embed_docs", { model: "word2vec" }, `param model: expected "use-lite", "transformers" or a hub id "org/name[@revision]", got "word2vec"`],
     ["build_index", { k1: -1 }, "param k1: expected a number ≥ 0, got -1"],
     ["build_index", { b: 1.5 }, "param b: expected a number in [0, 1], got 1.5"],
     ["build_index", { stemmer: "lancaster" }, `param stemmer: expected "none", "porter" or "snowball", got "lancaster"`],

