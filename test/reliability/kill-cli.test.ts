@@ -2,8 +2,9 @@
 // each time: after every kill and every resume the store keeps every invariant (invariants.ts), and the final
 // tables are those of a run that was never interrupted.
 //
-// Quick form (in `npm test`): a 30-document slice, two chains of kills side by side. Long form
-// (`npm run test:soak`, SOAK=long): a 100-document slice and more chains, each with more kills per phase.
+// Quick form (in `npm test`): a 30-document slice, two chains of kills side by side, up to 5 kills per phase each.
+// Long form (`npm run test:soak`, SOAK=long): a 100-document slice, KILL_ROUNDS (default 2) rounds of two chains,
+// each up to 30 kills in ingest and 40 in eval.
 // KILL_SEED=<n> replays a seed's kill times; every failure message starts with it.
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../helpers.ts";
@@ -11,9 +12,11 @@ import { type ChainResult, describeKills, killChain, makeSlice, referenceRun } f
 
 const LONG = process.env.SOAK === "long";
 const SEED = process.env.KILL_SEED !== undefined ? Number(process.env.KILL_SEED) : Math.floor(Math.random() * 2 ** 31);
+// Kills per phase, ingest's and eval's: ingest commits four cells, so a chain moves on from it after fewer kills
+// than eval, whose one cell is killed until a process outlives its kill time.
 const PLAN = LONG
-  ? { docs: 100, queries: 25, rounds: 3, parallel: 2, killsPerPhase: 30 }
-  : { docs: 30, queries: 10, rounds: 1, parallel: 2, killsPerPhase: 5 };
+  ? { docs: 100, queries: 25, rounds: Number(process.env.KILL_ROUNDS ?? 2), parallel: 2, killsPerPhase: [30, 40] }
+  : { docs: 30, queries: 10, rounds: 1, parallel: 2, killsPerPhase: [5, 5] };
 
 describe("SIGKILL at random moments of ingest and eval, resumed by cellar run", () => {
   it(`keeps every invariant and ends with the uninterrupted run's tables (KILL_SEED=${SEED})`, async () => {

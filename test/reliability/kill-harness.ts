@@ -130,10 +130,11 @@ export interface ChainResult {
 
 /**
  * A fresh store taken through every phase: each phase is started up to
- * `killsPerPhase` times and killed at a time drawn uniformly over the
- * reference's duration of that phase, then run once more to its end.
+ * `killsPerPhase` times (one count for all, or one per phase) and killed at a
+ * time drawn uniformly over the reference's duration of that phase, then run
+ * once more to its end.
  */
-export async function killChain(slice: Slice, reference: Reference, options: { seed: number; killsPerPhase: number; log?: (line: string) => void }): Promise<ChainResult> {
+export async function killChain(slice: Slice, reference: Reference, options: { seed: number; killsPerPhase: number | number[]; log?: (line: string) => void }): Promise<ChainResult> {
   const t0 = performance.now();
   const random = rng(options.seed);
   const db = join(tempDir("cellar-kill-"), "db.duckdb");
@@ -141,13 +142,14 @@ export async function killChain(slice: Slice, reference: Reference, options: { s
   const note = (after: string, found: Violation[]) => result.violations.push(...found.map((v) => ({ ...v, after })));
   let committed: Snapshot | undefined;
   for (const [p, phase] of slice.phases.entries()) {
-    for (let k = 0; k < options.killsPerPhase; k++) {
+    const kills = typeof options.killsPerPhase === "number" ? options.killsPerPhase : options.killsPerPhase[p];
+    for (let k = 0; k < kills; k++) {
       const atMs = Math.round(random() * reference.phaseMs[p]);
       const exit = await cellar(db, phase.args, atMs);
       result.kills.push({ phase: phase.name, atMs, landed: exit.killed });
       options.log?.(`seed ${options.seed}: ${phase.name} ${exit.killed ? `killed at ${atMs} ms` : `ended in ${Math.round(exit.ms)} ms before its kill at ${atMs}`}`);
       if (!exit.killed) {
-        if (exit.code !== 0) throw new Error(`${phase.name} (after ${k} kills) exited ${exit.code}: ${exit.stderr.trim().split("\n").at(-1)}`);
+        if (exit.code !== 0) throw new Error(`seed ${options.seed}: ${phase.name} (after ${k} kills) exited ${exit.code}: ${exit.stderr.trim().split("\n").at(-1)}`);
         break;
       }
       const after = `${phase.name} killed at ${atMs} ms (kill ${result.kills.length})`;
@@ -158,7 +160,7 @@ export async function killChain(slice: Slice, reference: Reference, options: { s
     }
     if (result.kills.at(-1)?.landed !== false) {
       const exit = await cellar(db, phase.args);
-      if (exit.code !== 0) throw new Error(`${phase.name} resumed to the end exited ${exit.code}: ${exit.stderr.trim().split("\n").at(-1)}`);
+      if (exit.code !== 0) throw new Error(`seed ${options.seed}: ${phase.name} resumed to the end exited ${exit.code}: ${exit.stderr.trim().split("\n").at(-1)}`);
     }
     note(`${phase.name} resumed to its end`, await checkInvariants(db, { committed }));
     committed = await committedSnapshot(db);
