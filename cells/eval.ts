@@ -242,8 +242,13 @@ async function otherIndexRows(ctx: Context, set: EvalSet, param: string, primary
   return rows;
 }
 
-/** An index's label: its pipeline, the model stored with its vectors, and the revision its embed_docs resolved (a hub model's). */
+/**
+ * An index's label: its pipeline, the model stored with its vectors, and the revision of a hub model — the
+ * commit its id names (`transformers:org/name@<commit>:fp32`), else one its embed_docs output recorded.
+ */
 async function indexLabelOf(ctx: Context, pipeline: string, model: string): Promise<IndexLabel> {
+  const named = /^transformers:[^:@]+\/[^:@]+@([^:]+):/.exec(model)?.[1];
+  if (named) return { pipeline, model, revision: named };
   const built = await latestCheckpoint(ctx, { pipeline, cell: "build_index" });
   const embedded = built && await checkpointOf<{ revision?: unknown }>(ctx, built.runId, "embed_docs");
   const revision = embedded?.output?.revision;
