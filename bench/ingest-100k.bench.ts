@@ -6,7 +6,11 @@
 // seeded random weights; no model weights can be downloaded here). Prints one JSON object per line.
 //
 //   XDG_RUNTIME_DIR=/tmp/xdg npx tsx bench/ingest-100k.bench.ts [--docs 100000] [--docs 5000,20000]
-//       [--model minilm|tiny] [--timeout-min 45] [--sample-ms 200] [--keep]
+//       [--model minilm|tiny] [--dtype fp32|q8|fp32,q8] [--timeout-min 45] [--sample-ms 200] [--keep]
+//
+// --dtype q8 embeds with the model's dynamically quantized weights (onnx/model_quantized.onnx, int8 MatMuls as
+// onnxruntime's quantize_dynamic writes them: what the hub's transformers.js models ship beside model.onnx).
+// Given both, each size runs with each, and a last line gives embed_docs' CPU per chunk of q8 against fp32.
 //
 // The run is a child `cellar run ingest` (node --import tsx kernel/cli.ts), so the memory measured is
 // the process doing the work alone (its CPU workers are threads of it): its RSS is read from
@@ -42,10 +46,12 @@ const option = (name: string) => {
 };
 const SIZES = (option("docs") ?? "100000").split(",").map(Number);
 const MODEL = (option("model") ?? "minilm") as keyof typeof SHAPES;
+const DTYPES = (option("dtype") ?? "fp32").split(",");
 const TIMEOUT_MS = Number(option("timeout-min") ?? 600) * 60_000;
 const SAMPLE_MS = Number(option("sample-ms") ?? 200);
 const KEEP = args.includes("--keep");
 if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--docs: expected whole numbers ≥ 1, comma-separated, got ${option("docs")}`);
+if (DTYPES.some((d) => d !== "fp32" && d !== "q8")) throw new Error(`--dtype: expected fp32 or q8, comma-separated, got ${option("dtype")}`);
 if (!(MODEL in SHAPES)) throw new Error(`--model: expected minilm or tiny, got ${MODEL}`);
 
 const mb = (bytes: number) => Math.round(bytes / 1048576);
@@ -196,9 +202,16 @@ function inputs(times: CellTimes[], docs: number): Record<string, { docs: number
   };
 }
 
-type Figures = { docs: number; cells: Map<string, CellMemory & { wall_ms: number }>; total_ms: number; peak: number };
+type Figures = {
+  docs: number;
+  dtype: string;
+  cells: Map<string, CellMemory & { wall_ms: number }>;
+  total_ms: number;
+  peak: number;
+  embed: { cpu_ms: number; wall_ms: number; chunks: number };
+};
 
-async function measure(docs: number, dir: string, model: string): Promise<Figures> {
+async function measure(docs: number, dir: string, model: string, dtype: string): Promise<Figures> {
   const corpus = join(dir, `corpus-${docs}.jsonl`);
   const g0 = performance.now();
   const stats = writeIngestCorpus(corpus, docs);
@@ -206,11 +219,19 @@ async function measure(docs: number, dir: string, model: string): Promise<Figure
   const db = join(dir, `ingest-${docs}.duckdb`);
   rmSync(db, { force: true });
   rmSync(`${db}.wal`, { force: true });
-  const argv = ["--db", db, "run", "ingest", "--new", "--param", `seeds=${corpus}`, "--param", "model=transformers", "--param", `modelPath=${model}`];
+  const argv = ["--db", db, "run", "ingest", "--new", "--param", `seeds=${corpus}`, "--param", "model=transformers", "--param", `modelPath=${model}`, "--param", `dtype=${dtype}`];
   const watched = await watch(argv, join(dir, `ingest-${docs}.log`));
   const times = await cellTimes(db);
   const entered = inputs(times, docs);
-  const figures: Figures = { docs, cells: new Map(), total_ms: 0, peak: watched.peak };
+  const embed = times.find((t) => t.cell === "embed_docs");
+  const figures: Figures = {
+    docs,
+    dtype,
+    cells: new Map(),
+    total_ms: 0,
+    peak: watched.peak,
+    embed: { cpu_ms: embed?.cpu_ms ?? 0, wall_ms: embed?.wall_ms ?? 0, chunks: entered.embed_docs.chunks ?? 0 },
+  };
   for (const t of times) {
     const m = watched.cells.get(t.cell) ?? { start: 0, peak: 0, end: 0, hwm: 0, samples: 0 };
     const e = entered[t.cell] ?? { docs };
@@ -243,6 +264,7 @@ async function measure(docs: number, dir: string, model: string): Promise<Figure
     benchmark: "ingest_end_to_end",
     runtime: "node",
     model: `${MODEL}-shaped (${Object.entries(SHAPES[MODEL]).map(([k, v]) => `${k} ${v}`).join(", ")})`,
+    dtype,
     docs,
     kept: (times.find((t) => t.cell === "dedup_corpus")?.output?.kept as number | undefined) ?? null,
     chunks: entered.embed_docs.chunks ?? null,
@@ -269,10 +291,34 @@ async function measure(docs: number, dir: string, model: string): Promise<Figure
 
 const dir = mkdtempSync(join(tmpdir(), "cellar-ingest-100k-"));
 const modelDir = join(dir, `${MODEL}-shaped`);
-writeTinyBert(modelDir, { ...SHAPES[MODEL], dtypes: ["fp32"] });
-const runs: Figures[] = [];
+writeTinyBert(modelDir, { ...SHAPES[MODEL], dtypes: DTYPES as Array<"fp32" | "q8"> });
 try {
-  for (const docs of [...SIZES].sort((a, b) => a - b)) runs.push(await measure(docs, dir, modelDir));
+  const largest = new Map<string, Figures>();
+  for (const dtype of DTYPES) {
+    const runs: Figures[] = [];
+    for (const docs of [...SIZES].sort((a, b) => a - b)) runs.push(await measure(docs, dir, modelDir, dtype));
+    printSlope(runs);
+    largest.set(dtype, runs[runs.length - 1]);
+  }
+  const [fp32, q8] = [largest.get("fp32"), largest.get("q8")];
+  if (fp32 && q8) {
+    const perChunk = (f: Figures) => round(f.embed.cpu_ms / Math.max(f.embed.chunks, 1), 1);
+    console.log(JSON.stringify({
+      benchmark: "embed_q8_vs_fp32",
+      docs: q8.docs,
+      cpu_ms_per_chunk: { fp32: perChunk(fp32), q8: perChunk(q8) },
+      // Below 1: q8 costs that share of fp32's CPU. CPU time is the figure to trust on a busy host.
+      cpu_ratio: round(q8.embed.cpu_ms / Math.max(fp32.embed.cpu_ms, 1), 3),
+      wall_ratio: round(q8.embed.wall_ms / Math.max(fp32.embed.wall_ms, 1), 3),
+    }));
+  }
+} finally {
+  if (KEEP) process.stderr.write(`kept ${dir}\n`);
+  else rmSync(dir, { recursive: true, force: true });
+}
+
+/** Each cell's peak-RSS slope between the smallest and the largest of `runs` (one dtype); nothing for one size. */
+function printSlope(runs: Figures[]): void {
   if (runs.length >= 2) {
     const [small, large] = [runs[0], runs[runs.length - 1]];
     const growth = (f: Figures, c: string) => (f.cells.get(c)?.peak ?? 0) - (f.cells.get(c)?.start ?? 0);
@@ -286,10 +332,8 @@ try {
       growth_mb_per_1k_docs: Object.fromEntries(CELLS.map((c) => [c, per1k(growth(small, c), growth(large, c))])),
       process_mb_per_1k_docs: per1k(small.peak, large.peak),
       peak_rss_mb: [mb(small.peak), mb(large.peak)],
+      dtype: small.dtype,
       ms_per_doc: [round(small.total_ms / small.docs, 2), round(large.total_ms / large.docs, 2)],
     }));
   }
-} finally {
-  if (KEEP) process.stderr.write(`kept ${dir}\n`);
-  else rmSync(dir, { recursive: true, force: true });
 }
