@@ -12,7 +12,7 @@ import { openCellar, pipeline, type ParamValue } from "../kernel/mod.ts";
 import { writeTinyBert } from "./fixtures/tiny-bert.ts";
 import { writeTinyReranker } from "./fixtures/tiny-reranker.ts";
 import { commitOf, type HubRepo, type HubServer, readModelFiles, startHubServer } from "./fixtures/hub-server.ts";
-import { computesClosedAfterAll, ROOT, storesClosedAfterEach, tempDir } from "./helpers.ts";
+import { cli, computesClosedAfterAll, ROOT, storesClosedAfterEach, tempDir } from "./helpers.ts";
 
 const FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "onnx/model.onnx"];
 const TOKEN = "hf_secretTOKEN1234567890";
@@ -43,6 +43,7 @@ const repos = (): HubRepo[] => [
   // Ids of their own for the cell and judge tests: a loaded model is kept per process by its id.
   { id: "acme/embed-bert", commits: { [commitA]: filesA, [commitB]: filesB }, refs: { main: commitB, "v1.0": commitA } },
   { id: "acme/tiny-reranker", commits: { [commitOf(reranker)]: reranker }, refs: { main: commitOf(reranker) } },
+  { id: "acme/index-bert", commits: { [commitA]: filesA, [commitB]: filesB }, refs: { main: commitB } },
 ];
 
 /** A fresh server and an empty cache for each test; HF_ENDPOINT and CELLAR_MODEL_CACHE point at them. */
@@ -264,4 +265,30 @@ describe("a hub id as a model", () => {
     expect(verdict.score).toBeLessThan(1);
     expect(logs.some((l) => l.startsWith("model acme/tiny-reranker: onnx/model.onnx done"))).toBe(true);
   });
+});
+
+describe("an index built with a hub model, in processes of their own", () => {
+  it("search loads the revision that built it with the hub unreachable; another revision of the model is refused in one line", async () => {
+    await fresh();
+    const dir = tempDir("cellar-hub-index-");
+    const db = join(dir, "cellar.duckdb");
+    const seeds = join(dir, "docs.jsonl");
+    writeFileSync(seeds, DOCS.map((d) => JSON.stringify(d)).join("\n") + "\n");
+    const env = { HF_ENDPOINT: hub.url, CELLAR_MODEL_CACHE: cache };
+    const ran = await cli(["--db", db, "run", "ingest", "--param", `seeds=${seeds}`, "--param", "model=acme/index-bert", "--no-cache"], { env });
+    expect(ran.code, ran.stderr).toBe(0);
+    const built = `transformers:acme/index-bert@${commitB.slice(0, 12)}:fp32`;
+    const offline = await cli(["--db", db, "search", "boundary layer", "--mode", "dense", "--json"], { env: { ...env, HF_ENDPOINT: "http://127.0.0.1:9" } });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(JSON.parse(offline.stdout).length).toBeGreaterThan(0);
+    // The hub's main moves back to the older commit, and a fresh cache resolves it there.
+    hub.setRef("acme/index-bert", "main", commitA);
+    const moved = await cli(["--db", db, "search", "boundary layer", "--mode", "dense"], { env: { ...env, CELLAR_MODEL_CACHE: join(dir, "cache-2") } });
+    expect(moved.code).not.toBe(0);
+    // Its last line (the download's lines on stderr before it: a search has no run log).
+    expect(moved.stderr.trim().split("\n").at(-1)).toBe(
+      `cellar: the index was built with ${built} but transformers:acme/index-bert@${commitA.slice(0, 12)}:fp32 loads now; rebuild it: cellar run ingest --from embed_docs`,
+    );
+    rmSync(dir, { recursive: true, force: true });
+  }, 240_000);
 });
