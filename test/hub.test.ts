@@ -138,6 +138,19 @@ describe("fetchHubModel against a local hub", () => {
     expect(cut.bytes + resumed.bytes).toBeLessThan(size * 1.1);
   });
 
+  it("gives up on a body that stops coming after stallMs, and resumes it from the bytes it had", async () => {
+    await fresh();
+    hub.stallOnce("onnx/model.onnx", 0.3);
+    const started = Date.now();
+    const model = await fetchHubModel("acme/tiny-bert", { files: FILES, log: (line) => logs.push(line), stallMs: 300 });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(digestOf(join(model.dir, "onnx/model.onnx"))).toBe(sha256(filesB["onnx/model.onnx"]));
+    const [stalled, resumed] = cdnRequests();
+    expect(cdnRequests()).toHaveLength(2);
+    expect(resumed.range).toMatch(/^bytes=[1-9]\d*-$/);
+    expect(stalled.bytes + resumed.bytes).toBeLessThan(filesB["onnx/model.onnx"].length * 1.1);
+  });
+
   it("resumes from the .incomplete part a previous process left", async () => {
     await fresh();
     const weights = filesB["onnx/model.onnx"];
