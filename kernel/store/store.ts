@@ -116,7 +116,8 @@ export class Store {
         return result;
       } catch (err) {
         await conn.run("ROLLBACK").catch(() => {});
-        throw err;
+        // As in query(): the first transaction after open (markInterrupted) is what reads a damaged runs table.
+        throw damageError(this.path, err instanceof Error ? err.message : String(err)) ?? err;
       }
     } finally {
       conn.closeSync();

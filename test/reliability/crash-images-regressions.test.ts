@@ -97,7 +97,7 @@ describe("crash images: regressions", () => {
     expect(message).not.toContain("\n");
   });
 
-  it("refuses a damaged block found only when a query reads it, in the same line as open", async () => {
+  it("refuses a damaged block found only when a query or a transaction reads it, in the same line as open", async () => {
     const dir = tempDir();
     const db = join(dir, "db.duckdb");
     const store = await Store.open(db);
@@ -111,6 +111,9 @@ describe("crash images: regressions", () => {
       const error = await reopened.query("SELECT sum(id + twice) FROM t").then(() => undefined, (err) => err);
       expect(isCellarError(error), String(error)).toBe(true);
       expect(error.message).toMatch(new RegExp(`^database ${db}: damaged: the block at byte \\d+ fails its checksum`));
+      // And in a transaction (markInterrupted's, as openCellar opens a store, read a damaged runs table so).
+      const inTransaction = await reopened.transaction((conn) => conn.run("SELECT sum(id + twice) FROM t")).then(() => undefined, (err) => err);
+      expect(inTransaction?.message).toBe(error.message);
     } finally {
       await reopened.close();
     }
