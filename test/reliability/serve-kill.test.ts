@@ -4,18 +4,23 @@
 // the file). Real child processes (the CLI under tsx), real HTTP on 127.0.0.1, a real DuckDB file, the store
 // checked by invariants.ts after each kill and at the end. SERVE_KILL_SEED replays the kill times.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { openCellar } from "../../kernel/cellar.ts";
-import { createManualRun } from "../../kernel/run-records.ts";
+import { pipeline } from "../../kernel/pipeline.ts";
+import { createManualRun, createScheduledRuns } from "../../kernel/run-records.ts";
 import { Store } from "../../kernel/store/store.ts";
 import { ROOT, tempDir, TSX, writePipeline } from "../helpers.ts";
 import { rng } from "../random.ts";
 import { checkInvariants, committedSnapshot, type Snapshot, tableHashes } from "./invariants.ts";
+import { cellar, makeSlice } from "./kill-harness.ts";
 
 const SEED = Number(process.env.SERVE_KILL_SEED ?? Date.now() % 1_000_000);
+/** `npm run test:soak`: also the shipped ingest over a slice of the bundled corpus, killed KILLS times. */
+const LONG = process.env.SOAK === "long";
+const KILLS = 4;
 const random = rng(SEED);
 const CELL_MS = 700;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -149,16 +154,24 @@ function adoptedLine(runId: number, pipeline: string, at: string | undefined): s
   return `adopted run ${runId} (${pipeline}) left by a process that ended; ${at ? `resuming at ${at}` : "every cell has its checkpoint; finishing it"}`;
 }
 
-async function attempts(db: string, runId: number): Promise<Array<{ cell: string; try_number: number; state: string }>> {
+/** Rows of a query over the store file, opened read-only (no process holds it). */
+async function query<T>(db: string, sql: string): Promise<T[]> {
   const instance = await DuckDBInstance.create(db, { access_mode: "READ_ONLY" });
   const conn = await instance.connect();
   try {
-    const reader = await conn.runAndReadAll(`SELECT cell, try_number, state FROM attempts WHERE run_id = ${runId} ORDER BY cell, try_number`);
-    return reader.getRowObjectsJS() as Array<{ cell: string; try_number: number; state: string }>;
+    return (await conn.runAndReadAll(sql)).getRowObjectsJS() as T[];
   } finally {
     conn.closeSync();
     instance.closeSync();
   }
+}
+
+const attempts = (db: string, runId: number) =>
+  query<{ cell: string; try_number: number; state: string }>(db, `SELECT cell, try_number, state FROM attempts WHERE run_id = ${runId} ORDER BY cell, try_number`);
+
+/** The run's state in the file as a killed server left it: "success" when the kill came after its end. */
+async function stateAtKill(db: string, runId: number): Promise<string> {
+  return (await query<{ state: string }>(db, `SELECT state FROM runs WHERE run_id = ${runId}`))[0].state;
 }
 
 describe(`cellar serve killed during a run (seed ${SEED})`, () => {
@@ -167,9 +180,9 @@ describe(`cellar serve killed during a run (seed ${SEED})`, () => {
     let server = await serve(ws);
     const { id } = await api(server, "/pipelines/slow/runs", {});
     const order = ["a", "numbers", "b", "c"];
-    // First kill: in b, numbers' checkpoint (its table's 40,000 rows) committing or committed.
-    await until("slow.b to start", ws.executed, (cells) => cells.includes("slow.b"));
-    await sleep(random() * CELL_MS * 0.8);
+    // First kill: in numbers (asleep, appending its table's 40,000 rows, its checkpoint committing) or in b.
+    await until("slow.numbers to start", ws.executed, (cells) => cells.includes("slow.numbers"));
+    await sleep(CELL_MS * (0.8 + random()));
     const first = resumeAt(await kill(server, ws.db), id, order);
     const byFirst = ws.executed().length;
 
@@ -180,14 +193,17 @@ describe(`cellar serve killed during a run (seed ${SEED})`, () => {
     await until("slow.c to start", ws.executed, (cells) => cells.includes("slow.c"));
     await sleep(random() * CELL_MS * 1.2);
     const snapshot = await kill(server, ws.db);
-    const second = resumeAt(snapshot, id, order);
+    // Killed after the run ended (its last checkpoint and its end committed), there is nothing to adopt.
+    const ended = (await stateAtKill(ws.db, id)) === "success";
+    const second = ended ? undefined : resumeAt(snapshot, id, order);
     const bySecond = ws.executed().length;
 
     server = await serve(ws);
-    await until("the second adoption", server.out, (out) => out.includes(adoptedLine(id, "slow", second)));
+    if (!ended) await until("the second adoption", server.out, (out) => out.includes(adoptedLine(id, "slow", second)));
     const detail = await until("the run to succeed", () => api(server, `/runs/${id}`), (d) => d.run.state === "success");
     const adoptions = detail.logs.filter((l: any) => l.cell === "" && l.message.startsWith(`adopted run ${id} `));
-    expect(adoptions.length).toBe(2);
+    expect(adoptions.length).toBe(ended ? 1 : 2);
+    if (ended) expect(server.out()).not.toContain("adopted");
     expect((await api(server, "/runs?pipeline=slow")).runs.map((r: any) => r.id)).toEqual([id]);
     await stop(server);
 
@@ -290,4 +306,52 @@ describe(`cellar serve killed during a run (seed ${SEED})`, () => {
     expect(server.out()).not.toContain("adopted");
     await stop(server);
   }, 120_000);
+
+  it.runIf(LONG)(`adopts the shipped ingest over a corpus slice, killed ${KILLS} times, and ends with the tables of a run never killed`, async () => {
+    const dir = tempDir("cellar-serve-kill-ingest-");
+    const slice = makeSlice(dir, { docs: 40, queries: 5 });
+    const seeds = join(dir, "docs.jsonl");
+    const pipelines = join(dir, "pipelines");
+    mkdirSync(pipelines);
+    writeFileSync(join(pipelines, "ingest.ts"), `export { default, search } from ${JSON.stringify(join(ROOT, "pipelines/ingest.ts"))};\n`);
+    const ws = { dir: ROOT, pipelines, db: join(dir, "cellar.duckdb"), executed: () => [] };
+    const reference = join(dir, "reference.duckdb");
+    // ingest is @weekly: its run of this week is there (and succeeded) in both stores, so the server's
+    // scheduler starts none with the default seeds, and both stores hold the same runs.
+    for (const db of [ws.db, reference]) await weeklyRunDone(db);
+    const straight = await cellar(reference, slice.phases[0].args);
+    expect(straight.code, straight.stderr).toBe(0);
+
+    let server = await serve(ws);
+    const { id } = await api(server, "/pipelines/ingest/runs", { params: { seeds } });
+    let snapshot: Snapshot | undefined;
+    const resumedAt: Array<string | undefined> = [];
+    for (let k = 0; k < KILLS; k++) {
+      await sleep(random() * straight.ms * 0.6);
+      snapshot = await kill(server, ws.db);
+      const ended = (await stateAtKill(ws.db, id)) === "success";
+      server = await serve(ws);
+      if (ended) break;
+      const at = resumeAt(snapshot, id, ["crawl_seeds", "dedup_corpus", "embed_docs", "build_index"]);
+      await until(`adoption ${k + 1}`, server.out, (out) => out.includes(adoptedLine(id, "ingest", at)));
+      resumedAt.push(at);
+    }
+    console.log(`serve-kill ingest (SERVE_KILL_SEED=${SEED}): ${resumedAt.length} kills, resumed at ${resumedAt.join(", ")}`);
+    await until("the run to succeed", () => api(server, `/runs/${id}`), (d) => d.run.state === "success", 300_000);
+    await stop(server);
+    expect(await checkInvariants(ws.db, snapshot ? { committed: snapshot } : {})).toEqual([]);
+    expect(await tableHashes(ws.db)).toEqual(await tableHashes(reference));
+  }, 900_000);
 });
+
+/** A store at `db` whose ingest run of this week's interval has succeeded. */
+async function weeklyRunDone(db: string): Promise<void> {
+  const interval = pipeline({ id: "ingest", schedule: "@weekly", startDate: "2026-05-01" }).timetable!.latestDueInterval(undefined, new Date())!;
+  const store = await Store.open(db);
+  try {
+    await createScheduledRuns(store, "ingest", [interval], {}, "scheduled");
+    await store.transaction((conn) => conn.run(`UPDATE runs SET state = 'success', started_at = now(), ended_at = now() WHERE pipeline = 'ingest'`));
+  } finally {
+    await store.close();
+  }
+}
