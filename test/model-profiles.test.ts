@@ -15,10 +15,31 @@ import { DEFAULT_PROFILE, PROFILE_NAMES, PROFILES, profileFor, profileNamed, res
 import { loadPipeline } from "../kernel/loader.ts";
 import { openCellar, pipeline } from "../kernel/mod.ts";
 import { Store } from "../kernel/store/store.ts";
+import { commitOf, readModelFiles, startHubServer } from "./fixtures/hub-server.ts";
 import { writeTinyBert } from "./fixtures/tiny-bert.ts";
 import { computesClosedAfterAll, ROOT, tempDir } from "./helpers.ts";
 
 const BGE_QUERY = "Represent this sentence for searching relevant passages: ";
+
+/**
+ * Serves the model directory `dir` as hub model `id` from a local hub (test/fixtures/hub-server.ts), with
+ * HF_ENDPOINT and CELLAR_MODEL_CACHE (a fresh cache under `cache`) pointed at it until `close`.
+ */
+async function serveOnHub(id: string, dir: string, cache: string): Promise<{ commit: string; close: () => Promise<void> }> {
+  const files = readModelFiles(dir);
+  const commit = commitOf(files);
+  const hub = await startHubServer([{ id, commits: { [commit]: files }, refs: { main: commit } }]);
+  const saved = { HF_ENDPOINT: process.env.HF_ENDPOINT, CELLAR_MODEL_CACHE: process.env.CELLAR_MODEL_CACHE };
+  process.env.HF_ENDPOINT = hub.url;
+  process.env.CELLAR_MODEL_CACHE = cache;
+  return {
+    commit,
+    close: async () => {
+      await hub.close();
+      for (const [name, value] of Object.entries(saved)) value === undefined ? delete process.env[name] : (process.env[name] = value);
+    },
+  };
+}
 
 describe("profile lookup", () => {
   it.each([
@@ -149,8 +170,10 @@ describe("profiles applied", () => {
     expect(maxDiff((await plain.embed([text], { as: "query" }))[0], mean)).toBeLessThan(1e-5);
   });
 
-  describe("an e5-profiled model through ingest, search and the eval", () => {
+  describe("an e5-profiled model from the hub (intfloat/e5-small-v2) through ingest, search and the eval", () => {
     let store: Store;
+    let hub: Awaited<ReturnType<typeof serveOnHub>>;
+    let modelId: string;
     let docs: Array<{ id: string; title: string; text: string }>;
     let vectors: Map<string, number[]>;
     let texts: Map<string, string>;
@@ -160,15 +183,21 @@ describe("profiles applied", () => {
       const seeds = join(root, "docs.jsonl");
       writeFileSync(seeds, docs.map((d) => JSON.stringify(d)).join("\n") + "\n");
       store = await Store.open(join(root, "cellar.duckdb"));
+      // The tiny model's bytes as the hub serves them under the e5 id: its name is what gives it the e5 profile.
+      hub = await serveOnHub("intfloat/e5-small-v2", e5, join(root, "model-cache"));
+      modelId = `transformers:intfloat/e5-small-v2@${hub.commit.slice(0, 12)}:fp32:e5`;
       const { pipeline: ingest } = await loadPipeline("ingest");
-      const run = await openCellar({ db: store, compute: cpuOnly }).run(ingest, { params: { seeds, model: "transformers", modelPath: e5, chunkTokens: 64, chunkOverlap: 8 }, new: true });
+      const run = await openCellar({ db: store, compute: cpuOnly }).run(ingest, { params: { seeds, model: "intfloat/e5-small-v2", chunkTokens: 64, chunkOverlap: 8 }, new: true });
       expect(run.state).toBe("success");
       const rows = await store.query(`SELECT v.chunk_id, v.model, v.embedding, c.text FROM ingest.vectors v JOIN ingest.chunks c USING (chunk_id) ORDER BY v.chunk_id`);
-      expect(new Set(rows.map((r) => r.model))).toEqual(new Set(["transformers:e5-small-v2:fp32:e5"]));
+      expect(new Set(rows.map((r) => r.model))).toEqual(new Set([modelId]));
       vectors = new Map(rows.map((r) => [String(r.chunk_id), r.embedding as number[]]));
       texts = new Map(rows.map((r) => [String(r.chunk_id), String(r.text)]));
     }, 120_000);
-    afterAll(async () => await store?.close());
+    afterAll(async () => {
+      await store?.close();
+      await hub?.close();
+    });
 
     it("stores each chunk's vector as the raw library's embedding of \"passage: \" + chunk", async () => {
       const ids = [...vectors.keys()].slice(0, 6);
@@ -181,7 +210,9 @@ describe("profiles applied", () => {
     });
 
     it("counts the prefix in the chunk budget: chunkTokens may not exceed the model's limit less \"passage: \"", async () => {
+      // A local directory named after the model gets the same profile.
       const embedder = await loadEmbedder("transformers", { modelPath: e5 });
+      expect(embedder.id).toBe("transformers:e5-small-v2:fp32:e5");
       const prefix = embedder.countTokens("passage: ");
       expect(prefix).toBeGreaterThan(0);
       expect(embedder.maxTokens).toBe(512 - 2 - prefix);
@@ -212,7 +243,7 @@ describe("profiles applied", () => {
       });
       expect(result.state).toBe("success");
       const out = result.outputs.get("run_eval_suite") as EvalOutput;
-      expect(out.index.model).toBe("transformers:e5-small-v2:fp32:e5");
+      expect(out.index.model).toBe(modelId);
       const retrieved = await store.query(`SELECT qid, chunk_id, score FROM ${out.tables.retrieved.sql}`);
       const judged = await store.query(`SELECT qid, chunk_id, score FROM ${out.tables.judgements.sql}`);
       expect(retrieved).toHaveLength(10);
@@ -235,16 +266,16 @@ describe("profiles applied", () => {
       const { pipeline: ingest } = await loadPipeline("ingest");
       const seeds = join(root, "docs.jsonl");
       const cellar = openCellar({ db: store, compute: cpuOnly });
-      const again = await cellar.run(ingest, { params: { seeds, model: "transformers", modelPath: e5, chunkTokens: 64, chunkOverlap: 8, modelProfile: "default" }, new: true });
+      const again = await cellar.run(ingest, { params: { seeds, model: "intfloat/e5-small-v2", chunkTokens: 64, chunkOverlap: 8, modelProfile: "default" }, new: true });
       expect(again.state).toBe("success");
-      expect(again.outputs.get("embed_docs")).toMatchObject({ model: "transformers:e5-small-v2:fp32", reused: 0 });
+      expect(again.outputs.get("embed_docs")).toMatchObject({ model: modelId.replace(/:e5$/, ""), reused: 0 });
     }, 120_000);
   });
 });
 
-// Item 4: `retrain --param model=…` followed by `eval` shows, in the eval's comparison, the retrained model's
+// Item 4: `retrain --param model=intfloat/e5-small-v2` (a hub id, from the local hub) followed by `eval` shows, in the eval's comparison, the retrained model's
 // dense and default hybrid retrieval beside the current default's (ingest's USE-lite), each row labelled with
-// its index's pipeline and model, its numbers computed over the questions. A tiny model scores poorly: this
+// its index's pipeline, model and revision, its numbers computed over the questions. A tiny model scores poorly: this
 // checks the rows, not who wins.
 describe("retrain with another model, then eval: the comparison shows both indexes", () => {
   const { cpuOnly } = computesClosedAfterAll();
@@ -253,6 +284,8 @@ describe("retrain with another model, then eval: the comparison shows both index
   let e5: string;
   let queriesFile: string;
   let qrelsFile: string;
+  let hub: Awaited<ReturnType<typeof serveOnHub>>;
+  let modelId: string;
   const QUERIES = [
     { id: "q1", text: "heat transfer in hypersonic flow" },
     { id: "q2", text: "buckling of thin cylindrical shells" },
@@ -270,13 +303,16 @@ describe("retrain with another model, then eval: the comparison shows both index
     writeFileSync(queriesFile, QUERIES.map((q) => JSON.stringify(q)).join("\n") + "\n");
     writeFileSync(qrelsFile, QUERIES.map((q, i) => `${q.id} 0 ${docs[i].id} 1\n${q.id} 0 ${docs[i + 3].id} 1\n`).join(""));
     store = await Store.open(join(root, "cellar.duckdb"));
+    hub = await serveOnHub("intfloat/e5-small-v2", e5, join(root, "model-cache"));
+    modelId = `transformers:intfloat/e5-small-v2@${hub.commit.slice(0, 12)}:fp32:e5`;
     const cellar = openCellar({ db: store, compute: cpuOnly });
     expect((await cellar.run((await loadPipeline("ingest")).pipeline, { params: { seeds }, new: true })).state).toBe("success");
-    const retrained = await cellar.run((await loadPipeline("retrain")).pipeline, { params: { model: "transformers", modelPath: e5 }, new: true });
+    const retrained = await cellar.run((await loadPipeline("retrain")).pipeline, { params: { model: "intfloat/e5-small-v2" }, new: true });
     expect(retrained.state).toBe("success");
   }, 180_000);
   afterAll(async () => {
     await store?.close();
+    await hub?.close();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -301,9 +337,9 @@ describe("retrain with another model, then eval: the comparison shows both index
 
   it("reads retrain's index (the newest) and adds ingest's dense and default hybrid rows, labelled with pipeline and model", async () => {
     const { out, runId } = await runEval({});
-    expect(out.index).toMatchObject({ pipeline: "retrain", model: "transformers:e5-small-v2:fp32:e5" });
+    expect(out.index).toMatchObject({ pipeline: "retrain", model: modelId });
     const rows = out.comparison.rows.map((r) => ({ spec: r.spec, primary: r.primary, index: r.index }));
-    const retrain = { pipeline: "retrain", model: "transformers:e5-small-v2:fp32:e5", revision: null };
+    const retrain = { pipeline: "retrain", model: modelId, revision: hub.commit.slice(0, 12) };
     const ingest = { pipeline: "ingest", model: "use-lite", revision: null };
     expect(rows).toEqual([
       { spec: DEFAULT_RETRIEVAL, primary: true, index: retrain },
@@ -322,17 +358,17 @@ describe("retrain with another model, then eval: the comparison shows both index
     // The gate and the judge are the index read's: the primary row's.
     expect(out.metrics["nDCG@10"]).toBeCloseTo(out.comparison.rows[0].metrics["nDCG@10"], 12);
 
-    const table = await store.query(`SELECT retrieval, is_primary, index_pipeline, model FROM ${out.tables.comparison.sql} WHERE index_pipeline = 'ingest' ORDER BY retrieval`);
+    const table = await store.query(`SELECT retrieval, is_primary, index_pipeline, model, revision FROM ${out.tables.comparison.sql} WHERE retrieval = 'dense' ORDER BY index_pipeline`);
     expect(table).toEqual([
-      { retrieval: "dense", is_primary: false, index_pipeline: "ingest", model: "use-lite" },
-      { retrieval: DEFAULT_RETRIEVAL, is_primary: false, index_pipeline: "ingest", model: "use-lite" },
-    ].sort((a, b) => a.retrieval.localeCompare(b.retrieval)));
+      { retrieval: "dense", is_primary: false, index_pipeline: "ingest", model: "use-lite", revision: null },
+      { retrieval: "dense", is_primary: false, index_pipeline: "retrain", model: modelId, revision: hub.commit.slice(0, 12) },
+    ]);
     const [logged] = await store.query(`SELECT message FROM logs WHERE run_id = ? AND message LIKE 'retrieval compared%'`, [runId]);
     const message = String(logged.message);
     expect(message).toMatch(/ms\/query\s*│\s*index/);
     expect(message).toContain("ingest: use-lite");
-    expect(message).toContain("retrain: transformers:e5-small-v2:fp32:e5");
-    expect(message).toMatch(/^dense by nDCG@10: (ingest: use-lite|retrain: transformers:e5-small-v2:fp32:e5) \d\.\d{4}, .* — (best: (ingest|retrain)|a tie at the top)$/m);
+    expect(message).toContain(`retrain: ${modelId}`);
+    expect(message).toMatch(/^dense by nDCG@10: (ingest: use-lite|retrain: transformers:intfloat\/e5-small-v2@[0-9a-f]{12}:fp32:e5) \d\.\d{4}, .* — (best: (ingest|retrain)|a tie at the top)$/m);
   }, 180_000);
 
   it("the other way round, and none: index=ingest compares retrain's rows; compareIndexes=none leaves the table as it was", async () => {
