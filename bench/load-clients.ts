@@ -58,27 +58,29 @@ interface Answer {
 }
 
 export class Http {
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  // An idle connection is closed after 4 s, before the server's keep-alive timeout (5 s) closes it under a
+  // request, as browsers keep theirs shorter than servers do. (`timeout` on a socket in use only emits an event.)
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 512, timeout: 4_000 });
   constructor(readonly url: string, readonly token: string, readonly tally: Tally) {}
 
-  /** One request; a keep-alive race on a reused socket is retried once. */
+  /** One request; a keep-alive race on a reused socket is retried once, on a new connection. */
   async call(method: string, path: string, body?: unknown): Promise<Answer> {
     try {
-      return await this.#once(method, path, body);
+      return await this.#once(method, path, body, this.#agent);
     } catch (err) {
       if ((err as { reused?: boolean }).reused && (err as NodeJS.ErrnoException).code === "ECONNRESET") {
         this.tally.expect("keepalive_race_retried");
-        return await this.#once(method, path, body);
+        return await this.#once(method, path, body, false);
       }
       throw err;
     }
   }
 
-  #once(method: string, path: string, body?: unknown): Promise<Answer> {
+  #once(method: string, path: string, body: unknown, agent: Agent | false): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
       if (body !== undefined) headers["content-type"] = "application/json";
-      const req = request(`${this.url}${path}`, { method, agent: this.#agent, headers }, (res) => {
+      const req = request(`${this.url}${path}`, { method, agent, headers }, (res) => {
         let text = "";
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => (text += chunk));
@@ -93,6 +95,12 @@ export class Http {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+/** The kind of a failed request: its route, the error code, and whether it went on a reused connection. */
+function connectionError(route: string, err: unknown): string {
+  const reused = (err as { reused?: boolean }).reused ? " (reused connection)" : "";
+  return `${route} connection ${(err as NodeJS.ErrnoException).code ?? ""}${reused}`;
 }
 
 /** A triggered run as the driver knows it. */
@@ -156,7 +164,7 @@ export class Driver {
     try {
       return await this.http.call(method, path, body);
     } catch (err) {
-      this.tally.error(`${what} connection ${(err as NodeJS.ErrnoException).code ?? ""}`.trim(), String(err));
+      this.tally.error(connectionError(what, err), String(err));
     }
   }
 }
@@ -197,7 +205,7 @@ export async function apiClient(http: Http, driver: Driver, stopped: () => boole
         if (res.status === 200) http.tally.latency(route, performance.now() - t0);
         else http.tally.error(`${route} ${res.status}`, `${path}: ${res.text}`);
       } catch (err) {
-        http.tally.error(`${route} connection ${(err as NodeJS.ErrnoException).code ?? ""}`.trim(), `${path}: ${err}`);
+        http.tally.error(connectionError(route, err), `${path}: ${err}`);
       }
     }
     await sleep(jitter(thinkMs));

@@ -15,7 +15,7 @@
  * ```
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -71,8 +71,10 @@ export interface LoadServer {
   url: string;
   pid: number;
   dir: string;
-  /** The server's resident set and V8 heap in use, bytes, from its /metrics. */
-  memory(): Promise<{ rss: number; heap: number }>;
+  /** The server's resident set, V8 heap in use and memory outside the heap (Buffers), bytes, from its /metrics. */
+  memory(): Promise<{ rss: number; heap: number; external: number }>;
+  /** The store's file and its WAL, bytes. */
+  storeBytes(): number;
   /** Counters of its /metrics, summed over their labels: the chunk counts by placement, redeliveries, expired leases, duplicates. */
   chunkCounters(): Promise<Record<string, number>>;
   /** A `cellar worker` child process; resolves once it has joined. */
@@ -88,11 +90,11 @@ function cliCommand(runtime: LoadServerOptions["runtime"], args: string[], profi
 }
 
 /** Resolves with the first match of `pattern` in the child's stdout; rejects if it exits first or after `ms`. */
-function untilOutput(child: ChildProcess, pattern: RegExp, what: string, ms = 60_000): Promise<RegExpExecArray> {
+function untilOutput(child: ChildProcess, pattern: RegExp, what: string, stderr = () => "", ms = 60_000): Promise<RegExpExecArray> {
   return new Promise((resolvePromise, reject) => {
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`${what}: not ready after ${ms} ms: ${out}`)), ms);
-    const onExit = (code: number | null, signal: string | null) => reject(new Error(`${what} exited (${code ?? signal}) before it was ready: ${out}`));
+    const timer = setTimeout(() => reject(new Error(`${what}: not ready after ${ms} ms: ${out}${stderr()}`)), ms);
+    const onExit = (code: number | null, signal: string | null) => reject(new Error(`${what} exited (${code ?? signal}) before it was ready: ${out}${stderr()}`));
     child.once("exit", onExit);
     child.stdout!.on("data", (chunk: Buffer) => {
       out += chunk.toString();
@@ -124,7 +126,7 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
   // A bench or test that throws must not leave its processes behind.
   const killAll = () => [child, ...workers].forEach((c) => c.kill("SIGKILL"));
   process.once("exit", killAll);
-  const url = (await untilOutput(child, /listening on (http:\/\/\S+)/, "cellar serve"))[1];
+  const url = (await untilOutput(child, /listening on (http:\/\/\S+)/, "cellar serve", () => stderr))[1];
   child.stdout!.resume();
   const metricsText = async () => await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${LOAD_TOKEN}` } })).text();
   const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
@@ -146,7 +148,15 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
     },
     async memory() {
       const text = await metricsText();
-      return { rss: metric(text, "process_resident_memory_bytes"), heap: metric(text, "nodejs_heap_size_used_bytes") };
+      return {
+        rss: metric(text, "process_resident_memory_bytes"),
+        heap: metric(text, "nodejs_heap_size_used_bytes"),
+        external: metric(text, "nodejs_external_memory_bytes"),
+      };
+    },
+    storeBytes() {
+      const size = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+      return size(join(dir, "cellar.duckdb")) + size(join(dir, "cellar.duckdb.wal"));
     },
     async startWorker(name) {
       const [cmd, workerArgs] = cliCommand(options.runtime, [

@@ -35,6 +35,8 @@ interface Sample {
   t_s: number;
   rss_mb: number;
   heap_mb: number;
+  external_mb: number;
+  store_mb: number;
 }
 
 /** Least-squares slope of `y` over `t_s`, in MB per minute. */
@@ -90,8 +92,9 @@ async function phase(remote: boolean) {
       thinkMs: THINK_MS,
       tickEveryMs: SAMPLE_MS,
       onTick: async (elapsedMs) => {
-        const { rss, heap } = await server.memory();
-        samples.push({ t_s: Math.round(elapsedMs / 1000), rss_mb: Math.round(rss / 2 ** 20 * 10) / 10, heap_mb: Math.round(heap / 2 ** 20 * 10) / 10 });
+        const { rss, heap, external } = await server.memory();
+        const mb = (bytes: number) => Math.round(bytes / 2 ** 20 * 10) / 10;
+        samples.push({ t_s: Math.round(elapsedMs / 1000), rss_mb: mb(rss), heap_mb: mb(heap), external_mb: mb(external), store_mb: mb(server.storeBytes()) });
         if (remote) killer.tick(elapsedMs);
       },
     });
@@ -120,6 +123,9 @@ async function phase(remote: boolean) {
         warmup_s: WARMUP_S,
         rss_slope_mb_per_min: slope(steady, (s) => s.rss_mb),
         heap_slope_mb_per_min: slope(steady, (s) => s.heap_mb),
+        external_slope_mb_per_min: slope(steady, (s) => s.external_mb),
+        // The store grows with every run (its logs, outputs); DuckDB keeps its blocks in memory as it reads them.
+        store_file_slope_mb_per_min: slope(steady, (s) => s.store_mb),
         plot: plots,
       },
       server_stderr_tail: server.stderr().split("\n").slice(-10).filter(Boolean),
