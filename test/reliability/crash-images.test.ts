@@ -95,7 +95,7 @@ async function writeAndCopy(dir: string, ref: Reference, kinds: ImageKind[], ran
   const images: Image[] = [];
   for (const [i, moment] of moments.entries()) {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, moment - (Date.now() - t0))));
-    images.push(takeImage(db, join(dir, `image-${i}`), kinds[i], writer.pid, random));
+    images.push(await takeImage(db, join(dir, `image-${i}`), kinds[i], writer.pid, random));
   }
   const { code, stderr } = await writer.done;
   if (code !== 0) throw new Error(`writer exited ${code}: ${stderr.slice(-2000)}`);
@@ -264,5 +264,5 @@ describe("crash images", () => {
     expect(verdicts.length).toBe(WRITERS * PER_WRITER);
     expect(chosen.length).toBeGreaterThanOrEqual(Math.min(RESUMES, 2));
     rmSync(root, { recursive: true, force: true });
-  }, LONG ? 3_600_000 : 180_000);
+  }, LONG ? 3_600_000 : 300_000);
 });

@@ -18,7 +18,7 @@
  *   file zeroed, or one bit flipped (media corruption). `twin` is the same
  *   copy left whole, to compare with.
  * And two copies no instant leaves, because the writer runs on between the
- * files: "wal-then-db" and "db-then-wal", as a careless backup would take.
+ * files: "wal-then-db" and "db-then-wal" (up to 300 ms apart), as a careless backup would take them.
  * A checkpoint in between pairs a WAL with a database it does not belong to.
  *
  * @example
@@ -26,7 +26,7 @@
  * import { takeImage } from "./crash-images.ts";
  * declare const writerPid: number;
  *
- * const image = takeImage("/tmp/run/db.duckdb", "/tmp/img-1", "torn-wal", writerPid, Math.random);
+ * const image = await takeImage("/tmp/run/db.duckdb", "/tmp/img-1", "torn-wal", writerPid, Math.random);
  * console.log(image.db, image.note); // /tmp/img-1/db.duckdb  WAL cut at byte 1234 of 5678
  * ```
  */
@@ -76,13 +76,18 @@ export function copyFrozen(db: string, dir: string, pid: number): void {
 }
 
 /** One copy of the kind asked for, in `dir`; `random` picks the byte, page or bit. */
-export function takeImage(db: string, dir: string, kind: ImageKind, pid: number, random: () => number): Image {
+export async function takeImage(db: string, dir: string, kind: ImageKind, pid: number, random: () => number): Promise<Image> {
   mkdirSync(dir, { recursive: true });
   const copy = join(dir, basename(db));
   if (kind === "wal-then-db" || kind === "db-then-wal") {
-    const order = kind === "wal-then-db" ? [...WAL_SUFFIXES, ""] : ["", ...WAL_SUFFIXES];
-    copyFiles(db, dir, order);
-    return { kind, db: copy, note: `copied ${kind === "wal-then-db" ? "the WAL, then the database" : "the database, then the WAL"} while the writer ran` };
+    // As a backup copying one file after another would, slowly: a checkpoint may fall in between.
+    const gapMs = Math.floor(random() * 300);
+    const [first, second] = kind === "wal-then-db" ? [WAL_SUFFIXES, [""]] : [[""], WAL_SUFFIXES];
+    copyFiles(db, dir, first);
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+    copyFiles(db, dir, second);
+    const what = kind === "wal-then-db" ? "the WAL, then the database" : "the database, then the WAL";
+    return { kind, db: copy, note: `copied ${what} ${gapMs} ms later, while the writer ran` };
   }
   copyFrozen(db, dir, pid);
   if (kind === "frozen") return { kind, db: copy, note: "all files at one instant" };
