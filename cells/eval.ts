@@ -175,7 +175,10 @@ async function judgeRetrieved(ctx: Context, p: EvalParams, index: IndexHandle, s
     if (vector) known.set(text, vector);
   }
   const judge = await loadJudge(
-    { kind: p.judge, modelPath: p.judgeModelPath, dtype: p.judgeDtype, model: p.judgeModel, baseUrl: p.judgeBaseUrl, concurrency: p.judgeConcurrency },
+    {
+      kind: p.judge, modelPath: p.judgeModelPath, dtype: p.judgeDtype, model: p.judgeModel, baseUrl: p.judgeBaseUrl, concurrency: p.judgeConcurrency,
+      log: (line) => ctx.log.info(line),
+    },
     { embedder: index.embedder, known },
   );
   const scored = await judgeQuestions(ctx, judge, toJudge);

@@ -30,6 +30,8 @@ export interface JudgeConfig {
   baseUrl?: string;
   /** llm: requests in flight. */
   concurrency?: number;
+  /** cross-encoder: hears its notices (a hub model's download, the device chosen). */
+  log?: (line: string) => void;
 }
 
 /** `using.known`: texts whose embeddings are at hand (the index's chunks), for the embedding judge. */
@@ -40,7 +42,7 @@ export async function loadJudge(config: JudgeConfig, using: { embedder: Embedder
     case "cross-encoder": {
       if (!config.modelPath) throw paramError("judgeModelPath", "a reranker model directory or hub id when judge is cross-encoder", config.modelPath);
       const { loadCrossEncoder } = await import("./cross-encoder.ts");
-      return await loadCrossEncoder({ modelPath: config.modelPath, dtype: (config.dtype || "fp32") as Dtype });
+      return await loadCrossEncoder({ modelPath: config.modelPath, dtype: (config.dtype || "fp32") as Dtype, log: config.log });
     }
     case "llm": {
       const { createLlmJudge } = await import("./llm.ts");
