@@ -175,6 +175,8 @@ export class Cellar implements AsyncDisposable {
   #store: Promise<Store> | undefined;
   /** The runs markInterrupted found running as this facade opened the store: orphans(). */
   #interrupted: number[] = [];
+  /** Manual runs still queued as this facade opened the store: their process died before it started them (orphans.ts). */
+  #queuedAtOpen = new Set<number>();
   #remote: Promise<RemoteChunks> | undefined;
   #workerCounts: (() => Record<string, number>) | undefined;
   #closed = false;
@@ -207,6 +209,7 @@ export class Cellar implements AsyncDisposable {
     try {
       // Only one process opens the store for writing: what is still marked running here died with its process.
       this.#interrupted = await k.markInterrupted(store);
+      this.#queuedAtOpen = new Set((await k.orphanedRuns(store, [])).filter((r) => r.kind === "manual").map((r) => r.runId));
     } catch (err) {
       await store.close();
       throw err;
@@ -297,10 +300,15 @@ export class Cellar implements AsyncDisposable {
     };
     if (request.from) pipeline.getCell(request.from);
     return await this.#operate(async (store, op) => {
-      const resumable = request.new || request.from || !cache
+      // A run a killed `cellar run` created and never started is taken like an interrupted one; only one that was
+      // queued when the store was opened (this process may be about to start one it made), and claimed first.
+      const states = [...RESUMABLE_RUN_STATES, RunState.Queued];
+      let resumable = request.new || request.from || !cache
         ? undefined
-        : (await k.listRuns(store, pipeline.id, { states: RESUMABLE_RUN_STATES, kinds: ["manual"] }))
+        : (await k.listRuns(store, pipeline.id, { states, kinds: ["manual"] }))
+          .filter((r) => r.state !== RunState.Queued || this.#queuedAtOpen.has(r.runId))
           .find((r) => JSON.stringify(r.params) === JSON.stringify(params) && (request.date === undefined || +r.logicalDate === +date));
+      if (resumable?.state === RunState.Queued && !(await k.claimRun(store, resumable.runId))) resumable = undefined;
       let run: RunRecord;
       if (resumable) {
         run = resumable;
