@@ -1,8 +1,8 @@
 // A kill between a cell's checkpoint commit and the views on its tables (kernel/attempt.ts commits a cell's
 // tables, output and try in the cell's own transaction, then points the pipeline's views at the new tables).
 // The store a process killed at that instant leaves is rebuilt here from a finished run, exactly: the run still
-// marked running, the view not yet made, nothing downstream started. Found by the kill harness's invariants
-// (view-latest); a random kill lands in this window only rarely.
+// marked running, the view not yet made, nothing downstream started. Found by reading the kill windows the
+// harness's invariants would flag (view-latest); a random kill lands in this one only rarely.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";

@@ -2,8 +2,9 @@
 // process killed at that instant leaves is rebuilt here from a finished run, exactly: the run's row as
 // createManualRun wrote it, nothing else of the run. The next `cellar run` with the same params must take that
 // run, as it takes an interrupted one, and not leave it queued beside a new run: a queued manual run is an orphan
-// that a later `cellar serve` would adopt and execute once more (kernel/orphans.ts). Found by the kill harness's
-// final comparison (`runs ingest: queued×1 success×1` against `success×1`).
+// that a later `cellar serve` would adopt and execute once more (kernel/orphans.ts). Found by reading the kill
+// windows the harness's final comparison would flag (`runs ingest: queued×1 success×1` against `success×1`); a
+// random kill lands in this one (a few milliseconds) only rarely.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
