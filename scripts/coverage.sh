@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Statement and branch coverage of kernel/ and cells/ over the Vitest suite, or over the test files given
+# (`bash scripts/coverage.sh test/crash.test.ts test/reliability/`). It counts what the test workers run
+# (Vitest's v8 provider) and what the child processes the tests start run — the CLI, cellar serve, workers,
+# the processes the crash tests SIGKILL — which Vitest cannot see: Node writes their V8 coverage to
+# NODE_V8_COVERAGE and c8 maps it to the sources. scripts/coverage-merge.ts merges the two into coverage/
+# (a text summary, coverage-summary.json and an HTML report). A process killed by SIGKILL writes nothing: what
+# it ran counts only through the processes that resume after it. Writing coverage slows every process, so the
+# tests get a longer timeout (COVERAGE_TEST_TIMEOUT_MS, default 240 s); a failed test still gets its report.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${COVERAGE_DIR:-coverage}
+rm -rf "$out"
+mkdir -p "$out/raw"
+NODE_V8_COVERAGE="$PWD/$out/raw" npx vitest run --coverage.enabled --coverage.provider=v8 \
+  --coverage.include='kernel/**' --coverage.include='cells/**' --coverage.reporter=json \
+  --coverage.reportsDirectory="$out/workers" --coverage.reportOnFailure \
+  --testTimeout="${COVERAGE_TEST_TIMEOUT_MS:-240000}" "$@"
+status=$?
+npx tsx scripts/coverage-merge.ts "$out" ${COVERAGE_LIST:+--list "$COVERAGE_LIST"} || status=$?
+exit $status
