@@ -18,6 +18,7 @@ const PLAN = LONG
   ? { docs: 100, queries: 25, rounds: Number(process.env.KILL_ROUNDS ?? 2), parallel: 2, killsPerPhase: [30, 40] }
   : { docs: 30, queries: 10, rounds: 1, parallel: 2, killsPerPhase: [5, 5] };
 
+// The timeout is for a busy host (the quick form took 222 s at load ~25 on 2 cores); it is meant to fit 120 s on an idle one.
 describe("SIGKILL at random moments of ingest and eval, resumed by cellar run", () => {
   it(`keeps every invariant and ends with the uninterrupted run's tables (KILL_SEED=${SEED})`, async () => {
     const t0 = performance.now();
@@ -47,5 +48,5 @@ describe("SIGKILL at random moments of ingest and eval, resumed by cellar run", 
       expect(times.length, `KILL_SEED=${SEED}: kills that landed in ${phase}`).toBeGreaterThanOrEqual(2);
       expect(Math.max(...times), `KILL_SEED=${SEED}: the latest kill in ${phase}, as a fraction of its run`).toBeGreaterThan(0.4);
     }
-  }, LONG ? 3_600_000 : 240_000);
+  }, LONG ? 7_200_000 : 480_000);
 });
