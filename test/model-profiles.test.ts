@@ -170,6 +170,16 @@ describe("profiles applied", () => {
     expect(maxDiff((await plain.embed([text], { as: "query" }))[0], mean)).toBeLessThan(1e-5);
   });
 
+  it("a directory of another name is matched by the _name_or_path its config.json records", async () => {
+    const dir = writeTinyBert(join(root, "my-export"), { dtypes: ["fp32"] });
+    const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, _name_or_path: "BAAI/bge-small-en-v1.5" }));
+    const embedder = await loadEmbedder("transformers", { modelPath: dir, device: "cpu" });
+    expect(embedder.id).toBe("transformers:my-export:fp32:bge");
+    const text = "the drag of a slender body";
+    expect(maxDiff((await embedder.embed([text]))[0], (await rawEmbeddings(dir, [text], "cls"))[0])).toBeLessThan(1e-5);
+  });
+
   describe("an e5-profiled model from the hub (intfloat/e5-small-v2) through ingest, search and the eval", () => {
     let store: Store;
     let hub: Awaited<ReturnType<typeof serveOnHub>>;
