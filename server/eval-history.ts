@@ -53,6 +53,8 @@ export const ComparisonShape = z.object({
     msPerQuery: z.number(),
     points: z.number(),
     cv: z.array(z.object({ fold: z.number(), questions: z.number(), chosen: z.string(), train: z.number(), test: z.number() })).nullable(),
+    /** The index searched (its pipeline, and the model and revision that built it); absent from older results. */
+    index: z.object({ pipeline: z.string(), model: z.string(), revision: z.string().nullable() }).optional(),
   })),
 });
 

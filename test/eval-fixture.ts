@@ -12,18 +12,24 @@ import { ROOT } from "./helpers.ts";
 /** A question id as a crawled eval set could spell it: a page must show it as text. */
 export const SHADY_QID = "<b>q7</b>";
 
+/** The model of a retrained index the comparison shows beside ingest's. */
+export const RETRAINED_MODEL = "transformers:intfloat/e5-small-v2@0123456789ab:fp32:e5";
+
 /** A retrieval spec spelled as markup: the comparison table must show it as text. */
 export const SHADY_SPEC = "<i>dense</i>";
 
 /** The body of a pipeline file (for writePipeline) whose eval cell gates the params' means; q7 is SHADY_QID's nDCG@10. */
 export const evalPipelineSource = (id: string) => `import { CheckFailed, latestCheckpoint } from ${JSON.stringify(join(ROOT, "kernel/mod.ts"))};
 import { compare } from ${JSON.stringify(join(ROOT, "cells/eval/gate.ts"))};
-/** What cells/eval/compare.ts would report: the gated spec at the run's nDCG@10, a cross-validated grid, and a spec named as markup. */
+/** What cells/eval/compare.ts would report: the gated spec at the run's nDCG@10, a cross-validated grid, a spec named as markup, and a retrained index's dense row. */
+const ingest = { pipeline: "ingest", model: "use-lite", revision: null };
 const comparisonOf = (ndcg) => ({ metric: "nDCG@10", folds: 5, seed: 13, rows: [
-  { spec: "hybrid", resolved: "hybrid", primary: true, metrics: { "nDCG@10": ndcg, "recall@10": 0.5, MRR: 0.6, MAP: 0.3 }, msPerQuery: 1.25, points: 1, cv: null },
-  { spec: "lexical:k1=0.9|1.5", resolved: "lexical:k1=1.5", primary: false, metrics: { "nDCG@10": ndcg - 0.05, "recall@10": 0.55, MRR: 0.5, MAP: 0.25 }, msPerQuery: 0.5, points: 2,
+  { spec: "hybrid", index: ingest, resolved: "hybrid", primary: true, metrics: { "nDCG@10": ndcg, "recall@10": 0.5, MRR: 0.6, MAP: 0.3 }, msPerQuery: 1.25, points: 1, cv: null },
+  { spec: "lexical:k1=0.9|1.5", resolved: "lexical:k1=1.5", primary: false, metrics: { "nDCG@10": ndcg - 0.05, "recall@10": 0.55, MRR: 0.5, MAP: 0.25 }, msPerQuery: 0.5, points: 2, index: ingest,
     cv: [1, 2, 3, 4, 5].map((fold) => ({ fold, questions: 2, chosen: "lexical:k1=1.5", train: 0.4, test: 0.38 })) },
-  { spec: ${JSON.stringify(SHADY_SPEC)}, resolved: ${JSON.stringify(SHADY_SPEC)}, primary: false, metrics: { "nDCG@10": 0.1, "recall@10": 0.2, MRR: 0.3, MAP: 0.1 }, msPerQuery: 2, points: 1, cv: null },
+  { spec: ${JSON.stringify(SHADY_SPEC)}, resolved: ${JSON.stringify(SHADY_SPEC)}, primary: false, metrics: { "nDCG@10": 0.1, "recall@10": 0.2, MRR: 0.3, MAP: 0.1 }, msPerQuery: 2, points: 1, cv: null, index: ingest },
+  { spec: "dense", resolved: "dense", primary: false, metrics: { "nDCG@10": 0.2, "recall@10": 0.3, MRR: 0.4, MAP: 0.2 }, msPerQuery: 3, points: 1, cv: null,
+    index: { pipeline: "retrain", model: ${JSON.stringify(RETRAINED_MODEL)}, revision: "0123456789ab" } },
 ] });
 export default pipeline({ id: ${JSON.stringify(id)}, params: { ndcg: 0.4, recall: 0.5, mrr: 0.6, q7: 0.9 } })
   .cell("run_eval_suite", { cache: false }, async (ctx) => {

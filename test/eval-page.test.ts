@@ -10,7 +10,7 @@ import type { Pipeline } from "../kernel/mod.ts";
 import { Runner } from "../kernel/runner.ts";
 import { createManualRun } from "../kernel/run-records.ts";
 import { type RunningServer, startServer } from "../server/serve.ts";
-import { evalPipelineSource, inkedCanvases, SHADY_QID, SHADY_SPEC } from "./eval-fixture.ts";
+import { evalPipelineSource, inkedCanvases, RETRAINED_MODEL, SHADY_QID, SHADY_SPEC } from "./eval-fixture.ts";
 import { ROOT, tempDir, writePipeline } from "./helpers.ts";
 
 const ARTIFACTS = join(ROOT, "test/artifacts");
@@ -95,7 +95,9 @@ describe("GET /api/v1/eval", () => {
       ["hybrid", true, 0.35],
       ["lexical:k1=0.9|1.5", false, 0.35 - 0.05],
       [SHADY_SPEC, false, 0.1],
+      ["dense", false, 0.2],
     ]);
+    expect(regressed.comparison.rows[3].index).toEqual({ pipeline: "retrain", model: RETRAINED_MODEL, revision: "0123456789ab" });
     expect(recovered.comparison.rows[1].cv).toHaveLength(5);
   });
 
@@ -151,7 +153,9 @@ describe("the Eval page", () => {
     const { html } = await page(`/eval?run=${runIds[3]}`);
     expect(html).toContain(`<h2>Retrieval compared in run #${runIds[3]}</h2>`);
     expect(html).toContain("5-fold cross-validation (seed 13) on nDCG@10");
-    expect(html).toMatch(/<tr class="primary"><td><span class="mono">hybrid<\/span><span class="badge">gated<\/span><\/td><td class="num best">0\.4300<\/td><td class="num">0\.5000<\/td><td class="num best">0\.6000<\/td><td class="num best">0\.3000<\/td><td class="num">1\.25<\/td>/);
+    // Rows from two indexes (ingest's and a retrain's): each names its index and the model that built it.
+    expect(html).toContain(`<td><span class="mono">retrain</span><div class="muted small mono">${RETRAINED_MODEL}</div></td><td><span class="mono">dense</span>`);
+    expect(html).toMatch(/<tr class="primary"><td><span class="mono">ingest<\/span><div class="muted small mono">use-lite<\/div><\/td><td><span class="mono">hybrid<\/span><span class="badge">gated<\/span><\/td><td class="num best">0\.4300<\/td><td class="num">0\.5000<\/td><td class="num best">0\.6000<\/td><td class="num best">0\.3000<\/td><td class="num">1\.25<\/td>/);
     expect(html).toContain('<td class="num best">0.5500</td>');
     expect(html).toContain("2 points; the folds chose lexical:k1=1.5 most");
     expect(html).toContain("&lt;i&gt;dense&lt;/i&gt;");

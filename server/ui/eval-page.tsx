@@ -208,19 +208,23 @@ const COMPARED = ["nDCG@10", "recall@10", "MRR", "MAP"];
 function Compared(props: { run: EvalRun; comparison: EvalComparison }) {
   const { rows, folds, seed, metric } = props.comparison;
   const best = Object.fromEntries(COMPARED.map((m) => [m, Math.max(...rows.map((r) => r.metrics[m] ?? -Infinity))]));
+  // An index column only when the run compared several indexes (an eval after a retrain, say).
+  const indexes = new Set(rows.map((r) => r.index && `${r.index.pipeline} ${r.index.model}`));
+  const byIndex = indexes.size > 1;
   return (
     <section class="compared">
       <h2>{`Retrieval compared in run #${props.run.runId}`}</h2>
       <p class="sub">
-        {`Each spec scored on the same questions. A spec with a grid is scored by ${folds}-fold cross-validation (seed ${seed}) on ${metric}: each fold with the point the other folds chose. The gated spec is marked.`}
+        {`Each spec scored on the same questions${byIndex ? ", over each index compared (its pipeline and the model that built it)" : ""}. A spec with a grid is scored by ${folds}-fold cross-validation (seed ${seed}) on ${metric}: each fold with the point the other folds chose. The gated spec is marked.`}
       </p>
       <table class="list compare-table">
         <thead>
-          <tr><th>retrieval</th>{COMPARED.map((m) => <th key={m} class="num metric">{m}</th>)}<th class="num">ms/query</th></tr>
+          <tr>{byIndex ? <th>index</th> : null}<th>retrieval</th>{COMPARED.map((m) => <th key={m} class="num metric">{m}</th>)}<th class="num">ms/query</th></tr>
         </thead>
         <tbody>
           {rows.map((row) => (
             <tr class={row.primary ? "primary" : ""}>
+              {byIndex ? <IndexCell index={row.index} /> : null}
               <td>
                 <span class="mono">{row.spec}</span>
                 {row.primary ? <span class="badge">gated</span> : null}
@@ -233,5 +237,16 @@ function Compared(props: { run: EvalRun; comparison: EvalComparison }) {
         </tbody>
       </table>
     </section>
+  );
+}
+
+function IndexCell(props: { index: EvalComparison["rows"][number]["index"] }) {
+  const { index } = props;
+  if (!index) return <td class="muted">–</td>;
+  return (
+    <td>
+      <span class="mono">{index.pipeline}</span>
+      <div class="muted small mono">{index.model}</div>
+    </td>
   );
 }
