@@ -144,6 +144,8 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
         remote_redeliveries: sum(/^cellar_remote_redeliveries_total (\S+)$/gm),
         remote_leases_expired: sum(/^cellar_remote_leases_expired_total (\S+)$/gm),
         remote_duplicate_results: sum(/^cellar_remote_duplicate_results_total (\S+)$/gm),
+        // The task never fails: a retried chunk is one the pool failed for another reason (a worker's death).
+        chunks_retried: sum(/^cellar_map_chunks_total\{[^}]*state="retried"[^}]*\} (\S+)$/gm),
       };
     },
     async memory() {
