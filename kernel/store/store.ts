@@ -23,6 +23,30 @@ const USE_STORE = `USE "${STORE_CATALOG}"`;
  */
 const NEW_FILE_STORAGE = "v1.4.0";
 
+/** The variable that sets the store's DuckDB memory limit (DEFAULT_MEMORY_LIMIT when unset). */
+export const MEMORY_LIMIT_ENV = "CELLAR_DB_MEMORY_LIMIT";
+
+/**
+ * DuckDB's own default limit is 80% of RAM, so its buffer pool never evicts and a process's RSS grows with
+ * every document ingested (bench/ingest-100k.bench.ts: ~16 MB per 1,000). Bounded, DuckDB spills what it
+ * must keep to the temp directory instead (a query past the limit that cannot spill fails with DuckDB's
+ * Out of Memory Error: raise the variable). 512MB is well above what the ingest and lexical tests need.
+ */
+const DEFAULT_MEMORY_LIMIT = "512MB";
+
+/**
+ * The instance-wide memory settings, so every connection shares them: the limit, and the spill directory
+ * beside the file (`<db>.tmp`, DuckDB's default for a file it opens itself; an attached file would spill
+ * into `.tmp` in the working directory).
+ */
+function memorySettings(path: string): Record<string, string> {
+  const limit = runtime.env(MEMORY_LIMIT_ENV)?.trim() || DEFAULT_MEMORY_LIMIT;
+  if (!/^\d+(\.\d+)?\s*([KMGT]i?B|B)$/i.test(limit)) {
+    throw new CellarError(`${MEMORY_LIMIT_ENV}=${limit}: expected a memory size such as 512MB or 2GB`);
+  }
+  return path === ":memory:" ? { memory_limit: limit } : { memory_limit: limit, temp_directory: `${runtime.resolve(path)}.tmp` };
+}
+
 /**
  * The DuckDB file that holds runs, attempts, checkpoints, logs, costs and the
  * tables cells write. One process owns it for writing; DuckDB's file lock
@@ -53,11 +77,16 @@ export class Store {
   static async open(path: string): Promise<Store> {
     if (path !== ":memory:") await runtime.mkdir(runtime.dirname(runtime.resolve(path)));
     const created = path !== ":memory:" && !(await runtime.exists(path));
+    const memory = memorySettings(path);
     let instance: DuckDBInstance;
     try {
       // DuckDB opens a file with an SQLite header through its sqlite extension, downloading it if need be:
       // no network (and no other format) just for opening the wrong file. Cells get extensions back below.
-      instance = await DuckDBInstance.create(":memory:", { autoload_known_extensions: "false", autoinstall_known_extensions: "false" });
+      instance = await DuckDBInstance.create(":memory:", {
+        autoload_known_extensions: "false",
+        autoinstall_known_extensions: "false",
+        ...memory,
+      });
     } catch (err) {
       throw openError(path, err);
     }
