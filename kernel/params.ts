@@ -1,7 +1,7 @@
 /**
  * Cell params declared once, as zod schemas: each param's type, default, bounds
  * and meaning in one place, and one error for any bad value —
- * `param chunkTokens: expected a whole number ≥ 1, got "abc"`.
+ * `param batchSize: expected a whole number ≥ 1, got "abc"`.
  *
  * Values come as a pipeline or a trigger wrote them, and `--param` keeps a
  * value a string where the pipeline's default is one (`maxPages: "50"`), so

@@ -41,8 +41,8 @@ afterAll(() => {
 const PARAMS = { model: "use-lite", modelPath: "", dtype: "fp32", chunkTokens: 256, chunkOverlap: 32, batchSize: 64 };
 
 /** A pipeline that writes `docs` as the documents table (as dedup_corpus would) and embeds them. */
-function embedPipeline(docs: () => Doc[], cellOptions: { timeout?: string } = {}) {
-  return pipeline({ id: "embedtest", params: { ...PARAMS, rebuild: false } })
+function embedPipeline(docs: () => Doc[], cellOptions: { timeout?: string } = {}, params: Record<string, ParamValue> = PARAMS) {
+  return pipeline({ id: "embedtest", params: { ...params, rebuild: false } })
     .cell("dedup_corpus", { cache: false }, async (ctx) => {
       const table = await ctx.table("documents", { id: "VARCHAR", title: "VARCHAR", text: "VARCHAR" });
       await table.append(docs());
@@ -246,6 +246,32 @@ describe("transformers backend on a tiny BERT made at test time", () => {
     // Nothing half-written became visible.
     const views = await store.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'embedtest' AND table_name IN ('chunks', 'vectors')`);
     expect(views).toEqual([]);
+  });
+});
+
+describe("chunkTokens auto", () => {
+  it("sizes chunks to a model that reads fewer than 256 tokens, says so, and refuses 256 given outright", async () => {
+    const store = await newStore();
+    // A directory named after all-MiniLM-L6-v2 gets its profile: 256 tokens with [CLS] and [SEP], 254 for the text.
+    const dir = join(modelDir(), "all-MiniLM-L6-v2");
+    cpSync(tinyBert, dir, { recursive: true });
+    const long = { id: "long", title: "", text: CRANFIELD.slice(0, 12).map((d) => d.text).join("\n\n") };
+    // As the ingest pipeline declares it (EMBED_PARAMS): chunkTokens "auto" unless given.
+    const autoPipeline = embedPipeline(() => [long], {}, { ...PARAMS, chunkTokens: "auto" });
+    const auto = await run(store, autoPipeline, { model: "transformers", modelPath: dir });
+    expect(auto.result.state).toBe("success");
+    const embedder = await loadEmbedder("transformers", { modelPath: dir });
+    expect(embedder.maxTokens).toBe(254);
+    const texts = (await store.query(`SELECT text FROM ${auto.output!.chunks.sql}`)).map((r) => String(r.text));
+    const tokens = texts.map((t) => embedder.countTokens(t));
+    expect(Math.max(...tokens)).toBeLessThanOrEqual(254);
+    expect(Math.max(...tokens)).toBeGreaterThan(230); // the budget is used, not a smaller fixed size
+    const logged = await store.query(`SELECT message FROM logs WHERE run_id = ? AND cell = 'embed_docs'`, [auto.result.runId]);
+    expect(logged.map((r) => r.message)).toContain("chunkTokens auto: 254, the most model transformers:all-MiniLM-L6-v2:fp32 reads per text");
+    const given = await run(store, autoPipeline, { model: "transformers", modelPath: dir, chunkTokens: "256" });
+    expect(given.error).toBe("param chunkTokens: expected a whole number ≤ 254 (model transformers:all-MiniLM-L6-v2:fp32 reads at most 254 tokens per text), got 256");
+    const overlap = await run(store, autoPipeline, { model: "transformers", modelPath: dir, chunkOverlap: 254 });
+    expect(overlap.error).toBe("param chunkOverlap: expected fewer tokens than chunkTokens (auto: 254 for model transformers:all-MiniLM-L6-v2:fp32), got 254");
   });
 });
 

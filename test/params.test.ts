@@ -118,7 +118,7 @@ describe("a bad param", () => {
     ["dedup_corpus", { dedupThreshold: 0 }, "param dedupThreshold: expected a number in (0, 1], got 0"],
     ["dedup_corpus", { dedupThreshold: "high" }, `param dedupThreshold: expected a number in (0, 1], got "high"`],
     ["dedup_corpus", { numPerm: 5000 }, "param numPerm: expected a whole number from 1 to 4096, got 5000"],
-    ["embed_docs", { chunkTokens: "abc" }, `param chunkTokens: expected a whole number ≥ 1, got "abc"`],
+    ["embed_docs", { chunkTokens: "abc" }, `param chunkTokens: expected "auto" or a whole number ≥ 1, got "abc"`],
     ["embed_docs", { dtype: "fp16" }, `param dtype: expected "fp32" or "q8", got "fp16"`],
     ["embed_docs", { rebuild: "yes" }, `param rebuild: expected true or false, got "yes"`],
     ["embed_docs", { model: "word2vec" }, `param model: expected "use-lite", "transformers" or a hub id "org/name[@revision]", got "word2vec"`],
@@ -160,7 +160,7 @@ describe("a good param", () => {
     expect(crawlParams.read({ allowHosts: ["http://a.org:8080"] }).allowHosts).toEqual(["http://a.org:8080"]);
     expect(crawlParams.read({}).allowHosts).toEqual([]);
     expect(dedupParams.read({ dedupThreshold: "0.9" })).toEqual({ dedupThreshold: 0.9, numPerm: 128, dedupPlacement: "local" });
-    expect(embedParams.read({ rebuild: "true", chunkOverlap: 0 })).toMatchObject({ rebuild: true, chunkOverlap: 0, chunkTokens: 256 });
+    expect(embedParams.read({ rebuild: "true", chunkOverlap: 0 })).toMatchObject({ rebuild: true, chunkOverlap: 0, chunkTokens: "auto" });
     expect(embedParams.read({ rebuild: false }).rebuild).toBe(false);
     // Params of other cells in the same pipeline pass by.
     expect(corpusParams.read({ corpus: "mine", maxDepth: 3 })).toEqual({ corpus: "mine" });
