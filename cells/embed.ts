@@ -8,7 +8,8 @@
  *   tokens of the chunk before; `start_offset`/`end_offset` are JavaScript string
  *   indices into that string; `text_hash` is the SHA-256 of the chunk text.
  * - Vectors ("vectors" table, FLOAT[dimensions]) go through `ctx.map` and are appended
- *   as they come, in the chunks' order:
+ *   as they come, in the chunks' order. The texts to embed are read back from "chunks" a page
+ *   at a time by key (document, chunk_index), so memory is bounded by the page, not the corpus:
  *   - `use-lite` (TensorFlow.js WebAssembly, which computes on the calling thread): batches
  *     of `batchSize` texts run in the kernel's CPU workers as a task handle
  *     (embed/use-lite-chunk.ts), one model per worker, `embedWorkers` of them at once
@@ -114,6 +115,8 @@ type Settings = Omit<GivenSettings, "chunkTokens"> & { chunkTokens: number };
 
 /** Rows of documents read at once: enough to amortize a query, few enough to keep memory flat. */
 const DOCUMENT_PAGE = 1_000;
+/** Chunk rows read at once when reading back the texts to embed. */
+const CHUNK_PAGE = 1_024;
 /** Vector rows gathered before one bulk append. */
 const APPEND_ROWS = 1_024;
 /** Batches of `batchSize` whose chunks are sorted by length together (transformers): bounds memory and reordering. */
@@ -153,7 +156,7 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
   ctx.signal.throwIfAborted();
 
   // 3. Embed the rest, batch by batch, appending vectors as they arrive.
-  if (todo.length > 0) await embedChunks(ctx, embedder, settings, todo, vectors);
+  if (todo.length > 0) await embedChunks(ctx, embedder, settings, todo, chunks, vectors);
 
   // 4. Texts repeated within this run share the vector computed for their first occurrence.
   const repeated = chunkCount - reused - todo.length > 0 ? await copyRepeatedVectors(ctx, embedder, chunks, vectors) : 0;
@@ -171,12 +174,13 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
   return { documents: input.documents, chunks: chunksRef, vectors: vectorsRef, model: embedder.id, dimensions: embedder.dimensions, embedded, reused };
 }
 
-/** A chunk whose vector the model must compute in this run. */
+/** The chunks whose vector the model must compute in this run; their texts stay in DuckDB until embedded. */
 interface Todo {
-  chunkId: string;
-  text: string;
-  /** The model's tokens in the text, without special tokens. */
-  tokens: number;
+  /** Each one's position among this run's chunks in key order (document, chunk_index), ascending. */
+  positions: number[];
+  /** The model's tokens in each text, without special tokens. */
+  tokens: number[];
+  length: number;
 }
 
 /** The model the params name. */
@@ -220,9 +224,9 @@ async function writeChunks(
   embedder: Embedder,
   chunks: TableWriter,
   reusable: Set<string>,
-): Promise<{ todo: Todo[]; chunkCount: number; documentCount: number }> {
+): Promise<{ todo: Todo; chunkCount: number; documentCount: number }> {
   const countTokens = counterFor(embedder);
-  const todo: Todo[] = [];
+  const todo: Todo = { positions: [], tokens: [], length: 0 };
   const queued = new Set<string>();
   let chunkCount = 0;
   let documentCount = 0;
@@ -233,6 +237,12 @@ async function writeChunks(
       for (const chunk of chunkText(doc.text, { chunkTokens: settings.chunkTokens, chunkOverlap: settings.chunkOverlap, countTokens })) {
         const chunkId = `${doc.id}#${chunk.index}`;
         const hash = runtime.sha256Hex(chunk.text);
+        if (!reusable.has(hash) && !queued.has(hash)) {
+          queued.add(hash);
+          todo.positions.push(chunkCount + rows.length);
+          todo.tokens.push(chunk.tokens);
+          todo.length++;
+        }
         rows.push({
           chunk_id: chunkId,
           document: doc.id,
@@ -242,10 +252,6 @@ async function writeChunks(
           end_offset: chunk.end,
           text_hash: hash,
         });
-        if (!reusable.has(hash) && !queued.has(hash)) {
-          queued.add(hash);
-          todo.push({ chunkId, text: chunk.text, tokens: chunk.tokens });
-        }
       }
     }
     documentCount += page.length;
@@ -273,10 +279,10 @@ async function copyPreviousVectors(ctx: Context, embedder: Embedder, previous: P
 }
 
 /** Embeds `todo` through ctx.map, appending the vectors to `vectors` in bulk, in `todo`'s order. */
-async function embedChunks(ctx: Context, embedder: Embedder, settings: Settings, todo: Todo[], vectors: TableWriter): Promise<void> {
+async function embedChunks(ctx: Context, embedder: Embedder, settings: Settings, todo: Todo, chunks: TableWriter, vectors: TableWriter): Promise<void> {
   let pending: Record<string, unknown>[] = [];
-  for await (const [index, embedding] of embedded(ctx, embedder, settings, todo)) {
-    pending.push({ chunk_id: todo[index].chunkId, model: embedder.id, embedding });
+  for await (const [chunkId, embedding] of embedded(ctx, embedder, settings, todo, chunks)) {
+    pending.push({ chunk_id: chunkId, model: embedder.id, embedding });
     if (pending.length >= APPEND_ROWS) {
       await vectors.append(pending);
       pending = [];
@@ -285,12 +291,21 @@ async function embedChunks(ctx: Context, embedder: Embedder, settings: Settings,
   if (pending.length > 0) await vectors.append(pending);
 }
 
-/** `[index into todo, vector]` in todo's order, from the fan-out that fits the model (see the module's doc). */
-async function* embedded(ctx: Context, embedder: Embedder, settings: Settings, todo: Todo[]): AsyncGenerator<[number, Float32Array]> {
+/** `[chunk id, vector]` in todo's order, from the fan-out that fits the model (see the module's doc). */
+async function* embedded(ctx: Context, embedder: Embedder, settings: Settings, todo: Todo, chunks: TableWriter): AsyncGenerator<[string, Float32Array]> {
   // A model on the CPU holds no device lease (the cell's claim is for a model on WebGPU).
   const place: MapOptions = embedder.device === "webgpu" ? { concurrency: 2 } : { gpu: undefined, concurrency: 1 };
-  const texts = todo.map((t) => t.text);
   if (embedder.id === "use-lite") {
+    // The ids of the texts handed to ctx.map and not yet back: results come in the texts' order.
+    const ids: string[] = [];
+    let head = 0;
+    const texts = async function* () {
+      for await (const page of todoPages(ctx, chunks, todo.positions, CHUNK_PAGE)) {
+        if (head > CHUNK_PAGE) ids.splice(0, head), head = 0;
+        ids.push(...page.ids);
+        yield* page.texts;
+      }
+    }();
     const { embedWorkers: workers, batchSize } = settings;
     // One batch cannot be shared out, and a worker's first chunk loads a model of its own (seconds): "auto"
     // keeps it on this thread, whose model is loaded.
@@ -299,21 +314,72 @@ async function* embedded(ctx: Context, embedder: Embedder, settings: Settings, t
       ? ctx.map(texts, (batch, info) => embedder.embed(batch, { signal: info.signal }), { ...place, batchSize })
       // ctx.map's default for a task handle is one chunk per CPU worker.
       : ctx.map<string, Float32Array>(texts, task(USE_LITE_MODULE, "useLiteChunk"), { gpu: undefined, batchSize, concurrency: workers === "auto" ? undefined : workers });
-    let index = 0;
-    for await (const vector of results) yield [index++, vector];
+    for await (const vector of results) yield [ids[head++], vector];
     return;
   }
-  const batches = tokenBatches(todo.map((t) => t.tokens), {
-    batchTokens: settings.batchTokens,
-    batchSize: settings.batchSize,
-    window: SORT_WINDOW * settings.batchSize,
-  });
+  const window = SORT_WINDOW * settings.batchSize;
+  const batches = tokenBatches(todo.tokens, { batchTokens: settings.batchTokens, batchSize: settings.batchSize, window });
+  // A window's texts are read when its first batch is handed out (a window's batches all come before the next's).
+  const ids = new Map<number, string>();
+  const batchTexts = async function* () {
+    const pages = todoPages(ctx, chunks, todo.positions, window);
+    let page: { from: number; ids: string[]; texts: string[] } | undefined;
+    for (const batch of batches) {
+      while (!page || batch[0] >= page.from + page.texts.length) {
+        const next = await pages.next();
+        if (next.done) throw new CellarError(`cell "${ctx.cell}": chunk ${batch[0]} of ${todo.length} to embed is missing from the chunks table`);
+        page = next.value;
+        page.ids.forEach((id, i) => ids.set(page!.from + i, id));
+      }
+      yield batch.map((i) => page!.texts[i - page!.from]);
+    }
+  }();
   // One ctx.map item per batch, so that a chunk of the map is one model call of its own size.
-  const results = ctx.map(batches, (chunk, info) => Promise.all(chunk.map((batch) => embedder.embed(batch.map((i) => texts[i]), { signal: info.signal }))), {
+  const results = ctx.map(batchTexts, (chunk, info) => Promise.all(chunk.map((texts) => embedder.embed(texts, { signal: info.signal }))), {
     ...place,
     batchSize: 1,
   });
-  yield* inInputOrder(batches, results);
+  for await (const [index, vector] of inInputOrder(batches, results)) {
+    const id = ids.get(index) as string;
+    ids.delete(index);
+    yield [id, vector];
+  }
+}
+
+/**
+ * The chunks at `positions` (ascending, in key order), `size` at a time, with their ids and texts: read by key
+ * (document, chunk_index) a page at a time, never OFFSET, and never all at once.
+ */
+async function* todoPages(
+  ctx: Context,
+  chunks: TableWriter,
+  positions: readonly number[],
+  size: number,
+): AsyncGenerator<{ from: number; ids: string[]; texts: string[] }> {
+  let after: [string, number] | null = null;
+  let position = 0;
+  let page = { from: 0, ids: [] as string[], texts: [] as string[] };
+  for (let next = 0; next < positions.length;) {
+    const rows: Record<string, unknown>[] = await ctx.sql(
+      `SELECT chunk_id, document, chunk_index, text FROM ${chunks.sql}
+       ${after === null ? "" : "WHERE document >= $1 AND (document > $1 OR chunk_index > $2)"}
+       ORDER BY document, chunk_index LIMIT ${CHUNK_PAGE}`,
+      after ?? [],
+    );
+    if (rows.length === 0) throw new CellarError(`cell "${ctx.cell}": ${positions.length - next} chunks to embed are missing from the chunks table`);
+    for (const row of rows) {
+      if (position++ !== positions[next]) continue;
+      next++;
+      page.ids.push(String(row.chunk_id));
+      page.texts.push(String(row.text));
+      if (page.texts.length === size || next === positions.length) {
+        yield page;
+        page = { from: next, ids: [], texts: [] };
+      }
+    }
+    const last = rows[rows.length - 1];
+    after = [String(last.document), Number(last.chunk_index)];
+  }
 }
 
 /** Copies to each chunk still without a vector the vector of another chunk of this run with the same text; returns the rows copied. */
@@ -408,13 +474,15 @@ async function previousRun(ctx: Context, embedder: Embedder, rebuild: boolean): 
  * each with its title and text as one (`documentText`), when the table has titles.
  */
 async function* documentPages(ctx: Context, documents: TableRef): AsyncGenerator<Array<{ id: string; text: string }>> {
-  const columns = await ctx.sql(`SELECT column_name FROM (DESCRIBE ${documents.sql}) WHERE column_name = 'title'`);
-  const title = columns.length > 0 ? "title" : "NULL AS title";
+  const columns = await ctx.sql(`SELECT column_name, column_type FROM (DESCRIBE ${documents.sql}) WHERE column_name IN ('id', 'title')`);
+  const title = columns.some((c) => c.column_name === "title") ? "title" : "NULL AS title";
+  // In the order of the chunks' document column, text, by which embedding reads the chunks back.
+  const id = columns.some((c) => c.column_name === "id" && c.column_type !== "VARCHAR") ? "id::VARCHAR" : "id";
   let after: string | null = null;
   for (;;) {
     const rows: Record<string, unknown>[] = await ctx.sql(
-      `SELECT id, coalesce(text, '') AS text, ${title} FROM ${documents.sql}
-       WHERE id IS NOT NULL ${after === null ? "" : "AND id > $1"} ORDER BY id LIMIT ${DOCUMENT_PAGE}`,
+      `SELECT ${id} AS id, coalesce(text, '') AS text, ${title} FROM ${documents.sql}
+       WHERE id IS NOT NULL ${after === null ? "" : `AND ${id} > $1`} ORDER BY ${id} LIMIT ${DOCUMENT_PAGE}`,
       after === null ? [] : [after],
     );
     if (rows.length === 0) return;
