@@ -95,4 +95,25 @@ describe("CpuPool", () => {
       pool.close();
     }
   });
+
+  it("a worker terminated for a cancelled chunk fails nothing of the worker that replaces it", async () => {
+    // The cancelled worker's exit arrives after its slot has a new worker: it used to fail the new worker's chunk
+    // ("CPU worker died") and drop it from the slot, leaving a live thread behind each cancel (the server-load bench's RSS growth).
+    const pool = new CpuPool(1);
+    try {
+      const wait = task(new URL("./fixtures/tasks.ts", import.meta.url).href, "wait");
+      const never = new AbortController().signal;
+      await pool.run(wait, [0], never);
+      const failed: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const cancel = new AbortController();
+        setTimeout(() => cancel.abort(new Error("cancelled")), 50);
+        await expect(pool.run(wait, [2_000], cancel.signal)).rejects.toThrow("cancelled");
+        await pool.run(wait, [100], never).catch((err: Error) => failed.push(err.message));
+      }
+      expect(failed).toEqual([]);
+    } finally {
+      pool.close();
+    }
+  }, 60_000);
 });

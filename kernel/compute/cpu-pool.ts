@@ -87,7 +87,7 @@ export class CpuPool {
   }
 
   #spawn(slot: Slot): WorkerHandle {
-    return runtime.spawnWorker(WORKER_URL, (message) => {
+    const worker: WorkerHandle = runtime.spawnWorker(WORKER_URL, (message) => {
       const response = message as TaskResponse;
       const pending = this.#pending.get(response.id);
       if (!pending) return;
@@ -95,6 +95,8 @@ export class CpuPool {
       if (response.ok) pending.resolve(response.result as unknown[]);
       else pending.reject(new CellarError(response.error, { retryable: response.retryable !== false }));
     }, (error) => {
+      // A worker terminated for a cancelled chunk exits after its slot has a new one; that chunk was rejected already.
+      if (slot.worker !== worker) return;
       // A dead worker fails the chunk it was running (the chunk may be retried) and is replaced on next use.
       slot.worker = undefined;
       const pending = slot.current === undefined ? undefined : this.#pending.get(slot.current);
@@ -103,6 +105,7 @@ export class CpuPool {
         pending.reject(new CellarError(`CPU worker died: ${error.message}`, { retryable: true }));
       }
     });
+    return worker;
   }
 
   /** A free worker slot; a chunk whose signal aborts while it waits leaves the line. */
