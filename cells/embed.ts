@@ -8,7 +8,7 @@
  *   tokens of the chunk before; `start_offset`/`end_offset` are JavaScript string
  *   indices into that string; `text_hash` is the SHA-256 of the chunk text.
  * - Vectors ("vectors" table, FLOAT[dimensions]) go through `ctx.map` and are appended
- *   as they come, in the chunks' order. The texts to embed are read back from "chunks" a page
+ *   as they come, in the chunks' order. The texts to embed are read back out of "chunks" a page
  *   at a time by key (document, chunk_index), so memory is bounded by the page, not the corpus:
  *   - `use-lite` (TensorFlow.js WebAssembly, which computes on the calling thread): batches
  *     of `batchSize` texts run in the kernel's CPU workers as a task handle

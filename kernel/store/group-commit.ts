@@ -192,7 +192,7 @@ type Statement = [string, DuckDBValue[]];
 /**
  * The statements that make `change` durable, for a transaction that is not the writer's: a cell that writes
  * tables commits its output in its own, and its attempt and costs must commit there too. Written by the
- * writer after it, a crash in between left a checkpoint whose try was still running (then "interrupted").
+ * writer after it, a crash in between left a checkpoint whose try was still running (marked interrupted at the next open).
  */
 export function changeStatements(change: Change): Statement[] {
   return toStatements(toBatch([change]));
