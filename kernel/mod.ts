@@ -49,7 +49,7 @@ export type { JoinAnswer, JoinBody, NatsAccess, WorkerDevice, WorkerView } from 
 export { quoteIdent } from "./tables.ts";
 export type { CellResultsQuery, CellRunResult, ResultRun } from "./cell-results.ts";
 export { MAX_CHECK_DETAILS_BYTES } from "./check-details.ts";
-export { registry as metricsRegistry } from "./prometheus.ts";
+export { collectProcessMetrics, registry as metricsRegistry } from "./prometheus.ts";
 export { type Checkpoint, checkpointOf, type CheckpointQuery, latestCheckpoint, type SqlSource } from "./checkpoints.ts";
 export { type CellRuntime, runtime } from "./runtime/cell-runtime.ts";
 export { type ServerRuntime, serverRuntime } from "./runtime/server-runtime.ts";

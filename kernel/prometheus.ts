@@ -13,9 +13,19 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const registry = new Registry();
-// The process's own figures (process_resident_memory_bytes, nodejs_heap_size_used_bytes, CPU, event-loop lag,
-// GC), read at each scrape: how an operator, and bench/server-load.bench.ts, see a server's memory stay flat.
-collectDefaultMetrics({ register: registry });
+let processMetrics = false;
+
+/**
+ * Adds the process's own figures (process_resident_memory_bytes, nodejs_heap_size_used_bytes, CPU, event-loop
+ * lag, GC) to the registry, read at each scrape: how an operator, and bench/server-load.bench.ts, see a server's
+ * memory stay flat. Called by the server, once per process: a `cellar run` serves no /metrics and need not
+ * watch its event loop and GC.
+ */
+export function collectProcessMetrics(): void {
+  if (processMetrics) return;
+  processMetrics = true;
+  collectDefaultMetrics({ register: registry });
+}
 
 /** The scheduler loops of this process that are sleeping between ticks: what the heartbeat reports as alive. */
 export const schedulerLoops = { sleeping: 0 };

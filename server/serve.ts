@@ -15,7 +15,7 @@
  * ```
  */
 import {
-  type Cellar, CellarError, errorLine, type LocalNats, type NatsAccess, newTicketSecret, openCellar, type Pipeline, type RemoteOptions, serverRuntime as runtime,
+  type Cellar, CellarError, collectProcessMetrics, errorLine, type LocalNats, type NatsAccess, newTicketSecret, openCellar, type Pipeline, type RemoteOptions, serverRuntime as runtime,
   startLocalNats,
 } from "../kernel/mod.ts";
 import { adoptOrphans } from "./adopt.ts";
@@ -65,6 +65,7 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const refusal = bindRefusal(options.host, options.token);
   if (refusal) throw new CellarError(refusal);
+  collectProcessMetrics();
   const { localNats, nats, workers, ticketSecret } = await remoteKernels(options);
   let registry: WatchedRegistry;
   try {
