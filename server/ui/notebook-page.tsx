@@ -56,9 +56,9 @@ export const CELL_LOG_LINES = 20;
 /** The page, or the 404 page when `runId` is not a run of this pipeline. */
 export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: number | undefined) {
   const runs = await cellar.runs(pipeline.id, { limit: STRIP_RUNS });
-  const selected = runId === undefined ? runs[0] : await runOf(cellar, pipeline.id, runId);
-  if (runId !== undefined && !selected) return { status: 404 as const, page: <NotFound what={`run ${runId}: no such run of pipeline ${pipeline.id}`} /> };
-  const detail = selected ? await cellar.show(selected.runId) : undefined;
+  const selected = runId ?? runs[0]?.runId;
+  const detail = selected === undefined ? undefined : await detailOf(cellar, pipeline.id, selected);
+  if (runId !== undefined && !detail) return { status: 404 as const, page: <NotFound what={`run ${runId}: no such run of pipeline ${pipeline.id}`} /> };
   const [views, stale, paused, tails] = await Promise.all([
     Promise.all(pipeline.cells.map((def) => cellView(cellar, def, detail))),
     cellar.stale(pipeline),
@@ -82,7 +82,7 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
           )
           : " · never run"}
       </p>
-      <RunPicker pipeline={pipeline.id} runs={runs} selected={selected?.runId} />
+      <RunPicker pipeline={pipeline.id} runs={runs} selected={detail?.run.runId} />
       <RunForm pipeline={pipeline} used={detail?.run.params} />
       {cells.map((cell, i) => <CellCard key={cell.def.name} index={i + 1} pipeline={pipeline.id} runId={detail?.run.runId} {...cell} />)}
     </Layout>
@@ -90,10 +90,11 @@ export async function notebookPage(cellar: Cellar, pipeline: Pipeline, runId: nu
   return { status: 200 as const, page };
 }
 
-async function runOf(cellar: Cellar, pipeline: string, runId: number): Promise<RunRecord | undefined> {
+/** The run's detail, read once (the page's most costly read), or undefined when it is not a run of `pipeline`. */
+async function detailOf(cellar: Cellar, pipeline: string, runId: number): Promise<RunDetail | undefined> {
   try {
-    const { run } = await cellar.show(runId);
-    return run.pipeline === pipeline ? run : undefined;
+    const detail = await cellar.show(runId);
+    return detail.run.pipeline === pipeline ? detail : undefined;
   } catch {
     return undefined;
   }
