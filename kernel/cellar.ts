@@ -685,12 +685,14 @@ export class Cellar implements AsyncDisposable {
       throw new CellarError(`pipeline "${pipeline.id}" has no search; its module can export search(ctx, queries, { k, mode })`);
     }
     const store = await this.store();
-    // A software adapter (lavapipe) is slower than the CPU path for one query: use only real GPUs.
-    const device = (await (this.#options.compute ?? k.compute()).gpu()).live.find((d) => !d.fallback)?.handle;
+    const compute = this.#options.compute ?? k.compute();
+    // Opened when a search takes the GPU path (a vector top-k), not for a lexical one. A software adapter
+    // (lavapipe) is slower than the CPU path for one query: use only real GPUs.
+    const gpu = async () => (await compute.gpu()).live.find((d) => !d.fallback)?.handle;
     // Vectors are read chunk by chunk into one Float32Array, not as JS arrays through store.query.
     const readVectors = k.vectorReader(store);
     const mode = options.mode || undefined;
-    const [hits] = await search({ pipeline: pipeline.id, sql: store.query.bind(store), readVectors, device }, [query], { k: count, mode }) as SearchHit[][];
+    const [hits] = await search({ pipeline: pipeline.id, sql: store.query.bind(store), readVectors, gpu }, [query], { k: count, mode }) as SearchHit[][];
     return hits;
   }
 

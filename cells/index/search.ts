@@ -38,6 +38,11 @@ export interface SearchContext {
   /** Reads the vectors without turning them into JS arrays (kernel/store/vectors.ts); without it they come through `sql`. */
   readVectors?: VectorReader;
   device?: GpuDevice;
+  /**
+   * Asked for the device only when a search runs its vector top-k, when `device` is not given: opening
+   * WebGPU (Dawn) costs time and stderr noise that a lexical search, or one that fails first, never needs.
+   */
+  gpu?: () => Promise<GpuDevice | undefined>;
   signal?: AbortSignal;
 }
 
@@ -82,7 +87,7 @@ export async function openIndex(ctx: SearchContext, options: { pipeline?: string
   const index: IndexRows = { vectors: rows.vectors, dim, size: rows.count, documents: documentIds.length, chunks, documentOf, titleOf };
 
   async function search(queries: string[] | Float32Array, k: number, options: { signal?: AbortSignal } = {}): Promise<SearchHit[][]> {
-    return await searchRows(index, embedder, ctx.device, queries, k, options.signal ?? ctx.signal);
+    return await searchRows(index, embedder, ctx.device ?? await ctx.gpu?.(), queries, k, options.signal ?? ctx.signal);
   }
 
   let rowOf: Map<string, number> | undefined;
