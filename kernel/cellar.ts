@@ -139,8 +139,11 @@ export interface SearchHit {
 /** What the facade tells its listeners: the runner's events, and the facade's own notices. */
 export type CellarEvent =
   | RunEvent
-  /** `run` found an interrupted run with the same params and resumes it instead of starting one. */
-  | { type: "resuming"; runId: number; pipeline: string }
+  /**
+   * `run` found a run with the same params and resumes it instead of starting one; `state` is what it was when
+   * taken: interrupted, or queued (created by a process that ended before starting it).
+   */
+  | { type: "resuming"; runId: number; pipeline: string; state: RunState }
   /** `backfill` planned its range, before writing anything; `notEnded` intervals are left to the scheduler. */
   | { type: "backfill"; pipeline: string; intervals: number; notEnded: number }
   /** `backfill` created the runs its range lacked. */
@@ -177,6 +180,10 @@ export class Cellar implements AsyncDisposable {
   #interrupted: number[] = [];
   /** Manual runs still queued as this facade opened the store: their process died before it started them (orphans.ts). */
   #queuedAtOpen = new Set<number>();
+  /** The runs #run resumes, by id, until they end: a second trigger for one of them joins it instead of taking it again. */
+  readonly #resuming = new Map<number, Promise<RunResult>>();
+  /** Callers of #resumeMatching, one at a time: a run claimed here is in #resuming before the next one looks. */
+  #taking: Promise<unknown> = Promise.resolve();
   #remote: Promise<RemoteChunks> | undefined;
   #workerCounts: (() => Record<string, number>) | undefined;
   #closed = false;
@@ -300,26 +307,52 @@ export class Cellar implements AsyncDisposable {
     };
     if (request.from) pipeline.getCell(request.from);
     return await this.#operate(async (store, op) => {
-      // A run a killed `cellar run` created and never started is taken like an interrupted one; only one that was
-      // queued when the store was opened (this process may be about to start one it made), and claimed first.
-      const states = [...RESUMABLE_RUN_STATES, RunState.Queued];
-      let resumable = request.new || request.from || !cache
-        ? undefined
-        : (await k.listRuns(store, pipeline.id, { states, kinds: ["manual"] }))
-          .filter((r) => r.state !== RunState.Queued || this.#queuedAtOpen.has(r.runId))
-          .find((r) => JSON.stringify(r.params) === JSON.stringify(params) && (request.date === undefined || +r.logicalDate === +date));
-      if (resumable?.state === RunState.Queued && !(await k.claimRun(store, resumable.runId))) resumable = undefined;
-      let run: RunRecord;
-      if (resumable) {
-        run = resumable;
-        this.#emit({ type: "resuming", runId: run.runId, pipeline: pipeline.id });
-      } else {
-        const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
-        run = await k.createManualRun(store, pipeline.id, "manual", date, interval, params, options);
-      }
+      const fresh = request.new || request.from || !cache;
+      const resumed = fresh ? undefined : await this.#resumeMatching(store, op, pipeline, params, request.date === undefined ? undefined : date, onCreated);
+      if (resumed) return await resumed.done;
+      const interval = pipeline.timetable ? pipeline.timetable.manualInterval(date) : { start: date, end: date };
+      const run = await k.createManualRun(store, pipeline.id, "manual", date, interval, params, options);
       onCreated(run.runId);
       return await this.#execute(op, pipeline, run);
     });
+  }
+
+  /**
+   * Resumes the interrupted manual run with these params (and date, if given), or one a killed `cellar run`
+   * created and never started (queued when the store was opened: this process may be about to start one it
+   * made). Each is claimed in the store first, which one caller wins, another process included; the loser
+   * looks on. A run this facade already resumes is joined: its result is this call's. Undefined: none, start anew.
+   */
+  #resumeMatching(
+    store: Store,
+    op: Operation,
+    pipeline: Pipeline,
+    params: Record<string, ParamValue>,
+    date: Date | undefined,
+    onCreated: (runId: number) => void,
+  ): Promise<{ done: Promise<RunResult> } | undefined> {
+    const take = this.#taking.then(async () => {
+      const k = await loadEngine();
+      const states = [...RESUMABLE_RUN_STATES, RunState.Queued, RunState.Running];
+      const candidates = (await k.listRuns(store, pipeline.id, { states, kinds: ["manual"] }))
+        .filter((r) => r.state !== RunState.Queued || this.#queuedAtOpen.has(r.runId))
+        .filter((r) => r.state !== RunState.Running || this.#resuming.has(r.runId))
+        .filter((r) => JSON.stringify(r.params) === JSON.stringify(params) && (date === undefined || +r.logicalDate === +date));
+      for (const run of candidates) {
+        const joined = this.#resuming.get(run.runId);
+        if (joined) return (onCreated(run.runId), { done: joined });
+        if (!(await k.claimRun(store, run.runId))) continue;
+        this.#emit({ type: "resuming", runId: run.runId, pipeline: pipeline.id, state: run.state });
+        onCreated(run.runId);
+        const done = this.#execute(op, pipeline, run);
+        this.#resuming.set(run.runId, done);
+        done.finally(() => this.#resuming.delete(run.runId)).catch(() => {});
+        return { done };
+      }
+      return undefined;
+    });
+    this.#taking = take.catch(() => {});
+    return take;
   }
 
   /**

@@ -275,7 +275,7 @@ export default pipeline({ id: "flaky" })
     cellar.on((e) => e.type === "resuming" && resuming.push(e));
     const again = await cellar.run(p, { date: DATE });
     expect(again).toMatchObject({ runId: first.runId, state: RunState.Success });
-    expect(resuming).toEqual([{ type: "resuming", runId: first.runId, pipeline: "slow" }]);
+    expect(resuming).toEqual([{ type: "resuming", runId: first.runId, pipeline: "slow", state: RunState.Interrupted }]);
     expect(executed).toEqual(["first", "second", "second"]);
     const fresh = await cellar.run(p, { date: DATE, new: true });
     expect(fresh.runId).not.toBe(first.runId);

@@ -79,8 +79,8 @@ const EVENT_DATA = {
     /** A failed try's own error line, which the cell event that follows also carries. */
     failure: z.boolean().optional(),
   }).openapi("LogEvent", { description: "A log line, a failed try's error line included (failure: true)" }),
-  resuming: z.object({ type: z.literal("resuming"), runId: Id, pipeline: z.string() }).openapi("ResumingEvent", {
-    description: "A trigger found an interrupted run with the same params and resumes it",
+  resuming: z.object({ type: z.literal("resuming"), runId: Id, pipeline: z.string(), state: z.enum(RUN_STATES) }).openapi("ResumingEvent", {
+    description: "A trigger found a run with the same params and resumes it; state: what it was (interrupted, or queued and never started)",
   }),
   backfill: z.object({ type: z.literal("backfill"), pipeline: z.string(), intervals: Id, notEnded: Id }).openapi("BackfillEvent", {
     description: "A backfill planned its range",
