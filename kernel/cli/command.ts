@@ -81,7 +81,12 @@ function isRunEvent(event: CellarEvent): event is RunEvent {
 export function printNotice(event: CellarEvent): void {
   switch (event.type) {
     case "resuming":
-      return runtime.writeErr(`resuming run ${event.runId} (interrupted); pass --new for a fresh run\n`);
+      // A queued run was created by a `cellar run` that ended before starting it: nothing of it ran to resume.
+      return runtime.writeErr(
+        event.state === RunState.Queued
+          ? `starting run ${event.runId} (queued, never started: the process that created it ended first); pass --new for a fresh run\n`
+          : `resuming run ${event.runId} (interrupted); pass --new for a fresh run\n`,
+      );
     case "backfill":
       if (event.notEnded > 0) {
         runtime.writeErr(`backfill ${event.pipeline}: ${event.notEnded} interval(s) in the range have not ended yet and are left to the scheduler\n`);

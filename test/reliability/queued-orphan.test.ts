@@ -39,7 +39,8 @@ describe("a kill right after cellar run created its run", () => {
 
     const again = await cli(args);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toContain("resuming run 1");
+    expect(again.stderr).toContain("starting run 1 (queued, never started");
+    expect(again.stderr).not.toContain("resuming");
     expect(await checkInvariants(db)).toEqual([]);
     expect(await tableHashes(db)).toEqual(expected);
   });
