@@ -1,8 +1,12 @@
 /**
  * One load of bench/server-load.bench.ts on a running `cellar serve`, for its `seconds`: the API clients and
- * the driver of load-clients.ts, the SSE clients of load-sse.ts. After the load it lets every triggered run
- * end, then judges them: a run that did not succeed and was not cancelled is an error, as is a run whose end
- * an SSE client open since before its trigger never received. Returns every figure, errors by kind.
+ * the driver of load-clients.ts, the SSE clients of load-sse.ts. The driver can be bound to what the server
+ * gets through (`maxActive`: no trigger while that many runs have not ended), so that runs do not pile up
+ * faster than two CPU workers run them; the trigger rate it reached is a figure. After the load it lets every
+ * triggered run end (the drain, timed), and can then go on sampling with no load at all (`settleMs`), so that
+ * memory held by a backlog can be told from memory that stays. Then it judges the runs: a run that did not
+ * succeed and was not cancelled is an error, as is a run whose end an SSE client open since before its
+ * trigger never received. Returns every figure, errors by kind.
  *
  * @example
  * ```ts
@@ -28,12 +32,19 @@ export interface LoadOptions {
   triggerEveryMs?: number;
   /** This share of the runs is cancelled, at a random moment of its first 2.5 s. */
   cancelShare?: number;
-  /** Called every `tickEveryMs` while the load runs (the bench samples the server's memory, kills workers). */
-  onTick?: (elapsedMs: number) => void | Promise<void>;
+  /** No trigger while this many triggered runs have not ended (0 or absent: trigger on the clock alone). */
+  maxActive?: number;
+  /** Called every `tickEveryMs` from the load's start until the settle ends (the bench samples the server's memory, kills workers). */
+  onTick?: (elapsedMs: number, stage: Stage) => void | Promise<void>;
   tickEveryMs?: number;
   /** How long the runs may take to end once the load stops. */
   drainMs?: number;
+  /** After the drain, how long to go on ticking with every client stopped. */
+  settleMs?: number;
 }
+
+/** What the server is doing at a tick: under load, finishing the runs left when the load stopped, or idle after them. */
+export type Stage = "load" | "drain" | "settle";
 
 export interface Summary {
   count: number;
@@ -60,20 +71,33 @@ async function until(check: () => Promise<boolean>, ms: number): Promise<boolean
   return true;
 }
 
-/** Triggers a run every `everyMs` (cancelling `share` of them a moment later) and, beside it, polls states, until `stopped`. */
-async function drive(driver: Driver, stopped: () => boolean, everyMs: number, share: number): Promise<void> {
+/**
+ * Triggers a run every `everyMs` (cancelling `share` of them a moment later) and, beside it, polls states,
+ * until `stopped`. With `maxActive`, a trigger whose time has come waits while that many runs have not ended
+ * (as the last poll knows them); returns how many of the clock's triggers it held back.
+ */
+async function drive(driver: Driver, stopped: () => boolean, everyMs: number, share: number, maxActive: number): Promise<number> {
   const cancels: Promise<void>[] = [];
   const polling = (async () => {
     while (!stopped()) await Promise.all([driver.poll(), sleep(1_000)]);
   })();
-  let next = Date.now();
+  const active = () => driver.runs.length - driver.ended().length;
+  let held = 0;
+  let due = Date.now();
   while (!stopped()) {
-    next += everyMs;
+    await sleep(Math.max(0, due - Date.now()));
+    const waitFrom = Date.now();
+    while (maxActive > 0 && !stopped() && active() >= maxActive) await sleep(250);
+    if (stopped()) break;
+    // The clock's triggers that fell while the bound held are skipped, not fired in a burst afterwards.
+    const waited = Date.now() - waitFrom;
+    held += Math.floor(waited / everyMs);
+    due = (waited >= 250 ? Date.now() : due) + everyMs;
     const run = await driver.trigger();
     if (run && Math.random() < share) cancels.push(sleep(300 + Math.random() * 2_200).then(() => driver.cancel(run)));
-    await sleep(Math.max(0, next - Date.now()));
   }
   await Promise.all([...cancels, polling]);
+  return held;
 }
 
 export async function runLoad(o: LoadOptions) {
@@ -86,32 +110,47 @@ export async function runLoad(o: LoadOptions) {
     throw new Error(`the first run did not succeed: ${JSON.stringify(first)} ${JSON.stringify(Object.fromEntries(tally.errors))}`);
   }
   let stopped = false;
-  let loadStopped = false;
+  let stage: Stage | undefined = "load";
   const sse = Array.from({ length: o.sseClients }, (_, i) => new SseClient(o.url, o.token, tally, i));
   const sseDone = sse.map((c) => c.run());
   const api = Array.from({ length: o.apiClients }, () => apiClient(http, driver, () => stopped, o.thinkMs ?? 1_000));
   const t0 = Date.now();
   const ticks = (async () => {
-    while (!loadStopped) {
-      await o.onTick?.(Date.now() - t0);
+    while (stage) {
+      await o.onTick?.(Date.now() - t0, stage);
       await sleep(o.tickEveryMs ?? 10_000);
     }
   })();
-  const driving = drive(driver, () => Date.now() - t0 >= o.seconds * 1000, o.triggerEveryMs ?? 1_500, o.cancelShare ?? 0.25);
-  await driving;
+  const everyMs = o.triggerEveryMs ?? 1_500;
+  const held = await drive(driver, () => Date.now() - t0 >= o.seconds * 1000, everyMs, o.cancelShare ?? 0.25, o.maxActive ?? 0);
   const loadMs = Date.now() - t0;
+  const backlog = driver.runs.length - driver.ended().length;
+  stage = "drain";
   // The clients go on while the last runs end, and a moment after, for the SSE clients to hear of it.
   const drained = await until(async () => (await driver.poll(), driver.ended().length === driver.runs.length), o.drainMs ?? 120_000);
+  const drainMs = Date.now() - t0 - loadMs;
   await sleep(2_000);
   stopped = true;
-  loadStopped = true;
   for (const c of sse) c.stop();
-  await Promise.all([...api, ...sseDone, ticks]);
+  await Promise.all([...api, ...sseDone]);
+  stage = "settle";
+  await sleep(o.settleMs ?? 0);
+  stage = undefined;
+  await ticks;
   http.close();
   if (!drained) for (const r of driver.runs.filter((r) => !driver.ended().includes(r))) tally.error("run did not end", `run ${r.id}: ${r.state}`);
   await judgeRuns(http, driver.runs);
   judgeStreams(tally, sse, driver.runs);
-  return figures(tally, driver.runs, sse, o, loadMs);
+  const trigger = {
+    every_ms: everyMs,
+    max_active: o.maxActive ?? 0,
+    held_back: held,
+    // Runs triggered during the load (the first, before it, not counted), per minute.
+    achieved_per_minute: Math.round(((driver.runs.length - 1) / (loadMs / 60_000)) * 10) / 10,
+    backlog_at_load_end: backlog,
+    drain_ms: drained ? drainMs : null,
+  };
+  return { ...figures(tally, driver.runs, sse, o, loadMs), trigger };
 }
 
 /** A run that did not succeed is an error unless its cancel was accepted. */

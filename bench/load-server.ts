@@ -15,7 +15,7 @@
  * ```
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -65,6 +65,8 @@ export interface LoadServerOptions {
   remote: boolean;
   /** Node: the server writes a CPU profile (--cpu-prof) into this directory as it stops. */
   profileDir?: string;
+  /** Node: the server writes a heap snapshot into this directory on SIGUSR2 (heapSnapshot()). */
+  heapDir?: string;
 }
 
 export interface LoadServer {
@@ -79,14 +81,37 @@ export interface LoadServer {
   chunkCounters(): Promise<Record<string, number>>;
   /** A `cellar worker` child process; resolves once it has joined. */
   startWorker(name: string): Promise<ChildProcess>;
+  /**
+   * Node with `heapDir`: a heap snapshot of the server, its path once written. V8 collects all garbage
+   * first, so memory() right after it reads the heap that is really held.
+   */
+  heapSnapshot(): Promise<string>;
   /** What the server wrote on stderr (its load errors, its warnings). */
   stderr(): string;
   close(): Promise<void>;
 }
 
-function cliCommand(runtime: LoadServerOptions["runtime"], args: string[], profileDir?: string): [string, string[]] {
+function cliCommand(runtime: LoadServerOptions["runtime"], args: string[], o: Pick<LoadServerOptions, "profileDir" | "heapDir"> = {}): [string, string[]] {
   if (runtime === "deno") return [join(ROOT, "node_modules/deno/deno"), ["run", "-A", CLI, ...args]];
-  return [process.execPath, [...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []), "--import", TSX, CLI, ...args]];
+  const profile = o.profileDir ? ["--cpu-prof", "--cpu-prof-dir", o.profileDir] : [];
+  const heap = o.heapDir ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${o.heapDir}`] : [];
+  return [process.execPath, [...profile, ...heap, "--import", TSX, CLI, ...args]];
+}
+
+/** Signals `child` for a heap snapshot and resolves with the new file's path once its size has stopped growing. */
+async function snapshotOf(child: ChildProcess, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  child.kill("SIGUSR2");
+  let last = -1;
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const file = readdirSync(dir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
+    if (!file) continue;
+    const size = statSync(join(dir, file)).size;
+    if (size > 0 && size === last) return join(dir, file);
+    last = size;
+  }
+  throw new Error(`no heap snapshot in ${dir} after 600 s`);
 }
 
 /** Resolves with the first match of `pattern` in the child's stdout; rejects if it exits first or after `ms`. */
@@ -118,7 +143,7 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
   mkdirSync(pipelines);
   writeFileSync(join(pipelines, `${LOAD_PIPELINE}.ts`), pipelineSource(options.remote ? "remote" : "local"));
   const args = ["--db", join(dir, "cellar.duckdb"), "serve", "--port", "0", "--token", LOAD_TOKEN, "--pipelines", pipelines];
-  const [command, argv] = cliCommand(options.runtime, options.remote ? [...args, "--nats-local"] : args, options.profileDir);
+  const [command, argv] = cliCommand(options.runtime, options.remote ? [...args, "--nats-local"] : args, options);
   const child = spawn(command, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, XDG_RUNTIME_DIR: "/tmp/xdg" } });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -135,6 +160,7 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
     pid: child.pid!,
     dir,
     stderr: () => stderr,
+    heapSnapshot: () => (options.heapDir ? snapshotOf(child, options.heapDir) : Promise.reject(new Error("no heapDir given"))),
     async chunkCounters() {
       const text = await metricsText();
       const sum = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);

@@ -1,12 +1,20 @@
 // The server under load: 200 API clients and 100 SSE clients on a real `cellar serve` child process for 10
 // minutes while runs are triggered (one every 1.5 s, each 2–3 s of ctx.map chunks) and a quarter of them
-// cancelled; then (--remote, or --both) the same with `--nats-local` (a real nats-server), the map's chunks
+// cancelled. The trigger waits while --max-active runs (4) have not ended, so that the load is what the
+// server gets through rather than a backlog that grows for the whole phase (two CPU workers finish fewer runs
+// than one per 1.5 s under this load); `--max-active 0` triggers on the clock alone. After the load, the runs
+// left are drained (timed) and the server is sampled for --settle-minutes (2) with no client at all, so that
+// memory a backlog held can be told from memory that stays. Then (--remote, or --both) the same with `--nats-local` (a real nats-server), the map's chunks
 // on two `cellar worker` processes, one of them killed with SIGKILL every 60 s and started again. Prints one
 // JSON object per phase, and its memory plot on stderr. Exits 1 if any phase had an error. Node drives the
 // load; the server runs under Node, or Deno with --runtime deno.
 //
 //   npx tsx bench/server-load.bench.ts [--minutes 10] [--api 200] [--sse 100] [--runtime node|deno] [--think-ms 1000]
-//                                      [--remote | --both] [--profile <dir>]
+//                                      [--max-active 4] [--settle-minutes 2] [--heap <dir>] [--remote | --both] [--profile <dir>]
+//
+// --heap (Node): a heap snapshot of the server before the load and one after the settle, into <dir>; V8
+// collects all garbage before each, so the two heaps compare what is really held, and the groups of
+// objects that grew most are listed (bench/load-heap.ts).
 //
 // Errors (listed by kind, with examples): any non-2xx answer but a cancel's 409 (the run had ended, or was
 // not executing yet); a refused or broken connection (a keep-alive race on a reused socket is retried once
@@ -17,7 +25,8 @@
 import asciichart from "asciichart";
 import type { ChildProcess } from "node:child_process";
 import { LOAD_TOKEN, type LoadServer, startLoadServer } from "./load-server.ts";
-import { runLoad } from "./load-run.ts";
+import { heapGrowth } from "./load-heap.ts";
+import { runLoad, type Stage } from "./load-run.ts";
 import { arg } from "./server-store.ts";
 
 const MINUTES = Number(arg("minutes") ?? 10);
@@ -26,6 +35,9 @@ const SSE = Number(arg("sse") ?? 100);
 const RUNTIME = (arg("runtime") ?? "node") as "node" | "deno";
 /** Each API client's mean pause between requests: 200 clients at 1 s offer ~200 requests a second. */
 const THINK_MS = Number(arg("think-ms") ?? 1_000);
+const MAX_ACTIVE = Number(arg("max-active") ?? 4);
+const SETTLE_MINUTES = Number(arg("settle-minutes") ?? 2);
+const HEAP_DIR = RUNTIME === "node" ? arg("heap") : undefined;
 const PHASES = process.argv.includes("--both") ? [false, true] : [process.argv.includes("--remote")];
 const SAMPLE_MS = 10_000;
 const KILL_EVERY_MS = 60_000;
@@ -33,6 +45,7 @@ const WARMUP_S = Math.min(60, MINUTES * 12);
 
 interface Sample {
   t_s: number;
+  stage: Stage;
   rss_mb: number;
   heap_mb: number;
   external_mb: number;
@@ -76,10 +89,28 @@ function workerKiller(server: LoadServer, workers: ChildProcess[]) {
   };
 }
 
+/** With --heap: the heap after a full collection before the load, and after the settle, and what grew. */
+function heapCheck(server: LoadServer) {
+  let before: { file: string; heap_mb: number } | undefined;
+  const snap = async () => ({ file: await server.heapSnapshot(), heap_mb: Math.round((await server.memory()).heap / 2 ** 20 * 10) / 10 });
+  return {
+    async before() {
+      if (HEAP_DIR) before = await snap();
+    },
+    async after() {
+      if (!HEAP_DIR || !before) return undefined;
+      const after = await snap();
+      return { before_load: before, after_settle: after, grew_most: heapGrowth(before.file, after.file) };
+    },
+  };
+}
+
 async function phase(remote: boolean) {
   const profileDir = arg("profile");
-  const server = await startLoadServer({ runtime: RUNTIME, remote, ...(profileDir ? { profileDir } : {}) });
+  const server = await startLoadServer({ runtime: RUNTIME, remote, ...(profileDir ? { profileDir } : {}), ...(HEAP_DIR ? { heapDir: HEAP_DIR } : {}) });
   try {
+    const heap = heapCheck(server);
+    await heap.before();
     const workers = remote ? await Promise.all([server.startWorker("load-w0-0"), server.startWorker("load-w1-0")]) : [];
     const killer = workerKiller(server, workers);
     const samples: Sample[] = [];
@@ -91,20 +122,24 @@ async function phase(remote: boolean) {
       seconds: MINUTES * 60,
       thinkMs: THINK_MS,
       tickEveryMs: SAMPLE_MS,
-      onTick: async (elapsedMs) => {
+      maxActive: MAX_ACTIVE,
+      drainMs: 30 * 60_000,
+      settleMs: SETTLE_MINUTES * 60_000,
+      onTick: async (elapsedMs, stage) => {
         const { rss, heap, external } = await server.memory();
         const mb = (bytes: number) => Math.round(bytes / 2 ** 20 * 10) / 10;
-        samples.push({ t_s: Math.round(elapsedMs / 1000), rss_mb: mb(rss), heap_mb: mb(heap), external_mb: mb(external), store_mb: mb(server.storeBytes()) });
-        if (remote) killer.tick(elapsedMs);
+        samples.push({ t_s: Math.round(elapsedMs / 1000), stage, rss_mb: mb(rss), heap_mb: mb(heap), external_mb: mb(external), store_mb: mb(server.storeBytes()) });
+        if (remote && stage === "load") killer.tick(elapsedMs);
       },
     });
     const kills = await killer.done();
+    const heapAfterGc = await heap.after();
     const chunks = await server.chunkCounters();
     if (kills.restart_failures.length > 0) {
       result.errors["worker restart failed"] = { count: kills.restart_failures.length, examples: kills.restart_failures.slice(0, 3) };
       result.error_count += kills.restart_failures.length;
     }
-    const steady = samples.filter((s) => s.t_s >= WARMUP_S);
+    const steady = samples.filter((s) => s.t_s >= WARMUP_S && s.stage === "load");
     const plots = [...plot("server RSS, MB", samples.map((s) => s.rss_mb)), ...plot("server V8 heap used, MB", samples.map((s) => s.heap_mb))];
     const healthz = result.latency_by_route.healthz_reference?.p99_ms ?? 0;
     return {
@@ -126,7 +161,13 @@ async function phase(remote: boolean) {
         external_slope_mb_per_min: slope(steady, (s) => s.external_mb),
         // The store grows with every run (its logs, outputs); DuckDB keeps its blocks in memory as it reads them.
         store_file_slope_mb_per_min: slope(steady, (s) => s.store_mb),
+        // The last sample of each stage: what the load left, what the drain left, what stays once idle.
+        at_end_of: Object.fromEntries((["load", "drain", "settle"] as const).map((stage) => {
+          const last = samples.filter((s) => s.stage === stage).at(-1);
+          return [stage, last ? { t_s: last.t_s, rss_mb: last.rss_mb, heap_mb: last.heap_mb } : null];
+        })),
         plot: plots,
+        ...(heapAfterGc ? { heap_after_full_gc: heapAfterGc } : {}),
       },
       server_stderr_tail: server.stderr().split("\n").slice(-10).filter(Boolean),
     };
