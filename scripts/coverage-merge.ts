@@ -2,8 +2,14 @@
 // - the test workers: Vitest's v8 provider (<dir>/workers/coverage-final.json), statements and branches;
 // - the child processes the tests start (the CLI, cellar serve, workers, the processes the crash tests kill):
 //   their raw V8 coverage (<dir>/raw, from NODE_V8_COVERAGE) mapped to the sources by c8.
-// The two converters cut statements and branches differently, so those figures are given per half; what both
-// agree on is the source line, so the headline is the lines reached by any process (the union), per folder.
+// The two converters cut the source differently. Vitest's reads the syntax: a line is executable where a
+// statement starts. c8's (v8-to-istanbul) makes every physical line of a function a line, comments,
+// continuation lines and closing braces too, each with the count of the V8 block around it; so its lines of
+// a function no child called (a refusal the test worker itself hit) were executable and unreached, and the
+// union under-reported the workers' half. The merge therefore takes the executable lines and statements from
+// Vitest's map (which holds every included file, loaded or not) and asks c8 only whether a child process ran
+// that line: a statement counts as reached when either half ran the line it starts on. Branches are given per
+// half: V8's blocks and the syntax's arms do not line up.
 // The workers also wrote raw files; Vitest loads the sources through its module runner, whose offsets c8
 // cannot map, and its provider has counted them already, so those files are set aside.
 // Writes the summaries to stdout, <dir>/lines.json (per file: executable lines, reached, the lines never
@@ -47,18 +53,38 @@ function summarize(name: string, map: CoverageMap, out: string): void {
   reports.create("html").execute(libReport.createContext({ dir: out, coverageMap: map }));
 }
 
-/** Per file: the lines either half calls executable, and those any process ran. */
-function unionLines(maps: CoverageMap[]): Map<string, { lines: Set<number>; reached: Set<number> }> {
-  const files = new Map<string, { lines: Set<number>; reached: Set<number> }>();
-  for (const map of maps) {
-    for (const file of map.files()) {
-      const entry = files.get(file) ?? { lines: new Set(), reached: new Set() };
-      for (const [line, hits] of Object.entries(map.fileCoverageFor(file).getLineCoverage())) {
-        entry.lines.add(Number(line));
-        if (hits > 0) entry.reached.add(Number(line));
-      }
-      files.set(file, entry);
+interface FileLines {
+  lines: Set<number>;
+  reached: Set<number>;
+  statements: number;
+  statementsReached: number;
+}
+
+/**
+ * Per file: the executable lines and statements of Vitest's map, reached when either half ran them (see the
+ * top). A file only c8 knows (outside Vitest's include) keeps c8's lines.
+ */
+function mergeLines(workers: CoverageMap, children: CoverageMap): Map<string, FileLines> {
+  const files = new Map<string, FileLines>();
+  const ran = (file: string) => (children.files().includes(file) ? children.fileCoverageFor(file).getLineCoverage() : {});
+  for (const file of workers.files()) {
+    const child = ran(file);
+    const cov = workers.fileCoverageFor(file);
+    const entry: FileLines = { lines: new Set(), reached: new Set(), statements: 0, statementsReached: 0 };
+    for (const [line, hits] of Object.entries(cov.getLineCoverage())) {
+      entry.lines.add(Number(line));
+      if (hits > 0 || (child[Number(line)] ?? 0) > 0) entry.reached.add(Number(line));
     }
+    for (const [id, loc] of Object.entries(cov.statementMap)) {
+      entry.statements++;
+      if (cov.s[id] > 0 || (child[loc.start.line] ?? 0) > 0) entry.statementsReached++;
+    }
+    files.set(file, entry);
+  }
+  for (const file of children.files().filter((f) => !files.has(f))) {
+    const lines = Object.entries(children.fileCoverageFor(file).getLineCoverage());
+    const reached = lines.filter(([, hits]) => hits > 0).map(([line]) => Number(line));
+    files.set(file, { lines: new Set(lines.map(([line]) => Number(line))), reached: new Set(reached), statements: 0, statementsReached: 0 });
   }
   return files;
 }
@@ -84,17 +110,25 @@ const spawned = load(join(childDir, "coverage-final.json"));
 summarize("test workers (vitest v8)", workers, join(dir, "workers"));
 summarize(`child processes (${children}, c8)`, spawned, childDir);
 
-const union = unionLines([workers, spawned]);
+const merged = mergeLines(workers, spawned);
 const perFile: Record<string, { lines: number; reached: number; never: string }> = {};
-const folders = new Map<string, { lines: number; reached: number }>();
-for (const [file, { lines, reached }] of [...union].sort(([a], [b]) => a.localeCompare(b))) {
+const folders = new Map<string, { lines: number; reached: number; statements: number; statementsReached: number }>();
+for (const [file, f] of [...merged].sort(([a], [b]) => a.localeCompare(b))) {
   const name = relative(ROOT, file);
-  const never = [...lines].filter((l) => !reached.has(l)).sort((a, b) => a - b);
-  perFile[name] = { lines: lines.size, reached: reached.size, never: ranges(never) };
+  const never = [...f.lines].filter((l) => !f.reached.has(l)).sort((a, b) => a - b);
+  perFile[name] = { lines: f.lines.size, reached: f.reached.size, never: ranges(never) };
   const folder = name.split("/")[0];
-  const f = folders.get(folder) ?? { lines: 0, reached: 0 };
-  folders.set(folder, { lines: f.lines + lines.size, reached: f.reached + reached.size });
-  if (listed.some((prefix) => name.startsWith(prefix))) console.log(`  ${name}: ${reached.size}/${lines.size} lines; never reached: ${perFile[name].never || "none"}`);
+  const sum = folders.get(folder) ?? { lines: 0, reached: 0, statements: 0, statementsReached: 0 };
+  folders.set(folder, {
+    lines: sum.lines + f.lines.size,
+    reached: sum.reached + f.reached.size,
+    statements: sum.statements + f.statements,
+    statementsReached: sum.statementsReached + f.statementsReached,
+  });
+  if (listed.some((prefix) => name.startsWith(prefix))) console.log(`  ${name}: ${f.reached.size}/${f.lines.size} lines; never reached: ${perFile[name].never || "none"}`);
 }
-for (const [folder, f] of folders) console.log(`lines reached by any process, ${folder}/: ${(100 * f.reached / f.lines).toFixed(2)}% (${f.reached}/${f.lines})`);
+const pct = (n: number, of: number) => `${(100 * n / of).toFixed(2)}% (${n}/${of})`;
+for (const [folder, f] of folders) {
+  console.log(`reached by any process, ${folder}/: lines ${pct(f.reached, f.lines)}, statements ${pct(f.statementsReached, f.statements)}`);
+}
 writeFileSync(join(dir, "lines.json"), JSON.stringify(perFile, null, 1));

@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 out=${COVERAGE_DIR:-coverage}
 rm -rf "$out"
 mkdir -p "$out/raw"
-NODE_V8_COVERAGE="$PWD/$out/raw" npx vitest run --coverage.enabled --coverage.provider=v8 \
+# Absolute, whether COVERAGE_DIR is given relative or absolute: the child processes run in other directories.
+out=$(cd "$out" && pwd)
+NODE_V8_COVERAGE="$out/raw" npx vitest run --coverage.enabled --coverage.provider=v8 \
   --coverage.include='kernel/**' --coverage.include='cells/**' --coverage.reporter=json \
   --coverage.reportsDirectory="$out/workers" --coverage.reportOnFailure \
   --testTimeout="${COVERAGE_TEST_TIMEOUT_MS:-240000}" "$@"
