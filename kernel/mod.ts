@@ -10,7 +10,7 @@
  *   .cell("shout", { retries: 2, retryDelay: "30s" }, (_ctx, text: string) => text.toUpperCase());
  * ```
  */
-export { pipeline } from "./pipeline.ts";
+export { parseDate, pipeline } from "./pipeline.ts";
 export { REPROCESS, type Reprocess } from "./backfill-plan.ts";
 export { Cellar, loadPipelineFile, openCellar } from "./cellar.ts";
 export type { BackfillPlanned, BackfillRange, BackfillResult, CellarEvent, CellarOptions, CellResult, PipelineRef, RunRequest, SearchHit } from "./cellar.ts";

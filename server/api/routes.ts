@@ -20,6 +20,7 @@ import { HTTPException } from "hono/http-exception";
 import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { cellPreviews } from "../preview/cell-previews.ts";
+import { activeRunOf } from "./active-run.ts";
 import { cliRoutes } from "./cli-routes.ts";
 import { evalRoute } from "./eval-route.ts";
 import { describeEvents } from "./event-schemas.ts";
@@ -147,14 +148,16 @@ function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
 
 function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
   // Triggers of one pipeline, logical date, params and start cell that arrive while such a run is starting or
-  // going on answer with that run: a double click, or two clients, make one run.
+  // going on answer with that run: a double click, or two clients, make one run. Memory holds the runs this
+  // server starts; the store (active-run.ts) those it no longer remembers, across a restart.
   const inFlight = new Map<string, Promise<number>>();
-  const once = (key: string | undefined, start: () => Promise<{ runId: number; done: Promise<unknown> }>): Promise<number> => {
+  type Started = { runId: number; done?: Promise<unknown> };
+  const once = (key: string | undefined, start: () => Promise<Started>): Promise<number> => {
     const going = key === undefined ? undefined : inFlight.get(key);
     if (going) return going;
     const runId = start().then((s) => {
-      // The run's end is recorded in the store; nobody awaits it here.
-      void s.done.catch(() => {}).finally(() => key !== undefined && inFlight.delete(key));
+      // The run's end is recorded in the store; nobody awaits it here. A run found in the store is looked up again.
+      void (s.done ?? Promise.resolve()).catch(() => {}).finally(() => key !== undefined && inFlight.delete(key));
       return s.runId;
     });
     if (key !== undefined) {
@@ -176,7 +179,10 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
       if (!pipeline) return c.json(noSuchPipeline(id), 404);
       const body = (await bodyOf(c, S.TriggerBody)) as z.infer<typeof S.TriggerBody>;
       const key = body.date === undefined ? undefined : JSON.stringify([id, "run", body.date, body.params ?? {}, body.from ?? null]);
-      const runId = await once(key, () => deps.cellar.start(pipeline, body as Parameters<ServerDeps["cellar"]["start"]>[1]));
+      const runId = await once(key, async () => {
+        const active = await activeRunOf(deps.cellar, pipeline, { kind: "manual", date: body.date!, params: body.params, from: body.from });
+        return active !== undefined ? { runId: active } : await deps.cellar.start(pipeline, body as Parameters<ServerDeps["cellar"]["start"]>[1]);
+      });
       return c.json(S.Accepted.parse({ id: runId }), 202);
     },
   );
@@ -198,7 +204,10 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
       if (!pipeline.cells.some((def) => def.name === cell)) return c.json({ error: `pipeline ${id}: no cell ${cell}` }, 404);
       const body = (await bodyOf(c, S.CellTriggerBody)) as z.infer<typeof S.CellTriggerBody>;
       const key = body.date === undefined ? undefined : JSON.stringify([id, "cell", cell, body.date, body.params ?? {}]);
-      const runId = await once(key, () => deps.cellar.startCell(pipeline, cell, body as Parameters<ServerDeps["cellar"]["startCell"]>[2]));
+      const runId = await once(key, async () => {
+        const active = await activeRunOf(deps.cellar, pipeline, { kind: "cell", date: body.date!, params: body.params, cell });
+        return active !== undefined ? { runId: active } : await deps.cellar.startCell(pipeline, cell, body as Parameters<ServerDeps["cellar"]["startCell"]>[2]);
+      });
       return c.json(S.Accepted.parse({ id: runId }), 202);
     },
   );
