@@ -22,6 +22,7 @@ import { join, relative, resolve } from "node:path";
 import libCoverage, { type CoverageMap } from "istanbul-lib-coverage";
 import libReport from "istanbul-lib-report";
 import reports from "istanbul-reports";
+import { mergeLines, ranges } from "./coverage-lines.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const dir = resolve(process.argv[2] ?? "coverage");
@@ -51,54 +52,6 @@ function summarize(name: string, map: CoverageMap, out: string): void {
   const s = map.getCoverageSummary();
   console.log(`${name}: statements ${s.statements.pct}% (${s.statements.covered}/${s.statements.total}), branches ${s.branches.pct}% (${s.branches.covered}/${s.branches.total})`);
   reports.create("html").execute(libReport.createContext({ dir: out, coverageMap: map }));
-}
-
-interface FileLines {
-  lines: Set<number>;
-  reached: Set<number>;
-  statements: number;
-  statementsReached: number;
-}
-
-/**
- * Per file: the executable lines and statements of Vitest's map, reached when either half ran them (see the
- * top). A file only c8 knows (outside Vitest's include) keeps c8's lines.
- */
-function mergeLines(workers: CoverageMap, children: CoverageMap): Map<string, FileLines> {
-  const files = new Map<string, FileLines>();
-  const ran = (file: string) => (children.files().includes(file) ? children.fileCoverageFor(file).getLineCoverage() : {});
-  for (const file of workers.files()) {
-    const child = ran(file);
-    const cov = workers.fileCoverageFor(file);
-    const entry: FileLines = { lines: new Set(), reached: new Set(), statements: 0, statementsReached: 0 };
-    for (const [line, hits] of Object.entries(cov.getLineCoverage())) {
-      entry.lines.add(Number(line));
-      if (hits > 0 || (child[Number(line)] ?? 0) > 0) entry.reached.add(Number(line));
-    }
-    for (const [id, loc] of Object.entries(cov.statementMap)) {
-      entry.statements++;
-      if (cov.s[id] > 0 || (child[loc.start.line] ?? 0) > 0) entry.statementsReached++;
-    }
-    files.set(file, entry);
-  }
-  for (const file of children.files().filter((f) => !files.has(f))) {
-    const lines = Object.entries(children.fileCoverageFor(file).getLineCoverage());
-    const reached = lines.filter(([, hits]) => hits > 0).map(([line]) => Number(line));
-    files.set(file, { lines: new Set(lines.map(([line]) => Number(line))), reached: new Set(reached), statements: 0, statementsReached: 0 });
-  }
-  return files;
-}
-
-/** "12-14, 20" for the lines given. */
-function ranges(lines: number[]): string {
-  const out: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    let j = i;
-    while (j + 1 < lines.length && lines[j + 1] === lines[j] + 1) j++;
-    out.push(i === j ? `${lines[i]}` : `${lines[i]}-${lines[j]}`);
-    i = j;
-  }
-  return out.join(", ");
 }
 
 const raw = join(dir, "raw");
