@@ -1,6 +1,7 @@
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
 import { CellarError, isCellarError } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
+import { damagedHeader } from "./damaged-header.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import { GroupWriter } from "./group-commit.ts";
 
@@ -88,7 +89,7 @@ export class Store {
         ...memory,
       });
     } catch (err) {
-      throw openError(path, err);
+      throw await openError(path, err);
     }
     try {
       const conn = await instance.connect();
@@ -97,7 +98,7 @@ export class Store {
           // A new file in the storage format whose WAL names the checkpoint it follows (see NEW_FILE_STORAGE).
           await conn.run(`ATTACH '${path.replaceAll("'", "''")}' AS "${STORE_CATALOG}"${created ? ` (STORAGE_VERSION '${NEW_FILE_STORAGE}')` : ""}`);
         } catch (err) {
-          throw openError(path, err);
+          throw await openError(path, err);
         }
         // The in-memory default catalog goes: a connection that forgot its USE fails instead of writing there.
         await conn.run(USE_STORE);
@@ -115,7 +116,7 @@ export class Store {
       // Refused (not a Cellar store, a newer schema): release the file, or this process keeps it locked.
       instance.closeSync();
       // Damage can surface past ATTACH too (a catalog block read by the migration check): the same one line.
-      throw isCellarError(err) ? err : openError(path, err);
+      throw isCellarError(err) ? err : await openError(path, err);
     }
   }
 
@@ -215,7 +216,7 @@ async function migrate(path: string, conn: DuckDBConnection): Promise<void> {
   }
 }
 
-function openError(path: string, err: unknown): Error {
+async function openError(path: string, err: unknown): Promise<Error> {
   const message = err instanceof Error ? err.message : String(err);
   const holder = /Conflicting lock is held in (.+?) \(PID (\d+)\)/.exec(message);
   if (holder) {
@@ -227,6 +228,8 @@ function openError(path: string, err: unknown): Error {
     return new CellarError(`database ${path}: an SQLite database, not a DuckDB one; pass a DuckDB file or a new path with --db`);
   }
   if (/not a valid DuckDB database file/.test(message)) {
+    const damage = await damagedHeader(path);
+    if (damage) return new CellarError(`database ${path}: damaged: a DuckDB file, but ${damage}; restore the file from a backup`);
     return new CellarError(`database ${path}: not a DuckDB database file; pass a DuckDB file or a new path with --db`);
   }
   return damageError(path, message) ?? new CellarError(`database ${path}: ${message.split("\n", 1)[0]}`);
