@@ -202,7 +202,7 @@ describe("JSONL datasets", () => {
     ]);
     expect(failures[0].detail).toMatch(/^line 2: /);
     expect(failures[1].detail).toMatch(/^line 4: expected an object/);
-    expect(failures[2].detail).toBe(`line 8: id "a" repeats an earlier line's; the first is kept`);
+    expect(failures[2].detail).toBe(`line 8: id "a" repeats line 1's; line 1's record is kept, this line's is skipped`);
   });
 
   it("fails the cell when no line of the dataset parses", async () => {

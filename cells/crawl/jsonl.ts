@@ -5,7 +5,9 @@
  * ../document.ts) is its title: that title is stored as its text too; one with
  * neither is recorded as `empty`. A line that
  * is not JSON, not valid UTF-8, or not such an object is recorded as a
- * failure naming its line number; the other lines are still read.
+ * failure naming its line number; the other lines are still read. An id that
+ * repeats keeps its first line's record, and the later line is recorded as a
+ * failure naming both lines: cells downstream see one document per id.
  *
  * @example
  * ```ts
@@ -44,6 +46,10 @@ export async function readJsonl(seed: JsonlSeed, read: JsonlRead): Promise<{ doc
   let lineNumber = 0;
   let documents = 0;
   let carry: Uint8Array = new Uint8Array(0);
+  // The line each id was stored from. A repeated id keeps its first record, as a bad line is skipped and
+  // recorded (so one slip in a large dataset does not fail the crawl), said with both lines, so that the user
+  // can tell which record a qrels entry for that id now means; one id, one document downstream.
+  const firstLine = new Map<string, number>();
 
   const line = async (bytes: Uint8Array) => {
     lineNumber++;
@@ -51,11 +57,14 @@ export async function readJsonl(seed: JsonlSeed, read: JsonlRead): Promise<{ doc
     const result = parseLine(bytes.subarray(0, end), lineNumber, seed);
     if (result === undefined) return;
     progress.found();
+    const first = "id" in result ? firstLine.get(result.id) : undefined;
     if ("reason" in result) await sink.failure(result);
-    else if (sink.has(result.id)) {
-      const id = result.id.slice(seed.given.length + 1);
-      await sink.failure({ url: seed.given, reason: "duplicate_id", detail: `line ${lineNumber}: id ${JSON.stringify(id)} repeats an earlier line's; the first is kept` });
+    else if (first !== undefined) {
+      const id = JSON.stringify(result.id.slice(seed.given.length + 1));
+      const detail = `line ${lineNumber}: id ${id} repeats line ${first}'s; line ${first}'s record is kept, this line's is skipped`;
+      await sink.failure({ url: seed.given, reason: "duplicate_id", detail });
     } else {
+      firstLine.set(result.id, lineNumber);
       documents++;
       await sink.document(result);
     }
