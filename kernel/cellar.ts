@@ -601,6 +601,28 @@ export class Cellar implements AsyncDisposable {
     return any;
   }
 
+  /**
+   * Stops everything as a server's SIGTERM does (a deploy's restart): cancels it as cancel() does, waits for
+   * it to end, and writes the shutdown note (orphans.ts) into the log of each run that was left interrupted,
+   * by which the next server adopts it. A run a user's cancel was already stopping gets none: it stays
+   * interrupted. Answers the runs noted.
+   */
+  async shutdown(reason?: string): Promise<number[]> {
+    const going = [...this.#operations].filter((op) => !op.cancelled).flatMap((op) => [...op.runIds]);
+    this.cancel(undefined, reason);
+    await Promise.allSettled(this.#running);
+    if (going.length === 0) return [];
+    const k = await loadEngine();
+    const store = await this.store();
+    const noted: number[] = [];
+    for (const runId of going) {
+      if ((await k.getRun(store, runId)).state !== RunState.Interrupted) continue;
+      await this.note(runId, k.SHUTDOWN_NOTE, "warn");
+      noted.push(runId);
+    }
+    return noted;
+  }
+
   /** A pipeline's runs, newest first (`cellar runs`). */
   async runs(pipeline: string, options: { limit?: number | string } = {}): Promise<RunRecord[]> {
     const k = await loadEngine();

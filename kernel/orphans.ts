@@ -35,17 +35,39 @@ import type { Store } from "./store/store.ts";
 const STARTED_AT_ONCE: readonly RunKind[] = ["manual", "cell"];
 
 /**
+ * What a stopping server (SIGTERM: a deploy's restart) writes into the log of each run its shutdown
+ * interrupted. A run whose last log line it still is, with no try started since, is an orphan as a killed
+ * server's runs are: the next server adopts it. A user's cancel writes no such line, so that run stays
+ * interrupted until resumed.
+ */
+export const SHUTDOWN_NOTE = "interrupted by the server's shutdown; the next cellar serve on this store resumes it";
+
+/**
  * The orphans, oldest first: the runs `leftRunning` names (what markInterrupted found running) that are
- * still claimable, and the manual and one-cell runs still queued.
+ * still claimable, the manual and one-cell runs still queued, and the runs a server's shutdown interrupted.
  */
 export async function orphanedRuns(store: Store, leftRunning: readonly number[]): Promise<RunRecord[]> {
   const queued = await store.query(
     `SELECT run_id FROM runs WHERE state = ${sqlState(RunState.Queued)} AND kind IN (${STARTED_AT_ONCE.map(() => "?").join(", ")})`,
     [...STARTED_AT_ONCE],
   );
-  const ids = new Set([...leftRunning, ...queued.map((row) => Number(row.run_id))]);
+  const ids = new Set([...leftRunning, ...queued.map((row) => Number(row.run_id)), ...(await shutdownInterrupted(store))]);
   const runs = await Promise.all([...ids].sort((a, b) => a - b).map((id) => getRun(store, id)));
   return runs.filter((run) => isOneOf(CLAIMABLE_RUN_STATES, run.state));
+}
+
+/** Interrupted runs whose last log line is the shutdown note, and which no try has started after. */
+async function shutdownInterrupted(store: Store): Promise<number[]> {
+  const rows = await store.query(
+    `WITH interrupted AS (SELECT run_id FROM runs WHERE state = ${sqlState(RunState.Interrupted)}),
+          last AS (SELECT run_id, arg_max(cell, seq) AS cell, arg_max(message, seq) AS message, arg_max(ts, seq) AS ts
+                   FROM logs WHERE run_id IN (SELECT run_id FROM interrupted) GROUP BY run_id)
+     SELECT run_id FROM last
+     WHERE cell = '' AND message = ?
+       AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = last.run_id AND a.started_at > last.ts)`,
+    [SHUTDOWN_NOTE],
+  );
+  return rows.map((row) => Number(row.run_id));
 }
 
 /**

@@ -3,7 +3,8 @@
  * scheduler over the scheduled ones (restarted when a file changes), the runs a killed process left adopted
  * (adopt.ts), the registry of remote kernels with
  * the NATS they are given (`nats`, or a nats-server started beside the store), and the app listening. close() cancels
- * the runs still going (they stay resumable) and stops the rest in reverse order.
+ * the runs still going (they stay resumable, marked so that the next server adopts them as it adopts a killed
+ * server's) and stops the rest in reverse order.
  *
  * @example
  * ```ts
@@ -103,14 +104,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       ...(nats ? { nats } : {}),
       ...(localNats ? { localNats } : {}),
       close: async () => {
-        // Runs still going stop as `cellar schedule` stops them on a signal: cancelled, left resumable.
-        cellar.cancel(undefined, "server stopping");
+        // Runs still going stop as `cellar schedule` stops them on a signal: cancelled, left resumable, and
+        // marked so that the next server adopts them (a deploy's restart goes on with them).
+        const stopped = cellar.shutdown("server stopping");
         // Open event streams end first: Deno's shutdown waits for every response to finish.
         events.close();
         await served.close();
         await scheduler?.stop();
         registry.close();
         workers.close();
+        await stopped.catch((err) => runtime.writeErr(`cellar serve: the runs stopped were not all marked for the next server: ${errorLine(err)}\n`));
         await cellar.close();
         await localNats?.stop();
       },
