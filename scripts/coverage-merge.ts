@@ -29,14 +29,28 @@ const dir = resolve(process.argv[2] ?? "coverage");
 const listAt = process.argv.indexOf("--list");
 const listed = listAt > 0 ? process.argv[listAt + 1].split(",") : [];
 
-/** Moves the test workers' raw files aside; returns how many child processes' files are left. */
+/**
+ * Moves the test workers' raw files aside, and drops from the others' source-map caches the entries of
+ * scripts that are not files (tsx keeps a data: URL for code it evaluates), on which c8 throws
+ * ERR_INVALID_URL_SCHEME and reports nothing. Returns how many child processes' files are left.
+ */
 function setWorkersAside(raw: string): number {
   const aside = join(dir, "raw-workers");
   mkdirSync(aside, { recursive: true });
   let children = 0;
   for (const name of readdirSync(raw)) {
-    if (readFileSync(join(raw, name), "utf8").includes("/node_modules/vitest/")) renameSync(join(raw, name), join(aside, name));
-    else children++;
+    const text = readFileSync(join(raw, name), "utf8");
+    if (text.includes("/node_modules/vitest/")) {
+      renameSync(join(raw, name), join(aside, name));
+      continue;
+    }
+    children++;
+    const data = JSON.parse(text) as { "source-map-cache"?: Record<string, unknown> };
+    const cache = data["source-map-cache"] ?? {};
+    const notFiles = Object.keys(cache).filter((url) => !url.startsWith("file://"));
+    if (notFiles.length === 0) continue;
+    for (const url of notFiles) delete cache[url];
+    writeFileSync(join(raw, name), JSON.stringify(data));
   }
   return children;
 }
