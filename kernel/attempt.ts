@@ -188,7 +188,9 @@ export class Attempt {
     exec.settle(cell.name, CellState.Success);
   }
 
-  async fail(err: unknown, wallMs: number, cpuMs: number): Promise<Outcome> {
+  async fail(thrown: unknown, wallMs: number, cpuMs: number): Promise<Outcome> {
+    // A damaged store found by the cell's reads or its commit is said as the store says it, and is not retried.
+    const err = this.exec.store.refusal(thrown);
     const reason = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
     const cancelled = reason instanceof CancelledError;
     // When the signal fired, its reason says why (timeout, cancel) better than the cell's own AbortError.

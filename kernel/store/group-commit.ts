@@ -22,8 +22,11 @@ export class GroupWriter {
   #flushing: Promise<void> | undefined;
   #logSeq: number;
 
-  /** `lastLogSeq`: the highest `seq` in the logs table, which the next log line follows. */
-  constructor(private readonly conn: DuckDBConnection, lastLogSeq = 0) {
+  /**
+   * `lastLogSeq`: the highest `seq` in the logs table, which the next log line follows. `refusal` turns a
+   * failed commit's error into the store's one line when it is damage (Store.refusal).
+   */
+  constructor(private readonly conn: DuckDBConnection, lastLogSeq = 0, private readonly refusal: (err: unknown) => unknown = (err) => err) {
     this.#logSeq = lastLogSeq;
   }
 
@@ -99,7 +102,7 @@ export class GroupWriter {
       await this.conn.run("COMMIT");
     } catch (err) {
       await this.conn.run("ROLLBACK").catch(() => {});
-      throw err;
+      throw this.refusal(err);
     }
   }
 }

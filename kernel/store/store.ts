@@ -72,7 +72,16 @@ export class Store {
     writerConn: DuckDBConnection,
     lastLogSeq: number,
   ) {
-    this.writer = new GroupWriter(writerConn, lastLogSeq);
+    this.writer = new GroupWriter(writerConn, lastLogSeq, (err) => this.refusal(err));
+  }
+
+  /**
+   * `err` as Cellar's one-line refusal when it is DuckDB finding this store damaged, else `err` itself. A
+   * damaged block is found when it is read, and a commit reads blocks too: a free block it reuses, a
+   * metadata block it rewrites. So a store that opened and passed every check can still refuse a write.
+   */
+  refusal(err: unknown): unknown {
+    return damageError(this.path, err instanceof Error ? err.message : String(err)) ?? err;
   }
 
   static async open(path: string): Promise<Store> {
@@ -128,7 +137,7 @@ export class Store {
         return reader.getRowObjectsJS() as Row[];
       } catch (err) {
         // A damaged block is found when it is read, not at open: said as open says it.
-        throw damageError(this.path, err instanceof Error ? err.message : String(err)) ?? err;
+        throw this.refusal(err);
       }
     });
     this.#readQueue = result.catch(() => {});
@@ -147,7 +156,7 @@ export class Store {
       } catch (err) {
         await conn.run("ROLLBACK").catch(() => {});
         // As in query(): the first transaction after open (markInterrupted) is what reads a damaged runs table.
-        throw damageError(this.path, err instanceof Error ? err.message : String(err)) ?? err;
+        throw this.refusal(err);
       }
     } finally {
       conn.closeSync();

@@ -5,6 +5,8 @@
 // - damage DuckDB refuses (a block or a WAL entry failing its checksum, that mismatched WAL) leaked its raw
 //   "IO Error: …" with checksums in it, at open or (a data block) at the query that reads it: now one line
 //   naming the file, what is wrong and what to do;
+// - damage found by a cell's own transaction or its commit (a commit reads blocks no reader touched, a free
+//   block it reuses) failed the cell with that raw error and retried it: now the same line, not retried;
 // - a cell that writes tables committed its checkpoint in its own transaction and its try's end afterwards,
 //   through the group writer: a crash in between left an output whose try was running ("interrupted" once
 //   reopened), and its costs gone.
@@ -117,6 +119,31 @@ describe("crash images: regressions", () => {
     } finally {
       await reopened.close();
     }
+  });
+
+  it("fails a cell whose own transaction reads a damaged block with the store's one line, and does not retry it", async () => {
+    const dir = tempDir();
+    const db = join(dir, "db.duckdb");
+    const store = await Store.open(db);
+    await store.query("CREATE TABLE t AS SELECT range AS id, range * 2 AS twice FROM range(300000)");
+    const [{ block }] = await store.query("SELECT max(block_id)::INTEGER AS block FROM pragma_storage_info('t') WHERE segment_type = 'BIGINT' AND persistent");
+    await store.close();
+    overwrite(db, 3 * 4096 + Number(block) * 262144 + 1000, new Uint8Array(64));
+    const reopened = await Store.open(db);
+    // A table-writing cell reads through its own transaction, as a commit does: damage found there was the raw
+    // "IO Error: Corrupt database file: computed checksum …", and retried as if it were the cell's fault.
+    const p = pipeline({ id: "damaged" }).cell("sums", { retries: 2, retryDelay: "1ms" }, async (ctx) => {
+      const out = await ctx.table("sums", { s: "BIGINT" });
+      await out.append(await ctx.sql("SELECT sum(id + twice)::BIGINT AS s FROM t"));
+      return { sums: await out.finish() };
+    });
+    const date = new Date("2026-05-03T00:00:00Z");
+    const record = await createManualRun(reopened, p.id, "manual", date, { start: date, end: date }, {}, {});
+    expect((await new Runner(reopened).execute(p, record)).state).toBe("failed");
+    const tries = await reopened.query("SELECT error FROM attempts WHERE cell = 'sums' ORDER BY try_number");
+    await reopened.close();
+    expect(tries).toHaveLength(1);
+    expect(String(tries[0].error)).toMatch(new RegExp(`^database ${db}: damaged: the block at byte \\d+ fails its checksum .*; restore the file from a backup$`));
   });
 
   it("commits a table-writing cell's try end with its checkpoint, not after it", async () => {
