@@ -124,14 +124,16 @@ async function watch(argv: string[], logFile: string): Promise<Watched> {
     const lines = pending[stream].split("\n");
     pending[stream] = lines.pop()!;
     for (const line of lines) {
-      const m = / run \d+ (\w+): (running|success|failed|\d+\/\d+)/.exec(line);
+      // A progress line is "n/total (p%)" when the cell knows its total, or a bare count (embed_docs, build_index).
+      const m = / run \d+ (\w+): (running|success|failed|\d+(?:\/\d+)?)/.exec(line);
       if (!m || !(CELLS as readonly string[]).includes(m[1])) continue;
       // Every state change is sampled on both sides, so a short cell still has its own figures.
       sample();
       // The next cell's start can be printed before the last one's end: only the running cell's end clears it.
-      if (m[2] === "running") cell = m[1];
+      // The live line names the running cell: a cell's start forgets the progress of the one before.
+      if (m[2] === "running") [cell, state.lastProgress] = [m[1], ""];
       else if ((m[2] === "success" || m[2] === "failed") && cell === m[1]) cell = undefined;
-      else state.lastProgress = `${m[1]} ${m[2]}`;
+      else if (m[1] === cell) state.lastProgress = `${m[1]} ${m[2]}`;
       sample();
     }
   };

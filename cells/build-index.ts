@@ -16,7 +16,7 @@
  * pipeline({ id: "ingest" }).cell("embed_docs", embedDocs).cell("build_index", buildIndex);
  * ```
  */
-import { CellarError, type Context, type TableRef } from "../kernel/mod.ts";
+import { CellarError, type Context, type TableRef, type TableWriter } from "../kernel/mod.ts";
 import { normalized } from "./index/search.ts";
 import { buildLexical, type LexicalOutput, lexicalParams } from "./index/lexical-build.ts";
 
@@ -40,6 +40,9 @@ export interface IndexOutput {
   lexical?: LexicalOutput;
 }
 
+/** Chunks per page of the vector index: one bulk append. */
+const INDEX_PAGE = 4096;
+
 export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOutput> {
   if (!input?.vectors || !input?.chunks) {
     throw new CellarError(`build_index: expected embed_docs' output ({ chunks, vectors, model, dimensions }), got ${JSON.stringify(input)}`);
@@ -57,21 +60,41 @@ export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOu
   });
   // Titles come from the documents embed_docs chunked.
   const documents = input.documents?.sql;
+  const offset = await writeVectors(ctx, input, index, documents);
+  const [count] = await ctx.sql(`SELECT count(DISTINCT document)::INT AS n FROM ${input.chunks.sql}`);
+  ctx.log.info(`indexed ${offset} chunks of ${count.n} documents (${model}, ${dimensions} dimensions)`);
+  const lexical = input.documents ? await buildLexical(ctx, input.documents) : undefined;
+  return { index: await index.finish(), model, dimensions, vectors: offset, documents: count.n as number, ...(lexical ? { lexical } : {}) };
+}
+
+/** Writes every chunk's unit-length vector of `input.model` into `index`, in chunk_id order, a page at a time; returns the count. */
+async function writeVectors(ctx: Context, input: Embedded, index: TableWriter, documents: string | undefined): Promise<number> {
+  const { model } = input;
   let offset = 0;
-  const BATCH = 4096;
-  // Paged by key, from the last chunk_id read: OFFSET would sort and skip every row before it, each page.
+  // Paged by key: a page is the chunk_ids in (last, upper], its upper bound found first, so that both sides of
+  // the join are read in that range only (zone maps skip the rest). Joining every chunk with every vector and
+  // cutting the sorted result at the page, as a LIMIT over the join does, costs O(N) time and memory a page.
   let last: string | undefined;
   for (;;) {
     ctx.signal.throwIfAborted();
+    const [bound] = await ctx.sql(
+      `SELECT max(chunk_id) AS upper FROM (SELECT chunk_id FROM ${input.chunks.sql}
+       ${last === undefined ? "" : "WHERE chunk_id > ?"} ORDER BY chunk_id LIMIT ${INDEX_PAGE})`,
+      last === undefined ? [] : [last],
+    );
+    if (bound.upper === null || bound.upper === undefined) break;
+    const upper = String(bound.upper);
+    const range = (column: string) => `${last === undefined ? "" : `${column} > $3 AND `}${column} <= $2`;
     const rows = await ctx.sql(
       `SELECT c.chunk_id, c.document, c.chunk_index, ${documents ? "d.title" : "NULL AS title"}, v.embedding
-       FROM ${input.chunks.sql} c JOIN ${input.vectors.sql} v USING (chunk_id)
+       FROM (SELECT chunk_id, document, chunk_index FROM ${input.chunks.sql} WHERE ${range("chunk_id")}) c
+       JOIN (SELECT chunk_id, embedding FROM ${input.vectors.sql} WHERE model = $1 AND ${range("chunk_id")}) v USING (chunk_id)
        ${documents ? `LEFT JOIN ${documents} d ON d.id = c.document` : ""}
-       WHERE v.model = ? ${last === undefined ? "" : "AND c.chunk_id > ?"} ORDER BY c.chunk_id LIMIT ${BATCH}`,
-      last === undefined ? [model] : [model, last],
+       ORDER BY c.chunk_id`,
+      last === undefined ? [model, upper] : [model, upper, last],
     );
-    if (rows.length === 0) break;
-    last = String(rows[rows.length - 1].chunk_id);
+    last = upper;
+    if (rows.length === 0) continue;
     await index.append(rows.map((row) => ({
       chunk_id: row.chunk_id,
       document: row.document,
@@ -83,9 +106,5 @@ export async function buildIndex(ctx: Context, input: Embedded): Promise<IndexOu
     offset += rows.length;
     ctx.progress(offset);
   }
-  if (offset === 0) throw new CellarError(`build_index: embed_docs produced no vectors for model "${model}"; nothing to index`);
-  const [count] = await ctx.sql(`SELECT count(DISTINCT document)::INT AS n FROM ${input.chunks.sql}`);
-  ctx.log.info(`indexed ${offset} chunks of ${count.n} documents (${model}, ${dimensions} dimensions)`);
-  const lexical = input.documents ? await buildLexical(ctx, input.documents) : undefined;
-  return { index: await index.finish(), model, dimensions, vectors: offset, documents: count.n as number, ...(lexical ? { lexical } : {}) };
+  return offset;
 }

@@ -148,11 +148,12 @@ export async function embedDocs(ctx: Context, input: EmbedInput): Promise<EmbedO
   // Read inside this cell's transaction (opened by ctx.table), so the copy in step 2 sees the same previous run.
   const previous = await previousRun(ctx, embedder, settings.rebuild);
   ctx.signal.throwIfAborted();
-  const { todo, chunkCount, documentCount } = await writeChunks(ctx, documents, settings, embedder, chunks, previous.hashes);
+  const { tokens, chunkCount, documentCount } = await writeChunks(ctx, documents, settings, embedder, chunks);
+  const todo = await chunksToEmbed(ctx, embedder, chunks, previous, tokens);
 
   // 2. Copy the previous run's vectors for unchanged texts, without bringing them into JavaScript.
   const vectors = await ctx.table("vectors", { chunk_id: "VARCHAR", model: "VARCHAR", embedding: `FLOAT[${embedder.dimensions}]` });
-  const reused = previous.hashes.size > 0 ? await copyPreviousVectors(ctx, embedder, previous, chunks, vectors) : 0;
+  const reused = previous.vectors !== undefined ? await copyPreviousVectors(ctx, embedder, previous, chunks, vectors) : 0;
   ctx.signal.throwIfAborted();
 
   // 3. Embed the rest, batch by batch, appending vectors as they arrive.
@@ -214,8 +215,9 @@ function chunkingFor(ctx: Context, settings: GivenSettings, embedder: Embedder):
 }
 
 /**
- * Chunks every input document into `chunks`, a page at a time; returns the chunks to embed:
- * the first of each text whose hash is not in `reusable` (the previous run has no vector for it).
+ * Chunks every input document into `chunks`, a page at a time; returns each chunk's token count, in key order
+ * (document, chunk_index), the order the documents are read in. Which chunks to embed is DuckDB's to find
+ * (chunksToEmbed): a set of every text hash seen would grow with the corpus.
  */
 async function writeChunks(
   ctx: Context,
@@ -223,11 +225,9 @@ async function writeChunks(
   settings: Settings,
   embedder: Embedder,
   chunks: TableWriter,
-  reusable: Set<string>,
-): Promise<{ todo: Todo; chunkCount: number; documentCount: number }> {
+): Promise<{ tokens: number[]; chunkCount: number; documentCount: number }> {
   const countTokens = counterFor(embedder);
-  const todo: Todo = { positions: [], tokens: [], length: 0 };
-  const queued = new Set<string>();
+  const tokens: number[] = [];
   let chunkCount = 0;
   let documentCount = 0;
   for await (const page of documentPages(ctx, documents)) {
@@ -237,12 +237,7 @@ async function writeChunks(
       for (const chunk of chunkText(doc.text, { chunkTokens: settings.chunkTokens, chunkOverlap: settings.chunkOverlap, countTokens })) {
         const chunkId = `${doc.id}#${chunk.index}`;
         const hash = runtime.sha256Hex(chunk.text);
-        if (!reusable.has(hash) && !queued.has(hash)) {
-          queued.add(hash);
-          todo.positions.push(chunkCount + rows.length);
-          todo.tokens.push(chunk.tokens);
-          todo.length++;
-        }
+        tokens.push(chunk.tokens);
         rows.push({
           chunk_id: chunkId,
           document: doc.id,
@@ -259,7 +254,27 @@ async function writeChunks(
     await chunks.append(rows);
   }
   if (chunkCount === 0) throw new CellarError(`cell "${ctx.cell}": the ${documentCount} input documents hold no text to embed`);
-  return { todo, chunkCount, documentCount };
+  return { tokens, chunkCount, documentCount };
+}
+
+/**
+ * The chunks the model must embed: the first, in key order (document, chunk_index), of each text whose hash
+ * has no vector of this model in the previous run. DuckDB numbers the chunks and picks them (sorting and
+ * grouping within its memory limit); JavaScript gets one list of positions, 4 bytes each in DuckDB's answer.
+ */
+async function chunksToEmbed(ctx: Context, embedder: Embedder, chunks: TableWriter, previous: PreviousRun, tokens: number[]): Promise<Todo> {
+  const reusable = previous.vectors === undefined ? "" : `WHERE text_hash NOT IN (
+    SELECT pc.text_hash FROM ${previous.chunks} pc JOIN ${previous.vectors} pv ON pv.chunk_id = pc.chunk_id WHERE pv.model = $1)`;
+  const [row] = await ctx.sql(
+    `SELECT coalesce(list(pos ORDER BY pos), []) AS positions FROM (
+       SELECT min(pos) AS pos FROM (
+         SELECT (row_number() OVER (ORDER BY document, chunk_index) - 1)::INTEGER AS pos, text_hash FROM ${chunks.sql}
+       ) ${reusable} GROUP BY text_hash
+     )`,
+    previous.vectors === undefined ? [] : [embedder.id],
+  );
+  const positions = (row.positions as number[]).map(Number);
+  return { positions, tokens: positions.map((p) => tokens[p]), length: positions.length };
 }
 
 /** Copies into `vectors` this model's previous vector of every chunk whose text it had; returns the rows copied. */
@@ -422,9 +437,8 @@ function readSettings(ctx: Context): GivenSettings {
 interface PreviousRun {
   /** The views, quoted for SQL. */
   chunks: string;
-  vectors: string;
-  /** Text hashes with a vector from this model. */
-  hashes: Set<string>;
+  /** Undefined when the previous run has no vector of this model to reuse (or `rebuild`). */
+  vectors: string | undefined;
 }
 
 /**
@@ -433,7 +447,8 @@ interface PreviousRun {
  */
 async function previousRun(ctx: Context, embedder: Embedder, rebuild: boolean): Promise<PreviousRun> {
   const schema = quoteIdent(ctx.pipeline);
-  const none: PreviousRun = { chunks: `${schema}."chunks"`, vectors: `${schema}."vectors"`, hashes: new Set() };
+  const view = { chunks: `${schema}."chunks"`, vectors: `${schema}."vectors"` };
+  const none: PreviousRun = { chunks: view.chunks, vectors: undefined };
   const views = await ctx.sql(
     `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('chunks', 'vectors')`,
     [ctx.pipeline],
@@ -444,7 +459,7 @@ async function previousRun(ctx: Context, embedder: Embedder, rebuild: boolean): 
     [ctx.pipeline],
   );
   const dimensions = Number(/\[(\d+)\]$/.exec(String(column?.data_type ?? ""))?.[1] ?? NaN);
-  const models = await ctx.sql(`SELECT DISTINCT model FROM ${none.vectors} LIMIT 5`).catch(() => []);
+  const models = await ctx.sql(`SELECT DISTINCT model FROM ${view.vectors} LIMIT 5`).catch(() => []);
   const before = models.map((m) => String(m.model)).join(", ") || "unknown";
   if (Number.isFinite(dimensions) && dimensions !== embedder.dimensions) {
     if (!rebuild) {
@@ -461,12 +476,16 @@ async function previousRun(ctx: Context, embedder: Embedder, rebuild: boolean): 
     ctx.log.info(`rebuild: re-embedding every chunk with ${embedder.id}`);
     return none;
   }
+  // Whether any vector of this model can be reused; which ones is chunksToEmbed's question, asked in DuckDB.
   const rows = await ctx.sql(
-    `SELECT DISTINCT c.text_hash FROM ${none.chunks} c JOIN ${none.vectors} v ON v.chunk_id = c.chunk_id WHERE v.model = $1`,
+    `SELECT 1 FROM ${view.chunks} c JOIN ${view.vectors} v ON v.chunk_id = c.chunk_id WHERE v.model = $1 LIMIT 1`,
     [embedder.id],
   );
-  if (rows.length === 0 && models.length > 0) ctx.log.info(`the previous vectors are from ${before}; embedding every chunk with ${embedder.id}`);
-  return { ...none, hashes: new Set(rows.map((r) => String(r.text_hash))) };
+  if (rows.length === 0) {
+    if (models.length > 0) ctx.log.info(`the previous vectors are from ${before}; embedding every chunk with ${embedder.id}`);
+    return none;
+  }
+  return view;
 }
 
 /**

@@ -58,6 +58,8 @@ export interface LexicalOutput {
 
 /** Documents read at once. */
 const PAGE = 1_000;
+/** Posting rows gathered before one append: a DuckDB data chunk. */
+const POSTING_ROWS = 2_048;
 
 /** The text BM25 indexes for a document: title + " " + text (see the module's comment). */
 export function lexicalText(title: string | null | undefined, text: string | null | undefined): string {
@@ -74,7 +76,7 @@ export async function buildLexical(ctx: Context, documents: TableRef): Promise<L
   let n = 0;
   let total = 0;
   for await (const page of documentPages(ctx, documents)) {
-    const postingRows: Record<string, unknown>[] = [];
+    let postingRows: Record<string, unknown>[] = [];
     const docRows: Record<string, unknown>[] = [];
     for (const d of page) {
       const terms = analyze(lexicalText(d.title, d.text));
@@ -82,6 +84,12 @@ export async function buildLexical(ctx: Context, documents: TableRef): Promise<L
       for (const term of terms) tf.set(term, (tf.get(term) ?? 0) + 1);
       for (const [term, f] of tf) {
         postingRows.push({ term, doc: n, tf: f });
+      }
+      // Appended a DuckDB chunk at a time: a page's postings (~150K rows) held until the page ends would outlive
+      // V8's young generation and pile up in the old one, whose garbage the heap lets grow to a multiple of what lives.
+      if (postingRows.length >= POSTING_ROWS) {
+        await postings.append(postingRows);
+        postingRows = [];
       }
       docRows.push({ doc: n, document: d.id, title: d.title, length: terms.length });
       total += terms.length;
