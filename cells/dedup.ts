@@ -49,6 +49,7 @@ import { CellarError, cellParams, type Context, errorLine, type MapPlacement, nu
 import { documentText } from "./document.ts";
 import { type Banding, candidatePairsOfKeys, chooseBanding, writeBandKeys } from "./dedup/lsh.ts";
 import { SIGN_MODULE, type SignItem, type Signed } from "./dedup/signatures.ts";
+import { KeyGroups } from "./dedup/key-groups.ts";
 import { UnionFind } from "./dedup/union-find.ts";
 import { VERIFY_MODULE, type VerifyItem } from "./dedup/verify.ts";
 
@@ -138,9 +139,10 @@ export async function dedupCorpus(ctx: Context, input: DedupInput): Promise<Dedu
   );
 
   // Clusters are stars: keeper[g] is the distinct text kept in g's place (g itself when g is kept).
-  const keeper = starClusters(verified, corpus.groups, exact.rep, corpus.ids, similarity);
+  const keeper = starClusters(verified, corpus.groups, exact.rep, corpus.rank, similarity);
   const dropped = droppedDocuments(corpus, exact.rep, keeper, similarity);
-  const tables = await writeTables(ctx, source, dropped.rows, pairRows(verified, exact.rep, corpus.ids, similarity, corpus.groups));
+  const named = await readIds(ctx, source, corpus.rowids, [...dropped.docs, ...dropped.representatives, ...verified.map((g) => exact.rep[g])]);
+  const tables = await writeTables(ctx, source, duplicateRows(dropped, named), pairRows(verified, exact.rep, corpus.rank, named, similarity, corpus.groups));
   ctx.log.info(
     `kept ${tables.documents.rows} of ${total} documents: dropped ${dropped.exactDuplicates} exact and ${dropped.nearDuplicates} near duplicates ` +
       `(tables written in ${clock.lap()}; ${clock.total()} s in all)`,
@@ -207,10 +209,17 @@ async function openSource(ctx: Context, documents: TableRef): Promise<Source> {
   return { table, name, types, textColumns, total, last: stats.last as number };
 }
 
-/** What pass 1 keeps: per document (in row order) its id, row and distinct text; per distinct text ("group") its first document, shingles and LSH band keys. */
+/**
+ * What pass 1 keeps, in typed arrays (O(N) state that must stay, at ~20 bytes a document and ~100 a distinct
+ * text, outside V8's heap): per document (in row order) its row, its place in id order and its distinct text;
+ * per distinct text ("group") its first document, shingles and LSH band keys. Ids stay in DuckDB.
+ */
 interface Corpus {
-  ids: string[];
+  /** Documents. */
+  count: number;
   rowids: Float64Array;
+  /** Each document's position in id order (code point order, DuckDB's for VARCHAR): ids compare as ranks. */
+  rank: Int32Array;
   groupOf: Int32Array;
   /** Distinct texts. */
   groups: number;
@@ -218,7 +227,7 @@ interface Corpus {
   groupDoc: Int32Array;
   groupShingles: Uint32Array;
   /**
-   * The LSH band keys of each distinct text, `bandKeys[band × ids.length + group]`: 84 bytes a document for
+   * The LSH band keys of each distinct text, `bandKeys[band × count + group]`: 84 bytes a document for
    * 21 bands, where the signatures would hold 512 (numPerm 128); dropped once LSH has read them.
    */
   bandKeys: Uint32Array | undefined;
@@ -229,16 +238,15 @@ interface Corpus {
 /** Pass 1: reads the documents in row order, a batch ahead, and signs them through ctx.map; equal keys share a group. */
 async function signCorpus(ctx: Context, source: Source, numPerm: number, banding: Banding, dedupPlacement: MapPlacement): Promise<Corpus> {
   const { table, name, textColumns, total, last } = source;
-  const ids: string[] = new Array(total);
   const rowids = new Float64Array(total);
   const groupOf = new Int32Array(total);
   const groupDoc = new Int32Array(total);
   const groupShingles = new Uint32Array(total);
   const bandKeys = new Uint32Array(total * banding.bands);
-  const byKey = new Map<string, number>();
+  const byKey = new KeyGroups();
   let read = 0;
   const readRows = (lo: number) =>
-    lo > last ? undefined : quiet(ctx.sql(`SELECT rowid::DOUBLE AS r, id, ${textColumns} FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`));
+    lo > last ? undefined : quiet(ctx.sql(`SELECT rowid::DOUBLE AS r, ${textColumns} FROM ${table} WHERE rowid >= ${lo} AND rowid < ${lo + READ_ROWS} ORDER BY rowid`));
   async function* documents(): AsyncGenerator<SignItem> {
     let next = readRows(0);
     for (let lo = 0; next; lo += READ_ROWS) {
@@ -248,7 +256,6 @@ async function signCorpus(ctx: Context, source: Source, numPerm: number, banding
       next = readRows(lo + READ_ROWS);
       for (const row of rows) {
         if (read === total) throw new CellarError(`dedup_corpus: ${name} changed while it was read`);
-        ids[read] = row.id as string;
         rowids[read++] = row.r as number;
         yield { text: documentText(row.title as string | null | undefined, row.text as string | null), numPerm };
       }
@@ -261,10 +268,9 @@ async function signCorpus(ctx: Context, source: Source, numPerm: number, banding
   // Signatures come back in input order wherever they were computed (dedupPlacement), so the tables are the same.
   const sign = { batchSize: SIGN_BATCH, placement: dedupPlacement };
   for await (const signed of ctx.map<SignItem, Signed>(documents(), task(SIGN_MODULE, "signChunk"), sign)) {
-    let group = byKey.get(signed.key);
-    if (group === undefined) {
-      group = groups++;
-      byKey.set(signed.key, group);
+    const group = byKey.groupOf(signed.key);
+    if (group === groups) {
+      groups++;
       groupDoc[group] = docs;
       groupShingles[group] = signed.shingles;
       writeBandKeys(signed.signature, banding, bandKeys, total, group);
@@ -273,7 +279,17 @@ async function signCorpus(ctx: Context, source: Source, numPerm: number, banding
     if (signed.gpu) onDevice++;
   }
   if (docs !== total) throw new CellarError(`dedup_corpus: ${name} changed while it was read (${docs} of ${total} rows)`);
-  return { ids, rowids, groupOf, groups, groupDoc, groupShingles, bandKeys, onDevice };
+  return { count: total, rowids, rank: await idRanks(ctx, source), groupOf, groups, groupDoc, groupShingles, bandKeys, onDevice };
+}
+
+/** Each document's position in id order, the documents in row order: one list from DuckDB, which sorts the ids. */
+async function idRanks(ctx: Context, source: Source): Promise<Int32Array> {
+  const [row] = await ctx.sql(
+    `SELECT list(rk ORDER BY r) AS ranks FROM (SELECT rowid AS r, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS rk FROM ${source.table})`,
+  );
+  const ranks = Int32Array.from(row.ranks as number[]);
+  if (ranks.length !== source.total) throw new CellarError(`dedup_corpus: ${source.name} changed while it was read (${ranks.length} of ${source.total} rows)`);
+  return ranks;
 }
 
 /** The exact-duplicate groups: each distinct text's documents. */
@@ -290,13 +306,13 @@ interface ExactGroups {
 
 /** Sizes and representatives of the distinct texts: the smallest id of each names it. */
 function exactGroups(corpus: Corpus): ExactGroups {
-  const { ids, groupOf, groups } = corpus;
+  const { rank, groupOf, groups } = corpus;
   const size = new Int32Array(groups);
   const rep = new Int32Array(groups).fill(-1);
   for (let d = 0; d < groupOf.length; d++) {
     const g = groupOf[d];
     size[g]++;
-    if (rep[g] < 0 || compareIds(ids[d], ids[rep[g]]) < 0) rep[g] = d;
+    if (rep[g] < 0 || rank[d] < rank[rep[g]]) rep[g] = d;
   }
   let shared = 0;
   let pairs = 0;
@@ -314,7 +330,7 @@ function exactGroups(corpus: Corpus): ExactGroups {
 function lshCandidates(corpus: Corpus, banding: Banding): Uint32Array {
   const empty = new Uint8Array(corpus.groups);
   for (let g = 0; g < corpus.groups; g++) if (corpus.groupShingles[g] === 0) empty[g] = 1;
-  const candidates = candidatePairsOfKeys(corpus.bandKeys!, banding.bands, corpus.ids.length, corpus.groups, empty);
+  const candidates = candidatePairsOfKeys(corpus.bandKeys!, banding.bands, corpus.count, corpus.groups, empty);
   corpus.bandKeys = undefined;
   return candidates;
 }
@@ -348,41 +364,71 @@ function similarDocumentPairs(exact: ExactGroups, verified: number[]): number {
 /** A row of "duplicates" (a type, not an interface: TableWriter.append takes records). */
 type Duplicate = { id: string; representative: string; jaccard: number; kind: string };
 
+/** The documents not kept, in id order: each with the document kept in its place, their Jaccard, and whether the texts are equal. */
+interface Dropped {
+  docs: Int32Array;
+  representatives: Int32Array;
+  jaccard: Float64Array;
+  exact: Uint8Array;
+  exactDuplicates: number;
+  nearDuplicates: number;
+}
+
 /** Every document not kept, with the document kept in its place, sorted by id; and how many were exact and near duplicates. */
-function droppedDocuments(
-  corpus: Corpus,
-  groupRep: Int32Array,
-  keeper: Int32Array,
-  similarity: Map<number, number>,
-): { rows: Duplicate[]; exactDuplicates: number; nearDuplicates: number } {
-  const { ids, groupOf, groups } = corpus;
-  const rows: Duplicate[] = [];
+function droppedDocuments(corpus: Corpus, groupRep: Int32Array, keeper: Int32Array, similarity: Map<number, number>): Dropped {
+  const { rank, groupOf, groups } = corpus;
+  const list: number[] = [];
+  for (let d = 0; d < groupOf.length; d++) if (groupRep[keeper[groupOf[d]]] !== d) list.push(d);
+  const docs = Int32Array.from(list).sort((x, y) => rank[x] - rank[y]);
+  const representatives = new Int32Array(docs.length);
+  const jaccard = new Float64Array(docs.length);
+  const exact = new Uint8Array(docs.length);
   let exactDuplicates = 0;
-  let nearDuplicates = 0;
-  for (let d = 0; d < groupOf.length; d++) {
+  docs.forEach((d, i) => {
     const g = groupOf[d];
     const repGroup = keeper[g];
-    const rep = groupRep[repGroup];
-    if (rep === d) continue;
-    const exact = repGroup === g;
-    if (exact) exactDuplicates++;
-    else nearDuplicates++;
-    rows.push({
-      id: ids[d],
-      representative: ids[rep],
-      jaccard: exact ? 1 : similarity.get(pairKey(g, repGroup, groups))!,
-      kind: exact ? "exact" : "near",
-    });
+    representatives[i] = groupRep[repGroup];
+    exact[i] = repGroup === g ? 1 : 0;
+    exactDuplicates += exact[i];
+    jaccard[i] = exact[i] ? 1 : similarity.get(pairKey(g, repGroup, groups))!;
+  });
+  return { docs, representatives, jaccard, exact, exactDuplicates, nearDuplicates: docs.length - exactDuplicates };
+}
+
+/** The rows of "duplicates", ids named by `named`. */
+function* duplicateRows(dropped: Dropped, named: Map<number, string>): Generator<Duplicate> {
+  for (let i = 0; i < dropped.docs.length; i++) {
+    const kind = dropped.exact[i] ? "exact" : "near";
+    yield { id: named.get(dropped.docs[i])!, representative: named.get(dropped.representatives[i])!, jaccard: dropped.jaccard[i], kind };
   }
-  rows.sort((x, y) => compareIds(x.id, y.id));
-  return { rows, exactDuplicates, nearDuplicates };
+}
+
+/**
+ * The ids of documents `docs` (positions in row order), read from DuckDB by row, a range of rows per query:
+ * the tables name only the dropped documents, their representatives and the pairs', so only theirs are read.
+ */
+async function readIds(ctx: Context, source: Source, rowids: Float64Array, docs: Iterable<number>): Promise<Map<number, string>> {
+  const members = [...new Set(docs)].sort((x, y) => rowids[x] - rowids[y]);
+  const ids = new Map<number, string>();
+  for (let i = 0; i < members.length;) {
+    const byRow = new Map<number, number>();
+    const first = rowids[members[i]];
+    for (; i < members.length && byRow.size < FETCH_ROWS; i++) byRow.set(rowids[members[i]], members[i]);
+    const rows = [...byRow.keys()];
+    const found = await ctx.sql(
+      `SELECT rowid::DOUBLE AS r, id FROM ${source.table} WHERE rowid BETWEEN ${first} AND ${rows[rows.length - 1]} AND rowid IN (${rows.join(", ")})`,
+    );
+    for (const row of found) ids.set(byRow.get(row.r as number)!, String(row.id));
+  }
+  if (ids.size !== members.length) throw new CellarError(`dedup_corpus: ${source.name} changed while it was read (${members.length - ids.size} ids missing)`);
+  return ids;
 }
 
 /** Writes "duplicates", "duplicate_pairs" and "documents" (the input without the duplicates), in that order. */
 async function writeTables(
   ctx: Context,
   source: Source,
-  duplicateRows: Duplicate[],
+  duplicateRows: Iterable<Duplicate>,
   pairs: Iterable<Record<string, unknown>>,
 ): Promise<{ documents: TableRef; duplicates: TableRef; pairs: TableRef }> {
   const duplicates = await ctx.table("duplicates", { id: "VARCHAR", representative: "VARCHAR", jaccard: "DOUBLE", kind: "VARCHAR" });
@@ -549,7 +595,7 @@ function starClusters(
   verified: ArrayLike<number>,
   groups: number,
   groupRep: Int32Array,
-  ids: string[],
+  rank: Int32Array,
   similarity: Map<number, number>,
 ): Int32Array {
   const keeper = new Int32Array(groups);
@@ -566,7 +612,7 @@ function starClusters(
   }
   const linked: number[] = [];
   for (let g = 0; g < groups; g++) if (start[g + 1] > start[g]) linked.push(g);
-  linked.sort((x, y) => compareIds(ids[groupRep[x]], ids[groupRep[y]]));
+  linked.sort((x, y) => rank[groupRep[x]] - rank[groupRep[y]]);
   const done = new Uint8Array(groups);
   for (const g of linked) {
     let best = -1;
@@ -575,7 +621,7 @@ function starClusters(
       const h = neighbours[n];
       if (!done[h] || keeper[h] !== h) continue;
       const j = similarity.get(pairKey(g, h, groups))!;
-      if (j > bestJaccard || (j === bestJaccard && compareIds(ids[groupRep[h]], ids[groupRep[best]]) < 0)) {
+      if (j > bestJaccard || (j === bestJaccard && rank[groupRep[h]] < rank[groupRep[best]])) {
         best = h;
         bestJaccard = j;
       }
@@ -586,33 +632,16 @@ function starClusters(
   return keeper;
 }
 
-function* pairRows(verified: number[], groupRep: Int32Array, ids: string[], similarity: Map<number, number>, groups: number) {
+function* pairRows(verified: number[], groupRep: Int32Array, rank: Int32Array, named: Map<number, string>, similarity: Map<number, number>, groups: number) {
   for (let p = 0; p < verified.length; p += 2) {
-    const a = ids[groupRep[verified[p]]];
-    const b = ids[groupRep[verified[p + 1]]];
-    const [first, second] = compareIds(a, b) <= 0 ? [a, b] : [b, a];
+    const [a, b] = [groupRep[verified[p]], groupRep[verified[p + 1]]];
+    const [first, second] = rank[a] <= rank[b] ? [named.get(a), named.get(b)] : [named.get(b), named.get(a)];
     yield { a: first, b: second, jaccard: similarity.get(pairKey(verified[p], verified[p + 1], groups))! };
   }
 }
 
 function pairKey(a: number, b: number, groups: number): number {
   return a < b ? a * groups + b : b * groups + a;
-}
-
-/** Code point order, as DuckDB orders VARCHARs (UTF-16 code units differ above the surrogates). */
-function compareIds(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800 && y >= 0xd800) {
-      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-    }
-    return x - y;
-  }
-  return a.length - b.length;
 }
 
 /** `promise`, marked as handled: a read started ahead and then abandoned (the cell failed) must not crash the process. */
