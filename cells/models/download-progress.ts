@@ -28,6 +28,8 @@ export interface FileProgress {
 export interface DownloadProgress {
   /** A file of `size` bytes starts, `from` of them already on disk (a resumed download). */
   start(file: string, size: number, from: number): FileProgress;
+  /** A line of its own: a wait for another process's download of the same file. */
+  say(line: string): void;
 }
 
 /** Files smaller than this get no start line, only their done line. */
@@ -38,7 +40,7 @@ export function downloadProgress(model: string, log?: (line: string) => void): D
   const stream = log ? undefined : runtime.progressStream();
   // deno-lint-ignore no-console -- outside a cell there is no run log: stderr is where a download says what it does
   const say = log ?? ((line: string) => console.error(line));
-  return { start: (file, size, from) => (stream ? barFor(stream, model, file, size, from) : linesFor(say, model, file, size, from)) };
+  return { start: (file, size, from) => (stream ? barFor(stream, model, file, size, from) : linesFor(say, model, file, size, from)), say };
 }
 
 function linesFor(say: (line: string) => void, model: string, file: string, size: number, from: number): FileProgress {

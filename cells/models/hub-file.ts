@@ -5,7 +5,10 @@
  * `X-Linked-Size`; every answer names the commit in `X-Repo-Commit`. The bytes go to
  * `blobs/<etag>.incomplete`, are checked (size, then sha256 or the git blob sha1), and only then
  * renamed to `blobs/<etag>`. A broken-off body is resumed with `Range` from what is on disk, in this
- * call (a few attempts) and in the next one.
+ * call (a few attempts) and in the next one. One download of a blob at a time: `blobs/<etag>.lock`, created
+ * exclusively, names the process that writes the `.incomplete` (two appending to it made a corrupt file). Another
+ * waits while that process lives and its part grows, then finds the blob done (or resumes the part); one whose
+ * part stops growing is refused in one line; a lock whose process is gone (killed) is taken over.
  *
  * HF_TOKEN goes as `Authorization: Bearer` to the hub only, never to a CDN on another host, and
  * never into a message. Every request is bounded: no answer within `connectMs`, or no bytes for
@@ -67,8 +70,57 @@ export async function downloadHubFile(
     return { commit: meta.commit, etag: meta.etag };
   }
   await runtime.mkdir(runtime.dirname(blob));
-  await fetchBlob(hub, file, meta, response, blob, progress);
+  const lock = await lockBlob(hub, file, blob, progress);
+  try {
+    if (lock.waited) await response?.cancel();
+    // The process waited for may have finished the blob.
+    if (!lock.waited || (await runtime.stat(blob))?.size !== meta.size) await fetchBlob(hub, file, meta, lock.waited ? undefined : response, blob, progress);
+  } finally {
+    await lock.release();
+  }
   return { commit: meta.commit, etag: meta.etag };
+}
+
+/** How often a process waiting for another's download of a blob looks again. */
+const LOCK_POLL_MS = 100;
+
+/**
+ * Takes `<blob>.lock` (its text: this process's id), waiting while another live process holds it and its
+ * `.incomplete` grows; refused once that part has not grown for stallMs + connectMs (what bounds a download
+ * of one's own). A holder that is no longer alive left it by dying: its lock is removed and taken. Two
+ * waiters seeing the same dead holder at one instant could both take over; the checksum still refuses what
+ * that would write.
+ */
+async function lockBlob(hub: HubAccess, file: string, blob: string, progress: DownloadProgress): Promise<{ waited: boolean; release(): Promise<void> }> {
+  const lock = `${blob}.lock`;
+  const part = `${blob}.incomplete`;
+  const boundMs = hub.stallMs + hub.connectMs;
+  let waited = false;
+  let seen = { size: -1, at: Date.now() };
+  while (!(await runtime.createExclusive(lock, `${runtime.pid()}\n`))) {
+    hub.signal?.throwIfAborted();
+    const text = await runtime.readTextFile(lock).catch(() => undefined);
+    if (text === undefined) continue; // released meanwhile
+    const holder = Number(text.trim());
+    // An empty lock is one being written: its process is alive.
+    if (Number.isSafeInteger(holder) && holder > 0 && !runtime.processAlive(holder)) {
+      await runtime.remove(lock);
+      continue;
+    }
+    const size = (await runtime.stat(part))?.size ?? 0;
+    if (size !== seen.size) seen = { size, at: Date.now() };
+    if (!waited) progress.say(`model ${hub.id}: ${file} is being downloaded by process ${holder || "?"}; waiting for it (${lock})`);
+    waited = true;
+    if (Date.now() - seen.at > boundMs) {
+      throw new CellarError(
+        `model ${hub.id}: ${file} is being downloaded by process ${holder || "?"}, which has written nothing for ${boundMs / 1000} s; ` +
+          `stop that process, or delete ${lock} if none downloads it`,
+        { retryable: true },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+  return { waited, release: () => runtime.remove(lock) };
 }
 
 /** The file's metadata, and its answer when that already carries the bytes (a small file). */

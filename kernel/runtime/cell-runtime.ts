@@ -17,8 +17,9 @@ export type CellRuntime = Pick<
   | "name" | "env" | "cwd" | "resolve" | "dirname" | "toFileUrl" | "fromFileUrl"
   | "exists" | "readDirEntries" | "stat" | "realPath" | "readFile" | "readChunks" | "readTextFile" | "writeTextFile"
   | "sha256Hex" | "httpGet"
-  // A model from a hub downloads into a cache: parts appended and hashed, moved in when complete, linked.
-  | "mkdir" | "rename" | "remove" | "appendFile" | "symlink" | "hasher" | "progressStream"
+  // A model from a hub downloads into a cache: parts appended and hashed, moved in when complete, linked; one
+  // process at a time per file, under a lock file naming it (whether that process still lives, after a crash).
+  | "mkdir" | "rename" | "remove" | "appendFile" | "symlink" | "hasher" | "progressStream" | "createExclusive" | "processAlive" | "pid"
   // The cross-encoder judge asks onnxruntime's WebGPU backend for an adapter of its own.
   | "gpu"
   // onnxruntime sessions (the transformers embedder, exact top-k) size their thread pools to the cores.

@@ -6,7 +6,7 @@ declare namespace Deno {
   const pid: number;
   const mainModule: string;
   const env: { get(name: string): string | undefined };
-  const errors: { NotFound: new (...args: unknown[]) => Error };
+  const errors: { NotFound: new (...args: unknown[]) => Error; AlreadyExists: new (...args: unknown[]) => Error };
   interface Writer {
     writeSync(p: Uint8Array): number;
     isTerminal(): boolean;
@@ -25,7 +25,7 @@ declare namespace Deno {
   function open(path: string, options: { read: boolean }): Promise<{ read(p: Uint8Array): Promise<number | null>; close(): void }>;
   function open(path: string, options: { append: boolean; create: boolean }): Promise<{ write(p: Uint8Array): Promise<number>; close(): void }>;
   function symlink(target: string, path: string): Promise<void>;
-  function writeTextFile(path: string, text: string, options?: { mode?: number }): Promise<void>;
+  function writeTextFile(path: string, text: string, options?: { mode?: number; createNew?: boolean }): Promise<void>;
   interface ChildProcess {
     readonly pid: number;
     readonly stdout: ReadableStream<Uint8Array>;

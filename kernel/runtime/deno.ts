@@ -69,6 +69,15 @@ export const runtime: Runtime = {
   },
   readTextFile: (path) => Deno.readTextFile(path),
   writeTextFile: (path, text, options) => Deno.writeTextFile(path, text, options?.mode === undefined ? {} : { mode: options.mode }),
+  createExclusive: async (path, text) => {
+    try {
+      await Deno.writeTextFile(path, text, { createNew: true });
+      return true;
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) return false;
+      throw err;
+    }
+  },
   mkdir: (path) => Deno.mkdir(path, { recursive: true }),
   rename: (from, to) => Deno.rename(from, to),
   remove: async (path) => {

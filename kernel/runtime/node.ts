@@ -56,6 +56,15 @@ export const runtime: Runtime = {
   },
   readTextFile: (path) => readFile(path, "utf8"),
   writeTextFile: (path, text, options) => writeFile(path, text, { encoding: "utf8", ...(options?.mode === undefined ? {} : { mode: options.mode }) }),
+  createExclusive: async (path, text) => {
+    try {
+      await writeFile(path, text, { encoding: "utf8", flag: "wx" });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    }
+  },
   mkdir: async (path) => void (await mkdir(path, { recursive: true })),
   rename: (from, to) => rename(from, to),
   remove: (path) => rm(path, { force: true }),

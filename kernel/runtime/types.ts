@@ -111,6 +111,11 @@ export interface Runtime {
   readTextFile(path: string): Promise<string>;
   /** Writes a file; `mode` (e.g. 0o600 for a secret) applies when the file is created. */
   writeTextFile(path: string, text: string, options?: { mode?: number }): Promise<void>;
+  /**
+   * Creates a file holding `text` only if nothing is at `path` (O_EXCL: of processes racing, one creates it);
+   * false when something already is. A lock file is taken so.
+   */
+  createExclusive(path: string, text: string): Promise<boolean>;
   mkdir(path: string): Promise<void>;
   /** Moves `from` to `to`, replacing it: within one directory, readers see the old file or the new, never half of one. */
   rename(from: string, to: string): Promise<void>;
