@@ -2,7 +2,7 @@
  * A remote kernel's life, what `cellar worker` runs: open this machine's compute (devices as `--devices`
  * says, CPU workers), join the server with them and the code versions of its task modules
  * (kernel/remote/join.ts), connect to NATS with the credential the server answers, run chunks
- * (worker-loop.ts) with heartbeats to the server, and on abort drain, deregister and close.
+ * (worker-loop.ts) with heartbeats to the server, and on abort drain NATS (bounded), then deregister.
  *
  * A server that answers a heartbeat with 403 has revoked the worker: it stops at once and fails with the
  * server's line. A 401 (the server restarted and forgot it) joins again under the same name.
@@ -23,6 +23,7 @@ import { Compute, type DeviceConfig } from "../compute/devices.ts";
 import { CpuPool } from "../compute/cpu-pool.ts";
 import type { DevicePool } from "../compute/device-pool.ts";
 import type { GpuDevice } from "../compute/gpu-device.ts";
+import { delay } from "../async.ts";
 import { CellarError, errorLine } from "../errors.ts";
 import { runtime } from "../runtime/mod.ts";
 import { codeVersions } from "./code-version.ts";
@@ -135,13 +136,27 @@ async function serve(o: RemoteKernelOptions, request: JoinRequest, joined: Joine
     o.signal.removeEventListener("abort", abort);
     // NATS may cut a revoked worker off before its next heartbeat hears the 403: ask once.
     if (closed && !revoked) revoked = await refusedNow(member);
+    // Drained before leaving: leaving withdraws the worker's NATS user (under --nats-local), and a drain after
+    // that waits on a connection that reconnects forever, until the CLI's stop deadline (8 s) ends the process.
+    await closeNats(nc);
     if (!revoked) await member.leave().catch((err) => o.warn(`leaving the server: ${errorLine(err)}`));
-    await nc.drain().catch(() => nc.close());
   }
   if (revoked) throw new CellarError(`${revoked.message} (the server answered 403); stopped after ${summary(counts)}`);
   if (closed) throw new CellarError(`the NATS connection ended (${closed}); stopped after ${summary(counts)}`);
   o.say(`stopped: ${summary(counts)}; left ${o.server}`);
   return counts;
+}
+
+/** How long the acks still queued may take to reach NATS as the worker stops: a NATS that is gone gets no longer. */
+const DRAIN_BOUND_MS = 2_000;
+
+/** Drains the connection (the acks and naks sent reach NATS), closing it anyway after DRAIN_BOUND_MS. */
+async function closeNats(nc: NatsConnection): Promise<void> {
+  if (nc.isClosed()) return;
+  const drained = new AbortController(); // so that the bound's timer does not hold the process once drained
+  await Promise.race([nc.drain().catch(() => {}), delay(DRAIN_BOUND_MS, drained.signal).catch(() => {})]);
+  drained.abort();
+  await nc.close().catch(() => {});
 }
 
 /** The server's 403, if it now refuses the worker's heartbeat: it was revoked. */
