@@ -1,13 +1,13 @@
-// `cellar serve` stopped by SIGTERM, as a deploy restarts it, during a triggered run: the next server on the
-// store adopts the run and finishes it from the first cell without a checkpoint, with the same id; a run a
-// user cancelled through the API before the SIGTERM stays interrupted. The first server is the CLI as a child
-// process (real signal, real HTTP on 127.0.0.1, a real DuckDB file); the next one starts in this process.
-import { spawn } from "node:child_process";
+// `cellar serve` stopped as SIGTERM stops it (a deploy's restart: the CLI's signal handler calls the server's
+// close()) during a triggered run: the next server on the store adopts the run and finishes it from the first
+// cell without a checkpoint, with the same id, and answers an identical trigger with it; a run a user cancelled
+// through the API before the stop stays interrupted. Real HTTP on 127.0.0.1, a real DuckDB file, the servers
+// one after the other in this process (a child process's start would cost seconds of the suite's budget).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../../server/serve.ts";
-import { ROOT, tempDir, TSX, writePipeline } from "../helpers.ts";
+import { tempDir, writePipeline } from "../helpers.ts";
 import { checkInvariants } from "./invariants.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,7 +26,8 @@ const dir = tempDir("cellar-serve-sigterm-");
 const db = join(dir, "cellar.duckdb");
 const log = join(dir, "cells.log");
 const go = join(dir, "go");
-// b waits for the go file (or its cancel): the SIGTERM lands while it runs, a's checkpoint committed.
+const DATE = "2026-05-03T00:00:00Z";
+// b waits for the go file (or its cancel): the stop lands while it runs, a's checkpoint committed.
 writePipeline(dir, "steps.ts", `import { appendFileSync, existsSync } from "node:fs";
 const mark = (ctx, name) => appendFileSync(${JSON.stringify(log)}, ctx.params.k + "." + name + "\\n");
 export default pipeline({ id: "steps", params: { k: 0 } })
@@ -40,52 +41,55 @@ export default pipeline({ id: "steps", params: { k: 0 } })
   .cell("c", (ctx, x) => (mark(ctx, "c"), x + 1));`);
 const executed = () => existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
 
-let next: RunningServer | undefined;
-const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", db, "serve", "--port", "0", "--pipelines", dir], {
-  cwd: dir,
-  env: { ...process.env, CELLAR_DEVICES: "cpu", NO_COLOR: "1" },
-});
-let out = "";
-child.stdout.on("data", (d) => (out += d));
-child.stderr.on("data", (d) => (out += d));
-const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+const servers = new Set<RunningServer>();
 afterAll(async () => {
-  child.kill("SIGKILL");
-  await next?.close();
+  for (const server of servers) await server.close();
 });
+
+async function serve(): Promise<RunningServer> {
+  const server = await startServer({ db, host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+  servers.add(server);
+  return server;
+}
+
+async function stop(server: RunningServer): Promise<void> {
+  servers.delete(server);
+  await server.close();
+}
 
 async function api(url: string, path: string, body?: unknown): Promise<any> {
   const init = body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
   return await (await fetch(`${url}/api/v1${path}`, init)).json();
 }
 
-describe("cellar serve stopped by SIGTERM during a run", () => {
+describe("cellar serve stopped as SIGTERM stops it, during a run", () => {
   it("leaves the run to the next server, which adopts and finishes it; a run the user cancelled stays interrupted", async () => {
-    const url = (await until("the server to listen", () => /listening on (http:\S+)/.exec(out)?.[1], Boolean))!;
-    const { id } = await api(url, "/pipelines/steps/runs", { params: { k: 1 } });
-    const { id: cancelled } = await api(url, "/pipelines/steps/runs", { params: { k: 2 } });
+    const first = await serve();
+    const { id } = await api(first.url, "/pipelines/steps/runs", { date: DATE, params: { k: 1 } });
+    const { id: cancelled } = await api(first.url, "/pipelines/steps/runs", { date: DATE, params: { k: 2 } });
     await until("both runs in b", executed, (cells) => cells.includes("1.b") && cells.includes("2.b"));
-    expect((await api(url, `/runs/${cancelled}/cancel`, {})).cancelled).toBe(true);
-    await until("the cancel", () => api(url, `/runs/${cancelled}`), (d) => d.run.state === "interrupted");
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    expect((await api(first.url, `/runs/${cancelled}/cancel`, {})).cancelled).toBe(true);
+    await until("the cancel", () => api(first.url, `/runs/${cancelled}`), (d) => d.run.state === "interrupted");
+    await stop(first);
     expect(await checkInvariants(db)).toEqual([]);
 
-    writeFileSync(go, "");
-    next = await startServer({ db, host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+    const next = await serve();
     expect(next.adopted).toEqual([`adopted run ${id} (steps) left by a process that ended; resuming at b`]);
-    const detail = await until("the adopted run to succeed", () => api(next!.url, `/runs/${id}`), (d) => d.run.state === "success");
+    // The same trigger again, after the restart: answered with the adopted run, not a second one.
+    expect((await api(next.url, "/pipelines/steps/runs", { date: DATE, params: { k: "1" } })).id).toBe(id);
+    writeFileSync(go, "");
+    const detail = await until("the adopted run to succeed", () => api(next.url, `/runs/${id}`), (d) => d.run.state === "success");
     expect(detail.logs.map((l: any) => l.message)).toContain("interrupted by the server's shutdown; the next cellar serve on this store resumes it");
     expect((await api(next.url, `/runs/${cancelled}`)).run.state).toBe("interrupted");
     // a ran once; b again from its start; the cancelled run did nothing more.
     expect(executed().filter((c) => c.startsWith("1."))).toEqual(["1.a", "1.b", "1.b", "1.c"]);
     expect(executed().filter((c) => c.startsWith("2."))).toEqual(["2.a", "2.b"]);
-    await next.close();
-    next = undefined;
+    expect((await api(next.url, "/runs?pipeline=steps")).runs.map((r: any) => r.id).sort()).toEqual([id, cancelled].sort());
+    await stop(next);
     // Adopted once: a third start finds nothing left to adopt.
-    const third = await startServer({ db, host: "127.0.0.1", port: 0, pipelines: dir, schedule: false });
+    const third = await serve();
     expect(third.adopted).toEqual([]);
-    await third.close();
+    await stop(third);
     expect(await checkInvariants(db)).toEqual([]);
   }, 60_000);
 });
