@@ -3,7 +3,9 @@
  * it adopts them, as Airflow's scheduler adopts a dead scheduler's task instances, so that a run triggered
  * through the API before a SIGKILL goes on by itself after the restart, with the same run id, from the first
  * cell without a durable checkpoint. One line per orphan says what became of it, in the server's output and
- * in the run's own log (which the UI and GET /api/v1/runs/{id} show).
+ * in the run's own log (which the UI and GET /api/v1/runs/{id} show). A run this server's own SIGTERM
+ * interrupted (a deploy's restart) is one too: serve.ts's close() marks it (kernel/orphans.ts SHUTDOWN_NOTE);
+ * one a user cancelled is not, and stays interrupted.
  *
  * - A scheduled, backfill or triggered run of a pipeline this server schedules is left to the scheduler, which
  *   claims interrupted runs as it claims queued ones, within the pipeline's maxActiveRuns.

@@ -42,14 +42,7 @@ export class HostQueues<T> {
   #again = false;
   #idle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
 
-  /**
-   * `run` may call `release` before it ends: its host slot (and its place under the global cap) is then free
-   * for the next item, though the item still counts for idle() until run ends (a page fetched, being parsed).
-   */
-  constructor(
-    private readonly options: HostQueueOptions,
-    private readonly run: (item: T, host: string, release: () => void) => Promise<void>,
-  ) {
+  constructor(private readonly options: HostQueueOptions, private readonly run: (item: T, host: string) => Promise<void>) {
     options.signal.addEventListener("abort", () => this.#fail(options.signal.reason), { once: true });
   }
 
@@ -140,21 +133,10 @@ export class HostQueues<T> {
   }
 
   #start(name: string, h: Host<T>, item: T): void {
-    let held = true;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      h.active--;
-      this.#active--;
-      this.#pump();
-    };
-    this.run(item, name, release).then(
+    this.run(item, name).then(
       () => {
-        if (held) {
-          held = false;
-          h.active--;
-          this.#active--;
-        }
+        h.active--;
+        this.#active--;
         this.#pending--;
         if (this.#pending === 0) this.#idle?.resolve();
         else this.#pump();
