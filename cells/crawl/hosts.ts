@@ -42,7 +42,14 @@ export class HostQueues<T> {
   #again = false;
   #idle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
 
-  constructor(private readonly options: HostQueueOptions, private readonly run: (item: T, host: string) => Promise<void>) {
+  /**
+   * `run` may call `release` before it ends: its host slot (and its place under the global cap) is then free
+   * for the next item, though the item still counts for idle() until run ends (a page fetched, being parsed).
+   */
+  constructor(
+    private readonly options: HostQueueOptions,
+    private readonly run: (item: T, host: string, release: () => void) => Promise<void>,
+  ) {
     options.signal.addEventListener("abort", () => this.#fail(options.signal.reason), { once: true });
   }
 
@@ -133,10 +140,21 @@ export class HostQueues<T> {
   }
 
   #start(name: string, h: Host<T>, item: T): void {
-    this.run(item, name).then(
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      h.active--;
+      this.#active--;
+      this.#pump();
+    };
+    this.run(item, name, release).then(
       () => {
-        h.active--;
-        this.#active--;
+        if (held) {
+          held = false;
+          h.active--;
+          this.#active--;
+        }
         this.#pending--;
         if (this.#pending === 0) this.#idle?.resolve();
         else this.#pump();

@@ -5,7 +5,9 @@
  * all; robots.txt obeyed (and its Crawl-delay); requests per host bounded and
  * spaced; every normalized URL requested at most once, redirects included.
  * A page answered 304 keeps its previous row, and its stored links are
- * followed as if it had been fetched.
+ * followed as if it had been fetched. Pages are decoded and extracted by a
+ * PageExtractor: on this thread for a small crawl, in a worker thread beside
+ * it once the crawl has more than a couple of dozen pages.
  *
  * @example
  * ```ts
@@ -16,10 +18,9 @@
  * console.log(stats.requests, stats.pages);
  * ```
  */
-import { decodeText } from "./decode.ts";
-import { extractDocumentAsync } from "./extract.ts";
 import { fetchPage, type FetchResult } from "./fetch.ts";
 import { HostQueues } from "./hosts.ts";
+import { PageExtractor } from "./page-extractor.ts";
 import type { Previous } from "./previous.ts";
 import type { Budget, Progress } from "./progress.ts";
 import { RobotsCache } from "./robots.ts";
@@ -29,6 +30,9 @@ import { hostOf, looksLikeNonPage, onSite, siteOf } from "./url.ts";
 
 /** Requests in flight across all hosts. */
 const GLOBAL_CONCURRENCY = 64;
+
+/** Pages fetched and waiting for extraction beyond which a fetch keeps its request slot until its page is parsed. */
+const MAX_BACKLOG = 32;
 
 /** Failures whose detail already spells out the redirect chain. */
 const CHAIN_IN_DETAIL = new Set(["redirect_loop", "too_many_redirects"]);
@@ -67,6 +71,7 @@ class WebCrawl {
   readonly #crawl: HttpCrawl;
   readonly #robots: RobotsCache;
   readonly #queues: HostQueues<Task>;
+  readonly #extractor: PageExtractor;
   /** URLs queued or requested: a link to one of them is not queued again. */
   readonly #seen = new Set<string>();
   /** URLs requested, directly or as a redirect target: never requested twice. */
@@ -79,11 +84,12 @@ class WebCrawl {
     const { options, signal, progress } = crawl;
     this.#crawl = crawl;
     this.#robots = new RobotsCache({ userAgent: options.userAgent, timeoutMs: options.timeoutMs, signal });
+    this.#extractor = new PageExtractor({ signal });
     this.#queues = new HostQueues<Task>(
       { perHost: options.perHostConcurrency, delayMs: options.perHostDelayMs, global: GLOBAL_CONCURRENCY, signal },
-      async (task) => {
+      async (task, _host, release) => {
         try {
-          await this.#visit(task);
+          await this.#visit(task, release);
         } finally {
           progress.done();
         }
@@ -92,9 +98,13 @@ class WebCrawl {
   }
 
   async run(seeds: string[]): Promise<HttpStats> {
-    for (const url of seeds) this.#enqueue({ url, depth: 0, site: siteOf(url) });
-    await this.#queues.idle();
-    return this.stats;
+    try {
+      for (const url of seeds) this.#enqueue({ url, depth: 0, site: siteOf(url) });
+      await this.#queues.idle();
+      return this.stats;
+    } finally {
+      this.#extractor.close();
+    }
   }
 
   /** Queues a task unless its URL was seen; false once maxPages is used up. */
@@ -102,6 +112,7 @@ class WebCrawl {
     if (this.#seen.has(task.url)) return true;
     if (!this.#crawl.budget.take()) return false;
     this.#seen.add(task.url);
+    this.#extractor.found(this.#seen.size);
     this.#crawl.progress.found();
     this.#queues.push(hostOf(task.url), task);
     return true;
@@ -120,13 +131,15 @@ class WebCrawl {
     }
   }
 
-  async #visit(task: Task): Promise<void> {
+  /** `release` frees the task's request slot once the request is done, so parsing does not hold it. */
+  async #visit(task: Task, release: () => void): Promise<void> {
     if (this.#claimed.has(task.url)) return;
     this.#claimed.add(task.url);
     const verdict = await this.#robots.check(task.url);
     if (!verdict.allowed) return await this.#crawl.sink.failure({ url: task.url, reason: verdict.reason, detail: verdict.detail });
     if (verdict.crawlDelayMs > 0) this.#queues.raiseDelay(hostOf(task.url), verdict.crawlDelayMs);
     const r = await this.#fetch(task);
+    if (this.#extractor.backlog < MAX_BACKLOG) release();
     this.stats.requests += r.chain.length;
     await this.#store(r, task);
   }
@@ -171,9 +184,9 @@ class WebCrawl {
         return this.#follow(links, task);
       }
       case "ok": {
-        const decoded = decodeText(r.bytes, r.textKind, r.contentType.charset);
-        if (!decoded.ok) return await sink.failure({ url: r.url, reason: decoded.reason, detail: decoded.detail + via });
-        const doc = await extractDocumentAsync(r.textKind, decoded.text, r.url);
+        const page = await this.#extractor.extract({ bytes: r.bytes, kind: r.textKind, charset: r.contentType.charset, url: r.url });
+        if (!page.ok) return await sink.failure({ url: r.url, reason: page.reason, detail: page.detail + via });
+        const doc = page.doc;
         const links = doc.links.filter((l) => l.startsWith("http"));
         await sink.links(r.url, links);
         if (doc.noindex) {

@@ -1,6 +1,6 @@
 /**
  * The part of the runtime adapter that cells may use, exported from kernel/mod.ts: files, paths, the
- * environment, hashing and HTTP GET. Signals, exit, workers and the process's streams stay the kernel's.
+ * environment, hashing and HTTP GET. Signals, exit, the CPU pool's workers and the process's streams stay the kernel's.
  *
  * @example
  * ```ts
@@ -19,11 +19,13 @@ export type CellRuntime = Pick<
   | "sha256Hex" | "httpGet"
   // A model from a hub downloads into a cache: parts appended and hashed, moved in when complete, linked; one
   // process at a time per file, under a lock file naming it (whether that process still lives, after a crash).
-  | "mkdir" | "rename" | "remove" | "appendFile" | "symlink" | "hasher" | "progressStream" | "createExclusive" | "processAlive" | "pid"
+  | "mkdir" | "rename" | "remove" | "appendFile" | "symlink" | "hasher" | "progressStream" | "createExclusive" | "processAlive" | "pid" | "hostname"
   // The cross-encoder judge asks onnxruntime's WebGPU backend for an adapter of its own.
   | "gpu"
   // onnxruntime sessions (the transformers embedder, exact top-k) size their thread pools to the cores.
   | "cpuCount"
+  // The web crawl extracts pages in a worker thread while its main thread fetches and stores.
+  | "spawnHandlerWorker"
 >;
 
 export const runtime: CellRuntime = full;

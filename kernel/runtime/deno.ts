@@ -150,6 +150,11 @@ export const runtime: Runtime = {
     };
     return { post: (message) => worker.postMessage(message), terminate: () => worker.terminate() };
   },
+  spawnHandlerWorker: (url, onMessage, onError) => {
+    const entry = new URL("./deno-handler-worker.ts", import.meta.url);
+    entry.searchParams.set("module", url);
+    return runtime.spawnWorker(entry.href, onMessage, onError);
+  },
   workerPort: () => {
     const scope = globalThis as unknown as { onmessage: ((e: MessageEvent) => void) | null; postMessage(m: unknown): void };
     return {

@@ -8,8 +8,9 @@ import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { loadDawn } from "./dawn.ts";
+import { bundledModule } from "./node-bundle.ts";
 import { httpGet } from "./node-http.ts";
-import type { ChildProcess, Runtime, SpawnOptions } from "./types.ts";
+import type { ChildProcess, Runtime, SpawnOptions, WorkerHandle } from "./types.ts";
 
 export const runtime: Runtime = {
   name: "node",
@@ -110,30 +111,9 @@ export const runtime: Runtime = {
     const worker = url.endsWith(".ts")
       ? new Worker(new URL("./node-worker.mjs", import.meta.url), { workerData: { url } })
       : new Worker(new URL(url));
-    // Referenced only while it has work: an idle pool must not keep the process alive, a busy one must.
-    let outstanding = 0;
-    const settle = () => --outstanding === 0 && worker.unref();
-    worker.on("message", (message) => {
-      settle();
-      onMessage(message);
-    });
-    worker.on("error", (error) => {
-      outstanding = 0;
-      worker.unref();
-      onError(error);
-    });
-    worker.on("exit", (code) => {
-      if (outstanding > 0) onError(new Error(`worker exited with code ${code}`));
-    });
-    worker.unref();
-    return {
-      post: (message) => {
-        if (outstanding++ === 0) worker.ref();
-        worker.postMessage(message);
-      },
-      terminate: () => void worker.terminate(),
-    };
+    return tracked(worker, onMessage, onError);
   },
+  spawnHandlerWorker: (url, onMessage, onError) => spawnHandlerWorker(url, onMessage, onError),
   workerPort: () => {
     if (isMainThread || !parentPort) throw new Error("workerPort() called outside a worker");
     const port = parentPort;
@@ -170,6 +150,57 @@ export const runtime: Runtime = {
   },
   progressStream: () => (process.stderr.isTTY ? process.stderr : undefined),
 };
+
+/**
+ * A worker as a WorkerHandle, referenced only while it has work: an idle pool must not keep the process
+ * alive, a busy one must.
+ */
+function tracked(worker: Worker, onMessage: (message: unknown) => void, onError: (error: Error) => void): WorkerHandle {
+  let outstanding = 0;
+  const settle = () => --outstanding === 0 && worker.unref();
+  worker.on("message", (message) => {
+    settle();
+    onMessage(message);
+  });
+  worker.on("error", (error) => {
+    outstanding = 0;
+    worker.unref();
+    onError(error);
+  });
+  worker.on("exit", (code) => {
+    if (outstanding > 0) onError(new Error(`worker exited with code ${code}`));
+  });
+  worker.unref();
+  return {
+    post: (message) => {
+      if (outstanding++ === 0) worker.ref();
+      worker.postMessage(message);
+    },
+    terminate: () => void worker.terminate(),
+  };
+}
+
+/** runtime.spawnHandlerWorker: messages posted while the module is being bundled wait for the worker. */
+function spawnHandlerWorker(url: string, onMessage: (message: unknown) => void, onError: (error: Error) => void): WorkerHandle {
+  let handle: WorkerHandle | undefined;
+  let terminated = false;
+  const waiting: unknown[] = [];
+  bundledModule(url).then((path) => {
+    if (terminated) return;
+    const worker = new Worker(new URL("./node-handler-worker.mjs", import.meta.url), { workerData: { url: pathToFileURL(path).href } });
+    handle = tracked(worker, onMessage, onError);
+    for (const message of waiting.splice(0)) handle.post(message);
+  }, (err) => {
+    if (!terminated) onError(new Error(`bundling ${url} for a worker: ${(err as Error).message}`));
+  });
+  return {
+    post: (message) => (handle ? handle.post(message) : void waiting.push(message)),
+    terminate: () => {
+      terminated = true;
+      handle?.terminate();
+    },
+  };
+}
 
 function spawnProcess(command: string, args: string[], options: SpawnOptions): ChildProcess {
   const { onOutput } = options;

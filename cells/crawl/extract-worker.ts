@@ -1,0 +1,43 @@
+/**
+ * A fetched page's bytes to a document: decoded (decode.ts) and extracted
+ * (extract.ts). It is the handler of the web crawl's extraction worker
+ * (`handle`, through runtime.spawnHandlerWorker), so it imports nothing of the
+ * kernel: the worker's bundle holds only what extraction needs. The same
+ * function serves the crawl's main thread before the worker is up.
+ *
+ * @example
+ * ```ts
+ * import { extractPage } from "./extract-worker.ts";
+ *
+ * const bytes = new TextEncoder().encode("<title>Hi</title><p>Hello</p>");
+ * extractPage({ id: 1, bytes, kind: "html", url: "https://x.org/" });
+ * // { id: 1, ok: true, doc: { title: "Hi", text: "Hello", links: [], noindex: false } }
+ * ```
+ */
+import type { TextKind } from "./content-type.ts";
+import { decodeText } from "./decode.ts";
+import { extractDocument, type Extracted } from "./extract.ts";
+
+export interface PageJob {
+  id: number;
+  bytes: Uint8Array;
+  kind: TextKind;
+  /** The Content-Type header's charset, if it named one. */
+  charset?: string;
+  url: string;
+}
+
+export type PageReply =
+  | { id: number; ok: true; doc: Extracted }
+  | { id: number; ok: false; reason: "undecodable" | "not_text"; detail: string };
+
+export function extractPage(job: PageJob): PageReply {
+  const decoded = decodeText(job.bytes, job.kind, job.charset);
+  if (!decoded.ok) return { id: job.id, ok: false, reason: decoded.reason, detail: decoded.detail };
+  return { id: job.id, ok: true, doc: extractDocument(job.kind, decoded.text, job.url) };
+}
+
+/** The worker's handler: one page at a time, whole (a worker has no event loop of others to yield to). */
+export function handle(job: PageJob): PageReply {
+  return extractPage(job);
+}
