@@ -66,7 +66,7 @@ describe("two downloads of one hub file", () => {
     expect(readdirSync(blobs()).filter((f) => f.endsWith(".lock") || f.endsWith(".incomplete"))).toEqual([]);
   });
 
-  it("takes over a lock whose process has died, and refuses a live holder whose part stops growing, in one line", async () => {
+  it("takes over a lock whose process has died, and refuses a live holder (or one on another host) whose part stops growing, in one line", async () => {
     freshCache();
     mkdirSync(blobs(), { recursive: true });
     const dead = spawnSync("true").pid;
@@ -87,5 +87,11 @@ describe("two downloads of one hub file", () => {
     );
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(readFileSync(weightsLock(), "utf8")).toBe(`${process.ppid}\n`);
+
+    // A holder on another host (a cache on a shared disk) cannot be asked whether it lives: waited for, not taken over.
+    writeFileSync(weightsLock(), `${dead} elsewhere\n`);
+    await expect(fetchInto([], { stallMs: 100, connectMs: 500 })).rejects.toThrow(
+      `model acme/lock-bert: ${WEIGHTS} is being downloaded by process ${dead} on elsewhere, which has written nothing for 0.6 s;`,
+    );
   });
 });

@@ -85,9 +85,10 @@ export async function downloadHubFile(
 const LOCK_POLL_MS = 100;
 
 /**
- * Takes `<blob>.lock` (its text: this process's id), waiting while another live process holds it and its
- * `.incomplete` grows; refused once that part has not grown for stallMs + connectMs (what bounds a download
- * of one's own). A holder that is no longer alive left it by dying: its lock is removed and taken. Two
+ * Takes `<blob>.lock` (its text: this process's id and host), waiting while another live process holds it
+ * and its `.incomplete` grows; refused once that part has not grown for stallMs + connectMs (what bounds a
+ * download of one's own). A holder on this host that is no longer alive left it by dying: its lock is removed
+ * and taken (one on another host, a cache on a shared disk, cannot be asked, and is waited for). Two
  * waiters seeing the same dead holder at one instant could both take over; the checksum still refuses what
  * that would write.
  */
@@ -97,23 +98,26 @@ async function lockBlob(hub: HubAccess, file: string, blob: string, progress: Do
   const boundMs = hub.stallMs + hub.connectMs;
   let waited = false;
   let seen = { size: -1, at: Date.now() };
-  while (!(await runtime.createExclusive(lock, `${runtime.pid()}\n`))) {
+  while (!(await runtime.createExclusive(lock, `${runtime.pid()} ${runtime.hostname()}\n`))) {
     hub.signal?.throwIfAborted();
     const text = await runtime.readTextFile(lock).catch(() => undefined);
     if (text === undefined) continue; // released meanwhile
-    const holder = Number(text.trim());
+    const [pid, hostname] = text.trim().split(" ");
+    const holder = Number(pid);
+    const here = hostname === undefined || hostname === runtime.hostname();
     // An empty lock is one being written: its process is alive.
-    if (Number.isSafeInteger(holder) && holder > 0 && !runtime.processAlive(holder)) {
+    if (here && Number.isSafeInteger(holder) && holder > 0 && !runtime.processAlive(holder)) {
       await runtime.remove(lock);
       continue;
     }
     const size = (await runtime.stat(part))?.size ?? 0;
     if (size !== seen.size) seen = { size, at: Date.now() };
-    if (!waited) progress.say(`model ${hub.id}: ${file} is being downloaded by process ${holder || "?"}; waiting for it (${lock})`);
+    const who = `process ${holder || "?"}${here ? "" : ` on ${hostname}`}`;
+    if (!waited) progress.say(`model ${hub.id}: ${file} is being downloaded by ${who}; waiting for it (${lock})`);
     waited = true;
     if (Date.now() - seen.at > boundMs) {
       throw new CellarError(
-        `model ${hub.id}: ${file} is being downloaded by process ${holder || "?"}, which has written nothing for ${boundMs / 1000} s; ` +
+        `model ${hub.id}: ${file} is being downloaded by ${who}, which has written nothing for ${boundMs / 1000} s; ` +
           `stop that process, or delete ${lock} if none downloads it`,
         { retryable: true },
       );
