@@ -7,10 +7,15 @@
 //
 //   XDG_RUNTIME_DIR=/tmp/xdg npx tsx bench/ingest-100k.bench.ts [--docs 100000] [--docs 5000,20000]
 //       [--model minilm|tiny] [--dtype fp32|q8|fp32,q8] [--timeout-min 45] [--sample-ms 200] [--keep]
+//       [--node-flags=--single-threaded-gc]
 //
 // --dtype q8 embeds with the model's dynamically quantized weights (onnx/model_quantized.onnx, int8 MatMuls as
 // onnxruntime's quantize_dynamic writes them: what the hub's transformers.js models ship beside model.onnx).
 // Given both, each size runs with each, and a last line gives embed_docs' CPU per chunk of q8 against fp32.
+//
+// --node-flags passes V8/Node flags to the child. On a busy host V8's concurrent marking threads get little CPU and
+// the heap grows on while they mark, so peak RSS moves with the load; --single-threaded-gc makes the GC's timing,
+// and so the peaks, the same on a busy host as on an idle one: the flag to compare runs (and slopes) with.
 //
 // The run is a child `cellar run ingest` (node --import tsx kernel/cli.ts), so the memory measured is
 // the process doing the work alone (its CPU workers are threads of it): its RSS is read from
@@ -50,6 +55,7 @@ const DTYPES = (option("dtype") ?? "fp32").split(",");
 const TIMEOUT_MS = Number(option("timeout-min") ?? 600) * 60_000;
 const SAMPLE_MS = Number(option("sample-ms") ?? 200);
 const KEEP = args.includes("--keep");
+const NODE_FLAGS = (args.find((a) => a.startsWith("--node-flags="))?.slice("--node-flags=".length) ?? "").split(" ").filter(Boolean);
 if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--docs: expected whole numbers ≥ 1, comma-separated, got ${option("docs")}`);
 if (DTYPES.some((d) => d !== "fp32" && d !== "q8")) throw new Error(`--dtype: expected fp32 or q8, comma-separated, got ${option("dtype")}`);
 if (!(MODEL in SHAPES)) throw new Error(`--model: expected minilm or tiny, got ${MODEL}`);
@@ -92,7 +98,7 @@ interface Watched {
 
 /** Runs the CLI, sampling its memory per cell until it exits (or is stopped at the timeout). */
 async function watch(argv: string[], logFile: string): Promise<Watched> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "kernel/cli.ts", ...argv], {
+  const child: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, "--import", "tsx", "kernel/cli.ts", ...argv], {
     cwd: ROOT,
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? "/tmp/xdg" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -286,6 +292,7 @@ async function measure(docs: number, dir: string, model: string, dtype: string):
     peak_rss_mb: mb(watched.peak),
     vm_hwm_mb: mb(watched.hwm),
     sample_ms: SAMPLE_MS,
+    node_flags: NODE_FLAGS.join(" ") || undefined,
     cores: availableParallelism(),
   }));
   return figures;
