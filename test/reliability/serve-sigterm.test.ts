@@ -1,6 +1,7 @@
 // `cellar serve` stopped as SIGTERM stops it (a deploy's restart: the CLI's signal handler calls the server's
 // close()) during a triggered run: the next server on the store adopts the run and finishes it from the first
-// cell without a checkpoint, with the same id, and answers an identical trigger with it; a run a user cancelled
+// cell without a checkpoint, with the same id, and answers an identical trigger with it (the trigger routes ask the
+// store for an active run, not only their memory); a run a user cancelled
 // through the API before the stop stays interrupted. Real HTTP on 127.0.0.1, a real DuckDB file, the servers
 // one after the other in this process (a child process's start would cost seconds of the suite's budget).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -75,8 +76,14 @@ describe("cellar serve stopped as SIGTERM stops it, during a run", () => {
 
     const next = await serve();
     expect(next.adopted).toEqual([`adopted run ${id} (steps) left by a process that ended; resuming at b`]);
-    // The same trigger again, after the restart: answered with the adopted run, not a second one.
+    // The same trigger again, after the restart: answered with the adopted run, which this server's trigger
+    // route never started (the store's active runs, not its memory); other params are another run.
     expect((await api(next.url, "/pipelines/steps/runs", { date: DATE, params: { k: "1" } })).id).toBe(id);
+    const { id: other } = await api(next.url, "/pipelines/steps/runs", { date: DATE, params: { k: 3 } });
+    expect(other).not.toBe(id);
+    // So is a one-cell run's trigger: b alone, on a's checkpoint, started by the facade.
+    const alone = await next.cellar.startCell(next.registry.get("steps")!, "b", { date: DATE });
+    expect((await api(next.url, "/pipelines/steps/cells/b/runs", { date: DATE })).id).toBe(alone.runId);
     writeFileSync(go, "");
     const detail = await until("the adopted run to succeed", () => api(next.url, `/runs/${id}`), (d) => d.run.state === "success");
     expect(detail.logs.map((l: any) => l.message)).toContain("interrupted by the server's shutdown; the next cellar serve on this store resumes it");
@@ -84,7 +91,9 @@ describe("cellar serve stopped as SIGTERM stops it, during a run", () => {
     // a ran once; b again from its start; the cancelled run did nothing more.
     expect(executed().filter((c) => c.startsWith("1."))).toEqual(["1.a", "1.b", "1.b", "1.c"]);
     expect(executed().filter((c) => c.startsWith("2."))).toEqual(["2.a", "2.b"]);
-    expect((await api(next.url, "/runs?pipeline=steps")).runs.map((r: any) => r.id).sort()).toEqual([id, cancelled].sort());
+    expect((await alone.done).state).toBe("success");
+    await until("the other run to succeed", () => api(next.url, `/runs/${other}`), (d) => d.run.state === "success");
+    expect((await api(next.url, "/runs?pipeline=steps")).runs.map((r: any) => r.id).sort()).toEqual([id, cancelled, other, alone.runId].sort());
     await stop(next);
     // Adopted once: a third start finds nothing left to adopt.
     const third = await serve();
