@@ -62,9 +62,19 @@ function load(file: string): CoverageMap {
   return map;
 }
 
+/** The half's statements and branches, over all and per top folder (kernel/, cells/), and its HTML report. */
 function summarize(name: string, map: CoverageMap, out: string): void {
-  const s = map.getCoverageSummary();
-  console.log(`${name}: statements ${s.statements.pct}% (${s.statements.covered}/${s.statements.total}), branches ${s.branches.pct}% (${s.branches.covered}/${s.branches.total})`);
+  const line = (label: string, m: CoverageMap) => {
+    const s = m.getCoverageSummary();
+    console.log(`${label}: statements ${s.statements.pct}% (${s.statements.covered}/${s.statements.total}), branches ${s.branches.pct}% (${s.branches.covered}/${s.branches.total})`);
+  };
+  line(name, map);
+  const folders = new Set(map.files().map((file) => relative(ROOT, file).split("/")[0]));
+  for (const folder of folders) {
+    const part = libCoverage.createCoverageMap({});
+    for (const file of map.files().filter((f) => relative(ROOT, f).split("/")[0] === folder)) part.addFileCoverage(map.fileCoverageFor(file));
+    line(`  ${folder}/`, part);
+  }
   reports.create("html").execute(libReport.createContext({ dir: out, coverageMap: map }));
 }
 
