@@ -7,8 +7,21 @@
 # (a text summary, coverage-summary.json and an HTML report). A process killed by SIGKILL writes nothing: what
 # it ran counts only through the processes that resume after it. Writing coverage slows every process, so the
 # tests get a longer timeout (COVERAGE_TEST_TIMEOUT_MS, default 240 s); a failed test still gets its report.
+# Both halves read the sources when they map lines, the workers' at the end, each child's as it starts: a
+# file edited during the run is counted at shifted lines. COVERAGE_COMMIT=<commit> runs over a copy of that
+# commit (git archive, with this checkout's node_modules) and brings its report back here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${COVERAGE_COMMIT:-}" ]; then
+  tree=$(mktemp -d /tmp/cellar-coverage-XXXXXX)
+  git archive "$COVERAGE_COMMIT" | tar -x -C "$tree" && ln -s "$PWD/node_modules" "$tree/node_modules" || exit 1
+  out=${COVERAGE_DIR:-coverage}
+  rm -rf "$out" && mkdir -p "$out" && out=$(cd "$out" && pwd)
+  COVERAGE_COMMIT= COVERAGE_DIR="$out" bash "$tree/scripts/coverage.sh" "$@"
+  status=$?
+  rm -rf "$tree"
+  exit $status
+fi
 out=${COVERAGE_DIR:-coverage}
 rm -rf "$out"
 mkdir -p "$out/raw"
