@@ -103,20 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       adopted,
       ...(nats ? { nats } : {}),
       ...(localNats ? { localNats } : {}),
-      close: async () => {
-        // Runs still going stop as `cellar schedule` stops them on a signal: cancelled, left resumable, and
-        // marked so that the next server adopts them (a deploy's restart goes on with them).
-        const stopped = cellar.shutdown("server stopping");
-        // Open event streams end first: Deno's shutdown waits for every response to finish.
-        events.close();
-        await served.close();
-        await scheduler?.stop();
-        registry.close();
-        workers.close();
-        await stopped.catch((err) => runtime.writeErr(`cellar serve: the runs stopped were not all marked for the next server: ${errorLine(err)}\n`));
-        await cellar.close();
-        await localNats?.stop();
-      },
+      close: () => stopServer({ cellar, events, served, scheduler, registry, workers, localNats }),
     };
   } catch (err) {
     registry.close();
@@ -124,6 +111,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await localNats?.stop();
     throw err;
   }
+}
+
+/** close(): the server's parts stopped in reverse order. */
+async function stopServer(parts: {
+  cellar: Cellar;
+  events: EventLog;
+  served: { close(): Promise<void> };
+  scheduler: { stop(): Promise<void> } | undefined;
+  registry: WatchedRegistry;
+  workers: WorkerRegistry;
+  localNats: LocalNats | undefined;
+}): Promise<void> {
+  const { cellar, events, served, scheduler, registry, workers, localNats } = parts;
+  // Runs still going stop as `cellar schedule` stops them on a signal: cancelled, left resumable, and
+  // marked so that the next server adopts them (a deploy's restart goes on with them).
+  const stopped = cellar.shutdown("server stopping");
+  // Open event streams end first: Deno's shutdown waits for every response to finish.
+  events.close();
+  await served.close();
+  await scheduler?.stop();
+  registry.close();
+  workers.close();
+  await stopped.catch((err) => runtime.writeErr(`cellar serve: the runs stopped were not all marked for the next server: ${errorLine(err)}\n`));
+  await cellar.close();
+  await localNats?.stop();
 }
 
 /**

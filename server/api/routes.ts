@@ -17,10 +17,10 @@
 import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { errorLine, isCellarError, RunState } from "../../kernel/mod.ts";
+import { type Cellar, errorLine, isCellarError, type Pipeline, RunState } from "../../kernel/mod.ts";
 import type { ServerDeps } from "../deps.ts";
 import { cellPreviews } from "../preview/cell-previews.ts";
-import { activeRunOf } from "./active-run.ts";
+import { activeRunOf, type Trigger } from "./active-run.ts";
 import { cliRoutes } from "./cli-routes.ts";
 import { evalRoute } from "./eval-route.ts";
 import { describeEvents } from "./event-schemas.ts";
@@ -146,16 +146,22 @@ function runRoutes(api: OpenAPIHono, deps: ServerDeps): void {
   );
 }
 
-function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
-  // Triggers of one pipeline, logical date, params and start cell that arrive while such a run is starting or
-  // going on answer with that run: a double click, or two clients, make one run. Memory holds the runs this
-  // server starts; the store (active-run.ts) those it no longer remembers, across a restart.
+type Started = { runId: number; done?: Promise<unknown> };
+
+/**
+ * Triggers of one pipeline, logical date, params and start cell (or single cell) that arrive while such a run
+ * is starting or going on answer with that run: a double click, or two clients, make one run. Memory holds the
+ * runs this server starts, from the request to their end; the store (active-run.ts) those it does not
+ * remember, across a restart. A trigger without a date is for now, and never the same as another.
+ */
+function oneRunPerTrigger(cellar: Cellar) {
   const inFlight = new Map<string, Promise<number>>();
-  type Started = { runId: number; done?: Promise<unknown> };
-  const once = (key: string | undefined, start: () => Promise<Started>): Promise<number> => {
+  return (pipeline: Pipeline, trigger: Trigger | undefined, start: () => Promise<Started>): Promise<number> => {
+    const key = trigger && JSON.stringify([pipeline.id, trigger.kind, trigger.cell ?? null, trigger.date, trigger.params ?? {}, trigger.from ?? null]);
     const going = key === undefined ? undefined : inFlight.get(key);
     if (going) return going;
-    const runId = start().then((s) => {
+    const active = trigger ? activeRunOf(cellar, pipeline, trigger) : Promise.resolve(undefined);
+    const runId = active.then(async (found): Promise<Started> => found !== undefined ? { runId: found } : await start()).then((s) => {
       // The run's end is recorded in the store; nobody awaits it here. A run found in the store is looked up again.
       void (s.done ?? Promise.resolve()).catch(() => {}).finally(() => key !== undefined && inFlight.delete(key));
       return s.runId;
@@ -166,6 +172,10 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
     }
     return runId;
   };
+}
+
+function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
+  const once = oneRunPerTrigger(deps.cellar);
   api.openapi(
     createRoute({
       method: "post",
@@ -178,11 +188,8 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
       const pipeline = deps.pipelines.get(id);
       if (!pipeline) return c.json(noSuchPipeline(id), 404);
       const body = (await bodyOf(c, S.TriggerBody)) as z.infer<typeof S.TriggerBody>;
-      const key = body.date === undefined ? undefined : JSON.stringify([id, "run", body.date, body.params ?? {}, body.from ?? null]);
-      const runId = await once(key, async () => {
-        const active = await activeRunOf(deps.cellar, pipeline, { kind: "manual", date: body.date!, params: body.params, from: body.from });
-        return active !== undefined ? { runId: active } : await deps.cellar.start(pipeline, body as Parameters<ServerDeps["cellar"]["start"]>[1]);
-      });
+      const trigger = body.date === undefined ? undefined : { kind: "manual" as const, date: body.date, params: body.params, from: body.from };
+      const runId = await once(pipeline, trigger, () => deps.cellar.start(pipeline, body as Parameters<ServerDeps["cellar"]["start"]>[1]));
       return c.json(S.Accepted.parse({ id: runId }), 202);
     },
   );
@@ -203,11 +210,8 @@ function actionRoutes(api: OpenAPIHono, deps: ServerDeps): void {
       if (!pipeline) return c.json(noSuchPipeline(id), 404);
       if (!pipeline.cells.some((def) => def.name === cell)) return c.json({ error: `pipeline ${id}: no cell ${cell}` }, 404);
       const body = (await bodyOf(c, S.CellTriggerBody)) as z.infer<typeof S.CellTriggerBody>;
-      const key = body.date === undefined ? undefined : JSON.stringify([id, "cell", cell, body.date, body.params ?? {}]);
-      const runId = await once(key, async () => {
-        const active = await activeRunOf(deps.cellar, pipeline, { kind: "cell", date: body.date!, params: body.params, cell });
-        return active !== undefined ? { runId: active } : await deps.cellar.startCell(pipeline, cell, body as Parameters<ServerDeps["cellar"]["startCell"]>[2]);
-      });
+      const trigger = body.date === undefined ? undefined : { kind: "cell" as const, date: body.date, params: body.params, cell };
+      const runId = await once(pipeline, trigger, () => deps.cellar.startCell(pipeline, cell, body as Parameters<ServerDeps["cellar"]["startCell"]>[2]));
       return c.json(S.Accepted.parse({ id: runId }), 202);
     },
   );
