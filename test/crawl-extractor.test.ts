@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ADVERSARIAL } from "../bench/crawl-html.bench.ts";
 import { PageExtractor } from "../cells/crawl/page-extractor.ts";
+import { runtime } from "../kernel/runtime/mod.ts";
 import { watchLoopBlocks } from "./fixtures/loop-blocks.ts";
 
 const PG_DOCS = "/usr/share/doc/postgresql-doc-15/html";
@@ -47,11 +48,14 @@ describe("PageExtractor", () => {
     try {
       inWorker.found(1);
       await workerUp(inWorker);
+      pages.push({ bytes: encode("<p>caf\u00e9 \u{1f600} \ud800</p>"), kind: "html", url: "http://127.0.0.1/utf.html" });
       const expected = await Promise.all(pages.map((p) => inThread.extract(p)));
       const got = await Promise.all(pages.map((p) => inWorker.extract(p)));
       expect(inWorker.inWorker).toBe(true);
-      expect(got).toEqual(expected);
-      expect(got.at(-1)).toMatchObject({ ok: false, reason: "undecodable" });
+      // The worker also hashes each text, as the sink would.
+      for (const r of got) if (r.ok) expect(r.hash).toBe(runtime.sha256Hex(r.doc.text));
+      expect(got.map((r) => (r.ok ? { ok: true, doc: r.doc } : r))).toEqual(expected);
+      expect(got.at(-2)).toMatchObject({ ok: false, reason: "undecodable" });
       expect(expected.filter((r) => r.ok && r.doc.text.length > 100).length).toBe(40);
     } finally {
       inThread.close();

@@ -3,7 +3,8 @@
  * (extract.ts). It is the handler of the web crawl's extraction worker
  * (`handle`, through runtime.spawnHandlerWorker), so it imports nothing of the
  * kernel: the worker's bundle holds only what extraction needs. The same
- * function serves the crawl's main thread before the worker is up.
+ * function serves the crawl's main thread before the worker is up; the worker
+ * also hashes the text, so the main thread does not.
  *
  * @example
  * ```ts
@@ -28,7 +29,7 @@ export interface PageJob {
 }
 
 export type PageReply =
-  | { id: number; ok: true; doc: Extracted }
+  | { id: number; ok: true; doc: Extracted; hash?: string }
   | { id: number; ok: false; reason: "undecodable" | "not_text"; detail: string };
 
 export function extractPage(job: PageJob): PageReply {
@@ -37,7 +38,22 @@ export function extractPage(job: PageJob): PageReply {
   return { id: job.id, ok: true, doc: extractDocument(job.kind, decoded.text, job.url) };
 }
 
-/** The worker's handler: one page at a time, whole (a worker has no event loop of others to yield to). */
-export function handle(job: PageJob): PageReply {
-  return extractPage(job);
+/**
+ * The worker's handler: one page at a time, whole (a worker has no event loop of others to yield to), with
+ * the SHA-256 of its text that the sink stores (web crypto: this module imports nothing of the kernel).
+ */
+export async function handle(job: PageJob): Promise<PageReply> {
+  const reply = extractPage(job);
+  if (reply.ok && reply.doc.text !== "") reply.hash = await sha256Hex(reply.doc.text);
+  return reply;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** SHA-256 of the text's UTF-8, hex: what runtime.sha256Hex gives. */
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  let hex = "";
+  for (const b of digest) hex += HEX[b];
+  return hex;
 }

@@ -197,7 +197,7 @@ class WebCrawl {
           this.stats.pages++;
           await sink.document({
             id: r.url, url: r.url, title: doc.title, text: doc.text, bytes: r.bytes.length,
-            etag: r.validators.etag, lastModified: r.validators.lastModified,
+            etag: r.validators.etag, lastModified: r.validators.lastModified, hash: page.hash,
           });
         }
         return this.#follow(links, task);

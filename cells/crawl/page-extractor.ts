@@ -49,7 +49,7 @@ export interface ExtractorOptions {
 }
 
 export type ExtractResult =
-  | { ok: true; doc: Extracted }
+  | { ok: true; doc: Extracted; hash?: string }
   | { ok: false; reason: "undecodable" | "not_text" | "timeout" | "unreadable"; detail: string };
 
 export interface PageInput {
@@ -155,7 +155,7 @@ export class PageExtractor {
     this.#queue.shift();
     this.#ready = this.#started = this.#everStarted = true;
     this.#deaths = 0;
-    head.resolve(reply.ok ? { ok: true, doc: reply.doc } : { ok: false, reason: reply.reason, detail: reply.detail });
+    head.resolve(reply.ok ? { ok: true, doc: reply.doc, hash: reply.hash } : { ok: false, reason: reply.reason, detail: reply.detail });
     this.#arm();
   }
 

@@ -49,6 +49,8 @@ export interface DocumentInput {
   bytes: number;
   etag?: string | null;
   lastModified?: string | null;
+  /** The text's SHA-256 (hex), when the caller has it already (the crawl's extraction worker computes it). */
+  hash?: string;
 }
 
 export interface UnchangedInput {
@@ -105,7 +107,7 @@ export class Sink {
       return await this.failure({ url: doc.url ?? doc.id, reason: "duplicate_id", detail: `id ${JSON.stringify(doc.id)} was already stored` });
     }
     this.#ids.add(doc.id);
-    const hash = runtime.sha256Hex(doc.text);
+    const hash = doc.hash ?? runtime.sha256Hex(doc.text);
     const before = this.previous.docs.get(doc.id);
     const status = before === undefined ? "new" : before.hash === hash ? "unchanged" : "changed";
     this.counts[status]++;
