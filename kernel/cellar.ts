@@ -187,6 +187,8 @@ export class Cellar implements AsyncDisposable {
   #remote: Promise<RemoteChunks> | undefined;
   #workerCounts: (() => Record<string, number>) | undefined;
   #closed = false;
+  /** Set by shutdown(): what starts from then on is cancelled as it starts; the runs of `ops` are noted. */
+  #shuttingDown: { reason: string | undefined; ops: Set<Operation>; runIds: Set<number> } | undefined;
 
   constructor(options: CellarOptions) {
     this.#options = options;
@@ -604,14 +606,22 @@ export class Cellar implements AsyncDisposable {
   /**
    * Stops everything as a server's SIGTERM does (a deploy's restart): cancels it as cancel() does, waits for
    * it to end, and writes the shutdown note (orphans.ts) into the log of each run that was left interrupted,
-   * by which the next server adopts it. A run a user's cancel was already stopping gets none: it stays
+   * by which the next server adopts it; what starts from then on (a trigger answered as the server stops) is
+   * cancelled as it starts, and noted too. A run a user's cancel was already stopping gets none: it stays
    * interrupted. Answers the runs noted.
    */
   async shutdown(reason?: string): Promise<number[]> {
-    const going = [...this.#operations].filter((op) => !op.cancelled).flatMap((op) => [...op.runIds]);
+    // A trigger the server answers while it stops starts an operation after this: born cancelled (#operate).
+    const stopping = (this.#shuttingDown ??= { reason, ops: new Set(), runIds: new Set() });
+    for (const op of this.#operations) {
+      if (op.cancelled) continue;
+      stopping.ops.add(op);
+      for (const runId of op.runIds) stopping.runIds.add(runId);
+    }
     this.cancel(undefined, reason);
-    await Promise.allSettled(this.#running);
-    if (going.length === 0) return [];
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    const going = stopping.runIds;
+    if (going.size === 0) return [];
     const k = await loadEngine();
     const store = await this.store();
     const noted: number[] = [];
@@ -795,6 +805,11 @@ export class Cellar implements AsyncDisposable {
   /** Runs `body` as one cancellable operation, which close() waits for. */
   async #operate<T>(body: (store: Store, op: Operation) => Promise<T>): Promise<T> {
     const op: Operation = { runIds: new Set(), stopping: new AbortController() };
+    if (this.#shuttingDown) {
+      op.cancelled = { reason: this.#shuttingDown.reason };
+      op.stopping.abort();
+      this.#shuttingDown.ops.add(op);
+    }
     this.#operations.add(op);
     const done = this.#operation(op, body);
     this.#running.add(done);
@@ -832,6 +847,7 @@ export class Cellar implements AsyncDisposable {
 
   async #execute(op: Operation, pipeline: Pipeline, run: RunRecord): Promise<RunResult> {
     op.runIds.add(run.runId);
+    if (this.#shuttingDown?.ops.has(op)) this.#shuttingDown.runIds.add(run.runId);
     try {
       return await op.runner!.execute(pipeline, run);
     } finally {
