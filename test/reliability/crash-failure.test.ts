@@ -1,7 +1,8 @@
 // A run killed with SIGKILL and resumed whose cell then fails (issue 14, item 6: runner.ts's failure paths no
 // other crash test reaches): the resumed run is the same run, its failing cell is failed, the cell after it
 // is upstream_failed without running, the run is failed, and the deployment's webhook (CELLAR_ALERT_WEBHOOK,
-// a real HTTP server on 127.0.0.1) hears of it exactly once, naming the failed cell.
+// a real HTTP server on 127.0.0.1) hears of it exactly once, naming the failed cell. A webhook that answers
+// an error is said in the run's output, in one line naming it.
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,23 +19,26 @@ const hook = createServer((req, res) => {
   req.on("data", (chunk) => (body += chunk));
   req.on("end", () => {
     alerts.push(JSON.parse(body));
+    res.statusCode = req.url === "/down" ? 503 : 200;
     res.end("ok");
   });
 });
 let webhook = "";
+let down = "";
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
   webhook = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alert`;
+  down = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/down`;
 });
 afterAll(() => void hook.close());
 
 /** `cellar run` of the fixture, SIGKILLed at its first `slow step` line; resolves with the signal it ended by. */
-function runAndKill(db: string): Promise<string | null> {
+function runAndKill(db: string, hookUrl: string): Promise<string | null> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", db, "run", FIXTURE], {
       cwd: ROOT,
-      env: { ...process.env, CELLAR_ALERT_WEBHOOK: webhook },
+      env: { ...process.env, CELLAR_ALERT_WEBHOOK: hookUrl },
     });
     let stderr = "";
     child.stderr.on("data", (chunk) => {
@@ -47,7 +51,7 @@ function runAndKill(db: string): Promise<string | null> {
 
 it("fails a resumed run's failing cell, skips the cell after it, and alerts once", async () => {
   const db = join(tempDir(), "db.duckdb");
-  expect(await runAndKill(db)).toBe("SIGKILL");
+  expect(await runAndKill(db, webhook)).toBe("SIGKILL");
   expect(alerts).toEqual([]);
   const resumed = await cli(["--db", db, "run", FIXTURE], { env: { CELLAR_ALERT_WEBHOOK: webhook } });
   expect(resumed.code, resumed.stderr).not.toBe(0);
@@ -71,4 +75,15 @@ it("fails a resumed run's failing cell, skips the cell after it, and alerts once
   expect(alerts[0].runId).toBe(1);
   expect(alerts[0].failedCells.map((c) => c.cell)).toEqual(["bad"]);
   expect(alerts[0].failedCells[0].error).toMatch(/bad input 1/);
+}, 120_000);
+
+it("says, in one line, that the webhook refused the alert of a resumed run that failed", async () => {
+  const db = join(tempDir(), "db.duckdb");
+  const before = alerts.length;
+  expect(await runAndKill(db, down)).toBe("SIGKILL");
+  const resumed = await cli(["--db", db, "run", FIXTURE], { env: { CELLAR_ALERT_WEBHOOK: down } });
+  expect(resumed.code, resumed.stderr).not.toBe(0);
+  expect(alerts.length).toBe(before + 1);
+  // The run's own log line, as the CLI prints the run's events.
+  expect(resumed.stderr.split("\n").filter((l) => l.includes("alert:"))).toEqual([expect.stringMatching(new RegExp(`alert: webhook ${down} answered HTTP 503$`))]);
 }, 120_000);
