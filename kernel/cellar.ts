@@ -605,8 +605,8 @@ export class Cellar implements AsyncDisposable {
 
   /**
    * Stops everything as a server's SIGTERM does (a deploy's restart): cancels it as cancel() does, waits for
-   * it to end, and writes the shutdown note (orphans.ts) into the log of each run that was left interrupted,
-   * by which the next server adopts it; what starts from then on (a trigger answered as the server stops) is
+   * it to end, and hands each run that was left interrupted over to the next server (orphans.ts handOver),
+   * with the shutdown note in its log; what starts from then on (a trigger answered as the server stops) is
    * cancelled as it starts, and noted too. A run a user's cancel was already stopping gets none: it stays
    * interrupted. Answers the runs noted.
    */
@@ -627,6 +627,7 @@ export class Cellar implements AsyncDisposable {
     const noted: number[] = [];
     for (const runId of going) {
       if ((await k.getRun(store, runId)).state !== RunState.Interrupted) continue;
+      await k.handOver(store, runId);
       await this.note(runId, k.SHUTDOWN_NOTE, "warn");
       noted.push(runId);
     }

@@ -22,7 +22,7 @@ export { costLines } from "./cost.ts";
 export { costDays } from "./cost-days.ts";
 export { deviceSnapshot } from "./compute/device-snapshot.ts";
 export { isPipelineId, loadPipeline } from "./loader.ts";
-export { adoptionLine, orphanedRuns, resumePoint, SHUTDOWN_NOTE } from "./orphans.ts";
+export { adoptionLine, handOver, orphanedRuns, resumePoint, SHUTDOWN_NOTE } from "./orphans.ts";
 export { runDetail, runLogs } from "./report.ts";
 export { logPage } from "./run-logs.ts";
 export { runGrid } from "./run-grid.ts";

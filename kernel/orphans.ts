@@ -35,10 +35,9 @@ import type { Store } from "./store/store.ts";
 const STARTED_AT_ONCE: readonly RunKind[] = ["manual", "cell"];
 
 /**
- * What a stopping server (SIGTERM: a deploy's restart) writes into the log of each run its shutdown
- * interrupted. A run whose last log line it still is, with no try started since, is an orphan as a killed
- * server's runs are: the next server adopts it. A user's cancel writes no such line, so that run stays
- * interrupted until resumed.
+ * The line a stopping server (SIGTERM: a deploy's restart) writes into the log of each run its shutdown
+ * interrupted and handed over (handOver). A user's cancel hands nothing over, so that run stays interrupted
+ * until resumed.
  */
 export const SHUTDOWN_NOTE = "interrupted by the server's shutdown; the next cellar serve on this store resumes it";
 
@@ -56,18 +55,22 @@ export async function orphanedRuns(store: Store, leftRunning: readonly number[])
   return runs.filter((run) => isOneOf(CLAIMABLE_RUN_STATES, run.state));
 }
 
-/** Interrupted runs whose last log line is the shutdown note, and which no try has started after. */
+/** Interrupted runs a server's shutdown handed over (handOver), which no try has started after. */
 async function shutdownInterrupted(store: Store): Promise<number[]> {
   const rows = await store.query(
-    `WITH interrupted AS (SELECT run_id FROM runs WHERE state = ${sqlState(RunState.Interrupted)}),
-          last AS (SELECT run_id, arg_max(cell, seq) AS cell, arg_max(message, seq) AS message, arg_max(ts, seq) AS ts
-                   FROM logs WHERE run_id IN (SELECT run_id FROM interrupted) GROUP BY run_id)
-     SELECT run_id FROM last
-     WHERE cell = '' AND message = ?
-       AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = last.run_id AND a.started_at > last.ts)`,
-    [SHUTDOWN_NOTE],
+    `SELECT h.run_id FROM run_handoffs h JOIN runs r USING (run_id)
+     WHERE r.state = ${sqlState(RunState.Interrupted)}
+       AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = h.run_id AND a.started_at > h.handed_at)`,
   );
   return rows.map((row) => Number(row.run_id));
+}
+
+/**
+ * Hands an interrupted run over to the next server: it is an orphan to the next `cellar serve` until a try
+ * of it starts. The caller also writes SHUTDOWN_NOTE into its log, so a user sees why it waits.
+ */
+export async function handOver(store: Store, runId: number): Promise<void> {
+  await store.query("INSERT OR REPLACE INTO run_handoffs VALUES (?, ?::TIMESTAMPTZ)", [runId, new Date().toISOString()]);
 }
 
 /**

@@ -12,7 +12,7 @@ import { ROOT, storesClosedAfterEach } from "./helpers.ts";
 const OUTSIDE = ["cells", "pipelines", "server"];
 const DOOR = join(ROOT, "kernel", "mod.ts");
 /** Tables the kernel keeps for itself (kernel/store/schema.ts). */
-const PRIVATE_TABLES = /\b(?:FROM|JOIN)\s+(?:main\.)?(runs|attempts|outputs|logs|costs|cell_reasons|check_details|paused_pipelines|cellar_meta|cellar_triggers\.\w+)\b/i;
+const PRIVATE_TABLES = /\b(?:FROM|JOIN)\s+(?:main\.)?(runs|attempts|outputs|logs|costs|cell_reasons|check_details|paused_pipelines|run_handoffs|cellar_meta|cellar_triggers\.\w+)\b/i;
 
 function sourceFiles(dir: string): string[] {
   if (!existsSync(join(ROOT, dir))) return [];

@@ -91,7 +91,7 @@ describe("store", () => {
     const schemas = await s.query(`SELECT schema_name FROM information_schema.schemata WHERE catalog_name = current_database() ORDER BY 1`);
     expect(schemas.map((r) => r.schema_name).filter((n) => String(n).startsWith("cellar"))).toEqual(["cellar_triggers"]);
     const tables = await s.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY ALL`);
-    expect(tables.map((t) => t.table_name)).toEqual(["attempts", "cell_reasons", "cellar_meta", "check_details", "costs", "logs", "outputs", "paused_pipelines", "runs"]);
+    expect(tables.map((t) => t.table_name)).toEqual(["attempts", "cell_reasons", "cellar_meta", "check_details", "costs", "logs", "outputs", "paused_pipelines", "run_handoffs", "runs"]);
   });
 
   it("keeps its data when reopened, without migrating again", async () => {

@@ -152,6 +152,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, cell, try_number)
   );
   `,
+  // The runs a stopping server (SIGTERM: a deploy's restart) left interrupted for the next server to adopt
+  // (orphans.ts), unlike a user's cancel, which leaves a run interrupted until resumed. A row of its own, not
+  // the run's state: to every other reader the run is interrupted, and resumable, as any other.
+  `
+  CREATE TABLE run_handoffs (run_id BIGINT PRIMARY KEY, handed_at TIMESTAMPTZ NOT NULL);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
