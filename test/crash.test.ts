@@ -1,14 +1,20 @@
-// kill -9 at many points of a run; the next `cellar run` resumes it, does not
+// kill -9 at many points of a `cellar run` process; the next run resumes it, does not
 // re-execute cells that had committed, and ends with the outputs of a run that
-// was never interrupted.
+// was never interrupted. The resume is the facade's run in this process, the very call
+// `cellar run` makes (kernel/cli/run.ts): a CLI start per kill point would prove nothing more,
+// and test/reliability/kill-cli.test.ts resumes with real `cellar run` processes.
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { Compute } from "../kernel/compute/devices.ts";
+import { openCellar, RunState } from "../kernel/mod.ts";
 import { Store } from "../kernel/store/store.ts";
 import { cli, ROOT, tempDir, TSX } from "./helpers.ts";
 
 const FIXTURE = join(ROOT, "test/fixtures/crash.ts");
+const compute = new Compute({ devices: "cpu" });
+afterAll(() => compute.close());
 
 /** Starts a run and SIGKILLs it right after its `killAt`-th progress line. Returns the lines seen. */
 function runAndKill(db: string, log: string, killAt: number): Promise<string[]> {
@@ -77,8 +83,14 @@ describe("kill -9 and resume", () => {
       const committed = seen.flatMap((line) => /run \d+ (\w+): success/.exec(line)?.[1] ?? []);
       const executedBefore = executions(log);
 
-      const resumed = await cli(["--db", db, "run", FIXTURE, "--param", `log=${log}`]);
-      expect(resumed.code, `kill at line ${killAt}: ${resumed.stderr}`).toBe(0);
+      // What `cellar run <file> --param log=…` does after the kill: resume the interrupted run with the same params.
+      const cellar = openCellar({ db, compute });
+      try {
+        const resumed = await cellar.run(FIXTURE, { params: { log } });
+        expect(resumed.state, `kill at line ${killAt}`).toBe(RunState.Success);
+      } finally {
+        await cellar.close();
+      }
       const { runIds, outputs } = await finalOutputs(db);
       expect(runIds, `kill at line ${killAt}: the interrupted run was resumed, not replaced`).toEqual([1]);
       expect(outputs, `kill at line ${killAt}`).toEqual(expected);
@@ -97,5 +109,5 @@ describe("kill -9 and resume", () => {
     // The kill points really spread over the run: from nothing committed to most of it.
     const committedCounts = new Set(results.map((r) => r.committed));
     expect(committedCounts.size).toBeGreaterThanOrEqual(4);
-  });
+  }, 180_000); // 13 runs and 12 resumes: past the default 60 s on a loaded host
 });
