@@ -7,7 +7,21 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli, type CliResult, ROOT, tempDir, TSX, writePipeline } from "./helpers.ts";
+import { openCellar, RunState } from "../kernel/mod.ts";
+import { type CliResult, cli, ROOT, tempDir, TSX, writePipeline } from "./helpers.ts";
+
+/**
+ * The fifo runs' states as `cellar runs fifo` reads them (cellar.runs, which finds a run its dead process left
+ * running interrupted), in this process: opening the store also proves the ended CLI released it.
+ */
+async function runStates(db: string): Promise<string[]> {
+  const cellar = openCellar({ db });
+  try {
+    return (await cellar.runs("fifo")).map((r) => r.state);
+  } finally {
+    await cellar.close();
+  }
+}
 
 /** `cellar <args>`, its stdout read only after `readAfterMs`: the pipe fills and the CLI must wait for it. */
 function slowReader(args: string[], cwd: string, readAfterMs: number): Promise<CliResult & { ms: number }> {
@@ -40,12 +54,13 @@ describe("output through a pipe", () => {
     expect(cell.code, cell.stderr).toBe(0);
     expect(JSON.parse(cell.stdout)).toEqual({ blob: "x".repeat(1_100_000), n: 1 });
 
-    expect((await cli(["--db", db, "run", join(dir, "big.ts"), "--no-cache"], { cwd: dir })).code).toBe(0);
-    const runs = JSON.parse((await cli(["--db", db, "runs", "big", "--json"], { cwd: dir })).stdout);
-    const show = await slowReader(["--db", db, "show", String(runs[0].runId), "--json", "--logs"], dir, 1_000);
+    // The cell's own run (run 1 of the new store) holds the 20,000 log lines.
+    const show = await slowReader(["--db", db, "show", "1", "--json", "--logs"], dir, 1_000);
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout.length).toBeGreaterThan(1_200_000);
-    const shown = JSON.stringify(JSON.parse(show.stdout));
+    const parsed = JSON.parse(show.stdout);
+    expect(parsed.run).toMatchObject({ runId: 1, kind: "cell" });
+    const shown = JSON.stringify(parsed);
     expect(shown).toContain("line 00000 ");
     expect(shown).toContain("line 19999 ");
   });
@@ -92,9 +107,7 @@ export default pipeline({ id: "fifo", params: { fifo: "" } })
     const ended = await done;
     interruptedExit(ended);
     expect(ended.ms).toBeLessThan(10_000);
-    const runs = await cli(["--db", db, "runs", "fifo", "--json"], { cwd: dir });
-    expect(runs.code, runs.stderr).toBe(0);
-    expect(JSON.parse(runs.stdout).map((r: { state: string }) => r.state)).toEqual(["interrupted"]);
+    expect(await runStates(db)).toEqual([RunState.Interrupted]);
   }, 60_000);
 
   it("a second signal ends it at once", async () => {
@@ -106,8 +119,7 @@ export default pipeline({ id: "fifo", params: { fifo: "" } })
     const ended = await done;
     interruptedExit(ended);
     expect(ended.ms).toBeLessThan(2_000);
-    const runs = await cli(["--db", db, "runs", "fifo", "--json"], { cwd: dir });
-    expect(JSON.parse(runs.stdout).map((r: { state: string }) => r.state)).toEqual(["interrupted"]);
+    expect(await runStates(db)).toEqual([RunState.Interrupted]);
   }, 60_000);
 });
 
@@ -115,8 +127,11 @@ describe("read-only commands never create a store", () => {
   it("runs, show, costs and search on a missing database say so in one line, exit 2 and create nothing", async () => {
     const dir = tempDir();
     const db = join(dir, "mistyped/path.duckdb");
-    for (const args of [["runs", "x"], ["show", "1"], ["costs", "x"], ["search", "anything"]]) {
-      const r = await cli(["--db", db, ...args]); // in the repository, where search finds the ingest pipeline
+    const commands = [["runs", "x"], ["show", "1"], ["costs", "x"], ["search", "anything"]];
+    // At once: none of them may create the store the others would then find.
+    const results = await Promise.all(commands.map((args) => cli(["--db", db, ...args]))); // in the repository, where search finds the ingest pipeline
+    for (const [i, args] of commands.entries()) {
+      const r = results[i];
       expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
       expect(r.stderr.trim().split("\n"), args[0]).toEqual([`cellar: database ${db} does not exist; pass an existing store with --db (a run creates one)`]);
       expect(r.stdout).toBe("");
