@@ -103,3 +103,32 @@ describe("PageExtractor", () => {
     await expect(extractor.extract({ bytes: encode("<p>x</p>"), kind: "html", url: "http://127.0.0.1/x.html" })).rejects.toThrow("cell cancelled");
   });
 });
+
+describe("CELLAR_CRAWL_WORKER", () => {
+  const saved = process.env.CELLAR_CRAWL_WORKER;
+  const restore = () => (saved === undefined ? delete process.env.CELLAR_CRAWL_WORKER : (process.env.CELLAR_CRAWL_WORKER = saved));
+
+  it("starts the worker for a big crawl with always, never with never, and refuses anything else in one line", async () => {
+    try {
+      process.env.CELLAR_CRAWL_WORKER = "never";
+      const never = new PageExtractor({ signal: new AbortController().signal });
+      never.found(10_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(never.inWorker).toBe(false);
+      never.close();
+      process.env.CELLAR_CRAWL_WORKER = "always";
+      const always = new PageExtractor({ signal: new AbortController().signal });
+      always.found(24);
+      expect(always.inWorker).toBe(false);
+      always.found(25);
+      await workerUp(always);
+      always.close();
+      process.env.CELLAR_CRAWL_WORKER = "sometimes";
+      expect(() => new PageExtractor({ signal: new AbortController().signal })).toThrow(
+        /^CELLAR_CRAWL_WORKER: expected always or never \(or unset: a worker on hosts of more than 2 cores\), got "sometimes"$/,
+      );
+    } finally {
+      restore();
+    }
+  });
+});

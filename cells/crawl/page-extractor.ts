@@ -4,8 +4,18 @@
  * core while the main thread fetches and stores on the other (on a 2-core host
  * the crawl was bound by its one thread: extraction was half its CPU).
  *
+ * It pays only where a core is free for it: the worker's isolate compiles
+ * the parser anew and each page crosses threads twice, so the crawl's CPU
+ * per page rises (bench/crawl on the PostgreSQL manual, 2-core host: warm
+ * 1.4–1.7 ms with the worker against 0.8–1.1 ms without; first crawl of a
+ * process 2.3 against 1.7–1.8), and on 2 cores shared with the server, V8's
+ * compiler and GC threads and the rest, the overlap did not win that back
+ * (first crawl 0.38–0.52 of wget's pages/s with it, 0.65–0.73 without). So
+ * by default the worker is used on hosts of more than 2 cores only;
+ * CELLAR_CRAWL_WORKER=always or never overrides that.
+ *
  * Small crawls (tests, a handful of pages) never start it: it is started
- * once the crawl has found more than `workerAfter` pages (default 24), and
+ * once the crawl has found more than `workerAfter` pages (24), and
  * until it has answered a first small page of its own, pages are extracted
  * on the main thread, in slices that yield to the event loop
  * (extractHtmlAsync). One worker, pages in order. A page that holds the worker past
@@ -27,13 +37,15 @@
  * extractor.close();
  * ```
  */
-import { runtime } from "../../kernel/mod.ts";
+import { CellarError, runtime } from "../../kernel/mod.ts";
 import type { TextKind } from "./content-type.ts";
 import { decodeText } from "./decode.ts";
 import { extractDocumentAsync, type Extracted } from "./extract.ts";
 import type { PageJob, PageReply } from "./extract-worker.ts";
 
 const WORKER_URL = new URL("./extract-worker.ts", import.meta.url).href;
+/** Pages a crawl finds before its worker starts, where it has one: small crawls never pay a worker's start. */
+const WORKER_AFTER = 24;
 /** The time a new worker has to start and answer its probe page. */
 const START_MS = 20_000;
 /** The page a new worker is sent first. */
@@ -41,7 +53,7 @@ const PROBE = new TextEncoder().encode("<title>probe</title><p>started</p>");
 
 export interface ExtractorOptions {
   signal: AbortSignal;
-  /** Pages extracted on the main thread before the worker is started; Infinity never starts it. */
+  /** Pages found before the worker is started (24 on hosts of more than 2 cores, else Infinity: never). */
   workerAfter?: number;
   /** A page's time bound in the worker: `baseMs` + `msPerMb` per MB of its bytes. */
   baseMs?: number;
@@ -89,7 +101,7 @@ export class PageExtractor {
 
   constructor(options: ExtractorOptions) {
     this.#signal = options.signal;
-    this.#workerAfter = options.workerAfter ?? 24;
+    this.#workerAfter = options.workerAfter ?? defaultWorkerAfter();
     this.#baseMs = options.baseMs ?? 5_000;
     this.#msPerMb = options.msPerMb ?? 3_000;
     this.#signal.addEventListener("abort", this.#onAbort, { once: true });
@@ -229,6 +241,15 @@ export class PageExtractor {
     this.#worker?.terminate();
     this.#worker = undefined;
   }
+}
+
+/** Pages found before the worker starts: the host's choice (more than 2 cores), or CELLAR_CRAWL_WORKER's. */
+function defaultWorkerAfter(): number {
+  const choice = runtime.env("CELLAR_CRAWL_WORKER");
+  if (choice === undefined || choice === "") return runtime.cpuCount() > 2 ? WORKER_AFTER : Infinity;
+  if (choice === "always") return WORKER_AFTER;
+  if (choice === "never") return Infinity;
+  throw new CellarError(`CELLAR_CRAWL_WORKER: expected always or never (or unset: a worker on hosts of more than 2 cores), got ${JSON.stringify(choice)}`);
 }
 
 /** One page on the main thread: decoded, then extracted in slices that yield to the event loop. */
