@@ -38,6 +38,7 @@ import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManage
 import { type KV, type KvWatchEntry, KvWatchInclude, Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { backoffMs, retry } from "../async.ts";
 import { CellarError, errorLine } from "../errors.ts";
 import { metrics } from "../prometheus.ts";
 import { ChunkTryState } from "../state.ts";
@@ -470,7 +471,13 @@ class Session implements RemoteSession {
       claim: this.claim, index, first, count, run: job.run, pipeline: job.pipeline, cell: job.cell, attempt: job.attempt,
       maxDeliver: remote.maxDeliver, publishedAt: Date.now(), msgId: msgID, ticket: await remote.tickets.sign(msgID),
     };
-    await remote.js.publish(chunkSubject(this.cls, key), encodeChunk(message), { msgID });
+    // A publish's ack can time out while nats-server restarts; the msgID makes a second publish of the chunk a
+    // duplicate JetStream drops, so trying again is safe.
+    await retry(() => remote.js.publish(chunkSubject(this.cls, key), encodeChunk(message), { msgID }), {
+      tries: 6,
+      retryable: (err) => err instanceof Error && /timeout|connection|closed/i.test(`${err.name} ${err.message}`),
+      delayMs: (n) => backoffMs(n, { baseMs: 250, maxMs: 4000 }),
+    });
   }
 
   /**
