@@ -331,13 +331,31 @@ function cellLogs(root) {
   };
 }
 
-/** The run as the API has it: once when the stream opens (what happened before it) and once at the end. */
+/**
+ * How many stream events have been applied, and after which of them each cell (and the run, as "") last
+ * changed: a snapshot asked for before an event is older than it, and must not undo it.
+ */
+const applied = { events: 0, at: new Map() };
+
+function applyEvent(key) {
+  applied.at.set(key, ++applied.events);
+}
+
+/**
+ * The run as the API has it: once when the stream opens (what happened before it) and once at the end. A
+ * cell or run state that an event changed while the request was out is newer than the answer: kept (on a
+ * loaded host the answer came after the start's own `success` and set its badge back to running).
+ */
 async function sync(root, runId) {
+  const asked = applied.events;
+  const newer = (key) => (applied.at.get(key) ?? 0) > asked;
   const res = await fetch(`/api/v1/runs/${runId}`, { headers: { accept: "application/json" } });
   if (!res.ok) return undefined;
   const detail = await res.json();
-  for (const c of detail.cells) applyCell(c.cell, { state: c.state, tries: c.tries, durationMs: c.durationMs, cachedFrom: c.cachedFrom });
-  applyRun(root, detail.state);
+  for (const c of detail.cells) {
+    if (!newer(c.cell)) applyCell(c.cell, { state: c.state, tries: c.tries, durationMs: c.durationMs, cachedFrom: c.cachedFrom });
+  }
+  if (!newer("")) applyRun(root, detail.state);
   return detail.state;
 }
 
@@ -403,12 +421,14 @@ function follow(root, shared) {
   });
   on("chunks", (event) => applyChunks(event));
   on("cell", (event) => {
+    applyEvent(event.cell);
     const facts = { state: event.state };
     if (event.tryNumber > 0) facts.tries = event.tryNumber;
     if (event.ms !== undefined) facts.durationMs = event.ms;
     applyCell(event.cell, facts);
   });
   on("run", (event) => {
+    applyEvent("");
     applyRun(root, event.state);
     if (!isGoing(event.state)) end();
   });
