@@ -101,7 +101,7 @@ export default pipeline({ id: "fifo", params: { fifo: "" } })
   const interruptedExit = (r: CliResult) => expect(r.code === 130 || r.signal === "SIGINT", `code ${r.code} signal ${r.signal}\n${r.stderr}`).toBe(true);
 
   it("a SIGTERM ends a run blocked opening a FIFO within 10 s, leaves it interrupted and releases the store", async () => {
-    const { db, dir, child, done, t } = await startBlocked();
+    const { db, child, done, t } = await startBlocked();
     t();
     child.kill("SIGTERM");
     const ended = await done;
@@ -111,7 +111,7 @@ export default pipeline({ id: "fifo", params: { fifo: "" } })
   }, 60_000);
 
   it("a second signal ends it at once", async () => {
-    const { db, dir, child, done, t } = await startBlocked();
+    const { db, child, done, t } = await startBlocked();
     child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 200));
     t();
