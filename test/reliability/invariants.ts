@@ -107,6 +107,14 @@ export async function committedSnapshot(dbPath: string): Promise<Snapshot> {
   }, () => ({ outputs: new Map() }));
 }
 
+/** The state of `pipeline`'s latest run, or undefined when it has none (or the file cannot be read). */
+export async function latestRunState(dbPath: string, pipeline: string): Promise<string | undefined> {
+  return await withStore(dbPath, async (conn) => {
+    const [run] = await rows(conn, "SELECT state FROM runs WHERE pipeline = ? ORDER BY run_id DESC LIMIT 1", [pipeline]);
+    return run === undefined ? undefined : String(run.state);
+  }, () => undefined);
+}
+
 /**
  * A content hash of each final table, order-independent, to compare a store
  * that was killed and resumed with one that ran straight through:

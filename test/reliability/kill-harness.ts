@@ -20,15 +20,17 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { RunState } from "../../kernel/state.ts";
 import { rng } from "../random.ts";
 import { ROOT, tempDir, TSX } from "../helpers.ts";
-import { checkInvariants, committedSnapshot, type Snapshot, tableHashes, type Violation } from "./invariants.ts";
+import { checkInvariants, committedSnapshot, latestRunState, type Snapshot, tableHashes, type Violation } from "./invariants.ts";
 
 const CRANFIELD = join(ROOT, "pipelines/data/cranfield");
 
 /** The files a slice of the bundled Cranfield corpus is made of, and the CLI arguments of its two phases. */
 export interface Slice {
   dir: string;
+  /** Each phase runs one pipeline, named after it. */
   phases: Array<{ name: string; args: string[] }>;
 }
 
@@ -115,6 +117,8 @@ export interface KillPoint {
   phase: string;
   atMs: number;
   landed: boolean;
+  /** It landed after the phase's run had committed its success, while the process was closing. */
+  afterRunEnd?: boolean;
 }
 
 export interface ChainResult {
@@ -143,13 +147,16 @@ export async function killChain(slice: Slice, reference: Reference, options: { s
   let committed: Snapshot | undefined;
   for (const [p, phase] of slice.phases.entries()) {
     const kills = typeof options.killsPerPhase === "number" ? options.killsPerPhase : options.killsPerPhase[p];
-    for (let k = 0; k < kills; k++) {
+    // The phase's run ended: its process outlived its kill, or was killed after the run committed its success.
+    let ended = false;
+    for (let k = 0; k < kills && !ended; k++) {
       const atMs = Math.round(random() * reference.phaseMs[p]);
       const exit = await cellar(db, phase.args, atMs);
       result.kills.push({ phase: phase.name, atMs, landed: exit.killed });
       options.log?.(`seed ${options.seed}: ${phase.name} ${exit.killed ? `killed at ${atMs} ms` : `ended in ${Math.round(exit.ms)} ms before its kill at ${atMs}`}`);
       if (!exit.killed) {
         if (exit.code !== 0) throw new Error(`seed ${options.seed}: ${phase.name} (after ${k} kills) exited ${exit.code}: ${exit.stderr.trim().split("\n").at(-1)}`);
+        ended = true;
         break;
       }
       const after = `${phase.name} killed at ${atMs} ms (kill ${result.kills.length})`;
@@ -157,8 +164,14 @@ export async function killChain(slice: Slice, reference: Reference, options: { s
       if (!existsSync(db) && committed === undefined) continue;
       note(after, await checkInvariants(db, { committed, crashed: true }));
       committed = await committedSnapshot(db);
+      // Killed while it closed the store after its run succeeded: `cellar run` would now start a second run
+      // (a manual trigger is a new run), not resume this one, so the phase is over.
+      if (await latestRunState(db, phase.name) === RunState.Success) {
+        result.kills[result.kills.length - 1].afterRunEnd = true;
+        ended = true;
+      }
     }
-    if (result.kills.at(-1)?.landed !== false) {
+    if (!ended) {
       const exit = await cellar(db, phase.args);
       if (exit.code !== 0) throw new Error(`seed ${options.seed}: ${phase.name} resumed to the end exited ${exit.code}: ${exit.stderr.trim().split("\n").at(-1)}`);
     }
@@ -173,7 +186,10 @@ export async function killChain(slice: Slice, reference: Reference, options: { s
   return result;
 }
 
-/** A chain's kills in one line, for a failure message: phase@ms, `*` where the process ended before its kill. */
+/**
+ * A chain's kills in one line, for a failure message: phase@ms, `*` where the process ended before its kill,
+ * `+` where it was killed after its run had succeeded.
+ */
 export function describeKills(kills: KillPoint[]): string {
-  return kills.map((k) => `${k.phase}@${k.atMs}${k.landed ? "" : "*"}`).join(" ");
+  return kills.map((k) => `${k.phase}@${k.atMs}${k.landed ? "" : "*"}${k.afterRunEnd ? "+" : ""}`).join(" ");
 }
