@@ -22,7 +22,6 @@
  * ```
  */
 import type { Pipeline } from "./pipeline.ts";
-import { downstreamOf } from "./runner.ts";
 import { getRun, type RunKind, type RunRecord } from "./run-records.ts";
 import { CLAIMABLE_RUN_STATES, isOneOf, RunState, sqlState } from "./state.ts";
 import type { Store } from "./store/store.ts";
@@ -75,18 +74,15 @@ export async function handOver(store: Store, runId: number): Promise<void> {
 
 /**
  * The first cell the run executes again, in the order the runner starts them: the first selected cell
- * without a checkpoint committed in this run (or one the run recomputes anyway, `from` and no-cache runs);
+ * without a checkpoint committed in this run (forced cells included: what this run computed is kept);
  * undefined when every cell has one, and resuming only ends the run.
  */
 export async function resumePoint(store: Store, pipeline: Pipeline, run: RunRecord): Promise<string | undefined> {
   const rows = await store.query(`SELECT cell FROM outputs WHERE run_id = ?`, [run.runId]);
   const done = new Set(rows.map((row) => String(row.cell)));
-  const order = pipeline.validate();
-  const { from, noCache, only } = run.options;
-  // As the runner's Execution decides what it recomputes though checkpointed.
-  const forced = new Set([...(from === undefined ? [] : downstreamOf(order, from)), ...(only ?? []), ...(noCache ? order.map((c) => c.name) : [])]);
+  const { only } = run.options;
   const selected = only ? new Set(only) : undefined;
-  return order.find((cell) => (!selected || selected.has(cell.name)) && (!done.has(cell.name) || forced.has(cell.name)))?.name;
+  return pipeline.validate().find((cell) => (!selected || selected.has(cell.name)) && !done.has(cell.name))?.name;
 }
 
 /** The line a server logs, and writes into the run's log, as it adopts a run. */

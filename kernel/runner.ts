@@ -219,9 +219,10 @@ class Execution {
       [this.run.runId],
     );
     for (const row of tries) this.tries.set(String(row.cell), Number(row.n));
-    // Initial states (INITIAL_CELL_STATES), not transitions.
+    // Initial states (INITIAL_CELL_STATES), not transitions. A checkpoint of this run is kept even for a cell the
+    // run forces (`from`, `only`, no-cache): forcing refuses another run's output, and this one was computed here.
     for (const cell of this.order) {
-      if (this.checkpoints.has(cell.name) && !this.forced.has(cell.name)) this.states.set(cell.name, CellState.Success);
+      if (this.checkpoints.has(cell.name)) this.states.set(cell.name, CellState.Success);
       else this.states.set(cell.name, CellState.Waiting);
     }
     if (this.run.options.only) await this.loadUnselectedCheckpoints();
@@ -396,8 +397,8 @@ function isSettled(state: CellState): boolean {
   return isOneOf(SETTLED_CELL_STATES, state);
 }
 
-/** `from` and every cell that depends on it, directly or not: what a `from` run recomputes (orphans.ts says so too). */
-export function downstreamOf(order: CellDef[], from: string): Set<string> {
+/** `from` and every cell that depends on it, directly or not: what a `from` run recomputes. */
+function downstreamOf(order: CellDef[], from: string): Set<string> {
   const result = new Set([from]);
   for (const cell of order) if (cell.needs.some((n) => result.has(n))) result.add(cell.name);
   return result;

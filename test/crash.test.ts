@@ -16,10 +16,14 @@ const FIXTURE = join(ROOT, "test/fixtures/crash.ts");
 const compute = new Compute({ devices: "cpu" });
 afterAll(() => compute.close());
 
-/** Starts a run and SIGKILLs it right after its `killAt`-th progress line. Returns the lines seen. */
-function runAndKill(db: string, log: string, killAt: number): Promise<string[]> {
+/**
+ * Starts a run and SIGKILLs it right after its `killAt`-th progress line, or the first line `killAt` accepts.
+ * Returns the lines seen.
+ */
+function runAndKill(db: string, log: string, killAt: number | ((line: string) => boolean), args: string[] = []): Promise<string[]> {
+  const kill = typeof killAt === "number" ? (_line: string, seen: number) => seen === killAt : (line: string) => killAt(line);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", db, "run", FIXTURE, "--param", `log=${log}`], {
+    const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "kernel/cli.ts"), "--db", db, "run", FIXTURE, "--param", `log=${log}`, ...args], {
       cwd: ROOT,
     });
     const lines: string[] = [];
@@ -30,7 +34,7 @@ function runAndKill(db: string, log: string, killAt: number): Promise<string[]> 
       while ((nl = buffer.indexOf("\n")) >= 0) {
         lines.push(buffer.slice(0, nl));
         buffer = buffer.slice(nl + 1);
-        if (lines.length === killAt) child.kill("SIGKILL");
+        if (kill(lines.at(-1)!, lines.length)) child.kill("SIGKILL");
       }
     });
     child.on("close", () => resolve(lines));
@@ -110,4 +114,44 @@ describe("kill -9 and resume", () => {
     const committedCounts = new Set(results.map((r) => r.committed));
     expect(committedCounts.size).toBeGreaterThanOrEqual(4);
   }, 180_000); // 13 runs and 12 resumes: past the default 60 s on a loaded host
+
+  // Killed once `sum` has committed in run 2: the cells it forces that follow have their checkpoints from run 1,
+  // with the same inputs, and a cache hit would serve them; a forced cell is recomputed, resumed or not, and one
+  // this run already computed is kept (recomputing it clashed with its own checkpoint).
+  it.each([
+    { args: ["--from", "sum"], once: ["seed", "numbers"] },
+    { args: ["--no-cache"], once: [] },
+  ])("resumes a killed run of $args recomputing what it forces, keeping what it had computed", async ({ args, once }) => {
+    const dir = tempDir();
+    const db = join(dir, "db.duckdb");
+    const log = join(dir, "log");
+    writeFileSync(log, "");
+    const first = await cli(["--db", db, "run", FIXTURE, "--param", `log=${log}`]);
+    expect(first.code, first.stderr).toBe(0);
+    const expected = (await finalOutputs(db)).outputs;
+    await runAndKill(db, log, (line) => /run 2 sum: success/.test(line), args);
+    const cellar = openCellar({ db, compute });
+    try {
+      const resumed = await cellar.run(FIXTURE, { params: { log } });
+      expect(resumed.state).toBe(RunState.Success);
+    } finally {
+      await cellar.close();
+    }
+    const { runIds, outputs } = await finalOutputs(db);
+    expect(runIds, "the interrupted run was resumed, not replaced").toEqual([1, 2]);
+    expect(outputs).toEqual(expected);
+    const counts: Record<string, number> = {};
+    for (const cell of executions(log)) counts[cell] = (counts[cell] ?? 0) + 1;
+    // Run 1 ran each cell once. Run 2 ran the cells up to sum before the kill, but those it served from cache,
+    // and never again; what follows sum, after the resume (it may also have started before the kill).
+    for (const cell of ["seed", "numbers", "sum"]) expect(counts[cell], cell).toBe(once.includes(cell) ? 1 : 2);
+    for (const cell of ["left", "right", "join"]) expect(counts[cell], cell).toBeGreaterThanOrEqual(2);
+    const store = await Store.open(db);
+    try {
+      const served = await store.query("SELECT cell FROM attempts WHERE run_id = 2 AND state = 'cached' ORDER BY cell");
+      expect(served.map((r) => String(r.cell)), "run 2 served from cache").toEqual([...once].sort());
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 });
