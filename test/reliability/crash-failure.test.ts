@@ -1,8 +1,8 @@
-// A run killed with SIGKILL and resumed whose cell then fails (issue 14, item 6: runner.ts's failure paths no
-// other crash test reaches): the resumed run is the same run, its failing cell is failed, the cell after it
-// is upstream_failed without running, the run is failed, and the deployment's webhook (CELLAR_ALERT_WEBHOOK,
-// a real HTTP server on 127.0.0.1) hears of it exactly once, naming the failed cell. A webhook that answers
-// an error is said in the run's output, in one line naming it.
+// A run killed with SIGKILL and resumed whose cell then fails its check (issue 14, item 6: runner.ts's failure
+// paths no other crash test reaches): the resumed run is the same run, its failing cell is failed with its
+// check's details kept, the cell after it is upstream_failed without running, the run is failed, and the
+// deployment's webhook (CELLAR_ALERT_WEBHOOK, a real HTTP server on 127.0.0.1) hears of it exactly once, naming
+// the failed cell. A webhook that answers an error is said in the run's output, in one line naming it.
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -67,6 +67,9 @@ it("fails a resumed run's failing cell, skips the cell after it, and alerts once
       seed: AttemptState.Success,
       slow: AttemptState.Success,
     });
+    // The failed check's measurement is kept with its try, as `cellar show` and the UI read it.
+    const details = await store.query("SELECT cell, try_number, details FROM check_details WHERE run_id = 1");
+    expect(details.map((d) => [d.cell, Number(d.try_number), JSON.parse(String(d.details))])).toEqual([["bad", 1, { n: 1, limit: 0 }]]);
   } finally {
     await store.close();
   }
