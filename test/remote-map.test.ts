@@ -4,6 +4,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cellar, newTicketSecret, openCellar, pipeline, RunState, task, type Pipeline } from "../kernel/mod.ts";
 import type { Store } from "../kernel/store/store.ts";
@@ -154,6 +156,28 @@ function withDedup(p: Pipeline): Pipeline {
     })));
     return { documents: await crawled.finish(), fetched: texts.length, unchanged: 0, failed: 0 };
   }).cell("dedup_corpus", { gpu: 0.5 }, dedupCorpus);
+}
+
+/**
+ * Restarts nats-server as a slow JetStream recovery looks to a client: on the same port with the same users but
+ * without JetStream, so connections come back and every JetStream request has no responder. The function it
+ * resolves to starts the real server again.
+ */
+async function restartWithoutJetStream(): Promise<() => Promise<void>> {
+  await nats().stop();
+  const plainConfig = `${nats().configPath}.plain`;
+  writeFileSync(plainConfig, readFileSync(nats().configPath, "utf8").replace(/^jetstream \{.*\}$/m, ""), { mode: 0o600 });
+  const plain = spawn("nats-server", ["-c", plainConfig], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise((resolve) => plain.on("exit", resolve));
+  await new Promise<void>((resolve, reject) => {
+    plain.stderr.on("data", (text: Buffer) => text.includes("Server is ready") && resolve());
+    void exited.then((code) => reject(new Error(`nats-server without JetStream exited with code ${code}`)));
+  });
+  return async () => {
+    plain.kill("SIGKILL");
+    await exited;
+    await nats().start();
+  };
 }
 
 const squares = (n: number) => Array.from({ length: n }, (_, i) => i * i);
@@ -370,6 +394,26 @@ describe("ctx.map with placement remote", () => {
       await restarted;
       // A failed run says why (its cell's error), not only that the output is missing. On a loaded host it failed with
       // "TimeoutError: timeout": a JetStream request of the server's side outlasted nats.js's 5 s default across the restart.
+      expect({ state: result.state, error: detail.cells[0]?.error ?? null }).toEqual({ state: RunState.Success, error: null });
+      expect(result.outputs.get("m")).toEqual(squares(24));
+    } finally {
+      await stopAll(workers);
+    }
+  });
+
+  it("completes a run started while, after a restart, the server takes connections and JetStream does not answer yet", async () => {
+    const cellar = await remoteCellar();
+    const workers = [worker("w1")];
+    try {
+      const restore = await restartWithoutJetStream();
+      // The client is back on the server: from now on every JetStream request has no responder, until restore().
+      await until(() => nc.flush().then(() => true, () => false));
+      const restored = new Promise((resolve) => setTimeout(resolve, 1_500)).then(restore);
+      const p = pipeline({ id: "remote_js_late" }).cell("m", async (ctx) =>
+        await ctx.map(Array.from({ length: 24 }, (_, i) => i), task(SLOW, "slowSquare"), { placement: "remote", batchSize: 2, concurrency: 4 }));
+      const { result, detail } = await execute(cellar, p);
+      await restored;
+      // Before: the chunks' first look-ups failed the cell with "JetStreamNotEnabled: jetstream is not enabled".
       expect({ state: result.state, error: detail.cells[0]?.error ?? null }).toEqual({ state: RunState.Success, error: null });
       expect(result.outputs.get("m")).toEqual(squares(24));
     } finally {

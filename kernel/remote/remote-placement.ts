@@ -38,7 +38,7 @@ import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManage
 import { type KV, type KvWatchEntry, KvWatchInclude, Kvm } from "@nats-io/kv";
 import { type ObjectStore, Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { backoffMs, retry } from "../async.ts";
+import { backoffMs, retry, type RetryPolicy } from "../async.ts";
 import { CellarError, errorLine } from "../errors.ts";
 import { metrics } from "../prometheus.ts";
 import { ChunkTryState } from "../state.ts";
@@ -118,6 +118,17 @@ export interface RemoteOptions {
 
 /** How long a "does any worker wait for chunks" answer is reused by placement "auto". */
 const CAPACITY_TTL_MS = 500;
+
+/**
+ * For a JetStream request of a map's chunk while nats-server restarts: it times out, finds the connection
+ * closed, or, after the client reconnected and before the server has recovered its streams, has no responder,
+ * which nats.js reports as JetStreamNotEnabled. Six tries span about 8 s of backoff.
+ */
+const ACROSS_NATS_RESTART: RetryPolicy = {
+  tries: 6,
+  retryable: (err) => err instanceof Error && /timeout|connection|closed|JetStreamNotEnabled|no responders/i.test(`${err.name} ${err.message}`),
+  delayMs: (n) => backoffMs(n, { baseMs: 250, maxMs: 4000 }),
+};
 
 /**
  * Makes sure the stream, consumers and buckets exist, and starts the process's two watchers. `storeId` (the
@@ -443,7 +454,7 @@ class Session implements RemoteSession {
    * undefined when there is nothing to publish.
    */
   async #lookUp(key: string, waiter: Waiter): Promise<string | undefined> {
-    const entry = await this.remote.results.get(key);
+    const entry = await retry(() => this.remote.results.get(key), ACROSS_NATS_RESTART);
     if (!entry || entry.operation !== "PUT") return key;
     let result: ChunkResult;
     try {
@@ -471,13 +482,8 @@ class Session implements RemoteSession {
       claim: this.claim, index, first, count, run: job.run, pipeline: job.pipeline, cell: job.cell, attempt: job.attempt,
       maxDeliver: remote.maxDeliver, publishedAt: Date.now(), msgId: msgID, ticket: await remote.tickets.sign(msgID),
     };
-    // A publish's ack can time out while nats-server restarts; the msgID makes a second publish of the chunk a
-    // duplicate JetStream drops, so trying again is safe.
-    await retry(() => remote.js.publish(chunkSubject(this.cls, key), encodeChunk(message), { msgID }), {
-      tries: 6,
-      retryable: (err) => err instanceof Error && /timeout|connection|closed/i.test(`${err.name} ${err.message}`),
-      delayMs: (n) => backoffMs(n, { baseMs: 250, maxMs: 4000 }),
-    });
+    // The msgID makes a second publish of the chunk a duplicate JetStream drops, so trying again is safe.
+    await retry(() => remote.js.publish(chunkSubject(this.cls, key), encodeChunk(message), { msgID }), ACROSS_NATS_RESTART);
   }
 
   /**
