@@ -93,6 +93,8 @@ interface Watched {
   cells: Map<string, CellMemory>;
   /** The running cell's last progress line, for a run stopped early. */
   lastProgress: string;
+  /** The first failed try's line: the run is stopped there (ingest's retries wait 15 min; a retried run is not the figure). */
+  failure?: string;
   ms: number;
 }
 
@@ -131,8 +133,13 @@ async function watch(argv: string[], logFile: string): Promise<Watched> {
     pending[stream] = lines.pop()!;
     for (const line of lines) {
       // A progress line is "n/total (p%)" when the cell knows its total, or a bare count (embed_docs, build_index).
-      const m = / run \d+ (\w+): (running|success|failed|\d+(?:\/\d+)?)/.exec(line);
+      const m = / run \d+ (\w+): (running|success|failed|try \d+ failed|\d+(?:\/\d+)?)/.exec(line);
       if (!m || !(CELLS as readonly string[]).includes(m[1])) continue;
+      if (m[2].endsWith("failed") && state.failure === undefined) {
+        state.failure = line.slice(line.indexOf(`run `)).trim();
+        process.stderr.write(`${new Date().toISOString()} ${state.failure}\n  (stopping the run: a try failed)\n`);
+        child.kill("SIGINT");
+      }
       // Every state change is sampled on both sides, so a short cell still has its own figures.
       sample();
       // The next cell's start can be printed before the last one's end: only the running cell's end clears it.
@@ -278,6 +285,7 @@ async function measure(docs: number, dir: string, model: string, dtype: string):
     chunks: entered.embed_docs.chunks ?? null,
     finished,
     timed_out: watched.timedOut,
+    failure: watched.failure,
     stopped_in: finished ? undefined : watched.lastProgress,
     exit_code: watched.code,
     cells_ms: Math.round(figures.total_ms),

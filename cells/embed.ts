@@ -277,17 +277,23 @@ async function chunksToEmbed(ctx: Context, embedder: Embedder, chunks: TableWrit
   return { positions, tokens: positions.map((p) => tokens[p]), length: positions.length };
 }
 
-/** Copies into `vectors` this model's previous vector of every chunk whose text it had; returns the rows copied. */
+/**
+ * Copies into `vectors` this model's previous vector of every chunk whose text it had; returns the rows copied.
+ * Each text's source is picked by chunk id and its vector joined afterwards, never grouped: an aggregate that
+ * carries the vectors (any_value(embedding) over 146K × 384 floats) ran out of the store's 512MB at 100K documents.
+ */
 async function copyPreviousVectors(ctx: Context, embedder: Embedder, previous: PreviousRun, chunks: TableWriter, vectors: TableWriter): Promise<number> {
   return insertedRows(
     await ctx.sql(
       `INSERT INTO ${vectors.sql}
-       SELECT c.chunk_id, $1, p.embedding
+       WITH source AS (
+         SELECT pc.text_hash, min(pc.chunk_id) AS chunk_id
+         FROM ${previous.chunks} pc SEMI JOIN ${previous.vectors} pv ON pv.chunk_id = pc.chunk_id AND pv.model = $1
+         GROUP BY pc.text_hash)
+       SELECT c.chunk_id, $1, pv.embedding
        FROM ${chunks.sql} c
-       JOIN (SELECT pc.text_hash, any_value(pv.embedding) AS embedding
-             FROM ${previous.chunks} pc JOIN ${previous.vectors} pv ON pv.chunk_id = pc.chunk_id
-             WHERE pv.model = $1
-             GROUP BY pc.text_hash) p ON p.text_hash = c.text_hash`,
+       JOIN source s ON s.text_hash = c.text_hash
+       JOIN ${previous.vectors} pv ON pv.chunk_id = s.chunk_id AND pv.model = $1`,
       [embedder.id],
     ),
   );
@@ -397,17 +403,24 @@ async function* todoPages(
   }
 }
 
-/** Copies to each chunk still without a vector the vector of another chunk of this run with the same text; returns the rows copied. */
+/**
+ * Copies to each chunk still without a vector the vector of another chunk of this run with the same text; returns
+ * the rows copied. As in copyPreviousVectors, the vectors are joined to the few chunks missing one, never grouped.
+ */
 async function copyRepeatedVectors(ctx: Context, embedder: Embedder, chunks: TableWriter, vectors: TableWriter): Promise<number> {
   return insertedRows(
     await ctx.sql(
       `INSERT INTO ${vectors.sql}
-       SELECT c.chunk_id, $1, d.embedding
-       FROM ${chunks.sql} c
-       JOIN (SELECT c2.text_hash, any_value(v2.embedding) AS embedding
-             FROM ${vectors.sql} v2 JOIN ${chunks.sql} c2 ON c2.chunk_id = v2.chunk_id
-             GROUP BY c2.text_hash) d ON d.text_hash = c.text_hash
-       WHERE c.chunk_id NOT IN (SELECT chunk_id FROM ${vectors.sql})`,
+       WITH missing AS (SELECT c.chunk_id, c.text_hash FROM ${chunks.sql} c ANTI JOIN ${vectors.sql} v ON v.chunk_id = c.chunk_id),
+       source AS (
+         SELECT c.text_hash, min(c.chunk_id) AS chunk_id
+         FROM ${chunks.sql} c SEMI JOIN ${vectors.sql} v ON v.chunk_id = c.chunk_id
+         WHERE c.text_hash IN (SELECT text_hash FROM missing)
+         GROUP BY c.text_hash)
+       SELECT m.chunk_id, $1, v.embedding
+       FROM missing m
+       JOIN source s ON s.text_hash = m.text_hash
+       JOIN ${vectors.sql} v ON v.chunk_id = s.chunk_id`,
       [embedder.id],
     ),
   );
