@@ -122,7 +122,7 @@ const CAPACITY_TTL_MS = 500;
 /**
  * For a JetStream request of a map's chunk while nats-server restarts: it times out, finds the connection
  * closed, or, after the client reconnected and before the server has recovered its streams, has no responder,
- * which nats.js reports as JetStreamNotEnabled. Six tries span about 8 s of backoff.
+ * which nats.js reports as JetStreamNotEnabled. Six tries span up to 8 s of backoff; the map's signal ends the wait.
  */
 const ACROSS_NATS_RESTART: RetryPolicy = {
   tries: 6,
@@ -454,7 +454,7 @@ class Session implements RemoteSession {
    * undefined when there is nothing to publish.
    */
   async #lookUp(key: string, waiter: Waiter): Promise<string | undefined> {
-    const entry = await retry(() => this.remote.results.get(key), ACROSS_NATS_RESTART);
+    const entry = await retry(() => this.remote.results.get(key), { ...ACROSS_NATS_RESTART, signal: this.job.signal });
     if (!entry || entry.operation !== "PUT") return key;
     let result: ChunkResult;
     try {
@@ -483,7 +483,7 @@ class Session implements RemoteSession {
       maxDeliver: remote.maxDeliver, publishedAt: Date.now(), msgId: msgID, ticket: await remote.tickets.sign(msgID),
     };
     // The msgID makes a second publish of the chunk a duplicate JetStream drops, so trying again is safe.
-    await retry(() => remote.js.publish(chunkSubject(this.cls, key), encodeChunk(message), { msgID }), ACROSS_NATS_RESTART);
+    await retry(() => remote.js.publish(chunkSubject(this.cls, key), encodeChunk(message), { msgID }), { ...ACROSS_NATS_RESTART, signal: job.signal });
   }
 
   /**
