@@ -43,15 +43,16 @@ function fastest(run: () => void, times = 5): number {
 }
 
 describe("hostile HTML", () => {
-  it("extracts adversarial pages in time linear in their size (2× the page, about 2× the time)", () => {
+  it("extracts adversarial pages in time linear in their size (4× the page, about 4× the time)", () => {
     for (const name of ["unclosed_spans_mismatched_divs", "deep_nesting"]) {
-      const n = SIZES[name] / 4;
+      const n = SIZES[name] / 8;
       const small = ADVERSARIAL[name](n);
-      const large = ADVERSARIAL[name](2 * n);
+      const large = ADVERSARIAL[name](4 * n);
       extractHtml(small, "http://x/"); // warm-up
       const ratio = fastest(() => extractHtml(large, "http://x/")) / fastest(() => extractHtml(small, "http://x/"));
-      // Quadratic work gives about 4; linear about 2, with room for a noisy machine.
-      expect(ratio, name).toBeLessThan(3.2);
+      // Quadratic work gives about 16, linear about 4. At 2× (4 against 2) a loaded CI host measured 3.34 for
+      // linear work: the process's CPU time includes V8's GC threads, whose share grows with the larger page's heap.
+      expect(ratio, name).toBeLessThan(8);
     }
   });
 
