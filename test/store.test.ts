@@ -242,6 +242,8 @@ describe("group-commit writer", () => {
     expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch(/duplicate key|constraint/i);
     expect((await s.query(`SELECT message FROM logs ORDER BY ALL`)).map((r) => r.message)).toEqual(["before", "later", "same batch"]);
     expect((await s.query(`SELECT cell FROM outputs ORDER BY ALL`)).map((r) => r.cell)).toEqual(["x", "y"]);
+    // The same write alone in its batch is rejected as it is, with nothing to redo.
+    await expect(s.writer.write({ outputs: [output(1, "x")] })).rejects.toThrow(/duplicate key|constraint/i);
     // The writer carries on.
     await s.writer.write(log(1, "afterwards"));
     await s.writer.drain();
