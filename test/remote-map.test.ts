@@ -413,7 +413,8 @@ describe("ctx.map with placement remote", () => {
         await ctx.map(Array.from({ length: 24 }, (_, i) => i), task(SLOW, "slowSquare"), { placement: "remote", batchSize: 2, concurrency: 4 }));
       const { result, detail } = await execute(cellar, p);
       await restored;
-      // Before: the chunks' first look-ups failed the cell with "JetStreamNotEnabled: jetstream is not enabled".
+      // Before: a chunk's first look-up (a KV direct get) failed the cell with "RequestError: no responders: '$JS.API.DIRECT.GET…'";
+      // CI saw the same window as "JetStreamNotEnabled: jetstream is not enabled", nats.js's error for a publish with no responder.
       expect({ state: result.state, error: detail.cells[0]?.error ?? null }).toEqual({ state: RunState.Success, error: null });
       expect(result.outputs.get("m")).toEqual(squares(24));
     } finally {
